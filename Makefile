@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+ARGS   ?=
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck bench models clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)                  ## run the demo pipeline live (ARGS="--events 5000" to stop by itself)
+	$(BIN)/streaminfer demo $(ARGS)
+
+test: $(STAMP)                  ## the whole suite: unit and integration (real broker, Ray, ORT)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+typecheck: lint
+
+bench: $(STAMP)                 ## benchmarks/throughput.py; prints JSON
+	$(BIN)/python benchmarks/throughput.py $(ARGS)
+
+models: $(STAMP)
+	$(BIN)/streaminfer build-models
+
+clean:
+	rm -rf $(VENV) models build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Cluster deployment: render Ray cluster and KubeRay manifests from a pipeline, submit jobs."""

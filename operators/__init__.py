@@ -1,0 +1,1 @@
+"""Stream operators: each does one job and is testable alone; the runtime composes them."""

@@ -1,0 +1,152 @@
+"""Worker metrics: Prometheus families in a registry of the worker's own, plus a snapshot.
+
+Each worker process keeps its own registry; the driver gathers the families from every
+worker (see ``pipelines/metrics_server.py``) and serves them on one port with a ``worker``
+label, so Prometheus scrapes one endpoint however many actors run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter as Tally
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_RECENT = 1024
+
+
+@dataclass
+class WorkerStats:
+    """A worker's counters at one moment (sent to the driver through Ray)."""
+
+    worker_id: str
+    pid: int
+    events_in: int = 0
+    predictions: int = 0
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    produce_retries: int = 0
+    commit_failures: int = 0
+    lag: dict[str, int] = field(default_factory=dict)
+    assigned: list[str] = field(default_factory=list)
+    recent_latency_ms: list[int] = field(default_factory=list)
+    started_at: float = 0.0
+    running: bool = True
+    families: list[Any] = field(default_factory=list)
+
+    @property
+    def dead_letter_total(self) -> int:
+        return sum(self.dead_letters.values())
+
+    def latency_ms(self, q: float) -> float | None:
+        """A quantile of the recent end-to-end latencies."""
+        return quantile(self.recent_latency_ms, q)
+
+
+def quantile(samples: list[int], q: float) -> float | None:
+    """The ``q`` quantile (0..1) of ``samples`` by nearest rank; ``None`` when empty."""
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    return float(ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))])
+
+
+class WorkerMetrics:
+    """Counters, histograms and gauges of one worker, updated once per batch."""
+
+    def __init__(self, worker_id: str, pid: int) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._events = Counter(
+            "streaminfer_events_in", "Events read from the source topics.", ["topic"],
+            registry=self.registry,
+        )
+        self._predictions = Counter(
+            "streaminfer_predictions_out", "Predictions acknowledged by the broker.",
+            registry=self.registry,
+        )
+        self._dead = Counter(
+            "streaminfer_dead_letters", "Events sent to the dead-letter topic.", ["reason"],
+            registry=self.registry,
+        )
+        self._batch = Histogram(
+            "streaminfer_batch_size", "Events per micro-batch.", buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self._inference = Histogram(
+            "streaminfer_inference_seconds", "Model run time per micro-batch.",
+            buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self._latency = Histogram(
+            "streaminfer_end_to_end_latency_seconds",
+            "From the source record's timestamp to its prediction being produced.",
+            buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self._lag = Gauge(
+            "streaminfer_consumer_lag", "Records not yet read, per assigned partition.",
+            ["topic", "partition"], registry=self.registry,
+        )
+        self._retries = Counter(
+            "streaminfer_produce_retries", "Batches produced again after the broker refused.",
+            registry=self.registry,
+        )
+        self.stats = WorkerStats(worker_id=worker_id, pid=pid, started_at=time.time())
+        self._recent: deque[int] = deque(maxlen=_RECENT)
+
+    def record_batch(
+        self, *, topics: Tally[str], predictions: int, dead_letters: list[str],
+        latencies_ms: list[int], inference_s: float,
+    ) -> None:
+        """Count one batch whose records were all acknowledged and committed."""
+        size = sum(topics.values())
+        for topic, count in topics.items():
+            self._events.labels(topic).inc(count)
+        self._predictions.inc(predictions)
+        reasons = Tally(dead_letters)
+        for reason, count in reasons.items():
+            self._dead.labels(reason).inc(count)
+        self._batch.observe(size)
+        self._inference.observe(inference_s)
+        for value in latencies_ms:
+            self._latency.observe(value / 1000.0)
+        self._recent.extend(latencies_ms)
+        stats = self.stats
+        stats.events_in += size
+        stats.predictions += predictions
+        stats.batches += 1
+        for reason, count in reasons.items():
+            stats.dead_letters[reason] = stats.dead_letters.get(reason, 0) + count
+
+    def record_retry(self) -> None:
+        self._retries.inc()
+        self.stats.produce_retries += 1
+
+    def record_commit_failure(self) -> None:
+        self.stats.commit_failures += 1
+
+    def record_lag(self, lag: dict[tuple[str, int], int]) -> None:
+        self._lag.clear()
+        for (topic, partition), value in lag.items():
+            self._lag.labels(topic, str(partition)).set(value)
+        self.stats.lag = {f"{topic}/{partition}": value for (topic, partition), value in lag.items()}
+
+    def record_assignment(self, partitions: list[tuple[str, int]]) -> None:
+        self.stats.assigned = sorted(f"{topic}/{partition}" for topic, partition in partitions)
+
+    def snapshot(self, *, running: bool) -> WorkerStats:
+        """A copy of the stats with the recent latencies and the Prometheus families."""
+        stats = self.stats
+        return WorkerStats(
+            worker_id=stats.worker_id, pid=stats.pid, events_in=stats.events_in,
+            predictions=stats.predictions, dead_letters=dict(stats.dead_letters),
+            batches=stats.batches, produce_retries=stats.produce_retries,
+            commit_failures=stats.commit_failures, lag=dict(stats.lag),
+            assigned=list(stats.assigned),
+            recent_latency_ms=list(self._recent), started_at=stats.started_at,
+            running=running, families=list(self.registry.collect()),
+        )

@@ -1,0 +1,210 @@
+"""Run an ONNX model on feature matrices with ONNX Runtime.
+
+>>> from streaminfer.operators.model_runner import OnnxModel  # doctest: +SKIP
+>>> model = OnnxModel.load("models/breast_cancer.onnx")        # doctest: +SKIP
+>>> model.predict_rows(matrix)[0]                              # doctest: +SKIP
+{'label': 1, 'probabilities': [0.02, 0.98]}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streaminfer.errors import ModelError
+from streaminfer.operators.providers import select_providers
+
+log = logging.getLogger(__name__)
+
+#: Keys every prediction carries; a model output may not take one of these names.
+RESERVED_FIELDS = frozenset(
+    {"id", "model", "model_version", "latency_ms", "source", "ts", "event_time"}
+)
+_DTYPES: dict[str, type[np.floating[Any]]] = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+}
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_model_file(path: str | Path, expected_sha256: str | None = None) -> bytes:
+    """Read a model file and check its sha256.
+
+    The expected digest is ``expected_sha256`` or, when that is not given, the one in a
+    ``<file>.sha256`` file beside the model (as ``sha256sum`` writes it), if there is one.
+    """
+    path = Path(path)
+    sidecar = Path(f"{path}.sha256")
+    if expected_sha256 is None and sidecar.is_file():
+        expected_sha256 = (sidecar.read_text().split() or [""])[0]
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(
+            f"model file {path} not found (model.path); build the example models with "
+            "`streaminfer build-models` or point model.path at your .onnx file"
+        ) from None
+    except OSError as exc:
+        raise ModelError(f"model file {path} cannot be read: {exc.strerror}") from None
+    verify_digest(data, expected_sha256, str(path))
+    return data
+
+
+def verify_digest(data: bytes, expected_sha256: str | None, what: str) -> None:
+    """Refuse model bytes whose sha256 is not the expected one."""
+    if expected_sha256 is None:
+        return
+    actual = sha256_hex(data)
+    if actual != expected_sha256.lower():
+        raise ModelError(
+            f"model file {what} has sha256 {actual}, but {expected_sha256.lower()} is expected "
+            "(model.sha256, or the .sha256 file beside the model); refusing to load it"
+        )
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the runtime needs to know of a loaded model."""
+
+    name: str
+    version: str
+    sha256: str
+    input_name: str
+    input_width: int | None
+    input_dtype: type[np.floating[Any]]
+    outputs: dict[str, str]
+    providers: list[str]
+
+
+class OnnxModel:
+    """One ONNX Runtime session over a model with a single 2-D ``[batch, features]`` input."""
+
+    def __init__(
+        self,
+        data: bytes,
+        *,
+        name: str,
+        version: str | None = None,
+        expected_sha256: str | None = None,
+        providers: str | list[str] = "auto",
+        input_name: str | None = None,
+        outputs: dict[str, str] | None = None,
+        intra_op_threads: int = 1,
+    ) -> None:
+        import onnxruntime as ort
+
+        verify_digest(data, expected_sha256, name)
+        digest = sha256_hex(data)
+        choice = select_providers(providers)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(data, options, providers=choice.providers)
+        except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
+            raise ModelError(f"model {name} cannot be loaded by ONNX Runtime: {exc}") from None
+        used = self._session.get_providers()
+        log.info("model %s: ONNX Runtime providers %s (%s)", name, ", ".join(used), choice.reason)
+        self.info = self._describe(name, version or digest[:12], digest, input_name, outputs, used)
+        self._output_names = list(self.info.outputs)
+
+    @classmethod
+    def load(
+        cls, path: str | Path, *, name: str | None = None, expected_sha256: str | None = None,
+        **options: Any,
+    ) -> OnnxModel:
+        """Load a model file (checked against ``expected_sha256`` when given)."""
+        data = read_model_file(path, expected_sha256)
+        return cls(data, name=name or Path(path).stem, **options)
+
+    def _describe(
+        self, name: str, version: str, digest: str, input_name: str | None,
+        outputs: dict[str, str] | None, providers: list[str],
+    ) -> ModelInfo:
+        inputs = self._session.get_inputs()
+        if input_name is None:
+            if len(inputs) != 1:
+                names = ", ".join(i.name for i in inputs)
+                raise ModelError(
+                    f"model {name} has {len(inputs)} inputs ({names}); set model.input_name"
+                )
+            chosen = inputs[0]
+        else:
+            matches = [i for i in inputs if i.name == input_name]
+            if not matches:
+                names = ", ".join(i.name for i in inputs)
+                raise ModelError(
+                    f"model {name} has no input {input_name!r} (model.input_name); it has {names}"
+                )
+            if len(inputs) > 1:
+                raise ModelError(f"model {name}: only single-input models are supported")
+            chosen = matches[0]
+        if chosen.type not in _DTYPES:
+            raise ModelError(
+                f"model {name}: input {chosen.name} is {chosen.type}; "
+                "supported: tensor(float), tensor(double)"
+            )
+        if len(chosen.shape) != 2:
+            raise ModelError(
+                f"model {name}: input {chosen.name} has shape {chosen.shape}; "
+                "expected 2-D [batch, features]"
+            )
+        width = chosen.shape[1] if isinstance(chosen.shape[1], int) else None
+        model_outputs = [o.name for o in self._session.get_outputs()]
+        mapping = outputs if outputs is not None else {n: n for n in model_outputs}
+        unknown = sorted(set(mapping) - set(model_outputs))
+        if unknown:
+            raise ModelError(
+                f"model {name} has no output {', '.join(unknown)} (model.outputs); "
+                f"it has {', '.join(model_outputs)}"
+            )
+        clashes = sorted(set(mapping.values()) & RESERVED_FIELDS)
+        if clashes:
+            raise ModelError(
+                f"model {name}: output field {', '.join(clashes)} clashes with a prediction "
+                "field; rename it with model.outputs, e.g. {" + f"{clashes[0]}: score" + "}"
+            )
+        return ModelInfo(
+            name=name, version=version, sha256=digest, input_name=chosen.name,
+            input_width=width, input_dtype=_DTYPES[chosen.type], outputs=mapping,
+            providers=providers,
+        )
+
+    def run(self, matrix: np.ndarray) -> list[Any]:
+        """Run the model on a ``[batch, features]`` matrix; one value per mapped output."""
+        return list(self._session.run(self._output_names, {self.info.input_name: matrix}))
+
+    def rows(self, results: list[Any], count: int) -> list[dict[str, Any]]:
+        """Split :meth:`run`'s outputs into one dict of plain Python values per row."""
+        columns = [_column(value, count) for value in results]
+        fields = list(self.info.outputs.values())
+        return [dict(zip(fields, values)) for values in zip(*columns)]
+
+    def predict_rows(self, matrix: np.ndarray) -> list[dict[str, Any]]:
+        """:meth:`run` then :meth:`rows`."""
+        return self.rows(self.run(matrix), len(matrix))
+
+
+def _column(value: Any, count: int) -> list[Any]:
+    """One output as a list with a plain Python value per row."""
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0 or value.shape[0] != count:
+            raise ValueError(f"output has shape {value.shape}, expected {count} rows")
+        if value.ndim == 2 and value.shape[1] == 1:
+            value = value[:, 0]
+        return list(value.tolist())
+    if isinstance(value, list):  # a sequence of maps (skl2onnx ZipMap)
+        if len(value) != count:
+            raise ValueError(f"output has {len(value)} rows, expected {count}")
+        return [{str(k): v for k, v in item.items()} if isinstance(item, dict) else item
+                for item in value]
+    raise ValueError(f"unsupported output type {type(value).__name__}")

@@ -1,0 +1,64 @@
+"""Read whole topics outside any consumer group: for tail, the demo, tests and benchmarks."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from streaminfer.errors import BrokerError
+from streaminfer.operators.records import Record
+
+
+class TopicReader:
+    """Assigns every partition of ``topics`` and reads from the start (or the end).
+
+    It commits nothing and joins no group, so reading never disturbs a pipeline.
+    """
+
+    def __init__(
+        self, config: dict[str, Any], topics: list[str], *, from_beginning: bool = True,
+        metadata_timeout_s: float = 15.0,
+    ) -> None:
+        self._consumer = KafkaConsumer(
+            **config, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
+        )
+        partitions = []
+        deadline = time.monotonic() + metadata_timeout_s
+        for topic in topics:
+            ids = self._consumer.partitions_for_topic(topic)
+            while not ids and time.monotonic() < deadline:
+                self._consumer.poll(timeout_ms=100)  # lets the client refresh metadata
+                ids = self._consumer.partitions_for_topic(topic)
+            if not ids:
+                self._consumer.close()
+                raise BrokerError(f"topic {topic} does not exist")
+            partitions += [TopicPartition(topic, p) for p in sorted(ids)]
+        self.partitions = partitions
+        self._consumer.assign(partitions)
+        if from_beginning:
+            self._consumer.seek_to_beginning(*partitions)
+        else:
+            self._consumer.seek_to_end(*partitions)
+
+    def poll(self, timeout_ms: int = 200) -> list[Record]:
+        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=5_000)
+        return [record for records in batches.values() for record in records]
+
+    def read(self, count: int, timeout_s: float) -> list[Record]:
+        """Read until ``count`` records arrived or ``timeout_s`` passed; returns what came."""
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout_s
+        while len(records) < count and time.monotonic() < deadline:
+            records += self.poll(timeout_ms=100)
+        return records
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+    def __enter__(self) -> TopicReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Pipeline spec, the runtime that wires operators into Ray actors, and the CLI."""

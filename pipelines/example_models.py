@@ -1,0 +1,190 @@
+"""The example models of the demo, the configs and the tests, trained here from data that
+scikit-learn ships (no downloads), exported to ONNX with a ``.sha256`` file beside each.
+
+``streaminfer build-models`` writes them to ``models/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streaminfer.operators.model_runner import sha256_hex
+
+OPSET = {"": 17, "ai.onnx.ml": 3}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Feature rows with their field names, and the target."""
+
+    features: list[str]
+    X: np.ndarray
+    y: np.ndarray
+
+
+def _field(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def breast_cancer() -> Dataset:
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    return Dataset([_field(n) for n in data.feature_names], data.data, data.target)
+
+
+def diabetes() -> Dataset:
+    from sklearn.datasets import load_diabetes
+
+    data = load_diabetes()
+    return Dataset([_field(n) for n in data.feature_names], data.data, data.target)
+
+
+def wine() -> Dataset:
+    from sklearn.datasets import load_wine
+
+    data = load_wine()
+    return Dataset([_field(n) for n in data.feature_names], data.data, data.target)
+
+
+FRAUD_FEATURES = [
+    "amount", "hour", "merchant_risk", "card_age_days", "distance_km",
+    "txn_last_hour", "avg_amount_30d", "foreign",
+]
+
+
+def fraud() -> Dataset:
+    """Synthetic card transactions (scikit-learn's generator, fixed seed), ~3% fraud."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        n_samples=20_000, n_features=len(FRAUD_FEATURES), n_informative=5, n_redundant=2,
+        weights=[0.97], class_sep=1.2, random_state=7,
+    )
+    return Dataset(list(FRAUD_FEATURES), X, y)
+
+
+def _export_sklearn(estimator: Any, X: np.ndarray, classifier: bool) -> bytes:
+    from skl2onnx import to_onnx
+
+    options = {id(estimator): {"zipmap": False}} if classifier else None
+    onx = to_onnx(estimator, X[:1].astype(np.float32), options=options, target_opset=OPSET)
+    return bytes(onx.SerializeToString())
+
+
+def train_breast_cancer() -> bytes:
+    """Scaled logistic regression: outputs ``label`` and ``probabilities``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = breast_cancer()
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    pipe.fit(data.X, data.y)
+    return _export_sklearn(pipe, data.X, classifier=True)
+
+
+def train_fraud() -> bytes:
+    """A scaled scikit-learn MLP on the synthetic transactions (converted by skl2onnx)."""
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = fraud()
+    pipe = make_pipeline(
+        StandardScaler(), MLPClassifier(hidden_layer_sizes=(32, 16), max_iter=300, random_state=7)
+    )
+    pipe.fit(data.X, data.y)
+    return _export_sklearn(pipe, data.X, classifier=True)
+
+
+def train_diabetes() -> bytes:
+    """Ridge regression: one output, ``variable`` ([batch, 1])."""
+    from sklearn.linear_model import Ridge
+
+    data = diabetes()
+    return _export_sklearn(Ridge(alpha=0.1).fit(data.X, data.y), data.X, classifier=False)
+
+
+def train_wine_mlp() -> bytes:
+    """An MLP trained with scikit-learn, written as a graph with the ONNX helper API:
+    standardize -> Gemm -> Relu -> Gemm -> Softmax, plus ArgMax for the label."""
+    from onnx import TensorProto, helper, numpy_helper
+    from sklearn.neural_network import MLPClassifier
+
+    data = wine()
+    mean, std = data.X.mean(axis=0), data.X.std(axis=0)
+    mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=2000, random_state=3)
+    mlp.fit((data.X - mean) / std, data.y)
+    width, classes = data.X.shape[1], len(mlp.classes_)
+
+    def const(name: str, value: np.ndarray) -> Any:
+        return numpy_helper.from_array(value.astype(np.float32), name)
+
+    nodes = [
+        helper.make_node("Sub", ["features", "mean"], ["centered"]),
+        helper.make_node("Div", ["centered", "std"], ["scaled"]),
+        helper.make_node("Gemm", ["scaled", "w1", "b1"], ["h1"]),
+        helper.make_node("Relu", ["h1"], ["a1"]),
+        helper.make_node("Gemm", ["a1", "w2", "b2"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        helper.make_node("ArgMax", ["logits"], ["label"], axis=1, keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes, "wine_mlp",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", width])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", classes]),
+         helper.make_tensor_value_info("label", TensorProto.INT64, ["batch"])],
+        initializer=[
+            const("mean", mean), const("std", std),
+            const("w1", mlp.coefs_[0]), const("b1", mlp.intercepts_[0]),
+            const("w2", mlp.coefs_[1]), const("b2", mlp.intercepts_[1]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return bytes(model.SerializeToString())
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example model: how to train it and the data it was trained on."""
+
+    train: Callable[[], bytes]
+    dataset: Callable[[], Dataset]
+
+
+EXAMPLES: dict[str, Example] = {
+    "breast_cancer": Example(train_breast_cancer, breast_cancer),
+    "fraud": Example(train_fraud, fraud),
+    "diabetes": Example(train_diabetes, diabetes),
+    "wine_mlp": Example(train_wine_mlp, wine),
+}
+
+
+def write_model(data: bytes, path: Path) -> Path:
+    """Write ``path`` and ``path.sha256`` (checked by the pipeline before it loads the model)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    Path(f"{path}.sha256").write_text(f"{sha256_hex(data)}  {path.name}\n")
+    return path
+
+
+def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
+    """Train and export one example model unless it is already there."""
+    path = out_dir / f"{name}.onnx"
+    if force or not path.exists():
+        write_model(EXAMPLES[name].train(), path)
+    return path
+
+
+def build_all(out_dir: Path, *, force: bool = False) -> list[Path]:
+    return [build(name, out_dir, force=force) for name in EXAMPLES]

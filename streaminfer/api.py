@@ -1,0 +1,165 @@
+"""The public entry point: :class:`Pipeline`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+from streaminfer.errors import PipelineError
+from streaminfer.pipelines.runtime import PipelineRuntime, PipelineStats
+from streaminfer.pipelines.spec import PipelineSpec
+from streaminfer.pipelines.spec_loader import load_spec
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """A scoring pipeline described by one YAML file.
+
+    >>> Pipeline.from_yaml("configs/demo.yaml").run()     # doctest: +SKIP
+
+    or, to drive it from code (tests, notebooks)::
+
+        with Pipeline.from_yaml("configs/demo.yaml") as pipeline:   # started
+            ...                                                     # produce, consume
+        # stopped: open batches finished, offsets committed, group left
+    """
+
+    def __init__(self, spec: PipelineSpec) -> None:
+        self.spec = spec
+        self._runtime: PipelineRuntime | None = None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Pipeline:
+        """Load and validate ``path`` (raises :class:`~streaminfer.ConfigError`)."""
+        return cls(load_spec(path))
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The Kafka it talks to (the embedded broker's address once started)."""
+        return self._runtime.bootstrap_servers if self._runtime else self.spec.kafka.bootstrap_servers
+
+    @property
+    def metrics_url(self) -> str | None:
+        metrics = self._runtime.metrics if self._runtime else None
+        return metrics.url if metrics else None
+
+    @property
+    def worker_names(self) -> list[str]:
+        """Ray actor names of the workers (namespace ``spec.ray.namespace``)."""
+        return self._runtime.worker_names if self._runtime else []
+
+    def start(self) -> Pipeline:
+        """Start broker (if embedded), Ray (if not running) and the workers; return at once."""
+        if self._runtime is not None:
+            raise PipelineError(f"pipeline {self.spec.name} is already running")
+        runtime = PipelineRuntime(self.spec)
+        runtime.start()
+        self._runtime = runtime
+        return self
+
+    def wait_ready(self, timeout_s: float = 60.0) -> Pipeline:
+        """Block until the workers have joined the group and own every source partition.
+
+        Events produced earlier are not lost (they wait in the topic); this is for callers
+        that measure latency from the first event, such as the demo and the benchmarks.
+        """
+        if self._runtime is None:
+            raise PipelineError(f"pipeline {self.spec.name} is not running")
+        if not self._runtime.wait_assigned(timeout_s):
+            raise PipelineError(
+                f"the workers did not take all source partitions within {timeout_s:.0f}s"
+            )
+        return self
+
+    def stats(self) -> PipelineStats:
+        if self._runtime is None:
+            raise PipelineError(f"pipeline {self.spec.name} is not running")
+        return self._runtime.stats()
+
+    def stop(self, timeout_s: float = 30.0) -> PipelineStats:
+        """Drain and stop; returns the final counters. Safe to call twice."""
+        runtime, self._runtime = self._runtime, None
+        return runtime.stop(timeout_s) if runtime else PipelineStats()
+
+    def run(
+        self, *, live: bool = False, max_events: int | None = None, refresh_s: float = 1.0
+    ) -> PipelineStats:
+        """Run in the foreground until SIGINT/SIGTERM (or ``max_events`` events were read).
+
+        ``live`` draws a table of throughput, latency and lag in the terminal.
+        """
+        stop = threading.Event()
+        restore = _on_stop_signals(stop)
+        try:
+            self.start()
+            log.info("pipeline %s running: kafka %s%s", self.spec.name, self.bootstrap_servers,
+                     f", metrics {self.metrics_url}" if self.metrics_url else "")
+            self._watch(stop, live=live, max_events=max_events, refresh_s=refresh_s)
+        finally:
+            restore()
+            final = self.stop()
+        return final
+
+    def _watch(self, stop: threading.Event, *, live: bool, max_events: int | None,
+               refresh_s: float) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        from streaminfer.pipelines.live_view import RateMeter, stats_table
+
+        meter = RateMeter()
+        console = Console(stderr=True)
+        with Live(console=console, auto_refresh=False, transient=False) if live else _Null() as view:
+            while not stop.wait(refresh_s):
+                stats = self.stats()
+                meter.update(stats.events_in)
+                if live:
+                    view.update(stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate),
+                                refresh=True)
+                if stats.workers_expected and stats.workers_dead == stats.workers_expected:
+                    raise PipelineError(
+                        "every worker died beyond workers.max_restarts; see the log above"
+                    )
+                if max_events is not None and stats.events_in >= max_events:
+                    return
+
+    def __enter__(self) -> Pipeline:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class _Null:
+    def __enter__(self) -> _Null:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _on_stop_signals(stop: threading.Event) -> Any:
+    """SIGINT/SIGTERM set ``stop`` (a second one interrupts at once); returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning("stopping: finishing open batches (press Ctrl-C again to abort)")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore

@@ -1,0 +1,210 @@
+"""Shared fixtures. Integration tests run against one real embedded broker and one real local
+Ray per test session; each test gets fresh topics, so tests never see each other's data.
+
+Factories:
+- ``model_factory(name)``: an example model trained from scikit-learn's bundled data (cached).
+- ``topic_factory(partitions)``: a new, empty topic on the session broker.
+- ``pipeline_factory(**overrides)``: a started :class:`Pipeline` on fresh topics.
+- ``produce(topic, values, keys=None)`` and ``read_topic(topic, count)``: real Kafka I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaProducer
+
+from streaminfer import Pipeline, PipelineSpec
+from streaminfer.operators.records import Record
+from streaminfer.operators.topic_reader import TopicReader
+from streaminfer.pipelines.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.example_models import EXAMPLES, Dataset, build
+from streaminfer.pipelines.kafka_settings import client_config
+from streaminfer.pipelines.spec import KafkaSpec
+from streaminfer.pipelines.topics import ensure_topics
+
+REPO = Path(__file__).resolve().parents[1]
+logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# ---------------------------------------------------------------- models (no broker needed)
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def model_factory(model_dir: Path) -> Callable[[str], Path]:
+    """``model_factory("breast_cancer")`` -> path of the trained ONNX file (trained once)."""
+
+    def make(name: str) -> Path:
+        return build(name, model_dir)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def dataset_factory() -> Callable[[str], Dataset]:
+    cache: dict[str, Dataset] = {}
+
+    def get(name: str) -> Dataset:
+        if name not in cache:
+            cache[name] = EXAMPLES[name].dataset()
+        return cache[name]
+
+    return get
+
+
+# ---------------------------------------------------------------- broker, Ray
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    """The session's embedded broker (real Kafka protocol, in memory)."""
+    with EmbeddedBroker() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def kafka_config(broker: EmbeddedBroker) -> dict[str, Any]:
+    return client_config(KafkaSpec(bootstrap_servers=broker.bootstrap_servers),
+                         broker.bootstrap_servers)
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """One local Ray for the whole session (pipelines reuse it and leave it running)."""
+    import ray
+
+    ray.init(num_cpus=8, include_dashboard=False, namespace="streaminfer",
+             logging_level=logging.WARNING)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def topic_factory(kafka_config: dict[str, Any]) -> Callable[..., str]:
+    """``topic_factory(partitions=4, prefix="t")`` -> the name of a new empty topic."""
+
+    def make(partitions: int = 4, prefix: str = "t") -> str:
+        name = unique(prefix)
+        ensure_topics(kafka_config, {name: partitions}, create_missing=True)
+        return name
+
+    return make
+
+
+@pytest.fixture
+def produce(kafka_config: dict[str, Any]) -> Iterator[Callable[..., None]]:
+    """``produce(topic, values, keys=None, partition=None)``: send and wait for every ack."""
+    producer = KafkaProducer(**kafka_config, acks="all", linger_ms=2)
+
+    def send(topic: str, values: list[bytes | None], keys: list[bytes | None] | None = None,
+             partition: int | None = None) -> None:
+        keys = keys if keys is not None else [None] * len(values)
+        futures = [producer.send(topic, key=k, value=v, partition=partition)
+                   for k, v in zip(keys, values)]
+        producer.flush()
+        assert all(f.succeeded() for f in futures), "the broker refused a test record"
+
+    yield send
+    producer.close()
+
+
+@pytest.fixture
+def read_topic(kafka_config: dict[str, Any]) -> Callable[..., list[Record]]:
+    """``read_topic(topic, count, timeout_s=60)``: every record until ``count`` arrived."""
+
+    def read(topic: str, count: int, timeout_s: float = 60.0) -> list[Record]:
+        with TopicReader(kafka_config, [topic]) as reader:
+            return reader.read(count, timeout_s)
+
+    return read
+
+
+# ---------------------------------------------------------------- pipelines
+
+@dataclass
+class RunningPipeline:
+    pipeline: Pipeline
+    spec: PipelineSpec
+    source_topic: str
+    predictions_topic: str
+    dead_letter_topic: str
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture
+def pipeline_spec_factory(
+    broker: EmbeddedBroker, model_factory: Callable[[str], Path],
+    dataset_factory: Callable[[str], Dataset], topic_factory: Callable[..., str],
+) -> Callable[..., PipelineSpec]:
+    """``pipeline_spec_factory(model="breast_cancer", partitions=4, **overrides)`` -> a spec on
+    the session broker with fresh topics; ``overrides`` merge into the YAML-shaped dict."""
+
+    def make(model: str = "breast_cancer", partitions: int = 4, **overrides: Any) -> PipelineSpec:
+        source_topic = topic_factory(partitions, prefix="events")
+        features = dataset_factory(model).features
+        source: dict[str, Any] = {"topics": [source_topic], "group_id": unique("group"),
+                                  "id_field": "id", "partitions": partitions}
+        if model in ("wine_mlp", "diabetes"):
+            source["features_field"] = "x"
+        else:
+            source["features"] = features
+        data: dict[str, Any] = {
+            "name": unique("p"),
+            "kafka": {"bootstrap_servers": broker.bootstrap_servers,
+                      "session_timeout_ms": 6000, "heartbeat_interval_ms": 500},
+            "source": source,
+            "model": {"path": str(model_factory(model))},
+            "batching": {"max_size": 128, "max_wait_ms": 5},
+            "sink": {"predictions_topic": unique("predictions"),
+                     "dead_letter_topic": unique("dead-letters")},
+            "workers": {"count": 1, "num_cpus": 0.5, "max_restarts": 0},
+            "metrics": {"port": 0},
+        }
+        return PipelineSpec.model_validate(_merge(data, overrides))
+
+    return make
+
+
+@pytest.fixture
+def pipeline_factory(
+    ray_session: None, pipeline_spec_factory: Callable[..., PipelineSpec]
+) -> Iterator[Callable[..., RunningPipeline]]:
+    """``pipeline_factory(model=..., partitions=..., **overrides)`` -> a started pipeline whose
+    workers own every partition; stopped at the end of the test."""
+    started: list[Pipeline] = []
+
+    def make(*, ready: bool = True, **kwargs: Any) -> RunningPipeline:
+        spec = pipeline_spec_factory(**kwargs)
+        pipeline = Pipeline(spec).start()
+        started.append(pipeline)
+        if ready:
+            pipeline.wait_ready(timeout_s=60)
+        return RunningPipeline(pipeline, spec, spec.source.topics[0],
+                               spec.sink.predictions_topic, spec.sink.dead_letter_topic)
+
+    yield make
+    for pipeline in started:
+        pipeline.stop()
