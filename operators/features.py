@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections import Counter as Tally
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -23,14 +25,14 @@ class FeatureExtractor:
     def __init__(
         self,
         *,
-        fields: list[str] | None = None,
+        fields: Sequence[str] | None = None,
         array_field: str | None = None,
         width: int | None = None,
         dtype: type[np.floating[Any]] = np.float32,
     ) -> None:
         if (fields is None) == (array_field is None):
             raise ValueError("give exactly one of fields or array_field")
-        self.fields = fields
+        self.fields = list(fields) if fields is not None else None
         self.array_field = array_field
         self.width = len(fields) if fields is not None else width
         self.dtype = dtype
@@ -81,29 +83,66 @@ class FeatureExtractor:
             )
         return value  # type: ignore[no-any-return]
 
-    def matrix(self, rows: list[list[float]]) -> tuple[np.ndarray, list[int]]:
-        """Stack rows into the model dtype; returns the matrix and the rows that are not finite.
+    def matrix(self, rows: list[list[float]]) -> tuple[np.ndarray, dict[int, RecordError]]:
+        """Stack rows into the model dtype.
 
-        Finiteness is checked after the cast, so a value that overflows float32 is caught too.
+        Returns the matrix of the usable rows (in order) and, by row index, why each other
+        row is not usable. Finiteness is checked after the cast, so a value that overflows
+        float32 is caught too.
         """
         if not rows:
-            return np.empty((0, self.width or 0), dtype=self.dtype), []
-        with np.errstate(over="ignore", invalid="ignore"):
-            matrix = np.asarray(rows, dtype=self.dtype)
+            return np.empty((0, self.width or 0), dtype=self.dtype), {}
+        rejected: dict[int, RecordError] = {}
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                matrix = np.asarray(rows, dtype=self.dtype)
+            kept = list(range(len(rows)))
+        except (OverflowError, ValueError):  # an int beyond float, or ragged arrays
+            matrix, kept, rejected = self._one_by_one(rows)
         finite = np.isfinite(matrix).all(axis=1)
-        bad = [] if finite.all() else np.flatnonzero(~finite).tolist()
-        return matrix, bad
+        if not finite.all():
+            for position in np.flatnonzero(~finite).tolist():
+                rejected[kept[position]] = self.non_finite_error(rows[kept[position]])
+            matrix = matrix[finite]
+        return matrix, rejected
+
+    def _one_by_one(
+        self, rows: list[list[float]]
+    ) -> tuple[np.ndarray, list[int], dict[int, RecordError]]:
+        """The slow path of :meth:`matrix`: convert each row alone to find the bad ones."""
+        width = self.width or Tally(len(row) for row in rows).most_common(1)[0][0]
+        converted, kept, rejected = [], [], {}
+        for index, row in enumerate(rows):
+            if len(row) != width:
+                rejected[index] = RecordError(
+                    "wrong_feature_count",
+                    f"'{self.array_field}' has {len(row)} values; the others in its batch "
+                    f"have {width}", "validate",
+                )
+                continue
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    converted.append(np.asarray(row, dtype=self.dtype))
+                kept.append(index)
+            except OverflowError:
+                rejected[index] = self.non_finite_error(row)
+        matrix = np.stack(converted) if converted else np.empty((0, width), dtype=self.dtype)
+        return matrix, kept, rejected
 
     def non_finite_error(self, row: list[float]) -> RecordError:
-        """The dead-letter reason for a row :meth:`matrix` flagged."""
+        """The dead-letter reason for a row with a value that is not finite in the model dtype."""
         names = self.fields or [f"{self.array_field}[{i}]" for i in range(len(row))]
-        for name, value in zip(names, row):
-            with np.errstate(over="ignore", invalid="ignore"):
-                cast = float(self.dtype(value))
+        for name, value in zip(names, row, strict=True):
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    cast = float(self.dtype(value))
+            except OverflowError:
+                cast = math.inf
             if not math.isfinite(cast):
+                shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
                 return RecordError(
                     "non_finite_feature",
-                    f"feature '{name}' is {value!r}, which is not finite as "
+                    f"feature '{name}' is {shown}, which is not finite as "
                     f"{np.dtype(self.dtype).name}",
                     "validate",
                 )

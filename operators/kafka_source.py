@@ -46,6 +46,7 @@ class KafkaSource:
         on_assigned: Callable[[set[TopicPartition]], None],
         auto_offset_reset: str,
         max_poll_records: int,
+        fetch_max_wait_ms: int,
         session_timeout_ms: int,
         heartbeat_interval_ms: int,
     ) -> None:
@@ -57,7 +58,7 @@ class KafkaSource:
             max_poll_records=max_poll_records,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
-            fetch_max_wait_ms=100,
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
         self._consumer.subscribe(topics, listener=_Listener(on_revoked, on_assigned))
 

@@ -33,10 +33,13 @@ class WorkerStats:
     batches: int = 0
     produce_retries: int = 0
     commit_failures: int = 0
+    model_batch_failures: int = 0
     lag: dict[str, int] = field(default_factory=dict)
     assigned: list[str] = field(default_factory=list)
     recent_latency_ms: list[int] = field(default_factory=list)
     started_at: float = 0.0
+    first_batch_at: float | None = None
+    last_batch_at: float | None = None
     running: bool = True
     families: list[Any] = field(default_factory=list)
 
@@ -91,6 +94,11 @@ class WorkerMetrics:
             "streaminfer_consumer_lag", "Records not yet read, per assigned partition.",
             ["topic", "partition"], registry=self.registry,
         )
+        self._model_failures = Counter(
+            "streaminfer_model_batch_failures",
+            "Micro-batches the model failed on as a whole, then scored row by row.",
+            registry=self.registry,
+        )
         self._retries = Counter(
             "streaminfer_produce_retries", "Batches produced again after the broker refused.",
             registry=self.registry,
@@ -100,7 +108,7 @@ class WorkerMetrics:
 
     def record_batch(
         self, *, topics: Tally[str], predictions: int, dead_letters: list[str],
-        latencies_ms: list[int], inference_s: float,
+        latencies_ms: list[int], inference_s: float, model_batch_failed: bool = False,
     ) -> None:
         """Count one batch whose records were all acknowledged and committed."""
         size = sum(topics.values())
@@ -116,9 +124,15 @@ class WorkerMetrics:
             self._latency.observe(value / 1000.0)
         self._recent.extend(latencies_ms)
         stats = self.stats
+        if model_batch_failed:
+            self._model_failures.inc()
+            stats.model_batch_failures += 1
         stats.events_in += size
         stats.predictions += predictions
         stats.batches += 1
+        stats.last_batch_at = time.time()
+        if stats.first_batch_at is None:
+            stats.first_batch_at = stats.last_batch_at
         for reason, count in reasons.items():
             stats.dead_letters[reason] = stats.dead_letters.get(reason, 0) + count
 
@@ -133,7 +147,7 @@ class WorkerMetrics:
         self._lag.clear()
         for (topic, partition), value in lag.items():
             self._lag.labels(topic, str(partition)).set(value)
-        self.stats.lag = {f"{topic}/{partition}": value for (topic, partition), value in lag.items()}
+        self.stats.lag = {f"{topic}/{part}": value for (topic, part), value in lag.items()}
 
     def record_assignment(self, partitions: list[tuple[str, int]]) -> None:
         self.stats.assigned = sorted(f"{topic}/{partition}" for topic, partition in partitions)
@@ -145,8 +159,10 @@ class WorkerMetrics:
             worker_id=stats.worker_id, pid=stats.pid, events_in=stats.events_in,
             predictions=stats.predictions, dead_letters=dict(stats.dead_letters),
             batches=stats.batches, produce_retries=stats.produce_retries,
-            commit_failures=stats.commit_failures, lag=dict(stats.lag),
+            commit_failures=stats.commit_failures,
+            model_batch_failures=stats.model_batch_failures, lag=dict(stats.lag),
             assigned=list(stats.assigned),
             recent_latency_ms=list(self._recent), started_at=stats.started_at,
+            first_batch_at=stats.first_batch_at, last_batch_at=stats.last_batch_at,
             running=running, families=list(self.registry.collect()),
         )

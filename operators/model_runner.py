@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ class OnnxModel:
         name: str,
         version: str | None = None,
         expected_sha256: str | None = None,
-        providers: str | list[str] = "auto",
+        providers: str | Sequence[str] = "auto",
         input_name: str | None = None,
         outputs: dict[str, str] | None = None,
         intra_op_threads: int = 1,
@@ -167,7 +168,14 @@ class OnnxModel:
                 f"model {name} has no output {', '.join(unknown)} (model.outputs); "
                 f"it has {', '.join(model_outputs)}"
             )
-        clashes = sorted(set(mapping.values()) & RESERVED_FIELDS)
+        fields = list(mapping.values())
+        twice = sorted({field for field in fields if fields.count(field) > 1})
+        if twice:
+            raise ModelError(
+                f"model {name}: model.outputs maps several outputs to {', '.join(twice)}; "
+                "give each output its own field"
+            )
+        clashes = sorted(set(fields) & RESERVED_FIELDS)
         if clashes:
             raise ModelError(
                 f"model {name}: output field {', '.join(clashes)} clashes with a prediction "
@@ -187,7 +195,7 @@ class OnnxModel:
         """Split :meth:`run`'s outputs into one dict of plain Python values per row."""
         columns = [_column(value, count) for value in results]
         fields = list(self.info.outputs.values())
-        return [dict(zip(fields, values)) for values in zip(*columns)]
+        return [dict(zip(fields, values, strict=True)) for values in zip(*columns, strict=True)]
 
     def predict_rows(self, matrix: np.ndarray) -> list[dict[str, Any]]:
         """:meth:`run` then :meth:`rows`."""

@@ -7,6 +7,7 @@ import ctypes
 import io
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,7 +37,7 @@ class ProviderChoice:
 
 
 def choose_providers(
-    requested: str | list[str], available: list[str], cuda: CudaStatus
+    requested: str | Sequence[str], available: list[str], cuda: CudaStatus
 ) -> ProviderChoice:
     """Pure choice logic: ``requested`` is ``"auto"`` or an explicit list from the config.
 
@@ -48,7 +49,7 @@ def choose_providers(
             return ProviderChoice([CUDA, CPU], f"CUDA: {cuda.reason}")
         why = cuda.reason if CUDA in available else "this onnxruntime build has no CUDA provider"
         return ProviderChoice([CPU], f"CPU ({why})")
-    wanted = list(requested)
+    wanted = [requested] if isinstance(requested, str) else list(requested)
     for name in wanted:
         if name not in available:
             raise DeviceError(
@@ -92,7 +93,6 @@ def cuda_status() -> CudaStatus:
 
 def _missing_cuda_libraries() -> list[str]:
     import onnxruntime as ort
-
     from onnxruntime.capi import build_and_package_info as info
 
     major = str(getattr(info, "cuda_version", "12")).split(".")[0]
@@ -114,7 +114,7 @@ def _missing_cuda_libraries() -> list[str]:
     return missing
 
 
-def select_providers(requested: str | list[str]) -> ProviderChoice:
+def select_providers(requested: str | Sequence[str]) -> ProviderChoice:
     """Choose providers for this process (probes the machine once)."""
     import onnxruntime as ort
 

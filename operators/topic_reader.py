@@ -22,7 +22,7 @@ class TopicReader:
         metadata_timeout_s: float = 15.0,
     ) -> None:
         self._consumer = KafkaConsumer(
-            **config, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
+            **config, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
         )
         partitions = []
         deadline = time.monotonic() + metadata_timeout_s

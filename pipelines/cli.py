@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
+from streaminfer.cluster.cli import app as cluster_app
 from streaminfer.errors import ConfigError, StreamInferError
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
     help="Score Kafka events with ONNX models on Ray. Start with `streaminfer demo`.",
 )
+app.add_typer(cluster_app, name="cluster", help="Render cluster manifests; submit to Ray.")
 err = Console(stderr=True)
 out = Console()
 
@@ -97,11 +99,7 @@ def run(
     from streaminfer.api import Pipeline
     from streaminfer.pipelines.spec_loader import load_spec
 
-    spec = load_spec(path)
-    if address is not None:
-        spec = spec.model_copy(update={"ray": spec.ray.model_copy(update={"address": address})})
-    if workers is not None:
-        spec = spec.model_copy(update={"workers": spec.workers.model_copy(update={"count": workers})})
+    spec = load_spec(path).with_overrides(workers=workers, ray_address=address)
     final = Pipeline(spec).run(live=live and err.is_terminal, max_events=max_events)
     out.print(f"stopped: {final.events_in:,} events, {final.predictions:,} predictions, "
               f"{final.dead_letters:,} dead letters")
@@ -256,3 +254,7 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -66,7 +66,7 @@ class EventGenerator(threading.Thread):
         row = self.rows[index % len(self.rows)]
         noisy = row * (1.0 + self._rng.normal(0.0, 0.01, size=row.shape))
         event: dict[str, Any] = {"id": event_id, "ts": int(time.time() * 1000)}
-        event.update(zip(self.features, noisy.tolist()))
+        event.update(zip(self.features, noisy.tolist(), strict=True))
         return key, orjson.dumps(event), False
 
     def run(self) -> None:
@@ -208,9 +208,7 @@ def run_demo(
 ) -> int:
     """Run the demo; with ``events`` it stops by itself and returns 0 only if all add up."""
     console = console or Console()
-    spec = load_spec(config_path)
-    if workers is not None:
-        spec = spec.model_copy(update={"workers": spec.workers.model_copy(update={"count": workers})})
+    spec = load_spec(config_path).with_overrides(workers=workers)
     model_dir = spec.model.path.parent
     if not spec.model.path.exists():
         console.print(f"training the demo model into {model_dir} ...")
@@ -271,8 +269,8 @@ def _done(generator: EventGenerator, collector: OutcomeCollector, events: int | 
         last = collector.outcomes.last_at
     if accounted >= events:
         return True
-    stalled = generator.sent >= events and time.monotonic() - max(last, generator.started_at) > STALL_S
-    return stalled
+    quiet_for = time.monotonic() - max(last, generator.started_at)
+    return generator.sent >= events and quiet_for > STALL_S
 
 
 def _print_summary(console: Console, s: Summary, *, bounded: bool) -> None:

@@ -32,7 +32,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now (TIME_WAIT leftovers do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -96,7 +98,7 @@ class EmbeddedBroker:
             # Own session: a Ctrl-C in the terminal reaches the pipeline, which drains and
             # then stops the broker, instead of killing the broker under it.
             start_new_session=True,
-            preexec_fn=_die_with_parent if in_main else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent if in_main else None,
         )
         log_file.close()
         self._wait_ready(timeout_s)

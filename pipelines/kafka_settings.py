@@ -13,7 +13,7 @@ def client_config(kafka: KafkaSpec, bootstrap_servers: str) -> dict[str, Any]:
     """kafka-python settings for ``bootstrap_servers``; secrets come from the environment."""
     sec = kafka.security
     config: dict[str, Any] = {
-        "bootstrap_servers": bootstrap_servers.split(","),
+        "bootstrap_servers": [s.strip() for s in bootstrap_servers.split(",")],
         "client_id": kafka.client_id,
         "security_protocol": sec.protocol,
         "request_timeout_ms": kafka.request_timeout_ms,

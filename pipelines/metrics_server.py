@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 from streaminfer.errors import ConfigError
 
 
-class WorkerFamilies(Collector):  # type: ignore[misc]
+class WorkerFamilies(Collector):
     """Holds the latest metric families each worker reported and merges them on scrape."""
 
     def __init__(self) -> None:

@@ -55,6 +55,14 @@ class PipelineStats:
         return sum(w.dead_letter_total for w in self.workers)
 
     @property
+    def batches(self) -> int:
+        return sum(w.batches for w in self.workers)
+
+    @property
+    def model_batch_failures(self) -> int:
+        return sum(w.model_batch_failures for w in self.workers)
+
+    @property
     def dead_letters_by_reason(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for w in self.workers:
@@ -86,6 +94,7 @@ class PipelineRuntime:
         self.metrics: MetricsServer | None = None
         self._actors: list[Any] = []
         self._owns_ray = False
+        self._model_ref: Any = None
         self._last: dict[str, WorkerStats] = {}
         self._dead: set[int] = set()
         self.source_partitions = 0
@@ -135,7 +144,7 @@ class PipelineRuntime:
         }
         if self.spec.ray.address:
             kwargs["address"] = self.spec.ray.address
-        else:
+        elif not os.environ.get("RAY_ADDRESS"):  # else ray.init joins that cluster
             needed = math.ceil(self.spec.workers.count * self.spec.workers.num_cpus)
             kwargs["num_cpus"] = max(os.cpu_count() or 1, needed)
         try:
@@ -150,15 +159,19 @@ class PipelineRuntime:
         import ray
 
         spec = self.spec
-        model_ref = ray.put(model_bytes)
+        # Held for the pipeline's life: a restarted worker fetches the model again. Passed
+        # inside a list so Ray hands the worker the reference, not a constructor argument
+        # it would have to keep for restarts itself.
+        self._model_ref = ray.put(model_bytes)
         remote = ray.remote(SourceWorker)
         for index in range(spec.workers.count):
             worker_id = f"{spec.name}-worker-{index}"
-            actor = remote.options(  # type: ignore[attr-defined]
+            actor = remote.options(
                 name=worker_id, namespace=spec.ray.namespace, num_cpus=spec.workers.num_cpus,
+                num_gpus=spec.workers.num_gpus,
                 max_restarts=spec.workers.max_restarts, max_task_retries=0,
                 max_concurrency=2,
-            ).remote(spec, self.bootstrap_servers, model_ref, worker_id)
+            ).remote(spec, self.bootstrap_servers, [self._model_ref], worker_id)
             self._actors.append(actor)
         errors = ray.get([actor.ready.remote() for actor in self._actors],
                          timeout=READY_TIMEOUT_S)
@@ -224,6 +237,7 @@ class PipelineRuntime:
                 ray.kill(actor, no_restart=True)
         final = PipelineStats(list(self._last.values()), workers_expected=len(self._actors))
         self._actors = []
+        self._model_ref = None
         if self.metrics:
             self.metrics.close()
             self.metrics = None

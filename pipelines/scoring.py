@@ -29,6 +29,7 @@ class ScoredBatch:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     latencies_ms: list[int] = field(default_factory=list)
     inference_s: float = 0.0
+    model_batch_failed: bool = False
 
 
 class BatchScorer:
@@ -64,21 +65,17 @@ class BatchScorer:
                 kept.append((record, event))
             except RecordError as error:
                 out.dead_letters.append(dead_letter(record, error))
-        matrix, non_finite = self.features.matrix(rows)
-        if non_finite:
-            for index in non_finite:
-                error = self.features.non_finite_error(rows[index])
-                out.dead_letters.append(dead_letter(kept[index][0], error))
-            keep = np.ones(len(kept), dtype=bool)
-            keep[non_finite] = False
-            matrix = matrix[keep]
-            kept = [pair for pair, ok in zip(kept, keep) if ok]
+        matrix, rejected = self.features.matrix(rows)
+        if rejected:
+            for index, reason in sorted(rejected.items()):
+                out.dead_letters.append(dead_letter(kept[index][0], reason))
+            kept = [pair for index, pair in enumerate(kept) if index not in rejected]
         started = time.perf_counter()
-        results = self._infer(matrix)
+        results, out.model_batch_failed = self._infer(matrix)
         out.inference_s = time.perf_counter() - started
         now_ms = int(time.time() * 1000)
         info = self.model.info
-        for (record, event), outputs in zip(kept, results):
+        for (record, event), outputs in zip(kept, results, strict=True):
             if isinstance(outputs, RecordError):
                 out.dead_letters.append(dead_letter(record, outputs))
                 continue
@@ -90,8 +87,10 @@ class BatchScorer:
             try:
                 encoded = self.codec.encode(value)
             except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
-                error = RecordError("encode_error", f"prediction not encodable: {exc}", "encode")
-                out.dead_letters.append(dead_letter(record, error))
+                unencodable = RecordError(
+                    "encode_error", f"prediction not encodable: {exc}", "encode"
+                )
+                out.dead_letters.append(dead_letter(record, unencodable))
                 continue
             out.predictions.append((record.key, encoded))
             out.latencies_ms.append(value["latency_ms"])
@@ -108,14 +107,17 @@ class BatchScorer:
             )
         return self.codec.decode(record.value)
 
-    def _infer(self, matrix: np.ndarray) -> list[dict[str, Any] | RecordError]:
-        """Run the batch; if it fails, run each row alone so good rows still get scored."""
+    def _infer(self, matrix: np.ndarray) -> tuple[list[dict[str, Any] | RecordError], bool]:
+        """Run the batch; if it fails, run each row alone so good rows still get scored.
+
+        Returns one result per row and whether the batch as a whole failed.
+        """
         if len(matrix) == 0:
-            return []
+            return [], False
         try:
-            return list(self.model.predict_rows(matrix))
+            return list(self.model.predict_rows(matrix)), False
         except Exception:
-            return [self._infer_one(matrix[i : i + 1]) for i in range(len(matrix))]
+            return [self._infer_one(matrix[i : i + 1]) for i in range(len(matrix))], True
 
     def _infer_one(self, row: np.ndarray) -> dict[str, Any] | RecordError:
         try:

@@ -109,7 +109,8 @@ class KafkaSpec(_Frozen):
         description="Consumer group session timeout: how long a dead worker keeps its partitions.",
     )
     heartbeat_interval_ms: int = Field(
-        1_000, ge=100, le=60_000, description="Consumer heartbeat interval (< session timeout/3)."
+        1_000, ge=100, le=60_000,
+        description="Consumer heartbeat interval (at most a third of the session timeout).",
     )
     request_timeout_ms: int = Field(
         30_000, ge=1_000, le=300_000, description="Client request timeout."
@@ -145,13 +146,15 @@ class KafkaSpec(_Frozen):
 class SourceSpec(_Frozen):
     """The input topics and how an event becomes a feature row."""
 
-    topics: list[TopicName] = Field(min_length=1, description="Topics to consume events from.")
+    topics: tuple[TopicName, ...] = Field(
+        min_length=1, description="Topics to consume events from."
+    )
     group_id: str = Field(min_length=1, description="Kafka consumer group shared by the workers.")
     codec: Literal["json"] = Field("json", description="How event values are decoded.")
     id_field: str | None = Field(
         None, description="Event field that identifies it; without it topic/partition/offset."
     )
-    features: list[str] | None = Field(
+    features: tuple[str, ...] | None = Field(
         None, min_length=1, description="Event fields that form the feature row, in model order."
     )
     features_field: str | None = Field(
@@ -162,6 +165,12 @@ class SourceSpec(_Frozen):
     )
     max_poll_records: int = Field(
         500, ge=1, le=100_000, description="Most records one poll returns."
+    )
+    fetch_max_wait_ms: int = Field(
+        10, ge=0, le=10_000,
+        description="Longest the broker may hold a fetch that has no data. Low values cut "
+        "latency on brokers that park fetches (the embedded one does); Kafka answers "
+        "as soon as data arrives, so there it only costs idle requests.",
     )
     max_record_bytes: int = Field(
         1_048_576, ge=16, description="Records larger than this go to the dead-letter topic."
@@ -196,9 +205,10 @@ class ModelSpec(_Frozen):
     sha256: str | None = Field(
         None,
         pattern=r"^[0-9a-fA-F]{64}$",
-        description="Expected sha256 of the file; the model is refused if it differs.",
+        description="Expected sha256 of the file (64 hex digits); the model is refused if "
+        "it differs. Without it, a '<file>.sha256' beside the model is checked if present.",
     )
-    providers: Literal["auto"] | list[ProviderName] = Field(
+    providers: Literal["auto"] | tuple[ProviderName, ...] = Field(
         "auto",
         description="'auto' (CUDA when a usable GPU is present, else CPU) or an explicit list.",
     )
@@ -227,7 +237,9 @@ class BatchingSpec(_Frozen):
 class SinkSpec(_Frozen):
     """Where predictions and dead letters go."""
 
-    predictions_topic: TopicName = Field(description="Topic that receives one prediction per event.")
+    predictions_topic: TopicName = Field(
+        description="Topic that receives one prediction per event."
+    )
     dead_letter_topic: TopicName = Field(
         description="Topic that receives every event that could not be scored, with the reason."
     )
@@ -246,6 +258,11 @@ class WorkersSpec(_Frozen):
 
     count: int = Field(1, ge=1, le=1_024, description="Number of source worker actors.")
     num_cpus: float = Field(1.0, ge=0, description="CPUs Ray reserves for each worker.")
+    num_gpus: float = Field(
+        0.0, ge=0,
+        description="GPUs (fractions allowed) Ray reserves for each worker; with model.providers "
+        "auto, a worker given a GPU runs the model on CUDA in-process.",
+    )
     max_restarts: int = Field(
         3, ge=-1, description="Times Ray restarts a worker that died (-1: without limit)."
     )
@@ -297,6 +314,21 @@ class PipelineSpec(_Frozen):
         if outputs & set(self.source.topics):
             raise ValueError("a sink topic is also a source topic: the pipeline would loop")
         return self
+
+    def with_overrides(
+        self, *, workers: int | None = None, ray_address: str | None = None
+    ) -> PipelineSpec:
+        """A copy with command-line overrides applied (``None`` keeps the YAML's value)."""
+        spec = self
+        if workers is not None:
+            spec = spec.model_copy(
+                update={"workers": spec.workers.model_copy(update={"count": workers})}
+            )
+        if ray_address is not None:
+            spec = spec.model_copy(
+                update={"ray": spec.ray.model_copy(update={"address": ray_address})}
+            )
+        return spec
 
     def resolve_paths(self, base: Path) -> PipelineSpec:
         """Return a copy whose relative paths are made absolute against ``base``."""

@@ -63,8 +63,8 @@ def _explain(err: Any, loc: list[str]) -> str:
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         hint = difflib.get_close_matches(loc[-1], allowed, n=1)
-        guess = f"; did you mean '{hint[0]}'?" if hint else ""
-        return f"unknown key{guess} Allowed here: {', '.join(allowed)}"
+        guess = f" (did you mean '{hint[0]}'?)" if hint else ""
+        return f"unknown key{guess}. Allowed here: {', '.join(allowed)}"
     if kind == "missing":
         description = _field_description(loc)
         return "required but missing" + (f" ({description})" if description else "")
@@ -75,7 +75,7 @@ def _explain(err: Any, loc: list[str]) -> str:
     message = str(err["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
-    if "input" in err and kind not in ("model_type", "dict_type"):
+    if "input" in err and not isinstance(err["input"], (dict, list)):
         message += f" (got {err['input']!r})"
     return message
 

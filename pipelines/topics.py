@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from streaminfer.errors import BrokerError
 
 
-def admin_client(config: dict[str, Any], timeout_s: float = 10.0) -> KafkaAdminClient:
+def admin_client(config: dict[str, Any], timeout_s: float = 5.0) -> KafkaAdminClient:
     """An admin client, or one clear :class:`BrokerError` when Kafka cannot be reached."""
     try:
         return KafkaAdminClient(**config, bootstrap_timeout_ms=int(timeout_s * 1000))
@@ -43,10 +44,8 @@ def ensure_topics(
                 "kafka.create_missing_topics: true"
             )
         for name, parts in missing.items():
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # made meanwhile: fine
                 admin.create_topics([NewTopic(name, parts, 1)])
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
     return partition_counts(config, list(wanted), timeout_s)

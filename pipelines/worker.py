@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections import Counter as Tally
+from typing import Any
 
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
@@ -85,6 +86,7 @@ class ScoringLoop:
                 ),
                 auto_offset_reset=spec.source.auto_offset_reset,
                 max_poll_records=spec.source.max_poll_records,
+                fetch_max_wait_ms=spec.source.fetch_max_wait_ms,
                 session_timeout_ms=spec.kafka.session_timeout_ms,
                 heartbeat_interval_ms=spec.kafka.heartbeat_interval_ms,
             )
@@ -176,6 +178,7 @@ class ScoringLoop:
             predictions=len(scored.predictions),
             dead_letters=[d.error_type for d in scored.dead_letters],
             latencies_ms=scored.latencies_ms, inference_s=scored.inference_s,
+            model_batch_failed=scored.model_batch_failed,
         )
 
     def _produce(self, scored: ScoredBatch) -> None:
@@ -196,14 +199,17 @@ class SourceWorker:
     """
 
     def __init__(
-        self, spec: PipelineSpec, bootstrap_servers: str, model_bytes: bytes, worker_id: str
+        self, spec: PipelineSpec, bootstrap_servers: str, model: list[Any], worker_id: str
     ) -> None:
+        import ray
+
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         # kafka-python logs every retried connection; this worker reports what matters.
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
         self.error: str | None = None
         self.loop: ScoringLoop | None = None
         try:
+            model_bytes = ray.get(model[0])  # the driver's reference to the model file's bytes
             self.loop = ScoringLoop(spec, bootstrap_servers, model_bytes, worker_id)
         except StreamInferError as exc:
             self.error = str(exc)

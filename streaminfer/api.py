@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -41,7 +42,9 @@ class Pipeline:
     @property
     def bootstrap_servers(self) -> str:
         """The Kafka it talks to (the embedded broker's address once started)."""
-        return self._runtime.bootstrap_servers if self._runtime else self.spec.kafka.bootstrap_servers
+        if self._runtime is not None:
+            return self._runtime.bootstrap_servers
+        return self.spec.kafka.bootstrap_servers
 
     @property
     def metrics_url(self) -> str | None:
@@ -113,12 +116,12 @@ class Pipeline:
         from streaminfer.pipelines.live_view import RateMeter, stats_table
 
         meter = RateMeter()
-        console = Console(stderr=True)
-        with Live(console=console, auto_refresh=False, transient=False) if live else _Null() as view:
+        view = Live(console=Console(stderr=True), auto_refresh=False) if live else None
+        with view or contextlib.nullcontext():
             while not stop.wait(refresh_s):
                 stats = self.stats()
                 meter.update(stats.events_in)
-                if live:
+                if view is not None:
                     view.update(stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate),
                                 refresh=True)
                 if stats.workers_expected and stats.workers_dead == stats.workers_expected:
@@ -135,14 +138,6 @@ class Pipeline:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-class _Null:
-    def __enter__(self) -> _Null:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _on_stop_signals(stop: threading.Event) -> Any:

@@ -114,7 +114,7 @@ def produce(kafka_config: dict[str, Any]) -> Iterator[Callable[..., None]]:
              partition: int | None = None) -> None:
         keys = keys if keys is not None else [None] * len(values)
         futures = [producer.send(topic, key=k, value=v, partition=partition)
-                   for k, v in zip(keys, values)]
+                   for k, v in zip(keys, values, strict=True)]
         producer.flush()
         assert all(f.succeeded() for f in futures), "the broker refused a test record"
 
@@ -160,23 +160,32 @@ def pipeline_spec_factory(
     dataset_factory: Callable[[str], Dataset], topic_factory: Callable[..., str],
 ) -> Callable[..., PipelineSpec]:
     """``pipeline_spec_factory(model="breast_cancer", partitions=4, **overrides)`` -> a spec on
-    the session broker with fresh topics; ``overrides`` merge into the YAML-shaped dict."""
+    the session broker with fresh topics; ``overrides`` merge into the YAML-shaped dict.
 
-    def make(model: str = "breast_cancer", partitions: int = 4, **overrides: Any) -> PipelineSpec:
+    ``model`` is an example model's name (its features come from its dataset; "diabetes" and
+    "wine_mlp" read one array field "x") or a path, with ``features`` naming its fields.
+    """
+
+    def make(model: str | Path = "breast_cancer", partitions: int = 4,
+             features: list[str] | None = None, **overrides: Any) -> PipelineSpec:
         source_topic = topic_factory(partitions, prefix="events")
-        features = dataset_factory(model).features
         source: dict[str, Any] = {"topics": [source_topic], "group_id": unique("group"),
                                   "id_field": "id", "partitions": partitions}
-        if model in ("wine_mlp", "diabetes"):
-            source["features_field"] = "x"
-        else:
+        if isinstance(model, Path):
+            model_path = model
             source["features"] = features
+        else:
+            model_path = model_factory(model)
+            if model in ("wine_mlp", "diabetes"):
+                source["features_field"] = "x"
+            else:
+                source["features"] = features or dataset_factory(model).features
         data: dict[str, Any] = {
             "name": unique("p"),
             "kafka": {"bootstrap_servers": broker.bootstrap_servers,
                       "session_timeout_ms": 6000, "heartbeat_interval_ms": 500},
             "source": source,
-            "model": {"path": str(model_factory(model))},
+            "model": {"path": str(model_path)},
             "batching": {"max_size": 128, "max_wait_ms": 5},
             "sink": {"predictions_topic": unique("predictions"),
                      "dead_letter_topic": unique("dead-letters")},

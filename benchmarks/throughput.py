@@ -1,0 +1,253 @@
+"""Throughput and latency of the pipeline against a hand-written one-process loop.
+
+One run, one embedded broker, one model, the same events for every contestant:
+
+1. throughput: N events are produced once; the bare loop (``bare_loop.py``, a subprocess) and
+   the pipeline with 1 and 2 workers each drain them with their own consumer group.
+   Reported: events/s, and the ratio pipeline/bare.
+2. latency: each contestant then scores a fresh topic fed at a fixed rate (by default half of
+   the 1-worker pipeline's max rate); end-to-end latency is read from every prediction's
+   ``latency_ms`` (record timestamp -> prediction produced). Reported: p50/p95/p99.
+3. memory: RSS of the bare loop and of each worker process.
+
+Rounds alternate the contestants so a noisy neighbour hurts them alike; each figure is the
+median over rounds. Prints JSON; ``--plot FILE.png`` draws it.
+
+    python benchmarks/throughput.py [--events 30000] [--rounds 2] [--plot results.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+from kafka import KafkaProducer
+
+from streaminfer import Pipeline, PipelineSpec
+from streaminfer.operators.metrics import quantile
+from streaminfer.operators.topic_reader import TopicReader
+from streaminfer.pipelines.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.example_models import EXAMPLES, build
+from streaminfer.pipelines.topics import ensure_topics
+
+HERE = Path(__file__).resolve().parent
+PARTITIONS = 4
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def produce(config: dict[str, Any], topic: str, events: list[bytes], rate: float | None) -> None:
+    """Send ``events`` (as fast as possible, or paced at ``rate``/s) and wait for the acks."""
+    producer = KafkaProducer(**config, acks="all", linger_ms=2, batch_size=256 * 1024)
+    started = time.monotonic()
+    pause = threading.Event()
+    for i, value in enumerate(events):
+        if rate is not None and i % 50 == 0:
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                pause.wait(delay)
+        producer.send(topic, key=str(i).encode(), value=value)
+    producer.flush()
+    producer.close()
+
+
+def make_events(count: int) -> tuple[list[str], list[bytes]]:
+    data = EXAMPLES["breast_cancer"].dataset()
+    events = []
+    for i in range(count):
+        row = data.X[i % len(data.X)].tolist()
+        events.append(orjson.dumps({"id": f"e{i}", **dict(zip(data.features, row, strict=True))}))
+    return data.features, events
+
+
+def latencies(config: dict[str, Any], topic: str, count: int) -> list[int]:
+    with TopicReader(config, [topic]) as reader:
+        return [orjson.loads(r.value)["latency_ms"] for r in reader.read(count, 120)]
+
+
+class Bare:
+    """The hand-written loop as a subprocess."""
+
+    name = "bare"
+
+    def __init__(self, bootstrap: str, model: Path, features: list[str]) -> None:
+        self.bootstrap, self.model, self.features = bootstrap, model, features
+
+    def run(self, topic: str, out_topic: str, count: int,
+            feed: Any = None) -> dict[str, Any]:
+        proc = subprocess.Popen(
+            [sys.executable, str(HERE / "bare_loop.py"), self.bootstrap, topic, uid("bare"),
+             out_topic, str(self.model), json.dumps(self.features), str(count)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.strip() == "ready":
+                break
+        if feed:
+            feed()
+        stdout, stderr = proc.communicate(timeout=600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"bare loop failed: {stderr[-2000:]}")
+        result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+        result["rss_mb_per_worker"] = [result.pop("rss_mb")]
+        return result
+
+
+class Streaming:
+    """The pipeline with ``workers`` source workers."""
+
+    def __init__(self, bootstrap: str, model: Path, features: list[str], workers: int) -> None:
+        self.name = f"pipeline_{workers}w"
+        self.bootstrap, self.model, self.features, self.workers = (
+            bootstrap, model, features, workers)
+
+    def spec(self, topic: str, out_topic: str) -> PipelineSpec:
+        return PipelineSpec.model_validate({
+            "name": uid("bench"),
+            "kafka": {"bootstrap_servers": self.bootstrap, "session_timeout_ms": 6000,
+                      "heartbeat_interval_ms": 500},
+            "source": {"topics": [topic], "group_id": uid("g"), "features": self.features,
+                       "id_field": "id", "partitions": PARTITIONS},
+            "model": {"path": str(self.model)},
+            "batching": {"max_size": 256, "max_wait_ms": 10},
+            "sink": {"predictions_topic": out_topic, "dead_letter_topic": uid("dlq")},
+            "workers": {"count": self.workers, "num_cpus": 0.5},
+            "metrics": {"enabled": False},
+        })
+
+    def run(self, topic: str, out_topic: str, count: int,
+            feed: Any = None) -> dict[str, Any]:
+        pipeline = Pipeline(self.spec(topic, out_topic)).start().wait_ready()
+        try:
+            if feed:
+                feed()
+            pause = threading.Event()
+            deadline = time.monotonic() + 600
+            while (stats := pipeline.stats()).events_in < count:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.name}: {stats.events_in}/{count} after 600s")
+                pause.wait(0.05)
+            rss = [round(psutil.Process(w.pid).memory_info().rss / 2**20, 1)
+                   for w in stats.workers]
+        finally:
+            pipeline.stop()
+        first = min(w.first_batch_at for w in stats.workers if w.first_batch_at)
+        last = max(w.last_batch_at for w in stats.workers if w.last_batch_at)
+        seconds = max(last - first, 1e-6)
+        return {"events": stats.events_in, "seconds": round(seconds, 3),
+                "events_per_s": round(stats.events_in / seconds, 1), "rss_mb_per_worker": rss}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--latency-rate", type=float, default=None,
+                        help="events/s for the latency runs; default: half the 1-worker max")
+    parser.add_argument("--plot", type=Path, default=None)
+    args = parser.parse_args()
+
+    import logging
+
+    import ray
+
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    model_dir = Path(sys.prefix).parent / "build" / "bench-models"
+    model = build("breast_cancer", model_dir)
+    features, events = make_events(args.events)
+    with EmbeddedBroker() as broker:
+        config = {"bootstrap_servers": [broker.bootstrap_servers]}
+        contestants = [Bare(broker.bootstrap_servers, model, features)] + [
+            Streaming(broker.bootstrap_servers, model, features, w) for w in (1, 2)]
+        source = uid("bench-events")
+        ensure_topics(config, {source: PARTITIONS}, create_missing=True)
+        produce(config, source, events, rate=None)
+
+        throughput: dict[str, list[dict[str, Any]]] = {c.name: [] for c in contestants}
+        for _ in range(args.rounds):
+            for c in contestants:
+                out = uid("bench-out")
+                throughput[c.name].append(c.run(source, out, args.events))
+                print(f"throughput {c.name}: {throughput[c.name][-1]}", file=sys.stderr)
+
+        def median_rate(name: str) -> float:
+            return statistics.median(r["events_per_s"] for r in throughput[name])
+
+        rate = args.latency_rate or round(median_rate("pipeline_1w") / 2)
+        n = int(rate * args.latency_seconds)
+        if n > len(events):
+            features, events = make_events(n)
+        latency: dict[str, dict[str, Any]] = {}
+        for c in contestants:
+            topic, out = uid("lat-events"), uid("lat-out")
+            ensure_topics(config, {topic: PARTITIONS}, create_missing=True)
+
+            def feed(topic: str = topic) -> None:
+                threading.Thread(target=produce, args=(config, topic, events[:n], rate),
+                                 daemon=True).start()
+
+            c.run(topic, out, n, feed=feed)
+            values = latencies(config, out, n)
+            latency[c.name] = {
+                "rate": rate, "events": len(values),
+                **{f"p{q}_ms": quantile(values, q / 100) for q in (50, 95, 99)},
+            }
+            print(f"latency {c.name}: {latency[c.name]}", file=sys.stderr)
+    ray.shutdown()
+
+    bare = median_rate("bare")
+    report = {
+        "machine": {"cpus": psutil.cpu_count(), "events": args.events, "rounds": args.rounds,
+                    "partitions": PARTITIONS, "model": "breast_cancer logistic regression"},
+        "throughput": {
+            name: {"events_per_s": median_rate(name),
+                   "runs": [r["events_per_s"] for r in runs],
+                   "rss_mb_per_worker": runs[-1]["rss_mb_per_worker"],
+                   "ratio_to_bare": round(median_rate(name) / bare, 3)}
+            for name, runs in throughput.items()
+        },
+        "latency": latency,
+    }
+    print(json.dumps(report, indent=2))
+    if args.plot:
+        plot(report, args.plot)
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report["throughput"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.bar(names, [report["throughput"][n]["events_per_s"] for n in names])
+    left.set_title("throughput (events/s)")
+    for q, offset in (("p50", -0.25), ("p95", 0), ("p99", 0.25)):
+        right.bar([i + offset for i in range(len(names))],
+                  [report["latency"][n][f"{q}_ms"] for n in names], width=0.25, label=q)
+    right.set_xticks(range(len(names)), names)
+    right.set_title(f"end-to-end latency (ms) at {report['latency'][names[0]]['rate']} ev/s")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    print(f"plot written to {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Fixtures of the cluster tests: pipeline YAMLs in a temporary tree, with model files.
+
+Rendering never loads a model (it only ships its bytes), so these tests write small stand-in
+model files instead of training the real ones; the one test that runs a job on a real Ray uses
+a real model.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+FAKE_SECRET = "s3cr3t-Value-that-must-never-leak-7f3a"
+
+
+def fake_model(path: Path) -> bytes:
+    """Write recognisable stand-in bytes for a model file (rendering does not parse them)."""
+    data = b"fake-onnx:" + path.name.encode() + bytes(range(256))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return data
+
+
+@pytest.fixture
+def repo_config(tmp_path: Path) -> Callable[[str], Path]:
+    """``repo_config("fraud-scoring")`` -> a copy of configs/<name>.yaml in a temporary tree
+    (tmp/configs/...), with a stand-in model where its model.path points."""
+
+    def copy(name: str) -> Path:
+        source = REPO / "configs" / f"{name}.yaml"
+        target = tmp_path / "configs" / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        declared = yaml.safe_load(source.read_text())["model"]["path"]
+        fake_model((target.parent / declared).resolve())
+        return target
+
+    return copy
+
+
+BASE_PIPELINE: dict[str, Any] = {
+    "name": "scorer",
+    "kafka": {"bootstrap_servers": "kafka-0.kafka:9092,kafka-1.kafka:9092"},
+    "source": {"topics": ["events"], "group_id": "g", "features": ["a", "b"]},
+    "model": {"path": "../models/model.onnx"},
+    "sink": {"predictions_topic": "preds", "dead_letter_topic": "dlq"},
+    "workers": {"count": 3, "num_cpus": 1},
+}
+
+SASL = {
+    "protocol": "SASL_SSL",
+    "sasl_mechanism": "SCRAM-SHA-512",
+    "sasl_username_env": "KAFKA_USERNAME",
+    "sasl_password_env": "KAFKA_PASSWORD",
+}
+
+
+@pytest.fixture
+def fake_secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A secret value set in the environment under every name the SASL pipelines use."""
+    for name in ("KAFKA_USERNAME", "KAFKA_PASSWORD", "KAFKA_KEY_PASSWORD"):
+        monkeypatch.setenv(name, FAKE_SECRET)
+    return FAKE_SECRET
+
+
+@pytest.fixture
+def sasl() -> dict[str, Any]:
+    """A kafka.security block that reads SASL secrets from KAFKA_USERNAME / KAFKA_PASSWORD."""
+    return dict(SASL)
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture
+def write_pipeline(tmp_path: Path) -> Callable[..., Path]:
+    """``write_pipeline(with_model=True, folder="pipelines", **overrides)`` -> a pipeline YAML in
+    tmp/<folder>/ (BASE_PIPELINE merged with overrides), with a stand-in model file."""
+
+    def write(with_model: bool = True, folder: str = "pipelines", **overrides: Any) -> Path:
+        data = _merge(BASE_PIPELINE, overrides)
+        path = tmp_path / folder / "pipeline.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# a test pipeline\n" + yaml.safe_dump(data, sort_keys=False))
+        declared = Path(data["model"]["path"])
+        if with_model and not declared.is_absolute():
+            fake_model((path.parent / declared).resolve())
+        return path
+
+    return write
