@@ -71,11 +71,17 @@ def validate_config(
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    markdown: Annotated[bool, typer.Option(help="The Markdown reference instead.")] = False,
+) -> None:
     """Print the pipeline YAML schema (JSON Schema, with a description of every field)."""
     from streaminfer.pipelines.spec import PipelineSpec
+    from streaminfer.pipelines.spec_docs import markdown_reference
 
-    out.print_json(json.dumps(PipelineSpec.model_json_schema()))
+    if markdown:
+        sys.stdout.write(markdown_reference())
+    else:
+        out.print_json(json.dumps(PipelineSpec.model_json_schema()))
 
 
 @app.command()

@@ -26,7 +26,7 @@ from streaminfer.pipelines.metrics_server import MetricsServer
 from streaminfer.pipelines.scoring import BatchScorer
 from streaminfer.pipelines.spec import PipelineSpec
 from streaminfer.pipelines.topics import ensure_topics
-from streaminfer.pipelines.worker import SourceWorker, load_model
+from streaminfer.pipelines.worker import ModelStore, SourceWorker, load_model
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class PipelineRuntime:
         self.metrics: MetricsServer | None = None
         self._actors: list[Any] = []
         self._owns_ray = False
-        self._model_ref: Any = None
+        self._model_store: Any = None
         self._last: dict[str, WorkerStats] = {}
         self._dead: set[int] = set()
         self.source_partitions = 0
@@ -159,10 +159,10 @@ class PipelineRuntime:
         import ray
 
         spec = self.spec
-        # Held for the pipeline's life: a restarted worker fetches the model again. Passed
-        # inside a list so Ray hands the worker the reference, not a constructor argument
-        # it would have to keep for restarts itself.
-        self._model_ref = ray.put(model_bytes)
+        store_name = f"{spec.name}-model"
+        self._model_store = ray.remote(ModelStore).options(
+            name=store_name, namespace=spec.ray.namespace, num_cpus=0, max_restarts=0,
+        ).remote(model_bytes)
         remote = ray.remote(SourceWorker)
         for index in range(spec.workers.count):
             worker_id = f"{spec.name}-worker-{index}"
@@ -171,7 +171,7 @@ class PipelineRuntime:
                 num_gpus=spec.workers.num_gpus,
                 max_restarts=spec.workers.max_restarts, max_task_retries=0,
                 max_concurrency=2,
-            ).remote(spec, self.bootstrap_servers, [self._model_ref], worker_id)
+            ).remote(spec, self.bootstrap_servers, store_name, worker_id)
             self._actors.append(actor)
         errors = ray.get([actor.ready.remote() for actor in self._actors],
                          timeout=READY_TIMEOUT_S)
@@ -237,7 +237,9 @@ class PipelineRuntime:
                 ray.kill(actor, no_restart=True)
         final = PipelineStats(list(self._last.values()), workers_expected=len(self._actors))
         self._actors = []
-        self._model_ref = None
+        if self._model_store is not None:
+            ray.kill(self._model_store)
+            self._model_store = None
         if self.metrics:
             self.metrics.close()
             self.metrics = None

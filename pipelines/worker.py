@@ -11,7 +11,6 @@ import os
 import threading
 import time
 from collections import Counter as Tally
-from typing import Any
 
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
@@ -190,6 +189,20 @@ class ScoringLoop:
         sink.flush()
 
 
+class ModelStore:
+    """Ray actor holding a pipeline's model bytes, so a (re)started worker can fetch them.
+
+    Workers find it by name: their constructor takes no object reference, which Ray could
+    not restore when it restarts them (ray-project/ray#53727).
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def get(self) -> bytes:
+        return self._data
+
+
 class SourceWorker:
     """Ray actor around one :class:`ScoringLoop` (made remote by the runtime).
 
@@ -199,7 +212,7 @@ class SourceWorker:
     """
 
     def __init__(
-        self, spec: PipelineSpec, bootstrap_servers: str, model: list[Any], worker_id: str
+        self, spec: PipelineSpec, bootstrap_servers: str, model_store: str, worker_id: str
     ) -> None:
         import ray
 
@@ -209,7 +222,8 @@ class SourceWorker:
         self.error: str | None = None
         self.loop: ScoringLoop | None = None
         try:
-            model_bytes = ray.get(model[0])  # the driver's reference to the model file's bytes
+            store = ray.get_actor(model_store, namespace=spec.ray.namespace)
+            model_bytes = ray.get(store.get.remote())
             self.loop = ScoringLoop(spec, bootstrap_servers, model_bytes, worker_id)
         except StreamInferError as exc:
             self.error = str(exc)
