@@ -5,10 +5,13 @@ One run, one embedded broker, one model, the same events for every contestant:
 1. throughput: N events are produced once; the bare loop (``bare_loop.py``, a subprocess) and
    the pipeline with 1 and 2 workers each drain them with their own consumer group.
    Reported: events/s, and the ratio pipeline/bare.
-2. latency: each contestant then scores a fresh topic fed at a fixed rate (by default half of
-   the 1-worker pipeline's max rate); end-to-end latency is read from every prediction's
-   ``latency_ms`` (record timestamp -> prediction produced). Reported: p50/p95/p99.
-3. memory: RSS of the bare loop and of each worker process.
+2. max rate under load: the 1-worker pipeline scores a fresh topic while a producer in this
+   process sends to it as fast as it can (on a small machine they share the cores, which a
+   drain of a full topic does not show).
+3. latency: each contestant then scores a fresh topic fed at a fixed rate (by default half of
+   that max rate); end-to-end latency is read from every prediction's ``latency_ms``
+   (record timestamp -> prediction produced). Reported: p50/p95/p99.
+4. memory: RSS of the bare loop and of each worker process.
 
 Rounds alternate the contestants so a noisy neighbour hurts them alike; each figure is the
 median over rounds. Prints JSON; ``--plot FILE.png`` draws it.
@@ -139,7 +142,7 @@ class Streaming:
             while (stats := pipeline.stats()).events_in < count:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{self.name}: {stats.events_in}/{count} after 600s")
-                pause.wait(0.05)
+                pause.wait(0.25)  # the end is read from the workers' batch times
             rss = [round(psutil.Process(w.pid).memory_info().rss / 2**20, 1)
                    for w in stats.workers]
         finally:
@@ -188,20 +191,25 @@ def main() -> None:
         def median_rate(name: str) -> float:
             return statistics.median(r["events_per_s"] for r in throughput[name])
 
-        rate = args.latency_rate or round(median_rate("pipeline_1w") / 2)
+        def fed(c: Bare | Streaming, count: int, rate: float | None) -> tuple[str, dict[str, Any]]:
+            topic, out = uid("fed-events"), uid("fed-out")
+            ensure_topics(config, {topic: PARTITIONS}, create_missing=True)
+
+            def feed() -> None:
+                threading.Thread(target=produce, args=(config, topic, events[:count], rate),
+                                 daemon=True).start()
+
+            return out, c.run(topic, out, count, feed=feed)
+
+        loaded = fed(contestants[1], len(events), None)[1]["events_per_s"]
+        print(f"max rate under load pipeline_1w: {loaded}", file=sys.stderr)
+        rate = args.latency_rate or round(loaded / 2)
         n = int(rate * args.latency_seconds)
         if n > len(events):
             features, events = make_events(n)
         latency: dict[str, dict[str, Any]] = {}
         for c in contestants:
-            topic, out = uid("lat-events"), uid("lat-out")
-            ensure_topics(config, {topic: PARTITIONS}, create_missing=True)
-
-            def feed(topic: str = topic) -> None:
-                threading.Thread(target=produce, args=(config, topic, events[:n], rate),
-                                 daemon=True).start()
-
-            c.run(topic, out, n, feed=feed)
+            out, _ = fed(c, n, rate)
             values = latencies(config, out, n)
             latency[c.name] = {
                 "rate": rate, "events": len(values),
@@ -221,6 +229,7 @@ def main() -> None:
                    "ratio_to_bare": round(median_rate(name) / bare, 3)}
             for name, runs in throughput.items()
         },
+        "max_rate_under_load_pipeline_1w": loaded,
         "latency": latency,
     }
     print(json.dumps(report, indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter as Tally
 from collections.abc import Sequence
 from typing import Any
@@ -11,15 +12,15 @@ import numpy as np
 
 from streaminfer.operators.records import RecordError
 
-_NUMBER = (int, float)
+_NUMBER = frozenset((int, float))  # exact types: bool is refused
 
 
 class FeatureExtractor:
     """Picks the feature values of an event, by field names or from one array field.
 
     >>> fx = FeatureExtractor(fields=["a", "b"])
-    >>> fx.values({"a": 1, "b": 2.5})
-    [1, 2.5]
+    >>> fx.values({"a": 1, "b": 2.5, "note": "ignored"})
+    (1, 2.5)
     """
 
     def __init__(
@@ -33,14 +34,23 @@ class FeatureExtractor:
         if (fields is None) == (array_field is None):
             raise ValueError("give exactly one of fields or array_field")
         self.fields = list(fields) if fields is not None else None
+        self._pick = operator.itemgetter(*self.fields) if self.fields else None
+        self._several = self.fields is not None and len(self.fields) > 1
         self.array_field = array_field
         self.width = len(fields) if fields is not None else width
         self.dtype = dtype
 
-    def values(self, event: dict[str, Any]) -> list[float]:
+    def values(self, event: dict[str, Any]) -> Sequence[float]:
         """The feature values of one event; raises :class:`RecordError` when they are unusable."""
-        if self.fields is not None:
-            return [self._number(event, name) for name in self.fields]
+        if self._pick is not None:
+            try:
+                picked = self._pick(event)
+            except KeyError:
+                raise self._missing(event) from None
+            row = picked if self._several else (picked,)
+            if not _NUMBER.issuperset(map(type, row)):
+                raise self._not_a_number(row)
+            return row
         assert self.array_field is not None
         if self.array_field not in event:
             raise RecordError(
@@ -59,31 +69,27 @@ class FeatureExtractor:
                 f"'{self.array_field}' has {len(array)} values, the model takes {self.width}",
                 "validate",
             )
-        for index, value in enumerate(array):
-            if type(value) not in _NUMBER:
-                raise RecordError(
-                    "non_numeric_feature",
-                    f"'{self.array_field}[{index}]' is {_describe(value)}, not a number",
-                    "validate",
-                )
+        if not _NUMBER.issuperset(map(type, array)):
+            raise self._not_a_number(array)
         return array
 
-    @staticmethod
-    def _number(event: dict[str, Any], name: str) -> float:
-        try:
-            value = event[name]
-        except KeyError:
-            raise RecordError(
-                "missing_feature", f"feature '{name}' is missing", "validate"
-            ) from None
-        if type(value) not in _NUMBER:
-            raise RecordError(
-                "non_numeric_feature", f"feature '{name}' is {_describe(value)}, not a number",
-                "validate",
-            )
-        return value  # type: ignore[no-any-return]
+    def _missing(self, event: dict[str, Any]) -> RecordError:
+        assert self.fields is not None
+        name = next(name for name in self.fields if name not in event)
+        return RecordError("missing_feature", f"feature '{name}' is missing", "validate")
 
-    def matrix(self, rows: list[list[float]]) -> tuple[np.ndarray, dict[int, RecordError]]:
+    def _not_a_number(self, row: Sequence[Any]) -> RecordError:
+        names = self.fields or [f"{self.array_field}[{i}]" for i in range(len(row))]
+        for name, value in zip(names, row, strict=True):
+            if type(value) not in _NUMBER:
+                quoted = f"feature '{name}'" if self.fields else f"'{name}'"
+                return RecordError(
+                    "non_numeric_feature", f"{quoted} is {_describe(value)}, not a number",
+                    "validate",
+                )
+        raise AssertionError("every value is a number")
+
+    def matrix(self, rows: list[Sequence[float]]) -> tuple[np.ndarray, dict[int, RecordError]]:
         """Stack rows into the model dtype.
 
         Returns the matrix of the usable rows (in order) and, by row index, why each other
@@ -107,7 +113,7 @@ class FeatureExtractor:
         return matrix, rejected
 
     def _one_by_one(
-        self, rows: list[list[float]]
+        self, rows: list[Sequence[float]]
     ) -> tuple[np.ndarray, list[int], dict[int, RecordError]]:
         """The slow path of :meth:`matrix`: convert each row alone to find the bad ones."""
         width = self.width or Tally(len(row) for row in rows).most_common(1)[0][0]
@@ -129,7 +135,7 @@ class FeatureExtractor:
         matrix = np.stack(converted) if converted else np.empty((0, width), dtype=self.dtype)
         return matrix, kept, rejected
 
-    def non_finite_error(self, row: list[float]) -> RecordError:
+    def non_finite_error(self, row: Sequence[float]) -> RecordError:
         """The dead-letter reason for a row with a value that is not finite in the model dtype."""
         names = self.fields or [f"{self.array_field}[{i}]" for i in range(len(row))]
         for name, value in zip(names, row, strict=True):

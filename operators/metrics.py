@@ -152,8 +152,9 @@ class WorkerMetrics:
     def record_assignment(self, partitions: list[tuple[str, int]]) -> None:
         self.stats.assigned = sorted(f"{topic}/{partition}" for topic, partition in partitions)
 
-    def snapshot(self, *, running: bool) -> WorkerStats:
-        """A copy of the stats with the recent latencies and the Prometheus families."""
+    def snapshot(self, *, running: bool, families: bool = True) -> WorkerStats:
+        """A copy of the stats with the recent latencies and (if asked) the Prometheus
+        families."""
         stats = self.stats
         return WorkerStats(
             worker_id=stats.worker_id, pid=stats.pid, events_in=stats.events_in,
@@ -164,5 +165,5 @@ class WorkerMetrics:
             assigned=list(stats.assigned),
             recent_latency_ms=list(self._recent), started_at=stats.started_at,
             first_batch_at=stats.first_batch_at, last_batch_at=stats.last_batch_at,
-            running=running, families=list(self.registry.collect()),
+            running=running, families=list(self.registry.collect()) if families else [],
         )

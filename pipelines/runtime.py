@@ -188,7 +188,8 @@ class PipelineRuntime:
         """Ask every worker for its counters; a worker that does not answer keeps its last."""
         import ray
 
-        refs = {actor.stats.remote(): i for i, actor in enumerate(self._actors)}
+        families = self.metrics is not None
+        refs = {actor.stats.remote(families): i for i, actor in enumerate(self._actors)}
         ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=STATS_TIMEOUT_S)
         alive = 0
         for ref in ready:

@@ -7,6 +7,7 @@ it returns, so it is unit-testable with plain :class:`SourceRecord` values.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +58,7 @@ class BatchScorer:
     def score(self, records: list[Record]) -> ScoredBatch:
         out = ScoredBatch()
         kept: list[tuple[Record, dict[str, Any]]] = []
-        rows: list[list[float]] = []
+        rows: list[Sequence[float]] = []
         for record in records:
             try:
                 event = self._decode(record)

@@ -50,12 +50,10 @@ def load_model(spec: PipelineSpec, data: bytes) -> OnnxModel:
 
 def next_offsets(records: list[Record]) -> dict[TopicPartition, int]:
     """Per partition, the offset after the last record: what to commit once all are acked."""
-    offsets: dict[TopicPartition, int] = {}
-    for record in records:
-        tp = TopicPartition(record.topic, record.partition)
-        if record.offset + 1 > offsets.get(tp, -1):
-            offsets[tp] = record.offset + 1
-    return offsets
+    last: dict[tuple[str, int], int] = {}
+    for record in records:  # each partition's records are in offset order
+        last[(record.topic, record.partition)] = record.offset
+    return {TopicPartition(topic, part): offset + 1 for (topic, part), offset in last.items()}
 
 
 class ScoringLoop:
@@ -126,8 +124,8 @@ class ScoringLoop:
                 {(tp.topic, tp.partition): lag for tp, lag in self.source.lag().items()}
             )
 
-    def stats(self) -> WorkerStats:
-        return self.metrics.snapshot(running=self._running)
+    def stats(self, families: bool = True) -> WorkerStats:
+        return self.metrics.snapshot(running=self._running, families=families)
 
     def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         # Runs inside poll(), while this member may still commit: finish what it holds.
@@ -247,8 +245,10 @@ class SourceWorker:
         """``None`` once the worker runs, else why it could not start."""
         return self.error
 
-    def stats(self) -> WorkerStats | None:
-        return self.loop.stats() if self.loop else None
+    def stats(self, families: bool = True) -> WorkerStats | None:
+        """Counters; ``families`` adds the Prometheus metric families (for the driver's
+        endpoint)."""
+        return self.loop.stats(families) if self.loop else None
 
     def stop(self, timeout_s: float = 30.0) -> WorkerStats | None:
         """Stop polling, finish the open batch, commit, leave the group; return final stats."""

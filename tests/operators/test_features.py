@@ -22,7 +22,7 @@ def _error(call, *args) -> RecordError:
 def test_named_fields_are_taken_in_the_configured_order_and_extra_keys_ignored() -> None:
     fx = FeatureExtractor(fields=["b", "a", "c"])
     event = {"a": 1, "id": "e1", "c": -0.5, "b": 2.25, "note": "ignored"}
-    assert fx.values(event) == [2.25, 1, -0.5]
+    assert list(fx.values(event)) == [2.25, 1, -0.5]
     assert fx.width == 3
 
 

@@ -1,0 +1,23 @@
+"""The examples in docstrings run (those marked +SKIP need a broker or a model file)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "streaminfer.operators.batcher",
+    "streaminfer.operators.features",
+    "streaminfer.operators.providers",
+    "streaminfer.pipelines.spec",
+    "streaminfer.cluster.spec",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} has no runnable example"
+    assert result.failed == 0
