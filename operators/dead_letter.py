@@ -10,6 +10,7 @@ from streaminfer.operators.records import Record, RecordError
 ERROR_TYPE = "error.type"
 ERROR_MESSAGE = "error.message"
 ERROR_STAGE = "error.stage"
+ERROR_FIELD = "error.field"
 SOURCE_TOPIC = "source.topic"
 SOURCE_PARTITION = "source.partition"
 SOURCE_OFFSET = "source.offset"
@@ -37,4 +38,6 @@ def dead_letter(record: Record, error: RecordError) -> DeadLetter:
         (SOURCE_PARTITION, str(record.partition).encode()),
         (SOURCE_OFFSET, str(record.offset).encode()),
     ]
+    if error.field is not None:
+        headers.append((ERROR_FIELD, error.field.encode("utf-8", "replace")))
     return DeadLetter(record.key, record.value, headers, error.error_type)

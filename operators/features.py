@@ -54,20 +54,21 @@ class FeatureExtractor:
         assert self.array_field is not None
         if self.array_field not in event:
             raise RecordError(
-                "missing_feature", f"feature field '{self.array_field}' is missing", "validate"
+                "missing_feature", f"feature field '{self.array_field}' is missing", "validate",
+                self.array_field,
             )
         array = event[self.array_field]
         if not isinstance(array, list):
             raise RecordError(
                 "non_numeric_feature",
                 f"'{self.array_field}' must be an array of numbers, got {type(array).__name__}",
-                "validate",
+                "validate", self.array_field,
             )
         if self.width is not None and len(array) != self.width:
             raise RecordError(
                 "wrong_feature_count",
                 f"'{self.array_field}' has {len(array)} values, the model takes {self.width}",
-                "validate",
+                "validate", self.array_field,
             )
         if not _NUMBER.issuperset(map(type, array)):
             raise self._not_a_number(array)
@@ -76,7 +77,7 @@ class FeatureExtractor:
     def _missing(self, event: dict[str, Any]) -> RecordError:
         assert self.fields is not None
         name = next(name for name in self.fields if name not in event)
-        return RecordError("missing_feature", f"feature '{name}' is missing", "validate")
+        return RecordError("missing_feature", f"feature '{name}' is missing", "validate", name)
 
     def _not_a_number(self, row: Sequence[Any]) -> RecordError:
         names = self.fields or [f"{self.array_field}[{i}]" for i in range(len(row))]
@@ -85,7 +86,7 @@ class FeatureExtractor:
                 quoted = f"feature '{name}'" if self.fields else f"'{name}'"
                 return RecordError(
                     "non_numeric_feature", f"{quoted} is {_describe(value)}, not a number",
-                    "validate",
+                    "validate", name,
                 )
         raise AssertionError("every value is a number")
 
@@ -123,7 +124,7 @@ class FeatureExtractor:
                 rejected[index] = RecordError(
                     "wrong_feature_count",
                     f"'{self.array_field}' has {len(row)} values; the others in its batch "
-                    f"have {width}", "validate",
+                    f"have {width}", "validate", self.array_field,
                 )
                 continue
             try:
@@ -150,7 +151,7 @@ class FeatureExtractor:
                     "non_finite_feature",
                     f"feature '{name}' is {shown}, which is not finite as "
                     f"{np.dtype(self.dtype).name}",
-                    "validate",
+                    "validate", name,
                 )
         return RecordError("non_finite_feature", "a feature is not finite", "validate")
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from streaminfer.errors import ModelError
 from streaminfer.operators.providers import select_providers
+from streaminfer.operators.records import RecordError
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +201,23 @@ class OnnxModel:
     def predict_rows(self, matrix: np.ndarray) -> list[dict[str, Any]]:
         """:meth:`run` then :meth:`rows`."""
         return self.rows(self.run(matrix), len(matrix))
+
+    def predict_each(self, matrix: np.ndarray) -> tuple[list[dict[str, Any] | RecordError], bool]:
+        """Score a batch; if the model fails on it, score each row alone, so only the rows
+        it fails on alone become errors. Returns one result per row, and whether the batch
+        as a whole failed."""
+        if len(matrix) == 0:
+            return [], False
+        try:
+            return list(self.predict_rows(matrix)), False
+        except Exception:
+            return [self._predict_one(matrix[i : i + 1]) for i in range(len(matrix))], True
+
+    def _predict_one(self, row: np.ndarray) -> dict[str, Any] | RecordError:
+        try:
+            return self.predict_rows(row)[0]
+        except Exception as exc:
+            return RecordError("model_error", f"model run failed: {exc}", "model")
 
 
 def _column(value: Any, count: int) -> list[Any]:

@@ -41,10 +41,20 @@ class SourceRecord:
 
 
 class RecordError(Exception):
-    """Why one record cannot be scored; it goes to the dead-letter topic with these fields."""
+    """Why one record cannot be scored; it goes to the dead-letter topic with these fields.
 
-    def __init__(self, error_type: str, message: str, stage: Stage) -> None:
+    ``field`` names the event field at fault, when there is one.
+    """
+
+    def __init__(
+        self, error_type: str, message: str, stage: Stage, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
         self.stage: Stage = stage
+        self.field = field
+
+    def __reduce__(self) -> tuple[type[RecordError], tuple[str, str, Stage, str | None]]:
+        # Crosses process boundaries (Ray Serve replicas return these per row).
+        return (RecordError, (self.error_type, self.message, self.stage, self.field))

@@ -209,8 +209,9 @@ def run_demo(
     """Run the demo; with ``events`` it stops by itself and returns 0 only if all add up."""
     console = console or Console()
     spec = load_spec(config_path).with_overrides(workers=workers)
-    model_dir = spec.model.path.parent
-    if not spec.model.path.exists():
+    model_path = spec.model_specs[0].path
+    model_dir = model_path.parent
+    if not model_path.exists():
         console.print(f"training the demo model into {model_dir} ...")
         build("breast_cancer", model_dir)
     dataset = EXAMPLES["breast_cancer"].dataset()

@@ -17,16 +17,21 @@ from typing import Any
 import numpy as np
 
 from streaminfer.errors import PipelineError
-from streaminfer.operators.codecs import codec_for
 from streaminfer.operators.metrics import WorkerStats, quantile
-from streaminfer.operators.model_runner import read_model_file
+from streaminfer.operators.model_runner import ModelInfo, read_model_file
 from streaminfer.pipelines.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.kafka_settings import client_config
 from streaminfer.pipelines.metrics_server import MetricsServer
-from streaminfer.pipelines.scoring import BatchScorer
+from streaminfer.pipelines.model_backends import LocalModel, ModelBackend
 from streaminfer.pipelines.spec import PipelineSpec
 from streaminfer.pipelines.topics import ensure_topics
-from streaminfer.pipelines.worker import ModelStore, SourceWorker, load_model
+from streaminfer.pipelines.worker import (
+    ModelSource,
+    ModelStore,
+    SourceWorker,
+    build_scorer,
+    load_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +97,18 @@ class PipelineRuntime:
         self.broker: EmbeddedBroker | None = None
         self.bootstrap_servers = spec.kafka.bootstrap_servers
         self.metrics: MetricsServer | None = None
-        self._actors: list[Any] = []
-        self._owns_ray = False
-        self._model_store: Any = None
-        self._last: dict[str, WorkerStats] = {}
-        self._dead: set[int] = set()
+        self.kafka_config: dict[str, Any] = {}
         self.source_partitions = 0
+        self.autoscaler: Any = None
+        self._workers: dict[str, Any] = {}  # actor name -> handle, in start order
+        self._next_index = 0
+        self._stores: list[Any] = []
+        self._sources: dict[str, ModelSource] = {}
+        self._served = False
+        self._owns_ray = False
+        self._last: dict[str, WorkerStats] = {}
+        self._dead: set[str] = set()
+        self._lock = threading.RLock()  # scale_to (autoscaler thread) vs stats/stop
 
     def start(self) -> None:
         try:
@@ -108,14 +119,13 @@ class PipelineRuntime:
 
     def _start(self) -> None:
         spec = self.spec
-        model_bytes = read_model_file(spec.model.path, spec.model.sha256)
-        # Load once here: a model that does not fit the config fails before any actor starts.
-        BatchScorer(load_model(spec, model_bytes), spec.source, codec_for(spec.source.codec))
+        # Load every model here: one that does not fit the config fails before any actor.
+        models = check_models(spec)
         if spec.kafka.is_embedded:
             embedded = spec.kafka.embedded
             self.broker = EmbeddedBroker(embedded.host, embedded.port).start()
             self.bootstrap_servers = self.broker.bootstrap_servers
-        config = client_config(spec.kafka, self.bootstrap_servers)
+        config = self.kafka_config = client_config(spec.kafka, self.bootstrap_servers)
         source_partitions = spec.source.partitions
         sink_partitions = spec.sink.partitions or source_partitions
         wanted = {topic: source_partitions for topic in spec.source.topics}
@@ -127,10 +137,16 @@ class PipelineRuntime:
             log.warning("workers.count=%d but the source has %d partitions: %d worker(s) will "
                         "idle", spec.workers.count, total, spec.workers.count - total)
         self._start_ray()
-        self._spawn_workers(model_bytes)
+        self._start_models(models)
         if spec.metrics.enabled:
             self.metrics = MetricsServer(spec.metrics.host, spec.metrics.port)
             log.info("metrics on %s", self.metrics.url)
+        self.scale_to(spec.workers.count)
+        if spec.workers.autoscale.enabled:
+            from streaminfer.pipelines.autoscaler import WorkerAutoscaler
+
+            self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
+            self.autoscaler.start()
 
     def _start_ray(self) -> None:
         import ray
@@ -145,7 +161,12 @@ class PipelineRuntime:
         if self.spec.ray.address:
             kwargs["address"] = self.spec.ray.address
         elif not os.environ.get("RAY_ADDRESS"):  # else ray.init joins that cluster
-            needed = math.ceil(self.spec.workers.count * self.spec.workers.num_cpus)
+            workers = self.spec.workers
+            most = max(workers.count, workers.autoscale.max_workers
+                       if workers.autoscale.enabled else 0)
+            replicas = sum(m.serve.max_replicas * m.serve.num_cpus
+                           for m in self.spec.model_specs if m.serving == "serve")
+            needed = math.ceil(most * workers.num_cpus + replicas)
             kwargs["num_cpus"] = max(os.cpu_count() or 1, needed)
         try:
             ray.init(**kwargs)
@@ -155,41 +176,100 @@ class PipelineRuntime:
             ) from None
         self._owns_ray = True
 
-    def _spawn_workers(self, model_bytes: bytes) -> None:
+    def _start_models(self, models: dict[str, tuple[bytes, ModelInfo]]) -> None:
+        """One store actor per model (workers and replicas fetch the bytes from it), then
+        the Serve deployments of the served models."""
         import ray
 
         spec = self.spec
-        store_name = f"{spec.name}-model"
-        self._model_store = ray.remote(ModelStore).options(
-            name=store_name, namespace=spec.ray.namespace, num_cpus=0, max_restarts=0,
-        ).remote(model_bytes)
-        remote = ray.remote(SourceWorker)
-        for index in range(spec.workers.count):
-            worker_id = f"{spec.name}-worker-{index}"
-            actor = remote.options(
-                name=worker_id, namespace=spec.ray.namespace, num_cpus=spec.workers.num_cpus,
-                num_gpus=spec.workers.num_gpus,
-                max_restarts=spec.workers.max_restarts, max_task_retries=0,
-                max_concurrency=2,
-            ).remote(spec, self.bootstrap_servers, store_name, worker_id)
-            self._actors.append(actor)
-        errors = ray.get([actor.ready.remote() for actor in self._actors],
-                         timeout=READY_TIMEOUT_S)
-        failed = [f"{spec.name}-worker-{i}: {e}" for i, e in enumerate(errors) if e]
-        if failed:
-            raise PipelineError("worker(s) could not start: " + "; ".join(failed))
+        store_names = {}
+        for model in spec.model_specs:
+            name = model.model_name
+            data, info = models[name]
+            store_names[name] = f"{spec.name}-model-{name}"
+            self._stores.append(ray.remote(ModelStore).options(
+                name=store_names[name], namespace=spec.ray.namespace, num_cpus=0,
+                max_restarts=0,
+            ).remote(data))
+            if model.serving == "serve":
+                from streaminfer.pipelines.serving import DEPLOYMENT, app_name
+
+                self._sources[name] = ModelSource(info, deployment=DEPLOYMENT,
+                                                  app=app_name(spec, model))
+            else:
+                self._sources[name] = ModelSource(info, store=store_names[name],
+                                                  namespace=spec.ray.namespace)
+        if any(m.serving == "serve" for m in spec.model_specs):
+            from streaminfer.pipelines import serving
+
+            self._served = True
+            serving.deploy(spec, store_names, {n: i for n, (_, i) in models.items()})
+
+    @property
+    def worker_count(self) -> int:
+        return len(self._workers)
 
     @property
     def worker_names(self) -> list[str]:
         """Names of the worker actors (``ray.get_actor(name, namespace=...)`` finds them)."""
-        return [f"{self.spec.name}-worker-{i}" for i in range(len(self._actors))]
+        return list(self._workers)
+
+    def scale_to(self, count: int, timeout_s: float = 30.0) -> None:
+        """Start or stop workers until ``count`` run. New workers join the group; the
+        newest workers leave first, draining cleanly (finish, commit, leave the group)."""
+        import ray
+
+        with self._lock:
+            spec = self.spec
+            started = []
+            while len(self._workers) < count:
+                name = f"{spec.name}-worker-{self._next_index}"
+                self._next_index += 1
+                self._workers[name] = ray.remote(SourceWorker).options(
+                    name=name, namespace=spec.ray.namespace, num_cpus=spec.workers.num_cpus,
+                    num_gpus=spec.workers.num_gpus, max_restarts=spec.workers.max_restarts,
+                    max_task_retries=0, max_concurrency=2,
+                ).remote(spec, self.bootstrap_servers, name, self._sources)
+                started.append(name)
+            if started:
+                errors = ray.get([self._workers[n].ready.remote() for n in started],
+                                 timeout=READY_TIMEOUT_S)
+                failed = [f"{n}: {e}" for n, e in zip(started, errors, strict=True) if e]
+                if failed:
+                    raise PipelineError("worker(s) could not start: " + "; ".join(failed))
+            leaving = list(self._workers)[count:]
+            if leaving:
+                self._retire([self._workers.pop(name) for name in leaving], timeout_s)
+
+    def _retire(self, actors: list[Any], timeout_s: float) -> None:
+        """Drain these workers (finish, commit), then let them all leave the group at once,
+        keeping their final counters. Draining first means no departing worker drags the
+        others through a rebalance while they shut down."""
+        import ray
+
+        refs = [actor.drain.remote(timeout_s) for actor in actors]
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s + 5)
+        for ref in ready:
+            try:
+                stats = ray.get(ref)
+            except ray.exceptions.RayError:
+                continue
+            if stats is not None:
+                stats.assigned, stats.running = [], False  # it leaves the group next
+                self._last[stats.worker_id] = stats
+        closing = [actor.close.remote() for actor in actors]
+        ray.wait(closing, num_returns=len(closing), timeout=timeout_s)
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
 
     def stats(self) -> PipelineStats:
         """Ask every worker for its counters; a worker that does not answer keeps its last."""
         import ray
 
+        with self._lock:
+            workers = dict(self._workers)
         families = self.metrics is not None
-        refs = {actor.stats.remote(families): i for i, actor in enumerate(self._actors)}
+        refs = {actor.stats.remote(families): name for name, actor in workers.items()}
         ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=STATS_TIMEOUT_S)
         alive = 0
         for ref in ready:
@@ -207,8 +287,8 @@ class PipelineRuntime:
                     self.metrics.workers.update(stats.worker_id, stats.families)
         if self.metrics:
             self.metrics.workers_alive.set(alive)
-        return PipelineStats(list(self._last.values()), workers_expected=len(self._actors),
-                             workers_dead=len(self._dead))
+        return PipelineStats(list(self._last.values()), workers_expected=len(workers),
+                             workers_dead=len(self._dead & set(workers)))
 
     def wait_assigned(self, timeout_s: float) -> bool:
         """Wait until the workers own every source partition (the group has settled)."""
@@ -221,26 +301,26 @@ class PipelineRuntime:
         return True
 
     def stop(self, timeout_s: float = 30.0) -> PipelineStats:
-        """Drain and stop the workers, then Ray (if started here) and the embedded broker."""
+        """Drain and stop the workers, then Serve's deployments, Ray (if started here) and
+        the embedded broker."""
         import ray
 
-        if self._actors:
-            refs = [actor.stop.remote(timeout_s) for actor in self._actors]
-            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s + 5)
-            for ref in ready:
-                try:
-                    stats = ray.get(ref)
-                except ray.exceptions.RayError:
-                    continue
-                if stats is not None:
-                    self._last[stats.worker_id] = stats
-            for actor in self._actors:
-                ray.kill(actor, no_restart=True)
-        final = PipelineStats(list(self._last.values()), workers_expected=len(self._actors))
-        self._actors = []
-        if self._model_store is not None:
-            ray.kill(self._model_store)
-            self._model_store = None
+        if self.autoscaler is not None:
+            self.autoscaler.stop()
+            self.autoscaler = None
+        with self._lock:
+            workers, self._workers = list(self._workers.values()), {}
+            if workers:
+                self._retire(workers, timeout_s)
+        final = PipelineStats(list(self._last.values()), workers_expected=len(workers))
+        if self._served:
+            from streaminfer.pipelines import serving
+
+            serving.undeploy(self.spec)
+            self._served = False
+        for store in self._stores:
+            ray.kill(store)
+        self._stores = []
         if self.metrics:
             self.metrics.close()
             self.metrics = None
@@ -253,13 +333,30 @@ class PipelineRuntime:
         return final
 
 
+def check_models(spec: PipelineSpec) -> dict[str, tuple[bytes, ModelInfo]]:
+    """Read, verify and load every model, and check they fit the source and routing.
+
+    Returns each model's bytes and what loading it told (by model name).
+    """
+    models: dict[str, tuple[bytes, ModelInfo]] = {}
+    backends: dict[str, ModelBackend] = {}
+    for model in spec.model_specs:
+        data = read_model_file(model.path, model.sha256)
+        local = LocalModel(load_model(model, data))
+        models[model.model_name] = (data, local.info)
+        backends[model.model_name] = local
+    build_scorer(spec, backends)
+    return models
+
+
 def check(spec: PipelineSpec) -> str:
-    """Everything ``validate-config`` can check without starting anything: the model file,
-    its sha256, that it loads and fits the feature mapping. Returns a summary line."""
-    model_bytes = read_model_file(spec.model.path, spec.model.sha256)
-    model = load_model(spec, model_bytes)
-    BatchScorer(model, spec.source, codec_for(spec.source.codec))
-    info = model.info
-    return (f"model {info.name} v{info.version}: input {info.input_name} "
+    """Everything ``validate-config`` can check without starting anything: the model files,
+    their sha256, that they load and fit the feature mapping. Returns a summary."""
+    lines = []
+    for _, info in check_models(spec).values():
+        lines.append(
+            f"model {info.name} v{info.version}: input {info.input_name} "
             f"[batch, {info.input_width or '?'}] {np.dtype(info.input_dtype).name}, outputs "
-            f"{', '.join(info.outputs.values())}; providers {', '.join(info.providers)}")
+            f"{', '.join(info.outputs.values())}; providers {', '.join(info.providers)}"
+        )
+    return "\n".join(lines)

@@ -194,6 +194,66 @@ class SourceSpec(_Frozen):
         return self
 
 
+class ServeSpec(_Frozen):
+    """Ray Serve replicas of a model (``model.serving: serve``), autoscaled by Serve."""
+
+    min_replicas: int = Field(1, ge=1, le=1_000, description="Fewest replicas.")
+    max_replicas: int = Field(1, ge=1, le=1_000, description="Most replicas.")
+    initial_replicas: int | None = Field(
+        None, ge=1, le=1_000, description="Replicas at start; default: min_replicas."
+    )
+    target_ongoing_requests: float = Field(
+        2.0, gt=0, description="Serve adds replicas when requests per replica exceed this."
+    )
+    max_ongoing_requests: int = Field(
+        8, ge=1, description="Requests one replica takes at once; more wait in the caller."
+    )
+    upscale_delay_s: float = Field(
+        3.0, ge=0, description="How long the load must stay high before Serve adds a replica."
+    )
+    downscale_delay_s: float = Field(
+        30.0, ge=0, description="How long the load must stay low before Serve removes one."
+    )
+    num_cpus: float = Field(1.0, ge=0, description="CPUs Ray reserves for each replica.")
+    num_gpus: float = Field(
+        0.0, ge=0,
+        description="GPUs (fractions allowed, e.g. 0.25 shares one GPU by four replicas) Ray "
+        "reserves for each replica; a replica given one runs the model with CUDA.",
+    )
+    accelerator_type: str | None = Field(
+        None, description="Ray accelerator type the replicas need, e.g. 'H100' or 'A10G'."
+    )
+    max_batch_size: int = Field(
+        8, ge=1, le=4_096,
+        description="Requests (each a whole micro-batch from a worker, or one HTTP call) a "
+        "replica merges into one model run (@serve.batch).",
+    )
+    batch_wait_timeout_s: float = Field(
+        0.002, ge=0, le=10, description="Longest a request waits for others to join its run."
+    )
+    max_in_flight: int = Field(
+        2, ge=1, le=64,
+        description="Micro-batches one source worker may have at the replicas at once; when "
+        "that many are pending, the worker stops polling (backpressure).",
+    )
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="Longest a worker waits for one model call before retrying it."
+    )
+    request_retries: int = Field(
+        5, ge=0, le=100,
+        description="Times a worker retries a model call whose replica died or timed out.",
+    )
+
+    @model_validator(mode="after")
+    def _replica_bounds(self) -> ServeSpec:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas is more than max_replicas")
+        initial = self.initial_replicas
+        if initial is not None and not self.min_replicas <= initial <= self.max_replicas:
+            raise ValueError("initial_replicas must lie between min_replicas and max_replicas")
+        return self
+
+
 class ModelSpec(_Frozen):
     """The ONNX model that scores each event."""
 
@@ -222,6 +282,67 @@ class ModelSpec(_Frozen):
     )
     intra_op_threads: int = Field(
         1, ge=0, le=256, description="ONNX Runtime intra-op threads per session (0 = all cores)."
+    )
+    serving: Literal["colocated", "serve"] = Field(
+        "colocated",
+        description="'colocated': each source worker runs the model in-process (fastest for "
+        "small models); 'serve': Ray Serve replicas run it (GPUs, autoscaling, HTTP).",
+    )
+    serve: ServeSpec = Field(
+        default_factory=ServeSpec, description="Replicas, resources and batching for 'serve'."
+    )
+
+    @property
+    def model_name(self) -> str:
+        """The name predictions carry: ``name``, or the file's stem."""
+        return self.name or self.path.stem
+
+
+class RoutingSpec(_Frozen):
+    """Which of several models scores an event: by a field's value, or a weighted split."""
+
+    field: str | None = Field(None, description="Route by this event field's value.")
+    routes: dict[str, str] = Field(
+        default_factory=dict, description="With 'field': {field value: model name}."
+    )
+    default: str | None = Field(
+        None,
+        description="With 'field': the model for other values and for events without the "
+        "field; without it such events are dead-lettered (error.type no_route).",
+    )
+    weights: dict[str, float] | None = Field(
+        None,
+        description="A/B split instead: {model name: weight}. An event's share is fixed by "
+        "its id, so a re-scored event meets the same model.",
+    )
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> RoutingSpec:
+        if (self.field is None) == (self.weights is None):
+            raise ValueError("give exactly one of 'field' (with routes) or 'weights'")
+        if self.weights is not None and (
+            not self.weights or any(w < 0 for w in self.weights.values())
+            or sum(self.weights.values()) <= 0
+        ):
+            raise ValueError("weights must be non-negative and not all zero")
+        return self
+
+    def model_names(self) -> set[str]:
+        names = set(self.routes.values()) | set(self.weights or {})
+        return names | ({self.default} if self.default else set())
+
+
+class HttpSpec(_Frozen):
+    """Scoring over HTTP through Ray Serve's proxy (every model must use serving: serve)."""
+
+    enabled: bool = Field(False, description="Serve POST requests on route_prefix.")
+    host: str = Field("127.0.0.1", description="Address the proxy binds (loopback by default).")
+    port: int = Field(8000, ge=1, le=65535, description="Port the proxy listens on.")
+    route_prefix: str = Field(
+        "/score", pattern=r"^/[A-Za-z0-9/_-]*$", description="Path that takes events."
+    )
+    max_events: int = Field(
+        1_000, ge=1, le=100_000, description="Most events one request may carry."
     )
 
 
@@ -253,6 +374,43 @@ class SinkSpec(_Frozen):
     )
 
 
+class WorkerAutoscaleSpec(_Frozen):
+    """Scale source workers on consumer lag, between min_workers and max_workers."""
+
+    enabled: bool = Field(False, description="Scale workers on lag (else workers.count).")
+    min_workers: int = Field(1, ge=1, le=1_024, description="Fewest workers.")
+    max_workers: int = Field(
+        4, ge=1, le=1_024, description="Most workers (never more than the source partitions)."
+    )
+    target_lag_per_worker: int = Field(
+        1_000, ge=1,
+        description="Records of lag one worker should carry; more adds workers.",
+    )
+    scale_down_below: float = Field(
+        0.2, ge=0, lt=1,
+        description="Remove a worker when lag per worker is under this share of the target "
+        "(hysteresis: between the two, nothing changes).",
+    )
+    interval_s: float = Field(2.0, gt=0, le=600, description="How often lag is measured.")
+    scale_up_cooldown_s: float = Field(
+        10.0, ge=0, description="Least time after any change before adding workers."
+    )
+    scale_down_cooldown_s: float = Field(
+        30.0, ge=0, description="Least time after any change before removing a worker."
+    )
+    stuck_after_s: float = Field(
+        30.0, gt=0,
+        description="A partition whose committed offset has not moved this long while it "
+        "has lag is reported as stuck and not counted (more workers would not help it).",
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> WorkerAutoscaleSpec:
+        if self.min_workers > self.max_workers:
+            raise ValueError("min_workers is more than max_workers")
+        return self
+
+
 class WorkersSpec(_Frozen):
     """Source workers: Ray actors that each own a share of the partitions."""
 
@@ -265,6 +423,10 @@ class WorkersSpec(_Frozen):
     )
     max_restarts: int = Field(
         3, ge=-1, description="Times Ray restarts a worker that died (-1: without limit)."
+    )
+    autoscale: WorkerAutoscaleSpec = Field(
+        default_factory=WorkerAutoscaleSpec,
+        description="Lag-driven scaling; when enabled, count is the number to start with.",
     )
 
 
@@ -294,7 +456,15 @@ class PipelineSpec(_Frozen):
     )
     kafka: KafkaSpec = Field(default_factory=KafkaSpec, description="Kafka connection.")
     source: SourceSpec = Field(description="Input topics and feature mapping.")
-    model: ModelSpec = Field(description="The ONNX model.")
+    model: ModelSpec | None = Field(
+        None, description="The ONNX model (or give several under 'models')."
+    )
+    models: tuple[ModelSpec, ...] | None = Field(
+        None, min_length=1, description="Several models, with 'routing' to choose one per event."
+    )
+    routing: RoutingSpec | None = Field(
+        None, description="How an event finds its model when there are several."
+    )
     batching: BatchingSpec = Field(default_factory=BatchingSpec, description="Micro-batching.")
     sink: SinkSpec = Field(description="Output topics.")
     workers: WorkersSpec = Field(default_factory=WorkersSpec, description="Source workers.")
@@ -304,7 +474,35 @@ class PipelineSpec(_Frozen):
         "of the batch was acknowledged by the broker.",
     )
     metrics: MetricsSpec = Field(default_factory=MetricsSpec, description="Prometheus metrics.")
+    http: HttpSpec = Field(default_factory=HttpSpec, description="HTTP scoring endpoint.")
     ray: RaySpec = Field(default_factory=RaySpec, description="Ray cluster.")
+
+    @model_validator(mode="after")
+    def _models_and_routing(self) -> PipelineSpec:
+        if (self.model is None) == (self.models is None):
+            raise ValueError("give exactly one of 'model' or 'models'")
+        names = [m.model_name for m in self.model_specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two models share a name in 'models' ({', '.join(names)}); "
+                             "set a distinct name on each")
+        if len(names) > 1 and self.routing is None:
+            raise ValueError("several models need 'routing' (a field and routes, or weights)")
+        if self.routing is not None:
+            unknown = sorted(self.routing.model_names() - set(names))
+            if unknown:
+                raise ValueError(f"routing names unknown model(s) {', '.join(unknown)}; "
+                                 f"the models are {', '.join(names)}")
+        if self.http.enabled and any(m.serving != "serve" for m in self.model_specs):
+            raise ValueError("http.enabled needs every model to use serving: serve")
+        return self
+
+    @property
+    def model_specs(self) -> tuple[ModelSpec, ...]:
+        """Every model of the pipeline (one for a plain 'model')."""
+        if self.model is not None:
+            return (self.model,)
+        assert self.models is not None
+        return self.models
 
     @model_validator(mode="after")
     def _distinct_topics(self) -> PipelineSpec:
@@ -332,7 +530,10 @@ class PipelineSpec(_Frozen):
 
     def resolve_paths(self, base: Path) -> PipelineSpec:
         """Return a copy whose relative paths are made absolute against ``base``."""
-        model = self.model.model_copy(update={"path": _absolute(self.model.path, base)})
+
+        def anchored(model: ModelSpec) -> ModelSpec:
+            return model.model_copy(update={"path": _absolute(model.path, base)})
+
         sec = self.kafka.security
         security = sec.model_copy(
             update={
@@ -342,7 +543,11 @@ class PipelineSpec(_Frozen):
             }
         )
         kafka = self.kafka.model_copy(update={"security": security})
-        return self.model_copy(update={"model": model, "kafka": kafka})
+        return self.model_copy(update={
+            "model": anchored(self.model) if self.model else None,
+            "models": tuple(anchored(m) for m in self.models) if self.models else None,
+            "kafka": kafka,
+        })
 
 
 def _absolute(path: Path, base: Path) -> Path:

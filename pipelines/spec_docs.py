@@ -15,6 +15,8 @@ from streaminfer.pipelines.spec import PipelineSpec
 def _kind(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in prop:
         return "section"
+    if prop.get("type") == "array" and "$ref" in prop.get("items", {}):
+        return "list of sections, each as `model`"
     if "enum" in prop:
         return "one of " + ", ".join(f"`{v}`" for v in prop["enum"])
     if "const" in prop:
@@ -40,7 +42,17 @@ def _default(prop: dict[str, Any], required: bool) -> str:
     return f"`{json.dumps(prop['default'])}`"
 
 
-def _rows(schema: dict[str, Any], defs: dict[str, Any], prefix: str) -> list[str]:
+def _section_ref(prop: dict[str, Any]) -> str | None:
+    """The definition a property's section uses (directly, optional, or as list items)."""
+    for candidate in [prop, *prop.get("anyOf", [])]:
+        if "$ref" in candidate:
+            return str(candidate["$ref"]).rsplit("/", 1)[-1]
+    return None
+
+
+def _rows(
+    schema: dict[str, Any], defs: dict[str, Any], prefix: str, seen: frozenset[str] = frozenset()
+) -> list[str]:
     rows = []
     required = set(schema.get("required", []))
     for name, prop in schema.get("properties", {}).items():
@@ -48,9 +60,9 @@ def _rows(schema: dict[str, Any], defs: dict[str, Any], prefix: str) -> list[str
         description = prop.get("description", "").replace("|", "\\|")
         rows.append(f"| `{path}` | {_kind(prop, defs)} | {_default(prop, name in required)} "
                     f"| {description} |")
-        if "$ref" in prop:
-            nested = defs[prop["$ref"].rsplit("/", 1)[-1]]
-            rows += _rows(nested, defs, f"{path}.")
+        ref = _section_ref(prop)
+        if ref is not None and ref not in seen:
+            rows += _rows(defs[ref], defs, f"{path}.", seen | {ref})
     return rows
 
 

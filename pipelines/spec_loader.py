@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -81,15 +82,28 @@ def _explain(err: Any, loc: list[str]) -> str:
 
 
 def _model_at(loc: list[str]) -> type[BaseModel] | None:
+    """The config model at a location (``model``, ``models.1``, ``kafka.security``...)."""
     model: type[BaseModel] = PipelineSpec
     for part in loc:
+        if part.isdigit():  # an item of a list of sections: already stepped into
+            continue
         field = model.model_fields.get(part)
-        annotation = getattr(field, "annotation", None)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-        else:
+        found = _section(getattr(field, "annotation", None))
+        if found is None:
             return None
+        model = found
     return model
+
+
+def _section(annotation: Any) -> type[BaseModel] | None:
+    """The section model in ``Section``, ``Section | None`` or ``tuple[Section, ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _section(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _allowed_keys(loc: list[str]) -> list[str]:

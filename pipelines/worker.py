@@ -11,6 +11,9 @@ import os
 import threading
 import time
 from collections import Counter as Tally
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
@@ -21,15 +24,24 @@ from streaminfer.operators.codecs import codec_for
 from streaminfer.operators.kafka_sink import KafkaSink, SinkError
 from streaminfer.operators.kafka_source import KafkaSource
 from streaminfer.operators.metrics import WorkerMetrics, WorkerStats
-from streaminfer.operators.model_runner import OnnxModel
+from streaminfer.operators.model_runner import ModelInfo, OnnxModel
 from streaminfer.operators.records import Record
+from streaminfer.operators.routing import Router
 from streaminfer.pipelines.kafka_settings import client_config
-from streaminfer.pipelines.scoring import BatchScorer, ScoredBatch
-from streaminfer.pipelines.spec import PipelineSpec
+from streaminfer.pipelines.model_backends import (
+    LocalModel,
+    ModelBackend,
+    ModelUnavailableError,
+    ServedModel,
+)
+from streaminfer.pipelines.scoring import BatchScorer, PreparedBatch, ScoredBatch
+from streaminfer.pipelines.spec import ModelSpec, PipelineSpec
 
 log = logging.getLogger(__name__)
 
+KAFKA_LOG_ENV = "STREAMINFER_KAFKA_LOG"
 IDLE_POLL_MS = 100
+IN_FLIGHT_POLL_MS = 2  # poll briefly while batches are at the model, to see them finish
 LAG_EVERY_S = 1.0
 RETRY_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 #: Produce attempts for a batch while partitions are being revoked or the worker stops;
@@ -38,14 +50,29 @@ RETRY_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 ATTEMPTS_WHEN_LEAVING = 3
 
 
-def load_model(spec: PipelineSpec, data: bytes) -> OnnxModel:
-    """The pipeline's model from its bytes, as the spec configures it."""
-    m = spec.model
+def load_model(model: ModelSpec, data: bytes) -> OnnxModel:
+    """A model from its bytes, as its spec configures it."""
     return OnnxModel(
-        data, name=m.name or m.path.stem, version=m.version, expected_sha256=m.sha256,
-        providers=m.providers, input_name=m.input_name, outputs=m.outputs,
-        intra_op_threads=m.intra_op_threads,
+        data, name=model.model_name, version=model.version, expected_sha256=model.sha256,
+        providers=model.providers, input_name=model.input_name, outputs=model.outputs,
+        intra_op_threads=model.intra_op_threads,
     )
+
+
+def build_scorer(spec: PipelineSpec, backends: Mapping[str, ModelBackend]) -> BatchScorer:
+    """The scorer of a pipeline over these model backends."""
+    routing = spec.routing
+    router = None
+    if routing is not None:
+        router = Router(field=routing.field, routes=routing.routes, default=routing.default,
+                        weights=routing.weights)
+    return BatchScorer(backends, spec.source, codec_for(spec.source.codec), router)
+
+
+def max_in_flight(spec: PipelineSpec) -> int:
+    """Micro-batches a worker may have at the model at once (1 when all run in-process)."""
+    served = [m.serve.max_in_flight for m in spec.model_specs if m.serving == "serve"]
+    return max(served, default=1)
 
 
 def next_offsets(records: list[Record]) -> dict[TopicPartition, int]:
@@ -60,13 +87,14 @@ class ScoringLoop:
     """One consumer-group member scoring its partitions until :meth:`request_stop`."""
 
     def __init__(
-        self, spec: PipelineSpec, bootstrap_servers: str, model_bytes: bytes, worker_id: str
+        self, spec: PipelineSpec, bootstrap_servers: str, scorer: BatchScorer, worker_id: str
     ) -> None:
         self.spec = spec
         self.worker_id = worker_id
         self.metrics = WorkerMetrics(worker_id, os.getpid())
-        self.scorer = BatchScorer(load_model(spec, model_bytes), spec.source,
-                                  codec_for(spec.source.codec))
+        self.scorer = scorer
+        self.max_in_flight = max_in_flight(spec)
+        self.in_flight: deque[PreparedBatch] = deque()
         self.batcher: MicroBatcher[Record] = MicroBatcher(
             spec.batching.max_size, spec.batching.max_wait_ms
         )
@@ -98,25 +126,45 @@ class ScoringLoop:
         self._stop.set()
 
     def run(self) -> None:
-        """Score until asked to stop; then finish the open batch, commit and leave the group."""
+        """Score until asked to stop; then finish what it holds and commit.
+
+        The consumer stays in the group (its heartbeats go on) until :meth:`close`: stopping
+        several workers drains them all first and only then lets them leave, so no worker
+        is pulled into a rebalance by another one's departure while it shuts down.
+        """
         self._running = True
         try:
             while not self._stop.is_set():
                 self.step()
-            self._flush(attempts=ATTEMPTS_WHEN_LEAVING)
+            self._finish_all(attempts=ATTEMPTS_WHEN_LEAVING)
         finally:
             self._running = False
-            self.source.close()
-            self.sink.close()
+
+    def close(self) -> None:
+        """Leave the group and close the clients (after :meth:`run` returned)."""
+        self.metrics.record_assignment([])
+        self.source.close()
+        self.sink.close()
 
     def step(self) -> None:
-        """One poll; scores the batch when it is full or due."""
+        """Submit a due batch, deliver the batches the model has answered, then poll.
+
+        With ``max_in_flight`` batches at the model, it waits for the oldest instead of
+        polling: a saturated model slows the reading down rather than filling memory.
+        """
+        if self.batcher.ready():
+            if len(self.in_flight) >= self.max_in_flight:
+                self._deliver_oldest(attempts=None)
+            self.in_flight.append(self.scorer.prepare(self.batcher.drain()))
+        while self.in_flight and self.in_flight[0].done():
+            self._deliver_oldest(attempts=None)
         left = self.batcher.time_left()
         timeout_ms = IDLE_POLL_MS if left is None else int(left * 1000)
-        max_records = min(self.batcher.room, self.spec.source.max_poll_records)
-        self.batcher.add(self.source.poll(timeout_ms, max_records))
-        if self.batcher.ready():
-            self._flush(attempts=None)
+        if self.in_flight:
+            timeout_ms = min(timeout_ms, IN_FLIGHT_POLL_MS)
+        if self.batcher.room > 0:
+            max_records = min(self.batcher.room, self.spec.source.max_poll_records)
+            self.batcher.add(self.source.poll(timeout_ms, max_records))
         now = time.monotonic()
         if now >= self._next_lag_at:
             self._next_lag_at = now + LAG_EVERY_S
@@ -129,40 +177,49 @@ class ScoringLoop:
 
     def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         # Runs inside poll(), while this member may still commit: finish what it holds.
-        if len(self.batcher):
+        if len(self.batcher) or self.in_flight:
             log.info("%s: partitions revoked; finishing %d buffered events",
-                     self.worker_id, len(self.batcher))
-            self._flush(attempts=ATTEMPTS_WHEN_LEAVING)
+                     self.worker_id, len(self.batcher) + sum(len(b.records)
+                                                              for b in self.in_flight))
+            self._finish_all(attempts=ATTEMPTS_WHEN_LEAVING)
 
-    def _flush(self, attempts: int | None) -> None:
-        records = self.batcher.drain()
-        if records:
-            self._deliver(records, attempts)
+    def _finish_all(self, attempts: int) -> None:
+        """Submit the open batch and deliver everything in flight (before leaving)."""
+        if len(self.batcher):
+            self.in_flight.append(self.scorer.prepare(self.batcher.drain()))
+        while self.in_flight:
+            self._deliver_oldest(attempts)
 
-    def _deliver(self, records: list[Record], attempts: int | None) -> None:
-        """Score, produce, await every ack, then commit; retry the whole batch on failure.
+    def _deliver_oldest(self, attempts: int | None) -> None:
+        """Finish the oldest batch: model results, produce, await every ack, commit.
 
-        ``attempts=None`` retries until it succeeds or a stop is requested.
+        A failure retries the whole batch; ``attempts=None`` retries until it succeeds or a
+        stop is requested. A batch given up is not committed, and neither is any later one
+        (they are dropped too), so its partitions' next reader scores them again.
         """
-        scored = self.scorer.score(records)
+        batch = self.in_flight.popleft()
         attempt = 0
         while True:
             attempt += 1
             try:
+                scored = self.scorer.finish(batch)
                 self._produce(scored)
                 break
-            except SinkError as exc:
+            except (SinkError, ModelUnavailableError) as exc:
                 self.metrics.record_retry()
-                give_up = self._stop.is_set() or (attempts is not None and attempt >= attempts)
-                if give_up:
-                    log.warning("%s: abandoning %d events uncommitted after %d attempt(s): %s; "
-                                "they will be read again", self.worker_id, len(records),
+                if self._stop.is_set() or (attempts is not None and attempt >= attempts):
+                    dropped = len(batch.records) + sum(len(b.records) for b in self.in_flight)
+                    self.in_flight.clear()
+                    log.warning("%s: abandoning %d events uncommitted after %d attempt(s): "
+                                "%s; they will be read again", self.worker_id, dropped,
                                 attempt, exc)
                     return
                 delay = RETRY_BACKOFF_S[min(attempt - 1, len(RETRY_BACKOFF_S) - 1)]
-                log.warning("%s: produce failed (%s); retrying in %.1fs", self.worker_id, exc,
-                            delay)
+                log.warning("%s: %s; retrying the batch in %.1fs", self.worker_id, exc, delay)
                 self._stop.wait(delay)
+                if isinstance(exc, ModelUnavailableError):
+                    batch = self.scorer.prepare(batch.records)
+        records = batch.records
         try:
             self.source.commit(next_offsets(records))
         except (CommitFailedError, KafkaError) as exc:
@@ -185,6 +242,33 @@ class ScoringLoop:
         for letter in scored.dead_letters:
             sink.send(spec.dead_letter_topic, letter.key, letter.value, letter.headers)
         sink.flush()
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """How a worker reaches one model: the store actor holding its bytes (colocated), or
+    the Serve deployment running it (serve), with what the driver learnt loading it."""
+
+    info: ModelInfo
+    store: str | None = None
+    namespace: str = "streaminfer"
+    deployment: str | None = None
+    app: str | None = None
+
+    def backend(self, model: ModelSpec) -> ModelBackend:
+        """Connect, from inside a worker process."""
+        import ray
+
+        if model.serving == "serve":
+            from ray import serve
+
+            assert self.deployment is not None
+            handle = serve.get_deployment_handle(self.deployment, app_name=self.app)
+            return ServedModel(handle, self.info, timeout_s=model.serve.request_timeout_s,
+                               retries=model.serve.request_retries)
+        assert self.store is not None
+        store = ray.get_actor(self.store, namespace=self.namespace)
+        return LocalModel(load_model(model, ray.get(store.get.remote())))
 
 
 class ModelStore:
@@ -210,19 +294,19 @@ class SourceWorker:
     """
 
     def __init__(
-        self, spec: PipelineSpec, bootstrap_servers: str, model_store: str, worker_id: str
+        self, spec: PipelineSpec, bootstrap_servers: str, worker_id: str,
+        models: dict[str, ModelSource],
     ) -> None:
-        import ray
-
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         # kafka-python logs every retried connection; this worker reports what matters.
-        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        # `streaminfer -v` (or STREAMINFER_KAFKA_LOG=INFO) shows them.
+        logging.getLogger("kafka").setLevel(os.environ.get(KAFKA_LOG_ENV, "CRITICAL"))
         self.error: str | None = None
         self.loop: ScoringLoop | None = None
         try:
-            store = ray.get_actor(model_store, namespace=spec.ray.namespace)
-            model_bytes = ray.get(store.get.remote())
-            self.loop = ScoringLoop(spec, bootstrap_servers, model_bytes, worker_id)
+            scorer = build_scorer(spec, {m.model_name: models[m.model_name].backend(m)
+                                         for m in spec.model_specs})
+            self.loop = ScoringLoop(spec, bootstrap_servers, scorer, worker_id)
         except StreamInferError as exc:
             self.error = str(exc)
             return
@@ -250,10 +334,21 @@ class SourceWorker:
         endpoint)."""
         return self.loop.stats(families) if self.loop else None
 
-    def stop(self, timeout_s: float = 30.0) -> WorkerStats | None:
-        """Stop polling, finish the open batch, commit, leave the group; return final stats."""
+    def drain(self, timeout_s: float = 30.0) -> WorkerStats | None:
+        """Stop polling, finish what it holds and commit; stay in the group until close."""
         if self.loop is None:
             return None
         self.loop.request_stop()
         self._thread.join(timeout_s)
         return self.loop.stats()
+
+    def close(self) -> None:
+        """Leave the consumer group and close the Kafka clients."""
+        if self.loop is not None and not self._thread.is_alive():
+            self.loop.close()
+
+    def stop(self, timeout_s: float = 30.0) -> WorkerStats | None:
+        """:meth:`drain` then :meth:`close`."""
+        stats = self.drain(timeout_s)
+        self.close()
+        return stats

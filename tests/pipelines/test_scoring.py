@@ -18,6 +18,7 @@ from streaminfer.operators.dead_letter import DeadLetter
 from streaminfer.operators.model_runner import OnnxModel
 from streaminfer.operators.records import SourceRecord
 from streaminfer.pipelines.example_models import Dataset
+from streaminfer.pipelines.model_backends import LocalModel, ModelBackend
 from streaminfer.pipelines.scoring import BatchScorer
 from streaminfer.pipelines.spec import SourceSpec
 
@@ -33,6 +34,10 @@ def cancer(dataset_factory: Callable[[str], Dataset]) -> Dataset:
 @pytest.fixture(scope="module")
 def model(model_factory: Callable[[str], Path]) -> OnnxModel:
     return OnnxModel.load(model_factory("breast_cancer"), name="bc", version="v1")
+
+
+def _local(model: OnnxModel) -> dict[str, ModelBackend]:
+    return {model.info.name: LocalModel(model)}
 
 
 def _source(features: list[str] | None = None, **fields: Any) -> SourceSpec:
@@ -62,7 +67,7 @@ def _headers(letter: DeadLetter) -> dict[str, str]:
 def test_good_records_are_scored_in_order_like_the_model_offline(
     model: OnnxModel, cancer: Dataset
 ) -> None:
-    scorer = BatchScorer(model, _source(cancer.features, event_time_field="at"), JsonCodec())
+    scorer = BatchScorer(_local(model), _source(cancer.features, event_time_field="at"), JsonCodec())
     rows = list(range(40))
     records = [_record(100 + i, orjson.dumps(_event(cancer, i, at=T0 - i)), f"k{i}".encode(),
                        timestamp=T0 + i) for i in rows]
@@ -92,7 +97,7 @@ def test_good_records_are_scored_in_order_like_the_model_offline(
 def test_an_event_without_the_id_field_gets_topic_partition_offset(
     model: OnnxModel, cancer: Dataset
 ) -> None:
-    scorer = BatchScorer(model, _source(cancer.features), JsonCodec())
+    scorer = BatchScorer(_local(model), _source(cancer.features), JsonCodec())
     event = _event(cancer, 0)
     del event["id"]
     scored = scorer.score([_record(7, orjson.dumps(event))])
@@ -131,7 +136,7 @@ EXPECTED_TYPE = {
 def test_each_bad_record_becomes_a_dead_letter_and_good_ones_are_still_scored(
     model: OnnxModel, cancer: Dataset
 ) -> None:
-    scorer = BatchScorer(model, _source(cancer.features, max_record_bytes=4096), JsonCodec())
+    scorer = BatchScorer(_local(model), _source(cancer.features, max_record_bytes=4096), JsonCodec())
     bad = _bad_values(cancer)
     records, sent = [], {}
     for i, (kind, (value, _)) in enumerate(bad.items()):
@@ -160,7 +165,7 @@ def test_each_bad_record_becomes_a_dead_letter_and_good_ones_are_still_scored(
 
 
 def test_the_dead_letter_message_names_the_bad_feature(model: OnnxModel, cancer: Dataset) -> None:
-    scorer = BatchScorer(model, _source(cancer.features), JsonCodec())
+    scorer = BatchScorer(_local(model), _source(cancer.features), JsonCodec())
     bad = _bad_values(cancer)
     letters = scorer.score([
         _record(0, bad["missing_feature"][0]),
@@ -180,11 +185,11 @@ def test_the_dead_letter_message_names_the_bad_feature(model: OnnxModel, cancer:
 
 def test_the_size_limit_is_inclusive(model: OnnxModel, cancer: Dataset) -> None:
     value = orjson.dumps(_event(cancer, 0))
-    at_limit = BatchScorer(model, _source(cancer.features, max_record_bytes=len(value)),
+    at_limit = BatchScorer(_local(model), _source(cancer.features, max_record_bytes=len(value)),
                            JsonCodec()).score([_record(0, value)])
     assert len(at_limit.predictions) == 1 and at_limit.dead_letters == []
 
-    over = BatchScorer(model, _source(cancer.features, max_record_bytes=len(value) - 1),
+    over = BatchScorer(_local(model), _source(cancer.features, max_record_bytes=len(value) - 1),
                        JsonCodec()).score([_record(0, value)])
     assert over.predictions == []
     headers = _headers(over.dead_letters[0])
@@ -195,7 +200,7 @@ def test_the_size_limit_is_inclusive(model: OnnxModel, cancer: Dataset) -> None:
 
 
 def test_a_batch_of_only_bad_records(model: OnnxModel, cancer: Dataset) -> None:
-    scorer = BatchScorer(model, _source(cancer.features), JsonCodec())
+    scorer = BatchScorer(_local(model), _source(cancer.features), JsonCodec())
     scored = scorer.score([_record(0, b"nope"), _record(1, None)])
     assert scored.predictions == [] and scored.latencies_ms == []
     assert [d.error_type for d in scored.dead_letters] == ["invalid_json", "empty_value"]
@@ -208,7 +213,7 @@ def test_a_features_count_that_does_not_match_the_model_is_a_config_error(
 ) -> None:
     features = features or [*cancer.features, "extra"]
     with pytest.raises(ConfigError) as info:
-        BatchScorer(model, _source(features), JsonCodec())
+        BatchScorer(_local(model), _source(features), JsonCodec())
     assert str(info.value) == (
         f"source.features lists {len(features)} fields but model bc takes 30 features"
     )
@@ -219,7 +224,7 @@ def test_an_array_field_of_the_wrong_length_is_dead_lettered(
 ) -> None:
     diabetes = dataset_factory("diabetes")
     model = OnnxModel.load(model_factory("diabetes"), outputs={"variable": "progression"})
-    scorer = BatchScorer(model, _source(features_field="x"), JsonCodec())
+    scorer = BatchScorer(_local(model), _source(features_field="x"), JsonCodec())
     scored = scorer.score([
         _record(0, orjson.dumps({"id": "p0", "x": diabetes.X[0].tolist()})),
         _record(1, orjson.dumps({"id": "p1", "x": diabetes.X[1].tolist()[:9]})),
@@ -264,7 +269,7 @@ def gather_model() -> OnnxModel:
 
 
 def test_a_failing_batch_is_rerun_row_by_row(gather_model: OnnxModel) -> None:
-    scorer = BatchScorer(gather_model, _source(["a", "poison"]), JsonCodec())
+    scorer = BatchScorer(_local(gather_model), _source(["a", "poison"]), JsonCodec())
     events = [{"id": f"e{i}", "a": float(i), "poison": 1 if i in (2, 5) else 0}
               for i in range(8)]
     scored = scorer.score([_record(i, orjson.dumps(e), f"e{i}".encode())
@@ -283,7 +288,7 @@ def test_a_failing_batch_is_rerun_row_by_row(gather_model: OnnxModel) -> None:
 
 
 def test_a_batch_the_model_accepts_is_not_marked_failed(gather_model: OnnxModel) -> None:
-    scorer = BatchScorer(gather_model, _source(["a", "poison"]), JsonCodec())
+    scorer = BatchScorer(_local(gather_model), _source(["a", "poison"]), JsonCodec())
     scored = scorer.score([_record(0, b'{"id": "x", "a": 2.5, "poison": 0}')])
     assert scored.model_batch_failed is False
     assert orjson.loads(scored.predictions[0][1])["score"] == 2.5

@@ -106,7 +106,8 @@ def test_a_clean_stop_mid_stream_loses_and_duplicates_nothing(
         # The same group resumes from the committed offsets.
         second = Pipeline(run.spec.model_copy(update={"name": run.spec.name + "-2"})).start()
         expected = {f"e{i}" for i in range(count)}
-        assert watcher.until(lambda: expected <= set(watcher.seen), timeout_s=120)
+        done = watcher.until(lambda: expected <= set(watcher.seen), timeout_s=120)
+        assert done, (len(expected - set(watcher.seen)), first, second.stats())
         assert watcher.until(lambda: sum(watcher.seen.values()) > count, timeout_s=2) is False
     finally:
         feeder.halt.set()
