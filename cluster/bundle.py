@@ -1,9 +1,10 @@
-"""A pipeline YAML as it ships to a cluster: its exact text, validated, with its model file."""
+"""A pipeline YAML as it ships to a cluster: its exact text, validated, with its model files."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -11,6 +12,17 @@ import yaml
 from streaminfer.errors import ConfigError
 from streaminfer.pipelines.spec import PipelineSpec
 from streaminfer.pipelines.spec_loader import parse_spec
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One model of the pipeline: the YAML field that names it and its file, two ways."""
+
+    field: str  # "model", or "models[1]" when the YAML lists several
+    name: str  # the model's name in predictions
+    declared: str  # model path as written in the YAML, with '/' separators
+    local: Path  # the file on this machine
+    sha256: str | None  # the hash the YAML expects, if it gives one
 
 
 @dataclass(frozen=True)
@@ -26,27 +38,38 @@ class PipelineBundle:
     spec: PipelineSpec
     declared: PipelineSpec
 
-    @property
-    def model_file(self) -> Path:
-        """The model file on this machine."""
-        return self.spec.model.path
+    @cached_property
+    def models(self) -> tuple[ModelRef, ...]:
+        """Every model of the pipeline, in YAML order (``model:`` or each of ``models:``)."""
+        several = self.declared.models is not None
+        return tuple(
+            ModelRef(
+                field=f"models[{i}]" if several else "model",
+                name=resolved.model_name,
+                declared=str(declared.path).replace("\\", "/"),
+                local=resolved.path,
+                sha256=resolved.sha256,
+            )
+            for i, (resolved, declared) in enumerate(
+                zip(self.spec.model_specs, self.declared.model_specs, strict=True)
+            )
+        )
 
-    def model_bytes(self) -> bytes:
-        """The model file's bytes, checked against model.sha256 when the YAML gives one."""
+    def model_bytes(self, ref: ModelRef) -> bytes:
+        """A model file's bytes, checked against its sha256 when the YAML gives one."""
         try:
-            data = self.model_file.read_bytes()
+            data = ref.local.read_bytes()
         except FileNotFoundError:
             raise ConfigError(
-                f"{self.path}: model.path: {self.model_file} does not exist (train the example "
+                f"{self.path}: {ref.field}.path: {ref.local} does not exist (train the example "
                 "models with `streaminfer build-models`, or set ship_model: false in the "
                 "cluster description when the image provides the model)"
             ) from None
         except OSError as exc:
-            raise ConfigError(f"{self.model_file}: cannot read: {exc.strerror}") from None
-        expected = self.spec.model.sha256
-        if expected and hashlib.sha256(data).hexdigest() != expected.lower():
+            raise ConfigError(f"{ref.local}: cannot read: {exc.strerror}") from None
+        if ref.sha256 and hashlib.sha256(data).hexdigest() != ref.sha256.lower():
             raise ConfigError(
-                f"{self.path}: model.sha256 does not match {self.model_file}; retrain or "
+                f"{self.path}: {ref.field}.sha256 does not match {ref.local}; retrain or "
                 "update the hash"
             )
         return data

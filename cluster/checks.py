@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 from streaminfer.cluster.deployment import Deployment
-from streaminfer.cluster.plan import GPU_PROVIDERS
+from streaminfer.cluster.gpu_checks import gpu_warnings
+from streaminfer.cluster.layout import in_config_dir
 from streaminfer.cluster.secrets import secret_env_names
 from streaminfer.errors import ConfigError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def deployment_warnings(d: Deployment) -> list[str]:
     """One line per surprise; raises ConfigError for a combination that cannot work."""
+    return [
+        *_kafka(d),
+        *_unshipped_models(d),
+        *_http(d),
+        *gpu_warnings(d),
+    ]
+
+
+def _kafka(d: Deployment) -> list[str]:
     spec, cluster, layout = d.bundle.spec, d.cluster, d.layout
-    notes: list[str] = []
+    notes = []
     if spec.kafka.is_embedded:
         notes.append(
             "kafka.bootstrap_servers is 'embedded': the development broker would run inside "
             "the driver on the head, keep every record in memory only, and listen on "
             f"{spec.kafka.embedded.host} (workers on other nodes cannot reach a loopback "
             "address); give the address of a real Kafka for a cluster"
-        )
-    if cluster.ship_model is False:
-        if layout.model_in_config_dir is not None:
-            raise ConfigError(
-                f"{d.bundle.path}: model.path is {layout.model} in the containers, inside the "
-                "ConfigMap mount /config, where an image cannot provide it; with ship_model: "
-                "false write a path outside the YAML's folder (e.g. an absolute /models/...)"
-            )
-        notes.append(
-            f"ship_model is false: the image (or a volume) must provide the model at "
-            f"{layout.model}"
         )
     if layout.tls and not cluster.kafka_tls_secret_name:
         files = ", ".join(str(p) for p in layout.tls.values())
@@ -43,9 +44,30 @@ def deployment_warnings(d: Deployment) -> list[str]:
             f"{cluster.kafka_secret_name} with those keys for KubeRay; on a `ray up` cluster set "
             "them on every node"
         )
-    providers = spec.model.providers
-    if d.plan.gpu is not None and providers != "auto" and not any(
-        p in GPU_PROVIDERS for p in providers
-    ):
-        notes.append("GPU workers are asked for, but model.providers lists no GPU provider")
     return notes
+
+
+def _unshipped_models(d: Deployment) -> list[str]:
+    if d.cluster.ship_model:
+        return []
+    for field, path in d.layout.models.items():
+        if in_config_dir(path) is not None:
+            raise ConfigError(
+                f"{d.bundle.path}: {field}.path is {path} in the containers, inside the "
+                "ConfigMap mount /config, where an image cannot provide it; with ship_model: "
+                "false write a path outside the YAML's folder (e.g. an absolute /models/...)"
+            )
+    places = ", ".join(sorted({str(p) for p in d.layout.models.values()}))
+    return [f"ship_model is false: the image (or a volume) must provide the model(s) at {places}"]
+
+
+def _http(d: Deployment) -> list[str]:
+    http = d.bundle.spec.http
+    if not http.enabled or http.host not in LOOPBACK:
+        return []
+    return [
+        f"http.host is {http.host}: inside a pod that is the pod itself, so only it (and "
+        f"`kubectl port-forward`) reaches the HTTP endpoint on port {http.port}; for "
+        f"in-cluster access through the Service {d.plan.name}-head-svc:{http.port}, set "
+        "http.host: 0.0.0.0 in the pipeline YAML"
+    ]

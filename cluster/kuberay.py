@@ -8,21 +8,20 @@ mounted from another Secret.
 from __future__ import annotations
 
 import base64
+import json
 from importlib.metadata import version
-from pathlib import PurePosixPath
 from typing import Any
 
-from streaminfer.cluster.deployment import MODEL_KEY, PIPELINE_KEY, Deployment
-from streaminfer.cluster.layout import CONFIG_DIR, run_command
+from streaminfer.cluster.deployment import Deployment
+from streaminfer.cluster.kuberay_storage import mounts, volumes
+from streaminfer.cluster.layout import run_command
 from streaminfer.cluster.plan import GroupPlan
 from streaminfer.cluster.secrets import secret_env_names
-from streaminfer.errors import ConfigError
+from streaminfer.cluster.shipping import PIPELINE_KEY
 
 RAY_API = "ray.io/v1"
-PIPELINE_VOLUME = "pipeline"
-TLS_VOLUME = "kafka-tls"
-SHM_VOLUME = "dshm"
 HEAD_PORTS = {"gcs-server": 6379, "dashboard": 8265, "client": 10001}
+SERVE_PORT_NAME = "serve"  # KubeRay's name for Serve's HTTP port on the head Service
 
 
 def labels(d: Deployment) -> dict[str, str]:
@@ -38,26 +37,33 @@ def _metadata(d: Deployment, name: str) -> dict[str, Any]:
 
 
 def render_configmap(d: Deployment) -> dict[str, Any]:
-    """The pipeline YAML, byte for byte, and (when it ships) the model file."""
+    """The pipeline YAML, byte for byte, and (when they ship) the model files."""
     manifest: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _metadata(d, d.configmap_name),
         "data": {PIPELINE_KEY: d.bundle.text},
     }
-    if d.model is not None:
-        manifest["binaryData"] = {MODEL_KEY: base64.b64encode(d.model).decode("ascii")}
+    if d.models:
+        manifest["binaryData"] = {
+            m.key: base64.b64encode(m.data).decode("ascii") for m in d.models
+        }
     return manifest
 
 
 def render_raycluster(d: Deployment) -> dict[str, Any]:
-    """A RayCluster: a head that runs no source workers, a CPU group, a GPU group if asked."""
+    """A RayCluster: a head that runs no actors, a CPU group, and a GPU group when asked."""
     plan = d.plan
     head_container = _container(
         d, "ray-head", d.cluster.image, cpus=plan.head_cpus, memory=plan.head_memory, gpus=0
     )
+    ports = dict(HEAD_PORTS)
+    http = d.bundle.spec.http
+    if http.enabled:
+        # KubeRay gives the head Service (<name>-head-svc) one port per head container port.
+        ports[SERVE_PORT_NAME] = http.port
     head_container["ports"] = [
-        {"name": name, "containerPort": port} for name, port in HEAD_PORTS.items()
+        {"name": name, "containerPort": port} for name, port in ports.items()
     ]
     return {
         "apiVersion": RAY_API,
@@ -95,6 +101,10 @@ def _worker_group(d: Deployment, group: GroupPlan) -> dict[str, Any]:
     params = {"num-cpus": str(group.cpus)}
     if group.gpus:
         params["num-gpus"] = str(group.gpus)
+    extra = group.custom_resources
+    if extra:
+        # KubeRay's form: a JSON object in double quotes, its own quotes escaped.
+        params["resources"] = '"' + json.dumps(extra).replace('"', '\\"') + '"'
     container = _container(
         d, "ray-worker", group.image, cpus=group.cpus, memory=group.memory, gpus=group.gpus
     )
@@ -103,6 +113,8 @@ def _worker_group(d: Deployment, group: GroupPlan) -> dict[str, Any]:
         template["spec"]["tolerations"] = [
             {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
         ]
+        if d.cluster.gpu_workers.node_selector:
+            template["spec"]["nodeSelector"] = dict(d.cluster.gpu_workers.node_selector)
     return {
         "groupName": group.name,
         "replicas": group.replicas,
@@ -125,7 +137,7 @@ def _container(
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "resources": {"requests": amount, "limits": limits},
-        "volumeMounts": _mounts(d),
+        "volumeMounts": mounts(d),
     }
     env = [
         {
@@ -144,61 +156,5 @@ def _container(
 def _pod_template(d: Deployment, container: dict[str, Any]) -> dict[str, Any]:
     return {
         "metadata": {"labels": labels(d)},
-        "spec": {"containers": [container], "volumes": _volumes(d)},
+        "spec": {"containers": [container], "volumes": volumes(d)},
     }
-
-
-def _model_item_path(d: Deployment) -> str:
-    inside = d.layout.model_in_config_dir
-    return str(inside) if inside is not None else MODEL_KEY
-
-
-def _volumes(d: Deployment) -> list[dict[str, Any]]:
-    items = [{"key": PIPELINE_KEY, "path": PIPELINE_KEY}]
-    if d.model is not None:
-        items.append({"key": MODEL_KEY, "path": _model_item_path(d)})
-    volumes: list[dict[str, Any]] = [
-        {"name": PIPELINE_VOLUME, "configMap": {"name": d.configmap_name, "items": items}},
-        # Ray's object store lives in /dev/shm; a container's default 64 MiB is too small.
-        {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory"}},
-    ]
-    if d.cluster.kafka_tls_secret_name and d.layout.tls:
-        volumes.append(
-            {"name": TLS_VOLUME, "secret": {"secretName": d.cluster.kafka_tls_secret_name}}
-        )
-    return volumes
-
-
-def _mounts(d: Deployment) -> list[dict[str, Any]]:
-    mounts: list[dict[str, Any]] = [
-        {"name": PIPELINE_VOLUME, "mountPath": str(CONFIG_DIR), "readOnly": True},
-        {"name": SHM_VOLUME, "mountPath": "/dev/shm"},
-    ]
-    if d.model is not None and d.layout.model_in_config_dir is None:
-        mounts.append({
-            "name": PIPELINE_VOLUME, "mountPath": str(d.layout.model),
-            "subPath": _model_item_path(d), "readOnly": True,
-        })
-    if d.cluster.kafka_tls_secret_name:
-        mounts += _tls_mounts(d)
-    return mounts
-
-
-def _tls_mounts(d: Deployment) -> list[dict[str, Any]]:
-    by_key: dict[str, PurePosixPath] = {}
-    for field, path in d.layout.tls.items():
-        if path.is_relative_to(CONFIG_DIR):
-            raise ConfigError(
-                f"{d.bundle.path}: kafka.security.{field} is {path} in the containers, inside "
-                f"the read-only {CONFIG_DIR}; write an absolute path such as /etc/kafka/{path.name}"
-            )
-        if by_key.get(path.name, path) != path:
-            raise ConfigError(
-                f"{d.bundle.path}: two TLS files are named {path.name}; the Secret "
-                f"{d.cluster.kafka_tls_secret_name} holds one key per file name"
-            )
-        by_key[path.name] = path
-    return [
-        {"name": TLS_VOLUME, "mountPath": str(path), "subPath": key, "readOnly": True}
-        for key, path in by_key.items()
-    ]

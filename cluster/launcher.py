@@ -1,8 +1,9 @@
 """A Ray cluster launcher YAML (`ray up`) on AWS, running the streaminfer images in Docker.
 
-The head runs the driver and no source workers (0 CPUs); the CPU node type holds the
-pipeline's workers; a GPU node type is added when GPUs are asked for. The pipeline YAML and its
-model are copied to the same container paths the KubeRay manifests use, so
+The head runs the driver and no actors (0 CPUs); the CPU node type holds the source workers
+and Serve replicas that need no GPU; a GPU node type is added when GPUs are asked for. The
+pipeline YAML and its models are copied to the same container paths the KubeRay manifests use,
+so
 ``ray exec ray-cluster.yaml 'streaminfer run /config/pipeline.yaml --address auto'`` works.
 Secrets are not in this file: set them in the nodes' environment (see docs/deployment.md).
 """
@@ -38,14 +39,14 @@ def render_launcher(d: Deployment) -> dict[str, Any]:
         node_types[plan.gpu.name] = {
             "min_workers": plan.gpu.min_replicas,
             "max_workers": plan.gpu.max_replicas,
-            "resources": {"CPU": plan.gpu.cpus, "GPU": plan.gpu.gpus},
+            "resources": {"CPU": plan.gpu.cpus, "GPU": plan.gpu.gpus,
+                          **plan.gpu.custom_resources},
             "node_config": {"InstanceType": launcher.gpu_instance_type},
             # Ray adds --runtime=nvidia itself when the host has the NVIDIA runtime.
             "docker": {"worker_image": plan.gpu.image},
         }
     file_mounts = {str(d.layout.pipeline): str(d.bundle.path)}
-    if d.model is not None:
-        file_mounts[str(d.layout.model)] = str(d.bundle.model_file)
+    file_mounts.update({str(m.container): str(m.local) for m in d.models})
     pip = " ".join(shlex.quote(req) for req in d.cluster.pip)
     return {
         "cluster_name": plan.name,

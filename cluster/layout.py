@@ -1,7 +1,7 @@
 """Where a pipeline's files live inside the cluster's containers, and the command that runs it.
 
 The pipeline YAML is placed at ``/config/pipeline.yaml`` unchanged, so every relative path in it
-(the model, TLS files) resolves against ``/config`` there, as it resolves against the YAML's
+(the models, TLS files) resolves against ``/config`` there, as it resolves against the YAML's
 folder here: ``../models/fraud.onnx`` becomes ``/models/fraud.onnx``.
 """
 
@@ -22,18 +22,17 @@ TLS_FIELDS = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
 
 @dataclass(frozen=True)
 class Layout:
-    """Container paths of the pipeline YAML, its model and its TLS files (by field name)."""
+    """Container paths of the pipeline YAML, its models (by YAML field, ``model`` or
+    ``models[i]``) and its TLS files (by field name)."""
 
     pipeline: PurePosixPath
-    model: PurePosixPath
+    models: dict[str, PurePosixPath]
     tls: dict[str, PurePosixPath]
 
-    @property
-    def model_in_config_dir(self) -> PurePosixPath | None:
-        """The model's path relative to /config when it lies under it, else None."""
-        if self.model.is_relative_to(CONFIG_DIR):
-            return self.model.relative_to(CONFIG_DIR)
-        return None
+
+def in_config_dir(path: PurePosixPath) -> PurePosixPath | None:
+    """``path`` relative to /config when it lies under it, else None."""
+    return path.relative_to(CONFIG_DIR) if path.is_relative_to(CONFIG_DIR) else None
 
 
 def container_path(declared: str, field: str, source: str) -> PurePosixPath:
@@ -57,14 +56,17 @@ def container_path(declared: str, field: str, source: str) -> PurePosixPath:
 def layout_of(bundle: PipelineBundle) -> Layout:
     """The container layout of ``bundle``."""
     source = str(bundle.path)
-    model = container_path(str(bundle.declared.model.path), "model.path", source)
+    models = {
+        ref.field: container_path(ref.declared, f"{ref.field}.path", source)
+        for ref in bundle.models
+    }
     security = bundle.declared.kafka.security
     tls = {}
     for field in TLS_FIELDS:
         value = getattr(security, field)
         if value is not None:
             tls[field] = container_path(str(value), f"kafka.security.{field}", source)
-    return Layout(pipeline=PIPELINE_FILE, model=model, tls=tls)
+    return Layout(pipeline=PIPELINE_FILE, models=models, tls=tls)
 
 
 def run_command(pipeline: str, *, check_only: bool = False) -> str:

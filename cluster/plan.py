@@ -1,9 +1,12 @@
-"""Size the cluster from the pipeline's workers and the cluster description.
+"""Size the cluster from what the pipeline asks Ray for and the cluster description.
 
 One plan feeds both renderers (KubeRay and `ray up`), so they always agree on the numbers.
-Source workers are Ray actors that each reserve ``workers.num_cpus`` CPUs; the head reserves
-none (it runs the driver), so the worker groups must hold all of them: by default the CPU
-group alone.
+The head reserves no CPUs (it runs the driver), so the worker groups hold every actor: source
+workers and Serve replicas that need no GPU on the CPU group; those that ask for GPUs (or an
+accelerator type) on a GPU group, rendered when anything asks for one or when
+``gpu_workers.gpus_per_node`` is set. Each group is sized three times, for the fewest actors
+that may run (its ``minReplicas``), the number at start (``replicas``) and the most
+(``maxReplicas``); a description's own bounds win.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from streaminfer.cluster.bundle import PipelineBundle
+from streaminfer.cluster.demand import Demand, accelerator_type, pipeline_demands
+from streaminfer.cluster.packing import NodeShape, NoRoom, Packing, pack
 from streaminfer.cluster.spec import ClusterSpec
 from streaminfer.errors import ConfigError
-from streaminfer.pipelines.spec import PipelineSpec
 
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+LEVELS = ("floor", "start", "ceiling")
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,16 @@ class GroupPlan:
     min_replicas: int
     max_replicas: int
     replicas: int
+    accelerator_type: str | None = None
+
+    @property
+    def custom_resources(self) -> dict[str, int]:
+        """Ray resources its nodes declare beyond CPU and GPU: ``accelerator_type:<TYPE>``,
+        which Ray gives a node with that GPU and asks for when an actor names the type (the
+        autoscaler reads it to know which group serves such an actor)."""
+        if self.accelerator_type is None:
+            return {}
+        return {f"accelerator_type:{self.accelerator_type}": 1}
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,8 @@ class ClusterPlan:
     head_memory: str
     cpu: GroupPlan
     gpu: GroupPlan | None
+    gpu_asked: bool = False  # whether anything in the pipeline asks for a GPU node
+    spilled: int = 0  # CPU-only actors placed on GPU nodes at most (cpu_workers.max_replicas)
 
     @property
     def groups(self) -> list[GroupPlan]:
@@ -53,84 +71,138 @@ class ClusterPlan:
         return any(g.min_replicas != g.max_replicas for g in self.groups)
 
 
-def workers_per_pod(spec: PipelineSpec, cpus_per_pod: int) -> int:
-    """How many of the pipeline's source workers one pod of ``cpus_per_pod`` CPUs holds."""
-    num_cpus = spec.workers.num_cpus
-    if num_cpus == 0:
-        return spec.workers.count
-    return math.floor(cpus_per_pod / num_cpus + 1e-9)
-
-
-def pods_needed(spec: PipelineSpec, cpus_per_pod: int) -> int:
-    """Worker pods of ``cpus_per_pod`` CPUs that hold all of the pipeline's source workers."""
-    per_pod = workers_per_pod(spec, cpus_per_pod)
-    if per_pod == 0:
-        raise ConfigError(
-            f"workers.num_cpus ({spec.workers.num_cpus:g}) is more than one CPU worker pod has "
-            f"(cpu_workers.cpus = {cpus_per_pod}); raise cpu_workers.cpus in the cluster "
-            "description"
-        )
-    return math.ceil(spec.workers.count / per_pod)
-
-
-def plan_cluster(spec: PipelineSpec, cluster: ClusterSpec) -> ClusterPlan:
-    """Size the cluster; a description that cannot hold the pipeline is a ConfigError.
-
-    The CPU group defaults to as many pods as the source workers need. GPU pods have CPUs too:
-    with a GPU group, ``cpu_workers.max_replicas: 0`` puts every source worker on GPU nodes.
-    """
+def plan_cluster(bundle: PipelineBundle, cluster: ClusterSpec) -> ClusterPlan:
+    """Size the cluster; a description that cannot hold the pipeline is a ConfigError."""
+    spec = bundle.spec
     name = cluster.name or spec.name
     if len(name) > 50:
         raise ConfigError(
             f"the pipeline name {spec.name!r} is longer than the 50 characters Kubernetes "
             "names allow here; set name in the cluster description"
         )
-    gpu_group = _gpu_group(spec, cluster)
-    gpu_holds = (
-        gpu_group.max_replicas * workers_per_pod(spec, gpu_group.cpus) if gpu_group else 0
-    )
+    demands = pipeline_demands(bundle)
+    accel = accelerator_type(demands)
+    gpus_per_node = _gpus_per_node(bundle, demands, cluster)
     cpu = cluster.cpu_workers
-    if cpu.max_replicas is None or gpu_group is None:
-        need = pods_needed(spec, cpu.cpus)
-    else:  # the GPU pods may hold the workers: a CPU pod too small for one is no error
-        per_pod = workers_per_pod(spec, cpu.cpus)
-        need = math.ceil(spec.workers.count / per_pod) if per_pod else 0
-    if cpu.max_replicas is not None:
-        capacity = cpu.max_replicas * workers_per_pod(spec, cpu.cpus) + gpu_holds
-        if capacity < spec.workers.count:
-            on_gpus = f" and the GPU pods hold {gpu_holds}" if gpu_group else ""
-            raise ConfigError(
-                f"the pipeline's {spec.workers.count} workers x {spec.workers.num_cpus:g} CPUs "
-                f"need {need} CPU worker pod(s) of {cpu.cpus} CPUs, but cpu_workers.max_replicas "
-                f"is {cpu.max_replicas}{on_gpus}; raise it, or cpu_workers.cpus"
-            )
-    # min <= max when both are given (ClusterSpec checks it); a missing bound follows the need.
-    high = cpu.max_replicas if cpu.max_replicas is not None else max(cpu.min_replicas or 0, need)
-    low = cpu.min_replicas if cpu.min_replicas is not None else min(need, high)
+    cpu_shape = NodeShape(cpus=cpu.cpus, gpus=0, most=cpu.max_replicas)
+    gpu_shape = None
+    if gpus_per_node:
+        gpu_shape = NodeShape(cpus=cluster.gpu_workers.cpus, gpus=gpus_per_node,
+                              most=cluster.gpu_workers.max_replicas)
+    packings = {level: _pack(demands, level, cpu_shape, gpu_shape) for level in LEVELS}
+    low, high, start = _bounds([packings[lv].cpu_nodes for lv in LEVELS],
+                               cpu.min_replicas, cpu.max_replicas)
     cpu_group = GroupPlan(
         name="cpu-workers", image=cluster.image, cpus=cpu.cpus, memory=cpu.memory, gpus=0,
-        min_replicas=low, max_replicas=high, replicas=min(max(need, low), high),
+        min_replicas=low, max_replicas=high, replicas=start,
     )
+    gpu_group = None
+    if gpu_shape is not None:
+        gpu = cluster.gpu_workers
+        needs = [max(1, packings[lv].gpu_nodes) for lv in LEVELS]  # at least one GPU node
+        low, high, start = _bounds(needs, gpu.min_replicas, gpu.max_replicas)
+        gpu_group = GroupPlan(
+            name="gpu-workers", image=cluster.gpu_image, cpus=gpu.cpus, memory=gpu.memory,
+            gpus=gpu_shape.gpus, min_replicas=low, max_replicas=high, replicas=start,
+            accelerator_type=accel,
+        )
     return ClusterPlan(
         name=name, namespace=cluster.namespace, head_cpus=cluster.head.cpus,
         head_memory=cluster.head.memory, cpu=cpu_group, gpu=gpu_group,
+        gpu_asked=any(d.on_gpu_nodes for d in demands),
+        spilled=packings["ceiling"].spilled,
     )
 
 
-def _gpu_group(spec: PipelineSpec, cluster: ClusterSpec) -> GroupPlan | None:
-    gpu = cluster.gpu_workers
-    providers = spec.model.providers
-    wants_gpu = providers != "auto" and any(p in GPU_PROVIDERS for p in providers)
-    if wants_gpu and gpu.gpus_per_node == 0:
+def _bounds(needs: list[int], low: int | None, high: int | None) -> tuple[int, int, int]:
+    """(minReplicas, maxReplicas, replicas) from the need at floor, start and ceiling."""
+    floor, start, ceiling = needs
+    top = high if high is not None else max(low or 0, ceiling)
+    bottom = low if low is not None else min(floor, top)
+    return bottom, top, min(max(start, bottom), top)
+
+
+def _gpus_per_node(bundle: PipelineBundle, demands: list[Demand], cluster: ClusterSpec) -> int:
+    """GPUs of one GPU node: the description's, else the most one actor asks for (at least
+    one) when anything asks for a GPU node, else 0 (no GPU group)."""
+    asked = cluster.gpu_workers.gpus_per_node
+    gpu_demands = [d for d in demands if d.on_gpu_nodes]
+    if not gpu_demands:
+        if not asked:
+            _gpu_providers_need_gpus(bundle)
+        return asked or 0
+    if asked == 0:
+        fields = ", ".join(_asks(d) for d in gpu_demands)
         raise ConfigError(
-            f"model.providers asks for {', '.join(p for p in providers if p in GPU_PROVIDERS)} "
-            "but the cluster has no GPU workers; pass --gpus-per-node N (or set "
-            "gpu_workers.gpus_per_node in the cluster description)"
+            f"{bundle.path}: the pipeline asks for GPU nodes ({fields}) but "
+            "gpu_workers.gpus_per_node is 0 (or --gpus-per-node 0); give it the GPUs of one "
+            "node, or leave it unset to size it from the pipeline"
         )
-    if gpu.gpus_per_node == 0:
-        return None
-    return GroupPlan(
-        name="gpu-workers", image=cluster.gpu_image, cpus=gpu.cpus, memory=gpu.memory,
-        gpus=gpu.gpus_per_node, min_replicas=gpu.min_replicas, max_replicas=gpu.max_replicas,
-        replicas=gpu.min_replicas,
-    )
+    return asked if asked is not None else max(1, *(math.ceil(d.gpus) for d in gpu_demands))
+
+
+def _gpu_providers_need_gpus(bundle: PipelineBundle) -> None:
+    """A model whose providers name a GPU one cannot run on a cluster without GPUs."""
+    for ref, model in zip(bundle.models, bundle.spec.model_specs, strict=True):
+        wanted = [p for p in model.providers if p in GPU_PROVIDERS] if isinstance(
+            model.providers, tuple) else []
+        if wanted:
+            setting = f"{ref.field}.serve.num_gpus" if model.serving == "serve" else (
+                "workers.num_gpus")
+            raise ConfigError(
+                f"{bundle.path}: {ref.field}.providers asks for {', '.join(wanted)} but the "
+                f"cluster has no GPU workers; set {setting} so that Ray gives it a GPU, or pass "
+                "--gpus-per-node N (or set gpu_workers.gpus_per_node in the cluster description)"
+            )
+
+
+def _asks(demand: Demand) -> str:
+    if demand.gpus:
+        return f"{demand.field}.num_gpus {demand.gpus:g}"
+    return f"{demand.field}.accelerator_type {demand.accelerator_type}"
+
+
+def _pack(
+    demands: list[Demand], level: str, cpu: NodeShape, gpu: NodeShape | None
+) -> Packing:
+    try:
+        return pack([(d, d.count(level)) for d in demands], cpu, gpu)
+    except NoRoom as full:
+        raise ConfigError(_no_room(full, demands, level, cpu, gpu)) from None
+
+
+def _no_room(
+    full: NoRoom, demands: list[Demand], level: str, cpu: NodeShape, gpu: NodeShape | None
+) -> str:
+    d = full.demand
+    if full.too_big and full.group == "cpu":
+        return (f"{d.field}.num_cpus ({d.cpus:g}) is more than one CPU worker pod has "
+                f"(cpu_workers.cpus = {cpu.cpus}); raise cpu_workers.cpus in the cluster "
+                "description")
+    if full.too_big:
+        assert gpu is not None
+        if d.gpus > gpu.gpus:
+            return (f"{d.field}.num_gpus ({d.gpus:g}) is more than one GPU worker pod has "
+                    f"(gpu_workers.gpus_per_node = {gpu.gpus}); raise gpu_workers.gpus_per_node")
+        return (f"{d.field}.num_cpus ({d.cpus:g}) is more than one GPU worker pod has "
+                f"(gpu_workers.cpus = {gpu.cpus}); raise gpu_workers.cpus")
+    on_gpu = full.group == "gpu"
+    group = [x for x in demands if x.on_gpu_nodes == on_gpu and x.count(level)]
+    wanted = ", ".join(_amount(x, level, gpus=on_gpu) for x in group)
+    if on_gpu:
+        assert gpu is not None
+        need = _pack(group, level, cpu, NodeShape(gpu.cpus, gpu.gpus, None))
+        return (f"{wanted} need {need.gpu_nodes} GPU worker pod(s) of {gpu.gpus} GPU(s) and "
+                f"{gpu.cpus} CPUs, but gpu_workers.max_replicas is {gpu.most}; raise it, or "
+                "gpu_workers.gpus_per_node and gpu_workers.cpus")
+    fitting = [x for x in group if x.cpus <= cpu.cpus]
+    need = _pack(fitting, level, NodeShape(cpu.cpus, 0, None), None)
+    spill = (f" and the GPU pods (gpu_workers.max_replicas = {gpu.most}) have no room left"
+             if gpu is not None else "")
+    return (f"{wanted} need {need.cpu_nodes} CPU worker pod(s) of {cpu.cpus} CPUs, but "
+            f"cpu_workers.max_replicas is {cpu.most}{spill}; raise it, or cpu_workers.cpus")
+
+
+def _amount(d: Demand, level: str, *, gpus: bool) -> str:
+    each = f"{d.cpus:g} CPU" + (f" + {d.gpus:g} GPU" if gpus and d.gpus else "")
+    return f"{d.count(level)} {d.what} x {each}"

@@ -1,12 +1,12 @@
 """The cluster description: where and on what a pipeline runs (a small YAML, every key optional).
 
-The pipeline YAML says *what* runs (topics, model, workers); this says *where*: images, pod
-sizes, replica bounds, GPUs and the names of Kubernetes Secrets. Every field has a default, so
-``ClusterSpec()`` renders valid manifests.
+The pipeline YAML says *what* runs (topics, models, workers, replicas and the resources each
+asks for); this says *where*: images, pod sizes, replica bounds, GPUs and the names of
+Kubernetes Secrets. Every field has a default, so ``ClusterSpec()`` renders valid manifests.
 
 >>> from streaminfer.cluster.spec import ClusterSpec
->>> ClusterSpec().gpu_workers.gpus_per_node
-0
+>>> ClusterSpec().gpu_workers.gpus_per_node is None  # a GPU group only if the pipeline asks
+True
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class HeadSpec(_Frozen):
 
 
 class CpuWorkersSpec(_Frozen):
-    """The CPU worker group that hosts the pipeline's source workers."""
+    """The CPU worker group: source workers and Serve replicas that ask for no GPU."""
 
     cpus: int = Field(
         2, ge=1, le=512, description="CPUs of one worker pod (Ray's num-cpus on that node)."
@@ -61,13 +61,15 @@ class CpuWorkersSpec(_Frozen):
         None,
         ge=0,
         le=10_000,
-        description="Fewest worker pods; default: as many as the pipeline's workers need.",
+        description="Fewest worker pods; default: as many as the pipeline's fewest workers "
+        "and replicas need.",
     )
     max_replicas: int | None = Field(
         None,
         ge=0,
         le=10_000,
-        description="Most worker pods (autoscaling ceiling); default: max(min_replicas, need).",
+        description="Most worker pods (autoscaling ceiling); default: max(min_replicas, what "
+        "the most workers and replicas need).",
     )
 
     @model_validator(mode="after")
@@ -77,15 +79,32 @@ class CpuWorkersSpec(_Frozen):
 
 
 class GpuWorkersSpec(_Frozen):
-    """The GPU worker group; rendered only when gpus_per_node is more than 0."""
+    """The GPU worker group: rendered when the pipeline asks for GPUs (serve.num_gpus,
+    serve.accelerator_type or workers.num_gpus), or when gpus_per_node is more than 0."""
 
-    gpus_per_node: int = Field(
-        0, ge=0, le=16, description="GPUs per GPU worker pod (nvidia.com/gpu); 0: no GPU group."
+    gpus_per_node: int | None = Field(
+        None, ge=0, le=16,
+        description="GPUs per GPU worker pod (nvidia.com/gpu); default: the most one replica "
+        "or worker asks for (at least 1) when the pipeline asks for GPUs; 0: no GPU group.",
     )
     cpus: int = Field(4, ge=1, le=512, description="CPUs of one GPU worker pod.")
     memory: Memory = Field("16Gi", description="Memory of one GPU worker pod.")
-    min_replicas: int = Field(1, ge=0, le=10_000, description="Fewest GPU worker pods.")
-    max_replicas: int = Field(1, ge=0, le=10_000, description="Most GPU worker pods.")
+    min_replicas: int | None = Field(
+        None, ge=0, le=10_000,
+        description="Fewest GPU worker pods; default: as many as the fewest GPU replicas and "
+        "workers need (at least 1).",
+    )
+    max_replicas: int | None = Field(
+        None, ge=0, le=10_000,
+        description="Most GPU worker pods; default: max(min_replicas, what the most GPU "
+        "replicas and workers need).",
+    )
+    node_selector: dict[str, str] = Field(
+        default_factory=dict,
+        description="Kubernetes nodeSelector of the GPU pods: pin them to nodes that have the "
+        "pipeline's accelerator_type, e.g. {cloud.google.com/gke-accelerator: nvidia-l4} on "
+        "GKE or {nvidia.com/gpu.product: NVIDIA-A10G} with NVIDIA GPU feature discovery.",
+    )
 
     @model_validator(mode="after")
     def _min_below_max(self) -> GpuWorkersSpec:
@@ -109,7 +128,7 @@ class LauncherSpec(_Frozen):
         "g5.xlarge",
         min_length=1,
         description="EC2 instance type of GPU workers; should have gpu_workers.gpus_per_node "
-        "GPUs and gpu_workers.cpus vCPUs.",
+        "GPUs (of the pipeline's accelerator_type, if it names one) and gpu_workers.cpus vCPUs.",
     )
     ssh_user: str = Field("ubuntu", min_length=1, description="SSH user of the node image.")
     idle_timeout_minutes: int = Field(
@@ -136,7 +155,8 @@ class ClusterSpec(_Frozen):
         default_factory=CpuWorkersSpec, description="The CPU worker group."
     )
     gpu_workers: GpuWorkersSpec = Field(
-        default_factory=GpuWorkersSpec, description="The GPU worker group (when gpus_per_node>0)."
+        default_factory=GpuWorkersSpec,
+        description="The GPU worker group (when the pipeline asks for GPUs, or gpus_per_node>0).",
     )
     kafka_secret_name: K8sName = Field(
         "kafka-credentials",
@@ -150,8 +170,8 @@ class ClusterSpec(_Frozen):
     )
     ship_model: bool = Field(
         True,
-        description="Put the model file in the ConfigMap (at most about 700 KiB); false: the "
-        "image or a volume must provide it at the path the pipeline YAML names.",
+        description="Put the model files in the ConfigMap (at most about 700 KiB together); "
+        "false: the image or a volume must provide each at the path the pipeline YAML names.",
     )
     pip: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=lambda: ["streaminfer"],

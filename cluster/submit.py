@@ -1,7 +1,7 @@
 """Submit a pipeline to a running Ray cluster through the Ray Jobs API.
 
-The job's working directory holds the pipeline YAML and its model, laid out so that the YAML's
-relative model path still points at the model: ``configs/fraud.yaml`` with
+The job's working directory holds the pipeline YAML and its models, laid out so that the YAML's
+relative model paths still point at the models: ``configs/fraud.yaml`` with
 ``path: ../models/fraud.onnx`` ships as ``configs/fraud.yaml`` and ``models/fraud.onnx``.
 The job runs ``streaminfer run configs/fraud.yaml --address auto`` on the head node. Secrets are
 never shipped: the nodes' environment must hold the variables that kafka.security names.
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from streaminfer.cluster.bundle import PipelineBundle, load_bundle
+from streaminfer.cluster.bundle import ModelRef, PipelineBundle, load_bundle
 from streaminfer.cluster.layout import TLS_FIELDS, run_command
 from streaminfer.cluster.secrets import secret_env_names
 from streaminfer.errors import ConfigError, PipelineError
@@ -56,35 +56,30 @@ def plan_job(
     bundle: PipelineBundle, *, pip: Sequence[str] = DEFAULT_PIP, check_only: bool = False
 ) -> JobPlan:
     """Lay out the job's working directory and command for ``bundle``."""
-    declared = str(bundle.declared.model.path).replace("\\", "/")
     notes = []
-    if declared.startswith("~"):
-        raise ConfigError(
-            f"{bundle.path}: model.path {declared!r} starts with '~', another home folder on the "
-            "cluster; write it relative to the YAML file"
-        )
-    if PurePosixPath(declared).is_absolute():
-        yaml_rel = bundle.path.name
-        files = {yaml_rel: bundle.path}
-        notes.append(
-            f"model.path {declared} is absolute: it is not shipped, so every node of the cluster "
-            "must have it there (write it relative to the YAML file to ship it)"
-        )
-    else:
-        bundle.model_bytes()  # exists, and matches model.sha256
-        rel = posixpath.normpath(declared)
-        ups = 0
-        while rel.startswith("../"):
-            rel, ups = rel[3:], ups + 1
-        parents = bundle.path.parent.parts[1:]  # without the root
-        if ups > len(parents):
-            raise ConfigError(f"{bundle.path}: model.path {declared!r} leaves the file system root")
-        nest = "/".join(parents[len(parents) - ups:]) if ups else ""
-        yaml_rel = posixpath.join(nest, bundle.path.name) if nest else bundle.path.name
-        model_rel = posixpath.normpath(posixpath.join(nest, declared)) if nest else rel
+    shipped = []
+    for ref in bundle.models:
+        if ref.declared.startswith("~"):
+            raise ConfigError(
+                f"{bundle.path}: {ref.field}.path {ref.declared!r} starts with '~', another "
+                "home folder on the cluster; write it relative to the YAML file"
+            )
+        if PurePosixPath(ref.declared).is_absolute():
+            notes.append(
+                f"{ref.field}.path {ref.declared} is absolute: it is not shipped, so every node "
+                "of the cluster must have it there (write it relative to the YAML file to ship it)"
+            )
+        else:
+            bundle.model_bytes(ref)  # exists, and matches its sha256
+            shipped.append(ref)
+    nest = _nest(bundle, shipped)
+    yaml_rel = posixpath.join(nest, bundle.path.name) if nest else bundle.path.name
+    files = {yaml_rel: bundle.path}
+    for ref in shipped:
+        model_rel = posixpath.normpath(posixpath.join(nest, ref.declared))
         if model_rel == yaml_rel:
-            raise ConfigError(f"{bundle.path}: model.path names the pipeline YAML itself")
-        files = {yaml_rel: bundle.path, model_rel: bundle.model_file}
+            raise ConfigError(f"{bundle.path}: {ref.field}.path names the pipeline YAML itself")
+        files[model_rel] = ref.local
     tls = [
         str(getattr(bundle.declared.kafka.security, name))
         for name in TLS_FIELDS
@@ -113,6 +108,28 @@ def plan_job(
         pipeline=bundle.spec.name,
         warnings=notes,
     )
+
+
+def _nest(bundle: PipelineBundle, models: list[ModelRef]) -> str:
+    """The folders to put the YAML in, so that the model climbing most ('../../m.onnx')
+    still lands inside the working directory: the YAML's own last parent folders."""
+    parents = bundle.path.parent.parts[1:]  # without the root
+    ups = 0
+    for ref in models:
+        climbs = _climbs(ref.declared)
+        if climbs > len(parents):
+            raise ConfigError(f"{bundle.path}: {ref.field}.path {ref.declared!r} leaves the file "
+                              "system root")
+        ups = max(ups, climbs)
+    return "/".join(parents[len(parents) - ups:]) if ups else ""
+
+
+def _climbs(declared: str) -> int:
+    """How many folders a relative path climbs above its start ('../../m.onnx': 2)."""
+    rel, climbs = posixpath.normpath(declared), 0
+    while rel.startswith("../"):
+        rel, climbs = rel[3:], climbs + 1
+    return climbs
 
 
 def stage(plan: JobPlan, working_dir: Path) -> None:

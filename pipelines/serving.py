@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import threading
 import time
 from typing import Any
 
@@ -19,6 +21,7 @@ import numpy as np
 import orjson
 from ray import serve
 
+from streaminfer.errors import PipelineError
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.records import Record, RecordError, SourceRecord
 from streaminfer.pipelines.model_backends import ModelBackend, RowResults, ServedModel
@@ -145,8 +148,10 @@ class HttpIngress:
             return error(413, "too_many_events",
                          f"{len(events)} events; at most {self.max_events} per request "
                          "(http.max_events)")
-        records: list[Record] = [SourceRecord(HTTP_TOPIC, 0, i, received_ms, None, orjson.dumps(event))
-                   for i, event in enumerate(events)]
+        records: list[Record] = [
+            SourceRecord(HTTP_TOPIC, 0, i, received_ms, None, orjson.dumps(event))
+            for i, event in enumerate(events)
+        ]
         scored = await asyncio.to_thread(self.scorer.score, records)
         if scored.dead_letters:
             problems = [_problem(letter.headers) for letter in scored.dead_letters]
@@ -187,17 +192,39 @@ def deploy(spec: PipelineSpec, stores: dict[str, str], infos: dict[str, ModelInf
         )
         serve.run(ingress.bind(spec, infos), name=http_app_name(spec),
                   route_prefix=spec.http.route_prefix, logging_config=quiet)
+        _check_proxy(spec)
         log.info("scoring over HTTP on http://%s:%d%s", spec.http.host, spec.http.port,
                  spec.http.route_prefix)
 
 
-def undeploy(spec: PipelineSpec) -> None:
+def _check_proxy(spec: PipelineSpec) -> None:
+    """Serve has one HTTP proxy per Ray cluster: if Serve already ran with another port,
+    http.port is silently not applied. Say so instead of scoring on a port nobody expects."""
+    host = "127.0.0.1" if spec.http.host in ("0.0.0.0", "") else spec.http.host
+    try:
+        socket.create_connection((host, spec.http.port), timeout=2).close()
+    except OSError:
+        raise PipelineError(
+            f"nothing listens on http.host:http.port ({spec.http.host}:{spec.http.port}): "
+            "Ray Serve was already running on this Ray cluster with other HTTP options (one "
+            "proxy serves every application); use that port, or restart Ray"
+        ) from None
+
+
+def undeploy(spec: PipelineSpec, timeout_s: float = 30.0) -> None:
     """Delete the pipeline's Serve applications (if Serve runs)."""
     names = [app_name(spec, m) for m in spec.model_specs if m.serving == "serve"]
     if spec.http.enabled:
         names.append(http_app_name(spec))
-    for name in names:
-        try:
-            serve.delete(name)
-        except Exception as exc:  # Serve already gone with Ray: nothing left to delete
-            log.debug("serve.delete(%s): %s", name, exc)
+    try:
+        for name in names:
+            serve.delete(name, _blocking=False)  # all at once, then wait for them together
+        deadline = time.monotonic() + timeout_s
+        pause = threading.Event()
+        while set(serve.status().applications) & set(names):
+            if time.monotonic() > deadline:
+                log.warning("Serve applications %s still shutting down", ", ".join(names))
+                return
+            pause.wait(0.1)  # Serve's state, polled: it offers nothing to await
+    except Exception as exc:  # Serve already gone with Ray: nothing left to delete
+        log.debug("serve.delete: %s", exc)

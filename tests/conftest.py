@@ -93,6 +93,14 @@ def ray_session() -> Iterator[None]:
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def http_port() -> int:
+    """The session's Serve HTTP port (Serve runs one proxy per Ray cluster)."""
+    from streaminfer.pipelines.embedded_broker import free_port
+
+    return free_port()
+
+
 @pytest.fixture
 def topic_factory(kafka_config: dict[str, Any]) -> Callable[..., str]:
     """``topic_factory(partitions=4, prefix="t")`` -> the name of a new empty topic."""
@@ -163,11 +171,13 @@ def pipeline_spec_factory(
     the session broker with fresh topics; ``overrides`` merge into the YAML-shaped dict.
 
     ``model`` is an example model's name (its features come from its dataset; "diabetes" and
-    "wine_mlp" read one array field "x") or a path, with ``features`` naming its fields.
+    "wine_mlp" read one array field "x") or a path, with ``features`` naming its fields;
+    ``model_options`` adds keys to the ``model`` section (e.g. ``{"serving": "serve"}``).
     """
 
     def make(model: str | Path = "breast_cancer", partitions: int = 4,
-             features: list[str] | None = None, **overrides: Any) -> PipelineSpec:
+             features: list[str] | None = None, model_options: dict[str, Any] | None = None,
+             **overrides: Any) -> PipelineSpec:
         source_topic = topic_factory(partitions, prefix="events")
         source: dict[str, Any] = {"topics": [source_topic], "group_id": unique("group"),
                                   "id_field": "id", "partitions": partitions}
@@ -185,13 +195,15 @@ def pipeline_spec_factory(
             "kafka": {"bootstrap_servers": broker.bootstrap_servers,
                       "session_timeout_ms": 6000, "heartbeat_interval_ms": 500},
             "source": source,
-            "model": {"path": str(model_path)},
+            "model": {"path": str(model_path), **(model_options or {})},
             "batching": {"max_size": 128, "max_wait_ms": 5},
             "sink": {"predictions_topic": unique("predictions"),
                      "dead_letter_topic": unique("dead-letters")},
             "workers": {"count": 1, "num_cpus": 0.5, "max_restarts": 0},
             "metrics": {"port": 0},
         }
+        if "models" in overrides:
+            del data["model"]
         return PipelineSpec.model_validate(_merge(data, overrides))
 
     return make

@@ -167,3 +167,76 @@ def test_a_batch_failing_in_the_model_is_retried_record_by_record(
     stats = run.pipeline.stats()
     # Each batch holding a poison row failed as a whole and was then scored row by row.
     assert 1 <= stats.model_batch_failures <= stats.batches
+
+
+@pytest.fixture
+def sum_model(tmp_path):
+    """A second real model over the breast-cancer features: ``total`` = the row's sum."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from streaminfer.pipelines.example_models import write_model
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceSum", ["X", "axes"], ["total"], keepdims=0)], "sum",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", 30])],
+        [helper.make_tensor_value_info("total", TensorProto.FLOAT, ["batch"])],
+        initializer=[numpy_helper.from_array(np.array([1], dtype=np.int64), "axes")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return write_model(model.SerializeToString(), tmp_path / "sum.onnx")
+
+
+def test_events_are_routed_by_a_field_and_each_prediction_names_its_model(
+    pipeline_factory, model_factory, sum_model, dataset_factory, produce, read_topic
+):
+    data = dataset_factory("breast_cancer")
+    run = pipeline_factory(
+        models=[{"path": str(model_factory("breast_cancer")), "name": "cancer"},
+                {"path": str(sum_model), "name": "summer", "version": "v7"}],
+        routing={"field": "segment", "routes": {"x": "cancer", "y": "summer"}},
+    )
+    segments = ["x", "y", "z"] * 40
+    values = [orjson.dumps({"id": f"e{i}", "segment": seg,
+                            **dict(zip(data.features, data.X[i].tolist(), strict=True))})
+              for i, seg in enumerate(segments)]
+    produce(run.source_topic, values, [f"e{i}".encode() for i in range(len(values))])
+
+    predictions = {p["id"]: p for p in map(lambda r: orjson.loads(r.value),
+                                           read_topic(run.predictions_topic, 80))}
+    letters = read_topic(run.dead_letter_topic, 40)
+    for i, seg in enumerate(segments):
+        if seg == "x":
+            assert predictions[f"e{i}"]["model"] == "cancer"
+            assert "probabilities" in predictions[f"e{i}"]
+        elif seg == "y":
+            got = predictions[f"e{i}"]
+            assert (got["model"], got["model_version"]) == ("summer", "v7")
+            assert got["total"] == pytest.approx(float(np.float32(data.X[i]).sum()), rel=1e-5)
+    assert len(predictions) == 80
+    assert {_headers(r)["error.type"] for r in letters} == {"no_route"}
+    assert {_headers(r)["error.field"] for r in letters} == {"segment"}
+    assert sorted(r.key for r in letters) == sorted(
+        f"e{i}".encode() for i, seg in enumerate(segments) if seg == "z")
+
+
+def test_a_weighted_split_sends_each_event_to_the_model_its_id_picks(
+    pipeline_factory, model_factory, sum_model, dataset_factory, produce, read_topic
+):
+    from streaminfer.operators.routing import Router
+
+    data = dataset_factory("breast_cancer")
+    weights = {"cancer": 1.0, "summer": 1.0}
+    run = pipeline_factory(
+        models=[{"path": str(model_factory("breast_cancer")), "name": "cancer"},
+                {"path": str(sum_model), "name": "summer"}],
+        routing={"weights": weights},
+    )
+    values = [orjson.dumps({"id": f"w{i}", **dict(zip(data.features, data.X[i].tolist(),
+                                                       strict=True))}) for i in range(200)]
+    produce(run.source_topic, values)
+    predictions = [orjson.loads(r.value) for r in read_topic(run.predictions_topic, 200)]
+    router = Router(weights=weights)
+    assert len(predictions) == 200
+    assert all(p["model"] == router.route({}, p["id"]) for p in predictions)
+    assert {p["model"] for p in predictions} == {"cancer", "summer"}

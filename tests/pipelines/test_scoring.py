@@ -67,7 +67,8 @@ def _headers(letter: DeadLetter) -> dict[str, str]:
 def test_good_records_are_scored_in_order_like_the_model_offline(
     model: OnnxModel, cancer: Dataset
 ) -> None:
-    scorer = BatchScorer(_local(model), _source(cancer.features, event_time_field="at"), JsonCodec())
+    source = _source(cancer.features, event_time_field="at")
+    scorer = BatchScorer(_local(model), source, JsonCodec())
     rows = list(range(40))
     records = [_record(100 + i, orjson.dumps(_event(cancer, i, at=T0 - i)), f"k{i}".encode(),
                        timestamp=T0 + i) for i in rows]
@@ -136,7 +137,8 @@ EXPECTED_TYPE = {
 def test_each_bad_record_becomes_a_dead_letter_and_good_ones_are_still_scored(
     model: OnnxModel, cancer: Dataset
 ) -> None:
-    scorer = BatchScorer(_local(model), _source(cancer.features, max_record_bytes=4096), JsonCodec())
+    source = _source(cancer.features, max_record_bytes=4096)
+    scorer = BatchScorer(_local(model), source, JsonCodec())
     bad = _bad_values(cancer)
     records, sent = [], {}
     for i, (kind, (value, _)) in enumerate(bad.items()):
