@@ -110,12 +110,14 @@ class Bare:
 
 
 class Streaming:
-    """The pipeline with ``workers`` source workers."""
+    """The pipeline with ``workers`` source workers (``model_options`` add to its model)."""
 
-    def __init__(self, bootstrap: str, model: Path, features: list[str], workers: int) -> None:
-        self.name = f"pipeline_{workers}w"
+    def __init__(self, bootstrap: str, model: Path, features: list[str], workers: int,
+                 model_options: dict[str, Any] | None = None, name: str | None = None) -> None:
+        self.name = name or f"pipeline_{workers}w"
         self.bootstrap, self.model, self.features, self.workers = (
             bootstrap, model, features, workers)
+        self.model_options = model_options or {}
 
     def spec(self, topic: str, out_topic: str) -> PipelineSpec:
         return PipelineSpec.model_validate({
@@ -124,7 +126,7 @@ class Streaming:
                       "heartbeat_interval_ms": 500},
             "source": {"topics": [topic], "group_id": uid("g"), "features": self.features,
                        "id_field": "id", "partitions": PARTITIONS},
-            "model": {"path": str(self.model)},
+            "model": {"path": str(self.model), **self.model_options},
             "batching": {"max_size": 256, "max_wait_ms": 10},
             "sink": {"predictions_topic": out_topic, "dead_letter_topic": uid("dlq")},
             "workers": {"count": self.workers, "num_cpus": 0.5},

@@ -38,8 +38,9 @@ def render(
     ),
     gpus_per_node: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option(min=0, max=16, help="Add a GPU worker group with N GPUs per node "
-                     "(overrides gpu_workers.gpus_per_node)."),
+        typer.Option(min=0, max=16, help="GPUs per node of the GPU worker group (overrides "
+                     "gpu_workers.gpus_per_node; default: sized from what the pipeline asks "
+                     "for; 0: no GPU group)."),
     ] = None,
 ) -> None:
     """Write ray-cluster.yaml (`ray up`), raycluster.yaml, rayjob.yaml and configmap.yaml."""

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from streaminfer.cluster.bundle import PipelineBundle
 from streaminfer.errors import ConfigError
+from streaminfer.pipelines.serving import HTTP_INGRESS_CPUS
 
 # pipelines/serving.py deploys the HTTP ingress with ray_actor_options {"num_cpus": 0.1}.
-HTTP_INGRESS_CPUS = 0.1
 
 
 @dataclass(frozen=True)
@@ -69,13 +69,7 @@ def pipeline_demands(bundle: PipelineBundle) -> list[Demand]:
             what="HTTP ingress", field="http", cpus=HTTP_INGRESS_CPUS, gpus=0.0,
             accelerator_type=None, floor=1, start=1, ceiling=1,
         ))
-    for demand in demands:
-        if demand.gpus > 1 and not demand.gpus.is_integer():
-            raise ConfigError(
-                f"{bundle.path}: {demand.field}.num_gpus is {demand.gpus:g}: Ray shares one GPU "
-                "in fractions, but more than one GPU must be a whole number"
-            )
-    return demands
+    return demands  # the spec refuses fractional GPU counts above one
 
 
 def accelerator_type(demands: list[Demand]) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 from streaminfer.cluster.deployment import Deployment
 from streaminfer.cluster.kuberay_storage import mounts, volumes
 from streaminfer.cluster.layout import run_command
-from streaminfer.cluster.plan import GroupPlan
+from streaminfer.cluster.plan import GPU_NODE_ENV, GroupPlan
 from streaminfer.cluster.secrets import secret_env_names
 from streaminfer.cluster.shipping import PIPELINE_KEY
 
@@ -110,6 +110,9 @@ def _worker_group(d: Deployment, group: GroupPlan) -> dict[str, Any]:
     )
     template = _pod_template(d, container)
     if group.gpus:
+        container.setdefault("env", []).extend(
+            {"name": name, "value": value} for name, value in GPU_NODE_ENV.items()
+        )
         template["spec"]["tolerations"] = [
             {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
         ]

@@ -14,6 +14,7 @@ import shlex
 from typing import Any
 
 from streaminfer.cluster.deployment import Deployment
+from streaminfer.cluster.plan import GPU_NODE_ENV
 
 HEAD_TYPE = "head"
 GCS_PORT = 6379
@@ -43,7 +44,10 @@ def render_launcher(d: Deployment) -> dict[str, Any]:
                           **plan.gpu.custom_resources},
             "node_config": {"InstanceType": launcher.gpu_instance_type},
             # Ray adds --runtime=nvidia itself when the host has the NVIDIA runtime.
-            "docker": {"worker_image": plan.gpu.image},
+            "docker": {
+                "worker_image": plan.gpu.image,
+                "worker_run_options": [f"--env={k}={v}" for k, v in GPU_NODE_ENV.items()],
+            },
         }
     file_mounts = {str(d.layout.pipeline): str(d.bundle.path)}
     file_mounts.update({str(m.container): str(m.local) for m in d.models})

@@ -17,10 +17,17 @@ from dataclasses import dataclass
 from streaminfer.cluster.bundle import PipelineBundle
 from streaminfer.cluster.demand import Demand, accelerator_type, pipeline_demands
 from streaminfer.cluster.packing import NodeShape, NoRoom, Packing, pack
+from streaminfer.cluster.sizing_errors import no_room_message
 from streaminfer.cluster.spec import ClusterSpec
 from streaminfer.errors import ConfigError
 
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+# Environment of GPU nodes. In the Ray this project runs (2.60; the default changed in
+# ray-project/ray#62492) an actor given no GPU still sees every GPU of its node: Ray no longer
+# empties CUDA_VISIBLE_DEVICES for it. With this Ray empties it again, so `providers: auto`
+# picks CUDA only in actors Ray gave a GPU (serve.num_gpus, workers.num_gpus) and the others
+# stay on the CPU instead of crowding the GPUs.
+GPU_NODE_ENV = {"RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "1"}
 LEVELS = ("floor", "start", "ceiling")
 
 
@@ -168,41 +175,4 @@ def _pack(
     try:
         return pack([(d, d.count(level)) for d in demands], cpu, gpu)
     except NoRoom as full:
-        raise ConfigError(_no_room(full, demands, level, cpu, gpu)) from None
-
-
-def _no_room(
-    full: NoRoom, demands: list[Demand], level: str, cpu: NodeShape, gpu: NodeShape | None
-) -> str:
-    d = full.demand
-    if full.too_big and full.group == "cpu":
-        return (f"{d.field}.num_cpus ({d.cpus:g}) is more than one CPU worker pod has "
-                f"(cpu_workers.cpus = {cpu.cpus}); raise cpu_workers.cpus in the cluster "
-                "description")
-    if full.too_big:
-        assert gpu is not None
-        if d.gpus > gpu.gpus:
-            return (f"{d.field}.num_gpus ({d.gpus:g}) is more than one GPU worker pod has "
-                    f"(gpu_workers.gpus_per_node = {gpu.gpus}); raise gpu_workers.gpus_per_node")
-        return (f"{d.field}.num_cpus ({d.cpus:g}) is more than one GPU worker pod has "
-                f"(gpu_workers.cpus = {gpu.cpus}); raise gpu_workers.cpus")
-    on_gpu = full.group == "gpu"
-    group = [x for x in demands if x.on_gpu_nodes == on_gpu and x.count(level)]
-    wanted = ", ".join(_amount(x, level, gpus=on_gpu) for x in group)
-    if on_gpu:
-        assert gpu is not None
-        need = _pack(group, level, cpu, NodeShape(gpu.cpus, gpu.gpus, None))
-        return (f"{wanted} need {need.gpu_nodes} GPU worker pod(s) of {gpu.gpus} GPU(s) and "
-                f"{gpu.cpus} CPUs, but gpu_workers.max_replicas is {gpu.most}; raise it, or "
-                "gpu_workers.gpus_per_node and gpu_workers.cpus")
-    fitting = [x for x in group if x.cpus <= cpu.cpus]
-    need = _pack(fitting, level, NodeShape(cpu.cpus, 0, None), None)
-    spill = (f" and the GPU pods (gpu_workers.max_replicas = {gpu.most}) have no room left"
-             if gpu is not None else "")
-    return (f"{wanted} need {need.cpu_nodes} CPU worker pod(s) of {cpu.cpus} CPUs, but "
-            f"cpu_workers.max_replicas is {cpu.most}{spill}; raise it, or cpu_workers.cpus")
-
-
-def _amount(d: Demand, level: str, *, gpus: bool) -> str:
-    each = f"{d.cpus:g} CPU" + (f" + {d.gpus:g} GPU" if gpus and d.gpus else "")
-    return f"{d.count(level)} {d.what} x {each}"
+        raise ConfigError(no_room_message(full, demands, level, cpu, gpu)) from None

@@ -194,9 +194,7 @@ class OnnxModel:
 
     def rows(self, results: list[Any], count: int) -> list[dict[str, Any]]:
         """Split :meth:`run`'s outputs into one dict of plain Python values per row."""
-        columns = [_column(value, count) for value in results]
-        fields = list(self.info.outputs.values())
-        return [dict(zip(fields, values, strict=True)) for values in zip(*columns, strict=True)]
+        return rows_of(results, count, list(self.info.outputs.values()))
 
     def predict_rows(self, matrix: np.ndarray) -> list[dict[str, Any]]:
         """:meth:`run` then :meth:`rows`."""
@@ -218,6 +216,19 @@ class OnnxModel:
             return self.predict_rows(row)[0]
         except Exception as exc:
             return RecordError("model_error", f"model run failed: {exc}", "model")
+
+
+def rows_of(results: list[Any], count: int, fields: list[str]) -> list[dict[str, Any]]:
+    """Model outputs (one per field, each with ``count`` rows) as one dict per row."""
+    columns = [_column(value, count) for value in results]
+    return [dict(zip(fields, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def has_rows(value: Any, count: int) -> bool:
+    """Whether one model output holds exactly ``count`` rows."""
+    if isinstance(value, np.ndarray):
+        return value.ndim > 0 and value.shape[0] == count
+    return isinstance(value, list) and len(value) == count
 
 
 def _column(value: Any, count: int) -> list[Any]:

@@ -34,16 +34,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from kafka import TopicPartition
 
 from streaminfer.errors import StreamInferError
 from streaminfer.operators.lag_probe import LagProbe, PartitionLag
 from streaminfer.pipelines.spec import PipelineSpec, WorkerAutoscaleSpec
-
-if TYPE_CHECKING:
-    from streaminfer.pipelines.metrics_server import MetricsServer
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +198,13 @@ def decide(
 # ---------------------------------------------------------------- the controller
 
 
+class HasRegistry(Protocol):
+    """Where metrics go: the driver's ``MetricsServer``, which has a Prometheus registry."""
+
+    @property
+    def registry(self) -> Any: ...  # a prometheus_client CollectorRegistry
+
+
 class ScalableRuntime(Protocol):
     """What the autoscaler needs of :class:`~streaminfer.pipelines.runtime.PipelineRuntime`."""
 
@@ -213,7 +217,7 @@ class ScalableRuntime(Protocol):
     @property
     def worker_count(self) -> int: ...
     @property
-    def metrics(self) -> MetricsServer | None: ...
+    def metrics(self) -> HasRegistry | None: ...
     def scale_to(self, count: int, timeout_s: float = ...) -> None: ...
 
 
@@ -365,7 +369,7 @@ class WorkerAutoscaler:
         decision = decide(self.states, now=now, workers=workers,
                           partitions=self.runtime.source_partitions,
                           last_change_at=self.last_change_at, spec=self.spec)
-        self._report_stuck(decision)
+        self._report_stuck(decision, now)
         self._export(decision)
         previous, self.last_decision = self.last_decision, decision
         if decision.target == workers or self._stop.is_set():
@@ -388,17 +392,20 @@ class WorkerAutoscaler:
             self._metrics.target.set(self.runtime.worker_count)
         return decision
 
-    def _report_stuck(self, decision: Decision) -> None:
+    def _report_stuck(self, decision: Decision, now: float) -> None:
+        """A warning when a partition becomes stuck, an info line when it no longer is."""
         stuck = set(decision.stuck)
         for tp in sorted(stuck - self._warned):
             state = self.states[tp]
             log.warning("autoscaler: partition %s is stuck: lag %d, committed offset %s has "
                         "not moved for %.0fs; more workers would not help, so its lag is not "
                         "counted (a poison record or a hung consumer?)", tp_name(tp),
-                        state.lag, state.committed, self.spec.stuck_after_s)
+                        state.lag, state.committed, now - state.still_since)
         for tp in sorted(self._warned - stuck):
-            log.info("autoscaler: partition %s moves again (committed offset %s)", tp_name(tp),
-                     self.states[tp].committed if tp in self.states else None)
+            now_state = self.states.get(tp)
+            log.info("autoscaler: partition %s is no longer stuck (committed offset %s, lag %s)",
+                     tp_name(tp), now_state.committed if now_state else None,
+                     now_state.lag if now_state else None)
         self._warned = stuck
 
     def _export(self, decision: Decision) -> None:

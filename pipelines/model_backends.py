@@ -8,18 +8,36 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from streaminfer.errors import StreamInferError
-from streaminfer.operators.model_runner import ModelInfo, OnnxModel
+from streaminfer.operators.model_runner import ModelInfo, OnnxModel, rows_of
 from streaminfer.operators.records import RecordError
 
 log = logging.getLogger(__name__)
 
 RowResults = tuple[list[dict[str, Any] | RecordError], bool]
 RETRY_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass(frozen=True)
+class ReplicaAnswer:
+    """What a replica sends back for one request: the raw outputs when the model ran on the
+    whole batch, else one result per row (and ``failed``)."""
+
+    outputs: list[Any] | None
+    rows: list[dict[str, Any] | RecordError] | None = None
+    failed: bool = False
+
+    def results(self, count: int, fields: list[str]) -> RowResults:
+        if self.outputs is not None:
+            rows: list[dict[str, Any] | RecordError] = list(rows_of(self.outputs, count, fields))
+            return rows, False
+        assert self.rows is not None
+        return self.rows, self.failed
 
 
 class ModelUnavailableError(StreamInferError):
@@ -83,7 +101,7 @@ class _Call:
         self._backend = backend
         self._matrix = matrix
         self._response = backend.handle.predict.remote(matrix)
-        self._value: RowResults | None = None
+        self._value: ReplicaAnswer | None = None
 
     def done(self) -> bool:
         if self._value is not None:
@@ -114,4 +132,4 @@ class _Call:
                             type(exc).__name__, delay)
                 threading.Event().wait(delay)
                 self._response = backend.handle.predict.remote(self._matrix)
-        return self._value
+        return self._value.results(len(self._matrix), list(backend.info.outputs.values()))

@@ -108,7 +108,8 @@ class PipelineRuntime:
         self._owns_ray = False
         self._last: dict[str, WorkerStats] = {}
         self._dead: set[str] = set()
-        self._lock = threading.RLock()  # scale_to (autoscaler thread) vs stats/stop
+        self._lock = threading.Lock()  # guards _workers (read by stats, changed by scaling)
+        self._scaling = threading.Lock()  # one scale_to at a time (autoscaler thread, stop)
 
     def start(self) -> None:
         try:
@@ -207,7 +208,9 @@ class PipelineRuntime:
 
     @property
     def worker_count(self) -> int:
-        return len(self._workers)
+        """Workers running (or restarting): started ones not dead beyond their restarts."""
+        with self._lock:
+            return len(set(self._workers) - self._dead)
 
     @property
     def worker_names(self) -> list[str]:
@@ -219,27 +222,42 @@ class PipelineRuntime:
         newest workers leave first, draining cleanly (finish, commit, leave the group)."""
         import ray
 
-        with self._lock:
+        with self._scaling:
+            self._forget_dead()
             spec = self.spec
-            started = []
-            while len(self._workers) < count:
+            started: dict[str, Any] = {}
+            while self.worker_count + len(started) < count:
                 name = f"{spec.name}-worker-{self._next_index}"
                 self._next_index += 1
-                self._workers[name] = ray.remote(SourceWorker).options(
+                started[name] = ray.remote(SourceWorker).options(
                     name=name, namespace=spec.ray.namespace, num_cpus=spec.workers.num_cpus,
                     num_gpus=spec.workers.num_gpus, max_restarts=spec.workers.max_restarts,
                     max_task_retries=0, max_concurrency=2,
                 ).remote(spec, self.bootstrap_servers, name, self._sources)
-                started.append(name)
             if started:
-                errors = ray.get([self._workers[n].ready.remote() for n in started],
+                errors = ray.get([actor.ready.remote() for actor in started.values()],
                                  timeout=READY_TIMEOUT_S)
                 failed = [f"{n}: {e}" for n, e in zip(started, errors, strict=True) if e]
                 if failed:
+                    for actor in started.values():
+                        ray.kill(actor, no_restart=True)
                     raise PipelineError("worker(s) could not start: " + "; ".join(failed))
-            leaving = list(self._workers)[count:]
+                with self._lock:
+                    self._workers.update(started)
+            with self._lock:
+                leaving = [self._workers.pop(name) for name in list(self._workers)[count:]]
             if leaving:
-                self._retire([self._workers.pop(name) for name in leaving], timeout_s)
+                self._retire(leaving, timeout_s)
+
+    def _forget_dead(self) -> None:
+        """Drop the workers Ray gave up on (dead beyond their restarts)."""
+        import ray
+
+        with self._lock:
+            dead = [self._workers.pop(name) for name in list(self._workers)
+                    if name in self._dead]
+        for actor in dead:
+            ray.kill(actor, no_restart=True)
 
     def _retire(self, actors: list[Any], timeout_s: float) -> None:
         """Drain these workers (finish, commit), then let them all leave the group at once,
@@ -308,8 +326,9 @@ class PipelineRuntime:
         if self.autoscaler is not None:
             self.autoscaler.stop()
             self.autoscaler = None
-        with self._lock:
-            workers, self._workers = list(self._workers.values()), {}
+        with self._scaling:
+            with self._lock:
+                workers, self._workers = list(self._workers.values()), {}
             if workers:
                 self._retire(workers, timeout_s)
         final = PipelineStats(list(self._last.values()), workers_expected=len(workers))

@@ -22,14 +22,15 @@ import orjson
 from ray import serve
 
 from streaminfer.errors import PipelineError
-from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.operators.model_runner import ModelInfo, has_rows
 from streaminfer.operators.records import Record, RecordError, SourceRecord
-from streaminfer.pipelines.model_backends import ModelBackend, RowResults, ServedModel
+from streaminfer.pipelines.model_backends import ModelBackend, ReplicaAnswer, ServedModel
 from streaminfer.pipelines.spec import ModelSpec, PipelineSpec
 
 log = logging.getLogger(__name__)
 
 HTTP_TOPIC = "http"  # predictions made over HTTP name this as their source topic
+HTTP_INGRESS_CPUS = 0.1  # what the HTTP ingress replica reserves (cluster sizing counts it)
 
 
 def app_name(spec: PipelineSpec, model: ModelSpec) -> str:
@@ -83,19 +84,35 @@ class ModelReplica:
         batched.set_max_batch_size(model.serve.max_batch_size)
         batched.set_batch_wait_timeout_s(model.serve.batch_wait_timeout_s)
 
-    def _predict_merged(self, matrices: list[np.ndarray]) -> list[RowResults]:
+    def _predict_merged(self, matrices: list[np.ndarray]) -> list[ReplicaAnswer]:
+        """One model run for every request; each gets its slice of the raw outputs (cheap to
+        send; the caller makes rows). If the run fails, each row runs alone and each
+        request gets its rows, errors included."""
         sizes = [len(m) for m in matrices]
-        rows, failed = self.model.predict_each(np.concatenate(matrices))
-        out: list[RowResults] = []
+        merged = np.concatenate(matrices)
+        total = len(merged)
+        try:
+            outputs = self.model.run(merged)
+            usable = all(has_rows(value, total) for value in outputs)
+        except Exception:
+            usable = False
+        answers = []
         start = 0
+        if usable:
+            for size in sizes:
+                answers.append(ReplicaAnswer([v[start : start + size] for v in outputs]))
+                start += size
+            return answers
+        rows, _ = self.model.predict_each(merged)
         for size in sizes:
             part = rows[start : start + size]
             start += size
-            out.append((part, failed and any(isinstance(r, RecordError) for r in part)))
-        return out
+            answers.append(ReplicaAnswer(None, part, any(isinstance(r, RecordError)
+                                                         for r in part)))
+        return answers
 
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)  # set per model in __init__
-    async def predict(self, matrices: list[np.ndarray]) -> list[RowResults]:
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.0)  # set per model in __init__
+    async def predict(self, matrices: list[np.ndarray]) -> list[ReplicaAnswer]:
         # ONNX Runtime releases the GIL: the replica keeps taking requests while it runs.
         return await asyncio.to_thread(self._predict_merged, matrices)
 
@@ -179,15 +196,18 @@ def deploy(spec: PipelineSpec, stores: dict[str, str], infos: dict[str, ModelInf
     if not served and not spec.http.enabled:
         return
     quiet = {"log_level": "WARNING"}
-    if spec.http.enabled:
-        serve.start(http_options={"host": spec.http.host, "port": spec.http.port},
-                    logging_config=quiet)
+    # Starting Serve starts its HTTP proxy too: on http.host/http.port, so that this
+    # pipeline's choice holds even when only a later one publishes a route.
+    serve.start(http_options={"host": spec.http.host, "port": spec.http.port},
+                logging_config=quiet)
     for model in served:
         replica = serve.deployment(**replica_options(model))(ModelReplica)
         serve.run(replica.bind(model, stores[model.model_name], spec.ray.namespace),
                   name=app_name(spec, model), route_prefix=None, logging_config=quiet)
     if spec.http.enabled:
-        ingress = serve.deployment(name="HttpIngress", ray_actor_options={"num_cpus": 0.1})(
+        ingress = serve.deployment(
+            name="HttpIngress", ray_actor_options={"num_cpus": HTTP_INGRESS_CPUS}
+        )(
             HttpIngress
         )
         serve.run(ingress.bind(spec, infos), name=http_app_name(spec),

@@ -39,6 +39,13 @@ TopicName = Annotated[
 ]
 
 
+def _whole_above_one(value: float) -> float:
+    """Ray shares one GPU by fractions, but more than one must be whole GPUs."""
+    if value > 1 and not float(value).is_integer():
+        raise ValueError(f"{value:g} GPUs: a fraction shares one GPU; above 1 give whole GPUs")
+    return value
+
+
 class _Frozen(BaseModel):
     """Base of every config model: immutable, and an unknown key is an error."""
 
@@ -229,7 +236,9 @@ class ServeSpec(_Frozen):
         "replica merges into one model run (@serve.batch).",
     )
     batch_wait_timeout_s: float = Field(
-        0.002, ge=0, le=10, description="Longest a request waits for others to join its run."
+        0.0, ge=0, le=10,
+        description="Longest a request waits for others to join its run (0: run what has "
+        "arrived; more can help a GPU, where bigger runs cost little more).",
     )
     max_in_flight: int = Field(
         2, ge=1, le=64,
@@ -243,6 +252,8 @@ class ServeSpec(_Frozen):
         5, ge=0, le=100,
         description="Times a worker retries a model call whose replica died or timed out.",
     )
+
+    _gpus = field_validator("num_gpus")(_whole_above_one)
 
     @model_validator(mode="after")
     def _replica_bounds(self) -> ServeSpec:
@@ -424,6 +435,7 @@ class WorkersSpec(_Frozen):
     max_restarts: int = Field(
         3, ge=-1, description="Times Ray restarts a worker that died (-1: without limit)."
     )
+    _gpus = field_validator("num_gpus")(_whole_above_one)
     autoscale: WorkerAutoscaleSpec = Field(
         default_factory=WorkerAutoscaleSpec,
         description="Lag-driven scaling; when enabled, count is the number to start with.",

@@ -8,12 +8,15 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streaminfer.errors import PipelineError
 from streaminfer.pipelines.runtime import PipelineRuntime, PipelineStats
 from streaminfer.pipelines.spec import PipelineSpec
 from streaminfer.pipelines.spec_loader import load_spec
+
+if TYPE_CHECKING:
+    from streaminfer.pipelines.autoscaler import WorkerAutoscaler
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,11 @@ class Pipeline:
     def metrics_url(self) -> str | None:
         metrics = self._runtime.metrics if self._runtime else None
         return metrics.url if metrics else None
+
+    @property
+    def autoscaler(self) -> WorkerAutoscaler | None:
+        """The lag-driven worker autoscaler, when ``workers.autoscale.enabled``."""
+        return self._runtime.autoscaler if self._runtime else None
 
     @property
     def worker_names(self) -> list[str]:

@@ -166,6 +166,7 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 def pipeline_spec_factory(
     broker: EmbeddedBroker, model_factory: Callable[[str], Path],
     dataset_factory: Callable[[str], Dataset], topic_factory: Callable[..., str],
+    http_port: int,
 ) -> Callable[..., PipelineSpec]:
     """``pipeline_spec_factory(model="breast_cancer", partitions=4, **overrides)`` -> a spec on
     the session broker with fresh topics; ``overrides`` merge into the YAML-shaped dict.
@@ -201,6 +202,8 @@ def pipeline_spec_factory(
                      "dead_letter_topic": unique("dead-letters")},
             "workers": {"count": 1, "num_cpus": 0.5, "max_restarts": 0},
             "metrics": {"port": 0},
+            # Serve has one HTTP proxy per Ray: every pipeline of the session names its port.
+            "http": {"port": http_port},
         }
         if "models" in overrides:
             del data["model"]

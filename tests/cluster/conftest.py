@@ -20,6 +20,12 @@ CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 FAKE_SECRET = "s3cr3t-Value-that-must-never-leak-7f3a"
 
 
+def model_paths(data: dict[str, Any]) -> list[str]:
+    """The model paths a pipeline mapping declares (``model:`` or each of ``models:``)."""
+    models = data["models"] if "models" in data else [data["model"]]
+    return [str(m["path"]) for m in models]
+
+
 def fake_model(path: Path) -> bytes:
     """Write recognisable stand-in bytes for a model file (rendering does not parse them)."""
     data = b"fake-onnx:" + path.name.encode() + bytes(range(256))
@@ -31,15 +37,15 @@ def fake_model(path: Path) -> bytes:
 @pytest.fixture
 def repo_config(tmp_path: Path) -> Callable[[str], Path]:
     """``repo_config("fraud-scoring")`` -> a copy of configs/<name>.yaml in a temporary tree
-    (tmp/configs/...), with a stand-in model where its model.path points."""
+    (tmp/configs/...), with a stand-in model where each model path points."""
 
     def copy(name: str) -> Path:
         source = REPO / "configs" / f"{name}.yaml"
         target = tmp_path / "configs" / source.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
-        declared = yaml.safe_load(source.read_text())["model"]["path"]
-        fake_model((target.parent / declared).resolve())
+        for declared in model_paths(yaml.safe_load(source.read_text())):
+            fake_model((target.parent / declared).resolve())
         return target
 
     return copy
@@ -89,16 +95,19 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def write_pipeline(tmp_path: Path) -> Callable[..., Path]:
     """``write_pipeline(with_model=True, folder="pipelines", **overrides)`` -> a pipeline YAML in
-    tmp/<folder>/ (BASE_PIPELINE merged with overrides), with a stand-in model file."""
+    tmp/<folder>/ (BASE_PIPELINE merged with overrides; ``models=[...]`` replaces its
+    ``model``), with a stand-in file for each model."""
 
     def write(with_model: bool = True, folder: str = "pipelines", **overrides: Any) -> Path:
         data = _merge(BASE_PIPELINE, overrides)
+        if "models" in overrides:
+            del data["model"]
         path = tmp_path / folder / "pipeline.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("# a test pipeline\n" + yaml.safe_dump(data, sort_keys=False))
-        declared = Path(data["model"]["path"])
-        if with_model and not declared.is_absolute():
-            fake_model((path.parent / declared).resolve())
+        for declared in map(Path, model_paths(data)):
+            if with_model and not declared.is_absolute():
+                fake_model((path.parent / declared).resolve())
         return path
 
     return write

@@ -115,3 +115,11 @@ def test_the_gpu_image_has_cuda_13_and_cudnn_9_and_python_311() -> None:
     runs = " ".join(args for k, args in steps if k == "RUN")
     assert "onnxruntime-gpu>=1.31" in runs
     assert "3.11" in runs  # the same Python as the CPU image: one Ray cluster, one Python
+
+
+def test_the_gpu_image_gives_cuda_only_to_actors_that_asked_for_a_gpu() -> None:
+    from streaminfer.cluster.plan import GPU_NODE_ENV
+
+    env = " ".join(args for k, args in instructions("Dockerfile.gpu") if k == "ENV")
+    for name, value in GPU_NODE_ENV.items():
+        assert re.search(rf"(^|\s){name}={value}(\s|$)", env), name

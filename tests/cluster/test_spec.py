@@ -22,7 +22,9 @@ def test_defaults_describe_a_cpu_only_cluster() -> None:
     spec = ClusterSpec()
     assert spec.name is None
     assert spec.namespace == "default"
-    assert spec.gpu_workers.gpus_per_node == 0
+    assert spec.gpu_workers.gpus_per_node is None  # a GPU group only if the pipeline asks
+    assert spec.gpu_workers.min_replicas is None and spec.gpu_workers.max_replicas is None
+    assert spec.gpu_workers.node_selector == {}
     assert spec.kafka_secret_name == "kafka-credentials"
     assert spec.pip == ["streaminfer"]
     assert spec.ship_model is True

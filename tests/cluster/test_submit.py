@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from streaminfer.cluster.bundle import load_bundle
+from streaminfer.cluster.bundle import PipelineBundle, load_bundle
 from streaminfer.cluster.submit import plan_job, stage, submit_pipeline
 from streaminfer.errors import ConfigError, PipelineError
 
@@ -105,6 +105,49 @@ def test_a_missing_model_is_refused_before_submitting(
     with pytest.raises(ConfigError, match="does not exist"):
         submit_pipeline("http://127.0.0.1:8265", path, client_factory=factory_of(client))
     assert client.calls == []
+
+
+def test_several_models_keep_their_relative_paths(write_pipeline: Callable[..., Path]) -> None:
+    path = write_pipeline(
+        folder="deploy/prod",
+        models=[{"name": "a", "path": "a.onnx"}, {"name": "b", "path": "../../models/b.onnx"},
+                {"name": "c", "path": "../shared/c.onnx"}, {"name": "d", "path": "/opt/d.onnx"},
+                {"name": "a2", "path": "./a.onnx"}],
+        routing={"weights": {"a": 1, "b": 1, "c": 1, "d": 1, "a2": 1}})
+    plan = plan_job(load_bundle(path))
+    root = path.parent.parent.parent  # two folders up: the climb of the highest model
+    assert plan.files == {
+        "deploy/prod/pipeline.yaml": path,
+        "deploy/prod/a.onnx": path.parent / "a.onnx",
+        "models/b.onnx": root / "models" / "b.onnx",
+        "deploy/shared/c.onnx": root / "deploy" / "shared" / "c.onnx",
+    }
+    assert plan.entrypoint.startswith("streaminfer run deploy/prod/pipeline.yaml ")
+    assert [w for w in plan.warnings if "absolute" in w] == [
+        "models[3].path /opt/d.onnx is absolute: it is not shipped, so every node of the "
+        "cluster must have it there (write it relative to the YAML file to ship it)"]
+
+
+def test_every_shipped_model_is_checked_before_submitting(
+    write_pipeline: Callable[..., Path], client: FakeClient
+) -> None:
+    path = write_pipeline(
+        models=[{"name": "a", "path": "a.onnx"},
+                {"name": "b", "path": "../models/b.onnx", "sha256": "f" * 64}],
+        routing={"weights": {"a": 1, "b": 1}})
+    with pytest.raises(ConfigError, match=r"models\[1\]\.sha256 does not match"):
+        submit_pipeline("http://127.0.0.1:8265", path, client_factory=factory_of(client))
+    assert client.calls == []
+
+
+def test_a_model_path_above_the_root_is_refused(
+    write_pipeline: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_pipeline(with_model=False, model={"path": "../" * 40 + "m.onnx"})
+    # Here that path resolves to /m.onnx; pretend it exists, to reach the layout's check.
+    monkeypatch.setattr(PipelineBundle, "model_bytes", lambda self, ref: b"")
+    with pytest.raises(ConfigError, match=r"model\.path .* leaves the file system root"):
+        plan_job(load_bundle(path))
 
 
 def test_stage_copies_the_files(tmp_path: Path, repo_config: Callable[[str], Path]) -> None:

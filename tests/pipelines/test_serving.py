@@ -43,10 +43,17 @@ def test_serve_autoscaling_comes_from_the_yaml() -> None:
 
 @pytest.mark.parametrize("serve", [{"min_replicas": 3, "max_replicas": 2},
                                    {"min_replicas": 1, "max_replicas": 2, "initial_replicas": 5},
-                                   {"num_gpus": -1}])
+                                   {"num_gpus": -1}, {"num_gpus": 1.5}])
 def test_impossible_replica_settings_are_config_errors(serve: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         _model(**serve)
+
+
+def test_whole_gpus_above_one_and_fractions_below() -> None:
+    assert replica_options(_model(num_gpus=2))["ray_actor_options"]["num_gpus"] == 2
+    assert replica_options(_model(num_gpus=0.5))["ray_actor_options"]["num_gpus"] == 0.5
+    with pytest.raises(ValidationError, match="above 1 give whole GPUs"):
+        _pipeline(model={"path": "m.onnx"}, workers={"num_gpus": 2.5})
 
 
 def _pipeline(**extra: object) -> PipelineSpec:
