@@ -122,6 +122,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     right.set_xlabel("source workers")
     right.set_ylabel("events/s")
     right.set_xticks(range(1, max(int(w) for c in report["scaling"].values() for w in c) + 1))
+    right.set_ylim(bottom=0)
     right.set_title("scaling with workers (2-core machine)")
     right.legend()
     fig.tight_layout()

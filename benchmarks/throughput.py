@@ -45,6 +45,7 @@ from streaminfer.pipelines.topics import ensure_topics
 
 HERE = Path(__file__).resolve().parent
 PARTITIONS = 4
+MAX_WAIT_MS = 10  # the pipeline's default batching.max_wait_ms; --max-wait-ms changes it
 
 
 def uid(prefix: str) -> str:
@@ -127,7 +128,7 @@ class Streaming:
             "source": {"topics": [topic], "group_id": uid("g"), "features": self.features,
                        "id_field": "id", "partitions": PARTITIONS},
             "model": {"path": str(self.model), **self.model_options},
-            "batching": {"max_size": 256, "max_wait_ms": 10},
+            "batching": {"max_size": 256, "max_wait_ms": MAX_WAIT_MS},
             "sink": {"predictions_topic": out_topic, "dead_letter_topic": uid("dlq")},
             "workers": {"count": self.workers, "num_cpus": 0.5},
             "metrics": {"enabled": False},
@@ -163,8 +164,12 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     parser.add_argument("--latency-rate", type=float, default=None,
                         help="events/s for the latency runs; default: half the 1-worker max")
+    parser.add_argument("--max-wait-ms", type=int, default=10,
+                        help="the pipeline's batching.max_wait_ms")
     parser.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args()
+    global MAX_WAIT_MS
+    MAX_WAIT_MS = args.max_wait_ms
 
     import logging
 
