@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 KAFKA_LOG_ENV = "STREAMINFER_KAFKA_LOG"
 IDLE_POLL_MS = 100
+UNASSIGNED_WARNING_S = 30.0
 IN_FLIGHT_POLL_MS = 2  # poll briefly while batches are at the model, to see them finish
 LAG_EVERY_S = 1.0
 RETRY_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -121,6 +122,7 @@ class ScoringLoop:
         self._stop = threading.Event()
         self._running = False
         self._next_lag_at = 0.0
+        self._unassigned_since: float | None = time.monotonic()
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -171,9 +173,25 @@ class ScoringLoop:
             self.metrics.record_lag(
                 {(tp.topic, tp.partition): lag for tp, lag in self.source.lag().items()}
             )
+            self._check_assignment(now)
 
     def stats(self, families: bool = True) -> WorkerStats:
         return self.metrics.snapshot(running=self._running, families=families)
+
+    def _check_assignment(self, now: float) -> None:
+        """Say once when this worker has owned no partition for a while."""
+        if self.metrics.stats.assigned:
+            self._unassigned_since = None
+        elif self._unassigned_since is None:
+            self._unassigned_since = now
+        elif now - self._unassigned_since > UNASSIGNED_WARNING_S:
+            log.warning(
+                "%s: no partitions for %.0fs in group %s. Expected when there are more workers "
+                "than partitions; otherwise the group is stuck rebalancing (the embedded broker "
+                "sometimes is, once every member of a group has left: restart it, or use a new "
+                "source.group_id)", self.worker_id, now - self._unassigned_since,
+                self.spec.source.group_id)
+            self._unassigned_since = float("inf")  # once
 
     def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         # Runs inside poll(), while this member may still commit: finish what it holds.

@@ -89,30 +89,71 @@ def test_two_workers_share_partitions_and_a_killed_worker_loses_nothing(
     assert len(survivor.assigned) == 4  # the partitions moved to the survivor
 
 
+def _committed(kafka_config, group: str, topic: str) -> dict[int, int]:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(**kafka_config)
+    try:
+        offsets = admin.list_group_offsets(group)
+    finally:
+        admin.close()
+    offsets = offsets.get(group, offsets)  # {group: {tp: ...}} or {tp: ...}
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+
+
+def _seed_group(kafka_config, group: str, topic: str, offsets: dict[int, int]) -> None:
+    """Commit ``offsets`` for a group that has no members yet (as a restart would find)."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = KafkaConsumer(**kafka_config, group_id=group, enable_auto_commit=False)
+    try:
+        consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1)
+                         for p, o in offsets.items()})
+    finally:
+        consumer.close(autocommit=False)
+
+
 def test_a_clean_stop_mid_stream_loses_and_duplicates_nothing(
-    pipeline_factory, dataset_factory, kafka_config
+    pipeline_factory, dataset_factory, kafka_config, read_topic
 ):
     run = pipeline_factory(workers={"count": 2}, partitions=4)
     count = 6000
     feeder = Feeder(kafka_config, run.source_topic, dataset_factory("breast_cancer"), count, 2000)
     watcher = Watcher(kafka_config, run.predictions_topic)
     feeder.start()
-    second = None
     try:
         assert watcher.until(lambda: len(watcher.seen) >= 1500)
         first = run.pipeline.stop()  # mid-stream: finish open batches, commit, leave
-        assert first.predictions >= 1500
         feeder.join()
-        # The same group resumes from the committed offsets.
-        second = Pipeline(run.spec.model_copy(update={"name": run.spec.name + "-2"})).start()
-        expected = {f"e{i}" for i in range(count)}
-        done = watcher.until(lambda: expected <= set(watcher.seen), timeout_s=120)
-        assert done, (len(expected - set(watcher.seen)), first, second.stats())
-        assert watcher.until(lambda: sum(watcher.seen.values()) > count, timeout_s=2) is False
     finally:
         feeder.halt.set()
         watcher.close()
-        if second is not None:
-            final = second.stop()
-    assert [i for i, n in watcher.seen.items() if n > 1] == []
-    assert first.predictions + final.predictions == count
+    assert 1500 <= first.predictions < count
+
+    # What the stop committed is exactly what it produced: per partition, one prediction for
+    # every offset below the committed one and none at or above it.
+    committed = _committed(kafka_config, run.spec.source.group_id, run.source_topic)
+    produced = [orjson.loads(r.value) for r in read_topic(run.predictions_topic,
+                                                          first.predictions)]
+    assert len(produced) == first.predictions
+    for partition in range(4):
+        offsets = sorted(p["source"]["offset"] for p in produced
+                         if p["source"]["partition"] == partition)
+        assert offsets == list(range(committed.get(partition, 0))), partition
+
+    # A restart from those offsets scores the rest, each event once. (It starts in a fresh
+    # group seeded with the committed offsets: the embedded broker sometimes cannot rebalance
+    # a group whose members all left, see docs/operations.md.)
+    group = run.spec.source.group_id + "-restart"
+    _seed_group(kafka_config, group, run.source_topic, committed)
+    spec = run.spec.model_copy(update={
+        "name": run.spec.name + "-2",
+        "source": run.spec.source.model_copy(update={"group_id": group}),
+    })
+    with Pipeline(spec):
+        assert len(read_topic(run.predictions_topic, count, timeout_s=120)) == count
+    everything = read_topic(run.predictions_topic, count + 1, timeout_s=3)  # any extra?
+    ids = Counter(orjson.loads(r.value)["id"] for r in everything)
+    assert set(ids) == {f"e{i}" for i in range(count)}
+    assert [i for i, n in ids.items() if n > 1] == []
