@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from streaminfer.errors import ConfigError
+from streaminfer.pipelines.config_io import read_text
 from streaminfer.pipelines.spec import PipelineSpec
 from streaminfer.pipelines.spec_loader import parse_spec
 
@@ -78,12 +79,7 @@ class PipelineBundle:
 def load_bundle(path: str | Path) -> PipelineBundle:
     """Read and validate a pipeline YAML (the same checks as ``streaminfer validate-config``)."""
     path = Path(path).absolute()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    text = read_text(path)
     spec = parse_spec(text, source=str(path), base=path.resolve().parent)
     # parse_spec succeeded, so the same mapping validates again; this copy keeps paths as written.
     declared = PipelineSpec.model_validate(yaml.safe_load(text))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from streaminfer.errors import BrokerError
 
@@ -31,7 +32,14 @@ class KafkaSink:
         self, topic: str, key: bytes | None, value: bytes | None,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
-        self._pending.append(self._producer.send(topic, key=key, value=value, headers=headers))
+        """Queue one record; a refusal before it is even queued (no metadata for the topic
+        within ``max_block_ms``, a record over ``max_request_size``) is a :class:`SinkError`
+        too, so the caller retries the batch instead of crashing."""
+        try:
+            future = self._producer.send(topic, key=key, value=value, headers=headers)
+        except KafkaError as exc:
+            raise SinkError(f"cannot send to {topic}: {type(exc).__name__}: {exc}") from None
+        self._pending.append(future)
 
     def flush(self, timeout_s: float | None = None) -> int:
         """Wait for every record sent since the last flush; raise :class:`SinkError` if any

@@ -211,9 +211,10 @@ class ScoringLoop:
     def _deliver_oldest(self, attempts: int | None) -> None:
         """Finish the oldest batch: model results, produce, await every ack, commit.
 
-        A failure retries the whole batch; ``attempts=None`` retries until it succeeds or a
-        stop is requested. A batch given up is not committed, and neither is any later one
-        (they are dropped too), so its partitions' next reader scores them again.
+        A failure retries the whole batch, ``attempts`` times (when leaving: stopping, or
+        partitions revoked), or with ``None`` until it succeeds or a stop is requested. A
+        batch given up is not committed, and neither is any later one (they are dropped
+        too), so its partitions' next reader scores them again.
         """
         batch = self.in_flight.popleft()
         attempt = 0
@@ -225,7 +226,8 @@ class ScoringLoop:
                 break
             except (SinkError, ModelUnavailableError) as exc:
                 self.metrics.record_retry()
-                if self._stop.is_set() or (attempts is not None and attempt >= attempts):
+                give_up = attempt >= attempts if attempts is not None else self._stop.is_set()
+                if give_up:
                     dropped = len(batch.records) + sum(len(b.records) for b in self.in_flight)
                     self.in_flight.clear()
                     log.warning("%s: abandoning %d events uncommitted after %d attempt(s): "

@@ -10,7 +10,6 @@ Factories:
 
 from __future__ import annotations
 
-import copy
 import logging
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from kafka import KafkaProducer
 from streaminfer import Pipeline, PipelineSpec
 from streaminfer.operators.records import Record
 from streaminfer.operators.topic_reader import TopicReader
+from streaminfer.pipelines.config_io import deep_merge
 from streaminfer.pipelines.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.example_models import EXAMPLES, Dataset, build
 from streaminfer.pipelines.kafka_settings import client_config
@@ -152,16 +152,6 @@ class RunningPipeline:
     dead_letter_topic: str
 
 
-def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 @pytest.fixture
 def pipeline_spec_factory(
     broker: EmbeddedBroker, model_factory: Callable[[str], Path],
@@ -207,7 +197,7 @@ def pipeline_spec_factory(
         }
         if "models" in overrides:
             del data["model"]
-        return PipelineSpec.model_validate(_merge(data, overrides))
+        return PipelineSpec.model_validate(deep_merge(data, overrides))
 
     return make
 

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from streaminfer.pipelines.config_io import deep_merge
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 FAKE_SECRET = "s3cr3t-Value-that-must-never-leak-7f3a"
@@ -82,16 +84,6 @@ def sasl() -> dict[str, Any]:
     return dict(SASL)
 
 
-def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 @pytest.fixture
 def write_pipeline(tmp_path: Path) -> Callable[..., Path]:
     """``write_pipeline(with_model=True, folder="pipelines", **overrides)`` -> a pipeline YAML in
@@ -99,7 +91,7 @@ def write_pipeline(tmp_path: Path) -> Callable[..., Path]:
     ``model``), with a stand-in file for each model."""
 
     def write(with_model: bool = True, folder: str = "pipelines", **overrides: Any) -> Path:
-        data = _merge(BASE_PIPELINE, overrides)
+        data = deep_merge(BASE_PIPELINE, overrides)
         if "models" in overrides:
             del data["model"]
         path = tmp_path / folder / "pipeline.yaml"

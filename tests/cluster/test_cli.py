@@ -76,7 +76,7 @@ def test_a_bad_cluster_description_is_a_config_error_naming_the_field(
     result = run("render", str(repo_config("demo")), "-c", str(description),
                  "-o", str(tmp_path / "out"))
     assert isinstance(result.exception, ConfigError)
-    assert "head.cpu: unknown key; did you mean 'cpus'?" in str(result.exception)
+    assert "head.cpu: unknown key (did you mean 'cpus'?)" in str(result.exception)
     assert not (tmp_path / "out").exists()
 
 

@@ -58,8 +58,8 @@ def test_unknown_key_is_a_config_error_naming_the_field_and_a_guess(tmp_path: Pa
 def test_top_level_unknown_key_lists_the_allowed_keys(tmp_path: Path) -> None:
     path = tmp_path / "cluster.yaml"
     path.write_text("kafka_secret: creds\n")
-    with pytest.raises(ConfigError, match=r"kafka_secret: unknown key; did you mean "
-                       r"'kafka_secret_name'\? Allowed here: .*namespace"):
+    with pytest.raises(ConfigError, match=r"kafka_secret: unknown key \(did you mean "
+                       r"'kafka_secret_name'\?\)\. Allowed here: .*namespace"):
         load_cluster_spec(path)
 
 

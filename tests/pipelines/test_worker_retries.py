@@ -1,0 +1,107 @@
+"""The worker's at-least-once rules when the broker refuses predictions: a refused batch is
+produced again and committed only once every record is acknowledged; one given up is not
+committed at all. Real broker and model; the sink refuses a chosen number of flushes (after
+really sending, as a broker that timed out would leave it)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import orjson
+import pytest
+from kafka import KafkaAdminClient
+
+from streaminfer.operators.kafka_sink import KafkaSink, SinkError
+from streaminfer.operators.model_runner import read_model_file
+from streaminfer.pipelines.model_backends import LocalModel
+from streaminfer.pipelines.worker import ScoringLoop, build_scorer, load_model
+
+pytestmark = pytest.mark.integration
+
+
+class RefusingSink:
+    """A real sink whose first ``refusals`` flushes (or every one) report a refusal."""
+
+    def __init__(self, sink: KafkaSink, refusals: int | None) -> None:
+        self.sink, self.refusals, self.flushes = sink, refusals, 0
+
+    def send(self, *args, **kwargs) -> None:
+        self.sink.send(*args, **kwargs)
+
+    def flush(self, timeout_s: float | None = None) -> int:
+        self.flushes += 1
+        acked = self.sink.flush(timeout_s)
+        if self.refusals is None or self.flushes <= self.refusals:
+            raise SinkError(f"refused flush {self.flushes}")
+        return acked
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self.sink.close(timeout_s)
+
+
+@pytest.fixture
+def make_loop(pipeline_spec_factory, broker):
+    loops = []
+
+    def make(refusals: int | None):
+        spec = pipeline_spec_factory(partitions=1, batching={"max_size": 20, "max_wait_ms": 50})
+        model = spec.model_specs[0]
+        local = LocalModel(load_model(model, read_model_file(model.path)))
+        loop = ScoringLoop(spec, broker.bootstrap_servers,
+                           build_scorer(spec, {model.model_name: local}), "w0")
+        loop.sink = RefusingSink(loop.sink, refusals)  # type: ignore[assignment]
+        thread = threading.Thread(target=loop.run, daemon=True)
+        loops.append((loop, thread))
+        return spec, loop, thread
+
+    yield make
+    for loop, thread in loops:
+        loop.request_stop()
+        thread.join(30)
+        loop.close()
+
+
+def _events(data, count):
+    return [orjson.dumps({"id": f"e{i}", **dict(zip(data.features, data.X[i].tolist(),
+                                                     strict=True))}) for i in range(count)]
+
+
+def _committed(kafka_config, spec) -> int:
+    admin = KafkaAdminClient(**kafka_config)
+    try:
+        offsets = admin.list_group_offsets(spec.source.group_id)
+    finally:
+        admin.close()
+    offsets = offsets.get(spec.source.group_id, offsets)
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == spec.source.topics[0])
+
+
+def test_a_refused_batch_is_produced_again_then_committed(
+    make_loop, dataset_factory, produce, read_topic, kafka_config
+):
+    spec, loop, thread = make_loop(refusals=2)
+    produce(spec.source.topics[0], _events(dataset_factory("breast_cancer"), 60))
+    thread.start()
+    seen = Counter(orjson.loads(r.value)["id"] for r in
+                   read_topic(spec.sink.predictions_topic, 60 + 2 * 20, timeout_s=30))
+    assert set(seen) == {f"e{i}" for i in range(60)}  # nothing lost
+    assert sum(seen.values()) - 60 == 2 * 20  # the refused batch was sent 3 times
+    loop.request_stop()
+    thread.join(30)
+    assert loop.stats().produce_retries == 2
+    assert _committed(kafka_config, spec) == 60
+
+
+def test_a_batch_still_refused_when_stopping_is_not_committed(
+    make_loop, dataset_factory, produce, read_topic, kafka_config
+):
+    spec, loop, thread = make_loop(refusals=None)
+    produce(spec.source.topics[0], _events(dataset_factory("breast_cancer"), 20))
+    thread.start()
+    assert len(read_topic(spec.sink.predictions_topic, 20, timeout_s=30)) >= 20
+    loop.request_stop()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert loop.stats().batches == 0  # no batch counted as delivered
+    assert _committed(kafka_config, spec) in (0, -1)  # nothing committed: read again later
