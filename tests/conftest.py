@@ -141,6 +141,25 @@ def read_topic(kafka_config: dict[str, Any]) -> Callable[..., list[Record]]:
     return read
 
 
+@pytest.fixture
+def committed_offsets(kafka_config: dict[str, Any]) -> Callable[[str, str], dict[int, int]]:
+    """``committed_offsets(group, topic)`` -> {partition: committed offset} as the broker has
+    them (partitions the group never committed are absent)."""
+    from kafka import KafkaAdminClient
+
+    def read(group: str, topic: str) -> dict[int, int]:
+        admin = KafkaAdminClient(**kafka_config)
+        try:
+            offsets = admin.list_group_offsets(group)
+        finally:
+            admin.close()
+        offsets = offsets.get(group, offsets)  # {group: {tp: ...}} or {tp: ...}
+        return {tp.partition: meta.offset for tp, meta in offsets.items()
+                if tp.topic == topic and meta.offset >= 0}
+
+    return read
+
+
 # ---------------------------------------------------------------- pipelines
 
 @dataclass

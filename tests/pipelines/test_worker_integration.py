@@ -89,18 +89,6 @@ def test_two_workers_share_partitions_and_a_killed_worker_loses_nothing(
     assert len(survivor.assigned) == 4  # the partitions moved to the survivor
 
 
-def _committed(kafka_config, group: str, topic: str) -> dict[int, int]:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(**kafka_config)
-    try:
-        offsets = admin.list_group_offsets(group)
-    finally:
-        admin.close()
-    offsets = offsets.get(group, offsets)  # {group: {tp: ...}} or {tp: ...}
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
-
-
 def _seed_group(kafka_config, group: str, topic: str, offsets: dict[int, int]) -> None:
     """Commit ``offsets`` for a group that has no members yet (as a restart would find)."""
     from kafka import KafkaConsumer, TopicPartition
@@ -115,7 +103,7 @@ def _seed_group(kafka_config, group: str, topic: str, offsets: dict[int, int]) -
 
 
 def test_a_clean_stop_mid_stream_loses_and_duplicates_nothing(
-    pipeline_factory, dataset_factory, kafka_config, read_topic
+    pipeline_factory, dataset_factory, kafka_config, read_topic, committed_offsets
 ):
     run = pipeline_factory(workers={"count": 2}, partitions=4)
     count = 6000
@@ -133,7 +121,7 @@ def test_a_clean_stop_mid_stream_loses_and_duplicates_nothing(
 
     # What the stop committed is exactly what it produced: per partition, one prediction for
     # every offset below the committed one and none at or above it.
-    committed = _committed(kafka_config, run.spec.source.group_id, run.source_topic)
+    committed = committed_offsets(run.spec.source.group_id, run.source_topic)
     produced = [orjson.loads(r.value) for r in read_topic(run.predictions_topic,
                                                           first.predictions)]
     assert len(produced) == first.predictions
