@@ -78,16 +78,6 @@ class KafkaSource:
                 {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in next_offsets.items()}
             )
 
-    def rewind(self, offsets: Offsets) -> None:
-        """Read again from these offsets (of partitions still assigned)."""
-        assigned = self._consumer.assignment()
-        for tp, offset in offsets.items():
-            if tp in assigned:
-                self._consumer.seek(tp, offset)
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self._consumer.assignment())
-
     def lag(self) -> dict[TopicPartition, int]:
         """Records not yet read, per assigned partition, from the fetch high watermark."""
         lags = {}

@@ -21,6 +21,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from streaminfer.errors import BrokerError
+from streaminfer.operators.topic_metadata import wait_for_partitions
 
 #: How long one poll waits for fetch responses while a watermark is still missing.
 _POLL_MS = 50
@@ -66,23 +67,10 @@ class LagProbe:
                 **settings, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10,
                 max_partition_fetch_bytes=1_048_576,
             )
-            self.partitions = self._discover(topics)
+            self.partitions = wait_for_partitions(self._consumer, topics, self.timeout_s)
         except BaseException:
             self.close()
             raise
-
-    def _discover(self, topics: list[str]) -> list[TopicPartition]:
-        partitions = []
-        deadline = time.monotonic() + self.timeout_s
-        for topic in topics:
-            ids = self._consumer.partitions_for_topic(topic)
-            while not ids and time.monotonic() < deadline:
-                self._consumer.poll(timeout_ms=_POLL_MS)  # lets the client refresh metadata
-                ids = self._consumer.partitions_for_topic(topic)
-            if not ids:
-                raise BrokerError(f"topic {topic} does not exist")
-            partitions += [TopicPartition(topic, p) for p in sorted(ids)]
-        return partitions
 
     def measure(self) -> dict[TopicPartition, PartitionLag]:
         """Lag of every partition now. Raises :class:`BrokerError` when Kafka does not answer.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 
 from streaminfer.errors import BrokerError
 from streaminfer.operators.records import Record
+from streaminfer.operators.topic_metadata import wait_for_partitions
 
 
 class TopicReader:
@@ -24,17 +25,11 @@ class TopicReader:
         self._consumer = KafkaConsumer(
             **config, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
         )
-        partitions = []
-        deadline = time.monotonic() + metadata_timeout_s
-        for topic in topics:
-            ids = self._consumer.partitions_for_topic(topic)
-            while not ids and time.monotonic() < deadline:
-                self._consumer.poll(timeout_ms=100)  # lets the client refresh metadata
-                ids = self._consumer.partitions_for_topic(topic)
-            if not ids:
-                self._consumer.close()
-                raise BrokerError(f"topic {topic} does not exist")
-            partitions += [TopicPartition(topic, p) for p in sorted(ids)]
+        try:
+            partitions = wait_for_partitions(self._consumer, topics, metadata_timeout_s)
+        except BrokerError:
+            self._consumer.close()
+            raise
         self.partitions = partitions
         self._consumer.assign(partitions)
         if from_beginning:

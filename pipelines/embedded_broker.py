@@ -132,11 +132,6 @@ class EmbeddedBroker:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def wait(self) -> int:
-        """Block until the broker exits (used by ``streaminfer broker``)."""
-        assert self._process is not None
-        return self._process.wait()
-
     def stop(self, timeout_s: float = 5.0) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:

@@ -265,18 +265,17 @@ class PipelineRuntime:
         others through a rebalance while they shut down."""
         import ray
 
-        refs = [actor.drain.remote(timeout_s) for actor in actors]
-        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s + 5)
+        draining = [actor.drain.remote(timeout_s) for actor in actors]
+        ray.wait(draining, num_returns=len(draining), timeout=timeout_s + 5)
+        closing = [actor.close.remote() for actor in actors]
+        ready, _ = ray.wait(closing, num_returns=len(closing), timeout=timeout_s)
         for ref in ready:
             try:
                 stats = ray.get(ref)
             except ray.exceptions.RayError:
                 continue
             if stats is not None:
-                stats.assigned, stats.running = [], False  # it leaves the group next
                 self._last[stats.worker_id] = stats
-        closing = [actor.close.remote() for actor in actors]
-        ray.wait(closing, num_returns=len(closing), timeout=timeout_s)
         for actor in actors:
             ray.kill(actor, no_restart=True)
 

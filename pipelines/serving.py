@@ -116,9 +116,6 @@ class ModelReplica:
         # ONNX Runtime releases the GIL: the replica keeps taking requests while it runs.
         return await asyncio.to_thread(self._predict_merged, matrices)
 
-    def info(self) -> ModelInfo:
-        return self.model.info
-
 
 class HttpIngress:
     """POST one event (a JSON object) or a list of them; get predictions back.

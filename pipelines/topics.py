@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer
@@ -11,6 +10,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streaminfer.errors import BrokerError
+from streaminfer.operators.topic_metadata import wait_for_partitions
 
 
 def admin_client(config: dict[str, Any], timeout_s: float = 5.0) -> KafkaAdminClient:
@@ -55,16 +55,7 @@ def partition_counts(config: dict[str, Any], topics: list[str], timeout_s: float
     """Partition count per topic, waiting until the broker's metadata shows each one."""
     consumer = KafkaConsumer(**config, group_id=None, enable_auto_commit=False)
     try:
-        counts: dict[str, int] = {}
-        deadline = time.monotonic() + timeout_s
-        for topic in topics:
-            ids = consumer.partitions_for_topic(topic)
-            while not ids and time.monotonic() < deadline:
-                consumer.poll(timeout_ms=100)  # drives a metadata refresh
-                ids = consumer.partitions_for_topic(topic)
-            if not ids:
-                raise BrokerError(f"topic {topic} did not appear within {timeout_s:.0f}s")
-            counts[topic] = len(ids)
-        return counts
+        partitions = wait_for_partitions(consumer, topics, timeout_s)
+        return {topic: sum(tp.topic == topic for tp in partitions) for topic in topics}
     finally:
         consumer.close(autocommit=False)

@@ -362,13 +362,15 @@ class SourceWorker:
         self._thread.join(timeout_s)
         return self.loop.stats()
 
-    def close(self) -> None:
-        """Leave the consumer group and close the Kafka clients."""
-        if self.loop is not None and not self._thread.is_alive():
+    def close(self) -> WorkerStats | None:
+        """Leave the consumer group and close the Kafka clients; return the final stats."""
+        if self.loop is None:
+            return None
+        if not self._thread.is_alive():
             self.loop.close()
+        return self.loop.stats()
 
     def stop(self, timeout_s: float = 30.0) -> WorkerStats | None:
         """:meth:`drain` then :meth:`close`."""
-        stats = self.drain(timeout_s)
-        self.close()
-        return stats
+        self.drain(timeout_s)
+        return self.close()
