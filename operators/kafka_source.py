@@ -78,6 +78,13 @@ class KafkaSource:
                 {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in next_offsets.items()}
             )
 
+    def rewind(self, offsets: Offsets) -> None:
+        """Read these partitions again from these offsets (those still assigned)."""
+        assigned = self._consumer.assignment()
+        for tp, offset in offsets.items():
+            if tp in assigned:
+                self._consumer.seek(tp, offset)
+
     def lag(self) -> dict[TopicPartition, int]:
         """Records not yet read, per assigned partition, from the fetch high watermark."""
         lags = {}

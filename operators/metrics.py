@@ -152,6 +152,11 @@ class WorkerMetrics:
     def record_assignment(self, partitions: list[tuple[str, int]]) -> None:
         self.stats.assigned = sorted(f"{topic}/{partition}" for topic, partition in partitions)
 
+    def record_revocation(self, partitions: list[tuple[str, int]]) -> None:
+        """These partitions are no longer this worker's (a rebalance is under way)."""
+        gone = {f"{topic}/{partition}" for topic, partition in partitions}
+        self.stats.assigned = [tp for tp in self.stats.assigned if tp not in gone]
+
     def snapshot(self, *, running: bool, families: bool = True) -> WorkerStats:
         """A copy of the stats with the recent latencies and (if asked) the Prometheus
         families."""

@@ -21,8 +21,10 @@ The rules (see docs/operations.md, "Scaling workers on lag"):
   *stuck* (a poison record, a hung consumer): its lag is left out, since more workers would
   not move it, and it is reported (log warning once, metric, decision reason).
 
-The start of the autoscaler counts as a change: the workers the pipeline started with get one
-cooldown before they are added to or removed.
+Cooldowns count from when the consumer group has settled after a change (every worker that
+can own a partition owns one), since lag piles up while partitions move. The start of the
+autoscaler counts as a change: the workers the pipeline started with get one cooldown before
+they are added to or removed.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ Direction = Literal["up", "down", "hold"]
 HISTORY = 256
 #: Longest :meth:`WorkerAutoscaler.stop` waits for a scale in progress to finish.
 STOP_TIMEOUT_S = 180.0
+#: Longest wait, after a change, for the consumer group to settle before the cooldown starts.
+SETTLE_TIMEOUT_S = 30.0
 
 
 def tp_name(tp: TopicPartition) -> str:
@@ -219,6 +223,7 @@ class ScalableRuntime(Protocol):
     @property
     def metrics(self) -> HasRegistry | None: ...
     def scale_to(self, count: int, timeout_s: float = ...) -> None: ...
+    def wait_assigned(self, timeout_s: float, *, balanced: bool = ...) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -384,6 +389,8 @@ class WorkerAutoscaler:
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("autoscaler: scaling to %d failed: %s", decision.target, error)
+        else:
+            self._wait_settled(decision.target)
         self.last_change_at = self.clock()  # the cooldown runs from the end of the change
         self.decisions.append(ScaleEvent(now, time.time(), workers, decision.target,
                                          decision.rule, decision.reason, error))
@@ -391,6 +398,14 @@ class WorkerAutoscaler:
             self._metrics.decisions.labels(decision.direction, decision.rule).inc()
             self._metrics.target.set(self.runtime.worker_count)
         return decision
+
+    def _wait_settled(self, workers: int) -> None:
+        """Wait for the rebalance a change causes: lag piles up while the partitions move,
+        and a cooldown counted from before it ends would take that for load (and flap)."""
+        if not self.runtime.wait_assigned(SETTLE_TIMEOUT_S, balanced=True):
+            log.warning("autoscaler: the consumer group has not settled %.0fs after scaling "
+                        "to %d worker(s); counting the cooldown from now", SETTLE_TIMEOUT_S,
+                        workers)
 
     def _report_stuck(self, decision: Decision, now: float) -> None:
         """A warning when a partition becomes stuck, an info line when it no longer is."""

@@ -307,15 +307,31 @@ class PipelineRuntime:
         return PipelineStats(list(self._last.values()), workers_expected=len(workers),
                              workers_dead=len(self._dead & set(workers)))
 
-    def wait_assigned(self, timeout_s: float) -> bool:
-        """Wait until the workers own every source partition (the group has settled)."""
+    def wait_assigned(self, timeout_s: float, *, balanced: bool = False) -> bool:
+        """Wait until the workers own every source partition (the group has settled).
+
+        With ``balanced``, also until every worker that can own a partition does, and each
+        partition is owned once: the rebalance after a change of worker count is over.
+        """
         deadline = time.monotonic() + timeout_s
         pause = threading.Event()
-        while len(self.stats().assigned) < self.source_partitions:
+        while not self._assigned(balanced):
             if time.monotonic() > deadline:
                 return False
             pause.wait(0.1)  # a remote state to look at again; nothing local to await
         return True
+
+    def _assigned(self, balanced: bool) -> bool:
+        stats = self.stats()
+        with self._lock:
+            names = set(self._workers)
+        owned = [w.assigned for w in stats.workers if w.worker_id in names]
+        union = {tp for partitions in owned for tp in partitions}
+        if len(union) < self.source_partitions:
+            return False
+        owners = sum(1 for partitions in owned if partitions)
+        return not balanced or (sum(map(len, owned)) == len(union)
+                                and owners == min(len(names), self.source_partitions))
 
     def stop(self, timeout_s: float = 30.0) -> PipelineStats:
         """Drain and stop the workers, then Serve's deployments, Ray (if started here) and

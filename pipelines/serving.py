@@ -24,6 +24,7 @@ from ray import serve
 from streaminfer.errors import PipelineError
 from streaminfer.operators.model_runner import ModelInfo, has_rows
 from streaminfer.operators.records import Record, RecordError, SourceRecord
+from streaminfer.pipelines.heap import freeze_heap
 from streaminfer.pipelines.model_backends import ModelBackend, ReplicaAnswer, ServedModel
 from streaminfer.pipelines.spec import ModelSpec, PipelineSpec
 
@@ -83,6 +84,7 @@ class ModelReplica:
         batched: Any = self.predict  # Serve's batch wrapper takes its settings at run time
         batched.set_max_batch_size(model.serve.max_batch_size)
         batched.set_batch_wait_timeout_s(model.serve.batch_wait_timeout_s)
+        freeze_heap()
 
     def _predict_merged(self, matrices: list[np.ndarray]) -> list[ReplicaAnswer]:
         """One model run for every request; each gets its slice of the raw outputs (cheap to
@@ -138,6 +140,7 @@ class HttpIngress:
         }
         self.scorer = build_scorer(spec, backends)
         self.max_events = spec.http.max_events
+        freeze_heap()
 
     async def __call__(self, request: Any) -> Any:
         from starlette.responses import JSONResponse, Response

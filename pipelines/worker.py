@@ -27,6 +27,7 @@ from streaminfer.operators.metrics import WorkerMetrics, WorkerStats
 from streaminfer.operators.model_runner import ModelInfo, OnnxModel
 from streaminfer.operators.records import Record
 from streaminfer.operators.routing import Router
+from streaminfer.pipelines.heap import freeze_heap
 from streaminfer.pipelines.kafka_settings import client_config
 from streaminfer.pipelines.model_backends import (
     LocalModel,
@@ -82,6 +83,14 @@ def next_offsets(records: list[Record]) -> dict[TopicPartition, int]:
     for record in records:  # each partition's records are in offset order
         last[(record.topic, record.partition)] = record.offset
     return {TopicPartition(topic, part): offset + 1 for (topic, part), offset in last.items()}
+
+
+def first_offsets(records: list[Record]) -> dict[TopicPartition, int]:
+    """Per partition, the offset of the first record: where to read it again from."""
+    first: dict[tuple[str, int], int] = {}
+    for record in records:
+        first.setdefault((record.topic, record.partition), record.offset)
+    return {TopicPartition(topic, part): offset for (topic, part), offset in first.items()}
 
 
 class ScoringLoop:
@@ -200,6 +209,7 @@ class ScoringLoop:
                      self.worker_id, len(self.batcher) + sum(len(b.records)
                                                               for b in self.in_flight))
             self._finish_all(attempts=ATTEMPTS_WHEN_LEAVING)
+        self.metrics.record_revocation([(tp.topic, tp.partition) for tp in revoked])
 
     def _finish_all(self, attempts: int) -> None:
         """Submit the open batch and deliver everything in flight (before leaving)."""
@@ -228,11 +238,7 @@ class ScoringLoop:
                 self.metrics.record_retry()
                 give_up = attempt >= attempts if attempts is not None else self._stop.is_set()
                 if give_up:
-                    dropped = len(batch.records) + sum(len(b.records) for b in self.in_flight)
-                    self.in_flight.clear()
-                    log.warning("%s: abandoning %d events uncommitted after %d attempt(s): "
-                                "%s; they will be read again", self.worker_id, dropped,
-                                attempt, exc)
+                    self._abandon(batch.records, attempt, exc)
                     return
                 delay = RETRY_BACKOFF_S[min(attempt - 1, len(RETRY_BACKOFF_S) - 1)]
                 log.warning("%s: %s; retrying the batch in %.1fs", self.worker_id, exc, delay)
@@ -254,6 +260,16 @@ class ScoringLoop:
             latencies_ms=scored.latencies_ms, inference_s=scored.inference_s,
             model_batch_failed=scored.model_batch_failed,
         )
+
+    def _abandon(self, records: list[Record], attempt: int, exc: Exception) -> None:
+        """Give a batch up: drop it and everything read after it, uncommitted, and read its
+        partitions again from its first record. Nothing read after it may be committed
+        before it is delivered, or it would be skipped for good."""
+        held = records + [r for b in self.in_flight for r in b.records] + self.batcher.drain()
+        self.in_flight.clear()
+        self.source.rewind(first_offsets(held))
+        log.warning("%s: abandoning %d events uncommitted after %d attempt(s): %s; they will "
+                    "be read again", self.worker_id, len(held), attempt, exc)
 
     def _produce(self, scored: ScoredBatch) -> None:
         sink, spec = self.sink, self.spec.sink
@@ -338,6 +354,7 @@ class SourceWorker:
 
     def _run(self) -> None:
         assert self.loop is not None
+        freeze_heap()
         try:
             self.loop.run()
         except Exception:

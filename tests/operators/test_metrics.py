@@ -83,6 +83,9 @@ def test_retries_commit_failures_lag_and_assignment() -> None:
     assert stats.commit_failures == 1
     assert stats.lag == {"events/1": 7}
     assert stats.assigned == ["alpha/3", "events/0", "events/1"]
+    metrics.record_revocation([("events", 0), ("alpha", 3)])
+    assert metrics.stats.assigned == ["events/1"]
+    metrics.record_assignment([("events", 1), ("alpha", 3), ("events", 0)])
     value = metrics.registry.get_sample_value
     assert value("streaminfer_produce_retries_total") == 2
     assert value("streaminfer_consumer_lag", {"topic": "events", "partition": "1"}) == 7

@@ -276,12 +276,18 @@ class FakeRuntime:
         self.metrics = FakeMetrics() if metrics else None
         self.calls: list[int] = []
         self.fail: Exception | None = None
+        self.settles = 0
 
     def scale_to(self, count: int, timeout_s: float = 30.0) -> None:
         self.calls.append(count)
         if self.fail is not None:
             raise self.fail
         self.worker_count = count
+
+    def wait_assigned(self, timeout_s: float, *, balanced: bool = False) -> bool:
+        assert balanced
+        self.settles += 1
+        return True
 
 
 class Script:
@@ -419,10 +425,46 @@ def test_a_failed_scale_is_recorded_and_the_cooldown_still_applies(
     scaler.tick()
     [event] = scaler.decisions
     assert event.error == "PipelineError: worker(s) could not start: no CPUs"
+    assert runtime.settles == 0  # nothing changed: no rebalance to wait for
     script.now = 15.0
     scaler.tick()
     assert runtime.calls == [4]  # not hammered again within the cooldown
     assert any(r.levelno == logging.ERROR for r in caplog.records)
+
+
+def test_the_cooldown_counts_from_when_the_group_settled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Partitions move for a while after a change, and lag piles up meanwhile: that lag
+    # must not count as load once a cooldown that started before it ended runs out.
+    runtime, script = FakeRuntime(workers=4), Script()
+    scaler = controller(runtime, script, scale_up_cooldown_s=1, scale_down_cooldown_s=1)
+
+    def slow_rebalance(timeout_s: float, *, balanced: bool = False) -> bool:
+        runtime.settles += 1
+        script.now += 3.0  # the group takes 3 s to settle
+        return True
+
+    runtime.wait_assigned = slow_rebalance  # type: ignore[method-assign]
+    script.set({p: 0 for p in range(4)})
+    script.now = 2.0
+    scaler.tick()
+    assert runtime.calls == [3] and runtime.settles == 1
+    assert scaler.last_change_at == 5.0
+    script.set({0: 1_200, 1: 0, 2: 0, 3: 0})  # what piled up while partitions moved
+    script.now = 5.5
+    scaler.tick()
+    assert runtime.calls == [3]  # still cooling down: 1 s from 5.0, not from 2.0
+
+    def never_settles(timeout_s: float, *, balanced: bool = False) -> bool:
+        return False
+
+    runtime.wait_assigned = never_settles  # type: ignore[method-assign]
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    script.now = 6.5
+    scaler.tick()
+    assert runtime.calls == [3, 4]
+    assert any("has not settled" in r.getMessage() for r in caplog.records)
 
 
 def test_metrics_are_optional() -> None:

@@ -1,7 +1,8 @@
 """The worker's at-least-once rules when the broker refuses predictions: a refused batch is
 produced again and committed only once every record is acknowledged; one given up is not
-committed at all. Real broker and model; the sink refuses a chosen number of flushes (after
-really sending, as a broker that timed out would leave it)."""
+committed at all, nor is anything read after it. Real broker and model; the sink refuses a
+chosen number of flushes (after really sending, as a broker that timed out would leave it),
+or loses what it is sent while the broker is "down"."""
 
 from __future__ import annotations
 
@@ -39,17 +40,46 @@ class RefusingSink:
         self.sink.close(timeout_s)
 
 
+class DownSink:
+    """A real sink behind a broker that is down until ``up`` is set: what is sent meanwhile
+    is lost and the next flush refused. The first flush after ``up`` is still refused."""
+
+    def __init__(self, sink: KafkaSink, up: threading.Event) -> None:
+        self.sink, self.up = sink, up
+        self.down, self.lost = True, 0
+        self.refused = threading.Event()
+
+    def send(self, *args, **kwargs) -> None:
+        if self.down:
+            self.lost += 1
+        else:
+            self.sink.send(*args, **kwargs)
+
+    def flush(self, timeout_s: float | None = None) -> int:
+        if self.lost:
+            self.lost, self.down = 0, not self.up.is_set()
+            self.refused.set()
+            raise SinkError("broker down")
+        return self.sink.flush(timeout_s)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self.sink.close(timeout_s)
+
+
 @pytest.fixture
 def make_loop(pipeline_spec_factory, broker):
     loops = []
 
-    def make(refusals: int | None):
+    def make(refusals: int | None = None, up: threading.Event | None = None):
         spec = pipeline_spec_factory(partitions=1, batching={"max_size": 20, "max_wait_ms": 50})
         model = spec.model_specs[0]
         local = LocalModel(load_model(model, read_model_file(model.path)))
         loop = ScoringLoop(spec, broker.bootstrap_servers,
                            build_scorer(spec, {model.model_name: local}), "w0")
-        loop.sink = RefusingSink(loop.sink, refusals)  # type: ignore[assignment]
+        if up is None:
+            loop.sink = RefusingSink(loop.sink, refusals)  # type: ignore[assignment]
+        else:
+            loop.sink = DownSink(loop.sink, up)  # type: ignore[assignment]
         thread = threading.Thread(target=loop.run, daemon=True)
         loops.append((loop, thread))
         return spec, loop, thread
@@ -95,3 +125,26 @@ def test_a_batch_still_refused_when_stopping_is_not_committed(
     assert loop.stats().batches == 0  # no batch counted as delivered
     # nothing committed: the events are read again by the next owner
     assert committed_offsets(spec.source.group_id, spec.source.topics[0]) == {}
+
+
+def test_events_read_after_a_batch_given_up_are_not_committed_past_it(
+    make_loop, dataset_factory, produce, read_topic, committed_offsets
+):
+    # The broker is down until the stop: the batch given up then must not be skipped by
+    # committing the events read after it, which the broker accepts once it is up.
+    up = threading.Event()
+    spec, loop, thread = make_loop(up=up)
+    produce(spec.source.topics[0], _events(dataset_factory("breast_cancer"), 60))
+    thread.start()
+    assert loop.sink.refused.wait(30)
+    up.set()
+    loop.request_stop()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert loop.stats().produce_retries >= 2
+    committed = committed_offsets(spec.source.group_id, spec.source.topics[0]).get(0, 0)
+    predicted = {orjson.loads(r.value)["id"]
+                 for r in read_topic(spec.sink.predictions_topic, committed, timeout_s=30)}
+    # every event below the committed offset has a prediction; the rest is read again
+    assert {f"e{i}" for i in range(committed)} <= predicted
+
