@@ -308,6 +308,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     for q, offset in (("p50", -0.25), ("p95", 0), ("p99", 0.25)):
         right.bar([i + offset for i in range(len(names))],
                   [report["latency"][n][f"{q}_ms"] for n in names], width=0.25, label=q)
+    right.axhline(100, color="grey", linestyle="--", linewidth=1, label="p99 goal")
     right.set_xticks(range(len(names)), names)
     right.set_title(f"end-to-end latency (ms) at {report['latency'][names[0]]['rate']} ev/s")
     right.legend()
