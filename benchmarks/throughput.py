@@ -42,7 +42,7 @@ from streaminfer.operators.metrics import quantile
 from streaminfer.operators.topic_reader import TopicReader
 from streaminfer.pipelines.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.example_models import EXAMPLES, build
-from streaminfer.pipelines.topics import ensure_topics
+from streaminfer.pipelines.topics import admin_client, ensure_topics
 
 HERE = Path(__file__).resolve().parent
 PARTITIONS = 4
@@ -96,9 +96,7 @@ def produce(config: dict[str, Any], topic: str, events: list[bytes], rate: float
 def drop_topics(config: dict[str, Any], topics: list[str]) -> None:
     """Delete a run's topics once read, so every run meets a broker holding as little data
     as the first one did (the in-memory broker keeps every record)."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(**config)
+    admin = admin_client(config)
     try:
         admin.delete_topics(topics)
     finally:
@@ -237,8 +235,10 @@ def main() -> None:
         def median_rate(name: str) -> float:
             return statistics.median(r["events_per_s"] for r in throughput[name])
 
-        def fed(c: Bare | Streaming, count: int, rate: float | None) -> tuple[str, dict[str, Any]]:
-            """Score a fresh topic while it is fed; returns the predictions topic."""
+        def fed(c: Bare | Streaming, count: int, rate: float | None
+                ) -> tuple[list[str], dict[str, Any]]:
+            """Score a fresh topic while it is fed; returns [events topic, predictions topic]
+            (for the caller to drop once read) and the run's result."""
             topic, out = uid("fed-events"), uid("fed-out")
             ensure_topics(config, {topic: PARTITIONS}, create_missing=True)
 
@@ -246,12 +246,10 @@ def main() -> None:
                 threading.Thread(target=produce, args=(config, topic, events[:count], rate),
                                  daemon=True).start()
 
-            result = c.run(topic, out, count, feed=feed)
-            drop_topics(config, [topic])
-            return out, result
+            return [topic, out], c.run(topic, out, count, feed=feed)
 
-        out, result = fed(contestants[1], len(events), None)
-        drop_topics(config, [out])
+        topics, result = fed(contestants[1], len(events), None)
+        drop_topics(config, topics)
         loaded = result["events_per_s"]
         print(f"max rate under load pipeline_1w: {loaded}", file=sys.stderr)
         rate = args.latency_rate or round(loaded / 2)
@@ -261,9 +259,9 @@ def main() -> None:
         runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in contestants}
         for _ in range(args.rounds):
             for c in contestants:
-                out, _ = fed(c, n, rate)
-                values = latencies(config, out, n)
-                drop_topics(config, [out])
+                topics, _ = fed(c, n, rate)
+                values = latencies(config, topics[1], n)
+                drop_topics(config, topics)
                 if len(values) < n:
                     raise RuntimeError(f"{c.name}: {len(values)} of {n} predictions")
                 runs[c.name].append({f"p{q}_ms": quantile(values, q / 100) for q in (50, 95, 99)})

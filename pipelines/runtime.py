@@ -329,9 +329,11 @@ class PipelineRuntime:
         union = {tp for partitions in owned for tp in partitions}
         if len(union) < self.source_partitions:
             return False
+        if not balanced:
+            return True
         owners = sum(1 for partitions in owned if partitions)
-        return not balanced or (sum(map(len, owned)) == len(union)
-                                and owners == min(len(names), self.source_partitions))
+        return (sum(map(len, owned)) == len(union)
+                and owners == min(len(names), self.source_partitions))
 
     def stop(self, timeout_s: float = 30.0) -> PipelineStats:
         """Drain and stop the workers, then Serve's deployments, Ray (if started here) and

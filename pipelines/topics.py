@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer
@@ -56,6 +57,6 @@ def partition_counts(config: dict[str, Any], topics: list[str], timeout_s: float
     consumer = KafkaConsumer(**config, group_id=None, enable_auto_commit=False)
     try:
         partitions = wait_for_partitions(consumer, topics, timeout_s)
-        return {topic: sum(tp.topic == topic for tp in partitions) for topic in topics}
+        return dict(Counter(tp.topic for tp in partitions))
     finally:
         consumer.close(autocommit=False)
