@@ -20,10 +20,11 @@ class TopicReader:
 
     def __init__(
         self, config: dict[str, Any], topics: list[str], *, from_beginning: bool = True,
-        metadata_timeout_s: float = 15.0,
+        metadata_timeout_s: float = 15.0, fetch_max_wait_ms: int = 100,
     ) -> None:
         self._consumer = KafkaConsumer(
-            **config, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
+            **config, group_id=None, enable_auto_commit=False,
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
         try:
             partitions = wait_for_partitions(self._consumer, topics, metadata_timeout_s)
@@ -37,8 +38,11 @@ class TopicReader:
         else:
             self._consumer.seek_to_end(*partitions)
 
+    #: Most records one :meth:`poll` returns.
+    max_records = 5_000
+
     def poll(self, timeout_ms: int = 200) -> list[Record]:
-        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=5_000)
+        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
         return [record for records in batches.values() for record in records]
 
     def read(self, count: int, timeout_s: float) -> list[Record]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -16,7 +15,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from streaminfer.cluster.cli import app as cluster_app
-from streaminfer.errors import ConfigError, StreamInferError
+from streaminfer.errors import BrokerError, ConfigError, StreamInferError
 
 app = typer.Typer(
     name="streaminfer", no_args_is_help=True, pretty_exceptions_enable=False,
@@ -117,21 +116,22 @@ def broker(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9092,
 ) -> None:
     """Run the embedded development broker in the foreground (in memory: data is lost on exit)."""
-    import signal
-
     from streaminfer.pipelines.embedded_broker import EmbeddedBroker
+    from streaminfer.pipelines.stop_signals import StopSignals
 
-    dev = EmbeddedBroker(host, port).start()
-    err.print(f"embedded broker on [bold]{dev.bootstrap_servers}[/bold] (in memory); Ctrl-C stops")
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
-        while dev.running and not stopped.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        dev.stop()
+    with StopSignals("stopping the embedded broker") as signals:
+        dev = EmbeddedBroker(host, port).start()
+        try:
+            err.print(f"embedded broker on [bold]{dev.bootstrap_servers}[/bold] (in memory); "
+                      "Ctrl-C stops")
+            err.print("It slows down as partitions fill up with record batches: send few, "
+                      "large ones (linger.ms 250 or more). See docs/operations.md.")
+            while dev.running and not signals.event.wait(0.5):
+                pass
+            if not signals.event.is_set():
+                raise BrokerError(f"the embedded broker exited: {dev.log_tail()}")
+        finally:
+            dev.stop()
 
 
 def _kafka_config(servers: str | None, config: Path | None) -> dict[str, Any]:

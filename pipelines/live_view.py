@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from rich.markup import escape
 from rich.table import Table
 
 from streaminfer.pipelines.runtime import PipelineStats
@@ -28,9 +29,12 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def stats_table(title: str, stats: PipelineStats, rate: float) -> Table:
-    """Totals first, then one row per worker."""
-    table = Table(title=title, title_justify="left", expand=False)
+def stats_table(title: str, stats: PipelineStats, rate: float, *,
+                warning: str | None = None) -> Table:
+    """One row per worker, then the totals; ``warning`` shows under the table in red."""
+    table = Table(title=title, title_justify="left", expand=False,
+                  caption=f"[bold red]{escape(warning)}[/bold red]" if warning else None,
+                  caption_justify="left")
     for column in ("worker", "events in", "predictions", "dead letters", "lag",
                    "p50 ms", "p99 ms"):
         table.add_column(column, justify="right" if column != "worker" else "left")

@@ -174,10 +174,13 @@ class SourceSpec(_Frozen):
         500, ge=1, le=100_000, description="Most records one poll returns."
     )
     fetch_max_wait_ms: int = Field(
-        10, ge=0, le=10_000,
+        10, ge=1, le=10_000,
         description="Longest the broker may hold a fetch that has no data. Low values cut "
         "latency on brokers that park fetches (the embedded one does); Kafka answers "
-        "as soon as data arrives, so there it only costs idle requests.",
+        "as soon as data arrives, so there it only costs idle requests. On the embedded "
+        "broker a fetch also gives up after this long, and reading a partition takes about "
+        "0.6 us per record batch it holds: 100 or more for long runs there "
+        "(docs/operations.md).",
     )
     max_record_bytes: int = Field(
         1_048_576, ge=16, description="Records larger than this go to the dead-letter topic."
@@ -443,11 +446,16 @@ class WorkersSpec(_Frozen):
 
 
 class MetricsSpec(_Frozen):
-    """The Prometheus endpoint served by the driver."""
+    """The Prometheus endpoint served by the driver, and the driver's own watch."""
 
     enabled: bool = Field(True, description="Serve Prometheus metrics.")
     host: str = Field("127.0.0.1", description="Address to bind (loopback by default).")
     port: int = Field(9464, ge=0, le=65535, description="Port to bind; 0 picks a free one.")
+    stall_after_s: float = Field(
+        30.0, gt=0, le=3_600,
+        description="Warn (log and live view) when no event was read for this long while "
+        "events wait in the source topics: a stuck broker or stuck workers.",
+    )
 
 
 class RaySpec(_Frozen):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import threading
+import time
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 from streaminfer.errors import PipelineError
 from streaminfer.pipelines.runtime import PipelineRuntime, PipelineStats
 from streaminfer.pipelines.spec import PipelineSpec
 from streaminfer.pipelines.spec_loader import load_spec
+from streaminfer.pipelines.stall import StallWatch, stall_message
+from streaminfer.pipelines.stop_signals import StopSignals
 
 if TYPE_CHECKING:
     from streaminfer.pipelines.autoscaler import WorkerAutoscaler
@@ -48,6 +50,12 @@ class Pipeline:
         if self._runtime is not None:
             return self._runtime.bootstrap_servers
         return self.spec.kafka.bootstrap_servers
+
+    @property
+    def broker_pid(self) -> int | None:
+        """Process id of the embedded broker this pipeline started (``None`` otherwise)."""
+        broker = self._runtime.broker if self._runtime else None
+        return broker.pid if broker else None
 
     @property
     def metrics_url(self) -> str | None:
@@ -104,16 +112,17 @@ class Pipeline:
 
         ``live`` draws a table of throughput, latency and lag in the terminal.
         """
-        stop = threading.Event()
-        restore = _on_stop_signals(stop)
-        try:
-            self.start()
-            log.info("pipeline %s running: kafka %s%s", self.spec.name, self.bootstrap_servers,
-                     f", metrics {self.metrics_url}" if self.metrics_url else "")
-            self._watch(stop, live=live, max_events=max_events, refresh_s=refresh_s)
-        finally:
-            restore()
-            final = self.stop()
+        with StopSignals() as signals:
+            try:
+                self.start()
+                signals.install()  # ray.init took SIGTERM over
+                log.info("pipeline %s running: kafka %s%s", self.spec.name,
+                         self.bootstrap_servers,
+                         f", metrics {self.metrics_url}" if self.metrics_url else "")
+                self._watch(signals.event, live=live, max_events=max_events,
+                            refresh_s=refresh_s)
+            finally:
+                final = self.stop()
         return final
 
     def _watch(self, stop: threading.Event, *, live: bool, max_events: int | None,
@@ -124,20 +133,35 @@ class Pipeline:
         from streaminfer.pipelines.live_view import RateMeter, stats_table
 
         meter = RateMeter()
+        watch = StallWatch()
         view = Live(console=Console(stderr=True), auto_refresh=False) if live else None
         with view or contextlib.nullcontext():
             while not stop.wait(refresh_s):
                 stats = self.stats()
                 meter.update(stats.events_in)
+                warning = self._stall_warning(watch, stats)
                 if view is not None:
-                    view.update(stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate),
-                                refresh=True)
+                    view.update(stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate,
+                                            warning=warning), refresh=True)
                 if stats.workers_expected and stats.workers_dead == stats.workers_expected:
                     raise PipelineError(
                         "every worker died beyond workers.max_restarts; see the log above"
                     )
                 if max_events is not None and stats.events_in >= max_events:
                     return
+
+    def _stall_warning(self, watch: StallWatch, stats: PipelineStats) -> str | None:
+        """Log once when reading stops while events wait; the line for the live view."""
+        was_stalled = watch.stall is not None
+        stall = watch.update(time.monotonic(), stats.events_in, stats.lag)
+        if stall is None:
+            if was_stalled:
+                log.info("reading again")
+            return None
+        message = stall_message(stall, embedded=self.spec.kafka.is_embedded)
+        if not was_stalled:
+            log.warning(message)
+        return message
 
     def __enter__(self) -> Pipeline:
         return self.start()
@@ -146,23 +170,3 @@ class Pipeline:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def _on_stop_signals(stop: threading.Event) -> Any:
-    """SIGINT/SIGTERM set ``stop`` (a second one interrupts at once); returns the undo."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        log.warning("stopping: finishing open batches (press Ctrl-C again to abort)")
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def restore() -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-    return restore

@@ -131,6 +131,29 @@ def produce(kafka_config: dict[str, Any]) -> Iterator[Callable[..., None]]:
 
 
 @pytest.fixture
+def fill_with_batches(kafka_config: dict[str, Any]) -> Callable[..., None]:
+    """``fill_with_batches(topic, count, value=b"{}")``: ``count`` one-record batches into
+    partition 0, what a producer at its default settings leaves behind under steady trickle
+    traffic (librdkafka sends them fast: ~7k batches/s)."""
+    from confluent_kafka import Producer
+
+    def fill(topic: str, count: int, value: bytes = b"{}") -> None:
+        producer = Producer({"bootstrap.servers": ",".join(kafka_config["bootstrap_servers"]),
+                             "linger.ms": 0, "batch.num.messages": 1, "log_level": 3})
+        for _ in range(count):
+            while True:
+                try:
+                    producer.produce(topic, value=value, partition=0)
+                    break
+                except BufferError:  # its queue is full: let it send
+                    producer.poll(0.01)
+            producer.poll(0)
+        assert producer.flush(120) == 0, "the broker did not take every batch"
+
+    return fill
+
+
+@pytest.fixture
 def read_topic(kafka_config: dict[str, Any]) -> Callable[..., list[Record]]:
     """``read_topic(topic, count, timeout_s=60)``: every record until ``count`` arrived."""
 

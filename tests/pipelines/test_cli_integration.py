@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -80,29 +84,101 @@ def test_every_shipped_config_validates(tmp_path):
         assert result.stdout.startswith("ok "), result.stdout
 
 
-def test_run_scores_and_stops_cleanly_on_sigint(tmp_path, pipeline_yaml, produce, read_topic):
-    path = write_yaml(tmp_path / "p.yaml", pipeline_yaml)
-    proc = subprocess.Popen([*CLI, "run", str(path), "--no-live"], cwd=REPO, text=True,
+def wait_for_line(proc: subprocess.Popen[str], text: str, timeout_s: float) -> str:
+    """The first line of its stderr holding ``text`` (the line joined when wrapped)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+    assert proc.stderr is not None
+    stderr = proc.stderr
+    threading.Thread(target=lambda: [lines.put(line) for line in stderr] + [lines.put(None)],
+                     daemon=True).start()
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            pytest.fail(f"exited with {proc.wait()} before saying {text!r}")
+        if text in line:
+            return line
+    pytest.fail(f"nothing said {text!r} within {timeout_s:.0f}s")
+
+
+def start_run(path: Path, *extra: str) -> subprocess.Popen[str]:
+    """`streaminfer run PATH` as a subprocess, once it says the pipeline runs."""
+    proc = subprocess.Popen([*CLI, "run", str(path), "--no-live", *extra], cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "COLUMNS": "200"})
+                            env={**os.environ, "COLUMNS": "400"})
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait for the pipeline to say it runs
+        if "running: kafka" in line:
+            return proc
+    proc.kill()
+    pytest.fail(f"run exited early: {proc.wait()}: {proc.stderr.read()}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_run_drains_mid_stream_and_exits_0_on_sigint_and_sigterm(
+    tmp_path, pipeline_yaml, produce, read_topic, committed_offsets, sig
+):
+    """As Kubernetes, docker stop and systemd stop it: events keep coming while it stops."""
+    source = pipeline_yaml["source"]
+    topic, group = source["topics"][0], source["group_id"]
+    good = {name: 1.0 for name in source["features"]}
+    values = [orjson.dumps({"id": f"e{i}", **good}) if i % 50 else b"not json"
+              for i in range(6000)]
+    proc = start_run(write_yaml(tmp_path / "p.yaml", pipeline_yaml))
+    feeding = threading.Thread(target=lambda: [produce(topic, values[i:i + 100])
+                                               for i in range(0, len(values), 100)])
     try:
-        for line in proc.stderr:  # wait for the pipeline to say it runs
-            if "running: kafka" in line:
-                break
-        else:
-            pytest.fail(f"run exited early: {proc.wait()}")
-        source = pipeline_yaml["source"]
-        good = {name: 1.0 for name in source["features"]}
-        values = [orjson.dumps({"id": f"e{i}", **good}) for i in range(300)]
-        produce(source["topics"][0], values)
-        assert len(read_topic(pipeline_yaml["sink"]["predictions_topic"], 300)) == 300
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
+        feeding.start()
+        read_topic(pipeline_yaml["sink"]["predictions_topic"], 500)  # it is scoring now
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=90)
+    finally:
+        feeding.join()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "Traceback" not in stderr and "SIGTERM received" not in stderr
+    events, predictions, dead = _stopped_counts(stdout)
+    assert 500 <= events < len(values), "stopped mid-stream"
+    assert predictions + dead == events
+    assert sum(committed_offsets(group, topic).values()) == events
+    out = read_topic(pipeline_yaml["sink"]["predictions_topic"], predictions + 1, timeout_s=5)
+    letters = read_topic(pipeline_yaml["sink"]["dead_letter_topic"], dead + 1, timeout_s=5)
+    assert (len(out), len(letters)) == (predictions, dead)
+
+
+def test_run_says_so_in_one_line_when_the_broker_stops_answering(
+    tmp_path, pipeline_spec_factory, fill_with_batches
+):
+    """A partition full of one-record batches, which the broker cannot list within the
+    workers' 10 ms fetch wait: nothing is read while 25,000 events wait."""
+    spec = pipeline_spec_factory(partitions=1, metrics={"port": 0, "stall_after_s": 3})
+    data = spec.model_dump(mode="json", exclude_defaults=True)
+    data["kafka"]["bootstrap_servers"] = spec.kafka.bootstrap_servers
+    fill_with_batches(spec.source.topics[0], 25_000, b'{"id": "x"}')
+    proc = start_run(write_yaml(tmp_path / "stuck.yaml", data))
+    assert proc.stderr is not None
+    try:
+        line = wait_for_line(proc, "wait in the source topics", timeout_s=90)
+        assert re.search(r"read in \d+s while 2\d,\d\d\d wait", line), line
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, stderr
-    assert "stopped: 300 events, 300 predictions, 0 dead letters" in stdout
+    assert proc.returncode == 0
+    assert _stopped_counts(stdout)[0] < 25_000
+
+
+def _stopped_counts(stdout: str) -> tuple[int, int, int]:
+    found = re.search(r"stopped: ([\d,]+) events, ([\d,]+) predictions, ([\d,]+) dead "
+                      r"letters", stdout)
+    assert found, stdout
+    events, predictions, dead = (int(g.replace(",", "")) for g in found.groups())
+    return events, predictions, dead
 
 
 def test_demo_stops_by_itself_and_its_numbers_add_up(tmp_path):
