@@ -62,10 +62,11 @@ def stall_message(stall: Stall, *, embedded: bool) -> str:
             "source topics: ")
     if embedded:
         return head + (
-            "the embedded broker has slowed to a stop (it rescans every record batch a "
+            "the embedded broker has slowed to a stop (it lists every record batch a "
             "partition holds on each read, and many small batches make that too slow). "
             "Restart the pipeline (the embedded broker starts empty) or use a real Kafka "
-            "(docker compose -f docker/compose.yaml up -d); see docs/operations.md"
+            "(docker compose -f docker/compose.yaml up -d kafka: localhost:9092); see "
+            "docs/operations.md"
         )
     return head + ("the workers are stuck or Kafka does not answer their fetches; check the "
                    "broker and the worker log lines above (a `streaminfer broker` slows to a stop "

@@ -121,7 +121,7 @@ class ScoringLoop:
                 ),
                 auto_offset_reset=spec.source.auto_offset_reset,
                 max_poll_records=spec.source.max_poll_records,
-                fetch_max_wait_ms=spec.source.fetch_max_wait_ms,
+                fetch_max_wait_ms=spec.fetch_max_wait_ms,
                 session_timeout_ms=spec.kafka.session_timeout_ms,
                 heartbeat_interval_ms=spec.kafka.heartbeat_interval_ms,
             )

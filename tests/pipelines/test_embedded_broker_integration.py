@@ -83,7 +83,7 @@ def test_the_demos_traffic_for_an_hour_leaves_a_partition_readable(
     topic = topic_factory(partitions=1, prefix="hour")
     fill_with_batches(topic, hour)
     sent, read, slowest = tail_while_sending(
-        kafka_config, topic, hour, rate=rate, fetch_max_wait_ms=spec.source.fetch_max_wait_ms)
+        kafka_config, topic, hour, rate=rate, fetch_max_wait_ms=spec.fetch_max_wait_ms)
     assert sent >= LIVE_S * rate * 0.8
     assert read == sent, f"read {read} of {sent} after an hour's worth of batches"
     assert slowest < 1000, f"a batch took {slowest:.0f} ms to be read"

@@ -311,3 +311,18 @@ def test_model_validate_forbids_unknown_keys_too() -> None:
     data["sink"]["extra"] = 1
     with pytest.raises(pydantic.ValidationError, match="extra"):
         PipelineSpec.model_validate(data)
+
+
+# ---------------------------------------------------------------- fetch wait by broker
+
+def test_fetch_wait_defaults_to_10_ms_on_kafka_500_on_the_embedded_broker_or_the_yamls():
+    on_kafka = parse_spec(MINIMAL + "kafka: {bootstrap_servers: 'k:9092'}\n")
+    assert on_kafka.fetch_max_wait_ms == 10
+    embedded = parse_spec(MINIMAL + "kafka: {bootstrap_servers: embedded}\n")
+    assert embedded.fetch_max_wait_ms == 500
+    chosen = parse_spec(_with(source="{topics: [e], group_id: g, features: [a], "
+                                     "fetch_max_wait_ms: 40}")
+                        + "kafka: {bootstrap_servers: embedded}\n")
+    assert chosen.fetch_max_wait_ms == 40
+    assert "fetch_max_wait_ms" in _problem(_with(source="{topics: [e], group_id: g, "
+                                                        "features: [a], fetch_max_wait_ms: 0}"))
