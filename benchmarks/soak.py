@@ -95,13 +95,16 @@ def plot(result: dict[str, Any], path: Path) -> None:
     axes[0].plot(minutes, [r["events_per_s"] for r in rows], marker=".")
     axes[0].axhline(result["settings"]["rate"], color="grey", linestyle=":", label="rate fed")
     axes[0].set_ylabel("events/s")
+    axes[0].set_ylim(0, result["settings"]["rate"] * 1.25)
     axes[0].legend(loc="lower right")
     axes[1].plot(minutes, [r["p50_ms"] for r in rows], marker=".", label="p50")
     axes[1].plot(minutes, [r["p99_ms"] for r in rows], marker=".", label="p99")
     axes[1].set_ylabel("latency ms")
+    axes[1].set_ylim(bottom=0)
     axes[1].legend(loc="upper right")
     axes[2].plot(minutes, [r["broker_cpu_percent"] for r in rows], marker=".", label="CPU %")
     axes[2].set_ylabel("broker CPU %")
+    axes[2].set_ylim(bottom=0)
     memory = axes[2].twinx()
     memory.plot(minutes, [r["broker_rss_mb"] for r in rows], color="tab:red", label="RSS")
     memory.set_ylabel("broker RSS MB", color="tab:red")
@@ -122,7 +125,12 @@ def main() -> int:
     parser.add_argument("--config", type=Path, default=REPO / "configs/demo.yaml")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here")
     parser.add_argument("--plot", type=Path, default=None, help="draw a PNG here")
+    parser.add_argument("--replot", type=Path, default=None,
+                        help="only draw --plot from this JSON of an earlier run")
     args = parser.parse_args()
+    if args.replot:
+        plot(json.loads(args.replot.read_text()), args.plot or args.replot.with_suffix(".png"))
+        return 0
 
     console = Console(stderr=True)
     run = DemoRun(demo_spec(args.config), events=None, rate=args.rate,
