@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 
 from rich.markup import escape
 from rich.table import Table
@@ -11,17 +12,22 @@ from streaminfer.pipelines.runtime import PipelineStats
 
 
 class RateMeter:
-    """Events per second between two looks at a growing counter."""
+    """Events per second of a growing counter, over the last ``window_s`` of looks (a
+    counter read in bursts, such as the demo's output read once a second, stays steady)."""
 
-    def __init__(self) -> None:
-        self._last: tuple[float, int] | None = None
+    def __init__(self, window_s: float = 5.0) -> None:
+        self.window_s = window_s
+        self._looks: deque[tuple[float, int]] = deque()
         self.rate = 0.0
 
-    def update(self, count: int) -> float:
-        now = time.monotonic()
-        if self._last is not None and now > self._last[0]:
-            self.rate = max(0.0, (count - self._last[1]) / (now - self._last[0]))
-        self._last = (now, count)
+    def update(self, count: int, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        self._looks.append((now, count))
+        while len(self._looks) > 2 and now - self._looks[1][0] >= self.window_s:
+            self._looks.popleft()
+        then, before = self._looks[0]
+        if now > then:
+            self.rate = max(0.0, (count - before) / (now - then))
         return self.rate
 
 

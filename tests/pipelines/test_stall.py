@@ -1,10 +1,5 @@
 """The stall watch: pure logic over (time, events read, lag) samples."""
 
-from rich.console import Console
-
-from streaminfer.operators.metrics import WorkerStats
-from streaminfer.pipelines.live_view import stats_table
-from streaminfer.pipelines.runtime import PipelineStats
 from streaminfer.pipelines.stall import Stall, StallWatch, stall_message
 
 
@@ -52,14 +47,3 @@ def test_the_message_names_the_numbers_and_what_to_do():
     kafka = stall_message(Stall(45.0, 7, 900), embedded=False)
     assert kafka.startswith("only 7 events read in 45s while 900 wait")
     assert "Restart" not in kafka and "docs/operations.md" in kafka
-
-
-def test_the_live_view_shows_the_warning_under_the_table():
-    stats = PipelineStats([WorkerStats("w-0", 1, events_in=5, lag={"t/0": 90})], 1)
-    console = Console(width=200, record=True)
-    console.print(stats_table("demo", stats, 0.0, warning="no events read in 31s"))
-    text = console.export_text()
-    assert "no events read in 31s" in text and "w-0" in text
-    console = Console(width=200, record=True)
-    console.print(stats_table("demo", stats, 0.0))
-    assert "no events read" not in console.export_text()
