@@ -154,8 +154,10 @@ def test_run_says_so_in_one_line_when_the_broker_stops_answering(
     tmp_path, pipeline_spec_factory, fill_with_batches
 ):
     """A partition full of one-record batches, which the broker cannot list within the
-    workers' 10 ms fetch wait: nothing is read while 25,000 events wait."""
-    spec = pipeline_spec_factory(partitions=1, metrics={"port": 0, "stall_after_s": 3})
+    workers' fetch wait (2 ms here: a listing of 25,000 batches takes ~15 ms), so fetches
+    come back empty while 25,000 events wait."""
+    spec = pipeline_spec_factory(partitions=1, metrics={"port": 0, "stall_after_s": 3},
+                                 source={"fetch_max_wait_ms": 2})
     data = spec.model_dump(mode="json", exclude_defaults=True)
     data["kafka"]["bootstrap_servers"] = spec.kafka.bootstrap_servers
     fill_with_batches(spec.source.topics[0], 25_000, b'{"id": "x"}')
