@@ -40,9 +40,9 @@ import psutil
 from streaminfer import Pipeline, PipelineSpec
 from streaminfer.operators.metrics import quantile
 from streaminfer.operators.topic_reader import TopicReader
-from streaminfer.pipelines.embedded_broker import EmbeddedBroker
-from streaminfer.pipelines.example_models import EXAMPLES, build
-from streaminfer.pipelines.topics import admin_client, ensure_topics
+from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.common.topics import admin_client, ensure_topics
+from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
 
 HERE = Path(__file__).resolve().parent
 PARTITIONS = 4

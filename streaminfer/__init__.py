@@ -13,8 +13,8 @@ from streaminfer.errors import (
     PipelineError,
     StreamInferError,
 )
-from streaminfer.pipelines.runtime import PipelineStats
-from streaminfer.pipelines.spec import PipelineSpec
+from streaminfer.pipelines.online.runtime import PipelineStats
+from streaminfer.pipelines.spec.schema import PipelineSpec
 
 __version__ = "0.1.0"
 

@@ -11,14 +11,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from streaminfer.errors import PipelineError
-from streaminfer.pipelines.runtime import PipelineRuntime, PipelineStats
-from streaminfer.pipelines.spec import PipelineSpec
-from streaminfer.pipelines.spec_loader import load_spec
-from streaminfer.pipelines.stall import StallWatch, stall_message
-from streaminfer.pipelines.stop_signals import StopSignals
+from streaminfer.pipelines.common.stop_signals import StopSignals
+from streaminfer.pipelines.online.runtime import PipelineRuntime, PipelineStats
+from streaminfer.pipelines.online.stall import StallWatch, stall_message
+from streaminfer.pipelines.spec.loader import load_spec
+from streaminfer.pipelines.spec.schema import PipelineSpec
 
 if TYPE_CHECKING:
-    from streaminfer.pipelines.autoscaler import WorkerAutoscaler
+    from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class Pipeline:
         from rich.console import Console
         from rich.live import Live
 
-        from streaminfer.pipelines.live_view import RateMeter, stats_table
+        from streaminfer.pipelines.devtools.live_view import RateMeter, stats_table
 
         meter = RateMeter()
         watch = StallWatch()

@@ -1,0 +1,50 @@
+"""The live terminal view of a running pipeline (rich)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.markup import escape
+from rich.table import Table
+
+from streaminfer.pipelines.online.runtime import PipelineStats
+
+
+class RateMeter:
+    """Events per second between two looks at a growing counter."""
+
+    def __init__(self) -> None:
+        self._last: tuple[float, int] | None = None
+        self.rate = 0.0
+
+    def update(self, count: int) -> float:
+        now = time.monotonic()
+        if self._last is not None and now > self._last[0]:
+            self.rate = max(0.0, (count - self._last[1]) / (now - self._last[0]))
+        self._last = (now, count)
+        return self.rate
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def stats_table(title: str, stats: PipelineStats, rate: float, *,
+                warning: str | None = None) -> Table:
+    """One row per worker, then the totals; ``warning`` shows under the table in red."""
+    table = Table(title=title, title_justify="left", expand=False,
+                  caption=f"[bold red]{escape(warning)}[/bold red]" if warning else None,
+                  caption_justify="left")
+    for column in ("worker", "events in", "predictions", "dead letters", "lag",
+                   "p50 ms", "p99 ms"):
+        table.add_column(column, justify="right" if column != "worker" else "left")
+    for w in sorted(stats.workers, key=lambda w: w.worker_id):
+        table.add_row(w.worker_id + ("" if w.running else " (stopped)"), f"{w.events_in:,}",
+                      f"{w.predictions:,}", f"{w.dead_letter_total:,}", f"{sum(w.lag.values()):,}",
+                      _ms(w.latency_ms(0.5)), _ms(w.latency_ms(0.99)))
+    table.add_row(
+        f"[bold]all ({len(stats.workers)}/{stats.workers_expected}) {rate:,.0f} ev/s[/bold]",
+        f"{stats.events_in:,}", f"{stats.predictions:,}", f"{stats.dead_letters:,}",
+        f"{stats.lag:,}", _ms(stats.latency_ms(0.5)), _ms(stats.latency_ms(0.99)),
+    )
+    return table
