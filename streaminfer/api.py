@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from streaminfer.errors import PipelineError
 from streaminfer.pipelines.common.stop_signals import StopSignals
-from streaminfer.pipelines.online.runtime import PipelineRuntime, PipelineStats
+from streaminfer.pipelines.online.runtime import PipelineRuntime
 from streaminfer.pipelines.online.stall import StallWatch, stall_message
+from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
@@ -130,7 +131,7 @@ class Pipeline:
         from rich.console import Console
         from rich.live import Live
 
-        from streaminfer.pipelines.devtools.live_view import RateMeter, stats_table
+        from streaminfer.pipelines.online.live_view import RateMeter, stats_table
 
         meter = RateMeter()
         watch = StallWatch()

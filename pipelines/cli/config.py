@@ -17,7 +17,7 @@ def validate_config(
     model: Annotated[bool, typer.Option(help="Also load the model and check it fits.")] = True,
 ) -> None:
     """Check a pipeline YAML (and its model) without starting anything."""
-    from streaminfer.pipelines.online.runtime import check
+    from streaminfer.pipelines.online.checks import check
     from streaminfer.pipelines.spec.loader import load_spec
 
     spec = load_spec(path)

@@ -28,9 +28,9 @@ from streaminfer.operators.topic_reader import TopicReader
 from streaminfer.pipelines.common.embedded_broker import PRODUCER_SETTINGS
 from streaminfer.pipelines.common.stop_signals import StopSignals
 from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
-from streaminfer.pipelines.devtools.live_view import RateMeter, stats_table
-from streaminfer.pipelines.online.runtime import PipelineStats
+from streaminfer.pipelines.online.live_view import RateMeter, stats_table
 from streaminfer.pipelines.online.stall import StallWatch, stall_message
+from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec

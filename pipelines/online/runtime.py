@@ -11,24 +11,20 @@ import math
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from streaminfer.errors import PipelineError
-from streaminfer.operators.metrics import WorkerStats, quantile
-from streaminfer.operators.model_runner import ModelInfo, read_model_file
+from streaminfer.operators.metrics import WorkerStats
+from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.common.metrics_server import MetricsServer
 from streaminfer.pipelines.common.topics import ensure_topics
-from streaminfer.pipelines.online.model_backends import LocalModel, ModelBackend
+from streaminfer.pipelines.online.checks import check_models
+from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.online.worker import (
     ModelSource,
     ModelStore,
     SourceWorker,
-    build_scorer,
-    load_model,
 )
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
@@ -37,56 +33,6 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 120.0
 STATS_TIMEOUT_S = 5.0
-
-
-@dataclass
-class PipelineStats:
-    """The pipeline's counters, summed over the workers that answered."""
-
-    workers: list[WorkerStats] = field(default_factory=list)
-    workers_expected: int = 0
-    workers_dead: int = 0
-
-    @property
-    def events_in(self) -> int:
-        return sum(w.events_in for w in self.workers)
-
-    @property
-    def predictions(self) -> int:
-        return sum(w.predictions for w in self.workers)
-
-    @property
-    def dead_letters(self) -> int:
-        return sum(w.dead_letter_total for w in self.workers)
-
-    @property
-    def batches(self) -> int:
-        return sum(w.batches for w in self.workers)
-
-    @property
-    def model_batch_failures(self) -> int:
-        return sum(w.model_batch_failures for w in self.workers)
-
-    @property
-    def dead_letters_by_reason(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for w in self.workers:
-            for reason, count in w.dead_letters.items():
-                out[reason] = out.get(reason, 0) + count
-        return out
-
-    @property
-    def assigned(self) -> set[str]:
-        """Partitions (``topic/partition``) some worker owns now."""
-        return {tp for w in self.workers for tp in w.assigned}
-
-    @property
-    def lag(self) -> int:
-        return sum(sum(w.lag.values()) for w in self.workers)
-
-    def latency_ms(self, q: float) -> float | None:
-        """A quantile of the workers' recent end-to-end latencies."""
-        return quantile([v for w in self.workers for v in w.recent_latency_ms], q)
 
 
 class PipelineRuntime:
@@ -367,32 +313,3 @@ class PipelineRuntime:
             self.broker.stop()
             self.broker = None
         return final
-
-
-def check_models(spec: PipelineSpec) -> dict[str, tuple[bytes, ModelInfo]]:
-    """Read, verify and load every model, and check they fit the source and routing.
-
-    Returns each model's bytes and what loading it told (by model name).
-    """
-    models: dict[str, tuple[bytes, ModelInfo]] = {}
-    backends: dict[str, ModelBackend] = {}
-    for model in spec.model_specs:
-        data = read_model_file(model.path, model.sha256)
-        local = LocalModel(load_model(model, data))
-        models[model.model_name] = (data, local.info)
-        backends[model.model_name] = local
-    build_scorer(spec, backends)
-    return models
-
-
-def check(spec: PipelineSpec) -> str:
-    """Everything ``validate-config`` can check without starting anything: the model files,
-    their sha256, that they load and fit the feature mapping. Returns a summary."""
-    lines = []
-    for _, info in check_models(spec).values():
-        lines.append(
-            f"model {info.name} v{info.version}: input {info.input_name} "
-            f"[batch, {info.input_width or '?'}] {np.dtype(info.input_dtype).name}, outputs "
-            f"{', '.join(info.outputs.values())}; providers {', '.join(info.providers)}"
-        )
-    return "\n".join(lines)

@@ -25,13 +25,13 @@ from streaminfer.errors import PipelineError
 from streaminfer.operators.model_runner import ModelInfo, has_rows
 from streaminfer.operators.records import Record, RecordError, SourceRecord
 from streaminfer.pipelines.common.heap import freeze_heap
+from streaminfer.pipelines.online.assembly import build_scorer, load_model
 from streaminfer.pipelines.online.model_backends import ModelBackend, ReplicaAnswer, ServedModel
-from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
+from streaminfer.pipelines.spec.schema import HTTP_INGRESS_CPUS, ModelSpec, PipelineSpec
 
 log = logging.getLogger(__name__)
 
 HTTP_TOPIC = "http"  # predictions made over HTTP name this as their source topic
-HTTP_INGRESS_CPUS = 0.1  # what the HTTP ingress replica reserves (cluster sizing counts it)
 
 
 def app_name(spec: PipelineSpec, model: ModelSpec) -> str:
@@ -76,8 +76,6 @@ class ModelReplica:
 
     def __init__(self, model: ModelSpec, store: str, namespace: str) -> None:
         import ray
-
-        from streaminfer.pipelines.online.worker import load_model
 
         data = ray.get(ray.get_actor(store, namespace=namespace).get.remote())
         self.model = load_model(model, data)  # providers auto: CUDA when Ray gave a GPU
@@ -128,8 +126,6 @@ class HttpIngress:
     """
 
     def __init__(self, spec: PipelineSpec, infos: dict[str, ModelInfo]) -> None:
-        from streaminfer.pipelines.online.worker import build_scorer
-
         backends: dict[str, ModelBackend] = {
             m.model_name: ServedModel(
                 serve.get_deployment_handle(DEPLOYMENT, app_name=app_name(spec, m)),

@@ -12,7 +12,6 @@ import threading
 import time
 from collections import Counter as Tally
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kafka import TopicPartition
@@ -20,14 +19,13 @@ from kafka.errors import CommitFailedError, KafkaError
 
 from streaminfer.errors import StreamInferError
 from streaminfer.operators.batcher import MicroBatcher
-from streaminfer.operators.codecs import codec_for
 from streaminfer.operators.kafka_sink import KafkaSink, SinkError
 from streaminfer.operators.kafka_source import KafkaSource
 from streaminfer.operators.metrics import WorkerMetrics, WorkerStats
-from streaminfer.operators.model_runner import ModelInfo, OnnxModel
+from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.records import Record
-from streaminfer.operators.routing import Router
 from streaminfer.pipelines.common.heap import freeze_heap
+from streaminfer.pipelines.online.assembly import build_scorer, load_model
 from streaminfer.pipelines.online.model_backends import (
     LocalModel,
     ModelBackend,
@@ -50,25 +48,6 @@ RETRY_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 #: after that the batch is abandoned uncommitted and whoever owns the partitions next
 #: reads it again (at-least-once).
 ATTEMPTS_WHEN_LEAVING = 3
-
-
-def load_model(model: ModelSpec, data: bytes) -> OnnxModel:
-    """A model from its bytes, as its spec configures it."""
-    return OnnxModel(
-        data, name=model.model_name, version=model.version, expected_sha256=model.sha256,
-        providers=model.providers, input_name=model.input_name, outputs=model.outputs,
-        intra_op_threads=model.intra_op_threads,
-    )
-
-
-def build_scorer(spec: PipelineSpec, backends: Mapping[str, ModelBackend]) -> BatchScorer:
-    """The scorer of a pipeline over these model backends."""
-    routing = spec.routing
-    router = None
-    if routing is not None:
-        router = Router(field=routing.field, routes=routing.routes, default=routing.default,
-                        weights=routing.weights)
-    return BatchScorer(backends, spec.source, codec_for(spec.source.codec), router)
 
 
 def max_in_flight(spec: PipelineSpec) -> int:

@@ -351,6 +351,10 @@ class RoutingSpec(_Frozen):
         return names | ({self.default} if self.default else set())
 
 
+#: The CPUs the HTTP ingress replica reserves (Serve deploys it; cluster sizing counts it).
+HTTP_INGRESS_CPUS = 0.1
+
+
 class HttpSpec(_Frozen):
     """Scoring over HTTP through Ray Serve's proxy (every model must use serving: serve)."""
 

@@ -3,9 +3,9 @@
 from rich.console import Console
 
 from streaminfer.operators.metrics import WorkerStats
-from streaminfer.pipelines.devtools.live_view import stats_table
-from streaminfer.pipelines.online.runtime import PipelineStats
+from streaminfer.pipelines.online.live_view import stats_table
 from streaminfer.pipelines.online.stall import Stall, StallWatch, stall_message
+from streaminfer.pipelines.online.stats import PipelineStats
 
 
 def feed(watch: StallWatch, samples: list[tuple[float, int, int]]) -> list[Stall | None]:

@@ -14,8 +14,9 @@ import pytest
 
 from streaminfer.operators.kafka_sink import KafkaSink, SinkError
 from streaminfer.operators.model_runner import read_model_file
+from streaminfer.pipelines.online.assembly import build_scorer, load_model
 from streaminfer.pipelines.online.model_backends import LocalModel
-from streaminfer.pipelines.online.worker import ScoringLoop, build_scorer, load_model
+from streaminfer.pipelines.online.worker import ScoringLoop
 
 pytestmark = pytest.mark.integration
 

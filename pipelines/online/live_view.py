@@ -7,7 +7,7 @@ import time
 from rich.markup import escape
 from rich.table import Table
 
-from streaminfer.pipelines.online.runtime import PipelineStats
+from streaminfer.pipelines.online.stats import PipelineStats
 
 
 class RateMeter:
