@@ -13,6 +13,7 @@ MODULES = [
     "streaminfer.operators.providers",
     "streaminfer.pipelines.spec.schema",
     "streaminfer.cluster.spec",
+    "streaminfer.waiting",
 ]
 
 
