@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from kafka.errors import KafkaError
 from rich.markup import escape
 
 from streaminfer.errors import StreamInferError
@@ -37,13 +38,20 @@ def _main(
     setup_logging(verbose)
 
 
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
 def main() -> None:
-    """Console entry point: a :class:`StreamInferError` is one line on stderr, exit code 2."""
+    """Console entry point: a :class:`StreamInferError` (or a Kafka error no command
+    expected) is one line on stderr, exit code 2."""
     try:
         app()
     except StreamInferError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc))
+    except KafkaError as exc:  # one the command did not expect: still one line
+        _fail(f"Kafka: {type(exc).__name__}: {exc}; check --bootstrap-servers and the topic")
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -20,10 +20,10 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 from streaminfer.errors import BrokerError
+from streaminfer.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -121,22 +121,24 @@ class EmbeddedBroker:
         return self
 
     def _wait_ready(self, timeout_s: float) -> None:
+        if not wait_until(self._listening, timeout_s, every_s=0.05):
+            self.stop()
+            raise BrokerError(f"embedded broker did not listen on {self.host}:{self.port} "
+                              f"within {timeout_s:.0f}s")
+
+    def _listening(self) -> bool:
+        """Whether its port takes connections; raises if the process has exited."""
         assert self._process is not None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise BrokerError(
-                    f"embedded broker exited with code {self._process.returncode} on "
-                    f"{self.host}:{self.port} (port in use?): {self.log_tail()}"
-                )
-            with contextlib.suppress(OSError), socket.create_connection(
-                (self.bootstrap_servers.split(":")[0], self.port), timeout=0.5
-            ):
-                return
-            time.sleep(0.05)  # polling a port that is not open yet: nothing to await on
-        self.stop()
-        raise BrokerError(f"embedded broker did not listen on {self.host}:{self.port} "
-                          f"within {timeout_s:.0f}s")
+        if self._process.poll() is not None:
+            raise BrokerError(
+                f"embedded broker exited with code {self._process.returncode} on "
+                f"{self.host}:{self.port} (port in use?): {self.log_tail()}"
+            )
+        with contextlib.suppress(OSError), socket.create_connection(
+            (self.bootstrap_servers.split(":")[0], self.port), timeout=0.5
+        ):
+            return True
+        return False
 
     def log_tail(self, lines: int = 5) -> str:
         if self._log_path is None or not self._log_path.exists():

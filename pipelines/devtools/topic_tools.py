@@ -7,7 +7,9 @@ from typing import Any
 
 import orjson
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
+from streaminfer.errors import BrokerError
 from streaminfer.operators.records import Record
 
 
@@ -16,7 +18,11 @@ def produce_lines(
 ) -> int:
     """Send each non-empty line as one record, byte for byte (bad lines too: the pipeline
     dead-letters them). The key is the line's ``key_field`` value when it has one."""
-    producer = KafkaProducer(**config, acks="all", linger_ms=5)
+    try:
+        producer = KafkaProducer(**config, acks="all", linger_ms=5)
+    except KafkaError as exc:
+        raise BrokerError(f"cannot reach Kafka at {config.get('bootstrap_servers')}: {exc}; "
+                          "check --bootstrap-servers") from None
     sent = 0
     futures = []
     try:
@@ -27,12 +33,15 @@ def produce_lines(
             futures.append(producer.send(topic, key=_key(value, key_field), value=value))
             sent += 1
         producer.flush()
-        failed = [f for f in futures if not f.succeeded()]
-        if failed:
-            raise RuntimeError(f"{len(failed)} of {sent} records were not acknowledged: "
-                               f"{failed[0].exception}")
+    except KafkaError as exc:
+        raise BrokerError(f"sending to topic {topic} failed after {sent} records: {exc}; "
+                          "check that the topic exists (--topic)") from None
     finally:
         producer.close()
+    failed = [f for f in futures if not f.succeeded()]
+    if failed:
+        raise BrokerError(f"{len(failed)} of {sent} records to topic {topic} were not "
+                          f"acknowledged: {failed[0].exception}")
     return sent
 
 

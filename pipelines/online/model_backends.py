@@ -16,11 +16,11 @@ import numpy as np
 from streaminfer.errors import StreamInferError
 from streaminfer.operators.model_runner import ModelInfo, OnnxModel, rows_of
 from streaminfer.operators.records import RecordError
+from streaminfer.waiting import backoff_s
 
 log = logging.getLogger(__name__)
 
 RowResults = tuple[list[dict[str, Any] | RecordError], bool]
-RETRY_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class _Call:
                         f"model {backend.info.name}: no answer after {attempt} attempt(s): "
                         f"{type(exc).__name__}: {exc}"
                     ) from None
-                delay = RETRY_BACKOFF_S[min(attempt - 1, len(RETRY_BACKOFF_S) - 1)]
+                delay = backoff_s(attempt)
                 log.warning("model %s call failed (%s); retrying in %.1fs", backend.info.name,
                             type(exc).__name__, delay)
                 threading.Event().wait(delay)

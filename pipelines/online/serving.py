@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import threading
 import time
 from typing import Any
 
@@ -28,6 +27,7 @@ from streaminfer.pipelines.common.heap import freeze_heap
 from streaminfer.pipelines.online.assembly import build_scorer, load_model
 from streaminfer.pipelines.online.model_backends import ModelBackend, ReplicaAnswer, ServedModel
 from streaminfer.pipelines.spec.schema import HTTP_INGRESS_CPUS, ModelSpec, PipelineSpec
+from streaminfer.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -235,12 +235,8 @@ def undeploy(spec: PipelineSpec, timeout_s: float = 30.0) -> None:
     try:
         for name in names:
             serve.delete(name, _blocking=False)  # all at once, then wait for them together
-        deadline = time.monotonic() + timeout_s
-        pause = threading.Event()
-        while set(serve.status().applications) & set(names):
-            if time.monotonic() > deadline:
-                log.warning("Serve applications %s still shutting down", ", ".join(names))
-                return
-            pause.wait(0.1)  # Serve's state, polled: it offers nothing to await
+        # Serve's state, polled: it offers nothing to await.
+        if not wait_until(lambda: not set(serve.status().applications) & set(names), timeout_s):
+            log.warning("Serve applications %s still shutting down", ", ".join(names))
     except Exception as exc:  # Serve already gone with Ray: nothing left to delete
         log.debug("serve.delete: %s", exc)

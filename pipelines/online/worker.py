@@ -35,6 +35,7 @@ from streaminfer.pipelines.online.model_backends import (
 from streaminfer.pipelines.online.scoring import BatchScorer, PreparedBatch, ScoredBatch
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
+from streaminfer.waiting import backoff_s
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ IDLE_POLL_MS = 100
 UNASSIGNED_WARNING_S = 30.0
 IN_FLIGHT_POLL_MS = 2  # poll briefly while batches are at the model, to see them finish
 LAG_EVERY_S = 1.0
-RETRY_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 #: Produce attempts for a batch while partitions are being revoked or the worker stops;
 #: after that the batch is abandoned uncommitted and whoever owns the partitions next
 #: reads it again (at-least-once).
@@ -219,7 +219,7 @@ class ScoringLoop:
                 if give_up:
                     self._abandon(batch.records, attempt, exc)
                     return
-                delay = RETRY_BACKOFF_S[min(attempt - 1, len(RETRY_BACKOFF_S) - 1)]
+                delay = backoff_s(attempt)
                 log.warning("%s: %s; retrying the batch in %.1fs", self.worker_id, exc, delay)
                 self._stop.wait(delay)
                 if isinstance(exc, ModelUnavailableError):
