@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from streaminfer.cluster.bundle import PipelineBundle
 from streaminfer.errors import ConfigError
-from streaminfer.pipelines.spec.schema import HTTP_INGRESS_CPUS
+from streaminfer.pipelines.spec.model_spec import HTTP_INGRESS_CPUS
 
 
 @dataclass(frozen=True)

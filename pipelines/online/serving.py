@@ -21,12 +21,14 @@ import orjson
 from ray import serve
 
 from streaminfer.errors import PipelineError
+from streaminfer.operators.dead_letter import ERROR_FIELD, ERROR_MESSAGE, ERROR_TYPE, SOURCE_OFFSET
 from streaminfer.operators.model_runner import ModelInfo, has_rows
 from streaminfer.operators.records import Record, RecordError, SourceRecord
 from streaminfer.pipelines.common.heap import freeze_heap
 from streaminfer.pipelines.online.assembly import build_scorer, load_model
 from streaminfer.pipelines.online.model_backends import ModelBackend, ReplicaAnswer, ServedModel
-from streaminfer.pipelines.spec.schema import HTTP_INGRESS_CPUS, ModelSpec, PipelineSpec
+from streaminfer.pipelines.spec.model_spec import HTTP_INGRESS_CPUS, ModelSpec
+from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.waiting import wait_until
 
 log = logging.getLogger(__name__)
@@ -179,10 +181,10 @@ class HttpIngress:
 def _problem(headers: list[tuple[str, bytes]]) -> dict[str, Any]:
     fields = {name: value.decode() for name, value in headers}
     return {
-        "index": int(fields["source.offset"]),
-        "type": fields["error.type"],
-        "field": fields.get("error.field"),
-        "message": fields["error.message"],
+        "index": int(fields[SOURCE_OFFSET]),
+        "type": fields[ERROR_TYPE],
+        "field": fields.get(ERROR_FIELD),
+        "message": fields[ERROR_MESSAGE],
     }
 
 

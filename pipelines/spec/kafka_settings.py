@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from streaminfer.errors import ConfigError
-from streaminfer.pipelines.spec.schema import KafkaSpec
+from streaminfer.pipelines.spec.kafka_spec import KafkaSpec
 
 
 def client_config(kafka: KafkaSpec, bootstrap_servers: str) -> dict[str, Any]:
@@ -23,9 +23,7 @@ def client_config(kafka: KafkaSpec, bootstrap_servers: str) -> dict[str, Any]:
         config["sasl_plain_username"] = _secret(sec.sasl_username_env, "sasl_username_env")
         config["sasl_plain_password"] = _secret(sec.sasl_password_env, "sasl_password_env")
     if sec.protocol.endswith("SSL"):
-        for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
-            if getattr(sec, key) is not None:
-                config[key] = str(getattr(sec, key))
+        config.update((key, str(path)) for key, path in sec.tls_files().items())
         if sec.ssl_password_env:
             config["ssl_password"] = _secret(sec.ssl_password_env, "ssl_password_env")
     return config

@@ -14,147 +14,50 @@ One schema for every pipeline. ``streaminfer validate-config FILE`` checks a fil
 256
 """
 
+
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-EMBEDDED = "embedded"
-#: Default fetch waits: Kafka answers as soon as data arrives; the embedded broker holds a
-#: fetch until the wait runs out, and gives it up then (docs/operations.md).
-FETCH_MAX_WAIT_MS = 10
-EMBEDDED_FETCH_MAX_WAIT_MS = 500
+from streaminfer.pipelines.spec.base import FrozenModel, TopicName, whole_above_one
+from streaminfer.pipelines.spec.kafka_spec import (
+    EMBEDDED_FETCH_MAX_WAIT_MS,
+    FETCH_MAX_WAIT_MS,
+    KafkaSpec,
+    SecuritySpec,
+)
+from streaminfer.pipelines.spec.model_spec import (
+    HTTP_INGRESS_CPUS,
+    HttpSpec,
+    ModelSpec,
+    RoutingSpec,
+    ServeSpec,
+)
 
-ProviderName = Literal[
-    "CUDAExecutionProvider", "TensorrtExecutionProvider", "CPUExecutionProvider"
+__all__ = [
+    "HTTP_INGRESS_CPUS",
+    "BatchingSpec",
+    "HttpSpec",
+    "KafkaSpec",
+    "MetricsSpec",
+    "ModelSpec",
+    "PipelineSpec",
+    "RaySpec",
+    "RoutingSpec",
+    "SecuritySpec",
+    "ServeSpec",
+    "SinkSpec",
+    "SourceSpec",
+    "WorkerAutoscaleSpec",
+    "WorkersSpec",
 ]
-TopicName = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=249,
-        pattern=r"^[A-Za-z0-9._-]+$",
-        description="A Kafka topic name: letters, digits, '.', '_' and '-'.",
-    ),
-]
 
 
-def _whole_above_one(value: float) -> float:
-    """Ray shares one GPU by fractions, but more than one must be whole GPUs."""
-    if value > 1 and not float(value).is_integer():
-        raise ValueError(f"{value:g} GPUs: a fraction shares one GPU; above 1 give whole GPUs")
-    return value
-
-
-class _Frozen(BaseModel):
-    """Base of every config model: immutable, and an unknown key is an error."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-
-class SecuritySpec(_Frozen):
-    """How to authenticate to Kafka. Secrets are read from environment variables, never YAML."""
-
-    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="Kafka security.protocol."
-    )
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
-        None, description="SASL mechanism; required when protocol is SASL_*."
-    )
-    sasl_username_env: str | None = Field(
-        None, description="Name of the environment variable that holds the SASL username."
-    )
-    sasl_password_env: str | None = Field(
-        None, description="Name of the environment variable that holds the SASL password."
-    )
-    ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers.")
-    ssl_certfile: Path | None = Field(None, description="Client certificate (mutual TLS).")
-    ssl_keyfile: Path | None = Field(None, description="Client private key (mutual TLS).")
-    ssl_password_env: str | None = Field(
-        None, description="Name of the environment variable that holds the key's password."
-    )
-
-    @model_validator(mode="after")
-    def _sasl_complete(self) -> SecuritySpec:
-        if self.protocol.startswith("SASL") and not (
-            self.sasl_mechanism and self.sasl_username_env and self.sasl_password_env
-        ):
-            raise ValueError(
-                f"protocol {self.protocol} needs sasl_mechanism, sasl_username_env and "
-                "sasl_password_env (the names of environment variables, not the secrets)"
-            )
-        return self
-
-
-class EmbeddedBrokerSpec(_Frozen):
-    """The in-memory development broker started when bootstrap_servers is 'embedded'."""
-
-    host: str = Field("127.0.0.1", description="Address to listen on (loopback by default).")
-    port: int = Field(0, ge=0, le=65535, description="Port to listen on; 0 picks a free one.")
-
-
-class KafkaSpec(_Frozen):
-    """Where Kafka is and how clients talk to it."""
-
-    bootstrap_servers: str = Field(
-        EMBEDDED,
-        description="Comma-separated host:port list, or 'embedded' to start the in-memory "
-        "development broker (its data is lost when the pipeline stops).",
-    )
-    client_id: str = Field("streaminfer", description="Kafka client.id prefix.")
-    security: SecuritySpec = Field(default_factory=SecuritySpec, description="Authentication.")
-    embedded: EmbeddedBrokerSpec = Field(
-        default_factory=EmbeddedBrokerSpec, description="Settings of the embedded broker."
-    )
-    create_missing_topics: bool = Field(
-        True, description="Create the source, predictions and dead-letter topics if missing."
-    )
-    session_timeout_ms: int = Field(
-        10_000,
-        ge=1_000,
-        le=300_000,
-        description="Consumer group session timeout: how long a dead worker keeps its partitions.",
-    )
-    heartbeat_interval_ms: int = Field(
-        1_000, ge=100, le=60_000,
-        description="Consumer heartbeat interval (at most a third of the session timeout).",
-    )
-    request_timeout_ms: int = Field(
-        30_000, ge=1_000, le=300_000, description="Client request timeout."
-    )
-
-    @field_validator("bootstrap_servers")
-    @classmethod
-    def _servers_form(cls, value: str) -> str:
-        value = value.strip()
-        if value == EMBEDDED:
-            return value
-        for server in value.split(","):
-            if not re.fullmatch(r"[^\s:,]+:\d{1,5}", server.strip()):
-                raise ValueError(
-                    f"{server.strip()!r} is not host:port; give 'host:port[,host:port...]' "
-                    f"or '{EMBEDDED}'"
-                )
-        return value
-
-    @model_validator(mode="after")
-    def _heartbeat_below_session(self) -> KafkaSpec:
-        if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
-            raise ValueError(
-                "heartbeat_interval_ms must be at most a third of session_timeout_ms"
-            )
-        return self
-
-    @property
-    def is_embedded(self) -> bool:
-        return self.bootstrap_servers == EMBEDDED
-
-
-class SourceSpec(_Frozen):
+class SourceSpec(FrozenModel):
     """The input topics and how an event becomes a feature row."""
 
     topics: tuple[TopicName, ...] = Field(
@@ -209,167 +112,9 @@ class SourceSpec(_Frozen):
         return self
 
 
-class ServeSpec(_Frozen):
-    """Ray Serve replicas of a model (``model.serving: serve``), autoscaled by Serve."""
-
-    min_replicas: int = Field(1, ge=1, le=1_000, description="Fewest replicas.")
-    max_replicas: int = Field(1, ge=1, le=1_000, description="Most replicas.")
-    initial_replicas: int | None = Field(
-        None, ge=1, le=1_000, description="Replicas at start; default: min_replicas."
-    )
-    target_ongoing_requests: float = Field(
-        2.0, gt=0, description="Serve adds replicas when requests per replica exceed this."
-    )
-    max_ongoing_requests: int = Field(
-        8, ge=1, description="Requests one replica takes at once; more wait in the caller."
-    )
-    upscale_delay_s: float = Field(
-        3.0, ge=0, description="How long the load must stay high before Serve adds a replica."
-    )
-    downscale_delay_s: float = Field(
-        30.0, ge=0, description="How long the load must stay low before Serve removes one."
-    )
-    num_cpus: float = Field(1.0, ge=0, description="CPUs Ray reserves for each replica.")
-    num_gpus: float = Field(
-        0.0, ge=0,
-        description="GPUs (fractions allowed, e.g. 0.25 shares one GPU by four replicas) Ray "
-        "reserves for each replica; a replica given one runs the model with CUDA.",
-    )
-    accelerator_type: str | None = Field(
-        None, description="Ray accelerator type the replicas need, e.g. 'H100' or 'A10G'."
-    )
-    max_batch_size: int = Field(
-        8, ge=1, le=4_096,
-        description="Requests (each a whole micro-batch from a worker, or one HTTP call) a "
-        "replica merges into one model run (@serve.batch).",
-    )
-    batch_wait_timeout_s: float = Field(
-        0.0, ge=0, le=10,
-        description="Longest a request waits for others to join its run (0: run what has "
-        "arrived; more can help a GPU, where bigger runs cost little more).",
-    )
-    max_in_flight: int = Field(
-        2, ge=1, le=64,
-        description="Micro-batches one source worker may have at the replicas at once; when "
-        "that many are pending, the worker stops polling (backpressure).",
-    )
-    request_timeout_s: float = Field(
-        30.0, gt=0, description="Longest a worker waits for one model call before retrying it."
-    )
-    request_retries: int = Field(
-        5, ge=0, le=100,
-        description="Times a worker retries a model call whose replica died or timed out.",
-    )
-
-    _gpus = field_validator("num_gpus")(_whole_above_one)
-
-    @model_validator(mode="after")
-    def _replica_bounds(self) -> ServeSpec:
-        if self.min_replicas > self.max_replicas:
-            raise ValueError("min_replicas is more than max_replicas")
-        initial = self.initial_replicas
-        if initial is not None and not self.min_replicas <= initial <= self.max_replicas:
-            raise ValueError("initial_replicas must lie between min_replicas and max_replicas")
-        return self
 
 
-class ModelSpec(_Frozen):
-    """The ONNX model that scores each event."""
-
-    path: Path = Field(description="ONNX model file (relative to this YAML file's folder).")
-    name: str | None = Field(None, description="Model name in predictions; default: file stem.")
-    version: str | None = Field(
-        None, description="Model version in predictions; default: first 12 hex of its sha256."
-    )
-    sha256: str | None = Field(
-        None,
-        pattern=r"^[0-9a-fA-F]{64}$",
-        description="Expected sha256 of the file (64 hex digits); the model is refused if "
-        "it differs. Without it, a '<file>.sha256' beside the model is checked if present.",
-    )
-    providers: Literal["auto"] | tuple[ProviderName, ...] = Field(
-        "auto",
-        description="'auto' (CUDA when a usable GPU is present, else CPU) or an explicit list.",
-    )
-    input_name: str | None = Field(
-        None, description="Model input that receives the features; default: the only input."
-    )
-    outputs: dict[str, str] | None = Field(
-        None,
-        description="Model outputs to publish, as {onnx_output_name: prediction_field}; "
-        "default: every output under its own name.",
-    )
-    intra_op_threads: int = Field(
-        1, ge=0, le=256, description="ONNX Runtime intra-op threads per session (0 = all cores)."
-    )
-    serving: Literal["colocated", "serve"] = Field(
-        "colocated",
-        description="'colocated': each source worker runs the model in-process (fastest for "
-        "small models); 'serve': Ray Serve replicas run it (GPUs, autoscaling, HTTP).",
-    )
-    serve: ServeSpec = Field(
-        default_factory=ServeSpec, description="Replicas, resources and batching for 'serve'."
-    )
-
-    @property
-    def model_name(self) -> str:
-        """The name predictions carry: ``name``, or the file's stem."""
-        return self.name or self.path.stem
-
-
-class RoutingSpec(_Frozen):
-    """Which of several models scores an event: by a field's value, or a weighted split."""
-
-    field: str | None = Field(None, description="Route by this event field's value.")
-    routes: dict[str, str] = Field(
-        default_factory=dict, description="With 'field': {field value: model name}."
-    )
-    default: str | None = Field(
-        None,
-        description="With 'field': the model for other values and for events without the "
-        "field; without it such events are dead-lettered (error.type no_route).",
-    )
-    weights: dict[str, float] | None = Field(
-        None,
-        description="A/B split instead: {model name: weight}. An event's share is fixed by "
-        "its id, so a re-scored event meets the same model.",
-    )
-
-    @model_validator(mode="after")
-    def _one_rule(self) -> RoutingSpec:
-        if (self.field is None) == (self.weights is None):
-            raise ValueError("give exactly one of 'field' (with routes) or 'weights'")
-        if self.weights is not None and (
-            not self.weights or any(w < 0 for w in self.weights.values())
-            or sum(self.weights.values()) <= 0
-        ):
-            raise ValueError("weights must be non-negative and not all zero")
-        return self
-
-    def model_names(self) -> set[str]:
-        names = set(self.routes.values()) | set(self.weights or {})
-        return names | ({self.default} if self.default else set())
-
-
-#: The CPUs the HTTP ingress replica reserves (Serve deploys it; cluster sizing counts it).
-HTTP_INGRESS_CPUS = 0.1
-
-
-class HttpSpec(_Frozen):
-    """Scoring over HTTP through Ray Serve's proxy (every model must use serving: serve)."""
-
-    enabled: bool = Field(False, description="Serve POST requests on route_prefix.")
-    host: str = Field("127.0.0.1", description="Address the proxy binds (loopback by default).")
-    port: int = Field(8000, ge=1, le=65535, description="Port the proxy listens on.")
-    route_prefix: str = Field(
-        "/score", pattern=r"^/[A-Za-z0-9/_-]*$", description="Path that takes events."
-    )
-    max_events: int = Field(
-        1_000, ge=1, le=100_000, description="Most events one request may carry."
-    )
-
-
-class BatchingSpec(_Frozen):
+class BatchingSpec(FrozenModel):
     """Micro-batching: a batch closes at max_size events or max_wait_ms after its first event."""
 
     max_size: int = Field(256, ge=1, le=65_536, description="Most events in one model call.")
@@ -378,7 +123,7 @@ class BatchingSpec(_Frozen):
     )
 
 
-class SinkSpec(_Frozen):
+class SinkSpec(FrozenModel):
     """Where predictions and dead letters go."""
 
     predictions_topic: TopicName = Field(
@@ -397,7 +142,7 @@ class SinkSpec(_Frozen):
     )
 
 
-class WorkerAutoscaleSpec(_Frozen):
+class WorkerAutoscaleSpec(FrozenModel):
     """Scale source workers on consumer lag, between min_workers and max_workers."""
 
     enabled: bool = Field(False, description="Scale workers on lag (else workers.count).")
@@ -434,7 +179,7 @@ class WorkerAutoscaleSpec(_Frozen):
         return self
 
 
-class WorkersSpec(_Frozen):
+class WorkersSpec(FrozenModel):
     """Source workers: Ray actors that each own a share of the partitions."""
 
     count: int = Field(1, ge=1, le=1_024, description="Number of source worker actors.")
@@ -447,14 +192,14 @@ class WorkersSpec(_Frozen):
     max_restarts: int = Field(
         3, ge=-1, description="Times Ray restarts a worker that died (-1: without limit)."
     )
-    _gpus = field_validator("num_gpus")(_whole_above_one)
+    _gpus = field_validator("num_gpus")(whole_above_one)
     autoscale: WorkerAutoscaleSpec = Field(
         default_factory=WorkerAutoscaleSpec,
         description="Lag-driven scaling; when enabled, count is the number to start with.",
     )
 
 
-class MetricsSpec(_Frozen):
+class MetricsSpec(FrozenModel):
     """The Prometheus endpoint served by the driver, and the driver's own watch."""
 
     enabled: bool = Field(True, description="Serve Prometheus metrics.")
@@ -467,7 +212,7 @@ class MetricsSpec(_Frozen):
     )
 
 
-class RaySpec(_Frozen):
+class RaySpec(FrozenModel):
     """Which Ray to run on."""
 
     address: str | None = Field(
@@ -476,7 +221,7 @@ class RaySpec(_Frozen):
     namespace: str = Field("streaminfer", description="Ray namespace of the named actors.")
 
 
-class PipelineSpec(_Frozen):
+class PipelineSpec(FrozenModel):
     """One scoring pipeline: Kafka source -> ONNX model -> Kafka sink, on Ray."""
 
     name: str = Field(
@@ -572,11 +317,7 @@ class PipelineSpec(_Frozen):
 
         sec = self.kafka.security
         security = sec.model_copy(
-            update={
-                key: _absolute(getattr(sec, key), base)
-                for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
-                if getattr(sec, key) is not None
-            }
+            update={key: _absolute(path, base) for key, path in sec.tls_files().items()}
         )
         kafka = self.kafka.model_copy(update={"security": security})
         return self.model_copy(update={
