@@ -82,18 +82,19 @@ class Pipeline:
         self._runtime = runtime
         return self
 
-    def wait_ready(self, timeout_s: float = 60.0) -> Pipeline:
+    def wait_ready(self, timeout_s: float = 60.0, *, balanced: bool = False) -> Pipeline:
         """Block until the workers have joined the group and own every source partition.
 
-        Events produced earlier are not lost (they wait in the topic); this is for callers
-        that measure latency from the first event, such as the demo and the benchmarks.
+        With ``balanced``, also until the group's rebalance is over: each partition owned
+        once, and every worker that can own one does. Events produced earlier are not lost
+        (they wait in the topic); this is for callers that measure latency from the first
+        event, such as the demo and the benchmarks, and for tests of partition shares.
         """
         if self._runtime is None:
             raise PipelineError(f"pipeline {self.spec.name} is not running")
-        if not self._runtime.wait_assigned(timeout_s):
-            raise PipelineError(
-                f"the workers did not take all source partitions within {timeout_s:.0f}s"
-            )
+        if not self._runtime.wait_assigned(timeout_s, balanced=balanced):
+            what = "balance the source partitions" if balanced else "take all source partitions"
+            raise PipelineError(f"the workers did not {what} within {timeout_s:.0f}s")
         return self
 
     def stats(self) -> PipelineStats:

@@ -6,18 +6,26 @@ Factories:
 - ``topic_factory(partitions)``: a new, empty topic on the session broker.
 - ``pipeline_factory(**overrides)``: a started :class:`Pipeline` on fresh topics.
 - ``produce(topic, values, keys=None)`` and ``read_topic(topic, count)``: real Kafka I/O.
+- ``make_events(dataset, count)``: JSON events ``e0, e1, ...`` of a dataset's rows, and keys.
+- ``feeder(topic, dataset, count, rate=None)``: a thread producing such events (halted and
+  joined after the test); ``watcher(topic)``: counts predictions per id on a topic.
+- Waiting for remote state: ``streaminfer.waiting.wait_until``.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import threading
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from kafka import KafkaProducer
@@ -183,6 +191,109 @@ def committed_offsets(kafka_config: dict[str, Any]) -> Callable[[str, str], dict
                 if tp.topic == topic and meta.offset >= 0}
 
     return read
+
+
+# ---------------------------------------------------------------- event streams
+
+def events_of(dataset: Dataset, count: int, start: int = 0) -> tuple[list[bytes], list[bytes]]:
+    """Keys and JSON values of events ``e<start>`` ... : a dataset's rows, in turn."""
+    keys, values = [], []
+    for i in range(start, start + count):
+        row = dataset.X[i % len(dataset.X)].tolist()
+        keys.append(f"e{i}".encode())
+        values.append(orjson.dumps({"id": f"e{i}", **dict(zip(dataset.features, row,
+                                                               strict=True))}))
+    return keys, values
+
+
+@pytest.fixture(scope="session")
+def make_events() -> Callable[..., tuple[list[bytes], list[bytes]]]:
+    """``make_events(dataset, count, start=0)`` -> (keys, values) of events e<start>, ..."""
+    return events_of
+
+
+class Feeder(threading.Thread):
+    """Produces ``count`` events (ids e0, e1, ...) as fast as it can, or at about ``rate``/s,
+    to ``partitions`` in turn (all of them when None); ``sent`` counts them, ``failed``
+    holds what went wrong."""
+
+    def __init__(self, config: dict[str, Any], topic: str, dataset: Dataset, count: int,
+                 rate: float | None = None, partitions: list[int] | None = None) -> None:
+        super().__init__(daemon=True)
+        self.producer = KafkaProducer(**config, acks="all", linger_ms=5)
+        self.topic, self.dataset, self.count, self.rate = topic, dataset, count, rate
+        self.partitions = partitions
+        self.halt = threading.Event()
+        self.failed: list[BaseException] = []
+        self.sent = 0
+
+    def run(self) -> None:
+        try:
+            for i in range(self.count):
+                if self.rate and i and i % 50 == 0 and self.halt.wait(50 / self.rate):
+                    return
+                keys, values = events_of(self.dataset, 1, start=i)
+                partition = self.partitions[i % len(self.partitions)] if self.partitions else None
+                self.producer.send(self.topic, key=keys[0], value=values[0],
+                                   partition=partition)
+                self.sent += 1
+            self.producer.flush()
+        except BaseException as exc:  # the test reports it
+            self.failed.append(exc)
+        finally:
+            self.producer.close()
+
+
+@pytest.fixture
+def feeder(kafka_config: dict[str, Any]) -> Iterator[Callable[..., Feeder]]:
+    """``feeder(topic, dataset, count, rate=None, partitions=None)`` -> a :class:`Feeder`, not
+    started; halted and joined after the test."""
+    made: list[Feeder] = []
+
+    def make(topic: str, dataset: Dataset, count: int, rate: float | None = None,
+             partitions: list[int] | None = None) -> Feeder:
+        made.append(Feeder(kafka_config, topic, dataset, count, rate, partitions))
+        return made[-1]
+
+    yield make
+    for thread in made:
+        thread.halt.set()
+        if thread.is_alive():
+            thread.join(30)
+
+
+class Watcher:
+    """Counts predictions per id on a topic, reading it from the start."""
+
+    def __init__(self, config: dict[str, Any], topic: str) -> None:
+        self.reader = TopicReader(config, [topic])
+        self.seen: Counter[str] = Counter()
+
+    def until(self, predicate: Callable[[], bool], timeout_s: float = 90.0) -> bool:
+        """Read until ``predicate()`` holds or ``timeout_s`` ran out; whether it holds."""
+        deadline = time.monotonic() + timeout_s
+        while not predicate() and time.monotonic() < deadline:
+            for record in self.reader.poll(timeout_ms=200):
+                assert record.value is not None
+                self.seen[orjson.loads(record.value)["id"]] += 1
+        return predicate()
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+@pytest.fixture
+def watcher(kafka_config: dict[str, Any]) -> Iterator[Callable[[str], Watcher]]:
+    """``watcher(topic)`` -> a :class:`Watcher` of predictions, closed after the test."""
+    made: list[Watcher] = []
+
+    def make(topic: str) -> Watcher:
+        made.append(Watcher(kafka_config, topic))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
 
 
 # ---------------------------------------------------------------- pipelines

@@ -13,13 +13,14 @@ import time
 from collections import Counter as Tally
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
 from streaminfer.errors import StreamInferError
 from streaminfer.operators.batcher import MicroBatcher
-from streaminfer.operators.kafka_sink import KafkaSink, SinkError
+from streaminfer.operators.kafka_sink import KafkaSink, Sink, SinkError
 from streaminfer.operators.kafka_source import KafkaSource
 from streaminfer.operators.metrics import WorkerMetrics, WorkerStats
 from streaminfer.operators.model_runner import ModelInfo
@@ -50,6 +51,20 @@ LAG_EVERY_S = 1.0
 ATTEMPTS_WHEN_LEAVING = 3
 
 
+def worker_client_config(spec: PipelineSpec, bootstrap_servers: str, worker_id: str
+                         ) -> dict[str, Any]:
+    """kafka-python settings of one worker's clients (its own ``client_id``)."""
+    config = client_config(spec.kafka, bootstrap_servers)
+    config["client_id"] = f"{spec.kafka.client_id}-{worker_id}"
+    return config
+
+
+def make_sink(spec: PipelineSpec, bootstrap_servers: str, worker_id: str) -> KafkaSink:
+    """The Kafka sink of one worker, as the spec configures it."""
+    return KafkaSink(worker_client_config(spec, bootstrap_servers, worker_id),
+                     linger_ms=spec.sink.linger_ms, compression=spec.sink.compression)
+
+
 def max_in_flight(spec: PipelineSpec) -> int:
     """Micro-batches a worker may have at the model at once (1 when all run in-process)."""
     served = [m.serve.max_in_flight for m in spec.model_specs if m.serving == "serve"]
@@ -76,8 +91,11 @@ class ScoringLoop:
     """One consumer-group member scoring its partitions until :meth:`request_stop`."""
 
     def __init__(
-        self, spec: PipelineSpec, bootstrap_servers: str, scorer: BatchScorer, worker_id: str
+        self, spec: PipelineSpec, bootstrap_servers: str, scorer: BatchScorer, worker_id: str,
+        *, sink: Sink | None = None,
     ) -> None:
+        """``sink``: where predictions and dead letters go; by default a :class:`KafkaSink`
+        made by :func:`make_sink`. The loop closes it."""
         self.spec = spec
         self.worker_id = worker_id
         self.metrics = WorkerMetrics(worker_id, os.getpid())
@@ -87,10 +105,8 @@ class ScoringLoop:
         self.batcher: MicroBatcher[Record] = MicroBatcher(
             spec.batching.max_size, spec.batching.max_wait_ms
         )
-        config = client_config(spec.kafka, bootstrap_servers)
-        config["client_id"] = f"{spec.kafka.client_id}-{worker_id}"
-        self.sink = KafkaSink(config, linger_ms=spec.sink.linger_ms,
-                              compression=spec.sink.compression)
+        config = worker_client_config(spec, bootstrap_servers, worker_id)
+        self.sink = sink or make_sink(spec, bootstrap_servers, worker_id)
         try:
             self.source = KafkaSource(
                 config, topics=list(spec.source.topics), group_id=spec.source.group_id,

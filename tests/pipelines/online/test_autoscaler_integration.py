@@ -13,72 +13,21 @@ import logging
 import threading
 import time
 import urllib.request
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from streaminfer import Pipeline
-from streaminfer.operators.topic_reader import TopicReader
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
+from streaminfer.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 LOGGER = "streaminfer.pipelines.online.autoscaler"
-
-
-class Feeder(threading.Thread):
-    """Produces ``count`` breast-cancer events (ids e0, e1, ...) as fast as it can, or at
-    about ``rate``/s, to ``partitions`` in turn (all of them when None)."""
-
-    def __init__(self, config: dict[str, Any], topic: str, dataset: Dataset, count: int,
-                 rate: float | None = None, partitions: list[int] | None = None) -> None:
-        super().__init__(daemon=True)
-        self.producer = KafkaProducer(**config, acks="all", linger_ms=5)
-        self.topic, self.dataset, self.count, self.rate = topic, dataset, count, rate
-        self.partitions = partitions
-        self.halt = threading.Event()
-        self.failed: list[BaseException] = []
-
-    def run(self) -> None:
-        try:
-            for i in range(self.count):
-                if self.rate and i and i % 50 == 0 and self.halt.wait(50 / self.rate):
-                    return
-                row = self.dataset.X[i % len(self.dataset.X)].tolist()
-                event = {"id": f"e{i}", **dict(zip(self.dataset.features, row, strict=True))}
-                partition = self.partitions[i % len(self.partitions)] if self.partitions else None
-                self.producer.send(self.topic, key=f"e{i}".encode(), value=orjson.dumps(event),
-                                   partition=partition)
-            self.producer.flush()
-        except BaseException as exc:  # the test reports it
-            self.failed.append(exc)
-        finally:
-            self.producer.close()
-
-
-class Watcher:
-    """Counts predictions per id on a topic, reading it from the start."""
-
-    def __init__(self, config: dict[str, Any], topic: str) -> None:
-        self.reader = TopicReader(config, [topic])
-        self.seen: Counter[str] = Counter()
-
-    def until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while not predicate() and time.monotonic() < deadline:
-            for record in self.reader.poll(timeout_ms=200):
-                assert record.value is not None
-                self.seen[orjson.loads(record.value)["id"]] += 1
-        return predicate()
-
-    def close(self) -> None:
-        self.reader.close()
 
 
 def autoscaler_of(pipeline: Any) -> WorkerAutoscaler:
@@ -96,7 +45,7 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def test_a_burst_scales_workers_up_then_back_down_without_losing_or_repeating_events(
     pipeline_factory: Callable[..., Any], dataset_factory: Callable[[str], Dataset],
-    kafka_config: dict[str, Any],
+    feeder: Callable[..., Any], watcher: Callable[[str], Any],
 ) -> None:
     autoscale = {"enabled": True, "min_workers": 1, "max_workers": 4,
                  "target_lag_per_worker": 300, "scale_down_below": 0.2, "interval_s": 0.25,
@@ -107,12 +56,12 @@ def test_a_burst_scales_workers_up_then_back_down_without_losing_or_repeating_ev
     scaler = autoscaler_of(pipeline)
     assert pipeline.metrics_url is not None
     count = 20_000
-    feeder = Feeder(kafka_config, run.source_topic, dataset_factory("breast_cancer"), count)
-    watcher = Watcher(kafka_config, run.predictions_topic)
+    feed = feeder(run.source_topic, dataset_factory("breast_cancer"), count)
+    preds = watcher(run.predictions_topic)
     most = 1
     began = time.monotonic()
     try:
-        feeder.start()
+        feed.start()
 
         def risen(s: WorkerAutoscaler) -> bool:
             nonlocal most
@@ -121,8 +70,8 @@ def test_a_burst_scales_workers_up_then_back_down_without_losing_or_repeating_ev
 
         assert scaler.wait_for(risen, timeout_s=30), scaler.last_decision
         expected = {f"e{i}" for i in range(count)}
-        assert watcher.until(lambda: expected <= set(watcher.seen), timeout_s=60), (
-            f"missing {len(expected - set(watcher.seen))} predictions")
+        assert preds.until(lambda: expected <= set(preds.seen), timeout_s=60), (
+            f"missing {len(expected - set(preds.seen))} predictions")
         drained_at = time.monotonic()
 
         def back_to_min(s: WorkerAutoscaler) -> bool:
@@ -134,16 +83,16 @@ def test_a_burst_scales_workers_up_then_back_down_without_losing_or_repeating_ev
         settled_at = time.monotonic()
         metrics = scrape(pipeline.metrics_url)
     finally:
-        feeder.halt.set()
-        feeder.join(30)
+        feed.halt.set()
+        feed.join(30)
         final = pipeline.stop()
     try:
         # Everything the workers acknowledged is on the topic: read it all, then compare.
-        assert watcher.until(lambda: sum(watcher.seen.values()) >= final.predictions,
+        assert preds.until(lambda: sum(preds.seen.values()) >= final.predictions,
                              timeout_s=30)
     finally:
-        watcher.close()
-    assert not feeder.failed, feeder.failed
+        preds.close()
+    assert not feed.failed, feed.failed
 
     events = list(scaler.decisions)
     summary = [(round(e.at - events[0].at, 1), e.from_workers, e.to_workers, e.rule)
@@ -162,8 +111,8 @@ def test_a_burst_scales_workers_up_then_back_down_without_losing_or_repeating_ev
     for earlier, later in itertools.pairwise(events):  # each change waited for its cooldown
         assert later.at - earlier.at >= (1.0 if later in ups else 2.0), summary
 
-    duplicates = {i: n for i, n in watcher.seen.items() if n > 1}
-    assert len(watcher.seen) == count and duplicates == {}, (len(watcher.seen), duplicates)
+    duplicates = {i: n for i, n in preds.seen.items() if n > 1}
+    assert len(preds.seen) == count and duplicates == {}, (len(preds.seen), duplicates)
     assert final.predictions == count and final.dead_letters == 0
 
     assert metrics[("streaminfer_autoscaler_target_workers", ())] == 1.0
@@ -204,18 +153,10 @@ class HungMember(threading.Thread):
             self.consumer.close(autocommit=False)
 
 
-def _until(predicate: Callable[[], bool], timeout_s: float, pause: threading.Event) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(0.1)  # remote state (a group's assignment): nothing local to await
-    return True
-
-
 def test_a_stuck_partition_does_not_drive_scale_up(
     ray_session: None, pipeline_spec_factory: Callable[..., Any],
     dataset_factory: Callable[[str], Dataset], kafka_config: dict[str, Any],
+    feeder: Callable[..., Any], watcher: Callable[[str], Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
@@ -228,30 +169,29 @@ def test_a_stuck_partition_does_not_drive_scale_up(
     topic = spec.source.topics[0]
     cancer = dataset_factory("breast_cancer")
     # The poison partition's events are there before anyone reads them.
-    backlog = Feeder(kafka_config, topic, cancer, poison, partitions=[2])
+    backlog = feeder(topic, cancer, poison, partitions=[2])
     backlog.run()
     assert not backlog.failed
     hung = HungMember(kafka_config, topic, spec.source.group_id)
     hung.start()
-    pause = threading.Event()
     pipeline = None
     try:
-        assert _until(lambda: len(hung.assigned) == 3, 30, pause)  # alone in the group
+        assert wait_until(lambda: len(hung.assigned) == 3, 30)  # alone in the group
         pipeline = Pipeline(spec).start()
         scaler = autoscaler_of(pipeline)
         mine = {f"{topic}/0", f"{topic}/1"}
-        assert _until(lambda: pipeline.stats().assigned == mine
-                      and hung.assigned == {TopicPartition(topic, 2)}, 30, pause)
-        feeder = Feeder(kafka_config, topic, cancer, fed, rate=1_000, partitions=[0, 1])
-        watcher = Watcher(kafka_config, spec.sink.predictions_topic)
+        assert wait_until(lambda: pipeline.stats().assigned == mine
+                          and hung.assigned == {TopicPartition(topic, 2)}, 30)
+        feed = feeder(topic, cancer, fed, rate=1_000, partitions=[0, 1])
+        preds = watcher(spec.sink.predictions_topic)
         try:
-            feeder.start()
+            feed.start()
             expected = {f"e{i}" for i in range(fed)}  # the other partitions drain
-            assert watcher.until(lambda: expected <= set(watcher.seen), timeout_s=30)
+            assert preds.until(lambda: expected <= set(preds.seen), timeout_s=30)
         finally:
-            feeder.join(30)
-            watcher.close()
-        assert not feeder.failed, feeder.failed
+            feed.join(30)
+            preds.close()
+        assert not feed.failed, feed.failed
 
         # Wait until the scale-up cooldown is over and the partition is found stuck.
         def cooled_and_stuck(s: WorkerAutoscaler) -> bool:

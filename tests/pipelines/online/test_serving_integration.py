@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import httpx
 import numpy as np
 import orjson
 import pytest
 import ray
-from kafka import KafkaProducer
 from ray import serve
 
 from streaminfer.pipelines.online.serving import DEPLOYMENT, app_name
+from streaminfer.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
-
-def _events(dataset, start: int, count: int) -> tuple[list[bytes], list[bytes]]:
-    keys, values = [], []
-    for i in range(start, start + count):
-        row = dataset.X[i % len(dataset.X)].tolist()
-        keys.append(f"e{i}".encode())
-        values.append(orjson.dumps({"id": f"e{i}", **dict(zip(dataset.features, row,
-                                                               strict=True))}))
-    return keys, values
+ENDLESS = 10**9  # events a feeder would send: until halted
 
 
 def _by_id(records) -> dict[str, dict]:
@@ -42,18 +31,8 @@ def _replicas(spec, model) -> int:
     return int(states.get("RUNNING", 0))
 
 
-def _until(predicate, timeout_s: float, every_s: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout_s
-    pause = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(every_s)  # polls remote state (Serve, Ray): nothing local to await
-    return True
-
-
 def test_serve_mode_gives_the_same_predictions_as_colocated(
-    pipeline_spec_factory, dataset_factory, produce, read_topic
+    pipeline_spec_factory, dataset_factory, make_events, produce, read_topic
 ):
     from streaminfer import Pipeline
 
@@ -66,7 +45,7 @@ def test_serve_mode_gives_the_same_predictions_as_colocated(
         "sink": served_spec.sink.model_copy(update={"predictions_topic": "c-" +
                                                     served_spec.sink.predictions_topic}),
     })
-    keys, values = _events(dataset_factory("breast_cancer"), 0, 500)
+    keys, values = make_events(dataset_factory("breast_cancer"), 500)
     produce(served_spec.source.topics[0], values, keys)
     with Pipeline(served_spec), Pipeline(colocated_spec):
         served = _by_id(read_topic(served_spec.sink.predictions_topic, 500))
@@ -138,28 +117,8 @@ def test_http_refuses_each_kind_of_bad_request_with_a_json_error(
     assert httpx.get(url, timeout=30).status_code == 405
 
 
-class Load(threading.Thread):
-    """Keeps producing events until stopped."""
-
-    def __init__(self, config, topic, dataset, rate):
-        super().__init__(daemon=True)
-        self.producer = KafkaProducer(**config, linger_ms=5)
-        self.topic, self.dataset, self.rate = topic, dataset, rate
-        self.halt = threading.Event()
-        self.sent = 0
-
-    def run(self):
-        while not self.halt.wait(100 / self.rate):
-            keys, values = _events(self.dataset, self.sent, 100)
-            for key, value in zip(keys, values, strict=True):
-                self.producer.send(self.topic, key=key, value=value)
-            self.sent += 100
-        self.producer.flush()
-        self.producer.close()
-
-
 def test_replicas_scale_up_under_load_and_back_down_when_it_stops(
-    pipeline_factory, dataset_factory, kafka_config
+    pipeline_factory, dataset_factory, feeder
 ):
     serve_options = {"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 1,
                      "upscale_delay_s": 1, "downscale_delay_s": 2, "max_in_flight": 4,
@@ -168,31 +127,30 @@ def test_replicas_scale_up_under_load_and_back_down_when_it_stops(
                            workers={"count": 2}, batching={"max_size": 16, "max_wait_ms": 1})
     model = run.spec.model
     assert _replicas(run.spec, model) == 1
-    load = Load(kafka_config, run.source_topic, dataset_factory("breast_cancer"), 3000)
+    load = feeder(run.source_topic, dataset_factory("breast_cancer"), ENDLESS, rate=3000)
     load.start()
     try:
-        assert _until(lambda: _replicas(run.spec, model) == 2, timeout_s=60), "no scale-up"
+        assert wait_until(lambda: _replicas(run.spec, model) == 2, 60), "no scale-up"
     finally:
         load.halt.set()
         load.join()
-    assert _until(lambda: _replicas(run.spec, model) == 1, timeout_s=60), "no scale-down"
+    assert wait_until(lambda: _replicas(run.spec, model) == 1, 60), "no scale-down"
 
 
-def test_a_killed_replica_loses_nothing(pipeline_factory, dataset_factory, kafka_config,
-                                        read_topic):
+def test_a_killed_replica_loses_nothing(pipeline_factory, dataset_factory, feeder, read_topic):
     run = pipeline_factory(model_options={"serving": "serve",
                                           "serve": {"min_replicas": 2, "max_replicas": 2,
                                                     "num_cpus": 0.5, "request_timeout_s": 5}})
-    load = Load(kafka_config, run.source_topic, dataset_factory("breast_cancer"), 1000)
+    load = feeder(run.source_topic, dataset_factory("breast_cancer"), ENDLESS, rate=1000)
     load.start()
     try:
-        assert _until(lambda: run.pipeline.stats().predictions >= 1000, timeout_s=60)
+        assert wait_until(lambda: run.pipeline.stats().predictions >= 1000, 60)
         replicas = [a for a in ray.util.list_named_actors(all_namespaces=True)
                     if a["name"].startswith(f"SERVE_REPLICA::{app_name(run.spec, run.spec.model)}")]
         assert len(replicas) == 2
         ray.kill(ray.get_actor(replicas[0]["name"], namespace=replicas[0]["namespace"]))
         before = run.pipeline.stats().predictions
-        assert _until(lambda: run.pipeline.stats().predictions >= before + 2000, timeout_s=60)
+        assert wait_until(lambda: run.pipeline.stats().predictions >= before + 2000, 60)
     finally:
         load.halt.set()
         load.join()

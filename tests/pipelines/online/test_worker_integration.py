@@ -2,87 +2,42 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import orjson
 import pytest
 import ray
-from kafka import KafkaProducer
 
 from streaminfer import Pipeline
-from streaminfer.operators.topic_reader import TopicReader
 
 pytestmark = pytest.mark.integration
 
 
-class Feeder(threading.Thread):
-    """Produces ``count`` breast-cancer events at about ``rate``/s, keyed e0, e1, ..."""
-
-    def __init__(self, config, topic, dataset, count, rate):
-        super().__init__(daemon=True)
-        self.producer = KafkaProducer(**config, acks="all", linger_ms=5)
-        self.topic, self.dataset, self.count, self.rate = topic, dataset, count, rate
-        self.halt = threading.Event()
-
-    def run(self):
-        for i in range(self.count):
-            if i and i % 100 == 0 and self.halt.wait(100 / self.rate):
-                return
-            row = self.dataset.X[i % len(self.dataset.X)].tolist()
-            event = {"id": f"e{i}", **dict(zip(self.dataset.features, row, strict=True))}
-            self.producer.send(self.topic, key=f"e{i}".encode(), value=orjson.dumps(event))
-        self.producer.flush()
-        self.producer.close()
-
-
-class Watcher:
-    """Counts predictions per id on a topic, reading it from the start."""
-
-    def __init__(self, config, topic):
-        self.reader = TopicReader(config, [topic])
-        self.seen: Counter[str] = Counter()
-
-    def until(self, predicate, timeout_s=90.0):
-        import time
-
-        deadline = time.monotonic() + timeout_s
-        while not predicate() and time.monotonic() < deadline:
-            for record in self.reader.poll(timeout_ms=200):
-                self.seen[orjson.loads(record.value)["id"]] += 1
-        return predicate()
-
-    def close(self):
-        self.reader.close()
-
-
 def test_two_workers_share_partitions_and_a_killed_worker_loses_nothing(
-    pipeline_factory, dataset_factory, kafka_config, record_property
+    pipeline_factory, dataset_factory, feeder, watcher, record_property
 ):
     run = pipeline_factory(workers={"count": 2, "max_restarts": 0}, partitions=4)
+    run.pipeline.wait_ready(60, balanced=True)  # wait_ready alone: covered, maybe not shared
     shares = {w.worker_id: set(w.assigned) for w in run.pipeline.stats().workers}
     assert len(shares) == 2 and all(len(s) == 2 for s in shares.values()), shares
     assert set.union(*shares.values()) == {f"{run.source_topic}/{p}" for p in range(4)}
 
     count = 6000
-    feeder = Feeder(kafka_config, run.source_topic, dataset_factory("breast_cancer"), count, 1500)
-    watcher = Watcher(kafka_config, run.predictions_topic)
-    feeder.start()
-    try:
-        assert watcher.until(lambda: len(watcher.seen) >= 1500)
-        before = {w.worker_id: w.events_in for w in run.pipeline.stats().workers}
-        assert all(n > 0 for n in before.values()), before  # both did work
-        victim = run.pipeline.worker_names[0]
-        ray.kill(ray.get_actor(victim, namespace=run.spec.ray.namespace), no_restart=True)
+    feed = feeder(run.source_topic, dataset_factory("breast_cancer"), count, rate=1500)
+    seen = watcher(run.predictions_topic)
+    feed.start()
+    assert seen.until(lambda: len(seen.seen) >= 1500)
+    before = {w.worker_id: w.events_in for w in run.pipeline.stats().workers}
+    assert all(n > 0 for n in before.values()), before  # both did work
+    victim = run.pipeline.worker_names[0]
+    ray.kill(ray.get_actor(victim, namespace=run.spec.ray.namespace), no_restart=True)
 
-        expected = {f"e{i}" for i in range(count)}
-        assert watcher.until(lambda: expected <= set(watcher.seen), timeout_s=120), (
-            f"missing {len(expected - set(watcher.seen))} predictions")
-    finally:
-        feeder.halt.set()
-        feeder.join()
-        watcher.close()
-    duplicates = sum(n - 1 for n in watcher.seen.values())
+    expected = {f"e{i}" for i in range(count)}
+    assert seen.until(lambda: expected <= set(seen.seen), timeout_s=120), (
+        f"missing {len(expected - set(seen.seen))} predictions")
+    feed.join(30)
+    assert not feed.failed, feed.failed
+    duplicates = sum(n - 1 for n in seen.seen.values())
     record_property("duplicates_after_kill", duplicates)
     print(f"at-least-once after killing {victim}: {count} events, {duplicates} duplicates")
     survivor = next(w for w in run.pipeline.stats().workers if w.worker_id != victim)
@@ -103,20 +58,18 @@ def _seed_group(kafka_config, group: str, topic: str, offsets: dict[int, int]) -
 
 
 def test_a_clean_stop_mid_stream_loses_and_duplicates_nothing(
-    pipeline_factory, dataset_factory, kafka_config, read_topic, committed_offsets
+    pipeline_factory, dataset_factory, kafka_config, feeder, watcher, read_topic,
+    committed_offsets,
 ):
     run = pipeline_factory(workers={"count": 2}, partitions=4)
     count = 6000
-    feeder = Feeder(kafka_config, run.source_topic, dataset_factory("breast_cancer"), count, 2000)
-    watcher = Watcher(kafka_config, run.predictions_topic)
-    feeder.start()
-    try:
-        assert watcher.until(lambda: len(watcher.seen) >= 1500)
-        first = run.pipeline.stop()  # mid-stream: finish open batches, commit, leave
-        feeder.join()
-    finally:
-        feeder.halt.set()
-        watcher.close()
+    feed = feeder(run.source_topic, dataset_factory("breast_cancer"), count, rate=2000)
+    seen = watcher(run.predictions_topic)
+    feed.start()
+    assert seen.until(lambda: len(seen.seen) >= 1500)
+    first = run.pipeline.stop()  # mid-stream: finish open batches, commit, leave
+    feed.join(60)
+    assert not feed.is_alive() and not feed.failed, feed.failed
     assert 1500 <= first.predictions < count
 
     # What the stop committed is exactly what it produced: per partition, one prediction for

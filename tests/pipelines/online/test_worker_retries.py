@@ -16,7 +16,7 @@ from streaminfer.operators.kafka_sink import KafkaSink, SinkError
 from streaminfer.operators.model_runner import read_model_file
 from streaminfer.pipelines.online.assembly import build_scorer, load_model
 from streaminfer.pipelines.online.model_backends import LocalModel
-from streaminfer.pipelines.online.worker import ScoringLoop
+from streaminfer.pipelines.online.worker import ScoringLoop, make_sink
 
 pytestmark = pytest.mark.integration
 
@@ -69,18 +69,19 @@ class DownSink:
 
 @pytest.fixture
 def make_loop(pipeline_spec_factory, broker):
+    """``make_loop(wrap=None, spec=None)`` -> (spec, loop, thread): a scoring loop on a fresh
+    one-partition pipeline (or ``spec``), whose real Kafka sink ``wrap`` may wrap."""
     loops = []
 
-    def make(refusals: int | None = None, up: threading.Event | None = None):
-        spec = pipeline_spec_factory(partitions=1, batching={"max_size": 20, "max_wait_ms": 50})
+    def make(wrap=None, spec=None):
+        spec = spec or pipeline_spec_factory(
+            partitions=1, batching={"max_size": 20, "max_wait_ms": 50})
         model = spec.model_specs[0]
         local = LocalModel(load_model(model, read_model_file(model.path)))
+        sink = make_sink(spec, broker.bootstrap_servers, "w0")
         loop = ScoringLoop(spec, broker.bootstrap_servers,
-                           build_scorer(spec, {model.model_name: local}), "w0")
-        if up is None:
-            loop.sink = RefusingSink(loop.sink, refusals)  # type: ignore[assignment]
-        else:
-            loop.sink = DownSink(loop.sink, up)  # type: ignore[assignment]
+                           build_scorer(spec, {model.model_name: local}), "w0",
+                           sink=wrap(sink) if wrap else sink)
         thread = threading.Thread(target=loop.run, daemon=True)
         loops.append((loop, thread))
         return spec, loop, thread
@@ -92,16 +93,11 @@ def make_loop(pipeline_spec_factory, broker):
         loop.close()
 
 
-def _events(data, count):
-    return [orjson.dumps({"id": f"e{i}", **dict(zip(data.features, data.X[i].tolist(),
-                                                     strict=True))}) for i in range(count)]
-
-
 def test_a_refused_batch_is_produced_again_then_committed(
-    make_loop, dataset_factory, produce, read_topic, committed_offsets
+    make_loop, dataset_factory, make_events, produce, read_topic, committed_offsets
 ):
-    spec, loop, thread = make_loop(refusals=2)
-    produce(spec.source.topics[0], _events(dataset_factory("breast_cancer"), 60))
+    spec, loop, thread = make_loop(lambda sink: RefusingSink(sink, refusals=2))
+    produce(spec.source.topics[0], make_events(dataset_factory("breast_cancer"), 60)[1])
     thread.start()
     seen = Counter(orjson.loads(r.value)["id"] for r in
                    read_topic(spec.sink.predictions_topic, 60 + 2 * 20, timeout_s=30))
@@ -114,10 +110,10 @@ def test_a_refused_batch_is_produced_again_then_committed(
 
 
 def test_a_batch_still_refused_when_stopping_is_not_committed(
-    make_loop, dataset_factory, produce, read_topic, committed_offsets
+    make_loop, dataset_factory, make_events, produce, read_topic, committed_offsets
 ):
-    spec, loop, thread = make_loop(refusals=None)
-    produce(spec.source.topics[0], _events(dataset_factory("breast_cancer"), 20))
+    spec, loop, thread = make_loop(lambda sink: RefusingSink(sink, refusals=None))
+    produce(spec.source.topics[0], make_events(dataset_factory("breast_cancer"), 20)[1])
     thread.start()
     assert len(read_topic(spec.sink.predictions_topic, 20, timeout_s=30)) >= 20
     loop.request_stop()
@@ -129,23 +125,43 @@ def test_a_batch_still_refused_when_stopping_is_not_committed(
 
 
 def test_events_read_after_a_batch_given_up_are_not_committed_past_it(
-    make_loop, dataset_factory, produce, read_topic, committed_offsets
+    make_loop, dataset_factory, make_events, produce, read_topic, committed_offsets, caplog
 ):
     # The broker is down until the stop: the batch given up then must not be skipped by
     # committing the events read after it, which the broker accepts once it is up.
     up = threading.Event()
-    spec, loop, thread = make_loop(up=up)
-    produce(spec.source.topics[0], _events(dataset_factory("breast_cancer"), 60))
+    down = None
+
+    def wrap(sink):
+        nonlocal down
+        down = DownSink(sink, up)
+        return down
+
+    spec, loop, thread = make_loop(wrap)
+    topic, count = spec.source.topics[0], 60
+    produce(topic, make_events(dataset_factory("breast_cancer"), count)[1])
     thread.start()
-    assert loop.sink.refused.wait(30)
+    assert down.refused.wait(30)
     up.set()
     loop.request_stop()
     thread.join(30)
     assert not thread.is_alive()
     assert loop.stats().produce_retries >= 2
-    committed = committed_offsets(spec.source.group_id, spec.source.topics[0]).get(0, 0)
+    assert any("abandoning" in r.getMessage() for r in caplog.records), "nothing given up"
+    committed = committed_offsets(spec.source.group_id, topic).get(0, 0)
+    assert committed < count  # the batch given up was not committed past
     predicted = {orjson.loads(r.value)["id"]
                  for r in read_topic(spec.sink.predictions_topic, committed, timeout_s=30)}
-    # every event below the committed offset has a prediction; the rest is read again
+    # every event below the committed offset has a prediction ...
     assert {f"e{i}" for i in range(committed)} <= predicted
-
+    # ... and the next owner of the partition reads the rest again: nothing is lost.
+    delivered = loop.stats().predictions
+    loop.close()  # leaves the group
+    _, again, rerun = make_loop(spec=spec)
+    rerun.start()
+    everything = read_topic(spec.sink.predictions_topic, delivered + count - committed,
+                            timeout_s=60)
+    assert {orjson.loads(r.value)["id"] for r in everything} == {f"e{i}" for i in range(count)}
+    again.request_stop()
+    rerun.join(30)
+    assert committed_offsets(spec.source.group_id, topic) == {0: count}
