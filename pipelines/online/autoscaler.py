@@ -2,9 +2,10 @@
 
 Two parts:
 
-- pure functions, :func:`observe` and :func:`decide`, that turn lag measurements over time
-  into a decision (how many workers, and why). They take the time as an argument, so tests
-  drive them with fake numbers and a fake clock.
+- pure functions, :func:`~.scaling_rules.observe` and :func:`~.scaling_rules.decide`
+  (in :mod:`.scaling_rules`), that turn lag measurements over time into a decision (how many
+  workers, and why). They take the time as an argument, so tests drive them with fake
+  numbers and a fake clock.
 - :class:`WorkerAutoscaler`, a daemon thread in the driver that every ``interval_s`` measures
   the group's lag with a :class:`~streaminfer.operators.lag_probe.LagProbe`, decides, logs a
   change with its reason, calls ``runtime.scale_to(n)`` and exports Prometheus metrics.
@@ -30,173 +31,35 @@ they are added to or removed.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from kafka import TopicPartition
 
 from streaminfer.errors import StreamInferError
 from streaminfer.operators.lag_probe import LagProbe, PartitionLag
+from streaminfer.pipelines.online.scaling_rules import (
+    Decision,
+    PartitionState,
+    bounds,
+    decide,
+    observe,
+    tp_name,
+)
 from streaminfer.pipelines.spec.schema import PipelineSpec, WorkerAutoscaleSpec
 
 log = logging.getLogger(__name__)
 
-Direction = Literal["up", "down", "hold"]
 #: Decisions kept in :attr:`WorkerAutoscaler.decisions`.
 HISTORY = 256
 #: Longest :meth:`WorkerAutoscaler.stop` waits for a scale in progress to finish.
 STOP_TIMEOUT_S = 180.0
 #: Longest wait, after a change, for the consumer group to settle before the cooldown starts.
 SETTLE_TIMEOUT_S = 30.0
-
-
-def tp_name(tp: TopicPartition) -> str:
-    return f"{tp.topic}/{tp.partition}"
-
-
-# ---------------------------------------------------------------- the pure part
-
-
-@dataclass(frozen=True)
-class PartitionState:
-    """What the autoscaler remembers of one partition between measurements."""
-
-    committed: int | None
-    lag: int
-    still_since: float
-    """Since when the partition has had lag at this same committed offset (the time of the
-    latest measurement when it has no lag, or its offset moved)."""
-
-    def stuck(self, now: float, stuck_after_s: float) -> bool:
-        return self.lag > 0 and now - self.still_since >= stuck_after_s
-
-
-def observe(
-    previous: Mapping[TopicPartition, PartitionState],
-    measured: Mapping[TopicPartition, PartitionLag],
-    now: float,
-) -> dict[TopicPartition, PartitionState]:
-    """Fold one measurement into the per-partition states.
-
-    A partition's clock restarts whenever its committed offset moves or its lag is zero: only
-    lag that sits at an unmoving offset ages towards "stuck".
-    """
-    states = {}
-    for tp, m in measured.items():
-        before = previous.get(tp)
-        still = (before is not None and m.lag > 0 and before.lag > 0
-                 and before.committed == m.committed)
-        states[tp] = PartitionState(m.committed, m.lag,
-                                    before.still_since if still and before else now)
-    return states
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What :func:`decide` concluded, and why."""
-
-    workers: int
-    """Workers running when it decided."""
-    target: int
-    """Workers there should be now (``workers`` when it holds)."""
-    desired: int
-    """Workers the lag alone asks for (within the bounds), before any cooldown."""
-    direction: Direction
-    rule: str
-    """Short, fixed label of the rule that decided (the metric's ``reason``)."""
-    reason: str
-    """The decision in words, with the numbers."""
-    lag: int
-    """Lag of every partition."""
-    counted_lag: int
-    """Lag that drives scaling: every partition but the stuck ones."""
-    stuck: tuple[TopicPartition, ...] = ()
-
-    @property
-    def lag_per_worker(self) -> float:
-        return self.counted_lag / max(1, self.workers)
-
-
-def bounds(spec: WorkerAutoscaleSpec, partitions: int) -> tuple[int, int]:
-    """(fewest, most) workers: ``min_workers`` .. ``max_workers``, never above the partition
-    count (when ``min_workers`` exceeds the partitions, the partitions win: the extra workers
-    would own nothing)."""
-    most = max(1, min(spec.max_workers, partitions))
-    return min(spec.min_workers, most), most
-
-
-def decide(
-    states: Mapping[TopicPartition, PartitionState], *, now: float, workers: int,
-    partitions: int, last_change_at: float | None, spec: WorkerAutoscaleSpec,
-) -> Decision:
-    """How many workers there should be now. Pure: no I/O, the time is an argument.
-
-    ``last_change_at`` is when the worker count last changed (the autoscaler's start counts);
-    ``None`` means never, and no cooldown applies.
-    """
-    fewest, most = bounds(spec, partitions)
-    stuck = tuple(sorted(tp for tp, s in states.items() if s.stuck(now, spec.stuck_after_s)))
-    lag = sum(s.lag for s in states.values())
-    counted = lag - sum(states[tp].lag for tp in stuck)
-    target_lag = spec.target_lag_per_worker
-    low = spec.scale_down_below * target_lag
-    per_worker = counted / max(1, workers)
-    since = math.inf if last_change_at is None else now - last_change_at
-    note = ""
-    if stuck:
-        note = ("; not counting stuck " + ", ".join(
-            f"{tp_name(tp)} (lag {states[tp].lag} at offset {states[tp].committed})"
-            for tp in stuck))
-
-    def made(target: int, desired: int, direction: Direction, rule: str, why: str) -> Decision:
-        return Decision(workers, target, desired, direction, rule, why + note, lag, counted,
-                        stuck)
-
-    if workers < fewest:
-        return made(fewest, fewest, "up", "below_min_workers",
-                    f"{workers} worker(s) is below the minimum {fewest}")
-    if workers > most:
-        return made(most, most, "down", "above_max_workers",
-                    f"{workers} worker(s) is above the maximum {most} "
-                    f"(max_workers {spec.max_workers}, {partitions} partitions)")
-    load = f"lag {counted} over {workers} worker(s) = {per_worker:.0f} per worker"
-    if per_worker > target_lag:
-        wanted = math.ceil(counted / target_lag)
-        desired = min(most, max(fewest, wanted))
-        if desired <= workers:
-            return made(workers, workers, "hold", "at_max_workers",
-                        f"{load} > target {target_lag}, but {workers} is the most "
-                        f"(max_workers {spec.max_workers}, {partitions} partitions)")
-        left = spec.scale_up_cooldown_s - since
-        if left > 0:
-            return made(workers, desired, "hold", "scale_up_cooldown",
-                        f"{load} > target {target_lag}; {desired} wanted, but the scale-up "
-                        f"cooldown has {left:.1f}s left")
-        capped = "" if desired == wanted else (
-            f" (wants {wanted}, capped at "
-            f"{'max_workers' if most == spec.max_workers else 'the partition count'} {most})")
-        return made(desired, desired, "up", "lag_above_target",
-                    f"{load} > target {target_lag}: {workers} -> {desired}{capped}")
-    if per_worker < low:
-        if workers <= fewest:
-            return made(workers, workers, "hold", "at_min_workers",
-                        f"{load} < {low:g} ({spec.scale_down_below:g} x target {target_lag}), "
-                        f"but {workers} is the fewest")
-        left = spec.scale_down_cooldown_s - since
-        if left > 0:
-            return made(workers, workers - 1, "hold", "scale_down_cooldown",
-                        f"{load} < {low:g} ({spec.scale_down_below:g} x target {target_lag}); "
-                        f"the scale-down cooldown has {left:.1f}s left")
-        return made(workers - 1, workers - 1, "down", "lag_below_threshold",
-                    f"{load} < {low:g} ({spec.scale_down_below:g} x target {target_lag}): "
-                    f"{workers} -> {workers - 1}")
-    return made(workers, workers, "hold", "within_band",
-                f"{load} is within {low:g}..{target_lag} (hysteresis band)")
 
 
 # ---------------------------------------------------------------- the controller

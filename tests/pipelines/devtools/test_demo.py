@@ -3,7 +3,7 @@
 import numpy as np
 
 from streaminfer.operators.metrics import quantile
-from streaminfer.pipelines.devtools.demo import (
+from streaminfer.pipelines.devtools.outcomes import (
     Outcomes,
     Tally,
     event_index,

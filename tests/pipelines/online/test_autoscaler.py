@@ -21,10 +21,10 @@ from prometheus_client import CollectorRegistry
 
 from streaminfer.errors import BrokerError, PipelineError
 from streaminfer.operators.lag_probe import PartitionLag
-from streaminfer.pipelines.online.autoscaler import (
+from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
+from streaminfer.pipelines.online.scaling_rules import (
     Decision,
     PartitionState,
-    WorkerAutoscaler,
     bounds,
     decide,
     observe,
