@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kafka import TopicPartition
+from prometheus_client import CollectorRegistry
 
 from streaminfer.errors import StreamInferError
 from streaminfer.operators.lag_probe import LagProbe, PartitionLag
@@ -69,7 +70,7 @@ class HasRegistry(Protocol):
     """Where metrics go: the driver's ``MetricsServer``, which has a Prometheus registry."""
 
     @property
-    def registry(self) -> Any: ...  # a prometheus_client CollectorRegistry
+    def registry(self) -> CollectorRegistry: ...
 
 
 class ScalableRuntime(Protocol):
@@ -108,7 +109,7 @@ class ScaleEvent:
 class _Metrics:
     """The autoscaler's series on the driver's Prometheus registry."""
 
-    def __init__(self, registry: Any) -> None:
+    def __init__(self, registry: CollectorRegistry) -> None:
         from prometheus_client import Counter, Gauge
 
         self.target = Gauge("streaminfer_autoscaler_target_workers",

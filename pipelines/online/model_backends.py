@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from streaminfer.errors import StreamInferError
 from streaminfer.operators.model_runner import ModelInfo, OnnxModel, rows_of
 from streaminfer.operators.records import RecordError
 from streaminfer.waiting import backoff_s
+
+if TYPE_CHECKING:
+    from ray.serve.handle import DeploymentHandle
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,9 @@ class ServedModel:
     """``serving: serve``: a Ray Serve deployment runs the model; calls are retried when a
     replica dies or does not answer in time (the batch is scored again, nothing is lost)."""
 
-    def __init__(self, handle: Any, info: ModelInfo, *, timeout_s: float, retries: int) -> None:
+    def __init__(
+        self, handle: DeploymentHandle[Any], info: ModelInfo, *, timeout_s: float, retries: int
+    ) -> None:
         self.handle = handle
         self.info = info
         self.timeout_s = timeout_s
