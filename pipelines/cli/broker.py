@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
 
 from streaminfer.errors import BrokerError
 from streaminfer.pipelines.cli.common import err
+from streaminfer.waiting import wait_until
 
 
 def broker(
@@ -25,8 +27,7 @@ def broker(
                       "Ctrl-C stops")
             err.print("It slows down as partitions fill up with record batches: send few, "
                       "large ones (linger.ms 250 or more). See docs/operations.md.")
-            while dev.running and not signals.event.wait(0.5):
-                pass
+            wait_until(lambda: not dev.running, math.inf, every_s=0.5, stop=signals.event)
             if not signals.event.is_set():
                 raise BrokerError(f"the embedded broker exited: {dev.log_tail()}")
         finally:

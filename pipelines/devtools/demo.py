@@ -7,6 +7,7 @@ prediction or (for the malformed events it injects on purpose) as a dead letter.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
+from streaminfer.waiting import wait_until
 
 #: A bounded demo whose output stayed quiet this long after the last event gives up.
 GIVE_UP_AFTER_S = 60.0
@@ -209,8 +211,7 @@ class DemoRun:
             generator.join()
             if finish and collector is not None:
                 self.events = generator.sent
-                while not self.done():
-                    collector.stop_event.wait(0.2)
+                wait_until(self.done, math.inf, every_s=0.2, stop=collector.stop_event)
         self.pipeline.stop()
         if collector is None:
             return None
