@@ -132,6 +132,14 @@ def test_no_cycle_between_packages() -> None:
     assert cycles(packages) == []
 
 
+def test_cluster_needs_nothing_of_pipelines_but_the_spec() -> None:
+    """Deployment reads pipeline YAMLs; it must not pull in a runtime, the CLI or Serve."""
+    reached = {target for module, targets in graph().items()
+               if module.startswith("streaminfer.cluster") for target in targets
+               if target.startswith("streaminfer.pipelines")}
+    assert reached and all(t.startswith("streaminfer.pipelines.spec.") for t in reached), reached
+
+
 RENDER_ONLY = """
 import sys
 from pathlib import Path
