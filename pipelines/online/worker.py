@@ -51,8 +51,9 @@ LAG_EVERY_S = 1.0
 ATTEMPTS_WHEN_LEAVING = 3
 
 
-def worker_client_config(spec: PipelineSpec, bootstrap_servers: str, worker_id: str
-                         ) -> dict[str, Any]:
+def worker_client_config(
+    spec: PipelineSpec, bootstrap_servers: str, worker_id: str
+) -> dict[str, Any]:
     """kafka-python settings of one worker's clients (its own ``client_id``)."""
     config = client_config(spec.kafka, bootstrap_servers)
     config["client_id"] = f"{spec.kafka.client_id}-{worker_id}"
