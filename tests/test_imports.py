@@ -114,7 +114,7 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_sees_function_level_imports() -> None:
     edges = graph()
     assert "streaminfer.pipelines.spec.loader" in edges["streaminfer.pipelines.cli.run"]
-    assert "streaminfer.errors" in edges["streaminfer.pipelines.cli.main"]
+    assert "streaminfer.errors" in edges["streaminfer.pipelines.cli.commands"]
 
 
 def test_no_cycle_between_modules() -> None:

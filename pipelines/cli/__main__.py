@@ -1,5 +1,5 @@
 """``python -m streaminfer.pipelines.cli``."""
 
-from streaminfer.pipelines.cli.main import main
+from streaminfer.pipelines.cli.commands import main
 
 main()
