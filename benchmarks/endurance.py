@@ -38,8 +38,8 @@ import orjson
 import psutil
 
 from streaminfer import Pipeline, PipelineSpec
-from streaminfer.pipelines.embedded_broker import EmbeddedBroker
-from streaminfer.pipelines.example_models import EXAMPLES, build
+from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 4

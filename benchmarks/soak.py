@@ -28,10 +28,11 @@ import numpy as np
 import psutil
 from rich.console import Console
 
-from streaminfer.pipelines.config_io import deep_merge, parse_yaml, read_text
-from streaminfer.pipelines.demo import MAX_LATENCY_MS, DemoRun, histogram_quantile
-from streaminfer.pipelines.spec import PipelineSpec
-from streaminfer.pipelines.stop_signals import StopSignals
+from streaminfer.pipelines.common.stop_signals import StopSignals
+from streaminfer.pipelines.devtools.demo import DemoRun
+from streaminfer.pipelines.devtools.outcomes import MAX_LATENCY_MS, histogram_quantile
+from streaminfer.pipelines.spec.config_io import deep_merge, parse_yaml, read_text
+from streaminfer.pipelines.spec.schema import PipelineSpec
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

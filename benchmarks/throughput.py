@@ -40,9 +40,10 @@ import psutil
 from streaminfer import Pipeline, PipelineSpec
 from streaminfer.operators.metrics import quantile
 from streaminfer.operators.topic_reader import TopicReader
-from streaminfer.pipelines.embedded_broker import EmbeddedBroker
-from streaminfer.pipelines.example_models import EXAMPLES, build
-from streaminfer.pipelines.topics import admin_client, ensure_topics
+from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.common.topics import admin_client, ensure_topics
+from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
+from streaminfer.waiting import wait_until
 
 HERE = Path(__file__).resolve().parent
 PARTITIONS = 4
@@ -176,12 +177,11 @@ class Streaming:
         try:
             if feed:
                 feed()
-            pause = threading.Event()
-            deadline = time.monotonic() + 600
-            while (stats := pipeline.stats()).events_in < count:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.name}: {stats.events_in}/{count} after 600s")
-                pause.wait(0.25)  # the end is read from the workers' batch times
+            # The end is read from the workers' batch times.
+            if not wait_until(lambda: pipeline.stats().events_in >= count, 600, every_s=0.25):
+                raise RuntimeError(f"{self.name}: {pipeline.stats().events_in}/{count} "
+                                   "after 600s")
+            stats = pipeline.stats()
             rss = [round(psutil.Process(w.pid).memory_info().rss / 2**20, 1)
                    for w in stats.workers]
         finally:

@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 
 from streaminfer.errors import ConfigError
-from streaminfer.pipelines.config_io import read_text
-from streaminfer.pipelines.spec import PipelineSpec
-from streaminfer.pipelines.spec_loader import parse_spec
+from streaminfer.pipelines.spec.config_io import read_text
+from streaminfer.pipelines.spec.loader import parse_spec
+from streaminfer.pipelines.spec.schema import PipelineSpec
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 from streaminfer.cluster.bundle import PipelineBundle
 from streaminfer.errors import ConfigError
-from streaminfer.pipelines.serving import HTTP_INGRESS_CPUS
-
-# pipelines/serving.py deploys the HTTP ingress with ray_actor_options {"num_cpus": 0.1}.
+from streaminfer.pipelines.spec.model_spec import HTTP_INGRESS_CPUS
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streaminfer.cluster.deployment import Deployment
 from streaminfer.cluster.plan import GPU_PROVIDERS
-from streaminfer.pipelines.spec import ModelSpec, PipelineSpec
+from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
 
 
 def gpu_warnings(d: Deployment) -> list[str]:

@@ -21,8 +21,8 @@ GCS_PORT = 6379
 CLIENT_PORT = 10001
 
 
-def render_launcher(d: Deployment) -> dict[str, Any]:
-    """The `ray up` config as a mapping (dump it with yaml.safe_dump)."""
+def _node_types(d: Deployment) -> dict[str, Any]:
+    """The head, the CPU group and (if planned) the GPU group, as `ray up` node types."""
     plan, launcher = d.plan, d.cluster.launcher
     node_types: dict[str, Any] = {
         HEAD_TYPE: {
@@ -49,6 +49,12 @@ def render_launcher(d: Deployment) -> dict[str, Any]:
                 "worker_run_options": [f"--env={k}={v}" for k, v in GPU_NODE_ENV.items()],
             },
         }
+    return node_types
+
+
+def render_launcher(d: Deployment) -> dict[str, Any]:
+    """The `ray up` config as a mapping (dump it with yaml.safe_dump)."""
+    plan, launcher = d.plan, d.cluster.launcher
     file_mounts = {str(d.layout.pipeline): str(d.bundle.path)}
     file_mounts.update({str(m.container): str(m.local) for m in d.models})
     pip = " ".join(shlex.quote(req) for req in d.cluster.pip)
@@ -67,7 +73,7 @@ def render_launcher(d: Deployment) -> dict[str, Any]:
         },
         "provider": {"type": "aws", "region": launcher.region, "cache_stopped_nodes": False},
         "auth": {"ssh_user": launcher.ssh_user},
-        "available_node_types": node_types,
+        "available_node_types": _node_types(d),
         "head_node_type": HEAD_TYPE,
         "file_mounts": file_mounts,
         "setup_commands": [f"pip install --quiet {pip}"] if pip else [],

@@ -17,7 +17,6 @@ from streaminfer.errors import ConfigError
 
 CONFIG_DIR = PurePosixPath("/config")
 PIPELINE_FILE = CONFIG_DIR / "pipeline.yaml"
-TLS_FIELDS = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,10 @@ def layout_of(bundle: PipelineBundle) -> Layout:
         for ref in bundle.models
     }
     security = bundle.declared.kafka.security
-    tls = {}
-    for field in TLS_FIELDS:
-        value = getattr(security, field)
-        if value is not None:
-            tls[field] = container_path(str(value), f"kafka.security.{field}", source)
+    tls = {
+        field: container_path(str(value), f"kafka.security.{field}", source)
+        for field, value in security.tls_files().items()
+    }
     return Layout(pipeline=PIPELINE_FILE, models=models, tls=tls)
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from streaminfer.cluster.spec import ClusterSpec
 from streaminfer.errors import ConfigError
-from streaminfer.pipelines.config_io import (
+from streaminfer.pipelines.spec.config_io import (
     deep_merge,
     format_validation_error,
     parse_yaml,

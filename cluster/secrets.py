@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streaminfer.pipelines.spec import PipelineSpec
+from streaminfer.pipelines.spec.schema import PipelineSpec
 
 
 def secret_env_names(spec: PipelineSpec) -> list[str]:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from streaminfer.pipelines.spec.base import FrozenModel
 
 # A Kubernetes memory quantity: "512Mi", "4Gi", "2G", "1000000".
 Memory = Annotated[
@@ -37,20 +39,14 @@ Image = Annotated[
 ]
 
 
-class _Frozen(BaseModel):
-    """Base of every cluster config model: immutable, and an unknown key is an error."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-
-class HeadSpec(_Frozen):
+class HeadSpec(FrozenModel):
     """The Ray head pod (or node). It runs the driver and no source workers (0 Ray CPUs)."""
 
     cpus: int = Field(2, ge=1, le=512, description="CPUs requested for the head pod.")
     memory: Memory = Field("4Gi", description="Memory requested for the head pod.")
 
 
-class CpuWorkersSpec(_Frozen):
+class CpuWorkersSpec(FrozenModel):
     """The CPU worker group: source workers and Serve replicas that ask for no GPU."""
 
     cpus: int = Field(
@@ -78,7 +74,7 @@ class CpuWorkersSpec(_Frozen):
         return self
 
 
-class GpuWorkersSpec(_Frozen):
+class GpuWorkersSpec(FrozenModel):
     """The GPU worker group: rendered when the pipeline asks for GPUs (serve.num_gpus,
     serve.accelerator_type or workers.num_gpus), or when gpus_per_node is more than 0."""
 
@@ -112,7 +108,7 @@ class GpuWorkersSpec(_Frozen):
         return self
 
 
-class LauncherSpec(_Frozen):
+class LauncherSpec(FrozenModel):
     """Settings used only for the `ray up` cluster launcher YAML (AWS provider)."""
 
     region: str = Field("us-west-2", min_length=1, description="AWS region of the cluster.")
@@ -136,7 +132,7 @@ class LauncherSpec(_Frozen):
     )
 
 
-class ClusterSpec(_Frozen):
+class ClusterSpec(FrozenModel):
     """Where a pipeline runs: images, pod sizes, replica bounds, GPUs, Secret names."""
 
     name: K8sName | None = Field(

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from streaminfer.cluster.bundle import ModelRef, PipelineBundle, load_bundle
-from streaminfer.cluster.layout import TLS_FIELDS, run_command
+from streaminfer.cluster.layout import run_command
 from streaminfer.cluster.secrets import secret_env_names
 from streaminfer.errors import ConfigError, PipelineError
 
@@ -80,11 +80,7 @@ def plan_job(
         if model_rel == yaml_rel:
             raise ConfigError(f"{bundle.path}: {ref.field}.path names the pipeline YAML itself")
         files[model_rel] = ref.local
-    tls = [
-        str(getattr(bundle.declared.kafka.security, name))
-        for name in TLS_FIELDS
-        if getattr(bundle.declared.kafka.security, name) is not None
-    ]
+    tls = [str(path) for path in bundle.declared.kafka.security.tls_files().values()]
     if tls:
         notes.append(
             f"TLS files ({', '.join(tls)}) are not shipped (they may hold keys): every node "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -12,6 +12,19 @@ from streaminfer.errors import BrokerError
 
 class SinkError(BrokerError):
     """Some records were not acknowledged; nothing of their batch may be committed."""
+
+
+class Sink(Protocol):
+    """What the scoring loop needs of a sink (:class:`KafkaSink`, or a test's stand-in)."""
+
+    def send(
+        self, topic: str, key: bytes | None, value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None: ...
+
+    def flush(self, timeout_s: float | None = None) -> int: ...
+
+    def close(self, timeout_s: float = 10.0) -> None: ...
 
 
 class KafkaSink:

@@ -2,9 +2,16 @@
 
 >>> from streaminfer import Pipeline
 >>> Pipeline.from_yaml("configs/demo.yaml").run()     # doctest: +SKIP
+
+``Pipeline``, ``PipelineSpec`` and ``PipelineStats`` are imported when first used, so that
+importing a part (say ``streaminfer.cluster.render``) does not load Ray and the runtime.
 """
 
-from streaminfer.api import Pipeline
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from streaminfer.errors import (
     BrokerError,
     ConfigError,
@@ -13,10 +20,19 @@ from streaminfer.errors import (
     PipelineError,
     StreamInferError,
 )
-from streaminfer.pipelines.runtime import PipelineStats
-from streaminfer.pipelines.spec import PipelineSpec
+
+if TYPE_CHECKING:
+    from streaminfer.api import Pipeline
+    from streaminfer.pipelines.online.stats import PipelineStats
+    from streaminfer.pipelines.spec.schema import PipelineSpec
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Pipeline": "streaminfer.api",
+    "PipelineStats": "streaminfer.pipelines.online.stats",
+    "PipelineSpec": "streaminfer.pipelines.spec.schema",
+}
 
 __all__ = [
     "BrokerError",
@@ -30,3 +46,9 @@ __all__ = [
     "StreamInferError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'streaminfer' has no attribute {name!r}")

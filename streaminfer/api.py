@@ -11,14 +11,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from streaminfer.errors import PipelineError
-from streaminfer.pipelines.runtime import PipelineRuntime, PipelineStats
-from streaminfer.pipelines.spec import PipelineSpec
-from streaminfer.pipelines.spec_loader import load_spec
-from streaminfer.pipelines.stall import StallWatch, stall_message
-from streaminfer.pipelines.stop_signals import StopSignals
+from streaminfer.pipelines.common.stop_signals import StopSignals
+from streaminfer.pipelines.online.runtime import PipelineRuntime
+from streaminfer.pipelines.online.stall import StallWatch, stall_message
+from streaminfer.pipelines.online.stats import PipelineStats
+from streaminfer.pipelines.spec.loader import load_spec
+from streaminfer.pipelines.spec.schema import PipelineSpec
 
 if TYPE_CHECKING:
-    from streaminfer.pipelines.autoscaler import WorkerAutoscaler
+    from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +82,19 @@ class Pipeline:
         self._runtime = runtime
         return self
 
-    def wait_ready(self, timeout_s: float = 60.0) -> Pipeline:
+    def wait_ready(self, timeout_s: float = 60.0, *, balanced: bool = False) -> Pipeline:
         """Block until the workers have joined the group and own every source partition.
 
-        Events produced earlier are not lost (they wait in the topic); this is for callers
-        that measure latency from the first event, such as the demo and the benchmarks.
+        With ``balanced``, also until the group's rebalance is over: each partition owned
+        once, and every worker that can own one does. Events produced earlier are not lost
+        (they wait in the topic); this is for callers that measure latency from the first
+        event, such as the demo and the benchmarks, and for tests of partition shares.
         """
         if self._runtime is None:
             raise PipelineError(f"pipeline {self.spec.name} is not running")
-        if not self._runtime.wait_assigned(timeout_s):
-            raise PipelineError(
-                f"the workers did not take all source partitions within {timeout_s:.0f}s"
-            )
+        if not self._runtime.wait_assigned(timeout_s, balanced=balanced):
+            what = "balance the source partitions" if balanced else "take all source partitions"
+            raise PipelineError(f"the workers did not {what} within {timeout_s:.0f}s")
         return self
 
     def stats(self) -> PipelineStats:
@@ -130,7 +132,7 @@ class Pipeline:
         from rich.console import Console
         from rich.live import Live
 
-        from streaminfer.pipelines.live_view import RateMeter, stats_table
+        from streaminfer.pipelines.online.live_view import RateMeter, stats_table
 
         meter = RateMeter()
         watch = StallWatch()

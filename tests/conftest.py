@@ -6,29 +6,39 @@ Factories:
 - ``topic_factory(partitions)``: a new, empty topic on the session broker.
 - ``pipeline_factory(**overrides)``: a started :class:`Pipeline` on fresh topics.
 - ``produce(topic, values, keys=None)`` and ``read_topic(topic, count)``: real Kafka I/O.
+- ``make_events(dataset, count)``: JSON events ``e0, e1, ...`` of a dataset's rows, and keys.
+- ``feeder(topic, dataset, count, rate=None)``: a thread producing such events (halted and
+  joined after the test); ``watcher(topic)``: counts predictions per id on a topic.
+- Waiting for remote state: ``streaminfer.waiting.wait_until``.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import threading
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+import yaml
 from kafka import KafkaProducer
 
 from streaminfer import Pipeline, PipelineSpec
 from streaminfer.operators.records import Record
 from streaminfer.operators.topic_reader import TopicReader
-from streaminfer.pipelines.config_io import deep_merge
-from streaminfer.pipelines.embedded_broker import EmbeddedBroker
-from streaminfer.pipelines.example_models import EXAMPLES, Dataset, build
-from streaminfer.pipelines.kafka_settings import client_config
-from streaminfer.pipelines.spec import KafkaSpec
-from streaminfer.pipelines.topics import ensure_topics
+from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.common.topics import ensure_topics
+from streaminfer.pipelines.devtools.example_models import EXAMPLES, Dataset, build
+from streaminfer.pipelines.spec.config_io import deep_merge
+from streaminfer.pipelines.spec.kafka_settings import client_config
+from streaminfer.pipelines.spec.schema import KafkaSpec
 
 REPO = Path(__file__).resolve().parents[1]
 logging.getLogger("kafka").setLevel(logging.CRITICAL)
@@ -96,7 +106,7 @@ def ray_session() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def http_port() -> int:
     """The session's Serve HTTP port (Serve runs one proxy per Ray cluster)."""
-    from streaminfer.pipelines.embedded_broker import free_port
+    from streaminfer.pipelines.common.embedded_broker import free_port
 
     return free_port()
 
@@ -183,6 +193,109 @@ def committed_offsets(kafka_config: dict[str, Any]) -> Callable[[str, str], dict
     return read
 
 
+# ---------------------------------------------------------------- event streams
+
+def events_of(dataset: Dataset, count: int, start: int = 0) -> tuple[list[bytes], list[bytes]]:
+    """Keys and JSON values of events ``e<start>`` ... : a dataset's rows, in turn."""
+    keys, values = [], []
+    for i in range(start, start + count):
+        row = dataset.X[i % len(dataset.X)].tolist()
+        keys.append(f"e{i}".encode())
+        values.append(orjson.dumps({"id": f"e{i}", **dict(zip(dataset.features, row,
+                                                               strict=True))}))
+    return keys, values
+
+
+@pytest.fixture(scope="session")
+def make_events() -> Callable[..., tuple[list[bytes], list[bytes]]]:
+    """``make_events(dataset, count, start=0)`` -> (keys, values) of events e<start>, ..."""
+    return events_of
+
+
+class Feeder(threading.Thread):
+    """Produces ``count`` events (ids e0, e1, ...) as fast as it can, or at about ``rate``/s,
+    to ``partitions`` in turn (all of them when None); ``sent`` counts them, ``failed``
+    holds what went wrong."""
+
+    def __init__(self, config: dict[str, Any], topic: str, dataset: Dataset, count: int,
+                 rate: float | None = None, partitions: list[int] | None = None) -> None:
+        super().__init__(daemon=True)
+        self.producer = KafkaProducer(**config, acks="all", linger_ms=5)
+        self.topic, self.dataset, self.count, self.rate = topic, dataset, count, rate
+        self.partitions = partitions
+        self.halt = threading.Event()
+        self.failed: list[BaseException] = []
+        self.sent = 0
+
+    def run(self) -> None:
+        try:
+            for i in range(self.count):
+                if self.rate and i and i % 50 == 0 and self.halt.wait(50 / self.rate):
+                    return
+                keys, values = events_of(self.dataset, 1, start=i)
+                partition = self.partitions[i % len(self.partitions)] if self.partitions else None
+                self.producer.send(self.topic, key=keys[0], value=values[0],
+                                   partition=partition)
+                self.sent += 1
+            self.producer.flush()
+        except BaseException as exc:  # the test reports it
+            self.failed.append(exc)
+        finally:
+            self.producer.close()
+
+
+@pytest.fixture
+def feeder(kafka_config: dict[str, Any]) -> Iterator[Callable[..., Feeder]]:
+    """``feeder(topic, dataset, count, rate=None, partitions=None)`` -> a :class:`Feeder`, not
+    started; halted and joined after the test."""
+    made: list[Feeder] = []
+
+    def make(topic: str, dataset: Dataset, count: int, rate: float | None = None,
+             partitions: list[int] | None = None) -> Feeder:
+        made.append(Feeder(kafka_config, topic, dataset, count, rate, partitions))
+        return made[-1]
+
+    yield make
+    for thread in made:
+        thread.halt.set()
+        if thread.is_alive():
+            thread.join(30)
+
+
+class Watcher:
+    """Counts predictions per id on a topic, reading it from the start."""
+
+    def __init__(self, config: dict[str, Any], topic: str) -> None:
+        self.reader = TopicReader(config, [topic])
+        self.seen: Counter[str] = Counter()
+
+    def until(self, predicate: Callable[[], bool], timeout_s: float = 90.0) -> bool:
+        """Read until ``predicate()`` holds or ``timeout_s`` ran out; whether it holds."""
+        deadline = time.monotonic() + timeout_s
+        while not predicate() and time.monotonic() < deadline:
+            for record in self.reader.poll(timeout_ms=200):
+                assert record.value is not None
+                self.seen[orjson.loads(record.value)["id"]] += 1
+        return predicate()
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+@pytest.fixture
+def watcher(kafka_config: dict[str, Any]) -> Iterator[Callable[[str], Watcher]]:
+    """``watcher(topic)`` -> a :class:`Watcher` of predictions, closed after the test."""
+    made: list[Watcher] = []
+
+    def make(topic: str) -> Watcher:
+        made.append(Watcher(kafka_config, topic))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
 # ---------------------------------------------------------------- pipelines
 
 @dataclass
@@ -264,3 +377,91 @@ def pipeline_factory(
     yield make
     for pipeline in started:
         pipeline.stop()
+
+
+# Cluster and CLI tests: pipeline YAMLs in a temporary tree, with stand-in model files.
+# Rendering never loads a model (it only ships its bytes), so these write small stand-ins.
+FAKE_SECRET = "s3cr3t-Value-that-must-never-leak-7f3a"
+
+
+def model_paths(data: dict[str, Any]) -> list[str]:
+    """The model paths a pipeline mapping declares (``model:`` or each of ``models:``)."""
+    models = data["models"] if "models" in data else [data["model"]]
+    return [str(m["path"]) for m in models]
+
+
+def fake_model(path: Path) -> bytes:
+    """Write recognisable stand-in bytes for a model file (rendering does not parse them)."""
+    data = b"fake-onnx:" + path.name.encode() + bytes(range(256))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return data
+
+
+@pytest.fixture
+def repo_config(tmp_path: Path) -> Callable[[str], Path]:
+    """``repo_config("fraud-scoring")`` -> a copy of configs/<name>.yaml in a temporary tree
+    (tmp/configs/...), with a stand-in model where each model path points."""
+
+    def copy(name: str) -> Path:
+        source = REPO / "configs" / f"{name}.yaml"
+        target = tmp_path / "configs" / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        for declared in model_paths(yaml.safe_load(source.read_text())):
+            fake_model((target.parent / declared).resolve())
+        return target
+
+    return copy
+
+
+BASE_PIPELINE: dict[str, Any] = {
+    "name": "scorer",
+    "kafka": {"bootstrap_servers": "kafka-0.kafka:9092,kafka-1.kafka:9092"},
+    "source": {"topics": ["events"], "group_id": "g", "features": ["a", "b"]},
+    "model": {"path": "../models/model.onnx"},
+    "sink": {"predictions_topic": "preds", "dead_letter_topic": "dlq"},
+    "workers": {"count": 3, "num_cpus": 1},
+}
+
+SASL = {
+    "protocol": "SASL_SSL",
+    "sasl_mechanism": "SCRAM-SHA-512",
+    "sasl_username_env": "KAFKA_USERNAME",
+    "sasl_password_env": "KAFKA_PASSWORD",
+}
+
+
+@pytest.fixture
+def fake_secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A secret value set in the environment under every name the SASL pipelines use."""
+    for name in ("KAFKA_USERNAME", "KAFKA_PASSWORD", "KAFKA_KEY_PASSWORD"):
+        monkeypatch.setenv(name, FAKE_SECRET)
+    return FAKE_SECRET
+
+
+@pytest.fixture
+def sasl() -> dict[str, Any]:
+    """A kafka.security block that reads SASL secrets from KAFKA_USERNAME / KAFKA_PASSWORD."""
+    return dict(SASL)
+
+
+@pytest.fixture
+def write_pipeline(tmp_path: Path) -> Callable[..., Path]:
+    """``write_pipeline(with_model=True, folder="pipelines", **overrides)`` -> a pipeline YAML in
+    tmp/<folder>/ (BASE_PIPELINE merged with overrides; ``models=[...]`` replaces its
+    ``model``), with a stand-in file for each model."""
+
+    def write(with_model: bool = True, folder: str = "pipelines", **overrides: Any) -> Path:
+        data = deep_merge(BASE_PIPELINE, overrides)
+        if "models" in overrides:
+            del data["model"]
+        path = tmp_path / folder / "pipeline.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# a test pipeline\n" + yaml.safe_dump(data, sort_keys=False))
+        for declared in map(Path, model_paths(data)):
+            if with_model and not declared.is_absolute():
+                fake_model((path.parent / declared).resolve())
+        return path
+
+    return write

@@ -11,8 +11,9 @@ MODULES = [
     "streaminfer.operators.batcher",
     "streaminfer.operators.features",
     "streaminfer.operators.providers",
-    "streaminfer.pipelines.spec",
+    "streaminfer.pipelines.spec.schema",
     "streaminfer.cluster.spec",
+    "streaminfer.waiting",
 ]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streaminfer.pipelines.example_models import EXAMPLES
+from streaminfer.pipelines.devtools.example_models import EXAMPLES
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"

@@ -13,7 +13,7 @@ from streaminfer.cluster.demand import HTTP_INGRESS_CPUS, pipeline_demands
 from streaminfer.cluster.plan import ClusterPlan, GroupPlan, plan_cluster
 from streaminfer.cluster.spec import ClusterSpec
 from streaminfer.errors import ConfigError
-from streaminfer.pipelines.spec import PipelineSpec
+from streaminfer.pipelines.spec.schema import PipelineSpec
 
 
 def bundle(count: int = 3, num_cpus: float = 1.0, *, workers: dict[str, Any] | None = None,

@@ -13,8 +13,8 @@ from kafka.structs import OffsetAndMetadata
 
 from streaminfer.errors import BrokerError
 from streaminfer.operators.lag_probe import LagProbe, PartitionLag
-from streaminfer.pipelines.autoscaler import PartitionState, decide, observe
-from streaminfer.pipelines.spec import WorkerAutoscaleSpec
+from streaminfer.pipelines.online.scaling_rules import PartitionState, decide, observe
+from streaminfer.pipelines.spec.schema import WorkerAutoscaleSpec
 
 pytestmark = pytest.mark.integration
 

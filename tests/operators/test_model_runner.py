@@ -22,7 +22,7 @@ from streaminfer.operators.model_runner import (
     read_model_file,
     verify_digest,
 )
-from streaminfer.pipelines.example_models import Dataset
+from streaminfer.pipelines.devtools.example_models import Dataset
 
 ModelFactory = Callable[[str], Path]
 EXAMPLES = ["breast_cancer", "diabetes", "wine_mlp"]

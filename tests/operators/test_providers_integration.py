@@ -22,7 +22,9 @@ def test_a_ray_task_without_gpus_runs_on_the_cpu_and_says_why(ray_session: None)
     gpus, providers, reason = ray.get(_inside_an_actor_without_gpus.remote())
     assert gpus == []
     assert providers == [CPU]
-    assert reason  # one line saying why CUDA is not used (no driver here, or no GPU given)
+    # Ray gave the task no GPU, and the reason says so (whatever the machine has)
+    assert reason in {"no GPU assigned (CUDA_VISIBLE_DEVICES is empty)",
+                      "Ray gave this actor no GPU (num_gpus is 0)"}, reason
 
 
 def test_the_driver_is_not_a_ray_worker(ray_session: None) -> None:

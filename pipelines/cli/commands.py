@@ -1,0 +1,60 @@
+"""The ``streaminfer`` command: the command groups assembled; every user error is one line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+from kafka.errors import KafkaError
+from rich.markup import escape
+
+from streaminfer.errors import StreamInferError
+from streaminfer.pipelines.cli import broker, config, demo, run, topics
+from streaminfer.pipelines.cli.cluster import app as cluster_app
+from streaminfer.pipelines.cli.common import err, setup_logging
+
+app = typer.Typer(
+    name="streaminfer", no_args_is_help=True, pretty_exceptions_enable=False,
+    add_completion=False,
+    help="Score Kafka events with ONNX models on Ray. Start with `streaminfer demo`.",
+)
+app.add_typer(cluster_app, name="cluster", help="Render cluster manifests; submit to Ray.")
+app.command("validate-config")(config.validate_config)
+app.command("schema")(config.schema)
+app.command("run")(run.run)
+app.command("broker")(broker.broker)
+app.command("produce")(topics.produce)
+app.command("tail")(topics.tail)
+app.command("demo")(demo.demo)
+app.command("build-models")(demo.build_models)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log Kafka and Ray too.")]
+    = False,
+) -> None:
+    setup_logging(verbose)
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
+def main() -> None:
+    """Console entry point: a :class:`StreamInferError` (or a Kafka error no command
+    expected) is one line on stderr, exit code 2."""
+    try:
+        app()
+    except StreamInferError as exc:
+        _fail(str(exc))
+    except KafkaError as exc:  # one the command did not expect: still one line
+        _fail(f"Kafka: {type(exc).__name__}: {exc}; check --bootstrap-servers and the topic")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

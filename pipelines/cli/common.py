@@ -1,0 +1,53 @@
+"""What the commands share: the consoles, argument types, logging and Kafka settings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from streaminfer.errors import ConfigError
+
+err = Console(stderr=True)
+out = Console()
+
+ConfigArg = Annotated[Path, typer.Argument(help="Pipeline YAML file.")]
+Servers = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Option("--bootstrap-servers", "-b", help="Kafka host:port[,host:port].")
+]
+FromConfig = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--config", "-c", help="Take Kafka settings from this pipeline YAML."),
+]
+
+
+def setup_logging(verbose: bool) -> None:
+    """Rich log lines on stderr; Kafka and Ray only with ``--verbose``."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(message)s", datefmt="[%X]",
+        handlers=[RichHandler(console=err, show_path=False)], force=True,
+    )
+    logging.getLogger("kafka").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+    for noisy in ("ray", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def kafka_config(servers: str | None, config: Path | None) -> dict[str, Any]:
+    """kafka-python settings from ``--bootstrap-servers`` and/or a pipeline YAML's ``kafka``."""
+    from streaminfer.pipelines.spec.kafka_settings import client_config
+    from streaminfer.pipelines.spec.loader import load_spec
+    from streaminfer.pipelines.spec.schema import KafkaSpec
+
+    kafka = load_spec(config).kafka if config else KafkaSpec(bootstrap_servers="127.0.0.1:9092")
+    servers = servers or kafka.bootstrap_servers
+    if servers == "embedded":
+        raise ConfigError(
+            f"{config} uses the embedded broker, which lives inside `streaminfer run`; pass "
+            "--bootstrap-servers with the address that `run` printed"
+        )
+    return client_config(kafka, servers)

@@ -1,0 +1,45 @@
+"""``streaminfer demo`` and ``streaminfer build-models``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from streaminfer.pipelines.cli.common import out
+
+
+def demo(
+    events: Annotated[
+        Optional[int],  # noqa: UP045 - typer reads the annotation at run time
+        typer.Option(min=1, help="Stop after this many events and print a summary."),
+    ] = None,
+    rate: Annotated[float, typer.Option(min=1, help="Events per second to produce.")] = 2000.0,
+    bad_every: Annotated[
+        int, typer.Option(min=0, help="Make every Nth event malformed (0: none).")
+    ] = 100,
+    workers: Annotated[
+        Optional[int], typer.Option(min=1, help="Override workers.count.")  # noqa: UP045
+    ] = None,
+    config: Annotated[Path, typer.Option(help="The demo pipeline YAML.")] = Path(
+        "configs/demo.yaml"
+    ),
+) -> None:
+    """Train the demo model, run the demo pipeline on the embedded broker, feed it, watch it."""
+    from streaminfer.pipelines.devtools.demo import run_demo
+
+    code = run_demo(config, events=events, rate=rate, bad_every=bad_every, workers=workers,
+                    console=out)
+    raise typer.Exit(code)
+
+
+def build_models(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write to.")] = Path("models"),
+    force: Annotated[bool, typer.Option(help="Retrain even if a model file exists.")] = False,
+) -> None:
+    """Train the example models (scikit-learn's bundled data) and export them to ONNX."""
+    from streaminfer.pipelines.devtools.example_models import build_all
+
+    for path in build_all(out_dir, force=force):
+        out.print(f"{path}  (sha256 in {path.name}.sha256)")

@@ -1,0 +1,1 @@
+"""What every pipeline kind needs: topics, the embedded broker, metrics endpoint, signals, heap."""

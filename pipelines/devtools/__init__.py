@@ -1,0 +1,1 @@
+"""Developer tools: the demo, its live view, example models, produce/tail helpers."""

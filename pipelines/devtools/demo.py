@@ -1,0 +1,308 @@
+"""``streaminfer demo``: the demo pipeline on the embedded broker, fed by a replay of the
+breast-cancer dataset, watched live from its output topics.
+
+The demo checks its own books: every event it produced must come back exactly once, as a
+prediction or (for the malformed events it injects on purpose) as a dead letter.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+from kafka import KafkaProducer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from streaminfer.api import Pipeline
+from streaminfer.operators.metrics import quantile
+from streaminfer.pipelines.common.embedded_broker import PRODUCER_SETTINGS
+from streaminfer.pipelines.common.stop_signals import StopSignals
+from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
+from streaminfer.pipelines.devtools.outcomes import (
+    OutcomeCollector,
+    Outcomes,
+    histogram_quantile,
+    seen_in_either,
+)
+from streaminfer.pipelines.online.live_view import RateMeter, stats_table
+from streaminfer.pipelines.online.stall import StallWatch, stall_message
+from streaminfer.pipelines.online.stats import PipelineStats
+from streaminfer.pipelines.spec.kafka_settings import client_config
+from streaminfer.pipelines.spec.loader import load_spec
+from streaminfer.pipelines.spec.schema import PipelineSpec
+from streaminfer.waiting import wait_until
+
+#: A bounded demo whose output stayed quiet this long after the last event gives up.
+GIVE_UP_AFTER_S = 60.0
+
+#: Malformed events the generator slips in, one kind after the other.
+BAD_EVENTS = (
+    b'{"id": "%s", "mean_radius": ',                       # invalid JSON
+    b'{"id": "%s", "note": "no features at all"}',          # missing features
+    b'{"id": "%s", "mean_radius": "large"}',                # non-numeric
+    b'["%s", "an array, not an object"]',                   # not an object
+)
+
+
+class EventGenerator(threading.Thread):
+    """Replays dataset rows with small noise at ``rate`` events/s, keyed by event id.
+
+    It sends through :data:`~streaminfer.pipelines.common.embedded_broker.PRODUCER_SETTINGS`: few,
+    large, compressed record batches, which the embedded broker can keep up with for hours.
+    """
+
+    def __init__(
+        self, config: dict[str, Any], topic: str, features: list[str], rows: np.ndarray, *,
+        rate: float, count: int | None, bad_every: int, seed: int = 0,
+    ) -> None:
+        super().__init__(name="demo-generator", daemon=True)
+        self._producer = KafkaProducer(**config, **PRODUCER_SETTINGS, acks="all")
+        self.topic, self.features, self.rows = topic, features, rows
+        self.rate, self.count, self.bad_every = rate, count, bad_every
+        self._rng = np.random.default_rng(seed)
+        self.stop_event = threading.Event()
+        self.sent = 0
+        self.bad_sent = 0
+        self.started_at = 0.0
+        self.error: BaseException | None = None
+
+    def event(self, index: int) -> tuple[bytes, bytes, bool]:
+        """Key, value and whether it is malformed, for the ``index``-th event."""
+        event_id = f"evt-{index:08d}"
+        key = event_id.encode()
+        if self.bad_every and index % self.bad_every == self.bad_every - 1:
+            template = BAD_EVENTS[(index // self.bad_every) % len(BAD_EVENTS)]
+            return key, template % key, True
+        row = self.rows[index % len(self.rows)]
+        noisy = np.round(row * (1.0 + self._rng.normal(0.0, 0.01, size=row.shape)), 5)
+        event: dict[str, Any] = {"id": event_id, "ts": int(time.time() * 1000)}
+        event.update(zip(self.features, noisy.tolist(), strict=True))
+        return key, orjson.dumps(event), False
+
+    def run(self) -> None:
+        self.started_at = time.monotonic()
+        try:
+            index = 0
+            while not self.stop_event.is_set() and (self.count is None or index < self.count):
+                due = self.started_at + index / self.rate
+                delay = due - time.monotonic()
+                if delay > 0 and self.stop_event.wait(delay):
+                    break
+                key, value, bad = self.event(index)
+                self._producer.send(self.topic, key=key, value=value)
+                self.bad_sent += bad
+                index += 1
+                self.sent = index
+            self._producer.flush()
+        except BaseException as exc:  # reported by the demo, not lost in a thread
+            self.error = exc
+        finally:
+            self._producer.close()
+
+
+@dataclass
+class Summary:
+    events: int
+    predictions: int
+    dead_letters: int
+    bad_injected: int
+    duplicates: int
+    missing: int
+    events_per_s: float
+    p50_ms: float | None
+    p99_ms: float | None
+
+    @property
+    def adds_up(self) -> bool:
+        return (self.missing == 0 and self.duplicates == 0
+                and self.dead_letters == self.bad_injected
+                and self.predictions + self.dead_letters == self.events)
+
+
+def summarize(generator: EventGenerator, outcomes: Outcomes) -> Summary:
+    seen = seen_in_either(outcomes.predicted, outcomes.dead)
+    elapsed = max(1e-9, (outcomes.last_at or time.monotonic()) - generator.started_at)
+    latencies = outcomes.latency_histogram
+    return Summary(
+        events=generator.sent, predictions=outcomes.predicted.unique,
+        dead_letters=outcomes.dead.unique, bad_injected=generator.bad_sent,
+        duplicates=outcomes.duplicates, missing=max(0, generator.sent - seen),
+        events_per_s=round(outcomes.accounted / elapsed, 1),
+        p50_ms=histogram_quantile(latencies, 0.5), p99_ms=histogram_quantile(latencies, 0.99),
+    )
+
+
+class DemoRun:
+    """The demo's parts: its pipeline, the event generator and the outcome collector.
+
+    ``streaminfer demo`` watches one live; ``benchmarks/soak.py`` samples one every minute.
+    """
+
+    def __init__(self, spec: PipelineSpec, *, events: int | None, rate: float,
+                 bad_every: int) -> None:
+        self.spec, self.events, self.rate, self.bad_every = spec, events, rate, bad_every
+        self.pipeline = Pipeline(spec)
+        self.generator: EventGenerator | None = None
+        self.collector: OutcomeCollector | None = None
+        self.watch = StallWatch(spec.metrics.stall_after_s)
+
+    def start(self, console: Console) -> DemoRun:
+        """Train the model if missing, start the pipeline, then feed it and read its output."""
+        model_path = self.spec.model_specs[0].path
+        if not model_path.exists():
+            console.print(f"training the demo model into {model_path.parent} ...")
+            build("breast_cancer", model_path.parent)
+        dataset = EXAMPLES["breast_cancer"].dataset()
+        console.print(f"starting pipeline {self.spec.name} (embedded broker, Ray, "
+                      f"{self.spec.workers.count} workers) ...")
+        self.pipeline.start()
+        self.pipeline.wait_ready()
+        sink = self.spec.sink
+        config = client_config(self.spec.kafka, self.pipeline.bootstrap_servers)
+        self.collector = OutcomeCollector(config, sink.predictions_topic, sink.dead_letter_topic)
+        self.generator = EventGenerator(config, self.spec.source.topics[0], dataset.features,
+                                        dataset.X, rate=self.rate, count=self.events,
+                                        bad_every=self.bad_every)
+        self.collector.start()
+        self.generator.start()
+        return self
+
+    def check(self) -> None:
+        """Raise what the generator thread ran into."""
+        if self.generator is not None and self.generator.error is not None:
+            raise self.generator.error
+
+    def done(self) -> bool:
+        """A bounded demo is done when every event came back (or nothing more comes)."""
+        if self.events is None or self.generator is None or self.collector is None:
+            return False
+        with self.collector.lock:
+            accounted = self.collector.outcomes.accounted
+            last = self.collector.outcomes.last_at
+        if accounted >= self.events:
+            return True
+        quiet_for = time.monotonic() - max(last, self.generator.started_at)
+        return self.generator.sent >= self.events and quiet_for > GIVE_UP_AFTER_S
+
+    def stall_warning(self, stats: PipelineStats) -> str | None:
+        """The line to show while the workers read nothing although events wait."""
+        sent = self.generator.sent if self.generator else 0
+        stall = self.watch.update(time.monotonic(), stats.events_in, sent - stats.events_in)
+        return None if stall is None else stall_message(stall, embedded=True)
+
+    def stop(self, *, finish: bool = False) -> Summary | None:
+        """Stop producing and drain the pipeline; the books, if it ran.
+
+        With ``finish``, every event produced is first waited for (until the output stays
+        quiet for :data:`GIVE_UP_AFTER_S`), so the books can add up; without it, events not
+        read yet stay in the topic.
+        """
+        generator, collector = self.generator, self.collector
+        if generator is not None:
+            generator.stop_event.set()
+            generator.join()
+            if finish and collector is not None:
+                self.events = generator.sent
+                wait_until(self.done, math.inf, every_s=0.2, stop=collector.stop_event)
+        self.pipeline.stop()
+        if collector is None:
+            return None
+        collector.stop_event.set()
+        collector.join()
+        return None if generator is None else summarize(generator, collector.outcomes)
+
+
+def _view(run: DemoRun, meter: RateMeter) -> Group:
+    generator, collector = run.generator, run.collector
+    assert generator is not None and collector is not None
+    with collector.lock:
+        out = collector.outcomes
+        rate = meter.update(out.accounted)
+        recent = list(out.recent_latencies_ms)
+        samples = list(out.samples)
+        head = Table(title="streaminfer demo: breast-cancer scoring", title_justify="left")
+        for column in ("produced", "predictions", "dead letters", "events/s", "p50 ms", "p99 ms"):
+            head.add_column(column, justify="right")
+        p50, p99 = quantile(recent, 0.5), quantile(recent, 0.99)
+        head.add_row(f"{generator.sent:,}", f"{out.predicted.unique:,}", f"{out.dead.unique:,}",
+                     f"{rate:,.0f}", "-" if p50 is None else f"{p50:.0f}",
+                     "-" if p99 is None else f"{p99:.0f}")
+    preds = Table(title="latest predictions", title_justify="left")
+    for column in ("id", "label", "P(benign)", "latency ms", "partition/offset"):
+        preds.add_column(column)
+    for p in samples:
+        src = p["source"]
+        preds.add_row(str(p["id"]), "benign" if p["label"] == 1 else "malignant",
+                      f"{p['probabilities'][1]:.3f}", str(p["latency_ms"]),
+                      f"{src['partition']}/{src['offset']}")
+    stats = run.pipeline.stats()
+    workers = stats_table("workers", stats, rate, warning=run.stall_warning(stats))
+    return Group(head, preds, workers)
+
+
+def run_demo(
+    config_path: Path, *, events: int | None, rate: float, bad_every: int,
+    workers: int | None = None, console: Console | None = None,
+) -> int:
+    """Run the demo; with ``events`` it stops by itself and returns 0 only if all add up.
+
+    SIGINT and SIGTERM drain it (finish, commit, print the summary); a second one aborts.
+    """
+    console = console or Console()
+    spec = load_spec(config_path).with_overrides(workers=workers)
+    run = DemoRun(spec, events=events, rate=rate, bad_every=bad_every)
+    summary: Summary | None = None
+    with StopSignals() as signals:
+        try:
+            run.start(console)
+            signals.install()  # ray.init took SIGTERM over
+            console.print(f"kafka {run.pipeline.bootstrap_servers}; metrics "
+                          f"{run.pipeline.metrics_url}; Ctrl-C stops")
+            meter = RateMeter()
+            with Live(console=console, auto_refresh=False) as live:
+                while not run.done() and not signals.event.wait(0.5):
+                    live.update(_view(run, meter), refresh=True)
+                    run.check()
+                live.update(_view(run, meter), refresh=True)
+            if signals.event.is_set():
+                console.print("stopping: finishing open batches ...")
+        finally:
+            summary = run.stop()
+    if summary is None:
+        return 1
+    _print_summary(console, summary, bounded=events is not None)
+    return 0 if summary.adds_up or events is None else 1
+
+
+
+def _print_summary(console: Console, s: Summary, *, bounded: bool) -> None:
+    table = Table(title="demo summary", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("events produced", f"{s.events:,}"), ("predictions", f"{s.predictions:,}"),
+        ("dead letters", f"{s.dead_letters:,} (injected bad: {s.bad_injected:,})"),
+        ("duplicates", f"{s.duplicates:,}"), ("missing", f"{s.missing:,}"),
+        ("events/s", f"{s.events_per_s:,.0f}"),
+        ("p50 latency ms", "-" if s.p50_ms is None else f"{s.p50_ms:.0f}"),
+        ("p99 latency ms", "-" if s.p99_ms is None else f"{s.p99_ms:.0f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    if s.adds_up:
+        console.print("[green]all events accounted for[/green]")
+    elif bounded:
+        console.print("[red]the numbers do not add up[/red]")
+    else:
+        console.print(f"{s.missing:,} events were still unscored when stopped "
+                      "(they stay in the topic)")
+    console.print_json(orjson.dumps(s.__dict__ | {"adds_up": s.adds_up}).decode())

@@ -1,0 +1,56 @@
+"""The live terminal view of a running pipeline (rich)."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from rich.markup import escape
+from rich.table import Table
+
+from streaminfer.pipelines.online.stats import PipelineStats
+
+
+class RateMeter:
+    """Events per second of a growing counter, over the last ``window_s`` of looks (a
+    counter read in bursts, such as the demo's output read once a second, stays steady)."""
+
+    def __init__(self, window_s: float = 5.0) -> None:
+        self.window_s = window_s
+        self._looks: deque[tuple[float, int]] = deque()
+        self.rate = 0.0
+
+    def update(self, count: int, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        self._looks.append((now, count))
+        while len(self._looks) > 2 and now - self._looks[1][0] >= self.window_s:
+            self._looks.popleft()
+        then, before = self._looks[0]
+        if now > then:
+            self.rate = max(0.0, (count - before) / (now - then))
+        return self.rate
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def stats_table(title: str, stats: PipelineStats, rate: float, *,
+                warning: str | None = None) -> Table:
+    """One row per worker, then the totals; ``warning`` shows under the table in red."""
+    table = Table(title=title, title_justify="left", expand=False,
+                  caption=f"[bold red]{escape(warning)}[/bold red]" if warning else None,
+                  caption_justify="left")
+    for column in ("worker", "events in", "predictions", "dead letters", "lag",
+                   "p50 ms", "p99 ms"):
+        table.add_column(column, justify="right" if column != "worker" else "left")
+    for w in sorted(stats.workers, key=lambda w: w.worker_id):
+        table.add_row(w.worker_id + ("" if w.running else " (stopped)"), f"{w.events_in:,}",
+                      f"{w.predictions:,}", f"{w.dead_letter_total:,}", f"{sum(w.lag.values()):,}",
+                      _ms(w.latency_ms(0.5)), _ms(w.latency_ms(0.99)))
+    table.add_row(
+        f"[bold]all ({len(stats.workers)}/{stats.workers_expected}) {rate:,.0f} ev/s[/bold]",
+        f"{stats.events_in:,}", f"{stats.predictions:,}", f"{stats.dead_letters:,}",
+        f"{stats.lag:,}", _ms(stats.latency_ms(0.5)), _ms(stats.latency_ms(0.99)),
+    )
+    return table

@@ -1,0 +1,140 @@
+"""Where a model runs: in the worker's process, or on Ray Serve replicas through a handle.
+
+Both take a feature matrix and give back a :class:`Pending` result, so the worker can have
+several micro-batches at the replicas while it polls (bounded by ``serve.max_in_flight``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from streaminfer.errors import StreamInferError
+from streaminfer.operators.model_runner import ModelInfo, OnnxModel, rows_of
+from streaminfer.operators.records import RecordError
+from streaminfer.waiting import backoff_s
+
+if TYPE_CHECKING:
+    from ray.serve.handle import DeploymentHandle
+
+log = logging.getLogger(__name__)
+
+RowResults = tuple[list[dict[str, Any] | RecordError], bool]
+
+
+@dataclass(frozen=True)
+class ReplicaAnswer:
+    """What a replica sends back for one request: the raw outputs when the model ran on the
+    whole batch, else one result per row (and ``failed``)."""
+
+    outputs: list[Any] | None
+    rows: list[dict[str, Any] | RecordError] | None = None
+    failed: bool = False
+
+    def results(self, count: int, fields: list[str]) -> RowResults:
+        if self.outputs is not None:
+            rows: list[dict[str, Any] | RecordError] = list(rows_of(self.outputs, count, fields))
+            return rows, False
+        assert self.rows is not None
+        return self.rows, self.failed
+
+
+class ModelUnavailableError(StreamInferError):
+    """The replicas did not answer a model call, even after the configured retries."""
+
+
+class Pending(Protocol):
+    def done(self) -> bool:
+        """True once :meth:`result` will not block."""
+        ...
+
+    def result(self) -> RowResults:
+        """One result per row, and whether the batch as a whole failed in the model."""
+        ...
+
+
+class ModelBackend(Protocol):
+    info: ModelInfo
+
+    def submit(self, matrix: np.ndarray) -> Pending: ...
+
+
+class _Ready:
+    def __init__(self, value: RowResults) -> None:
+        self._value = value
+
+    def done(self) -> bool:
+        return True
+
+    def result(self) -> RowResults:
+        return self._value
+
+
+class LocalModel:
+    """``serving: colocated``: the worker runs the model itself, at submit time."""
+
+    def __init__(self, model: OnnxModel) -> None:
+        self.model = model
+        self.info = model.info
+
+    def submit(self, matrix: np.ndarray) -> Pending:
+        return _Ready(self.model.predict_each(matrix))
+
+
+class ServedModel:
+    """``serving: serve``: a Ray Serve deployment runs the model; calls are retried when a
+    replica dies or does not answer in time (the batch is scored again, nothing is lost)."""
+
+    def __init__(
+        self, handle: DeploymentHandle[Any], info: ModelInfo, *, timeout_s: float, retries: int
+    ) -> None:
+        self.handle = handle
+        self.info = info
+        self.timeout_s = timeout_s
+        self.retries = retries
+
+    def submit(self, matrix: np.ndarray) -> Pending:
+        return _Call(self, matrix)
+
+
+class _Call:
+    def __init__(self, backend: ServedModel, matrix: np.ndarray) -> None:
+        self._backend = backend
+        self._matrix = matrix
+        self._response = backend.handle.predict.remote(matrix)
+        self._value: ReplicaAnswer | None = None
+
+    def done(self) -> bool:
+        if self._value is not None:
+            return True
+        try:
+            self._value = self._response.result(timeout_s=0)
+        except TimeoutError:
+            return False
+        except Exception:
+            return True  # failed: result() retries
+        return True
+
+    def result(self) -> RowResults:
+        backend = self._backend
+        attempt = 0
+        while self._value is None:
+            try:
+                self._value = self._response.result(timeout_s=backend.timeout_s)
+            except Exception as exc:  # replica died, timed out, deployment restarting
+                attempt += 1
+                if attempt > backend.retries:
+                    raise ModelUnavailableError(
+                        f"model {backend.info.name}: no answer after {attempt} attempt(s): "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from None
+                delay = backoff_s(attempt)
+                log.warning("model %s call failed (%s); retrying in %.1fs", backend.info.name,
+                            type(exc).__name__, delay)
+                threading.Event().wait(delay)
+                self._response = backend.handle.predict.remote(self._matrix)
+        return self._value.results(len(self._matrix), list(backend.info.outputs.values()))

@@ -1,0 +1,189 @@
+"""The driver of an online pipeline: sets up and tears down what the workers need.
+
+In order: the models are checked, the embedded broker started (if asked for), the topics
+made sure of, Ray started (if not running), the model stores and Serve applications started,
+the metrics endpoint opened; then the :class:`WorkerPool` starts the workers, a
+:class:`PoolMonitor` watches them and, if configured, the autoscaler scales them. Everything
+that can be checked before a worker starts is checked here, once, so a bad model, an
+unreachable broker or a missing secret is one clear error and not N actor crashes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, cast
+
+from streaminfer.errors import PipelineError
+from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.common.metrics_server import MetricsServer
+from streaminfer.pipelines.common.topics import ensure_topics
+from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
+from streaminfer.pipelines.online.checks import check_models
+from streaminfer.pipelines.online.pool_monitor import PoolMonitor
+from streaminfer.pipelines.online.ray_setup import start_ray
+from streaminfer.pipelines.online.stats import PipelineStats
+from streaminfer.pipelines.online.worker import ModelSource, ModelStore
+from streaminfer.pipelines.online.worker_pool import WorkerPool
+from streaminfer.pipelines.spec.kafka_settings import client_config
+from streaminfer.pipelines.spec.schema import PipelineSpec
+
+if TYPE_CHECKING:
+    from ray.actor import ActorHandle
+
+log = logging.getLogger(__name__)
+
+
+class PipelineRuntime:
+    """Starts and stops one pipeline's parts; see :class:`streaminfer.Pipeline` for the API."""
+
+    def __init__(self, spec: PipelineSpec) -> None:
+        self.spec = spec
+        self.broker: EmbeddedBroker | None = None
+        self.bootstrap_servers = spec.kafka.bootstrap_servers
+        self.metrics: MetricsServer | None = None
+        self.kafka_config: dict[str, Any] = {}
+        self.source_partitions = 0
+        self.autoscaler: WorkerAutoscaler | None = None
+        self.pool: WorkerPool | None = None
+        self._monitor: PoolMonitor | None = None
+        self._stores: list[ActorHandle[ModelStore]] = []
+        self._served = False
+        self._owns_ray = False
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop(timeout_s=5.0)
+            raise
+
+    def _start(self) -> None:
+        spec = self.spec
+        # Load every model here: one that does not fit the config fails before any actor.
+        models = check_models(spec)
+        if spec.kafka.is_embedded:
+            embedded = spec.kafka.embedded
+            self.broker = EmbeddedBroker(embedded.host, embedded.port).start()
+            self.bootstrap_servers = self.broker.bootstrap_servers
+        self.kafka_config = client_config(spec.kafka, self.bootstrap_servers)
+        self.source_partitions = self._ensure_topics()
+        self._owns_ray = start_ray(spec)
+        sources = self._start_models(models)
+        if spec.metrics.enabled:
+            self.metrics = MetricsServer(spec.metrics.host, spec.metrics.port)
+            log.info("metrics on %s", self.metrics.url)
+        self.pool = WorkerPool(spec, self.bootstrap_servers, sources, self.source_partitions)
+        self.pool.scale_to(spec.workers.count)
+        self._monitor = PoolMonitor(self.pool, self.metrics).start()
+        if spec.workers.autoscale.enabled:
+            self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
+            self.autoscaler.start()
+
+    def _ensure_topics(self) -> int:
+        """Make sure of the source and sink topics; the source's partition count."""
+        spec = self.spec
+        source_partitions = spec.source.partitions
+        sink_partitions = spec.sink.partitions or source_partitions
+        wanted = {topic: source_partitions for topic in spec.source.topics}
+        wanted[spec.sink.predictions_topic] = sink_partitions
+        wanted[spec.sink.dead_letter_topic] = sink_partitions
+        counts = ensure_topics(self.kafka_config, wanted,
+                               create_missing=spec.kafka.create_missing_topics)
+        total = sum(counts[topic] for topic in spec.source.topics)
+        if spec.workers.count > total:
+            log.warning("workers.count=%d but the source has %d partitions: %d worker(s) will "
+                        "idle", spec.workers.count, total, spec.workers.count - total)
+        return total
+
+    def _start_models(
+        self, models: dict[str, tuple[bytes, ModelInfo]]
+    ) -> dict[str, ModelSource]:
+        """One store actor per model (workers and replicas fetch the bytes from it), then
+        the Serve deployments of the served models. How workers reach each model."""
+        import ray
+
+        spec = self.spec
+        store_names: dict[str, str] = {}
+        sources: dict[str, ModelSource] = {}
+        for model in spec.model_specs:
+            name = model.model_name
+            data, info = models[name]
+            store_names[name] = f"{spec.name}-model-{name}"
+            self._stores.append(cast("ActorHandle[ModelStore]", ray.remote(ModelStore).options(
+                name=store_names[name], namespace=spec.ray.namespace, num_cpus=0,
+                max_restarts=0,
+            ).remote(data)))
+            if model.serving == "serve":
+                from streaminfer.pipelines.online.serving import DEPLOYMENT, app_name
+
+                sources[name] = ModelSource(info, deployment=DEPLOYMENT,
+                                            app=app_name(spec, model))
+            else:
+                sources[name] = ModelSource(info, store=store_names[name],
+                                            namespace=spec.ray.namespace)
+        if any(m.serving == "serve" for m in spec.model_specs):
+            from streaminfer.pipelines.online import serving
+
+            self._served = True
+            serving.deploy(spec, store_names, {n: i for n, (_, i) in models.items()})
+        return sources
+
+    def _running(self) -> WorkerPool:
+        if self.pool is None:
+            raise PipelineError(f"pipeline {self.spec.name} is not running")
+        return self.pool
+
+    @property
+    def worker_count(self) -> int:
+        """Workers running (or restarting): started ones not dead beyond their restarts."""
+        return self.pool.count if self.pool else 0
+
+    @property
+    def worker_names(self) -> list[str]:
+        """Names of the worker actors (``ray.get_actor(name, namespace=...)`` finds them)."""
+        return self.pool.names if self.pool else []
+
+    def scale_to(self, count: int, timeout_s: float = 30.0) -> None:
+        """Start or stop workers until ``count`` run (see :meth:`WorkerPool.scale_to`)."""
+        self._running().scale_to(count, timeout_s)
+
+    def stats(self) -> PipelineStats:
+        """Ask every worker for its counters; a worker that does not answer counts with its
+        last ones. Changes nothing."""
+        return self._running().stats()
+
+    def wait_assigned(self, timeout_s: float, *, balanced: bool = False) -> bool:
+        """Wait until the workers own every source partition (see :meth:`WorkerPool.assigned`)."""
+        return self._running().wait_assigned(timeout_s, balanced=balanced)
+
+    def stop(self, timeout_s: float = 30.0) -> PipelineStats:
+        """Drain and stop the workers, then Serve's deployments, Ray (if started here) and
+        the embedded broker."""
+        import ray
+
+        if self.autoscaler is not None:
+            self.autoscaler.stop()
+            self.autoscaler = None
+        if self._monitor is not None:
+            self._monitor.stop()
+            self._monitor = None
+        final = self.pool.retire_all(timeout_s) if self.pool else PipelineStats()
+        if self._served:
+            from streaminfer.pipelines.online import serving
+
+            serving.undeploy(self.spec)
+            self._served = False
+        for store in self._stores:
+            ray.kill(store)
+        self._stores = []
+        if self.metrics:
+            self.metrics.close()
+            self.metrics = None
+        if self._owns_ray:
+            ray.shutdown()
+            self._owns_ray = False
+        if self.broker:
+            self.broker.stop()
+            self.broker = None
+        return final

@@ -1,0 +1,197 @@
+"""Score one micro-batch: decode -> route -> features -> model -> prediction, or a dead letter.
+
+Pure composition of the operators, no Kafka: the worker feeds it records and produces what it
+returns, so it is unit-testable with plain :class:`SourceRecord` values. Scoring has two
+halves so that a worker can keep several batches at Ray Serve replicas at once:
+:meth:`BatchScorer.prepare` decodes, routes and submits; :meth:`BatchScorer.finish` waits
+for the model and builds the predictions, in input order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from streaminfer.errors import ConfigError
+from streaminfer.operators.codecs import JsonCodec
+from streaminfer.operators.dead_letter import DeadLetter, dead_letter
+from streaminfer.operators.features import FeatureExtractor
+from streaminfer.operators.predictions import event_id, prediction
+from streaminfer.operators.records import Record, RecordError
+from streaminfer.operators.routing import Router
+from streaminfer.pipelines.online.model_backends import ModelBackend, Pending
+from streaminfer.pipelines.spec.schema import SourceSpec
+
+
+@dataclass
+class ScoredBatch:
+    """What one batch produces: encoded predictions (in input order) and dead letters."""
+
+    predictions: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    latencies_ms: list[int] = field(default_factory=list)
+    inference_s: float = 0.0
+    model_batch_failed: bool = False
+
+
+@dataclass
+class _Group:
+    """The rows of one batch that one model scores."""
+
+    model: str
+    positions: list[int]  # indices into PreparedBatch.kept
+    pending: Pending
+
+
+@dataclass
+class PreparedBatch:
+    """A batch whose model calls are under way."""
+
+    records: list[Record]
+    kept: list[tuple[Record, dict[str, Any], Any]]  # record, event, id: scored rows in order
+    groups: list[_Group]
+    dead_letters: list[DeadLetter]
+    submit_s: float
+
+    def done(self) -> bool:
+        return all(group.pending.done() for group in self.groups)
+
+
+class BatchScorer:
+    """Turns records into predictions with one or more models, never raising for a bad
+    record (a model that cannot be reached raises ``ModelUnavailableError`` from finish)."""
+
+    def __init__(
+        self, backends: Mapping[str, ModelBackend], source: SourceSpec, codec: JsonCodec,
+        router: Router | None = None,
+    ) -> None:
+        if len(backends) > 1 and router is None:
+            raise ConfigError("several models need routing")
+        widths = {b.info.input_width for b in backends.values()} - {None}
+        if len(widths) > 1:
+            raise ConfigError(
+                "the models take different numbers of features "
+                f"({', '.join(f'{n}: {b.info.input_width}' for n, b in backends.items())}); "
+                "one source feeds them all"
+            )
+        width = next(iter(widths), None)
+        if source.features is not None and width not in (None, len(source.features)):
+            names = ", ".join(backends)
+            raise ConfigError(
+                f"source.features lists {len(source.features)} fields but model {names} "
+                f"takes {width} features"
+            )
+        self.backends = dict(backends)
+        self.router = router
+        self.codec = codec
+        self.extractors = {
+            name: FeatureExtractor(
+                fields=source.features, array_field=source.features_field, width=width,
+                dtype=backend.info.input_dtype,
+            )
+            for name, backend in backends.items()
+        }
+        self.only = next(iter(backends)) if len(backends) == 1 else None
+        self.max_record_bytes = source.max_record_bytes
+        self.id_field = source.id_field
+        self.event_time_field = source.event_time_field
+
+    def score(self, records: list[Record]) -> ScoredBatch:
+        return self.finish(self.prepare(records))
+
+    def prepare(self, records: list[Record]) -> PreparedBatch:
+        """Decode, validate and route each record; submit each model's rows."""
+        dead: list[DeadLetter] = []
+        by_model: dict[str, tuple[list[tuple[Record, dict[str, Any], Any]],
+                                  list[Sequence[float]]]] = {}
+        for record in records:
+            try:
+                event = self._decode(record)
+                the_id = event_id(event, record, self.id_field)
+                model = self.only or self._route(event, the_id)
+                row = self.extractors[model].values(event)
+            except RecordError as error:
+                dead.append(dead_letter(record, error))
+                continue
+            entries, features = by_model.setdefault(model, ([], []))
+            entries.append((record, event, the_id))
+            features.append(row)
+        kept: list[tuple[Record, dict[str, Any], Any]] = []
+        groups: list[_Group] = []
+        started = time.perf_counter()
+        for model, (entries, features) in by_model.items():
+            matrix, rejected = self.extractors[model].matrix(features)
+            positions = []
+            for index, entry in enumerate(entries):
+                if index in rejected:
+                    dead.append(dead_letter(entry[0], rejected[index]))
+                else:
+                    positions.append(len(kept))
+                    kept.append(entry)
+            if positions:
+                groups.append(_Group(model, positions, self.backends[model].submit(matrix)))
+        submit_s = time.perf_counter() - started
+        if len(groups) > 1:  # restore input order across models
+            order = sorted(range(len(kept)), key=lambda i: _arrival(kept[i][0]))
+            where = {old: new for new, old in enumerate(order)}
+            kept = [kept[i] for i in order]
+            for group in groups:
+                group.positions = [where[p] for p in group.positions]
+        return PreparedBatch(records, kept, groups, dead, submit_s)
+
+    def finish(self, batch: PreparedBatch) -> ScoredBatch:
+        """Wait for the models and build the predictions, in input order."""
+        out = ScoredBatch(dead_letters=list(batch.dead_letters))
+        started = time.perf_counter()
+        results: list[tuple[str, dict[str, Any] | RecordError] | None] = [None] * len(batch.kept)
+        for group in batch.groups:
+            rows, failed = group.pending.result()
+            out.model_batch_failed |= failed
+            for position, result in zip(group.positions, rows, strict=True):
+                results[position] = (group.model, result)
+        out.inference_s = batch.submit_s + time.perf_counter() - started
+        now_ms = int(time.time() * 1000)
+        for (record, event, the_id), outcome in zip(batch.kept, results, strict=True):
+            assert outcome is not None
+            model, outputs = outcome
+            if isinstance(outputs, RecordError):
+                out.dead_letters.append(dead_letter(record, outputs))
+                continue
+            info = self.backends[model].info
+            value = prediction(
+                record=record, event_id=the_id, model=info.name, model_version=info.version,
+                outputs=outputs, now_ms=now_ms,
+                event_time=event.get(self.event_time_field) if self.event_time_field else None,
+            )
+            try:
+                encoded = self.codec.encode(value)
+            except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+                unencodable = RecordError(
+                    "encode_error", f"prediction not encodable: {exc}", "encode"
+                )
+                out.dead_letters.append(dead_letter(record, unencodable))
+                continue
+            out.predictions.append((record.key, encoded))
+            out.latencies_ms.append(value["latency_ms"])
+        return out
+
+    def _route(self, event: dict[str, Any], the_id: Any) -> str:
+        assert self.router is not None
+        return self.router.route(event, the_id)
+
+    def _decode(self, record: Record) -> dict[str, Any]:
+        size = len(record.value) if record.value is not None else 0
+        if size > self.max_record_bytes:
+            raise RecordError(
+                "oversized_record",
+                f"record is {size} bytes, more than source.max_record_bytes "
+                f"({self.max_record_bytes})",
+                "decode",
+            )
+        return self.codec.decode(record.value)
+
+
+def _arrival(record: Record) -> tuple[str, int, int]:
+    return (record.topic, record.partition, record.offset)

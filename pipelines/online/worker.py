@@ -1,0 +1,389 @@
+"""A source worker: poll -> micro-batch -> score -> produce -> wait for acks -> commit.
+
+:class:`ScoringLoop` is the loop itself (plain Python, one thread); :class:`SourceWorker` is
+the Ray actor that runs one loop in a thread of its own and answers ``stats``/``stop``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter as Tally
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+
+from streaminfer.errors import StreamInferError
+from streaminfer.operators.batcher import MicroBatcher
+from streaminfer.operators.kafka_sink import KafkaSink, Sink, SinkError
+from streaminfer.operators.kafka_source import KafkaSource
+from streaminfer.operators.metrics import WorkerMetrics, WorkerStats
+from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.operators.records import Record
+from streaminfer.pipelines.common.heap import freeze_heap
+from streaminfer.pipelines.online.assembly import build_scorer, load_model
+from streaminfer.pipelines.online.model_backends import (
+    LocalModel,
+    ModelBackend,
+    ModelUnavailableError,
+    ServedModel,
+)
+from streaminfer.pipelines.online.scoring import BatchScorer, PreparedBatch, ScoredBatch
+from streaminfer.pipelines.spec.kafka_settings import client_config
+from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
+from streaminfer.waiting import backoff_s
+
+log = logging.getLogger(__name__)
+
+KAFKA_LOG_ENV = "STREAMINFER_KAFKA_LOG"
+IDLE_POLL_MS = 100
+UNASSIGNED_WARNING_S = 30.0
+IN_FLIGHT_POLL_MS = 2  # poll briefly while batches are at the model, to see them finish
+LAG_EVERY_S = 1.0
+#: Produce attempts for a batch while partitions are being revoked or the worker stops;
+#: after that the batch is abandoned uncommitted and whoever owns the partitions next
+#: reads it again (at-least-once).
+ATTEMPTS_WHEN_LEAVING = 3
+
+
+def worker_client_config(
+    spec: PipelineSpec, bootstrap_servers: str, worker_id: str
+) -> dict[str, Any]:
+    """kafka-python settings of one worker's clients (its own ``client_id``)."""
+    config = client_config(spec.kafka, bootstrap_servers)
+    config["client_id"] = f"{spec.kafka.client_id}-{worker_id}"
+    return config
+
+
+def make_sink(spec: PipelineSpec, bootstrap_servers: str, worker_id: str) -> KafkaSink:
+    """The Kafka sink of one worker, as the spec configures it."""
+    return KafkaSink(worker_client_config(spec, bootstrap_servers, worker_id),
+                     linger_ms=spec.sink.linger_ms, compression=spec.sink.compression)
+
+
+def max_in_flight(spec: PipelineSpec) -> int:
+    """Micro-batches a worker may have at the model at once (1 when all run in-process)."""
+    served = [m.serve.max_in_flight for m in spec.model_specs if m.serving == "serve"]
+    return max(served, default=1)
+
+
+def next_offsets(records: list[Record]) -> dict[TopicPartition, int]:
+    """Per partition, the offset after the last record: what to commit once all are acked."""
+    last: dict[tuple[str, int], int] = {}
+    for record in records:  # each partition's records are in offset order
+        last[(record.topic, record.partition)] = record.offset
+    return {TopicPartition(topic, part): offset + 1 for (topic, part), offset in last.items()}
+
+
+def first_offsets(records: list[Record]) -> dict[TopicPartition, int]:
+    """Per partition, the offset of the first record: where to read it again from."""
+    first: dict[tuple[str, int], int] = {}
+    for record in records:
+        first.setdefault((record.topic, record.partition), record.offset)
+    return {TopicPartition(topic, part): offset for (topic, part), offset in first.items()}
+
+
+class ScoringLoop:
+    """One consumer-group member scoring its partitions until :meth:`request_stop`."""
+
+    def __init__(
+        self, spec: PipelineSpec, bootstrap_servers: str, scorer: BatchScorer, worker_id: str,
+        *, sink: Sink | None = None,
+    ) -> None:
+        """``sink``: where predictions and dead letters go; by default a :class:`KafkaSink`
+        made by :func:`make_sink`. The loop closes it."""
+        self.spec = spec
+        self.worker_id = worker_id
+        self.metrics = WorkerMetrics(worker_id, os.getpid())
+        self.scorer = scorer
+        self.max_in_flight = max_in_flight(spec)
+        self.in_flight: deque[PreparedBatch] = deque()
+        self.batcher: MicroBatcher[Record] = MicroBatcher(
+            spec.batching.max_size, spec.batching.max_wait_ms
+        )
+        config = worker_client_config(spec, bootstrap_servers, worker_id)
+        self.sink = sink or make_sink(spec, bootstrap_servers, worker_id)
+        try:
+            self.source = KafkaSource(
+                config, topics=list(spec.source.topics), group_id=spec.source.group_id,
+                on_revoked=self._on_revoked,
+                on_assigned=lambda tps: self.metrics.record_assignment(
+                    [(tp.topic, tp.partition) for tp in tps]
+                ),
+                auto_offset_reset=spec.source.auto_offset_reset,
+                max_poll_records=spec.source.max_poll_records,
+                fetch_max_wait_ms=spec.fetch_max_wait_ms,
+                session_timeout_ms=spec.kafka.session_timeout_ms,
+                heartbeat_interval_ms=spec.kafka.heartbeat_interval_ms,
+            )
+        except BaseException:
+            self.sink.close()
+            raise
+        self._stop = threading.Event()
+        self._running = False
+        self._next_lag_at = 0.0
+        self._unassigned_since: float | None = time.monotonic()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        """Score until asked to stop; then finish what it holds and commit.
+
+        The consumer stays in the group (its heartbeats go on) until :meth:`close`: stopping
+        several workers drains them all first and only then lets them leave, so no worker
+        is pulled into a rebalance by another one's departure while it shuts down.
+        """
+        self._running = True
+        try:
+            while not self._stop.is_set():
+                self.step()
+            self._finish_all(attempts=ATTEMPTS_WHEN_LEAVING)
+        finally:
+            self._running = False
+
+    def close(self) -> None:
+        """Leave the group and close the clients (after :meth:`run` returned)."""
+        self.metrics.record_assignment([])
+        self.source.close()
+        self.sink.close()
+
+    def step(self) -> None:
+        """Submit a due batch, deliver the batches the model has answered, then poll.
+
+        With ``max_in_flight`` batches at the model, it waits for the oldest instead of
+        polling: a saturated model slows the reading down rather than filling memory.
+        """
+        if self.batcher.ready():
+            if len(self.in_flight) >= self.max_in_flight:
+                self._deliver_oldest(attempts=None)
+            self.in_flight.append(self.scorer.prepare(self.batcher.drain()))
+        while self.in_flight and self.in_flight[0].done():
+            self._deliver_oldest(attempts=None)
+        left = self.batcher.time_left()
+        timeout_ms = IDLE_POLL_MS if left is None else int(left * 1000)
+        if self.in_flight:
+            timeout_ms = min(timeout_ms, IN_FLIGHT_POLL_MS)
+        if self.batcher.room > 0:
+            max_records = min(self.batcher.room, self.spec.source.max_poll_records)
+            self.batcher.add(self.source.poll(timeout_ms, max_records))
+        now = time.monotonic()
+        if now >= self._next_lag_at:
+            self._next_lag_at = now + LAG_EVERY_S
+            self.metrics.record_lag(
+                {(tp.topic, tp.partition): lag for tp, lag in self.source.lag().items()}
+            )
+            self._check_assignment(now)
+
+    def stats(self, families: bool = True) -> WorkerStats:
+        return self.metrics.snapshot(running=self._running, families=families)
+
+    def _check_assignment(self, now: float) -> None:
+        """Say once when this worker has owned no partition for a while."""
+        if self.metrics.stats.assigned:
+            self._unassigned_since = None
+        elif self._unassigned_since is None:
+            self._unassigned_since = now
+        elif now - self._unassigned_since > UNASSIGNED_WARNING_S:
+            log.warning(
+                "%s: no partitions for %.0fs in group %s. Expected when there are more workers "
+                "than partitions; otherwise the group is stuck rebalancing (the embedded broker "
+                "sometimes is, once every member of a group has left: restart it, or use a new "
+                "source.group_id)", self.worker_id, now - self._unassigned_since,
+                self.spec.source.group_id)
+            self._unassigned_since = float("inf")  # once
+
+    def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Runs inside poll(), while this member may still commit: finish what it holds.
+        if len(self.batcher) or self.in_flight:
+            log.info("%s: partitions revoked; finishing %d buffered events",
+                     self.worker_id, len(self.batcher) + sum(len(b.records)
+                                                              for b in self.in_flight))
+            self._finish_all(attempts=ATTEMPTS_WHEN_LEAVING)
+        self.metrics.record_revocation([(tp.topic, tp.partition) for tp in revoked])
+
+    def _finish_all(self, attempts: int) -> None:
+        """Submit the open batch and deliver everything in flight (before leaving)."""
+        if len(self.batcher):
+            self.in_flight.append(self.scorer.prepare(self.batcher.drain()))
+        while self.in_flight:
+            self._deliver_oldest(attempts)
+
+    def _deliver_oldest(self, attempts: int | None) -> None:
+        """Finish the oldest batch: model results, produce, await every ack, commit.
+
+        A failure retries the whole batch, ``attempts`` times (when leaving: stopping, or
+        partitions revoked), or with ``None`` until it succeeds or a stop is requested. A
+        batch given up is not committed, and neither is any later one (they are dropped
+        too), so its partitions' next reader scores them again.
+        """
+        batch = self.in_flight.popleft()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                scored = self.scorer.finish(batch)
+                self._produce(scored)
+                break
+            except (SinkError, ModelUnavailableError) as exc:
+                self.metrics.record_retry()
+                give_up = attempt >= attempts if attempts is not None else self._stop.is_set()
+                if give_up:
+                    self._abandon(batch.records, attempt, exc)
+                    return
+                delay = backoff_s(attempt)
+                log.warning("%s: %s; retrying the batch in %.1fs", self.worker_id, exc, delay)
+                self._stop.wait(delay)
+                if isinstance(exc, ModelUnavailableError):
+                    batch = self.scorer.prepare(batch.records)
+        records = batch.records
+        try:
+            self.source.commit(next_offsets(records))
+        except (CommitFailedError, KafkaError) as exc:
+            # Produced but not committed: the partitions' next owner scores them again.
+            self.metrics.record_commit_failure()
+            log.warning("%s: commit failed (%s); %d events may be scored twice",
+                        self.worker_id, exc, len(records))
+        self.metrics.record_batch(
+            topics=Tally(record.topic for record in records),
+            predictions=len(scored.predictions),
+            dead_letters=[d.error_type for d in scored.dead_letters],
+            latencies_ms=scored.latencies_ms, inference_s=scored.inference_s,
+            model_batch_failed=scored.model_batch_failed,
+        )
+
+    def _abandon(self, records: list[Record], attempt: int, exc: Exception) -> None:
+        """Give a batch up: drop it and everything read after it, uncommitted, and read its
+        partitions again from its first record. Nothing read after it may be committed
+        before it is delivered, or it would be skipped for good."""
+        held = records + [r for b in self.in_flight for r in b.records] + self.batcher.drain()
+        self.in_flight.clear()
+        self.source.rewind(first_offsets(held))
+        log.warning("%s: abandoning %d events uncommitted after %d attempt(s): %s; they will "
+                    "be read again", self.worker_id, len(held), attempt, exc)
+
+    def _produce(self, scored: ScoredBatch) -> None:
+        sink, spec = self.sink, self.spec.sink
+        for key, value in scored.predictions:
+            sink.send(spec.predictions_topic, key, value)
+        for letter in scored.dead_letters:
+            sink.send(spec.dead_letter_topic, letter.key, letter.value, letter.headers)
+        sink.flush()
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """How a worker reaches one model: the store actor holding its bytes (colocated), or
+    the Serve deployment running it (serve), with what the driver learnt loading it."""
+
+    info: ModelInfo
+    store: str | None = None
+    namespace: str = "streaminfer"
+    deployment: str | None = None
+    app: str | None = None
+
+    def backend(self, model: ModelSpec) -> ModelBackend:
+        """Connect, from inside a worker process."""
+        import ray
+
+        if model.serving == "serve":
+            from ray import serve
+
+            assert self.deployment is not None
+            handle = serve.get_deployment_handle(self.deployment, app_name=self.app)
+            return ServedModel(handle, self.info, timeout_s=model.serve.request_timeout_s,
+                               retries=model.serve.request_retries)
+        assert self.store is not None
+        store = ray.get_actor(self.store, namespace=self.namespace)
+        return LocalModel(load_model(model, ray.get(store.get.remote())))
+
+
+class ModelStore:
+    """Ray actor holding a pipeline's model bytes, so a (re)started worker can fetch them.
+
+    Workers find it by name: their constructor takes no object reference, which Ray could
+    not restore when it restarts them (ray-project/ray#53727).
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def get(self) -> bytes:
+        return self._data
+
+
+class SourceWorker:
+    """Ray actor around one :class:`ScoringLoop` (made remote by the runtime).
+
+    Setup errors are kept and reported by :meth:`ready`, so the driver shows one clear line.
+    An unexpected crash of the loop ends the process, and Ray restarts the actor (up to
+    ``workers.max_restarts``); its partitions wait for it or move to the other workers.
+    """
+
+    def __init__(
+        self, spec: PipelineSpec, bootstrap_servers: str, worker_id: str,
+        models: dict[str, ModelSource],
+    ) -> None:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        # kafka-python logs every retried connection; this worker reports what matters.
+        # `streaminfer -v` (or STREAMINFER_KAFKA_LOG=INFO) shows them.
+        logging.getLogger("kafka").setLevel(os.environ.get(KAFKA_LOG_ENV, "CRITICAL"))
+        self.error: str | None = None
+        self.loop: ScoringLoop | None = None
+        try:
+            scorer = build_scorer(spec, {m.model_name: models[m.model_name].backend(m)
+                                         for m in spec.model_specs})
+            self.loop = ScoringLoop(spec, bootstrap_servers, scorer, worker_id)
+        except StreamInferError as exc:
+            self.error = str(exc)
+            return
+        except KafkaError as exc:
+            self.error = f"cannot connect to Kafka: {exc}"
+            return
+        self._thread = threading.Thread(target=self._run, name=f"loop-{worker_id}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self.loop is not None
+        freeze_heap()
+        try:
+            self.loop.run()
+        except Exception:
+            log.exception("%s: scoring loop crashed; exiting so Ray restarts this worker",
+                          self.loop.worker_id)
+            os._exit(1)
+
+    def ready(self) -> str | None:
+        """``None`` once the worker runs, else why it could not start."""
+        return self.error
+
+    def stats(self, families: bool = True) -> WorkerStats | None:
+        """Counters; ``families`` adds the Prometheus metric families (for the driver's
+        endpoint)."""
+        return self.loop.stats(families) if self.loop else None
+
+    def drain(self, timeout_s: float = 30.0) -> WorkerStats | None:
+        """Stop polling, finish what it holds and commit; stay in the group until close."""
+        if self.loop is None:
+            return None
+        self.loop.request_stop()
+        self._thread.join(timeout_s)
+        return self.loop.stats()
+
+    def close(self) -> WorkerStats | None:
+        """Leave the consumer group and close the Kafka clients; return the final stats."""
+        if self.loop is None:
+            return None
+        if not self._thread.is_alive():
+            self.loop.close()
+        return self.loop.stats()
+
+    def stop(self, timeout_s: float = 30.0) -> WorkerStats | None:
+        """:meth:`drain` then :meth:`close`."""
+        self.drain(timeout_s)
+        return self.close()

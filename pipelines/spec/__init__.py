@@ -1,0 +1,1 @@
+"""The pipeline YAML: schema, loading with readable errors, generated docs, Kafka settings."""

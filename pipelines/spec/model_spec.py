@@ -1,0 +1,171 @@
+"""The ``model``/``models``, ``routing`` and ``http`` sections: what scores, where, reached how."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from streaminfer.pipelines.spec.base import FrozenModel, ProviderName, whole_above_one
+
+
+class ServeSpec(FrozenModel):
+    """Ray Serve replicas of a model (``model.serving: serve``), autoscaled by Serve."""
+
+    min_replicas: int = Field(1, ge=1, le=1_000, description="Fewest replicas.")
+    max_replicas: int = Field(1, ge=1, le=1_000, description="Most replicas.")
+    initial_replicas: int | None = Field(
+        None, ge=1, le=1_000, description="Replicas at start; default: min_replicas."
+    )
+    target_ongoing_requests: float = Field(
+        2.0, gt=0, description="Serve adds replicas when requests per replica exceed this."
+    )
+    max_ongoing_requests: int = Field(
+        8, ge=1, description="Requests one replica takes at once; more wait in the caller."
+    )
+    upscale_delay_s: float = Field(
+        3.0, ge=0, description="How long the load must stay high before Serve adds a replica."
+    )
+    downscale_delay_s: float = Field(
+        30.0, ge=0, description="How long the load must stay low before Serve removes one."
+    )
+    num_cpus: float = Field(1.0, ge=0, description="CPUs Ray reserves for each replica.")
+    num_gpus: float = Field(
+        0.0, ge=0,
+        description="GPUs (fractions allowed, e.g. 0.25 shares one GPU by four replicas) Ray "
+        "reserves for each replica; a replica given one runs the model with CUDA.",
+    )
+    accelerator_type: str | None = Field(
+        None, description="Ray accelerator type the replicas need, e.g. 'H100' or 'A10G'."
+    )
+    max_batch_size: int = Field(
+        8, ge=1, le=4_096,
+        description="Requests (each a whole micro-batch from a worker, or one HTTP call) a "
+        "replica merges into one model run (@serve.batch).",
+    )
+    batch_wait_timeout_s: float = Field(
+        0.0, ge=0, le=10,
+        description="Longest a request waits for others to join its run (0: run what has "
+        "arrived; more can help a GPU, where bigger runs cost little more).",
+    )
+    max_in_flight: int = Field(
+        2, ge=1, le=64,
+        description="Micro-batches one source worker may have at the replicas at once; when "
+        "that many are pending, the worker stops polling (backpressure).",
+    )
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="Longest a worker waits for one model call before retrying it."
+    )
+    request_retries: int = Field(
+        5, ge=0, le=100,
+        description="Times a worker retries a model call whose replica died or timed out.",
+    )
+
+    _gpus = field_validator("num_gpus")(whole_above_one)
+
+    @model_validator(mode="after")
+    def _replica_bounds(self) -> ServeSpec:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas is more than max_replicas")
+        initial = self.initial_replicas
+        if initial is not None and not self.min_replicas <= initial <= self.max_replicas:
+            raise ValueError("initial_replicas must lie between min_replicas and max_replicas")
+        return self
+
+
+class ModelSpec(FrozenModel):
+    """The ONNX model that scores each event."""
+
+    path: Path = Field(description="ONNX model file (relative to this YAML file's folder).")
+    name: str | None = Field(None, description="Model name in predictions; default: file stem.")
+    version: str | None = Field(
+        None, description="Model version in predictions; default: first 12 hex of its sha256."
+    )
+    sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="Expected sha256 of the file (64 hex digits); the model is refused if "
+        "it differs. Without it, a '<file>.sha256' beside the model is checked if present.",
+    )
+    providers: Literal["auto"] | tuple[ProviderName, ...] = Field(
+        "auto",
+        description="'auto' (CUDA when a usable GPU is present, else CPU) or an explicit list.",
+    )
+    input_name: str | None = Field(
+        None, description="Model input that receives the features; default: the only input."
+    )
+    outputs: dict[str, str] | None = Field(
+        None,
+        description="Model outputs to publish, as {onnx_output_name: prediction_field}; "
+        "default: every output under its own name.",
+    )
+    intra_op_threads: int = Field(
+        1, ge=0, le=256, description="ONNX Runtime intra-op threads per session (0 = all cores)."
+    )
+    serving: Literal["colocated", "serve"] = Field(
+        "colocated",
+        description="'colocated': each source worker runs the model in-process (fastest for "
+        "small models); 'serve': Ray Serve replicas run it (GPUs, autoscaling, HTTP).",
+    )
+    serve: ServeSpec = Field(
+        default_factory=ServeSpec, description="Replicas, resources and batching for 'serve'."
+    )
+
+    @property
+    def model_name(self) -> str:
+        """The name predictions carry: ``name``, or the file's stem."""
+        return self.name or self.path.stem
+
+
+class RoutingSpec(FrozenModel):
+    """Which of several models scores an event: by a field's value, or a weighted split."""
+
+    field: str | None = Field(None, description="Route by this event field's value.")
+    routes: dict[str, str] = Field(
+        default_factory=dict, description="With 'field': {field value: model name}."
+    )
+    default: str | None = Field(
+        None,
+        description="With 'field': the model for other values and for events without the "
+        "field; without it such events are dead-lettered (error.type no_route).",
+    )
+    weights: dict[str, float] | None = Field(
+        None,
+        description="A/B split instead: {model name: weight}. An event's share is fixed by "
+        "its id, so a re-scored event meets the same model.",
+    )
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> RoutingSpec:
+        if (self.field is None) == (self.weights is None):
+            raise ValueError("give exactly one of 'field' (with routes) or 'weights'")
+        if self.weights is not None and (
+            not self.weights or any(w < 0 for w in self.weights.values())
+            or sum(self.weights.values()) <= 0
+        ):
+            raise ValueError("weights must be non-negative and not all zero")
+        return self
+
+    def model_names(self) -> set[str]:
+        names = set(self.routes.values()) | set(self.weights or {})
+        return names | ({self.default} if self.default else set())
+
+
+#: The CPUs the HTTP ingress replica reserves (Serve deploys it; cluster sizing counts it).
+HTTP_INGRESS_CPUS = 0.1
+
+
+class HttpSpec(FrozenModel):
+    """Scoring over HTTP through Ray Serve's proxy (every model must use serving: serve)."""
+
+    enabled: bool = Field(False, description="Serve POST requests on route_prefix.")
+    host: str = Field("127.0.0.1", description="Address the proxy binds (loopback by default).")
+    port: int = Field(8000, ge=1, le=65535, description="Port the proxy listens on.")
+    route_prefix: str = Field(
+        "/score", pattern=r"^/[A-Za-z0-9/_-]*$", description="Path that takes events."
+    )
+    max_events: int = Field(
+        1_000, ge=1, le=100_000, description="Most events one request may carry."
+    )
+

@@ -1,0 +1,332 @@
+"""The pipeline YAML schema: frozen pydantic models that forbid unknown keys.
+
+One schema for every pipeline. ``streaminfer validate-config FILE`` checks a file against it, and
+``streaminfer schema`` prints it. Paths in a file are relative to that file's folder.
+
+>>> from streaminfer.pipelines.spec.schema import PipelineSpec
+>>> spec = PipelineSpec.model_validate({
+...     "name": "demo",
+...     "source": {"topics": ["events"], "group_id": "g", "features": ["a", "b"]},
+...     "model": {"path": "model.onnx"},
+...     "sink": {"predictions_topic": "preds", "dead_letter_topic": "dlq"},
+... })
+>>> spec.batching.max_size
+256
+"""
+
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from streaminfer.pipelines.spec.base import FrozenModel, TopicName, whole_above_one
+from streaminfer.pipelines.spec.kafka_spec import (
+    EMBEDDED_FETCH_MAX_WAIT_MS,
+    FETCH_MAX_WAIT_MS,
+    KafkaSpec,
+    SecuritySpec,
+)
+from streaminfer.pipelines.spec.model_spec import (
+    HTTP_INGRESS_CPUS,
+    HttpSpec,
+    ModelSpec,
+    RoutingSpec,
+    ServeSpec,
+)
+
+__all__ = [
+    "HTTP_INGRESS_CPUS",
+    "BatchingSpec",
+    "HttpSpec",
+    "KafkaSpec",
+    "MetricsSpec",
+    "ModelSpec",
+    "PipelineSpec",
+    "RaySpec",
+    "RoutingSpec",
+    "SecuritySpec",
+    "ServeSpec",
+    "SinkSpec",
+    "SourceSpec",
+    "WorkerAutoscaleSpec",
+    "WorkersSpec",
+]
+
+
+class SourceSpec(FrozenModel):
+    """The input topics and how an event becomes a feature row."""
+
+    topics: tuple[TopicName, ...] = Field(
+        min_length=1, description="Topics to consume events from."
+    )
+    group_id: str = Field(min_length=1, description="Kafka consumer group shared by the workers.")
+    codec: Literal["json"] = Field("json", description="How event values are decoded.")
+    id_field: str | None = Field(
+        None, description="Event field that identifies it; without it topic/partition/offset."
+    )
+    features: tuple[str, ...] | None = Field(
+        None, min_length=1, description="Event fields that form the feature row, in model order."
+    )
+    features_field: str | None = Field(
+        None, description="Alternatively: one event field holding the whole feature array."
+    )
+    event_time_field: str | None = Field(
+        None, description="Event field with the event time (epoch ms), copied to predictions."
+    )
+    max_poll_records: int = Field(
+        500, ge=1, le=100_000, description="Most records one poll returns."
+    )
+    fetch_max_wait_ms: int | None = Field(
+        None, ge=1, le=10_000,
+        description="Longest the broker may hold a fetch that has no data. Default: 10 ms, "
+        "or 500 ms on the embedded broker. Kafka answers as soon as data arrives, so there "
+        "it only sets how often idle partitions are asked. The embedded broker answers a "
+        "waiting fetch only when this runs out (low values cut latency) and gives a fetch up "
+        "after it, while reading a partition costs ~0.6 us per record batch it holds: at "
+        "10 ms it freezes within ~2 minutes under producers at their default settings, at "
+        "500 ms it lasted the 5 measured (docs/operations.md).",
+    )
+    max_record_bytes: int = Field(
+        1_048_576, ge=16, description="Records larger than this go to the dead-letter topic."
+    )
+    auto_offset_reset: Literal["earliest", "latest"] = Field(
+        "earliest", description="Where a group without committed offsets starts."
+    )
+    partitions: int = Field(
+        4, ge=1, le=10_000, description="Partitions of a source topic that streaminfer creates."
+    )
+
+    @model_validator(mode="after")
+    def _one_feature_source(self) -> SourceSpec:
+        if (self.features is None) == (self.features_field is None):
+            raise ValueError(
+                "give exactly one of 'features' (a list of event fields) or 'features_field' "
+                "(one field holding an array)"
+            )
+        if self.features is not None and len(set(self.features)) != len(self.features):
+            raise ValueError("'features' lists a field twice")
+        return self
+
+
+
+
+class BatchingSpec(FrozenModel):
+    """Micro-batching: a batch closes at max_size events or max_wait_ms after its first event."""
+
+    max_size: int = Field(256, ge=1, le=65_536, description="Most events in one model call.")
+    max_wait_ms: int = Field(
+        10, ge=0, le=60_000, description="Longest an event waits for its batch to fill."
+    )
+
+
+class SinkSpec(FrozenModel):
+    """Where predictions and dead letters go."""
+
+    predictions_topic: TopicName = Field(
+        description="Topic that receives one prediction per event."
+    )
+    dead_letter_topic: TopicName = Field(
+        description="Topic that receives every event that could not be scored, with the reason."
+    )
+    partitions: int | None = Field(
+        None, ge=1, le=10_000, description="Partitions of sink topics streaminfer creates; "
+        "default: as many as the first source topic."
+    )
+    linger_ms: int = Field(2, ge=0, le=10_000, description="Producer linger.ms.")
+    compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = Field(
+        "none", description="Producer compression."
+    )
+
+
+class WorkerAutoscaleSpec(FrozenModel):
+    """Scale source workers on consumer lag, between min_workers and max_workers."""
+
+    enabled: bool = Field(False, description="Scale workers on lag (else workers.count).")
+    min_workers: int = Field(1, ge=1, le=1_024, description="Fewest workers.")
+    max_workers: int = Field(
+        4, ge=1, le=1_024, description="Most workers (never more than the source partitions)."
+    )
+    target_lag_per_worker: int = Field(
+        1_000, ge=1,
+        description="Records of lag one worker should carry; more adds workers.",
+    )
+    scale_down_below: float = Field(
+        0.2, ge=0, lt=1,
+        description="Remove a worker when lag per worker is under this share of the target "
+        "(hysteresis: between the two, nothing changes).",
+    )
+    interval_s: float = Field(2.0, gt=0, le=600, description="How often lag is measured.")
+    scale_up_cooldown_s: float = Field(
+        10.0, ge=0, description="Least time after any change before adding workers."
+    )
+    scale_down_cooldown_s: float = Field(
+        30.0, ge=0, description="Least time after any change before removing a worker."
+    )
+    stuck_after_s: float = Field(
+        30.0, gt=0,
+        description="A partition whose committed offset has not moved this long while it "
+        "has lag is reported as stuck and not counted (more workers would not help it).",
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> WorkerAutoscaleSpec:
+        if self.min_workers > self.max_workers:
+            raise ValueError("min_workers is more than max_workers")
+        return self
+
+
+class WorkersSpec(FrozenModel):
+    """Source workers: Ray actors that each own a share of the partitions."""
+
+    count: int = Field(1, ge=1, le=1_024, description="Number of source worker actors.")
+    num_cpus: float = Field(1.0, ge=0, description="CPUs Ray reserves for each worker.")
+    num_gpus: float = Field(
+        0.0, ge=0,
+        description="GPUs (fractions allowed) Ray reserves for each worker; with model.providers "
+        "auto, a worker given a GPU runs the model on CUDA in-process.",
+    )
+    max_restarts: int = Field(
+        3, ge=-1, description="Times Ray restarts a worker that died (-1: without limit)."
+    )
+    _gpus = field_validator("num_gpus")(whole_above_one)
+    autoscale: WorkerAutoscaleSpec = Field(
+        default_factory=WorkerAutoscaleSpec,
+        description="Lag-driven scaling; when enabled, count is the number to start with.",
+    )
+
+
+class MetricsSpec(FrozenModel):
+    """The Prometheus endpoint served by the driver, and the driver's own watch."""
+
+    enabled: bool = Field(True, description="Serve Prometheus metrics.")
+    host: str = Field("127.0.0.1", description="Address to bind (loopback by default).")
+    port: int = Field(9464, ge=0, le=65535, description="Port to bind; 0 picks a free one.")
+    stall_after_s: float = Field(
+        30.0, gt=0, le=3_600,
+        description="Warn (log and live view) when no event was read for this long while "
+        "events wait in the source topics: a stuck broker or stuck workers.",
+    )
+
+
+class RaySpec(FrozenModel):
+    """Which Ray to run on."""
+
+    address: str | None = Field(
+        None, description="Ray address (e.g. ray://head:10001); default: start a local Ray."
+    )
+    namespace: str = Field("streaminfer", description="Ray namespace of the named actors.")
+
+
+class PipelineSpec(FrozenModel):
+    """One scoring pipeline: Kafka source -> ONNX model -> Kafka sink, on Ray."""
+
+    name: str = Field(
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+        description="Pipeline name: lowercase letters, digits and '-' (used in actor names).",
+    )
+    kafka: KafkaSpec = Field(default_factory=KafkaSpec, description="Kafka connection.")
+    source: SourceSpec = Field(description="Input topics and feature mapping.")
+    model: ModelSpec | None = Field(
+        None, description="The ONNX model (or give several under 'models')."
+    )
+    models: tuple[ModelSpec, ...] | None = Field(
+        None, min_length=1, description="Several models, with 'routing' to choose one per event."
+    )
+    routing: RoutingSpec | None = Field(
+        None, description="How an event finds its model when there are several."
+    )
+    batching: BatchingSpec = Field(default_factory=BatchingSpec, description="Micro-batching.")
+    sink: SinkSpec = Field(description="Output topics.")
+    workers: WorkersSpec = Field(default_factory=WorkersSpec, description="Source workers.")
+    delivery: Literal["at_least_once"] = Field(
+        "at_least_once",
+        description="Delivery guarantee: offsets are committed only after every prediction "
+        "of the batch was acknowledged by the broker.",
+    )
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec, description="Prometheus metrics.")
+    http: HttpSpec = Field(default_factory=HttpSpec, description="HTTP scoring endpoint.")
+    ray: RaySpec = Field(default_factory=RaySpec, description="Ray cluster.")
+
+    @model_validator(mode="after")
+    def _models_and_routing(self) -> PipelineSpec:
+        if (self.model is None) == (self.models is None):
+            raise ValueError("give exactly one of 'model' or 'models'")
+        names = [m.model_name for m in self.model_specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two models share a name in 'models' ({', '.join(names)}); "
+                             "set a distinct name on each")
+        if len(names) > 1 and self.routing is None:
+            raise ValueError("several models need 'routing' (a field and routes, or weights)")
+        if self.routing is not None:
+            unknown = sorted(self.routing.model_names() - set(names))
+            if unknown:
+                raise ValueError(f"routing names unknown model(s) {', '.join(unknown)}; "
+                                 f"the models are {', '.join(names)}")
+        if self.http.enabled and any(m.serving != "serve" for m in self.model_specs):
+            raise ValueError("http.enabled needs every model to use serving: serve")
+        return self
+
+    @property
+    def model_specs(self) -> tuple[ModelSpec, ...]:
+        """Every model of the pipeline (one for a plain 'model')."""
+        if self.model is not None:
+            return (self.model,)
+        assert self.models is not None
+        return self.models
+
+    @model_validator(mode="after")
+    def _distinct_topics(self) -> PipelineSpec:
+        outputs = {self.sink.predictions_topic, self.sink.dead_letter_topic}
+        if len(outputs) != 2:
+            raise ValueError("sink.predictions_topic and sink.dead_letter_topic must differ")
+        if outputs & set(self.source.topics):
+            raise ValueError("a sink topic is also a source topic: the pipeline would loop")
+        return self
+
+    @property
+    def fetch_max_wait_ms(self) -> int:
+        """``source.fetch_max_wait_ms``, else 10 ms (500 ms on the embedded broker)."""
+        if self.source.fetch_max_wait_ms is not None:
+            return self.source.fetch_max_wait_ms
+        return EMBEDDED_FETCH_MAX_WAIT_MS if self.kafka.is_embedded else FETCH_MAX_WAIT_MS
+
+    def with_overrides(
+        self, *, workers: int | None = None, ray_address: str | None = None
+    ) -> PipelineSpec:
+        """A copy with command-line overrides applied (``None`` keeps the YAML's value)."""
+        spec = self
+        if workers is not None:
+            spec = spec.model_copy(
+                update={"workers": spec.workers.model_copy(update={"count": workers})}
+            )
+        if ray_address is not None:
+            spec = spec.model_copy(
+                update={"ray": spec.ray.model_copy(update={"address": ray_address})}
+            )
+        return spec
+
+    def resolve_paths(self, base: Path) -> PipelineSpec:
+        """Return a copy whose relative paths are made absolute against ``base``."""
+
+        def anchored(model: ModelSpec) -> ModelSpec:
+            return model.model_copy(update={"path": _absolute(model.path, base)})
+
+        sec = self.kafka.security
+        security = sec.model_copy(
+            update={key: _absolute(path, base) for key, path in sec.tls_files().items()}
+        )
+        kafka = self.kafka.model_copy(update={"security": security})
+        return self.model_copy(update={
+            "model": anchored(self.model) if self.model else None,
+            "models": tuple(anchored(m) for m in self.models) if self.models else None,
+            "kafka": kafka,
+        })
+
+
+def _absolute(path: Path, base: Path) -> Path:
+    path = Path(os.path.expanduser(path))
+    return path if path.is_absolute() else (base / path).resolve()

@@ -1,0 +1,212 @@
+"""The `streaminfer` command as a user runs it: real processes, real broker, real Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from streaminfer.pipelines.common.embedded_broker import free_port
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
+CLI = [sys.executable, "-m", "streaminfer.pipelines.cli"]
+
+
+def streaminfer(*args, timeout=120, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, **kwargs)
+
+
+def write_yaml(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def one_clear_error(result: subprocess.CompletedProcess) -> str:
+    """The process failed with exit code 2 and an `error:` message, without a traceback."""
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("error:") == 1, result.stderr
+    return result.stderr[result.stderr.index("error:"):]
+
+
+@pytest.fixture
+def pipeline_yaml(tmp_path, pipeline_spec_factory):
+    """A pipeline YAML file on the session broker with fresh topics (as a dict + writer)."""
+    spec = pipeline_spec_factory()
+    data = spec.model_dump(mode="json", exclude_defaults=True)
+    data["kafka"]["bootstrap_servers"] = spec.kafka.bootstrap_servers
+    return data
+
+
+def test_unknown_key_wrong_type_missing_model_and_unreachable_broker_are_one_clear_line_each(
+    tmp_path, pipeline_yaml
+):
+    typo = {**pipeline_yaml, "batching": {"max_sise": 10}}
+    err = one_clear_error(streaminfer("validate-config", write_yaml(tmp_path / "a.yaml", typo)))
+    assert "batching.max_sise: unknown key (did you mean 'max_size'?). Allowed" in err
+
+    wrong = {**pipeline_yaml, "workers": {"count": "two"}}
+    err = one_clear_error(streaminfer("validate-config", write_yaml(tmp_path / "b.yaml", wrong)))
+    assert "workers.count" in err and "valid integer" in err and "b.yaml" in err
+
+    missing = {**pipeline_yaml, "model": {"path": "nowhere/model.onnx"}}
+    err = one_clear_error(streaminfer("run", write_yaml(tmp_path / "c.yaml", missing)))
+    assert f"model file {tmp_path / 'nowhere/model.onnx'} not found" in err
+
+    port = free_port()
+    unreachable = {**pipeline_yaml, "kafka": {"bootstrap_servers": f"127.0.0.1:{port}"}}
+    err = one_clear_error(streaminfer("run", write_yaml(tmp_path / "d.yaml", unreachable)))
+    assert f"cannot reach Kafka at 127.0.0.1:{port}" in err
+
+
+def test_every_shipped_config_validates(tmp_path):
+    models = tmp_path / "models"
+    assert streaminfer("build-models", "--out", models).returncode == 0
+    for config in sorted((REPO / "configs").glob("*.yaml")):
+        text = config.read_text().replace("../models/", f"{models}/")
+        copy = tmp_path / config.name
+        copy.write_text(text)
+        result = streaminfer("validate-config", copy)
+        assert result.returncode == 0, (config.name, result.stderr)
+        assert result.stdout.startswith("ok "), result.stdout
+
+
+def wait_for_line(proc: subprocess.Popen[str], text: str, timeout_s: float) -> str:
+    """The first line of its stderr holding ``text`` (the line joined when wrapped)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+    assert proc.stderr is not None
+    stderr = proc.stderr
+    threading.Thread(target=lambda: [lines.put(line) for line in stderr] + [lines.put(None)],
+                     daemon=True).start()
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            pytest.fail(f"exited with {proc.wait()} before saying {text!r}")
+        if text in line:
+            return line
+    pytest.fail(f"nothing said {text!r} within {timeout_s:.0f}s")
+
+
+def start_run(path: Path, *extra: str) -> subprocess.Popen[str]:
+    """`streaminfer run PATH` as a subprocess, once it says the pipeline runs."""
+    proc = subprocess.Popen([*CLI, "run", str(path), "--no-live", *extra], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "COLUMNS": "400"})
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait for the pipeline to say it runs
+        if "running: kafka" in line:
+            return proc
+    proc.kill()
+    pytest.fail(f"run exited early: {proc.wait()}: {proc.stderr.read()}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_run_drains_mid_stream_and_exits_0_on_sigint_and_sigterm(
+    tmp_path, pipeline_yaml, produce, read_topic, committed_offsets, sig
+):
+    """As Kubernetes, docker stop and systemd stop it: events keep coming while it stops."""
+    source = pipeline_yaml["source"]
+    topic, group = source["topics"][0], source["group_id"]
+    good = {name: 1.0 for name in source["features"]}
+    values = [orjson.dumps({"id": f"e{i}", **good}) if i % 50 else b"not json"
+              for i in range(6000)]
+    proc = start_run(write_yaml(tmp_path / "p.yaml", pipeline_yaml))
+    feeding = threading.Thread(target=lambda: [produce(topic, values[i:i + 100])
+                                               for i in range(0, len(values), 100)])
+    try:
+        feeding.start()
+        read_topic(pipeline_yaml["sink"]["predictions_topic"], 500)  # it is scoring now
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=90)
+    finally:
+        feeding.join()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "Traceback" not in stderr and "SIGTERM received" not in stderr
+    events, predictions, dead = _stopped_counts(stdout)
+    assert 500 <= events < len(values), "stopped mid-stream"
+    assert predictions + dead == events
+    assert sum(committed_offsets(group, topic).values()) == events
+    out = read_topic(pipeline_yaml["sink"]["predictions_topic"], predictions + 1, timeout_s=5)
+    letters = read_topic(pipeline_yaml["sink"]["dead_letter_topic"], dead + 1, timeout_s=5)
+    assert (len(out), len(letters)) == (predictions, dead)
+
+
+def test_run_says_so_in_one_line_when_the_broker_stops_answering(
+    tmp_path, pipeline_spec_factory, fill_with_batches
+):
+    """A partition full of one-record batches, which the broker cannot list within the
+    workers' fetch wait (2 ms here: a listing of 25,000 batches takes ~15 ms), so fetches
+    come back empty while 25,000 events wait."""
+    spec = pipeline_spec_factory(partitions=1, metrics={"port": 0, "stall_after_s": 3},
+                                 source={"fetch_max_wait_ms": 2})
+    data = spec.model_dump(mode="json", exclude_defaults=True)
+    data["kafka"]["bootstrap_servers"] = spec.kafka.bootstrap_servers
+    fill_with_batches(spec.source.topics[0], 25_000, b'{"id": "x"}')
+    proc = start_run(write_yaml(tmp_path / "stuck.yaml", data))
+    assert proc.stderr is not None
+    try:
+        line = wait_for_line(proc, "wait in the source topics", timeout_s=90)
+        assert re.search(r"read in \d+s while 2\d,\d\d\d wait", line), line
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert _stopped_counts(stdout)[0] < 25_000
+
+
+def _stopped_counts(stdout: str) -> tuple[int, int, int]:
+    found = re.search(r"stopped: ([\d,]+) events, ([\d,]+) predictions, ([\d,]+) dead "
+                      r"letters", stdout)
+    assert found, stdout
+    events, predictions, dead = (int(g.replace(",", "")) for g in found.groups())
+    return events, predictions, dead
+
+
+def test_demo_stops_by_itself_and_its_numbers_add_up(tmp_path):
+    config = yaml.safe_load((REPO / "configs/demo.yaml").read_text())
+    config["kafka"]["embedded"]["port"] = 0
+    config["metrics"]["port"] = 0
+    config["model"]["path"] = str(tmp_path / "models/breast_cancer.onnx")
+    path = write_yaml(tmp_path / "demo.yaml", config)
+    result = streaminfer("demo", "--events", "1000", "--rate", "1000", "--config", path,
+                         timeout=240, env={**os.environ, "COLUMNS": "120"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads(result.stdout[result.stdout.rindex("{"):])
+    assert summary["events"] == 1000 and summary["adds_up"] is True
+    assert summary["predictions"] + summary["dead_letters"] == 1000
+    assert summary["dead_letters"] == summary["bad_injected"] == 10
+    assert (tmp_path / "models/breast_cancer.onnx").exists()
+
+
+def test_produce_then_tail_round_trip(tmp_path, broker, topic_factory):
+    topic = topic_factory(partitions=1)
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps({"id": f"k{i}", "v": i}) + "\n" for i in range(5)))
+    sent = streaminfer("produce", events, "--topic", topic, "--key-field", "id",
+                       "-b", broker.bootstrap_servers)
+    assert sent.returncode == 0 and "sent 5 events" in sent.stderr
+    shown = streaminfer("tail", topic, "--from-beginning", "--max", "5", "--raw",
+                        "-b", broker.bootstrap_servers)
+    records = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert [(r["key"], r["value"]["v"]) for r in records] == [(f"k{i}", i) for i in range(5)]
