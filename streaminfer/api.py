@@ -135,7 +135,7 @@ class Pipeline:
         from streaminfer.pipelines.online.live_view import RateMeter, stats_table
 
         meter = RateMeter()
-        watch = StallWatch()
+        watch = StallWatch(self.spec.metrics.stall_after_s)
         view = Live(console=Console(stderr=True), auto_refresh=False) if live else None
         with view or contextlib.nullcontext():
             while not stop.wait(refresh_s):

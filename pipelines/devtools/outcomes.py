@@ -53,11 +53,10 @@ class Tally:
 def seen_in_either(a: Tally, b: Tally) -> int:
     """Events that came back at least once on either topic."""
     size = max(len(a.counts), len(b.counts))
-    first = np.zeros(size, np.uint8)
-    first[: len(a.counts)] = np.frombuffer(bytes(a.counts), np.uint8)
-    second = np.zeros(size, np.uint8)
-    second[: len(b.counts)] = np.frombuffer(bytes(b.counts), np.uint8)
-    return int(np.count_nonzero(first | second))
+    seen = np.zeros(size, np.uint8)
+    for tally in (a, b):
+        seen[: len(tally.counts)] |= np.frombuffer(tally.counts, np.uint8)
+    return int(np.count_nonzero(seen))
 
 
 def histogram_quantile(histogram: np.ndarray, q: float) -> float | None:
