@@ -29,3 +29,11 @@ class DeviceError(StreamInferError):
 
 class PipelineError(StreamInferError):
     """The running pipeline failed (a worker could not start, or died beyond its restarts)."""
+
+
+class DataError(StreamInferError):
+    """An input dataset is missing, unreadable, or lacks a column the config names."""
+
+
+class RegistryError(StreamInferError):
+    """The model registry is unreachable, or a model, version or alias is not in it."""
