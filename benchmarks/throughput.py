@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +194,7 @@ class Streaming:
                 "events_per_s": round(stats.events_in / seconds, 1), "rss_mb_per_worker": rss}
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--rounds", type=int, default=2)
@@ -203,7 +204,86 @@ def main() -> None:
     parser.add_argument("--max-wait-ms", type=int, default=10,
                         help="the pipeline's batching.max_wait_ms")
     parser.add_argument("--plot", type=Path, default=None)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+@dataclass
+class Bench:
+    """The contestants on one broker, and the events they score."""
+
+    config: dict[str, Any]
+    contestants: list[Bare | Streaming]
+    events: list[bytes]
+
+    def throughput(self, source: str, rounds: int) -> dict[str, list[dict[str, Any]]]:
+        """Each contestant drains the filled ``source`` once per round, in turn."""
+        results: dict[str, list[dict[str, Any]]] = {c.name: [] for c in self.contestants}
+        for _ in range(rounds):
+            for c in self.contestants:
+                out = uid("bench-out")
+                results[c.name].append(c.run(source, out, len(self.events)))
+                drop_topics(self.config, [out])
+                print(f"throughput {c.name}: {results[c.name][-1]}", file=sys.stderr)
+        return results
+
+    def fed(self, c: Bare | Streaming, count: int, rate: float | None
+            ) -> tuple[list[str], dict[str, Any]]:
+        """Score a fresh topic while it is fed; returns [events topic, predictions topic]
+        (for the caller to drop once read) and the run's result."""
+        topic, out = uid("fed-events"), uid("fed-out")
+        ensure_topics(self.config, {topic: PARTITIONS}, create_missing=True)
+
+        def feed() -> None:
+            threading.Thread(target=produce, args=(self.config, topic, self.events[:count], rate),
+                             daemon=True).start()
+
+        return [topic, out], c.run(topic, out, count, feed=feed)
+
+    def latency(self, rate: float, count: int, rounds: int) -> dict[str, dict[str, Any]]:
+        """Latency quantiles of each contestant fed ``count`` events at ``rate``."""
+        runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in self.contestants}
+        for _ in range(rounds):
+            for c in self.contestants:
+                topics, _ = self.fed(c, count, rate)
+                values = latencies(self.config, topics[1], count)
+                drop_topics(self.config, topics)
+                if len(values) < count:
+                    raise RuntimeError(f"{c.name}: {len(values)} of {count} predictions")
+                runs[c.name].append({f"p{q}_ms": quantile(values, q / 100) for q in (50, 95, 99)})
+                print(f"latency {c.name}: {runs[c.name][-1]}", file=sys.stderr)
+        return {
+            name: {"rate": rate, "events": count,
+                   **{key: statistics.median(r[key] for r in rs) for key in rs[0]},
+                   "p99_runs": [r["p99_ms"] for r in rs]}
+            for name, rs in runs.items()
+        }
+
+
+def measure(args: argparse.Namespace, bootstrap: str, model: Path) -> dict[str, Any]:
+    """Throughput rounds, the 1-worker rate under load, then latency rounds at a set rate."""
+    features, events = make_events(args.events)
+    config = {"bootstrap_servers": [bootstrap]}
+    bench = Bench(config, [Bare(bootstrap, model, features)] + [
+        Streaming(bootstrap, model, features, w) for w in (1, 2)], events)
+    source = uid("bench-events")
+    ensure_topics(config, {source: PARTITIONS}, create_missing=True)
+    produce(config, source, events, rate=None)
+    throughput = bench.throughput(source, args.rounds)
+
+    topics, result = bench.fed(bench.contestants[1], len(events), None)
+    drop_topics(config, topics)
+    loaded = result["events_per_s"]
+    print(f"max rate under load pipeline_1w: {loaded}", file=sys.stderr)
+    rate = args.latency_rate or round(loaded / 2)
+    count = int(rate * args.latency_seconds)
+    if count > len(events):
+        bench.events = make_events(count)[1]
+    return {"throughput": throughput, "loaded": loaded,
+            "latency": bench.latency(rate, count, args.rounds)}
+
+
+def main() -> None:
+    args = parse_args()
     global MAX_WAIT_MS
     MAX_WAIT_MS = args.max_wait_ms
 
@@ -213,66 +293,15 @@ def main() -> None:
 
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    model_dir = Path(sys.prefix).parent / "build" / "bench-models"
-    model = build("breast_cancer", model_dir)
-    features, events = make_events(args.events)
+    model = build("breast_cancer", Path(sys.prefix).parent / "build" / "bench-models")
     with EmbeddedBroker() as broker:
-        config = {"bootstrap_servers": [broker.bootstrap_servers]}
-        contestants = [Bare(broker.bootstrap_servers, model, features)] + [
-            Streaming(broker.bootstrap_servers, model, features, w) for w in (1, 2)]
-        source = uid("bench-events")
-        ensure_topics(config, {source: PARTITIONS}, create_missing=True)
-        produce(config, source, events, rate=None)
-
-        throughput: dict[str, list[dict[str, Any]]] = {c.name: [] for c in contestants}
-        for _ in range(args.rounds):
-            for c in contestants:
-                out = uid("bench-out")
-                throughput[c.name].append(c.run(source, out, args.events))
-                drop_topics(config, [out])
-                print(f"throughput {c.name}: {throughput[c.name][-1]}", file=sys.stderr)
-
-        def median_rate(name: str) -> float:
-            return statistics.median(r["events_per_s"] for r in throughput[name])
-
-        def fed(c: Bare | Streaming, count: int, rate: float | None
-                ) -> tuple[list[str], dict[str, Any]]:
-            """Score a fresh topic while it is fed; returns [events topic, predictions topic]
-            (for the caller to drop once read) and the run's result."""
-            topic, out = uid("fed-events"), uid("fed-out")
-            ensure_topics(config, {topic: PARTITIONS}, create_missing=True)
-
-            def feed() -> None:
-                threading.Thread(target=produce, args=(config, topic, events[:count], rate),
-                                 daemon=True).start()
-
-            return [topic, out], c.run(topic, out, count, feed=feed)
-
-        topics, result = fed(contestants[1], len(events), None)
-        drop_topics(config, topics)
-        loaded = result["events_per_s"]
-        print(f"max rate under load pipeline_1w: {loaded}", file=sys.stderr)
-        rate = args.latency_rate or round(loaded / 2)
-        n = int(rate * args.latency_seconds)
-        if n > len(events):
-            features, events = make_events(n)
-        runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in contestants}
-        for _ in range(args.rounds):
-            for c in contestants:
-                topics, _ = fed(c, n, rate)
-                values = latencies(config, topics[1], n)
-                drop_topics(config, topics)
-                if len(values) < n:
-                    raise RuntimeError(f"{c.name}: {len(values)} of {n} predictions")
-                runs[c.name].append({f"p{q}_ms": quantile(values, q / 100) for q in (50, 95, 99)})
-                print(f"latency {c.name}: {runs[c.name][-1]}", file=sys.stderr)
-        latency = {
-            name: {"rate": rate, "events": n,
-                   **{key: statistics.median(r[key] for r in rs) for key in rs[0]},
-                   "p99_runs": [r["p99_ms"] for r in rs]}
-            for name, rs in runs.items()
-        }
+        measured = measure(args, broker.bootstrap_servers, model)
     ray.shutdown()
+
+    throughput = measured["throughput"]
+
+    def median_rate(name: str) -> float:
+        return statistics.median(r["events_per_s"] for r in throughput[name])
 
     bare = median_rate("bare")
     report = {
@@ -285,8 +314,8 @@ def main() -> None:
                    "ratio_to_bare": round(median_rate(name) / bare, 3)}
             for name, runs in throughput.items()
         },
-        "max_rate_under_load_pipeline_1w": loaded,
-        "latency": latency,
+        "max_rate_under_load_pipeline_1w": measured["loaded"],
+        "latency": measured["latency"],
     }
     print(json.dumps(report, indent=2))
     if args.plot:

@@ -72,7 +72,7 @@ def test_a_burst_scales_workers_up_then_back_down_without_losing_or_repeating_ev
         expected = {f"e{i}" for i in range(count)}
         assert preds.until(lambda: expected <= set(preds.seen), timeout_s=60), (
             f"missing {len(expected - set(preds.seen))} predictions")
-        drained_at = time.monotonic()
+        print(f"burst of {count}: drained after {time.monotonic() - began:.1f}s")
 
         def back_to_min(s: WorkerAutoscaler) -> bool:
             nonlocal most
@@ -80,7 +80,6 @@ def test_a_burst_scales_workers_up_then_back_down_without_losing_or_repeating_ev
             return s.runtime.worker_count == 1 and bool(s.decisions) and \
                 s.decisions[-1].to_workers == 1
         assert scaler.wait_for(back_to_min, timeout_s=40), list(scaler.decisions)
-        settled_at = time.monotonic()
         metrics = scrape(pipeline.metrics_url)
     finally:
         feed.halt.set()
@@ -94,12 +93,20 @@ def test_a_burst_scales_workers_up_then_back_down_without_losing_or_repeating_ev
         preds.close()
     assert not feed.failed, feed.failed
 
-    events = list(scaler.decisions)
+    assert 1 < most <= 4
+    ups, downs = check_decisions(list(scaler.decisions))
+    duplicates = {i: n for i, n in preds.seen.items() if n > 1}
+    assert len(preds.seen) == count and duplicates == {}, (len(preds.seen), duplicates)
+    assert final.predictions == count and final.dead_letters == 0
+    check_scaling_metrics(metrics, ups=len(ups), downs=len(downs))
+
+
+def check_decisions(events: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Up from 1 on lag, then down one at a time to 1, each after its cooldown, no flapping:
+    (ups, downs)."""
     summary = [(round(e.at - events[0].at, 1), e.from_workers, e.to_workers, e.rule)
                for e in events]
-    print(f"burst of {count}: decisions {summary}; drained after "
-          f"{drained_at - began:.1f}s, back to 1 worker after {settled_at - began:.1f}s")
-    assert 1 < most <= 4
+    print(f"decisions {summary}")
     ups = [e for e in events if e.to_workers > e.from_workers]
     downs = [e for e in events if e.to_workers < e.from_workers]
     assert ups and ups[0].from_workers == 1 and ups[0].rule == "lag_above_target"
@@ -110,16 +117,16 @@ def test_a_burst_scales_workers_up_then_back_down_without_losing_or_repeating_ev
     assert downs[-1].to_workers == 1
     for earlier, later in itertools.pairwise(events):  # each change waited for its cooldown
         assert later.at - earlier.at >= (1.0 if later in ups else 2.0), summary
+    return ups, downs
 
-    duplicates = {i: n for i, n in preds.seen.items() if n > 1}
-    assert len(preds.seen) == count and duplicates == {}, (len(preds.seen), duplicates)
-    assert final.predictions == count and final.dead_letters == 0
 
+def check_scaling_metrics(metrics: dict[Any, float], ups: int, downs: int) -> None:
+    """The exported metrics agree with the decisions, and the group has no lag left."""
     assert metrics[("streaminfer_autoscaler_target_workers", ())] == 1.0
     decided = {labels: v for (name, labels), v in metrics.items()
                if name == "streaminfer_autoscaler_decisions_total"}
-    assert decided[(("direction", "up"), ("reason", "lag_above_target"))] == len(ups)
-    assert decided[(("direction", "down"), ("reason", "lag_below_threshold"))] == len(downs)
+    assert decided[(("direction", "up"), ("reason", "lag_above_target"))] == ups
+    assert decided[(("direction", "down"), ("reason", "lag_below_threshold"))] == downs
     lags = [v for (name, _), v in metrics.items() if name == "streaminfer_group_lag"]
     assert len(lags) == 4 and sum(lags) == 0
     assert metrics[("streaminfer_stuck_partitions", ())] == 0.0
@@ -193,26 +200,8 @@ def test_a_stuck_partition_does_not_drive_scale_up(
             preds.close()
         assert not feed.failed, feed.failed
 
-        # Wait until the scale-up cooldown is over and the partition is found stuck.
-        def cooled_and_stuck(s: WorkerAutoscaler) -> bool:
-            assert s.last_change_at is not None
-            return (s.clock() - s.last_change_at > cooldown + 1.0
-                    and s.last_decision is not None and bool(s.last_decision.stuck))
-
-        assert scaler.wait_for(cooled_and_stuck, timeout_s=30), scaler.last_decision
-        decision = scaler.last_decision
-        assert decision is not None
-        assert decision.stuck == (TopicPartition(topic, 2),), decision
-        assert decision.lag >= poison > target and decision.counted_lag == 0, decision
-        assert "not counting stuck" in decision.reason
-        assert list(scaler.decisions) == [], "the stuck partition's lag scaled the workers"
-        assert pipeline.worker_names and len(pipeline.worker_names) == 1
-        assert pipeline.metrics_url is not None
-        metrics = scrape(pipeline.metrics_url)
-        assert metrics[("streaminfer_stuck_partitions", ())] == 1.0
-        assert metrics[("streaminfer_group_lag",
-                        (("partition", "2"), ("topic", topic)))] >= poison
-        assert metrics[("streaminfer_autoscaler_target_workers", ())] == 1.0
+        check_stuck_and_held(scaler, pipeline, topic, poison=poison, target=target,
+                             cooldown=cooldown)
     finally:
         if pipeline is not None:
             pipeline.stop()  # before the hung member leaves and frees its partition
@@ -221,3 +210,27 @@ def test_a_stuck_partition_does_not_drive_scale_up(
     warned = [r.getMessage() for r in caplog.records
               if r.name == LOGGER and r.levelno == logging.WARNING]
     assert len(warned) == 1 and f"partition {topic}/2 is stuck" in warned[0], warned
+
+
+def check_stuck_and_held(scaler: WorkerAutoscaler, pipeline: Pipeline, topic: str, *,
+                         poison: int, target: int, cooldown: float) -> None:
+    """Once the scale-up cooldown is over, partition 2 is found stuck, its lag is not counted,
+    and nothing scaled; the metrics say so."""
+    def cooled_and_stuck(s: WorkerAutoscaler) -> bool:
+        assert s.last_change_at is not None
+        return (s.clock() - s.last_change_at > cooldown + 1.0
+                and s.last_decision is not None and bool(s.last_decision.stuck))
+
+    assert scaler.wait_for(cooled_and_stuck, timeout_s=30), scaler.last_decision
+    decision = scaler.last_decision
+    assert decision is not None
+    assert decision.stuck == (TopicPartition(topic, 2),), decision
+    assert decision.lag >= poison > target and decision.counted_lag == 0, decision
+    assert "not counting stuck" in decision.reason
+    assert list(scaler.decisions) == [], "the stuck partition's lag scaled the workers"
+    assert pipeline.worker_names and len(pipeline.worker_names) == 1
+    assert pipeline.metrics_url is not None
+    metrics = scrape(pipeline.metrics_url)
+    assert metrics[("streaminfer_stuck_partitions", ())] == 1.0
+    assert metrics[("streaminfer_group_lag", (("partition", "2"), ("topic", topic)))] >= poison
+    assert metrics[("streaminfer_autoscaler_target_workers", ())] == 1.0
