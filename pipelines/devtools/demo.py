@@ -21,7 +21,6 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from streaminfer.api import Pipeline
 from streaminfer.operators.metrics import quantile
 from streaminfer.pipelines.common.embedded_broker import PRODUCER_SETTINGS
 from streaminfer.pipelines.common.stop_signals import StopSignals
@@ -33,6 +32,7 @@ from streaminfer.pipelines.devtools.outcomes import (
     seen_in_either,
 )
 from streaminfer.pipelines.online.live_view import RateMeter, stats_table
+from streaminfer.pipelines.online.pipeline import Pipeline
 from streaminfer.pipelines.online.stall import StallWatch, stall_message
 from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.spec.kafka_settings import client_config

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from streaminfer.cli import cluster as cli
 from streaminfer.cluster.submit import Submission
 from streaminfer.errors import ConfigError, PipelineError
-from streaminfer.pipelines.cli import cluster as cli
 
 FILES = ["ray-cluster.yaml", "raycluster.yaml", "rayjob.yaml", "configmap.yaml"]
 

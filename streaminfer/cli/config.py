@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from streaminfer.pipelines.cli.common import ConfigArg, out
+from streaminfer.cli.common import ConfigArg, out
 
 
 def validate_config(

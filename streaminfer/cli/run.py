@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from streaminfer.pipelines.cli.common import ConfigArg, err, out
+from streaminfer.cli.common import ConfigArg, err, out
 
 
 def run(

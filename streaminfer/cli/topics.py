@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import orjson
 import typer
 
+from streaminfer.cli.common import FromConfig, Servers, err, kafka_config, out
 from streaminfer.errors import ConfigError
-from streaminfer.pipelines.cli.common import FromConfig, Servers, err, kafka_config, out
 
 
 def produce(

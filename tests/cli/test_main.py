@@ -7,8 +7,8 @@ import sys
 import pytest
 from kafka.errors import KafkaTimeoutError
 
+from streaminfer.cli import commands as cli_main
 from streaminfer.errors import BrokerError
-from streaminfer.pipelines.cli import commands as cli_main
 
 
 @pytest.mark.parametrize("error", [BrokerError("topic t is missing"),

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from streaminfer.cli.common import err
 from streaminfer.errors import BrokerError
-from streaminfer.pipelines.cli.common import err
 from streaminfer.waiting import wait_until
 
 

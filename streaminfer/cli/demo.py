@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from streaminfer.pipelines.cli.common import out
+from streaminfer.cli.common import out
 
 
 def demo(

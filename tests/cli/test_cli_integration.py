@@ -21,7 +21,7 @@ from streaminfer.pipelines.common.embedded_broker import free_port
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
-CLI = [sys.executable, "-m", "streaminfer.pipelines.cli"]
+CLI = [sys.executable, "-m", "streaminfer.cli"]
 
 
 def streaminfer(*args, timeout=120, **kwargs) -> subprocess.CompletedProcess:

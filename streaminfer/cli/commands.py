@@ -9,10 +9,10 @@ import typer
 from kafka.errors import KafkaError
 from rich.markup import escape
 
+from streaminfer.cli import broker, config, demo, run, topics
+from streaminfer.cli.cluster import app as cluster_app
+from streaminfer.cli.common import err, setup_logging
 from streaminfer.errors import StreamInferError
-from streaminfer.pipelines.cli import broker, config, demo, run, topics
-from streaminfer.pipelines.cli.cluster import app as cluster_app
-from streaminfer.pipelines.cli.common import err, setup_logging
 
 app = typer.Typer(
     name="streaminfer", no_args_is_help=True, pretty_exceptions_enable=False,

@@ -1,0 +1,5 @@
+"""``python -m streaminfer.cli``."""
+
+from streaminfer.cli.commands import main
+
+main()
