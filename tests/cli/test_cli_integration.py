@@ -20,7 +20,7 @@ import yaml
 from streaminfer.pipelines.common.embedded_broker import free_port
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "streaminfer.cli"]
 
 
