@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 
 from streaminfer.errors import BrokerError
+from streaminfer.pipelines.common.ports import free_port, port_free
 from streaminfer.waiting import wait_until
 
 log = logging.getLogger(__name__)
@@ -38,23 +39,6 @@ PRODUCER_SETTINGS: dict[str, object] = {
     "linger_ms": BATCH_LINGER_MS, "batch_size": 1 << 20, "max_request_size": 4 << 20,
     "compression_type": "gzip",
 }
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_free(host: str, port: int) -> bool:
-    """Whether a server could listen on ``host:port`` now (TIME_WAIT leftovers do not count)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def broker_binary() -> str:

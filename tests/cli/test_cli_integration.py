@@ -17,7 +17,7 @@ import orjson
 import pytest
 import yaml
 
-from streaminfer.pipelines.common.embedded_broker import free_port
+from streaminfer.pipelines.common.ports import free_port
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

