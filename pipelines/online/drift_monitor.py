@@ -69,6 +69,20 @@ def load_profiles(spec: PipelineSpec, infos: Mapping[str, ModelInfo]) -> dict[st
     return found
 
 
+class DriftMetrics:
+    """The driver's drift metrics: ``streaminfer_drift_psi``, ``streaminfer_drift_alerts``
+    (a counter: ``_total`` when scraped) and ``streaminfer_drift_window_events``."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.psi = Gauge("streaminfer_drift_psi", "PSI of live traffic against the training "
+                         "profile, over drift.window_s ('prediction': the model's output).",
+                         ["model", "version", "feature"], registry=registry)
+        self.alerts = Counter("streaminfer_drift_alerts", "Drift alerts published (one per "
+                              "crossing).", ["model", "version", "feature"], registry=registry)
+        self.rows = Gauge("streaminfer_drift_window_events", "Events in the drift window.",
+                          ["model", "version"], registry=registry)
+
+
 class DriftMonitor:
     """Evaluates drift on each look, publishes alerts and ``streaminfer_drift_*`` metrics."""
 
@@ -78,19 +92,7 @@ class DriftMonitor:
         self.watch = DriftWatch(spec, profiles)
         self._sink = KafkaSink(kafka_config, linger_ms=0, compression="none")
         self._lock = threading.Lock()
-        self._psi: Gauge | None = None
-        self._alerts: Counter | None = None
-        self._rows: Gauge | None = None
-        if registry is not None:
-            self._psi = Gauge("streaminfer_drift_psi", "PSI of live traffic against the "
-                              "training profile, over drift.window_s ('prediction': the "
-                              "model's output).", ["model", "version", "feature"],
-                              registry=registry)
-            self._alerts = Counter("streaminfer_drift_alerts", "Drift alerts published "
-                                   "(one per crossing).", ["model", "version", "feature"],
-                                   registry=registry)
-            self._rows = Gauge("streaminfer_drift_window_events", "Events in the drift "
-                               "window.", ["model", "version"], registry=registry)
+        self._metrics = DriftMetrics(registry) if registry is not None else None
 
     def look(self, answered: Mapping[str, WorkerStats]) -> None:
         """One reading of the workers: update the windows, alert on new crossings."""
@@ -103,9 +105,9 @@ class DriftMonitor:
         for each in alerts:
             log.warning("drift: model %s version %s: %s", each["model"], each["version"],
                         each["message"])
-            if self._alerts is not None:
-                self._alerts.labels(each["model"], each["version"],
-                                    str(each["metric"]).removeprefix("psi:")).inc()
+            if self._metrics is not None:
+                self._metrics.alerts.labels(each["model"], each["version"],
+                                            str(each["metric"]).removeprefix("psi:")).inc()
             self._publish(each)
 
     def states(self) -> list[DriftState]:
@@ -115,12 +117,12 @@ class DriftMonitor:
                                list(s.drifted)) for s in self.watch.states.values()]
 
     def _export(self, states: list[DriftState]) -> None:
-        if self._psi is None or self._rows is None:
+        if self._metrics is None:
             return
         for state in states:
-            self._rows.labels(state.model, state.version).set(state.rows)
+            self._metrics.rows.labels(state.model, state.version).set(state.rows)
             for feature, value in state.psi.items():
-                self._psi.labels(state.model, state.version, feature).set(value)
+                self._metrics.psi.labels(state.model, state.version, feature).set(value)
 
     def _publish(self, payload: dict[str, object]) -> None:
         try:
