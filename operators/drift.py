@@ -87,7 +87,8 @@ def count_batch(
 ) -> BinCounts:
     """Bin counts of one scored batch: feature rows ``X`` (profile order) and their outputs."""
     X = np.asarray(X)
-    features = [b.counts(X[:, i]) for i, b in enumerate(profile.features)]
+    columns = np.ascontiguousarray(X.T)  # one contiguous row per feature
+    features = [b.counts(columns[i]) for i, b in enumerate(profile.features)]
     prediction = None
     if profile.prediction is not None:
         prediction = profile.prediction.counts(profile.prediction.values(outputs))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,13 +51,16 @@ class Bins:
     def size(self) -> int:
         return len(self.expected)
 
+    @cached_property
+    def _edges(self) -> np.ndarray:
+        return np.asarray(self.edges, dtype=np.float64)
+
     def counts(self, values: np.ndarray) -> np.ndarray:
         """How many of ``values`` fall in each bin (int64, ``size`` long); NaN counts in the
         last bin."""
         values = np.asarray(values)
         if self.kind == "numeric":
-            which = np.searchsorted(np.asarray(self.edges, dtype=np.float64),
-                                    values.astype(np.float64), side="left")
+            which = np.searchsorted(self._edges, values, side="left")
         else:
             lookup = {c: i for i, c in enumerate(self.categories)}
             other = len(self.categories)
