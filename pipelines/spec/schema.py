@@ -291,6 +291,9 @@ class PipelineSpec(FrozenModel):
             raise ValueError("sink.predictions_topic and sink.dead_letter_topic must differ")
         if outputs & set(self.source.topics):
             raise ValueError("a sink topic is also a source topic: the pipeline would loop")
+        if self.drift is not None and self.drift.alerts_topic in outputs | set(self.source.topics):
+            raise ValueError("drift.alerts_topic must be a topic of its own, not a source or "
+                             "sink topic")
         return self
 
     @property
