@@ -90,6 +90,8 @@ def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = N
     sha = model_spec.sha256 if path == model_spec.path else None
     model = load_model(model_spec.model_copy(update={"path": path, "sha256": None}),
                        read_model_file(path, sha))
+    if len(data.y) == 0:
+        raise DataError("no labelled rows to validate")
     scored = score(model, data.X, advance)
     info = model.info
     report = ModelReport(info.name, str(path), info.version, info.sha256, scored.kind,
@@ -103,9 +105,27 @@ def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = N
     return report
 
 
+def _labels(y: np.ndarray, classes: int | None) -> np.ndarray:
+    """The labels as class indices (``classes`` given) or numbers; a clear error if not."""
+    missing = int(sum(v is None for v in y.tolist()))
+    if missing:
+        raise DataError(f"{missing} of {len(y)} rows have no label")
+    try:
+        values = y.astype(np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"labels must be numbers (found e.g. {y[0]!r})") from None
+    if classes is None:
+        return values
+    bad = ~np.isin(values, np.arange(classes))
+    if bad.any():
+        raise DataError(f"the model has {classes} classes, so labels must be 0..{classes - 1}; "
+                        f"{int(bad.sum())} row(s) are not (e.g. {y[bad][0]!r})")
+    return values.astype(np.int64)
+
+
 def _classifier(report: ModelReport, y: np.ndarray, proba: np.ndarray) -> None:
     classes = list(range(proba.shape[1]))
-    labels = y.astype(np.int64)
+    labels = _labels(y, len(classes))
     report.classes = classes
     report.metrics = classifier_metrics(labels, proba, classes)
     predicted = np.argmax(proba, axis=1)
@@ -133,7 +153,7 @@ def _calibration(outcomes: np.ndarray, confidence: np.ndarray, bins: int = 10,
 
 
 def _regressor(report: ModelReport, y: np.ndarray, predicted: np.ndarray) -> None:
-    targets = y.astype(np.float64)
+    targets = _labels(y, None)
     report.metrics = regressor_metrics(targets, predicted)
     residual = targets - predicted
     report.residuals = {"mean": float(residual.mean()), "std": float(residual.std()),

@@ -97,3 +97,20 @@ def test_bad_input_is_one_line(tmp_path: Path, validation_config: Callable[..., 
     bad_range = runner.invoke(app, ["validate", str(validation_config("breast_cancer")),
                                     "--data", "topic:x:9-3", "--out", str(tmp_path / "o")])
     assert "ends before it starts" in str(bad_range.exception)
+
+
+def test_labels_that_are_not_classes_are_refused(
+    tmp_path: Path, validation_config: Callable[..., Path],
+    dataset_factory: Callable[[str], Dataset],
+) -> None:
+    data = dataset_factory("breast_cancer")
+    frame = pd.DataFrame(data.X[:20], columns=data.features)
+    config = str(validation_config("breast_cancer"))
+    for label, says in ((["benign"] * 20, "labels must be numbers"),
+                        ([0, 1] * 9 + [2, 0], "labels must be 0..1; 1 row(s) are not"),
+                        ([None] + [1] * 19, "1 of 20 rows have no label")):
+        frame.assign(label=label).to_json(tmp_path / "rows.jsonl", orient="records",
+                                          lines=True)
+        result = runner.invoke(app, ["validate", config, "--data", str(tmp_path / "rows.jsonl"),
+                                     "--out", str(tmp_path / "out")])
+        assert result.exit_code != 0 and says in str(result.exception), result.exception
