@@ -137,11 +137,13 @@ class Crossing:
 
 @dataclass
 class SlidingCounts:
-    """Counts of the last ``window_s`` seconds, kept in one-``bucket_s`` buckets."""
+    """Counts of the last ``window_s`` seconds, kept in one-``bucket_s`` buckets, with a
+    running total (adding and expiring a bucket costs one pass over its bins)."""
 
     window_s: float
     bucket_s: float = 1.0
     _buckets: deque[tuple[float, BinCounts]] = field(default_factory=deque)
+    _total: BinCounts | None = None
 
     def add(self, now: float, counts: BinCounts) -> None:
         start = math.floor(now / self.bucket_s) * self.bucket_s
@@ -149,17 +151,20 @@ class SlidingCounts:
             self._buckets[-1][1].add(counts)
         else:
             self._buckets.append((start, counts.copy()))
+        if self._total is None:
+            self._total = counts.copy()
+        else:
+            self._total.add(counts)
 
     def total(self, now: float) -> BinCounts | None:
         """The window's counts (``None`` when it holds no bucket)."""
         while self._buckets and self._buckets[0][0] + self.bucket_s <= now - self.window_s:
-            self._buckets.popleft()
+            _, expired = self._buckets.popleft()
+            assert self._total is not None
+            self._total = self._total.minus(expired)
         if not self._buckets:
-            return None
-        total = self._buckets[0][1].copy()
-        for _, counts in list(self._buckets)[1:]:
-            total.add(counts)
-        return total
+            self._total = None
+        return None if self._total is None else self._total.copy()
 
 
 class DriftTally:

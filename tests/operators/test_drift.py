@@ -84,3 +84,20 @@ def test_tally_and_sliding_window() -> None:
     later = window.total(111.5)
     assert later is not None and later.rows == 4
     assert window.total(200.0) is None
+
+
+def test_running_total_equals_the_sum_of_the_buckets_in_the_window() -> None:
+    rng = np.random.default_rng(8)
+    window = SlidingCounts(window_s=5)
+    added: list[tuple[float, BinCounts]] = []
+    now = 0.0
+    for _ in range(200):
+        now += float(rng.uniform(0, 0.7))
+        counts = BinCounts(3, [rng.integers(0, 5, size=4)], rng.integers(0, 5, size=2))
+        window.add(now, counts)
+        added.append((now, counts))
+        total = window.total(now)
+        inside = [c for t, c in added if np.floor(t) + 1 > now - 5]
+        assert total is not None and total.rows == 3 * len(inside)
+        assert total.features[0].tolist() == np.sum([c.features[0] for c in inside],
+                                                    axis=0).tolist()
