@@ -189,6 +189,7 @@ class PipelineRuntime:
             self._monitor = None
         if self.drift is not None:
             self.drift.close()
+            self.drift = None
         final = self.pool.retire_all(timeout_s) if self.pool else PipelineStats()
         if self._served:
             from streaminfer.pipelines.online import serving
