@@ -42,6 +42,8 @@ class WorkerStats:
     last_batch_at: float | None = None
     running: bool = True
     families: list[Any] = field(default_factory=list)
+    #: Cumulative drift bin counts per (model, version) (``operators.drift.BinCounts``).
+    drift: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
     def dead_letter_total(self) -> int:

@@ -22,6 +22,7 @@ from rich.live import Live
 from rich.table import Table
 
 from streaminfer.operators.metrics import quantile
+from streaminfer.operators.profile import profile_path
 from streaminfer.pipelines.common.embedded_broker import PRODUCER_SETTINGS
 from streaminfer.pipelines.common.stop_signals import StopSignals
 from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
@@ -31,7 +32,7 @@ from streaminfer.pipelines.devtools.outcomes import (
     histogram_quantile,
     seen_in_either,
 )
-from streaminfer.pipelines.online.live_view import RateMeter, stats_table
+from streaminfer.pipelines.online.live_view import RateMeter, drift_table, stats_table
 from streaminfer.pipelines.online.pipeline import Pipeline
 from streaminfer.pipelines.online.stall import StallWatch, stall_message
 from streaminfer.pipelines.online.stats import PipelineStats
@@ -42,6 +43,10 @@ from streaminfer.waiting import wait_until
 
 #: A bounded demo whose output stayed quiet this long after the last event gives up.
 GIVE_UP_AFTER_S = 60.0
+
+#: Features the demo shifts part way through (by ``shift_sd`` standard deviations), so the
+#: drift alert fires: the texture and size of the cells, as if another lab sent them.
+SHIFTED_FEATURES = ("mean_texture", "worst_area", "worst_concave_points")
 
 #: Malformed events the generator slips in, one kind after the other.
 BAD_EVENTS = (
@@ -62,11 +67,14 @@ class EventGenerator(threading.Thread):
     def __init__(
         self, config: dict[str, Any], topic: str, features: list[str], rows: np.ndarray, *,
         rate: float, count: int | None, bad_every: int, seed: int = 0,
+        shift: tuple[int, np.ndarray] | None = None,
     ) -> None:
+        """``shift``: from that event index on, add this vector to every row."""
         super().__init__(name="demo-generator", daemon=True)
         self._producer = KafkaProducer(**config, **PRODUCER_SETTINGS, acks="all")
         self.topic, self.features, self.rows = topic, features, rows
         self.rate, self.count, self.bad_every = rate, count, bad_every
+        self.shift = shift
         self._rng = np.random.default_rng(seed)
         self.stop_event = threading.Event()
         self.sent = 0
@@ -82,7 +90,10 @@ class EventGenerator(threading.Thread):
             template = BAD_EVENTS[(index // self.bad_every) % len(BAD_EVENTS)]
             return key, template % key, True
         row = self.rows[index % len(self.rows)]
-        noisy = np.round(row * (1.0 + self._rng.normal(0.0, 0.01, size=row.shape)), 5)
+        noisy = row * (1.0 + self._rng.normal(0.0, 0.01, size=row.shape))
+        if self.shift is not None and index >= self.shift[0]:
+            noisy = noisy + self.shift[1]
+        noisy = np.round(noisy, 5)
         event: dict[str, Any] = {"id": event_id, "ts": int(time.time() * 1000)}
         event.update(zip(self.features, noisy.tolist(), strict=True))
         return key, orjson.dumps(event), False
@@ -147,8 +158,9 @@ class DemoRun:
     """
 
     def __init__(self, spec: PipelineSpec, *, events: int | None, rate: float,
-                 bad_every: int) -> None:
+                 bad_every: int, shift_after: int | None = None, shift_sd: float = 2.0) -> None:
         self.spec, self.events, self.rate, self.bad_every = spec, events, rate, bad_every
+        self.shift_after, self.shift_sd = shift_after, shift_sd
         self.pipeline = Pipeline(spec)
         self.generator: EventGenerator | None = None
         self.collector: OutcomeCollector | None = None
@@ -157,10 +169,17 @@ class DemoRun:
     def start(self, console: Console) -> DemoRun:
         """Train the model if missing, start the pipeline, then feed it and read its output."""
         model_path = self.spec.model_specs[0].path
-        if not model_path.exists():
+        if not model_path.exists() or not profile_path(model_path).exists():
             console.print(f"training the demo model into {model_path.parent} ...")
             build("breast_cancer", model_path.parent)
         dataset = EXAMPLES["breast_cancer"].dataset()
+        shift = None
+        if self.shift_after:
+            vector = np.zeros(len(dataset.features))
+            for name in SHIFTED_FEATURES:
+                column = dataset.features.index(name)
+                vector[column] = self.shift_sd * dataset.X[:, column].std()
+            shift = (self.shift_after, vector)
         console.print(f"starting pipeline {self.spec.name} (embedded broker, Ray, "
                       f"{self.spec.workers.count} workers) ...")
         self.pipeline.start()
@@ -170,7 +189,7 @@ class DemoRun:
         self.collector = OutcomeCollector(config, sink.predictions_topic, sink.dead_letter_topic)
         self.generator = EventGenerator(config, self.spec.source.topics[0], dataset.features,
                                         dataset.X, rate=self.rate, count=self.events,
-                                        bad_every=self.bad_every)
+                                        bad_every=self.bad_every, shift=shift)
         self.collector.start()
         self.generator.start()
         return self
@@ -245,12 +264,16 @@ def _view(run: DemoRun, meter: RateMeter) -> Group:
                       f"{src['partition']}/{src['offset']}")
     stats = run.pipeline.stats()
     workers = stats_table("workers", stats, rate, warning=run.stall_warning(stats))
-    return Group(head, preds, workers)
+    shifted = generator.shift is not None and generator.sent >= generator.shift[0]
+    note = (f"input shifted from event {generator.shift[0]:,}: {', '.join(SHIFTED_FEATURES)}"
+            if shifted and generator.shift else "")
+    return Group(head, preds, workers, drift_table(run.pipeline.drift()), note)
 
 
 def run_demo(
     config_path: Path, *, events: int | None, rate: float, bad_every: int,
     workers: int | None = None, console: Console | None = None,
+    shift_after: int | None = None, shift_sd: float = 2.0,
 ) -> int:
     """Run the demo; with ``events`` it stops by itself and returns 0 only if all add up.
 
@@ -258,7 +281,8 @@ def run_demo(
     """
     console = console or Console()
     spec = load_spec(config_path).with_overrides(workers=workers)
-    run = DemoRun(spec, events=events, rate=rate, bad_every=bad_every)
+    run = DemoRun(spec, events=events, rate=rate, bad_every=bad_every,
+                  shift_after=shift_after, shift_sd=shift_sd)
     summary: Summary | None = None
     with StopSignals() as signals:
         try:

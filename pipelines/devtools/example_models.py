@@ -178,11 +178,31 @@ def write_model(data: bytes, path: Path) -> Path:
     return path
 
 
+def write_profile(name: str, path: Path) -> Path:
+    """Profile the model at ``path`` on its training data, scored by a real ONNX Runtime
+    session, into ``<path>.profile.json`` (what drift compares live traffic with)."""
+    from streaminfer.operators.model_runner import OnnxModel, read_model_file
+    from streaminfer.operators.profile import build_profile, profile_path
+
+    data = read_model_file(path)
+    model = OnnxModel(data, name=name, providers=["CPUExecutionProvider"])
+    dataset = EXAMPLES[name].dataset()
+    X = dataset.X.astype(model.info.input_dtype)
+    outputs = dict(zip(model.info.outputs.values(), model.run(X), strict=True))
+    profile = build_profile(dataset.features, X, outputs, model_sha256=sha256_hex(data))
+    return profile.write(profile_path(path))
+
+
 def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
-    """Train and export one example model unless it is already there."""
+    """Train and export one example model unless it is already there, and its training
+    profile unless that is there."""
+    from streaminfer.operators.profile import profile_path
+
     path = out_dir / f"{name}.onnx"
     if force or not path.exists():
         write_model(EXAMPLES[name].train(), path)
+    if force or not profile_path(path).exists():
+        write_profile(name, path)
     return path
 
 

@@ -8,6 +8,7 @@ from collections import deque
 from rich.markup import escape
 from rich.table import Table
 
+from streaminfer.pipelines.online.drift_watch import DriftState
 from streaminfer.pipelines.online.stats import PipelineStats
 
 
@@ -53,4 +54,23 @@ def stats_table(title: str, stats: PipelineStats, rate: float, *,
         f"{stats.events_in:,}", f"{stats.predictions:,}", f"{stats.dead_letters:,}",
         f"{stats.lag:,}", _ms(stats.latency_ms(0.5)), _ms(stats.latency_ms(0.99)),
     )
+    return table
+
+
+def drift_table(states: list[DriftState], worst: int = 3) -> Table | str:
+    """Drift per model version: events in the window, the highest PSIs, alerts; drifted
+    metrics in red. Empty when drift is off."""
+    if not states:
+        return ""
+    table = Table(title="drift (PSI vs training profile)", title_justify="left")
+    for column in ("model", "version", "window events", "highest PSI", "alerts"):
+        table.add_column(column, justify="right" if column in ("window events", "alerts")
+                         else "left")
+    for s in sorted(states, key=lambda s: (s.model, s.version)):
+        top = sorted(s.psi.items(), key=lambda kv: -kv[1])[:worst]
+        shown = ", ".join(
+            f"[bold red]{escape(name)} {value:.2f}[/bold red]" if name in s.drifted
+            else f"{escape(name)} {value:.2f}" for name, value in top) or "(too few events)"
+        table.add_row(escape(s.model), escape(s.version), f"{s.rows:,}", shown,
+                      f"[bold red]{s.alerts}[/bold red]" if s.alerts else "0")
     return table

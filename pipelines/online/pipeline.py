@@ -20,6 +20,7 @@ from streaminfer.pipelines.spec.schema import PipelineSpec
 
 if TYPE_CHECKING:
     from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
+    from streaminfer.pipelines.online.drift_watch import DriftState
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,11 @@ class Pipeline:
             raise PipelineError(f"pipeline {self.spec.name} is not running")
         return self._runtime.stats()
 
+    def drift(self) -> list[DriftState]:
+        """The latest drift evaluation per model version (empty when drift is off)."""
+        runtime = self._runtime
+        return runtime.drift.states() if runtime is not None and runtime.drift else []
+
     def stop(self, timeout_s: float = 30.0) -> PipelineStats:
         """Drain and stop; returns the final counters. Safe to call twice."""
         runtime, self._runtime = self._runtime, None
@@ -129,10 +135,10 @@ class Pipeline:
 
     def _watch(self, stop: threading.Event, *, live: bool, max_events: int | None,
                refresh_s: float) -> None:
-        from rich.console import Console
+        from rich.console import Console, Group
         from rich.live import Live
 
-        from streaminfer.pipelines.online.live_view import RateMeter, stats_table
+        from streaminfer.pipelines.online.live_view import RateMeter, drift_table, stats_table
 
         meter = RateMeter()
         watch = StallWatch(self.spec.metrics.stall_after_s)
@@ -143,8 +149,9 @@ class Pipeline:
                 meter.update(stats.events_in)
                 warning = self._stall_warning(watch, stats)
                 if view is not None:
-                    view.update(stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate,
-                                            warning=warning), refresh=True)
+                    view.update(Group(
+                        stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate,
+                                    warning=warning), drift_table(self.drift())), refresh=True)
                 if stats.workers_expected and stats.workers_dead == stats.workers_expected:
                     raise PipelineError(
                         "every worker died beyond workers.max_restarts; see the log above"

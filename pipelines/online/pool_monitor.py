@@ -10,6 +10,7 @@ import logging
 import threading
 
 from streaminfer.pipelines.common.metrics_server import MetricsServer
+from streaminfer.pipelines.online.drift_monitor import DriftMonitor
 from streaminfer.pipelines.online.worker_pool import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -21,10 +22,12 @@ class PoolMonitor:
     """A daemon thread reading ``pool`` every ``every_s``; :meth:`stop` ends it."""
 
     def __init__(
-        self, pool: WorkerPool, metrics: MetricsServer | None, every_s: float = EVERY_S
+        self, pool: WorkerPool, metrics: MetricsServer | None, every_s: float = EVERY_S,
+        drift: DriftMonitor | None = None,
     ) -> None:
         self.pool = pool
         self.metrics = metrics
+        self.drift = drift
         self.every_s = every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pool-monitor", daemon=True)
@@ -46,6 +49,8 @@ class PoolMonitor:
             for stats in reading.answered.values():
                 self.metrics.workers.update(stats.worker_id, stats.families)
             self.metrics.workers_alive.set(len(reading.answered))
+        if self.drift is not None:
+            self.drift.look(reading.answered)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):

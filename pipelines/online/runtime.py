@@ -11,6 +11,7 @@ unreachable broker or a missing secret is one clear error and not N actor crashe
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from streaminfer.errors import PipelineError
@@ -20,6 +21,7 @@ from streaminfer.pipelines.common.metrics_server import MetricsServer
 from streaminfer.pipelines.common.topics import ensure_topics
 from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
 from streaminfer.pipelines.online.checks import check_models
+from streaminfer.pipelines.online.drift_monitor import DriftMonitor, load_profiles
 from streaminfer.pipelines.online.pool_monitor import PoolMonitor
 from streaminfer.pipelines.online.ray_setup import start_ray
 from streaminfer.pipelines.online.stats import PipelineStats
@@ -47,6 +49,7 @@ class PipelineRuntime:
         self.autoscaler: WorkerAutoscaler | None = None
         self.pool: WorkerPool | None = None
         self._monitor: PoolMonitor | None = None
+        self.drift: DriftMonitor | None = None
         self._stores: list[ActorHandle[ModelStore]] = []
         self._served = False
         self._owns_ray = False
@@ -73,9 +76,10 @@ class PipelineRuntime:
         if spec.metrics.enabled:
             self.metrics = MetricsServer(spec.metrics.host, spec.metrics.port)
             log.info("metrics on %s", self.metrics.url)
+        self.drift = self._start_drift(sources)
         self.pool = WorkerPool(spec, self.bootstrap_servers, sources, self.source_partitions)
         self.pool.scale_to(spec.workers.count)
-        self._monitor = PoolMonitor(self.pool, self.metrics).start()
+        self._monitor = PoolMonitor(self.pool, self.metrics, drift=self.drift).start()
         if spec.workers.autoscale.enabled:
             self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
             self.autoscaler.start()
@@ -88,6 +92,8 @@ class PipelineRuntime:
         wanted = {topic: source_partitions for topic in spec.source.topics}
         wanted[spec.sink.predictions_topic] = sink_partitions
         wanted[spec.sink.dead_letter_topic] = sink_partitions
+        if spec.drift is not None and spec.drift.enabled:
+            wanted[spec.drift.alerts_topic] = 1
         counts = ensure_topics(self.kafka_config, wanted,
                                create_missing=spec.kafka.create_missing_topics)
         total = sum(counts[topic] for topic in spec.source.topics)
@@ -129,6 +135,19 @@ class PipelineRuntime:
             serving.deploy(spec, store_names, {n: i for n, (_, i) in models.items()})
         return sources
 
+    def _start_drift(self, sources: dict[str, ModelSource]) -> DriftMonitor | None:
+        """Give each model source its training profile; the driver's drift monitor."""
+        drift = self.spec.drift
+        if drift is None or not drift.enabled:
+            return None
+        profiles = load_profiles(self.spec, {n: s.info for n, s in sources.items()})
+        if not profiles:
+            return None
+        for name, profile in profiles.items():
+            sources[name] = replace(sources[name], profile=profile)
+        return DriftMonitor(drift, profiles, self.kafka_config,
+                            self.metrics.registry if self.metrics else None)
+
     def _running(self) -> WorkerPool:
         if self.pool is None:
             raise PipelineError(f"pipeline {self.spec.name} is not running")
@@ -168,6 +187,9 @@ class PipelineRuntime:
         if self._monitor is not None:
             self._monitor.stop()
             self._monitor = None
+        if self.drift is not None:
+            self.drift.close()
+            self.drift = None
         final = self.pool.retire_all(timeout_s) if self.pool else PipelineStats()
         if self._served:
             from streaminfer.pipelines.online import serving

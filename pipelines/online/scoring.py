@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from streaminfer.errors import ConfigError
 from streaminfer.operators.codecs import JsonCodec
 from streaminfer.operators.dead_letter import DeadLetter, dead_letter
@@ -34,6 +36,9 @@ class ScoredBatch:
     latencies_ms: list[int] = field(default_factory=list)
     inference_s: float = 0.0
     model_batch_failed: bool = False
+    #: Per model name: the feature rows it scored and their outputs (for drift counts).
+    scored_rows: dict[str, tuple[np.ndarray, list[dict[str, Any]]]] = field(
+        default_factory=dict)
 
 
 @dataclass
@@ -43,6 +48,7 @@ class _Group:
     model: str
     positions: list[int]  # indices into PreparedBatch.kept
     pending: Pending
+    matrix: np.ndarray
 
 
 @dataclass
@@ -131,7 +137,8 @@ class BatchScorer:
                     positions.append(len(kept))
                     kept.append(entry)
             if positions:
-                groups.append(_Group(model, positions, self.backends[model].submit(matrix)))
+                groups.append(_Group(model, positions, self.backends[model].submit(matrix),
+                                     matrix))
         submit_s = time.perf_counter() - started
         if len(groups) > 1:  # restore input order across models
             order = sorted(range(len(kept)), key=lambda i: _arrival(kept[i][0]))
@@ -149,6 +156,7 @@ class BatchScorer:
         for group in batch.groups:
             rows, failed = group.pending.result()
             out.model_batch_failed |= failed
+            out.scored_rows[group.model] = _kept_rows(group.matrix, rows)
             for position, result in zip(group.positions, rows, strict=True):
                 results[position] = (group.model, result)
         out.inference_s = batch.submit_s + time.perf_counter() - started
@@ -191,6 +199,15 @@ class BatchScorer:
                 "decode",
             )
         return self.codec.decode(record.value)
+
+
+def _kept_rows(
+    matrix: np.ndarray, rows: list[dict[str, Any] | RecordError],
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The rows the model scored (not those it failed on) and their outputs."""
+    ok = [i for i, row in enumerate(rows) if not isinstance(row, RecordError)]
+    outputs = [row for row in rows if not isinstance(row, RecordError)]
+    return (matrix if len(ok) == len(rows) else matrix[ok]), outputs
 
 
 def _arrival(record: Record) -> tuple[str, int, int]:

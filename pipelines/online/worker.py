@@ -20,10 +20,12 @@ from kafka.errors import CommitFailedError, KafkaError
 
 from streaminfer.errors import StreamInferError
 from streaminfer.operators.batcher import MicroBatcher
+from streaminfer.operators.drift import DriftTally
 from streaminfer.operators.kafka_sink import KafkaSink, Sink, SinkError
 from streaminfer.operators.kafka_source import KafkaSource
 from streaminfer.operators.metrics import WorkerMetrics, WorkerStats
 from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.operators.profile import Profile
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.common.heap import freeze_heap
 from streaminfer.pipelines.online.assembly import build_scorer, load_model
@@ -93,13 +95,15 @@ class ScoringLoop:
 
     def __init__(
         self, spec: PipelineSpec, bootstrap_servers: str, scorer: BatchScorer, worker_id: str,
-        *, sink: Sink | None = None,
+        *, sink: Sink | None = None, profiles: dict[str, Profile] | None = None,
     ) -> None:
         """``sink``: where predictions and dead letters go; by default a :class:`KafkaSink`
-        made by :func:`make_sink`. The loop closes it."""
+        made by :func:`make_sink`. The loop closes it. ``profiles``: training profiles by
+        model name, whose drift bins it counts."""
         self.spec = spec
         self.worker_id = worker_id
         self.metrics = WorkerMetrics(worker_id, os.getpid())
+        self.drift = DriftTally(profiles or {})
         self.scorer = scorer
         self.max_in_flight = max_in_flight(spec)
         self.in_flight: deque[PreparedBatch] = deque()
@@ -181,7 +185,9 @@ class ScoringLoop:
             self._check_assignment(now)
 
     def stats(self, families: bool = True) -> WorkerStats:
-        return self.metrics.snapshot(running=self._running, families=families)
+        stats = self.metrics.snapshot(running=self._running, families=families)
+        stats.drift = self.drift.snapshot()
+        return stats
 
     def _check_assignment(self, now: float) -> None:
         """Say once when this worker has owned no partition for a while."""
@@ -256,6 +262,9 @@ class ScoringLoop:
             latencies_ms=scored.latencies_ms, inference_s=scored.inference_s,
             model_batch_failed=scored.model_batch_failed,
         )
+        if self.drift.profiles:
+            for model, (X, outputs) in scored.scored_rows.items():
+                self.drift.add(model, self.scorer.backends[model].info.version, X, outputs)
 
     def _abandon(self, records: list[Record], attempt: int, exc: Exception) -> None:
         """Give a batch up: drop it and everything read after it, uncommitted, and read its
@@ -286,6 +295,7 @@ class ModelSource:
     namespace: str = "streaminfer"
     deployment: str | None = None
     app: str | None = None
+    profile: Profile | None = None  # its training profile, when drift is on
 
     def backend(self, model: ModelSpec) -> ModelBackend:
         """Connect, from inside a worker process."""
@@ -338,7 +348,10 @@ class SourceWorker:
         try:
             scorer = build_scorer(spec, {m.model_name: models[m.model_name].backend(m)
                                          for m in spec.model_specs})
-            self.loop = ScoringLoop(spec, bootstrap_servers, scorer, worker_id)
+            profiles = {name: source.profile for name, source in models.items()
+                        if source.profile is not None}
+            self.loop = ScoringLoop(spec, bootstrap_servers, scorer, worker_id,
+                                    profiles=profiles)
         except StreamInferError as exc:
             self.error = str(exc)
             return

@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName, whole_above_one
+from streaminfer.pipelines.spec.drift_spec import DriftSpec
 from streaminfer.pipelines.spec.kafka_spec import (
     EMBEDDED_FETCH_MAX_WAIT_MS,
     FETCH_MAX_WAIT_MS,
@@ -41,6 +42,7 @@ from streaminfer.pipelines.spec.model_spec import (
 __all__ = [
     "HTTP_INGRESS_CPUS",
     "BatchingSpec",
+    "DriftSpec",
     "HttpSpec",
     "KafkaSpec",
     "MetricsSpec",
@@ -250,6 +252,10 @@ class PipelineSpec(FrozenModel):
     metrics: MetricsSpec = Field(default_factory=MetricsSpec, description="Prometheus metrics.")
     http: HttpSpec = Field(default_factory=HttpSpec, description="HTTP scoring endpoint.")
     ray: RaySpec = Field(default_factory=RaySpec, description="Ray cluster.")
+    drift: DriftSpec | None = Field(
+        None, description="Drift of live features and predictions against each model's "
+        "training profile, with alerts."
+    )
 
     @model_validator(mode="after")
     def _models_and_routing(self) -> PipelineSpec:
@@ -285,6 +291,9 @@ class PipelineSpec(FrozenModel):
             raise ValueError("sink.predictions_topic and sink.dead_letter_topic must differ")
         if outputs & set(self.source.topics):
             raise ValueError("a sink topic is also a source topic: the pipeline would loop")
+        if self.drift is not None and self.drift.alerts_topic in outputs | set(self.source.topics):
+            raise ValueError("drift.alerts_topic must be a topic of its own, not a source or "
+                             "sink topic")
         return self
 
     @property

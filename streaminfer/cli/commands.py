@@ -9,7 +9,7 @@ import typer
 from kafka.errors import KafkaError
 from rich.markup import escape
 
-from streaminfer.cli import broker, config, demo, run, topics
+from streaminfer.cli import broker, config, demo, run, topics, validate
 from streaminfer.cli.cluster import app as cluster_app
 from streaminfer.cli.common import err, setup_logging
 from streaminfer.errors import StreamInferError
@@ -28,6 +28,7 @@ app.command("produce")(topics.produce)
 app.command("tail")(topics.tail)
 app.command("demo")(demo.demo)
 app.command("build-models")(demo.build_models)
+app.command("validate")(validate.validate)
 
 
 @app.callback()

@@ -25,12 +25,17 @@ def demo(
     config: Annotated[Path, typer.Option(help="The demo pipeline YAML.")] = Path(
         "configs/demo.yaml"
     ),
+    shift_after: Annotated[int, typer.Option(
+        min=0, help="Shift the input distribution from this event on, so the drift alert "
+        "fires (0: never).")] = 60_000,
+    shift_sd: Annotated[float, typer.Option(
+        help="How far the shifted features move, in standard deviations.")] = 2.0,
 ) -> None:
     """Train the demo model, run the demo pipeline on the embedded broker, feed it, watch it."""
     from streaminfer.pipelines.devtools.demo import run_demo
 
     code = run_demo(config, events=events, rate=rate, bad_every=bad_every, workers=workers,
-                    console=out)
+                    console=out, shift_after=shift_after or None, shift_sd=shift_sd)
     raise typer.Exit(code)
 
 

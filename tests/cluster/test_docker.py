@@ -41,7 +41,7 @@ def instructions(name: str) -> list[tuple[str, str]]:
 
 def test_compose_has_kafka_a_ray_head_and_streaminfer() -> None:
     services = compose()["services"]
-    assert set(services) == {"kafka", "ray-head", "streaminfer"}
+    assert set(services) == {"kafka", "ray-head", "streaminfer", "prometheus", "grafana"}
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert "--head" in services["ray-head"]["command"]

@@ -1,0 +1,192 @@
+"""Drift against a training profile: bin counts of live rows, PSI, and a crossing detector.
+
+Pure and cheap: a worker adds the bin counts of each scored batch (:func:`count_batch`,
+numpy), the driver merges the counts of its workers over a sliding window
+(:class:`SlidingCounts`), computes PSI per feature and for the prediction (:func:`psi_all`)
+and asks a :class:`Crossing` per metric whether to alert: once when the value rises above
+the threshold, and again only after it fell back below ``rearm_below``.
+
+>>> round(psi([0.5, 0.5], np.array([50, 50])), 6)
+0.0
+>>> round(psi([0.5, 0.5], np.array([90, 10])), 4)
+0.8789
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from streaminfer.operators.profile import Profile
+
+#: Shares below this count as this in PSI (an empty bin would make it infinite).
+EPSILON = 1e-4
+PREDICTION = "prediction"
+
+
+def psi(expected: Sequence[float], actual: np.ndarray, eps: float = EPSILON) -> float:
+    """Population stability index of ``actual`` counts against ``expected`` shares:
+    ``sum((a - e) * ln(a / e))`` over the bins, shares clipped below at ``eps``. NaN when
+    ``actual`` is empty."""
+    counts = np.asarray(actual, dtype=np.float64)
+    total = counts.sum()
+    if total <= 0:
+        return math.nan
+    e = np.clip(np.asarray(expected, dtype=np.float64), eps, None)
+    a = np.clip(counts / total, eps, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+@dataclass
+class BinCounts:
+    """Rows counted per bin: one array per feature (in profile order) and the prediction's."""
+
+    rows: int
+    features: list[np.ndarray]
+    prediction: np.ndarray | None = None
+
+    @classmethod
+    def empty(cls, profile: Profile) -> BinCounts:
+        return cls(0, [np.zeros(b.size, np.int64) for b in profile.features],
+                   None if profile.prediction is None
+                   else np.zeros(profile.prediction.size, np.int64))
+
+    def add(self, other: BinCounts) -> None:
+        """Add ``other``'s counts to these (same profile)."""
+        self.rows += other.rows
+        for mine, theirs in zip(self.features, other.features, strict=True):
+            mine += theirs
+        if self.prediction is not None and other.prediction is not None:
+            self.prediction += other.prediction
+
+    def minus(self, before: BinCounts) -> BinCounts:
+        """The counts added since ``before`` (an earlier reading of the same counter)."""
+        return BinCounts(
+            self.rows - before.rows,
+            [now - then for now, then in zip(self.features, before.features, strict=True)],
+            None if self.prediction is None or before.prediction is None
+            else self.prediction - before.prediction)
+
+    def copy(self) -> BinCounts:
+        return BinCounts(self.rows, [f.copy() for f in self.features],
+                         None if self.prediction is None else self.prediction.copy())
+
+    def fits(self, profile: Profile) -> bool:
+        """Whether these counts have the profile's shape."""
+        return len(self.features) == len(profile.features) and all(
+            len(c) == b.size for c, b in zip(self.features, profile.features, strict=True))
+
+
+def count_batch(
+    profile: Profile, X: np.ndarray, outputs: Sequence[Mapping[str, Any]],
+) -> BinCounts:
+    """Bin counts of one scored batch: feature rows ``X`` (profile order) and their outputs."""
+    X = np.asarray(X)
+    columns = np.ascontiguousarray(X.T)  # one contiguous row per feature
+    features = [b.counts(columns[i]) for i, b in enumerate(profile.features)]
+    prediction = None
+    if profile.prediction is not None:
+        prediction = profile.prediction.counts(profile.prediction.values(outputs))
+    return BinCounts(len(X), features, prediction)
+
+
+def delta(now: BinCounts, before: BinCounts | None) -> BinCounts:
+    """What a cumulative counter added since ``before``; a counter that went back (its
+    worker restarted) counts from zero."""
+    if before is None or now.rows < before.rows:
+        return now.copy()
+    return now.minus(before)
+
+
+def psi_all(profile: Profile, counts: BinCounts) -> dict[str, float]:
+    """PSI per feature (by name) and for the prediction (:data:`PREDICTION`)."""
+    out = {b.name: psi(b.expected, c)
+           for b, c in zip(profile.features, counts.features, strict=True)}
+    if profile.prediction is not None and counts.prediction is not None:
+        out[PREDICTION] = psi(profile.prediction.expected, counts.prediction)
+    return out
+
+
+@dataclass
+class Crossing:
+    """Fires once when a value goes above ``threshold``; re-arms only once a value is below
+    ``threshold * rearm_below`` (hysteresis: a value hovering at the line alerts once)."""
+
+    threshold: float
+    rearm_below: float = 1.0
+    fired: bool = False
+
+    def update(self, value: float) -> bool:
+        """Whether this value is a new crossing (NaN changes nothing)."""
+        if math.isnan(value):
+            return False
+        if self.fired:
+            if value < self.threshold * self.rearm_below:
+                self.fired = False
+            return False
+        if value > self.threshold:
+            self.fired = True
+            return True
+        return False
+
+
+@dataclass
+class SlidingCounts:
+    """Counts of the last ``window_s`` seconds, kept in one-``bucket_s`` buckets, with a
+    running total (adding and expiring a bucket costs one pass over its bins)."""
+
+    window_s: float
+    bucket_s: float = 1.0
+    _buckets: deque[tuple[float, BinCounts]] = field(default_factory=deque)
+    _total: BinCounts | None = None
+
+    def add(self, now: float, counts: BinCounts) -> None:
+        start = math.floor(now / self.bucket_s) * self.bucket_s
+        if self._buckets and self._buckets[-1][0] == start:
+            self._buckets[-1][1].add(counts)
+        else:
+            self._buckets.append((start, counts.copy()))
+        if self._total is None:
+            self._total = counts.copy()
+        else:
+            self._total.add(counts)
+
+    def total(self, now: float) -> BinCounts | None:
+        """The window's counts (``None`` when it holds no bucket)."""
+        while self._buckets and self._buckets[0][0] + self.bucket_s <= now - self.window_s:
+            _, expired = self._buckets.popleft()
+            assert self._total is not None
+            self._total = self._total.minus(expired)
+        if not self._buckets:
+            self._total = None
+        return None if self._total is None else self._total.copy()
+
+
+class DriftTally:
+    """A worker's running bin counts per (model, version), for the models with a profile."""
+
+    def __init__(self, profiles: Mapping[str, Profile]) -> None:
+        self.profiles = dict(profiles)
+        self._counts: dict[tuple[str, str], BinCounts] = {}
+
+    def add(self, model: str, version: str, X: np.ndarray,
+            outputs: Sequence[Mapping[str, Any]]) -> None:
+        """Count one batch a model scored (a model without a profile is skipped)."""
+        profile = self.profiles.get(model)
+        if profile is None or len(X) == 0:
+            return
+        counts = count_batch(profile, X, outputs)
+        mine = self._counts.get((model, version))
+        if mine is None:
+            self._counts[(model, version)] = counts
+        else:
+            mine.add(counts)
+
+    def snapshot(self) -> dict[tuple[str, str], BinCounts]:
+        """Copies of the running counts (cumulative since the worker started)."""
+        return {key: counts.copy() for key, counts in self._counts.items()}

@@ -1,0 +1,136 @@
+"""Drift in the running pipeline: find each model's profile, publish alerts and gauges.
+
+The decisions are :class:`DriftWatch`'s; this holds the resources around it: the alerts
+producer and the Prometheus gauges. :class:`PoolMonitor` calls :meth:`DriftMonitor.look`
+with each reading of the workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from streaminfer.errors import DataError
+from streaminfer.operators.kafka_sink import KafkaSink, SinkError
+from streaminfer.operators.metrics import WorkerStats
+from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.operators.profile import Profile, profile_path
+from streaminfer.pipelines.online.drift_watch import DriftState, DriftWatch
+from streaminfer.pipelines.spec.drift_spec import DriftSpec
+from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
+
+log = logging.getLogger(__name__)
+
+ALERT_FLUSH_S = 10.0
+
+
+def load_profile(model: ModelSpec, info: ModelInfo, feature_names: tuple[str, ...] | None,
+                 ) -> Profile | None:
+    """The profile beside the model file, if it is there and fits the model; else ``None``
+    with one log line saying why drift is off for this model."""
+    path = profile_path(model.path)
+    name = model.model_name
+    if not path.is_file():
+        log.info("drift off for model %s: no training profile at %s (streaminfer "
+                 "build-models writes one)", name, path)
+        return None
+    try:
+        profile = Profile.read(path)
+    except DataError as exc:
+        log.warning("drift off for model %s: %s", name, exc)
+        return None
+    if profile.model_sha256 not in (None, info.sha256):
+        log.warning("drift off for model %s: %s profiles another model file (sha256 %s...)",
+                    name, path, str(profile.model_sha256)[:12])
+        return None
+    width = info.input_width
+    if (width is not None and len(profile.features) != width) or (
+            feature_names is not None and profile.feature_names != feature_names):
+        log.warning("drift off for model %s: %s has features %s, the source gives %s",
+                    name, path, ", ".join(profile.feature_names),
+                    ", ".join(feature_names or ()) or f"{width} values")
+        return None
+    return profile
+
+
+def load_profiles(spec: PipelineSpec, infos: Mapping[str, ModelInfo]) -> dict[str, Profile]:
+    """Profiles by model name, for the models that have a fitting one."""
+    found = {}
+    for model in spec.model_specs:
+        profile = load_profile(model, infos[model.model_name], spec.source.features)
+        if profile is not None:
+            found[model.model_name] = profile
+    return found
+
+
+class DriftMetrics:
+    """The driver's drift metrics: ``streaminfer_drift_psi``, ``streaminfer_drift_alerts``
+    (a counter: ``_total`` when scraped) and ``streaminfer_drift_window_events``."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.psi = Gauge("streaminfer_drift_psi", "PSI of live traffic against the training "
+                         "profile, over drift.window_s ('prediction': the model's output).",
+                         ["model", "version", "feature"], registry=registry)
+        self.alerts = Counter("streaminfer_drift_alerts", "Drift alerts published (one per "
+                              "crossing).", ["model", "version", "feature"], registry=registry)
+        self.rows = Gauge("streaminfer_drift_window_events", "Events in the drift window.",
+                          ["model", "version"], registry=registry)
+
+
+class DriftMonitor:
+    """Evaluates drift on each look, publishes alerts and ``streaminfer_drift_*`` metrics."""
+
+    def __init__(self, spec: DriftSpec, profiles: Mapping[str, Profile],
+                 kafka_config: dict[str, Any], registry: CollectorRegistry | None) -> None:
+        self.spec = spec
+        self.watch = DriftWatch(spec, profiles)
+        self._sink = KafkaSink(kafka_config, linger_ms=0, compression="none")
+        self._lock = threading.Lock()
+        self._metrics = DriftMetrics(registry) if registry is not None else None
+
+    def look(self, answered: Mapping[str, WorkerStats]) -> None:
+        """One reading of the workers: update the windows, alert on new crossings."""
+        now, now_ms = time.monotonic(), int(time.time() * 1000)
+        with self._lock:
+            self.watch.observe(answered, now)
+            alerts = self.watch.evaluate(now, now_ms)
+            states = list(self.watch.states.values())
+        self._export(states)
+        for each in alerts:
+            log.warning("drift: model %s version %s: %s", each["model"], each["version"],
+                        each["message"])
+            if self._metrics is not None:
+                self._metrics.alerts.labels(each["model"], each["version"],
+                                            str(each["metric"]).removeprefix("psi:")).inc()
+            self._publish(each)
+
+    def states(self) -> list[DriftState]:
+        """The latest evaluation per model version."""
+        with self._lock:
+            return [DriftState(s.model, s.version, s.rows, dict(s.psi), s.alerts,
+                               list(s.drifted)) for s in self.watch.states.values()]
+
+    def _export(self, states: list[DriftState]) -> None:
+        if self._metrics is None:
+            return
+        for state in states:
+            self._metrics.rows.labels(state.model, state.version).set(state.rows)
+            for feature, value in state.psi.items():
+                self._metrics.psi.labels(state.model, state.version, feature).set(value)
+
+    def _publish(self, payload: dict[str, object]) -> None:
+        try:
+            self._sink.send(self.spec.alerts_topic, str(payload["model"]).encode(),
+                            orjson.dumps(payload))
+            self._sink.flush(ALERT_FLUSH_S)
+        except SinkError as exc:
+            log.warning("drift alert not published to %s: %s", self.spec.alerts_topic, exc)
+
+    def close(self) -> None:
+        self._sink.close()

@@ -1,0 +1,89 @@
+"""Write ``report.json`` and a self-contained ``report.html`` (plots inline as base64)."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streaminfer.pipelines.validation.evaluate import ModelReport, finite
+from streaminfer.pipelines.validation.plots import figures
+
+
+def as_json(source: str, rows: int, reports: list[ModelReport]) -> dict[str, Any]:
+    """The report's numbers (NaN as null)."""
+    models = []
+    for report in reports:
+        data = asdict(report)
+        data.pop("plots")
+        data["metrics"] = {k: finite(v) for k, v in report.metrics.items()}
+        if report.drift is not None:
+            data["drift"] = {k: finite(v) for k, v in report.drift.items()}
+        models.append(data)
+    return {"data": {"source": source, "rows": rows}, "models": models}
+
+
+def write_report(out_dir: Path, source: str, rows: int, reports: list[ModelReport],
+                 ) -> tuple[Path, Path]:
+    """Write both files into ``out_dir``; their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    numbers = as_json(source, rows, reports)
+    json_path = out_dir / "report.json"
+    json_path.write_bytes(orjson.dumps(numbers, option=orjson.OPT_INDENT_2
+                                       | orjson.OPT_SERIALIZE_NUMPY))
+    html_path = out_dir / "report.html"
+    html_path.write_text(_html(source, rows, reports), encoding="utf-8")
+    return json_path, html_path
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{value:.4f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _html(source: str, rows: int, reports: list[ModelReport]) -> str:
+    names = [f"{html.escape(r.name)} {html.escape(r.version)}" for r in reports]
+    metrics = list(dict.fromkeys(m for r in reports for m in r.metrics))
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>streaminfer validation</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
+        "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        ".models{display:flex;gap:2em;flex-wrap:wrap}.drifted{color:#b00;font-weight:bold}"
+        "</style></head><body>",
+        "<h1>streaminfer validation</h1>",
+        f"<p>data: <code>{html.escape(source)}</code>, {rows:,} labelled rows</p>",
+        "<h2>metrics</h2>",
+        _table(["metric", *names],
+               [[html.escape(m), *(_fmt(r.metrics.get(m)) for r in reports)] for m in metrics]),
+    ]
+    drift_names = list(dict.fromkeys(k for r in reports for k in (r.drift or {})))
+    if drift_names:
+        parts += ["<h2>drift against the training profile (PSI)</h2>",
+                  "<p>PSI above 0.2 (in red) is a significant shift.</p>",
+                  _table(["feature", *names], [[html.escape(k), *(_drift_cell(r, k)
+                                                                  for r in reports)]
+                                               for k in drift_names])]
+    parts.append("<div class='models'>")
+    for name, report in zip(names, reports, strict=True):
+        parts.append(f"<div><h2>{name}</h2><p><code>{html.escape(report.path)}</code><br>"
+                     f"sha256 {report.sha256[:16]}..., {report.kind}</p>")
+        for title, png in figures(report).items():
+            parts.append(f"<h3>{html.escape(title)}</h3>"
+                         f"<img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>")
+        parts.append("</div>")
+    parts.append("</div></body></html>")
+    return "\n".join(parts)
+
+
+def _drift_cell(report: ModelReport, feature: str) -> str:
+    value = (report.drift or {}).get(feature)
+    text = _fmt(value)
+    return f"<span class='drifted'>{text}</span>" if value is not None and value > 0.2 else text

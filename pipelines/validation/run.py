@@ -1,0 +1,68 @@
+"""``streaminfer validate``: read labelled rows, score them with one or two models, report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from streaminfer.errors import ConfigError
+from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
+from streaminfer.pipelines.validation.data import load_rows
+from streaminfer.pipelines.validation.evaluate import ModelReport, evaluate
+from streaminfer.pipelines.validation.report import write_report
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What one run wrote, and the numbers in it."""
+
+    json_path: Path
+    html_path: Path
+    rows: int
+    reports: list[ModelReport]
+
+
+def chosen_model(spec: PipelineSpec, name: str | None) -> ModelSpec:
+    """The config's model (or the one called ``name`` among its ``models``)."""
+    models = spec.model_specs
+    names = ", ".join(m.model_name for m in models)
+    if name is not None:
+        for model in models:
+            if model.model_name == name:
+                return model
+        raise ConfigError(f"no model {name!r} in the config; it has {names}")
+    if len(models) > 1:
+        raise ConfigError(f"the config has several models ({names}); choose one with "
+                          "--model-name")
+    return models[0]
+
+
+def validate(
+    spec: PipelineSpec, data: str, out_dir: Path, *, model_path: Path | None = None,
+    compare: Path | None = None, model_name: str | None = None, label_field: str = "label",
+    bootstrap_servers: str | None = None, console: Console | None = None,
+) -> Validation:
+    """Score ``data`` with the config's model (``model_path`` overrides its file) and, with
+    ``compare``, another model file too; write ``report.json`` and ``report.html``."""
+    console = console or Console(stderr=True)
+    model = chosen_model(spec, model_name)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True,
+                  disable=not console.is_terminal) as progress:
+        reading = progress.add_task("reading", total=None)
+        rows = load_rows(spec, data, label_field=label_field,
+                         bootstrap_servers=bootstrap_servers,
+                         progress=lambda n: progress.advance(reading, n))
+        progress.update(reading, total=len(rows.y), completed=len(rows.y))
+        reports = []
+        for path in [model_path or model.path, *([compare] if compare else [])]:
+            task = progress.add_task(f"scoring with {Path(path).name}", total=len(rows.y))
+            reports.append(evaluate(model, rows, path=Path(path),
+                                    advance=partial(progress.advance, task)))
+    json_path, html_path = write_report(out_dir, data, len(rows.y), reports)
+    return Validation(json_path, html_path, len(rows.y), reports)

@@ -1,0 +1,48 @@
+"""``streaminfer validate``: offline validation of a model on labelled data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from streaminfer.cli.common import ConfigArg, Servers, err, out
+
+
+def validate(
+    path: ConfigArg,
+    data: Annotated[str, typer.Option(
+        help="Labelled rows: a CSV, JSONL or Parquet file, or topic:NAME[:START-END] (a "
+             "range of offsets, END exclusive, in every partition of e.g. the training "
+             "topic).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.html and "
+                                                        "report.json.")],
+    model: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        help="Model file to validate instead of the config's.")] = None,
+    compare: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        help="A second model file, reported side by side.")] = None,
+    model_name: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Which of the config's models (when it has several).")] = None,
+    label_field: Annotated[str, typer.Option(help="Column holding the label.")] = "label",
+    bootstrap_servers: Servers = None,
+) -> None:
+    """Score labelled data with the config's model (and --compare another), and write an
+    HTML report with plots and a JSON of the same numbers."""
+    from streaminfer.pipelines.spec.loader import load_spec
+    from streaminfer.pipelines.validation.run import validate as run_validation
+
+    spec = load_spec(path)
+    result = run_validation(spec, data, out_dir, model_path=model, compare=compare,
+                            model_name=model_name, label_field=label_field,
+                            bootstrap_servers=bootstrap_servers, console=err)
+    table = Table(title=f"validation on {result.rows:,} rows", title_justify="left")
+    table.add_column("metric")
+    for report in result.reports:
+        table.add_column(f"{report.name} {report.version}", justify="right")
+    for metric in dict.fromkeys(m for r in result.reports for m in r.metrics):
+        table.add_row(metric, *(f"{r.metrics.get(metric, float('nan')):.4f}"
+                                for r in result.reports))
+    out.print(table)
+    out.print(f"wrote {result.html_path} and {result.json_path}")
