@@ -42,6 +42,11 @@ def classifier_metrics(
     """
     labels = np.asarray(labels)
     proba = np.asarray(probabilities, dtype=np.float64)
+    # float32 outputs sum to 1 only within float32 precision: scale each row to exactly 1
+    # in float64 (scikit-learn warns otherwise).
+    totals = proba.sum(axis=1, keepdims=True) if proba.ndim == 2 else None
+    if totals is not None and np.all(totals > 0):
+        proba = proba / totals
     n = len(labels)
     if n == 0:
         return dict.fromkeys(CLASSIFIER_METRICS, math.nan)
