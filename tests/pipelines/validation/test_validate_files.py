@@ -58,7 +58,7 @@ def test_classifier_from_csv_with_a_comparison(
         assert got["f1"] == pytest.approx(skm.f1_score(y, predicted), abs=1e-12)
         assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba[:, 1]), abs=1e-12)
         assert got["log_loss"] == pytest.approx(
-            skm.log_loss(y, np.clip(proba.astype(np.float64), 1e-15, 1)), rel=1e-9)
+            skm.log_loss(y, np.clip(rows_sum_to_one(proba), 1e-15, 1)), rel=1e-9)
         assert m["confusion_matrix"] == skm.confusion_matrix(y, predicted).tolist()
         assert m["kind"] == "classifier" and m["rows"] == 400
         # A random sample of the training rows: no feature drifts against the profile.
@@ -114,3 +114,9 @@ def test_labels_that_are_not_classes_are_refused(
         result = runner.invoke(app, ["validate", config, "--data", str(tmp_path / "rows.jsonl"),
                                      "--out", str(tmp_path / "out")])
         assert result.exit_code != 0 and says in str(result.exception), result.exception
+
+
+def rows_sum_to_one(proba: np.ndarray) -> np.ndarray:
+    """float32 probabilities in float64, each row scaled to sum to 1 (as quality does)."""
+    wide = proba.astype(np.float64)
+    return wide / wide.sum(axis=1, keepdims=True)
