@@ -10,9 +10,10 @@ from kafka.errors import KafkaError
 from rich.markup import escape
 
 from streaminfer.errors import StreamInferError
-from streaminfer.pipelines.cli import broker, config, demo, run, topics
+from streaminfer.pipelines.cli import broker, config, demo, retrain, run, topics
 from streaminfer.pipelines.cli.cluster import app as cluster_app
 from streaminfer.pipelines.cli.common import err, setup_logging
+from streaminfer.pipelines.cli.models import app as models_app
 
 app = typer.Typer(
     name="streaminfer", no_args_is_help=True, pretty_exceptions_enable=False,
@@ -20,6 +21,8 @@ app = typer.Typer(
     help="Score Kafka events with ONNX models on Ray. Start with `streaminfer demo`.",
 )
 app.add_typer(cluster_app, name="cluster", help="Render cluster manifests; submit to Ray.")
+app.add_typer(models_app, name="models", help="Model versions in the registry; promote, "
+              "roll back.")
 app.command("validate-config")(config.validate_config)
 app.command("schema")(config.schema)
 app.command("run")(run.run)
@@ -28,6 +31,7 @@ app.command("produce")(topics.produce)
 app.command("tail")(topics.tail)
 app.command("demo")(demo.demo)
 app.command("build-models")(demo.build_models)
+app.command("retrain")(retrain.retrain)
 
 
 @app.callback()
