@@ -26,6 +26,7 @@ def holdout_metrics(
             raise ModelError(f"{name}: no 'probabilities' output of shape [batch, "
                              f"{len(classes)}] for classes {list(classes)}; it has "
                              f"{', '.join(outputs)}")
-        return classifier_metrics(y, np.asarray(proba), classes)
+        proba = np.asarray(proba, dtype=np.float64)  # float32 rows sum to 1 only roughly
+        return classifier_metrics(y, proba / proba.sum(axis=1, keepdims=True), classes)
     value = outputs.get("variable", next(iter(outputs.values())))
     return regressor_metrics(y, np.asarray(value))
