@@ -38,7 +38,8 @@ def retrain(
         spec = spec.model_copy(update={
             "kafka": spec.kafka.model_copy(update={"bootstrap_servers": servers})})
     registry = Registry.from_spec(spec.registry, tracking_uri)
-    result = run_retrain(spec, registry=registry, address=address, console=err)
+    result = run_retrain(spec, registry=registry, address=address,
+                         console=err if err.is_terminal else None)
     table = Table(title=f"holdout: {result.holdout_count} newest of "
                   f"{result.train_count + result.holdout_count} examples", title_justify="left")
     table.add_column("metric")

@@ -65,7 +65,8 @@ def is_classifier(model: Any) -> bool:
 def check_labels(y: np.ndarray, classifier: bool, where: str) -> None:
     """A classifier needs two classes or more to learn from."""
     if classifier and len(np.unique(y)) < 2:
-        raise DataError(f"{where}: only one class ({y[0]!r}) among {len(y)} training "
+        only = np.asarray(y)[0].item()
+        raise DataError(f"{where}: only one class ({only!r}) among {len(y)} training "
                         "examples; wait for labels of the other class(es)")
 
 
