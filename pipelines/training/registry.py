@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,10 +102,12 @@ def _local_sqlite(uri: str) -> Path | None:
 
 
 def _quiet_mlflow() -> None:
-    """No telemetry, no INFO lines about creating tables (a user's settings win)."""
+    """No telemetry, no INFO lines about creating tables, no deprecation notice from its
+    SQLAlchemy use (a user's MLFLOW_DISABLE_TELEMETRY wins)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r"The ``noload`` loader strategy")
 
 
 class Registry:

@@ -113,6 +113,10 @@ def test_retrain_from_files_registers_a_challenger(
     assert f"holdout: 114 newest of {len(rows)} examples" in done.stdout
     version = registry.resolve("bc", "challenger")
     assert version.data_range == {"files": [str(examples)]}
+    registry.promote("bc")
+    checked = streaminfer("validate-config", config, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "model bc v1: input X [batch, 30] float32" in " ".join(checked.stdout.split())
 
     too_few = pipeline_yaml(tmp_path, registry, source=source,
                             retrain={**retrain, "min_examples": 1000})
