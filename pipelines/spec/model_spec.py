@@ -84,7 +84,7 @@ _MODEL_REF = re.compile(
 
 
 @dataclass(frozen=True)
-class ModelRef:
+class RegistryRef:
     """A model in the registry: ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
 
     name: str
@@ -96,11 +96,11 @@ class ModelRef:
             f"models:/{self.name}/{self.version}"
 
 
-def parse_model_ref(path: str | Path) -> ModelRef | None:
+def parse_model_ref(path: str | Path) -> RegistryRef | None:
     """The registry reference a model path names, or ``None`` for a file path.
 
     >>> parse_model_ref("models:/fraud@champion"), parse_model_ref("models/fraud.onnx")
-    (ModelRef(name='fraud', alias='champion', version=None), None)
+    (RegistryRef(name='fraud', alias='champion', version=None), None)
     """
     text = str(path)
     if not text.startswith(REGISTRY_SCHEME.rstrip("/")):
@@ -109,7 +109,7 @@ def parse_model_ref(path: str | Path) -> ModelRef | None:
     if found is None:
         raise ValueError(f"{text!r} is not a registry reference; write models:/NAME@ALIAS "
                          "or models:/NAME/VERSION")
-    return ModelRef(found["name"], found["alias"], found["version"])
+    return RegistryRef(found["name"], found["alias"], found["version"])
 
 
 class ModelSpec(FrozenModel):
@@ -161,7 +161,7 @@ class ModelSpec(FrozenModel):
         return value
 
     @property
-    def registry_ref(self) -> ModelRef | None:
+    def registry_ref(self) -> RegistryRef | None:
         """The registry version this model names, if its path is ``models:/...``."""
         return parse_model_ref(self.path)
 

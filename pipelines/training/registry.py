@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from streaminfer.errors import ModelError, RegistryError
 from streaminfer.operators.model_runner import sha256_hex
-from streaminfer.pipelines.spec.model_spec import ModelRef
+from streaminfer.pipelines.spec.model_spec import RegistryRef
 from streaminfer.pipelines.spec.training_spec import DEFAULT_TRACKING_URI, RegistrySpec
 from streaminfer.pipelines.training import roles
 
@@ -221,7 +221,7 @@ class Registry:
                                 "it with streaminfer, or tag it with the file's sha256")
         return found
 
-    def resolve_ref(self, ref: ModelRef) -> ModelVersion:
+    def resolve_ref(self, ref: RegistryRef) -> ModelVersion:
         return self.resolve(ref.name, ref.alias or str(ref.version))
 
     def aliases(self, name: str) -> dict[str, str]:

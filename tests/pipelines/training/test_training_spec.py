@@ -9,7 +9,7 @@ import yaml
 
 from streaminfer.errors import ConfigError
 from streaminfer.pipelines.spec.loader import load_spec, parse_spec
-from streaminfer.pipelines.spec.model_spec import ModelRef
+from streaminfer.pipelines.spec.model_spec import RegistryRef
 
 PIPELINE = {
     "name": "p",
@@ -31,7 +31,7 @@ def write(tmp_path: Path, **sections: object) -> Path:
 def test_a_registry_reference_is_kept_and_names_the_model(tmp_path: Path) -> None:
     spec = load_spec(write(tmp_path, registry={"cache_dir": "cache"}, retrain=RETRAIN))
     model = spec.model_specs[0]
-    assert model.registry_ref == ModelRef("fraud", alias="champion")
+    assert model.registry_ref == RegistryRef("fraud", alias="champion")
     assert str(model.path) == "models:/fraud@champion" and model.model_name == "fraud"
     assert spec.registry is not None and spec.registry.cache_dir == tmp_path / "configs/cache"
     assert spec.retrain is not None
@@ -40,7 +40,7 @@ def test_a_registry_reference_is_kept_and_names_the_model(tmp_path: Path) -> Non
 
 def test_a_version_reference_and_a_file_path(tmp_path: Path) -> None:
     spec = load_spec(write(tmp_path, model={"path": "models:/fraud/12"}))
-    assert spec.model_specs[0].registry_ref == ModelRef("fraud", version="12")
+    assert spec.model_specs[0].registry_ref == RegistryRef("fraud", version="12")
     plain = load_spec(write(tmp_path, model={"path": "../m/fraud.onnx"}))
     assert plain.model_specs[0].registry_ref is None
     assert plain.model_specs[0].path == tmp_path / "m/fraud.onnx"
