@@ -57,9 +57,13 @@ def build_estimator(spec: EstimatorSpec, seed: int) -> Any:
 
 
 def is_classifier(model: Any) -> bool:
+    """scikit-learn's answer; for a model outside its class tree, whether it has classes."""
     from sklearn.base import is_classifier as check
 
-    return bool(check(model))
+    try:
+        return bool(check(model))
+    except AttributeError:  # no __sklearn_tags__: not a BaseEstimator
+        return hasattr(model, "classes_") and hasattr(model, "predict_proba")
 
 
 def check_labels(y: np.ndarray, classifier: bool, where: str) -> None:
