@@ -221,6 +221,19 @@ class Registry:
                                 "it with streaminfer, or tag it with the file's sha256")
         return found
 
+    def find(self, name: str, alias: str) -> ModelVersion | None:
+        """The version an alias names, or ``None`` when the model or the alias is not there."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = self.client.get_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise RegistryError(f"model {name}: {exc.message} (registry {self.uri})") from None
+        version = (model.aliases or {}).get(alias)
+        return None if version is None else self.resolve(name, str(version))
+
     def resolve_ref(self, ref: RegistryRef) -> ModelVersion:
         return self.resolve(ref.name, ref.alias or str(ref.version))
 
@@ -238,7 +251,9 @@ class Registry:
                       key=lambda v: int(v.version), reverse=True)
 
     def names(self) -> list[str]:
-        return sorted(m.name for m in self._call("models", self.client.search_registered_models))
+        """The registered models' names (the first 1,000)."""
+        found = self._call("models", self.client.search_registered_models, max_results=1_000)
+        return sorted(m.name for m in found)
 
     def metrics(self, version: ModelVersion) -> dict[str, float]:
         """The holdout metrics logged with a version (empty without a run)."""

@@ -148,8 +148,7 @@ def retrain(
         raise ConfigError(f"pipeline {spec.name} has no 'retrain' section (docs/registry.md)")
     registry = registry or Registry.from_spec(spec.registry)
     name = registered_name(spec)
-    champion_version = registry.aliases(name).get(CHAMPION) if name in registry.names() else None
-    champion = registry.resolve(name, champion_version) if champion_version else None
+    champion = registry.find(name, CHAMPION)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console, disable=console is None) as progress:

@@ -39,7 +39,9 @@ def test_a_version_holds_model_profile_metrics_range_and_lineage(
     metrics = registry.metrics(first)
     assert metrics["roc_auc"] == 0.99 and math.isnan(metrics["r2"])
 
+    assert registry.find("bc", "champion") is None and registry.find("nope", "champion") is None
     registry.set_alias("bc", "champion", "1")
+    assert registry.find("bc", "champion") == registry.resolve("bc", "1")
     champion = registry.resolve("bc", "champion")
     assert (champion.version, champion.aliases) == ("1", ("champion",))
     assert registry.resolve("bc", "2").sha256 == second.sha256
