@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from streaminfer.operators.model_runner import sha256_hex
-
-OPSET = {"": 17, "ai.onnx.ml": 3}
+from streaminfer.pipelines.training.trainers import export_onnx
 
 
 @dataclass(frozen=True)
@@ -70,14 +69,6 @@ def fraud() -> Dataset:
     return Dataset(list(FRAUD_FEATURES), X, y)
 
 
-def _export_sklearn(estimator: Any, X: np.ndarray, classifier: bool) -> bytes:
-    from skl2onnx import to_onnx
-
-    options = {id(estimator): {"zipmap": False}} if classifier else None
-    onx = to_onnx(estimator, X[:1].astype(np.float32), options=options, target_opset=OPSET)
-    return bytes(onx.SerializeToString())
-
-
 def train_breast_cancer() -> bytes:
     """Scaled logistic regression: outputs ``label`` and ``probabilities``."""
     from sklearn.linear_model import LogisticRegression
@@ -87,7 +78,7 @@ def train_breast_cancer() -> bytes:
     data = breast_cancer()
     pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     pipe.fit(data.X, data.y)
-    return _export_sklearn(pipe, data.X, classifier=True)
+    return export_onnx(pipe, data.X)
 
 
 def train_fraud() -> bytes:
@@ -101,7 +92,7 @@ def train_fraud() -> bytes:
         StandardScaler(), MLPClassifier(hidden_layer_sizes=(32, 16), max_iter=300, random_state=7)
     )
     pipe.fit(data.X, data.y)
-    return _export_sklearn(pipe, data.X, classifier=True)
+    return export_onnx(pipe, data.X)
 
 
 def train_diabetes() -> bytes:
@@ -109,7 +100,7 @@ def train_diabetes() -> bytes:
     from sklearn.linear_model import Ridge
 
     data = diabetes()
-    return _export_sklearn(Ridge(alpha=0.1).fit(data.X, data.y), data.X, classifier=False)
+    return export_onnx(Ridge(alpha=0.1).fit(data.X, data.y), data.X)
 
 
 def train_wine_mlp() -> bytes:

@@ -8,6 +8,7 @@ from streaminfer.operators.model_runner import ModelInfo, read_model_file
 from streaminfer.pipelines.online.assembly import build_scorer, load_model
 from streaminfer.pipelines.online.model_backends import LocalModel, ModelBackend
 from streaminfer.pipelines.spec.schema import PipelineSpec
+from streaminfer.pipelines.training.resolve import resolve_registry_models
 
 
 def check_models(spec: PipelineSpec) -> dict[str, tuple[bytes, ModelInfo]]:
@@ -30,7 +31,7 @@ def check(spec: PipelineSpec) -> str:
     """Everything ``validate-config`` can check without starting anything: the model files,
     their sha256, that they load and fit the feature mapping. Returns a summary."""
     lines = []
-    for _, info in check_models(spec).values():
+    for _, info in check_models(resolve_registry_models(spec)).values():
         lines.append(
             f"model {info.name} v{info.version}: input {info.input_name} "
             f"[batch, {info.input_width or '?'}] {np.dtype(info.input_dtype).name}, outputs "

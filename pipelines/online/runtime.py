@@ -29,6 +29,7 @@ from streaminfer.pipelines.online.worker import ModelSource, ModelStore
 from streaminfer.pipelines.online.worker_pool import WorkerPool
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
+from streaminfer.pipelines.training.resolve import resolve_registry_models
 
 if TYPE_CHECKING:
     from ray.actor import ActorHandle
@@ -62,7 +63,8 @@ class PipelineRuntime:
             raise
 
     def _start(self) -> None:
-        spec = self.spec
+        # models:/NAME@ALIAS paths become checked local files, resolved once, here.
+        self.spec = spec = resolve_registry_models(self.spec)
         # Load every model here: one that does not fit the config fails before any actor.
         models = check_models(spec)
         if spec.kafka.is_embedded:

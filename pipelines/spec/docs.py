@@ -12,7 +12,9 @@ from typing import Any
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 
-def _kind(prop: dict[str, Any], defs: dict[str, Any]) -> str:
+def _kind(prop: dict[str, Any] | bool, defs: dict[str, Any]) -> str:
+    if not isinstance(prop, dict):  # JSON Schema's `true`: anything (e.g. dict[str, Any])
+        return "any"
     if "$ref" in prop:
         return "section"
     if prop.get("type") == "array" and "$ref" in prop.get("items", {}):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -74,10 +76,49 @@ class ServeSpec(FrozenModel):
         return self
 
 
+REGISTRY_SCHEME = "models:/"
+_MODEL_REF = re.compile(
+    r"^models:/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:@(?P<alias>[A-Za-z][A-Za-z0-9_-]*)"
+    r"|/(?P<version>[1-9][0-9]*))$"
+)
+
+
+@dataclass(frozen=True)
+class RegistryRef:
+    """A model in the registry: ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+
+    def __str__(self) -> str:
+        return f"models:/{self.name}@{self.alias}" if self.alias else \
+            f"models:/{self.name}/{self.version}"
+
+
+def parse_model_ref(path: str | Path) -> RegistryRef | None:
+    """The registry reference a model path names, or ``None`` for a file path.
+
+    >>> parse_model_ref("models:/fraud@champion"), parse_model_ref("models/fraud.onnx")
+    (RegistryRef(name='fraud', alias='champion', version=None), None)
+    """
+    text = str(path)
+    if not text.startswith(REGISTRY_SCHEME.rstrip("/")):
+        return None
+    found = _MODEL_REF.match(text)
+    if found is None:
+        raise ValueError(f"{text!r} is not a registry reference; write models:/NAME@ALIAS "
+                         "or models:/NAME/VERSION")
+    return RegistryRef(found["name"], found["alias"], found["version"])
+
+
 class ModelSpec(FrozenModel):
     """The ONNX model that scores each event."""
 
-    path: Path = Field(description="ONNX model file (relative to this YAML file's folder).")
+    path: Path = Field(
+        description="ONNX model file (relative to this YAML file's folder), or a version in "
+        "the model registry: models:/NAME@ALIAS or models:/NAME/VERSION (see 'registry')."
+    )
     name: str | None = Field(None, description="Model name in predictions; default: file stem.")
     version: str | None = Field(
         None, description="Model version in predictions; default: first 12 hex of its sha256."
@@ -112,10 +153,23 @@ class ModelSpec(FrozenModel):
         default_factory=ServeSpec, description="Replicas, resources and batching for 'serve'."
     )
 
+    @field_validator("path", mode="before")
+    @classmethod
+    def _registry_ref(cls, value: object) -> object:
+        if isinstance(value, str):
+            parse_model_ref(value)  # a malformed models:/ reference is an error here
+        return value
+
+    @property
+    def registry_ref(self) -> RegistryRef | None:
+        """The registry version this model names, if its path is ``models:/...``."""
+        return parse_model_ref(self.path)
+
     @property
     def model_name(self) -> str:
-        """The name predictions carry: ``name``, or the file's stem."""
-        return self.name or self.path.stem
+        """The name predictions carry: ``name``, the registered name, or the file's stem."""
+        ref = self.registry_ref
+        return self.name or (ref.name if ref else self.path.stem)
 
 
 class RoutingSpec(FrozenModel):

@@ -38,6 +38,7 @@ from streaminfer.pipelines.spec.model_spec import (
     RoutingSpec,
     ServeSpec,
 )
+from streaminfer.pipelines.spec.training_spec import RegistrySpec, RetrainSpec
 
 __all__ = [
     "HTTP_INGRESS_CPUS",
@@ -49,6 +50,8 @@ __all__ = [
     "ModelSpec",
     "PipelineSpec",
     "RaySpec",
+    "RegistrySpec",
+    "RetrainSpec",
     "RoutingSpec",
     "SecuritySpec",
     "ServeSpec",
@@ -256,6 +259,13 @@ class PipelineSpec(FrozenModel):
         None, description="Drift of live features and predictions against each model's "
         "training profile, with alerts."
     )
+    registry: RegistrySpec | None = Field(
+        None, description="The MLflow Model Registry that models:/NAME@ALIAS paths name "
+        "(default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the current folder).",
+    )
+    retrain: RetrainSpec | None = Field(
+        None, description="How `streaminfer retrain` trains, gates and registers a candidate."
+    )
 
     @model_validator(mode="after")
     def _models_and_routing(self) -> PipelineSpec:
@@ -322,6 +332,8 @@ class PipelineSpec(FrozenModel):
         """Return a copy whose relative paths are made absolute against ``base``."""
 
         def anchored(model: ModelSpec) -> ModelSpec:
+            if model.registry_ref is not None:
+                return model
             return model.model_copy(update={"path": _absolute(model.path, base)})
 
         sec = self.kafka.security
@@ -333,6 +345,8 @@ class PipelineSpec(FrozenModel):
             "model": anchored(self.model) if self.model else None,
             "models": tuple(anchored(m) for m in self.models) if self.models else None,
             "kafka": kafka,
+            "registry": self.registry and self.registry.resolve_paths(base, _absolute),
+            "retrain": self.retrain and self.retrain.resolve_paths(base, _absolute),
         })
 
 

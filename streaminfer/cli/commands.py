@@ -9,9 +9,10 @@ import typer
 from kafka.errors import KafkaError
 from rich.markup import escape
 
-from streaminfer.cli import broker, config, demo, run, topics, validate
+from streaminfer.cli import broker, config, demo, retrain, run, topics, validate
 from streaminfer.cli.cluster import app as cluster_app
 from streaminfer.cli.common import err, setup_logging
+from streaminfer.cli.models import app as models_app
 from streaminfer.errors import StreamInferError
 
 app = typer.Typer(
@@ -20,6 +21,8 @@ app = typer.Typer(
     help="Score Kafka events with ONNX models on Ray. Start with `streaminfer demo`.",
 )
 app.add_typer(cluster_app, name="cluster", help="Render cluster manifests; submit to Ray.")
+app.add_typer(models_app, name="models", help="Model versions in the registry; promote, "
+              "roll back.")
 app.command("validate-config")(config.validate_config)
 app.command("schema")(config.schema)
 app.command("run")(run.run)
@@ -29,6 +32,7 @@ app.command("tail")(topics.tail)
 app.command("demo")(demo.demo)
 app.command("build-models")(demo.build_models)
 app.command("validate")(validate.validate)
+app.command("retrain")(retrain.retrain)
 
 
 @app.callback()

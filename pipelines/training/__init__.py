@@ -1,0 +1,1 @@
+"""Training: the model registry, retraining from labelled examples, the gate, alias roles."""

@@ -1,0 +1,77 @@
+"""Read an exact offset range of a topic, outside any consumer group.
+
+The end of a partition is its high watermark as the first fetch reports it
+(``consumer.highwater``), not ``end_offsets()``: the embedded broker answers the latter up to
+one record batch short (ARCHITECTURE.md). Records arriving after that first fetch are left for
+the next range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from streaminfer.errors import BrokerError
+from streaminfer.operators.records import Record
+from streaminfer.operators.topic_metadata import wait_for_partitions
+from streaminfer.waiting import wait_until
+
+
+@dataclass(frozen=True)
+class TopicRange:
+    """What was read: ``{partition: (first offset, offset after the last)}``."""
+
+    topic: str
+    offsets: dict[int, tuple[int, int]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic,
+                "partitions": {str(p): list(span) for p, span in sorted(self.offsets.items())}}
+
+
+def read_range(
+    config: dict[str, Any], topic: str, *, start: Mapping[int, int] | None = None,
+    end: Mapping[int, int] | None = None, timeout_s: float = 120.0,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[Record], TopicRange]:
+    """Every record of ``topic`` from ``start`` (default: the beginning) up to ``end``
+    (default: the high watermark at the first fetch), in offset order per partition."""
+    consumer = KafkaConsumer(**config, group_id=None, enable_auto_commit=False,
+                             fetch_max_wait_ms=100, auto_offset_reset="earliest")
+    try:
+        tps = wait_for_partitions(consumer, [topic], timeout_s=15.0)
+        consumer.assign(tps)
+        first = consumer.beginning_offsets(tps)
+        starts = {tp: max((start or {}).get(tp.partition, 0), first[tp]) for tp in tps}
+        for tp, offset in starts.items():
+            consumer.seek(tp, offset)
+        ends: dict[TopicPartition, int] = {
+            tp: max(end[tp.partition], starts[tp]) for tp in tps if end and tp.partition in end}
+        records: list[Record] = []
+
+        def read_some() -> bool:
+            batches = consumer.poll(timeout_ms=200, max_records=5_000)
+            for tp in tps:
+                if tp not in ends and consumer.highwater(tp) is not None:
+                    ends[tp] = max(int(consumer.highwater(tp)), starts[tp])
+            fresh = [r for tp, rs in batches.items() for r in rs
+                     if tp in ends and r.offset < ends[tp]]
+            records.extend(fresh)
+            if progress is not None and fresh:
+                progress(len(fresh))
+            open_tps = [tp for tp in tps if tp not in ends or consumer.position(tp) < ends[tp]]
+            consumer.pause(*[tp for tp in tps if tp not in open_tps])
+            return not open_tps
+
+        if not wait_until(read_some, timeout_s, every_s=0.0):
+            missing = sorted(tp.partition for tp in tps
+                             if tp not in ends or consumer.position(tp) < ends[tp])
+            raise BrokerError(f"topic {topic}: partitions {missing} not read to their end "
+                              f"within {timeout_s:.0f}s; raise retrain.source.read_timeout_s")
+    finally:
+        consumer.close(autocommit=False)
+    records.sort(key=lambda r: (r.partition, r.offset))
+    return records, TopicRange(topic, {tp.partition: (starts[tp], ends[tp]) for tp in tps})

@@ -1,0 +1,160 @@
+"""``streaminfer models``: the versions in the registry and their roles (aliases).
+
+``promote`` and ``rollback`` move the registry's aliases (champion, challenger, previous);
+pipelines that name ``models:/NAME@champion`` pick the champion up when they start.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from streaminfer.cli.common import out
+from streaminfer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from streaminfer.pipelines.training.registry import ModelVersion, Registry
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+Config = Annotated[
+    Optional[Path],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Option("--config", "-c", help="Take the registry (and the model name) from this "
+                 "pipeline YAML."),
+]
+TrackingUri = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--tracking-uri", help="MLflow tracking URI; default: the YAML's, else "
+                 "MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here."),
+]
+Name = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Argument(help="Registered model name; default: the one the --config YAML names."),
+]
+SHOWN_METRICS = ("roc_auc", "accuracy", "log_loss", "r2", "rmse")
+
+
+def open_registry(config: Path | None, tracking_uri: str | None,
+                  name: str | None) -> tuple[Registry, str | None]:
+    """The registry and the model name from the options and the YAML."""
+    from streaminfer.pipelines.training.registry import Registry
+
+    if config is None:
+        return Registry(tracking_uri), name
+    from streaminfer.pipelines.spec.loader import load_spec
+
+    spec = load_spec(config)
+    if name is None and spec.retrain is not None:
+        from streaminfer.pipelines.training.retrain import registered_name
+
+        name = registered_name(spec)
+    refs = [m.registry_ref for m in spec.model_specs if m.registry_ref]
+    if name is None and len(refs) == 1:
+        name = refs[0].name
+    return Registry.from_spec(spec.registry, tracking_uri), name
+
+
+def _need(name: str | None) -> str:
+    if name is None:
+        raise ConfigError("name the model (or give --config with a models:/NAME@ALIAS path)")
+    return name
+
+
+def versions_table(registry: Registry, name: str) -> Table:
+    """One row per version: roles, lineage, gate, holdout metrics, sha256."""
+    table = Table(title=f"{name} ({registry.uri})", title_justify="left")
+    for column in ("version", "aliases", "made by", "parent", "gate", "metrics", "sha256",
+                   "created"):
+        table.add_column(column)
+    for version in registry.versions(name):
+        table.add_row(version.version, ", ".join(version.aliases) or "-",
+                      version.tags.get("produced_by", "-"),
+                      version.tags.get("parent_version", "-"), _gate(version),
+                      _metrics(registry.metrics(version)), version.sha256[:12],
+                      datetime.fromtimestamp(version.created_ms / 1000, timezone.utc)
+                      .strftime("%Y-%m-%d %H:%M:%S"))
+    return table
+
+
+def _gate(version: ModelVersion) -> str:
+    verdict = version.tags.get("gate", "-")
+    reason = version.tags.get("gate_reason")
+    return f"{verdict}: {escape(reason)}" if reason else verdict
+
+
+def _metrics(metrics: dict[str, float]) -> str:
+    shown = [f"{key} {metrics[key]:.4f}" for key in SHOWN_METRICS
+             if key in metrics and not math.isnan(metrics[key])]
+    return ", ".join(shown) or "-"
+
+
+@app.command("list")
+def list_models(name: Name = None, config: Config = None,
+                tracking_uri: TrackingUri = None) -> None:
+    """The registered models, or one model's versions with their aliases and metrics."""
+    registry, name = open_registry(config, tracking_uri, name)
+    if name is not None:
+        out.print(versions_table(registry, name))
+        return
+    names = registry.names()
+    if not names:
+        out.print(f"no registered models in {registry.uri}")
+    for each in names:
+        roles = ", ".join(f"{a}=v{v}" for a, v in sorted(registry.aliases(each).items()))
+        out.print(f"{each}: {roles or 'no aliases'}")
+
+
+@app.command("promote")
+def promote(
+    name: Name = None,
+    version: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Version to promote; default: the challenger.")] = None,
+    force: Annotated[bool, typer.Option(help="Promote a version the gate rejected.")] = False,
+    config: Config = None, tracking_uri: TrackingUri = None,
+) -> None:
+    """Make a version (default: the challenger) the champion; the old one becomes previous."""
+    registry, name = open_registry(config, tracking_uri, name)
+    moves = registry.promote(_need(name), version, force=force)
+    _said(name, moves.set, moves.remove)
+
+
+@app.command("rollback")
+def rollback(name: Name = None, config: Config = None,
+             tracking_uri: TrackingUri = None) -> None:
+    """Make the previous champion the champion again."""
+    registry, name = open_registry(config, tracking_uri, name)
+    moves = registry.rollback(_need(name))
+    _said(name, moves.set, moves.remove)
+
+
+@app.command("register")
+def register(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    file: Annotated[Path, typer.Argument(help="ONNX model file.")],
+    alias: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Point this alias at the new version (e.g. champion).")] = None,
+    config: Config = None, tracking_uri: TrackingUri = None,
+) -> None:
+    """Register an ONNX file as a new version (lineage: import)."""
+    from streaminfer.operators.model_runner import read_model_file
+    from streaminfer.pipelines.training.registry import Lineage
+
+    read_model_file(file)  # exists, and matches a .sha256 beside it if there is one
+    registry, _ = open_registry(config, tracking_uri, name)
+    version = registry.register_model(name, file, metrics={}, lineage=Lineage("import"))
+    if alias:
+        registry.set_alias(name, alias, version.version)
+    out.print(f"registered {version.uri} (sha256 {version.sha256[:12]})"
+              + (f" as {alias}" if alias else ""))
+
+
+def _said(name: str | None, moved: dict[str, str], removed: tuple[str, ...]) -> None:
+    parts = [f"{alias} -> v{version}" for alias, version in moved.items()]
+    parts += [f"{alias} removed" for alias in removed if alias not in moved]
+    out.print(f"{name}: {', '.join(parts)}")
