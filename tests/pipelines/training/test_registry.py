@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from streaminfer.errors import ModelError, RegistryError
+from streaminfer.operators.profile import profile_path
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.training.registry import Lineage, Registry, tracking_uri
 
@@ -51,7 +52,7 @@ def test_a_version_holds_model_profile_metrics_range_and_lineage(
 
     local = registry.fetch(registry.resolve("bc", "2"))
     assert local.read_bytes() == onnx.read_bytes()
-    assert json.loads((local.parent / "model.profile.json").read_text()) == {
+    assert json.loads(profile_path(local).read_text()) == {
         "features": data.features}
 
 
