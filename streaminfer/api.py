@@ -19,6 +19,7 @@ from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 if TYPE_CHECKING:
+    from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
     from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,13 @@ class Pipeline:
             raise PipelineError(f"pipeline {self.spec.name} is not running")
         return self._runtime.stats()
 
+    def feedback(self) -> FeedbackSummary | None:
+        """The joiners' latest counters and live metrics (``None`` without ``feedback:``)."""
+        if self._runtime is None:
+            raise PipelineError(f"pipeline {self.spec.name} is not running")
+        service = self._runtime.feedback
+        return service.summary() if service is not None else None
+
     def stop(self, timeout_s: float = 30.0) -> PipelineStats:
         """Drain and stop; returns the final counters. Safe to call twice."""
         runtime, self._runtime = self._runtime, None
@@ -129,10 +137,10 @@ class Pipeline:
 
     def _watch(self, stop: threading.Event, *, live: bool, max_events: int | None,
                refresh_s: float) -> None:
-        from rich.console import Console
+        from rich.console import Console, Group
         from rich.live import Live
 
-        from streaminfer.pipelines.online.live_view import RateMeter, stats_table
+        from streaminfer.pipelines.online.live_view import RateMeter, feedback_table, stats_table
 
         meter = RateMeter()
         watch = StallWatch(self.spec.metrics.stall_after_s)
@@ -143,8 +151,11 @@ class Pipeline:
                 meter.update(stats.events_in)
                 warning = self._stall_warning(watch, stats)
                 if view is not None:
-                    view.update(stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate,
-                                            warning=warning), refresh=True)
+                    table = stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate,
+                                        warning=warning)
+                    feedback = self.feedback()
+                    view.update(table if feedback is None
+                                else Group(table, feedback_table(feedback)), refresh=True)
                 if stats.workers_expected and stats.workers_dead == stats.workers_expected:
                     raise PipelineError(
                         "every worker died beyond workers.max_restarts; see the log above"

@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName, whole_above_one
+from streaminfer.pipelines.spec.feedback_spec import FeedbackSpec
 from streaminfer.pipelines.spec.kafka_spec import (
     EMBEDDED_FETCH_MAX_WAIT_MS,
     FETCH_MAX_WAIT_MS,
@@ -41,6 +42,7 @@ from streaminfer.pipelines.spec.model_spec import (
 __all__ = [
     "HTTP_INGRESS_CPUS",
     "BatchingSpec",
+    "FeedbackSpec",
     "HttpSpec",
     "KafkaSpec",
     "MetricsSpec",
@@ -250,6 +252,10 @@ class PipelineSpec(FrozenModel):
     metrics: MetricsSpec = Field(default_factory=MetricsSpec, description="Prometheus metrics.")
     http: HttpSpec = Field(default_factory=HttpSpec, description="HTTP scoring endpoint.")
     ray: RaySpec = Field(default_factory=RaySpec, description="Ray cluster.")
+    feedback: FeedbackSpec | None = Field(
+        None, description="Join labels to predictions: labelled examples for retraining, "
+        "live validation (docs/feedback.md)."
+    )
 
     @model_validator(mode="after")
     def _models_and_routing(self) -> PipelineSpec:
@@ -285,6 +291,15 @@ class PipelineSpec(FrozenModel):
             raise ValueError("sink.predictions_topic and sink.dead_letter_topic must differ")
         if outputs & set(self.source.topics):
             raise ValueError("a sink topic is also a source topic: the pipeline would loop")
+        if self.feedback is not None:
+            fb = self.feedback
+            ours = {fb.labels_topic, fb.training_topic}
+            if fb.unmatched_topic is not None:
+                ours.add(fb.unmatched_topic)
+            clash = sorted(ours & (outputs | set(self.source.topics)))
+            if clash:
+                raise ValueError(f"feedback topic(s) {', '.join(clash)} are also source or "
+                                 "sink topics; give the feedback its own topics")
         return self
 
     @property
