@@ -7,9 +7,10 @@ the two halves of a partition). Every ``feedback.flush_every_ms`` it produces wh
 (and the expired predictions, to ``feedback.unmatched_topic``), waits for every
 acknowledgement, and then commits, per partition of each topic, only up to the lowest offset
 still pending: a joiner that dies loses nothing, its successor reads the pending entries
-again. The commit's metadata holds how far the joiner had read, so where the broker keeps it
-(Apache Kafka does; the embedded broker does not) a restart knows which records it reads
-again and counts the joins of two such records as ``replayed_match`` (possible duplicates).
+again. Before it produces, it commits how far it has read under a second group
+(``<group>-read``), so a successor knows which records it reads again: a join of two such
+records may have been produced already, and is counted as ``replayed_match`` (the only way a
+duplicate example can arise).
 """
 
 from __future__ import annotations
@@ -81,7 +82,11 @@ class JoinLoop:
         )
         self.tps = [TopicPartition(topic, p) for topic in self.topics for p in partitions]
         self.consumer.assign(self.tps)
+        # Commits how far this joiner has read, before producing: a successor's replay marks.
+        self.marks = KafkaConsumer(**config, group_id=f"{self.consumer.config['group_id']}-read",
+                                   enable_auto_commit=False)
         self.replay_until = self._replay_marks()
+        self.marked: dict[tuple[Side, int], int] = dict(self.replay_until)
         self.state = JoinState(prediction_wait_s=fb.prediction_wait_s,
                                label_wait_s=fb.label_wait_s, max_pending=fb.max_pending)
         self.window = LiveWindow(fb.live.window, int(fb.live.max_age_s * 1000))
@@ -95,13 +100,12 @@ class JoinLoop:
         self._next_flush = time.monotonic()
 
     def _replay_marks(self) -> dict[tuple[Side, int], int]:
-        """How far the last owner of each partition had read (from the commit metadata)."""
+        """How far the last owner of each partition had read when it last produced."""
         marks: dict[tuple[Side, int], int] = {}
         for tp in self.tps:
-            committed = self.consumer.committed(tp, metadata=True)
-            metadata = getattr(committed, "metadata", None)
-            if metadata and metadata.isdigit():
-                marks[(self.topics[tp.topic], tp.partition)] = int(metadata)
+            mark = self.marks.committed(tp)
+            if mark is not None:
+                marks[(self.topics[tp.topic], tp.partition)] = mark
         return marks
 
     def request_stop(self) -> None:
@@ -181,6 +185,8 @@ class JoinLoop:
 
     def _flush(self, *, final: bool) -> None:
         """Produce the outbox, await every ack (retrying), then commit what is safe."""
+        if self.outbox and not self._mark_read():
+            return  # produce only what a successor would know it may have produced
         attempt = 0
         while self.outbox:
             attempt += 1
@@ -211,17 +217,32 @@ class JoinLoop:
                    if self.committed.get(where) != off}
         if not changed:
             return
-        names = {side: topic for topic, side in self.topics.items()}
-        offsets = {}
-        for (side, part), offset in changed.items():
-            read = max(self.positions[(side, part)], self.replay_until.get((side, part), 0))
-            offsets[TopicPartition(names[side], part)] = OffsetAndMetadata(offset, str(read), -1)
         try:
-            self.consumer.commit(offsets)
+            self.consumer.commit(self._offsets(changed))
         except KafkaError as exc:  # the next flush commits again; nothing is lost
             log.warning("%s: commit failed (%s)", self.joiner_id, exc)
             return
         self.committed.update(changed)
+
+    def _mark_read(self) -> bool:
+        """Commit how far this joiner has read (under ``<group>-read``); False if refused."""
+        changed = {where: max(off, self.marked.get(where, 0))
+                   for where, off in self.positions.items() if self.marked.get(where, 0) < off}
+        if not changed:
+            return True
+        try:
+            self.marks.commit(self._offsets(changed))
+        except KafkaError as exc:
+            log.warning("%s: cannot mark what was read (%s); producing later", self.joiner_id,
+                        exc)
+            return False
+        self.marked.update(changed)
+        return True
+
+    def _offsets(self, offsets: dict[tuple[Side, int], int]) -> dict[TopicPartition, Any]:
+        names = {side: topic for topic, side in self.topics.items()}
+        return {TopicPartition(names[side], part): OffsetAndMetadata(offset, "", -1)
+                for (side, part), offset in offsets.items()}
 
     def stats(self, families: bool = True) -> JoinerStats:
         now_ms = int(time.time() * 1000)
@@ -230,6 +251,7 @@ class JoinLoop:
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)
+        self.marks.close(autocommit=False)
         self.sink.close()
 
 
