@@ -15,6 +15,7 @@ with the shared definitions in :mod:`streaminfer.operators.quality`.
 from __future__ import annotations
 
 import math
+import warnings
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -80,7 +81,9 @@ def window_metrics(rows: Sequence[Row], classes: Sequence[Any] | None) -> dict[s
     if isinstance(rows[0][2], list):
         proba = np.array([row[2] for row in rows], dtype=np.float64)
         known = list(classes) if classes is not None else list(range(proba.shape[1]))
-        out.update(classifier_metrics(np.asarray(labels), proba, known))
+        with warnings.catch_warnings():  # float32 probabilities sum to 1 within 1e-7 only
+            warnings.filterwarnings("ignore", message="The y_prob values do not sum to one")
+            out.update(classifier_metrics(np.asarray(labels), proba, known))
     else:
         out.update(regressor_metrics(np.asarray(labels, dtype=np.float64),
                                      np.array([row[2] for row in rows], dtype=np.float64)))
