@@ -26,11 +26,12 @@ def feedback_section(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def feedback_pipeline(pipeline_factory: Callable[..., Any]) -> Callable[..., Any]:
-    """``feedback_pipeline(partitions=2, **feedback_overrides)`` -> a started pipeline with
-    feedback on (breast-cancer model, one worker)."""
+    """``feedback_pipeline(partitions=2, model="breast_cancer", **feedback_overrides)`` -> a
+    started pipeline with feedback on (one worker)."""
 
-    def make(partitions: int = 2, **overrides: Any) -> Any:
-        return pipeline_factory(partitions=partitions, feedback=feedback_section(**overrides),
+    def make(partitions: int = 2, model: str = "breast_cancer", **overrides: Any) -> Any:
+        return pipeline_factory(model=model, partitions=partitions,
+                                feedback=feedback_section(**overrides),
                                 batching={"max_size": 256, "max_wait_ms": 20})
 
     return make

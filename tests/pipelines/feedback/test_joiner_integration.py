@@ -153,3 +153,29 @@ def test_a_labels_topic_with_another_partition_count_is_refused(
     message = str(info.value)
     assert labels_topic in message and "2 partition(s)" in message and "4" in message
     assert "\n" not in message
+
+
+def test_a_regressors_live_metrics_equal_sklearns(
+    feedback_pipeline: Any, produce: Any, dataset_factory: Any, read_topic: Any,
+    label_records: Any, summary_of: Any,
+) -> None:
+    rp = feedback_pipeline(model="diabetes")  # events {"id", "x": [10 numbers]}
+    fb = rp.spec.feedback
+    data = dataset_factory("diabetes")
+    ids = [f"e{i}" for i in range(60)]
+    produce(rp.source_topic, [orjson.dumps({"id": i, "x": data.X[n].tolist()})
+                              for n, i in enumerate(ids)], [i.encode() for i in ids])
+    produce(fb.labels_topic, *label_records(ids, [float(data.y[i]) for i in range(60)]))
+    examples = [orjson.loads(r.value) for r in read_topic(fb.training_topic, 60)]
+    assert sorted(e["id"] for e in examples) == sorted(ids)
+    assert all(list(e["features"]) == [f"f{j}" for j in range(10)] for e in examples)
+    y = np.array([e["label"] for e in examples])
+    predicted = np.array([e["outputs"]["variable"] for e in examples], dtype=np.float64)
+    key = (examples[0]["model"], examples[0]["model_version"])
+    assert wait_until(lambda: summary_of(rp.pipeline).live.get(key, {}).get("examples") == 60,
+                      30)
+    live = summary_of(rp.pipeline).live[key]
+    assert live["mae"] == pytest.approx(skm.mean_absolute_error(y, predicted), abs=1e-9)
+    assert live["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, predicted)),
+                                         abs=1e-9)
+    assert live["r2"] == pytest.approx(skm.r2_score(y, predicted), abs=1e-9)
