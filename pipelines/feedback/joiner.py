@@ -75,16 +75,11 @@ class JoinLoop:
         config["client_id"] = f"{spec.kafka.client_id}-{joiner_id}"
         self.sink = sink or KafkaSink(config, linger_ms=fb.flush_every_ms,
                                       compression=spec.sink.compression)
-        self.consumer = KafkaConsumer(
-            **config, group_id=fb.consumer_group(spec.source.group_id),
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            fetch_max_wait_ms=fb.fetch_max_wait_ms, max_poll_records=MAX_POLL_RECORDS,
-        )
-        self.tps = [TopicPartition(topic, p) for topic in self.topics for p in partitions]
-        self.consumer.assign(self.tps)
-        # Commits how far this joiner has read, before producing: a successor's replay marks.
-        self.marks = KafkaConsumer(**config, group_id=f"{self.consumer.config['group_id']}-read",
-                                   enable_auto_commit=False)
+        try:
+            self.consumer, self.marks = self._consumers(config, partitions)
+        except BaseException:
+            self.sink.close()
+            raise
         self.replay_until = self._replay_marks()
         self.marked: dict[tuple[Side, int], int] = dict(self.replay_until)
         self.state = JoinState(prediction_wait_s=fb.prediction_wait_s,
@@ -98,6 +93,24 @@ class JoinLoop:
         self._stop = threading.Event()
         self._running = False
         self._next_flush = time.monotonic()
+
+    def _consumers(self, config: dict[str, Any],
+                   partitions: list[int]) -> tuple[KafkaConsumer, KafkaConsumer]:
+        """The reader of both topics' ``partitions`` (manually assigned, committing under the
+        feedback group) and the committer of read marks (``<group>-read``)."""
+        group = self.fb.consumer_group(self.spec.source.group_id)
+        consumer = KafkaConsumer(
+            **config, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
+            fetch_max_wait_ms=self.fb.fetch_max_wait_ms, max_poll_records=MAX_POLL_RECORDS,
+        )
+        self.tps = [TopicPartition(topic, p) for topic in self.topics for p in partitions]
+        consumer.assign(self.tps)
+        try:
+            marks = KafkaConsumer(**config, group_id=f"{group}-read", enable_auto_commit=False)
+        except BaseException:
+            consumer.close(autocommit=False)
+            raise
+        return consumer, marks
 
     def _replay_marks(self) -> dict[tuple[Side, int], int]:
         """How far the last owner of each partition had read when it last produced."""

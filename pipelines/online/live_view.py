@@ -57,6 +57,8 @@ def stats_table(title: str, stats: PipelineStats, rate: float, *,
     return table
 
 
+#: The join cases the title sums up as joined.
+JOINED = ("label_after_prediction", "label_before_prediction")
 #: Live metrics shown per model and version (those a window has).
 LIVE_COLUMNS = ("accuracy", "f1", "roc_auc", "log_loss", "calibration_error", "mae", "rmse", "r2")
 
@@ -67,8 +69,8 @@ def feedback_table(summary: FeedbackSummary) -> Table:
     table = Table(title=f"feedback: {summary.matched:,} joined, {summary.examples_out:,} "
                   f"examples out, pending {summary.pending.get('prediction', 0):,} predictions "
                   f"/ {summary.pending.get('label', 0):,} labels", title_justify="left",
-                  caption=", ".join(f"{case} {n:,}" for case, n in cases.items() if n
-                                    and not case.startswith("label_")) or None,
+                  caption=", ".join(f"{case} {n:,}" for case, n in cases.items()
+                                    if n and case not in JOINED) or None,
                   caption_justify="left")
     shown = [c for c in LIVE_COLUMNS if any(c in m for m in summary.live.values())]
     for column in ("model", "version", "examples", *shown, "delay p50 ms"):
