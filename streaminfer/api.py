@@ -110,6 +110,14 @@ class Pipeline:
         service = self._runtime.feedback
         return service.summary() if service is not None else None
 
+    def scale_joiners(self, count: int, timeout_s: float = 30.0) -> None:
+        """Run ``count`` feedback joiners: all drain (produce, commit) and the new number
+        starts with a new share of the partitions each."""
+        service = self._runtime.feedback if self._runtime is not None else None
+        if service is None:
+            raise PipelineError(f"pipeline {self.spec.name} runs no feedback joiners")
+        service.pool.scale_to(count, timeout_s)
+
     def stop(self, timeout_s: float = 30.0) -> PipelineStats:
         """Drain and stop; returns the final counters. Safe to call twice."""
         runtime, self._runtime = self._runtime, None

@@ -141,7 +141,7 @@ class JoinLoop:
         for tp, records in batches.items():
             self._take(self.topics[tp.topic], records, now)
         for entry in self.state.expire(now):
-            if self.fb.unmatched_topic is not None and not entry.replayed:
+            if self.fb.unmatched_topic is not None:  # replayed ones too: at least once
                 self.outbox.append((self.fb.unmatched_topic, _key(entry.key), entry.value))
                 self.unmatched += 1
         if now >= self._next_flush:
