@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from streaminfer.errors import ConfigError
 from streaminfer.pipelines.cli.common import ConfigArg, Servers, err, out
+
+if TYPE_CHECKING:
+    from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
+    from streaminfer.pipelines.spec.schema import PipelineSpec
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +28,6 @@ def join(
     live: Annotated[bool, typer.Option(help="Show the live table.")] = True,
 ) -> None:
     """Run only the feedback joiners of a pipeline (its workers run elsewhere); Ctrl-C drains."""
-    from rich.live import Live
-
-    from streaminfer.pipelines.common.metrics_server import MetricsServer
-    from streaminfer.pipelines.common.stop_signals import StopSignals
-    from streaminfer.pipelines.feedback.service import FeedbackService
-    from streaminfer.pipelines.online.live_view import feedback_table
-    from streaminfer.pipelines.online.ray_setup import start_ray
-    from streaminfer.pipelines.spec.kafka_settings import client_config
     from streaminfer.pipelines.spec.loader import load_spec
 
     spec = load_spec(path)
@@ -44,6 +41,22 @@ def join(
     if bootstrap == "embedded":
         raise ConfigError(f"{path} uses the embedded broker, which lives inside `streaminfer "
                           "run` (which starts the joiners itself); pass --bootstrap-servers")
+    final = _run_joiners(spec, bootstrap, live=live and err.is_terminal)
+    if final is not None:
+        out.print(f"stopped: {final.matched:,} joined, {final.examples_out:,} examples out")
+
+
+def _run_joiners(spec: PipelineSpec, bootstrap: str, *, live: bool) -> FeedbackSummary | None:
+    """Ray, the metrics endpoint and the joiners until SIGINT/SIGTERM; the final summary."""
+    from rich.live import Live
+
+    from streaminfer.pipelines.common.metrics_server import MetricsServer
+    from streaminfer.pipelines.common.stop_signals import StopSignals
+    from streaminfer.pipelines.feedback.service import FeedbackService
+    from streaminfer.pipelines.online.live_view import feedback_table
+    from streaminfer.pipelines.online.ray_setup import start_ray
+    from streaminfer.pipelines.spec.kafka_settings import client_config
+
     with StopSignals() as signals:
         owns_ray = start_ray(spec)
         signals.install()  # ray.init took SIGTERM over
@@ -56,10 +69,11 @@ def join(
             log.info("joining %s and %s into %s%s", spec.sink.predictions_topic,
                      service.fb.labels_topic, service.fb.training_topic,
                      f"; metrics {metrics.url}" if metrics else "")
-            with Live(console=err, auto_refresh=False) if live and err.is_terminal else (
-                    _Quiet()) as view:
+            view = Live(console=err, auto_refresh=False) if live else None
+            with view or contextlib.nullcontext():
                 while not signals.event.wait(1.0):
-                    view.update(feedback_table(service.look()), refresh=True)
+                    if view is not None:
+                        view.update(feedback_table(service.summary()), refresh=True)
         finally:
             final = service.stop() if service is not None else None
             if metrics is not None:
@@ -68,21 +82,7 @@ def join(
                 import ray
 
                 ray.shutdown()
-    if final is not None:
-        out.print(f"stopped: {final.matched:,} joined, {final.examples_out:,} examples out")
-
-
-class _Quiet:
-    """A stand-in for rich's Live when there is no terminal to draw on."""
-
-    def __enter__(self) -> _Quiet:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, *args: object, **kwargs: object) -> None:
-        return None
+    return final
 
 
 def status(path: ConfigArg) -> None:
