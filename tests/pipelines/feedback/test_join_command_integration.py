@@ -34,10 +34,11 @@ def joiner_started(name: str, namespace: str) -> bool:
 
 def test_join_runs_the_joiners_alone_and_drains_on_sigterm(
     pipeline_spec_factory: Any, ray_session: None, fb_section: Any, produce: Any,
-    label_records: Any, read_topic: Any, tmp_path: Path,
+    read_topic: Any, tmp_path: Path,
 ) -> None:
     gcs = ray.get_runtime_context().gcs_address
-    spec = pipeline_spec_factory(partitions=2, feedback=fb_section(), ray={"address": gcs})
+    spec = pipeline_spec_factory(partitions=2, feedback=fb_section(label_time_field="known_at"),
+                                 ray={"address": gcs})
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True)))
     proc = subprocess.Popen(
@@ -59,7 +60,8 @@ def test_join_runs_the_joiners_alone_and_drains_on_sigterm(
                                      "ts": now, "features": {"a": n}})
                        for n, i in enumerate(ids)]
         produce(spec.sink.predictions_topic, predictions, [i.encode() for i in ids])
-        produce(fb.labels_topic, *label_records(ids, [n % 2 for n in range(COUNT)]))
+        produce(fb.labels_topic, [orjson.dumps({"id": i, "label": n % 2, "known_at": now + n})
+                                  for n, i in enumerate(ids)], [i.encode() for i in ids])
         examples = {orjson.loads(r.value)["id"]: orjson.loads(r.value)
                     for r in read_topic(fb.training_topic, COUNT, timeout_s=90)}
         assert sorted(examples) == sorted(ids)
@@ -68,6 +70,7 @@ def test_join_runs_the_joiners_alone_and_drains_on_sigterm(
             assert (example["label"], example["features"], example["outputs"]) == (
                 n % 2, {"a": n}, {"label": 0, "probabilities": [0.75, 0.25]})
             assert example["predicted_at"] == now
+            assert (example["labelled_at"], example["label_delay_ms"]) == (now + n, n)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -60,6 +60,8 @@ def test_every_join_case_is_handled_and_counted_exactly(
     ghosts = [f"ghost{i}" for i in range(5)]
     produce(fb.labels_topic, *label_records(dupes + ghosts, [1 - truth[i] for i in dupes]
                                             + [1] * 5))
+    produce(fb.labels_topic, [b"not json", b'{"id": "e7"}', b'["e8", 1]'],
+            [b"e6", b"e7", b"e8"])  # counted as invalid, skipped, holding nothing back
 
     expected = {"label_after_prediction": 20, "label_before_prediction": 10,
                 "expired_prediction": 10, "label_without_prediction": 5, "duplicate_label": 5}
@@ -68,6 +70,7 @@ def test_every_join_case_is_handled_and_counted_exactly(
     summary = summary_of(pipe)
     assert {c: n for c, n in summary.cases.items() if n} == expected
     assert summary.pending == {"prediction": 0, "label": 0}
+    assert summary.invalid == {"prediction": 0, "label": 3}
     assert wait_until(lambda: summary_of(pipe).examples_out == 30, 30)
 
     examples = by_id(read_topic(fb.training_topic, 30))
