@@ -22,8 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from streaminfer.operators.quality import classifier_metrics, regressor_metrics
-
 #: One labelled example as the window keeps it: (labelled_at_ms, label, score, delay_ms),
 #: ``score`` being the class probabilities (a list) or a regressor's value (a number).
 Row = tuple[int, Any, Any, int]
@@ -69,6 +67,10 @@ def merge_rows(parts: Iterable[dict[Key, list[Row]]], size: int) -> dict[Key, li
 def window_metrics(rows: Sequence[Row], classes: Sequence[Any] | None) -> dict[str, float]:
     """The quality metrics of one window (a classifier's when its scores are lists, else a
     regressor's), with its size and the label delay's median and 95th percentile."""
+    # here, not at the top: scikit-learn takes seconds to import, and joiners and the CLI
+    # import this module without computing metrics
+    from streaminfer.operators.quality import classifier_metrics, regressor_metrics
+
     delays = np.array([row[3] for row in rows], dtype=np.float64)
     out: dict[str, float] = {
         "examples": len(rows),
