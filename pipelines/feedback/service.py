@@ -36,6 +36,7 @@ class FeedbackService:
         self.pool = JoinerPool(spec, bootstrap_servers, self.partitions)
         self.gauges = LiveGauges(metrics.registry) if metrics is not None else None
         self._summary = FeedbackSummary()
+        self._published: set[str] = set()  # joiners whose families the endpoint serves
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feedback-monitor", daemon=True)
@@ -57,6 +58,10 @@ class FeedbackService:
         if self.metrics is not None and self.gauges is not None:
             for s in stats:
                 self.metrics.workers.update(s.joiner_id, s.families)
+            current = {s.joiner_id for s in stats}
+            for gone in self._published - current:  # retired by a scale: their series end
+                self.metrics.workers.update(gone, [])
+            self._published = current
             self.gauges.update(summary)
         with self._lock:
             self._summary = summary

@@ -14,6 +14,7 @@ import pytest
 import ray
 
 from streaminfer.operators.topic_reader import TopicReader
+from streaminfer.pipelines.feedback.status import fetch_metrics, parse_status
 from streaminfer.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -121,6 +122,10 @@ def test_scaling_the_joiners_mid_stream_loses_no_example(
     duplicates = sum(seen.values()) - EVENTS
     assert wait_until(lambda: summary_of(rp.pipeline).joiners == 2
                       and summary_of(rp.pipeline).cases["replayed_match"] >= duplicates, 30)
+    # the endpoint serves the new joiners' series only (the retired ones' ended)
+    url = rp.pipeline.metrics_url
+    new = {f"{rp.spec.name}-joiner-1-0", f"{rp.spec.name}-joiner-1-1"}
+    assert wait_until(lambda: parse_status(fetch_metrics(url)).joiners == new, 30)
     cases = summary_of(rp.pipeline).cases
     print(f"examples: {EVENTS}, duplicates after scaling: {duplicates}, counted as possible: "
           f"{cases['replayed_match']}, re-read and expired: {cases['replayed_expired']}")
