@@ -4,7 +4,8 @@ Source workers reserve ``workers.num_cpus`` / ``num_gpus`` each; between ``count
 and, with ``workers.autoscale``, ``min_workers``..``max_workers``. Every model with
 ``serving: serve`` runs ``min_replicas``..``max_replicas`` Serve replicas of ``serve.num_cpus``
 / ``num_gpus`` (and ``accelerator_type``) each, ``initial_replicas`` at start. With
-``http.enabled`` one more Serve replica, the HTTP ingress, takes a tenth of a CPU. Everything
+``http.enabled`` one more Serve replica, the HTTP ingress, takes a tenth of a CPU. With
+``feedback``, ``feedback.joiners.count`` joiners of ``joiners.num_cpus`` each. Everything
 else (the driver, the model stores, Serve's controller and proxies) reserves nothing.
 """
 
@@ -66,6 +67,13 @@ def pipeline_demands(bundle: PipelineBundle) -> list[Demand]:
         demands.append(Demand(
             what="HTTP ingress", field="http", cpus=HTTP_INGRESS_CPUS, gpus=0.0,
             accelerator_type=None, floor=1, start=1, ceiling=1,
+        ))
+    if spec.feedback is not None:
+        joiners = spec.feedback.joiners
+        demands.append(Demand(
+            what="feedback joiner(s)", field="feedback.joiners", cpus=joiners.num_cpus,
+            gpus=0.0, accelerator_type=None, floor=joiners.count, start=joiners.count,
+            ceiling=joiners.count,
         ))
     return demands  # the spec refuses fractional GPU counts above one
 

@@ -10,6 +10,12 @@ import pytest
 MODULES = [
     "streaminfer.operators.batcher",
     "streaminfer.operators.features",
+    "streaminfer.operators.join_state",
+    "streaminfer.operators.live_window",
+    "streaminfer.operators.predictions",
+    "streaminfer.pipelines.feedback.status",
+    "streaminfer.pipelines.feedback.topics",
+    "streaminfer.pipelines.spec.feedback_spec",
     "streaminfer.operators.providers",
     "streaminfer.pipelines.spec.schema",
     "streaminfer.cluster.spec",

@@ -25,6 +25,7 @@ from streaminfer.operators.metrics import quantile
 from streaminfer.operators.profile import profile_path
 from streaminfer.pipelines.common.embedded_broker import PRODUCER_SETTINGS
 from streaminfer.pipelines.common.stop_signals import StopSignals
+from streaminfer.pipelines.devtools.demo_labels import LabelSender
 from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
 from streaminfer.pipelines.devtools.outcomes import (
     OutcomeCollector,
@@ -32,7 +33,12 @@ from streaminfer.pipelines.devtools.outcomes import (
     histogram_quantile,
     seen_in_either,
 )
-from streaminfer.pipelines.online.live_view import RateMeter, drift_table, stats_table
+from streaminfer.pipelines.online.live_view import (
+    RateMeter,
+    drift_table,
+    feedback_table,
+    stats_table,
+)
 from streaminfer.pipelines.online.pipeline import Pipeline
 from streaminfer.pipelines.online.stall import StallWatch, stall_message
 from streaminfer.pipelines.online.stats import PipelineStats
@@ -68,13 +74,16 @@ class EventGenerator(threading.Thread):
         self, config: dict[str, Any], topic: str, features: list[str], rows: np.ndarray, *,
         rate: float, count: int | None, bad_every: int, seed: int = 0,
         shift: tuple[int, np.ndarray] | None = None,
+        labels: LabelSender | None = None, targets: np.ndarray | None = None,
     ) -> None:
-        """``shift``: from that event index on, add this vector to every row."""
+        """``shift``: from that event index on, add this vector to every row.
+        ``labels``: where each good event's true class (``targets``, per row) goes."""
         super().__init__(name="demo-generator", daemon=True)
         self._producer = KafkaProducer(**config, **PRODUCER_SETTINGS, acks="all")
         self.topic, self.features, self.rows = topic, features, rows
         self.rate, self.count, self.bad_every = rate, count, bad_every
         self.shift = shift
+        self.labels, self.targets = labels, targets
         self._rng = np.random.default_rng(seed)
         self.stop_event = threading.Event()
         self.sent = 0
@@ -96,6 +105,8 @@ class EventGenerator(threading.Thread):
         noisy = np.round(noisy, 5)
         event: dict[str, Any] = {"id": event_id, "ts": int(time.time() * 1000)}
         event.update(zip(self.features, noisy.tolist(), strict=True))
+        if self.labels is not None and self.targets is not None:
+            self.labels.schedule(event_id, int(self.targets[index % len(self.targets)]))
         return key, orjson.dumps(event), False
 
     def run(self) -> None:
@@ -158,11 +169,16 @@ class DemoRun:
     """
 
     def __init__(self, spec: PipelineSpec, *, events: int | None, rate: float,
-                 bad_every: int, shift_after: int | None = None, shift_sd: float = 2.0) -> None:
+                 bad_every: int, shift_after: int | None = None, shift_sd: float = 2.0,
+                 label_delay_s: float = 5.0) -> None:
+        """``label_delay_s``: with a feedback section, each event's label follows within
+        this many seconds (uniformly at random, seeded)."""
         self.spec, self.events, self.rate, self.bad_every = spec, events, rate, bad_every
         self.shift_after, self.shift_sd = shift_after, shift_sd
+        self.label_delay_s = label_delay_s
         self.pipeline = Pipeline(spec)
         self.generator: EventGenerator | None = None
+        self.labels: LabelSender | None = None
         self.collector: OutcomeCollector | None = None
         self.watch = StallWatch(spec.metrics.stall_after_s)
 
@@ -187,17 +203,23 @@ class DemoRun:
         sink = self.spec.sink
         config = client_config(self.spec.kafka, self.pipeline.bootstrap_servers)
         self.collector = OutcomeCollector(config, sink.predictions_topic, sink.dead_letter_topic)
+        if self.spec.feedback is not None:
+            self.labels = LabelSender(config, self.spec.feedback.labels_topic,
+                                      max_delay_s=self.label_delay_s)
+            self.labels.start()
         self.generator = EventGenerator(config, self.spec.source.topics[0], dataset.features,
                                         dataset.X, rate=self.rate, count=self.events,
-                                        bad_every=self.bad_every, shift=shift)
+                                        bad_every=self.bad_every, shift=shift,
+                                        labels=self.labels, targets=dataset.y)
         self.collector.start()
         self.generator.start()
         return self
 
     def check(self) -> None:
         """Raise what the generator thread ran into."""
-        if self.generator is not None and self.generator.error is not None:
-            raise self.generator.error
+        for thread in (self.generator, self.labels):
+            if thread is not None and thread.error is not None:
+                raise thread.error
 
     def done(self) -> bool:
         """A bounded demo is done when every event came back (or nothing more comes)."""
@@ -231,6 +253,9 @@ class DemoRun:
             if finish and collector is not None:
                 self.events = generator.sent
                 wait_until(self.done, math.inf, every_s=0.2, stop=collector.stop_event)
+        if self.labels is not None:
+            self.labels.stop_event.set()
+            self.labels.join()
         self.pipeline.stop()
         if collector is None:
             return None
@@ -267,7 +292,9 @@ def _view(run: DemoRun, meter: RateMeter) -> Group:
     shifted = generator.shift is not None and generator.sent >= generator.shift[0]
     note = (f"input shifted from event {generator.shift[0]:,}: {', '.join(SHIFTED_FEATURES)}"
             if shifted and generator.shift else "")
-    return Group(head, preds, workers, drift_table(run.pipeline.drift()), note)
+    feedback = run.pipeline.feedback()
+    return Group(head, preds, workers, drift_table(run.pipeline.drift()),
+                 feedback_table(feedback) if feedback is not None else "", note)
 
 
 def run_demo(

@@ -31,4 +31,5 @@ def build_scorer(spec: PipelineSpec, backends: Mapping[str, ModelBackend]) -> Ba
     if routing is not None:
         router = Router(field=routing.field, routes=routing.routes, default=routing.default,
                         weights=routing.weights)
-    return BatchScorer(backends, spec.source, codec_for(spec.source.codec), router)
+    return BatchScorer(backends, spec.source, codec_for(spec.source.codec), router,
+                       with_features=spec.feedback is not None)

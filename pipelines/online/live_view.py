@@ -8,6 +8,7 @@ from collections import deque
 from rich.markup import escape
 from rich.table import Table
 
+from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
 from streaminfer.pipelines.online.drift_watch import DriftState
 from streaminfer.pipelines.online.stats import PipelineStats
 
@@ -74,3 +75,31 @@ def drift_table(states: list[DriftState], worst: int = 3) -> Table | str:
         table.add_row(escape(s.model), escape(s.version), f"{s.rows:,}", shown,
                       f"[bold red]{s.alerts}[/bold red]" if s.alerts else "0")
     return table
+
+
+#: The join cases the title sums up as joined.
+JOINED = ("label_after_prediction", "label_before_prediction")
+#: Live metrics shown per model and version (those a window has).
+LIVE_COLUMNS = ("accuracy", "f1", "roc_auc", "log_loss", "calibration_error", "mae", "rmse", "r2")
+
+
+def feedback_table(summary: FeedbackSummary) -> Table:
+    """Joins by case, pending entries, and live metrics per model and version."""
+    cases = summary.cases
+    table = Table(title=f"feedback: {summary.matched:,} joined, {summary.examples_out:,} "
+                  f"examples out, pending {summary.pending.get('prediction', 0):,} predictions "
+                  f"/ {summary.pending.get('label', 0):,} labels", title_justify="left",
+                  caption=", ".join(f"{case} {n:,}" for case, n in cases.items()
+                                    if n and case not in JOINED) or None,
+                  caption_justify="left")
+    shown = [c for c in LIVE_COLUMNS if any(c in m for m in summary.live.values())]
+    for column in ("model", "version", "examples", *shown, "delay p50 ms"):
+        table.add_column(column, justify="left" if column in ("model", "version") else "right")
+    for (model, version), m in sorted(summary.live.items()):
+        table.add_row(model, version, f"{int(m['examples']):,}",
+                      *(_metric(m.get(c)) for c in shown), _ms(m.get("label_delay_p50_ms")))
+    return table
+
+
+def _metric(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{value:.3f}"

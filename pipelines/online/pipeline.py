@@ -19,6 +19,7 @@ from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 if TYPE_CHECKING:
+    from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
     from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
     from streaminfer.pipelines.online.drift_watch import DriftState
 
@@ -108,6 +109,21 @@ class Pipeline:
         runtime = self._runtime
         return runtime.drift.states() if runtime is not None and runtime.drift else []
 
+    def feedback(self) -> FeedbackSummary | None:
+        """The joiners' latest counters and live metrics (``None`` without ``feedback:``)."""
+        if self._runtime is None:
+            raise PipelineError(f"pipeline {self.spec.name} is not running")
+        service = self._runtime.feedback
+        return service.summary() if service is not None else None
+
+    def scale_joiners(self, count: int, timeout_s: float = 30.0) -> None:
+        """Run ``count`` feedback joiners: all drain (produce, commit) and the new number
+        starts with a new share of the partitions each."""
+        service = self._runtime.feedback if self._runtime is not None else None
+        if service is None:
+            raise PipelineError(f"pipeline {self.spec.name} runs no feedback joiners")
+        service.pool.scale_to(count, timeout_s)
+
     def stop(self, timeout_s: float = 30.0) -> PipelineStats:
         """Drain and stop; returns the final counters. Safe to call twice."""
         runtime, self._runtime = self._runtime, None
@@ -138,7 +154,12 @@ class Pipeline:
         from rich.console import Console, Group
         from rich.live import Live
 
-        from streaminfer.pipelines.online.live_view import RateMeter, drift_table, stats_table
+        from streaminfer.pipelines.online.live_view import (
+            RateMeter,
+            drift_table,
+            feedback_table,
+            stats_table,
+        )
 
         meter = RateMeter()
         watch = StallWatch(self.spec.metrics.stall_after_s)
@@ -149,9 +170,12 @@ class Pipeline:
                 meter.update(stats.events_in)
                 warning = self._stall_warning(watch, stats)
                 if view is not None:
-                    view.update(Group(
-                        stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate,
-                                    warning=warning), drift_table(self.drift())), refresh=True)
+                    table = stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate,
+                                        warning=warning)
+                    feedback = self.feedback()
+                    view.update(Group(table, drift_table(self.drift()),
+                                      feedback_table(feedback) if feedback else ""),
+                                refresh=True)
                 if stats.workers_expected and stats.workers_dead == stats.workers_expected:
                     raise PipelineError(
                         "every worker died beyond workers.max_restarts; see the log above"

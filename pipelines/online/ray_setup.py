@@ -41,4 +41,6 @@ def cpus_needed(spec: PipelineSpec) -> int:
     most = max(workers.count, workers.autoscale.max_workers if workers.autoscale.enabled else 0)
     replicas = sum(m.serve.max_replicas * m.serve.num_cpus
                    for m in spec.model_specs if m.serving == "serve")
-    return math.ceil(most * workers.num_cpus + replicas)
+    joiners = (spec.feedback.joiners.count * spec.feedback.joiners.num_cpus
+               if spec.feedback is not None else 0.0)
+    return math.ceil(most * workers.num_cpus + replicas + joiners)

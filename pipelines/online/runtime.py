@@ -19,6 +19,7 @@ from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.common.metrics_server import MetricsServer
 from streaminfer.pipelines.common.topics import ensure_topics
+from streaminfer.pipelines.feedback.service import FeedbackService
 from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
 from streaminfer.pipelines.online.checks import check_models
 from streaminfer.pipelines.online.drift_monitor import DriftMonitor, load_profiles
@@ -49,6 +50,7 @@ class PipelineRuntime:
         self.source_partitions = 0
         self.autoscaler: WorkerAutoscaler | None = None
         self.pool: WorkerPool | None = None
+        self.feedback: FeedbackService | None = None
         self._monitor: PoolMonitor | None = None
         self.drift: DriftMonitor | None = None
         self._stores: list[ActorHandle[ModelStore]] = []
@@ -82,6 +84,9 @@ class PipelineRuntime:
         self.pool = WorkerPool(spec, self.bootstrap_servers, sources, self.source_partitions)
         self.pool.scale_to(spec.workers.count)
         self._monitor = PoolMonitor(self.pool, self.metrics, drift=self.drift).start()
+        if spec.feedback is not None:
+            self.feedback = FeedbackService(spec, self.bootstrap_servers, self.kafka_config,
+                                            self.metrics).start()
         if spec.workers.autoscale.enabled:
             self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
             self.autoscaler.start()
@@ -193,6 +198,9 @@ class PipelineRuntime:
             self.drift.close()
             self.drift = None
         final = self.pool.retire_all(timeout_s) if self.pool else PipelineStats()
+        if self.feedback is not None:
+            self.feedback.stop(timeout_s)
+            self.feedback = None
         if self._served:
             from streaminfer.pipelines.online import serving
 

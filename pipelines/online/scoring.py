@@ -20,7 +20,7 @@ from streaminfer.errors import ConfigError
 from streaminfer.operators.codecs import JsonCodec
 from streaminfer.operators.dead_letter import DeadLetter, dead_letter
 from streaminfer.operators.features import FeatureExtractor
-from streaminfer.operators.predictions import event_id, prediction
+from streaminfer.operators.predictions import event_id, feature_row, prediction
 from streaminfer.operators.records import Record, RecordError
 from streaminfer.operators.routing import Router
 from streaminfer.pipelines.online.model_backends import ModelBackend, Pending
@@ -71,8 +71,9 @@ class BatchScorer:
 
     def __init__(
         self, backends: Mapping[str, ModelBackend], source: SourceSpec, codec: JsonCodec,
-        router: Router | None = None,
+        router: Router | None = None, *, with_features: bool = False,
     ) -> None:
+        """``with_features``: each prediction carries its feature row (for feedback)."""
         if len(backends) > 1 and router is None:
             raise ConfigError("several models need routing")
         widths = {b.info.input_width for b in backends.values()} - {None}
@@ -103,6 +104,9 @@ class BatchScorer:
         self.max_record_bytes = source.max_record_bytes
         self.id_field = source.id_field
         self.event_time_field = source.event_time_field
+        self.feature_fields = list(source.features) if source.features is not None else None
+        self.features_field = source.features_field
+        self.with_features = with_features
 
     def score(self, records: list[Record]) -> ScoredBatch:
         return self.finish(self.prepare(records))
@@ -172,6 +176,8 @@ class BatchScorer:
                 record=record, event_id=the_id, model=info.name, model_version=info.version,
                 outputs=outputs, now_ms=now_ms,
                 event_time=event.get(self.event_time_field) if self.event_time_field else None,
+                features=feature_row(event, self.feature_fields, self.features_field)
+                if self.with_features else None,
             )
             try:
                 encoded = self.codec.encode(value)

@@ -25,6 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName, whole_above_one
 from streaminfer.pipelines.spec.drift_spec import DriftSpec
+from streaminfer.pipelines.spec.feedback_spec import FeedbackSpec
 from streaminfer.pipelines.spec.kafka_spec import (
     EMBEDDED_FETCH_MAX_WAIT_MS,
     FETCH_MAX_WAIT_MS,
@@ -44,6 +45,7 @@ __all__ = [
     "HTTP_INGRESS_CPUS",
     "BatchingSpec",
     "DriftSpec",
+    "FeedbackSpec",
     "HttpSpec",
     "KafkaSpec",
     "MetricsSpec",
@@ -266,6 +268,10 @@ class PipelineSpec(FrozenModel):
     retrain: RetrainSpec | None = Field(
         None, description="How `streaminfer retrain` trains, gates and registers a candidate."
     )
+    feedback: FeedbackSpec | None = Field(
+        None, description="Join labels to predictions: labelled examples for retraining, "
+        "live validation (docs/feedback.md)."
+    )
 
     @model_validator(mode="after")
     def _models_and_routing(self) -> PipelineSpec:
@@ -304,6 +310,15 @@ class PipelineSpec(FrozenModel):
         if self.drift is not None and self.drift.alerts_topic in outputs | set(self.source.topics):
             raise ValueError("drift.alerts_topic must be a topic of its own, not a source or "
                              "sink topic")
+        if self.feedback is not None:
+            fb = self.feedback
+            ours = {fb.labels_topic, fb.training_topic}
+            if fb.unmatched_topic is not None:
+                ours.add(fb.unmatched_topic)
+            clash = sorted(ours & (outputs | set(self.source.topics)))
+            if clash:
+                raise ValueError(f"feedback topic(s) {', '.join(clash)} are also source or "
+                                 "sink topics; give the feedback its own topics")
         return self
 
     @property

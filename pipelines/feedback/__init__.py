@@ -1,0 +1,1 @@
+"""Feedback: join late labels to predictions (the joiner, its pool, live validation)."""

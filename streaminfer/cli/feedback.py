@@ -1,0 +1,111 @@
+"""``streaminfer join`` (the joiners alone) and ``streaminfer status`` (a running pipeline)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from streaminfer.cli.common import ConfigArg, Servers, err, out
+from streaminfer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
+    from streaminfer.pipelines.spec.schema import PipelineSpec
+
+log = logging.getLogger(__name__)
+
+
+def join(
+    path: ConfigArg,
+    servers: Servers = None,
+    joiners: Annotated[
+        Optional[int],  # noqa: UP045 - typer reads the annotation at run time
+        typer.Option(min=1, help="Override feedback.joiners.count."),
+    ] = None,
+    live: Annotated[bool, typer.Option(help="Show the live table.")] = True,
+) -> None:
+    """Run only the feedback joiners of a pipeline (its workers run elsewhere); Ctrl-C drains."""
+    from streaminfer.pipelines.spec.loader import load_spec
+
+    spec = load_spec(path)
+    if spec.feedback is None:
+        raise ConfigError(f"{path} has no feedback section: nothing to join")
+    if joiners is not None:
+        fb = spec.feedback.model_copy(update={"joiners": spec.feedback.joiners.model_copy(
+            update={"count": joiners})})
+        spec = spec.model_copy(update={"feedback": fb})
+    bootstrap = servers or spec.kafka.bootstrap_servers
+    if bootstrap == "embedded":
+        raise ConfigError(f"{path} uses the embedded broker, which lives inside `streaminfer "
+                          "run` (which starts the joiners itself); pass --bootstrap-servers")
+    final = _run_joiners(spec, bootstrap, live=live and err.is_terminal)
+    if final is not None:
+        out.print(f"stopped: {final.matched:,} joined, {final.examples_out:,} examples out")
+
+
+def _run_joiners(spec: PipelineSpec, bootstrap: str, *, live: bool) -> FeedbackSummary | None:
+    """Ray, the metrics endpoint and the joiners until SIGINT/SIGTERM; the final summary."""
+    from rich.live import Live
+
+    from streaminfer.pipelines.common.metrics_server import MetricsServer
+    from streaminfer.pipelines.common.stop_signals import StopSignals
+    from streaminfer.pipelines.feedback.service import FeedbackService
+    from streaminfer.pipelines.online.live_view import feedback_table
+    from streaminfer.pipelines.online.ray_setup import start_ray
+    from streaminfer.pipelines.spec.kafka_settings import client_config
+
+    with StopSignals() as signals:
+        owns_ray = start_ray(spec)
+        signals.install()  # ray.init took SIGTERM over
+        metrics = (MetricsServer(spec.metrics.host, spec.metrics.port)
+                   if spec.metrics.enabled else None)
+        service: FeedbackService | None = None
+        try:
+            service = FeedbackService(spec, bootstrap, client_config(spec.kafka, bootstrap),
+                                      metrics).start()
+            log.info("joining %s and %s into %s%s", spec.sink.predictions_topic,
+                     service.fb.labels_topic, service.fb.training_topic,
+                     f"; metrics {metrics.url}" if metrics else "")
+            view = Live(console=err, auto_refresh=False) if live else None
+            with view or contextlib.nullcontext():
+                while not signals.event.wait(1.0):
+                    if view is not None:
+                        view.update(feedback_table(service.summary()), refresh=True)
+        finally:
+            final = service.stop() if service is not None else None
+            if metrics is not None:
+                metrics.close()
+            if owns_ray:
+                import ray
+
+                ray.shutdown()
+    return final
+
+
+def status(path: ConfigArg) -> None:
+    """Print a running pipeline's counters and live metrics (from its metrics endpoint)."""
+    from rich.table import Table
+
+    from streaminfer.pipelines.feedback.status import fetch_metrics, parse_status
+    from streaminfer.pipelines.online.live_view import feedback_table
+    from streaminfer.pipelines.spec.loader import load_spec
+
+    spec = load_spec(path)
+    if not spec.metrics.enabled:
+        raise ConfigError(f"{path} has metrics.enabled: false; status reads the metrics "
+                          "endpoint")
+    url = f"http://{spec.metrics.host}:{spec.metrics.port}/metrics"
+    status = parse_status(fetch_metrics(url))
+    table = Table(title=f"{spec.name} at {url}", title_justify="left")
+    for column in ("workers", "events in", "predictions", "dead letters"):
+        table.add_column(column, justify="right")
+    table.add_row(f"{status.workers_alive:.0f}", f"{status.events_in:,.0f}",
+                  f"{status.predictions:,.0f}", f"{status.dead_letters:,.0f}")
+    out.print(table)
+    if status.feedback is not None:
+        out.print(feedback_table(status.feedback))
+    elif spec.feedback is not None:
+        out.print("no feedback metrics yet (the joiners have not reported)")
