@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName, whole_above_one
+from streaminfer.pipelines.spec.batch_spec import BatchSpec
 from streaminfer.pipelines.spec.kafka_spec import (
     EMBEDDED_FETCH_MAX_WAIT_MS,
     FETCH_MAX_WAIT_MS,
@@ -40,6 +41,7 @@ from streaminfer.pipelines.spec.model_spec import (
 
 __all__ = [
     "HTTP_INGRESS_CPUS",
+    "BatchSpec",
     "BatchingSpec",
     "HttpSpec",
     "KafkaSpec",
@@ -250,6 +252,9 @@ class PipelineSpec(FrozenModel):
     metrics: MetricsSpec = Field(default_factory=MetricsSpec, description="Prometheus metrics.")
     http: HttpSpec = Field(default_factory=HttpSpec, description="HTTP scoring endpoint.")
     ray: RaySpec = Field(default_factory=RaySpec, description="Ray cluster.")
+    batch: BatchSpec | None = Field(
+        None, description="Batch inference (`streaminfer batch`): the scoring actor pool."
+    )
 
     @model_validator(mode="after")
     def _models_and_routing(self) -> PipelineSpec:
