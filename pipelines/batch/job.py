@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -200,7 +201,7 @@ class BatchJob:
 def scoring_dataset(pending: list[Unit], settings: BatchSpec, scorer_args: dict[str, Any]) -> Any:
     """The Ray Data pipeline: one row per unit, scored by a fixed pool of actors."""
     import ray.data
-    from ray.data import ActorPoolStrategy, DataContext
+    from ray.data import DataContext
 
     context = DataContext.get_current()
     context.enable_progress_bars = False
@@ -209,9 +210,17 @@ def scoring_dataset(pending: list[Unit], settings: BatchSpec, scorer_args: dict[
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
     items = [{"unit": orjson.dumps(unit.to_dict()).decode()} for unit in pending]
     units = ray.data.from_items(items, override_num_blocks=len(items))
+    with warnings.catch_warnings():  # max_restarts has no named parameter in 2.60
+        warnings.filterwarnings("ignore", "`ray_remote_args` is deprecated")
+        return _pool(units, settings, scorer_args, len(items))
+
+
+def _pool(units: Any, settings: BatchSpec, scorer_args: dict[str, Any], count: int) -> Any:
+    from ray.data import ActorPoolStrategy
+
     return units.map_batches(
         UnitScorer, fn_constructor_kwargs=scorer_args, batch_size=1, batch_format="numpy",
-        compute=ActorPoolStrategy(size=min(settings.actors, len(items))),
+        compute=ActorPoolStrategy(size=min(settings.actors, count)),
         num_cpus=settings.num_cpus, num_gpus=settings.num_gpus,
         # A failed actor fails the job, which resumes from the manifest when run again;
         # restarts would need the constructor arguments kept (ray-project/ray#53727).
