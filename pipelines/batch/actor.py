@@ -63,12 +63,12 @@ class UnitScorer:
         output = self._output(unit)
         rows = predictions = rejects = 0
         try:
-            for records in self._read(unit):
+            for records, refused in self._read(unit):
                 scored = self.scorer.score(records)
-                output.add(scored.predictions, scored.dead_letters)
-                rows += len(records)
+                output.add(scored.predictions, refused + scored.dead_letters)
+                rows += len(records) + len(refused)
                 predictions += len(scored.predictions)
-                rejects += len(scored.dead_letters)
+                rejects += len(refused) + len(scored.dead_letters)
             output.commit()
         except BaseException:
             output.abort()

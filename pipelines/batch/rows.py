@@ -16,24 +16,33 @@ import orjson
 
 from streaminfer.errors import DataError
 from streaminfer.operators.batch_units import Unit
-from streaminfer.operators.records import Record, SourceRecord
+from streaminfer.operators.dead_letter import DeadLetter, dead_letter
+from streaminfer.operators.records import Record, RecordError, SourceRecord
 from streaminfer.pipelines.batch.files import filesystem_of
 
 _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-def read_file_unit(unit: Unit, batch_size: int) -> Iterator[list[Record]]:
+#: Records to score, and rows rejected before they became records (unparsable CSV rows).
+Chunk = tuple[list[Record], list[DeadLetter]]
+
+
+def read_file_unit(unit: Unit, batch_size: int) -> Iterator[Chunk]:
     """The rows of a file unit as records, ``batch_size`` at a time."""
     stamp = int(time.time() * 1000)
     if unit.kind == "jsonl":
-        yield from _chunks(_jsonl_records(unit.path, stamp), batch_size)
+        for records in _chunks(_jsonl_records(unit.path, stamp), batch_size):
+            yield records, []
         return
     table, first, bad = _table(unit)
-    yield from _chunks(bad, batch_size)
+    if bad:
+        yield [], [dead_letter(record, RecordError(
+            "invalid_csv_row", "CSV row does not have the header's columns", "decode"))
+            for record in bad]
     for start in range(0, table.num_rows, batch_size):
         rows = table.slice(start, batch_size).to_pylist()
         yield [SourceRecord(unit.path, 0, first + start + i, stamp, None, _dump(row))
-               for i, row in enumerate(rows)]
+               for i, row in enumerate(rows)], []
 
 
 def _dump(row: dict[str, Any]) -> bytes:

@@ -22,6 +22,8 @@ from streaminfer.operators.topic_metadata import wait_for_partitions
 from streaminfer.operators.topic_ranges import RangeError, TopicRange, resolve
 from streaminfer.waiting import wait_until
 
+_NO_TIMES = ("the broker cannot find offsets by time ({}); the embedded broker lacks "
+             "ListOffsets by timestamp: give offsets or earliest/latest instead of time:")
 #: Longest a unit's read may go without a new record before it is abandoned.
 STALL_S = 60.0
 
@@ -80,17 +82,18 @@ def _time_offsets(
         try:
             answer = consumer.offsets_for_times({tp: bound.time_ms for tp in partitions})
         except KafkaError as exc:
-            raise BrokerError(
-                f"the broker cannot find offsets by time ({type(exc).__name__}); the embedded "
-                "broker lacks ListOffsets by timestamp: give offsets or earliest/latest"
-            ) from None
+            raise BrokerError(_NO_TIMES.format(f"{type(exc).__name__}: {exc}")) from None
         for tp in partitions:
             hit = answer.get(tp)
+            if hit is not None and hit.timestamp < 0:  # an offset for no record: made up
+                raise BrokerError(_NO_TIMES.format("it answered an offset without a timestamp"))
             found[(which, tp.partition)] = None if hit is None else hit.offset
     return found
 
 
-def read_topic_unit(config: dict[str, Any], unit: Unit, batch_size: int) -> Iterator[list[Record]]:
+def read_topic_unit(
+    config: dict[str, Any], unit: Unit, batch_size: int
+) -> Iterator[tuple[list[Record], list[Any]]]:
     """Every record with an offset in ``[unit.start, unit.end)``, ``batch_size`` at a time."""
     tp = TopicPartition(unit.path, unit.partition)
     consumer = _consumer(config, max_poll_records=batch_size)
@@ -103,7 +106,7 @@ def read_topic_unit(config: dict[str, Any], unit: Unit, batch_size: int) -> Iter
             kept = [r for r in records if unit.start <= r.offset < unit.end]
             if kept:
                 last_progress = time.monotonic()
-                yield kept
+                yield kept, []
             elif time.monotonic() - last_progress > STALL_S:
                 raise BrokerError(
                     f"{unit.path} partition {unit.partition}: no records for {STALL_S:.0f}s "
