@@ -41,8 +41,8 @@ def _text(data: bytes | None) -> str | None:
 
 
 class UnitOutput(Protocol):
-    def add(self, predictions: list[tuple[bytes | None, bytes]],
-            rejects: list[DeadLetter]) -> None: ...
+    def add(self, predictions: list[tuple[bytes | None, bytes]], rejects: list[DeadLetter],
+            table: Any = None) -> None: ...
 
     def commit(self) -> None: ...
 
@@ -63,8 +63,12 @@ class PartFiles:
         self._tables: list[Any] = []
         self._rejects: Any = None
 
-    def add(self, predictions: list[tuple[bytes | None, bytes]],
-            rejects: list[DeadLetter]) -> None:
+    def add(self, predictions: list[tuple[bytes | None, bytes]], rejects: list[DeadLetter],
+            table: Any = None) -> None:
+        """Take predictions (encoded values, or an Arrow table of them) and rejects."""
+        if table is not None:
+            assert self._lines is None, "Arrow tables go to Parquet parts only"
+            self._tables.append(table)
         if predictions:
             if self._lines is not None:
                 self._lines.write(b"\n".join(value for _, value in predictions) + b"\n")
@@ -129,8 +133,9 @@ class TopicUnit:
         self.predictions_topic = predictions_topic
         self.rejects_topic = rejects_topic
 
-    def add(self, predictions: list[tuple[bytes | None, bytes]],
-            rejects: list[DeadLetter]) -> None:
+    def add(self, predictions: list[tuple[bytes | None, bytes]], rejects: list[DeadLetter],
+            table: Any = None) -> None:
+        assert table is None, "topic outputs take encoded predictions"
         for key, value in predictions:
             self.sink.send(self.predictions_topic, key, value)
         for letter in rejects:

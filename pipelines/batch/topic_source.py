@@ -91,9 +91,7 @@ def _time_offsets(
     return found
 
 
-def read_topic_unit(
-    config: dict[str, Any], unit: Unit, batch_size: int
-) -> Iterator[tuple[list[Record], list[Any]]]:
+def read_topic_unit(config: dict[str, Any], unit: Unit, batch_size: int) -> Iterator[list[Record]]:
     """Every record with an offset in ``[unit.start, unit.end)``, ``batch_size`` at a time."""
     tp = TopicPartition(unit.path, unit.partition)
     consumer = _consumer(config, max_poll_records=batch_size)
@@ -106,7 +104,7 @@ def read_topic_unit(
             kept = [r for r in records if unit.start <= r.offset < unit.end]
             if kept:
                 last_progress = time.monotonic()
-                yield kept, []
+                yield kept
             elif time.monotonic() - last_progress > STALL_S:
                 raise BrokerError(
                     f"{unit.path} partition {unit.partition}: no records for {STALL_S:.0f}s "

@@ -53,14 +53,16 @@ def test_online_topic_batch_and_parquet_batch_agree_per_event(
                          r["value"].encode()) for r in rejects_in(tmp_path / "topic"))
     assert batch_dead == online_dead
 
+    # Parquet into Parquet takes the column-wise path; into JSONL, the row path: both agree.
     parquet = write_parquet(tmp_path / "rows.parquet", dataset_rows(dataset, COUNT))
-    from_file = batch(spec, str(parquet), str(tmp_path / "file"))
-    assert (from_file.rows, from_file.predictions, from_file.rejects) == (COUNT, COUNT, 0)
-    by_file = {p["id"]: p for p in predictions_in(tmp_path / "file")}
-    assert by_file.keys() == online.keys()
-    for key, prediction in online.items():
-        assert stable(by_file[key], without_source=True) == stable(
-            prediction, without_source=True), key
+    for fmt in ("parquet", "jsonl"):
+        from_file = batch(spec, str(parquet), str(tmp_path / fmt), output_format=fmt)
+        assert (from_file.rows, from_file.predictions, from_file.rejects) == (COUNT, COUNT, 0)
+        by_file = {p["id"]: p for p in predictions_in(tmp_path / fmt)}
+        assert by_file.keys() == online.keys()
+        for key, prediction in online.items():
+            assert stable(by_file[key], without_source=True) == stable(
+                prediction, without_source=True), (fmt, key)
 
 
 def _header(headers: list[tuple[str, bytes]], name: str) -> str:
