@@ -62,7 +62,9 @@ def expand(source: str) -> list[str]:
 def _listing(filesystem: fs.FileSystem, base: str, source: str) -> list[Any]:
     try:
         entries = filesystem.get_file_info(fs.FileSelector(base, recursive=True))
-    except (FileNotFoundError, OSError) as exc:
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
         raise DataError(f"input {source}: cannot list {base}: {exc}") from None
     return [entry for entry in entries if entry.type == fs.FileType.File]
 

@@ -60,8 +60,9 @@ def batch(
                    actors=actors, manifest=manifest, bootstrap_servers=bootstrap_servers)
     bar = RowsProgress(err) if progress and err.is_terminal else None
     with StopSignals("stopping: finishing the units under way (again to abort)") as signals:
-        start_ray(spec)
-        signals.install()  # ray.init took SIGTERM over
+        if job.manifest().pending():  # plans (or checks the manifest) before Ray starts
+            start_ray(spec)
+            signals.install()  # ray.init took SIGTERM over
         try:
             summary = job.run(progress=bar, stop=signals.event)
         finally:
