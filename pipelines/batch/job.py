@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 import warnings
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from streaminfer import errors
 from streaminfer.errors import ConfigError, PipelineError, StreamInferError
 from streaminfer.operators.batch_manifest import Manifest, ManifestMismatch
 from streaminfer.operators.batch_units import Unit
@@ -40,6 +42,7 @@ from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 MANIFEST = "_manifest.json"
+_RAISED = re.compile(r"streaminfer\.errors\.(\w+): (.+)")
 
 
 class Progress(Protocol):
@@ -229,15 +232,18 @@ def _pool(units: Any, settings: BatchSpec, scorer_args: dict[str, Any], count: i
 
 
 def _one_line(exc: BaseException) -> StreamInferError:
-    """The :class:`StreamInferError` behind a Ray error (kept as it is), else a
-    :class:`PipelineError` naming the first line of the cause."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, StreamInferError):
-            return type(seen)(str(seen))
-        seen = seen.__cause__ or getattr(seen, "cause", None) or seen.__context__
-    text = str(exc).strip().splitlines()
-    return PipelineError(f"batch job failed: {type(exc).__name__}: {text[-1] if text else ''}")
+    """The :class:`StreamInferError` an actor raised, rebuilt from the Ray error around it
+    (Ray Data passes the user's error on as text), else a :class:`PipelineError` naming the
+    last line of the cause."""
+    text = f"{exc}\n{getattr(exc, 'traceback_str', '')}"
+    found = _RAISED.findall(text)
+    if found:
+        name, message = found[-1]
+        kind = getattr(errors, name, None)
+        if isinstance(kind, type) and issubclass(kind, StreamInferError):
+            return kind(message)
+    lines = str(exc).strip().splitlines()
+    return PipelineError(f"batch job failed: {type(exc).__name__}: {lines[-1] if lines else ''}")
 
 
 def _total_rows(units: list[Unit]) -> int | None:

@@ -118,3 +118,22 @@ def test_clear_errors_before_any_work(batch_spec, dataset_factory, tmp_path: Pat
     BatchJob(spec, str(first), str(tmp_path / "out")).manifest()  # plans, writes the manifest
     with pytest.raises(ConfigError, match="already holds another job"):
         batch(spec, str(tmp_path / "b.parquet"), str(tmp_path / "out"))
+
+
+def test_a_unit_that_fails_in_an_actor_is_one_error_and_the_rest_resumes(
+    ray_session, batch_spec, dataset_factory, tmp_path: Path
+) -> None:
+    from streaminfer.pipelines.batch.job import BatchJob
+
+    spec = batch_spec(actors=1)
+    rows = dataset_rows(dataset_factory("breast_cancer"), 100)
+    write_parquet(tmp_path / "in" / "a.parquet", rows)
+    gone = write_parquet(tmp_path / "in" / "b.parquet", rows)
+    BatchJob(spec, str(tmp_path / "in"), str(tmp_path / "out")).manifest()  # planned
+    gone.unlink()  # vanishes between planning and reading
+
+    with pytest.raises(DataError, match=r"b\.parquet: cannot read it as parquet"):
+        batch(spec, str(tmp_path / "in"), str(tmp_path / "out"))
+    write_parquet(gone, rows)
+    summary = batch(spec, str(tmp_path / "in"), str(tmp_path / "out"))
+    assert summary.complete and summary.rows == 200
