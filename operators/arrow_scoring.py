@@ -4,11 +4,12 @@ certain to equal the row path's (:class:`BatchScorer` over one JSON object per r
 The row path costs ~30-50 us a row in Python (a JSON object per row, one dict per
 prediction); this one costs what ONNX Runtime and Arrow cost. It takes a table only when
 every column is numeric (or the id), so a row's JSON is small and holds exactly these
-numbers; it takes a row only when every feature is present and finite in the model dtype,
-and the id is present. Everything else goes back to the caller for the row path, which
-rejects or scores it with the usual reasons. The same fields, in the same order and with
-the same Arrow types as the row path's predictions read into Arrow; a test holds the two
-equal (tests/operators/test_arrow_scoring.py).
+numbers (an event-time column, when it has no nulls, is copied as its numbers); it takes a
+row only when every feature is present and finite in the model dtype, and the id is
+present. Everything else goes back to the caller for the row path, which rejects or scores
+it with the usual reasons. The same fields, in the same order and with the same Arrow types
+as the row path's predictions read into Arrow; a test holds the two equal
+(tests/operators/test_arrow_scoring.py).
 """
 
 from __future__ import annotations
@@ -50,8 +51,6 @@ class ArrowScorer:
             return False
         if any(name not in schema.names for name in self.fields):
             return False
-        if self.event_time_field is not None and self.event_time_field in schema.names:
-            return False  # the row path copies it as JSON made it: keep one meaning
         for field in schema:
             is_id = field.name == self.id_field and (
                 pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
@@ -65,6 +64,9 @@ class ArrowScorer:
     ) -> tuple[pa.Table | None, np.ndarray]:
         """Predictions of the rows this path takes, and the positions of the others."""
         matrix, ok = self._matrix(table)
+        timed = self.event_time_field is not None and self.event_time_field in table.column_names
+        if timed and table.column(self.event_time_field).null_count:
+            return None, np.arange(table.num_rows)  # the row path leaves the field out there
         has_id = self.id_field is not None and self.id_field in table.column_names
         if has_id:
             assert self.id_field is not None
@@ -90,7 +92,12 @@ class ArrowScorer:
                 ids = ids.cast(pa.int64())
         else:
             ids = pa.array([f"{topic}/0/{offset}" for offset in offsets.tolist()])
-        return self._predictions(ids, outputs, topic, offsets, stamp_ms, now_ms), rest
+        scored = self._predictions(ids, outputs, topic, offsets, stamp_ms, now_ms)
+        if timed:
+            assert self.event_time_field is not None
+            times = table.column(self.event_time_field).take(pa.array(taken)).to_numpy()
+            scored = scored.append_column("event_time", _flat(times))
+        return scored, rest
 
     def _matrix(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """Features in the model dtype (ints through float64, as Python ints convert), and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal, Optional
 
 import typer
@@ -59,6 +60,8 @@ def batch(
     job = BatchJob(spec, input, output, input_format=input_format, output_format=fmt,
                    actors=actors, manifest=manifest, bootstrap_servers=bootstrap_servers)
     bar = RowsProgress(err) if progress and err.is_terminal else None
+    if not logging.getLogger("ray").isEnabledFor(logging.INFO):  # not --verbose
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar and summary say it
     with StopSignals("stopping: finishing the units under way (again to abort)") as signals:
         if job.manifest().pending():  # plans (or checks the manifest) before Ray starts
             start_ray(spec)

@@ -92,6 +92,28 @@ def test_tables_it_cannot_vouch_for_are_left_to_the_row_path(
     small = ArrowScorer(model, fields=dataset.features, id_field="id", event_time_field=None,
                         max_record_bytes=100)
     assert not small.usable(table.schema)
-    timed = ArrowScorer(model, fields=dataset.features, id_field="id", event_time_field="id",
+    timed = ArrowScorer(model, fields=dataset.features, id_field="id", event_time_field="at",
                         max_record_bytes=1_048_576)
-    assert not timed.usable(table.schema)
+    with_gaps = table.append_column("at", pa.array([None, *range(1, 40)], pa.int64()))
+    scored, rest = timed.score(with_gaps, topic=TOPIC, first_offset=0, stamp_ms=0, now_ms=1)
+    assert scored is None and len(rest) == 40  # the row path leaves event_time out of one
+
+
+def test_an_event_time_column_is_copied_as_the_row_path_copies_it(
+    model_factory: Callable[[str], Path], dataset_factory: Callable[[str], Dataset]
+) -> None:
+    dataset = dataset_factory("breast_cancer")
+    model = OnnxModel.load(model_factory("breast_cancer"))
+    table = _table(dataset, [f"e{i}" for i in range(40)])
+    table = table.append_column("at", pa.array(range(1_700_000_000_000, 1_700_000_000_040)))
+    source = SourceSpec(topics=("t",), group_id="g", id_field="id", event_time_field="at",
+                        features=tuple(dataset.features))
+    fast = ArrowScorer(model, fields=dataset.features, id_field="id", event_time_field="at",
+                       max_record_bytes=source.max_record_bytes)
+    assert fast.usable(table.schema)
+    scored, rest = fast.score(table, topic=TOPIC, first_offset=100, stamp_ms=0, now_ms=5)
+    by_rows, rejected = _row_path(model, source, table)
+    assert scored is not None and rest.tolist() == rejected
+    assert scored.schema == pa.Table.from_pylist(by_rows).schema
+    assert [{k: v for k, v in p.items() if k not in VOLATILE} for p in scored.to_pylist()] == [
+        {k: v for k, v in p.items() if k not in VOLATILE} for p in by_rows]
