@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
 
 from streaminfer.pipelines.cli.common import ConfigArg, err, out
+
+if TYPE_CHECKING:
+    from streaminfer.pipelines.batch.job import BatchJob, BatchSummary
 
 
 def batch(
@@ -48,9 +51,6 @@ def batch(
     """Score a dataset with the pipeline's model on Ray Data; run it again to resume."""
     from streaminfer.errors import ConfigError
     from streaminfer.pipelines.batch.job import BatchJob
-    from streaminfer.pipelines.batch.progress import RowsProgress
-    from streaminfer.pipelines.common.stop_signals import StopSignals
-    from streaminfer.pipelines.online.ray_setup import start_ray
     from streaminfer.pipelines.spec.loader import load_spec
 
     if output_format not in ("parquet", "jsonl"):
@@ -59,18 +59,7 @@ def batch(
     spec = load_spec(path).with_overrides(ray_address=address)
     job = BatchJob(spec, input, output, input_format=input_format, output_format=fmt,
                    actors=actors, manifest=manifest, bootstrap_servers=bootstrap_servers)
-    bar = RowsProgress(err) if progress and err.is_terminal else None
-    if not logging.getLogger("ray").isEnabledFor(logging.INFO):  # not --verbose
-        logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar and summary say it
-    with StopSignals("stopping: finishing the units under way (again to abort)") as signals:
-        if job.manifest().pending():  # plans (or checks the manifest) before Ray starts
-            start_ray(spec)
-            signals.install()  # ray.init took SIGTERM over
-        try:
-            summary = job.run(progress=bar, stop=signals.event)
-        finally:
-            if bar is not None:
-                bar.stop()
+    summary = _run(job, progress)
     state = "complete" if summary.complete else (
         f"stopped, {summary.units - summary.units_done} of {summary.units} units left; "
         "run the same command again to resume")
@@ -80,3 +69,24 @@ def batch(
         f"{summary.seconds:.1f}s ({summary.rows_per_s:,.0f} rows/s); "
         f"units {summary.units_done}/{summary.units} ({summary.units_skipped} skipped as done)"
     )
+
+
+def _run(job: BatchJob, progress: bool) -> BatchSummary:
+    """Plan (before Ray starts, so bad input fails fast), then run with a progress bar; the
+    first SIGINT/SIGTERM stops after the next unit, with the manifest in order."""
+    from streaminfer.pipelines.batch.progress import RowsProgress
+    from streaminfer.pipelines.common.stop_signals import StopSignals
+    from streaminfer.pipelines.online.ray_setup import start_ray
+
+    bar = RowsProgress(err) if progress and err.is_terminal else None
+    if not logging.getLogger("ray").isEnabledFor(logging.INFO):  # not --verbose
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar and summary say it
+    with StopSignals("stopping: finishing the units under way (again to abort)") as signals:
+        if job.manifest().pending():
+            start_ray(job.spec)
+            signals.install()  # ray.init took SIGTERM over
+        try:
+            return job.run(progress=bar, stop=signals.event)
+        finally:
+            if bar is not None:
+                bar.stop()
