@@ -3,8 +3,10 @@
 >>> from streaminfer import Pipeline
 >>> Pipeline.from_yaml("configs/demo.yaml").run()     # doctest: +SKIP
 
-``Pipeline``, ``PipelineSpec`` and ``PipelineStats`` are imported when first used, so that
-importing a part (say ``streaminfer.cluster.render``) does not load Ray and the runtime.
+``streaminfer.batch(config, input, output)`` scores a dataset (files or a topic range) with the
+same operators. ``Pipeline``, ``PipelineSpec``, ``PipelineStats`` and ``batch`` are imported
+when first used, so that importing a part (say ``streaminfer.cluster.render``) does not load
+Ray and the runtime.
 """
 
 from __future__ import annotations
@@ -23,18 +25,22 @@ from streaminfer.errors import (
 
 if TYPE_CHECKING:
     from streaminfer.api import Pipeline
+    from streaminfer.pipelines.batch.job import BatchSummary, batch
     from streaminfer.pipelines.online.stats import PipelineStats
     from streaminfer.pipelines.spec.schema import PipelineSpec
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "BatchSummary": "streaminfer.pipelines.batch.job",
+    "batch": "streaminfer.pipelines.batch.job",
     "Pipeline": "streaminfer.api",
     "PipelineStats": "streaminfer.pipelines.online.stats",
     "PipelineSpec": "streaminfer.pipelines.spec.schema",
 }
 
 __all__ = [
+    "BatchSummary",
     "BrokerError",
     "ConfigError",
     "DeviceError",
@@ -45,6 +51,7 @@ __all__ = [
     "PipelineStats",
     "StreamInferError",
     "__version__",
+    "batch",
 ]
 
 

@@ -11,7 +11,8 @@ Factories:
   joined after the test); ``watcher(topic)``: counts predictions per id on a topic.
 - Waiting for remote state: ``streaminfer.waiting.wait_until``.
 
-They live in ``tests/fixtures/`` by subject (models, kafka, streams, pipelines, configs) and
+They live in ``tests/fixtures/`` by subject (models, kafka, streams, pipelines, configs,
+hygiene) and
 are loaded here as plugins, so every test folder sees them.
 """
 
@@ -25,4 +26,5 @@ pytest_plugins = [
     "tests.fixtures.streams",
     "tests.fixtures.pipelines",
     "tests.fixtures.configs",
+    "tests.fixtures.hygiene",
 ]

@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName, whole_above_one
+from streaminfer.pipelines.spec.batch_spec import BatchSpec
 from streaminfer.pipelines.spec.drift_spec import DriftSpec
 from streaminfer.pipelines.spec.feedback_spec import FeedbackSpec
 from streaminfer.pipelines.spec.kafka_spec import (
@@ -43,6 +44,7 @@ from streaminfer.pipelines.spec.training_spec import RegistrySpec, RetrainSpec
 
 __all__ = [
     "HTTP_INGRESS_CPUS",
+    "BatchSpec",
     "BatchingSpec",
     "DriftSpec",
     "FeedbackSpec",
@@ -271,6 +273,9 @@ class PipelineSpec(FrozenModel):
     feedback: FeedbackSpec | None = Field(
         None, description="Join labels to predictions: labelled examples for retraining, "
         "live validation (docs/feedback.md)."
+    )
+    batch: BatchSpec | None = Field(
+        None, description="Batch inference (`streaminfer batch`): the scoring actor pool."
     )
 
     @model_validator(mode="after")

@@ -9,7 +9,17 @@ import typer
 from kafka.errors import KafkaError
 from rich.markup import escape
 
-from streaminfer.cli import broker, config, demo, feedback, retrain, run, topics, validate
+from streaminfer.cli import (
+    batch,
+    broker,
+    config,
+    demo,
+    feedback,
+    retrain,
+    run,
+    topics,
+    validate,
+)
 from streaminfer.cli.cluster import app as cluster_app
 from streaminfer.cli.common import err, setup_logging
 from streaminfer.cli.models import app as models_app
@@ -35,6 +45,7 @@ app.command("validate")(validate.validate)
 app.command("retrain")(retrain.retrain)
 app.command("join")(feedback.join)
 app.command("status")(feedback.status)
+app.command("batch")(batch.batch)
 
 
 @app.callback()

@@ -1,0 +1,175 @@
+"""`streaminfer batch` against a hand-written single-process loop, on one Parquet file.
+
+The file: ``--rows`` rows (default 1M) of the fraud example's features, tiled, with an id
+column, in row groups of 100k (one unit each). The loop, written without streaminfer as a
+user would: pyarrow reads batches -> ONNX Runtime (one thread) -> pyarrow writes id, label
+and probabilities. Then the batch job (Ray Data actor pool, Parquet output) with 1 actor and
+with an actor per core, all in the same run. Prints JSON; ``--plot`` draws rows/s against
+actors with the loop as a line.
+
+    python benchmarks/batch.py [--rows 1000000] [--actors 1,2] [--plot docs/benchmarks/batch.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from streaminfer.pipelines.batch.job import BatchJob
+from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
+from streaminfer.pipelines.spec.schema import PipelineSpec
+
+GROUP = 100_000
+
+
+def make_file(path: Path, rows: int) -> list[str]:
+    """Write the input file; returns the feature names."""
+    dataset = EXAMPLES["fraud"].dataset()
+    writer = None
+    for start in range(0, rows, GROUP):
+        index = np.arange(start, min(start + GROUP, rows))
+        values = dataset.X[index % len(dataset.X)]
+        columns = {"id": pa.array([f"t{i}" for i in index])}
+        columns.update({name: pa.array(values[:, c]) for c, name in enumerate(dataset.features)})
+        table = pa.table(columns)
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table, row_group_size=GROUP)
+    assert writer is not None
+    writer.close()
+    return dataset.features
+
+
+def hand_loop(model: Path, source: Path, out: Path, features: list[str]) -> float:
+    """The baseline; returns its seconds."""
+    import onnxruntime as ort
+
+    started = time.perf_counter()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    writer = None
+    for chunk in pq.ParquetFile(source).iter_batches(batch_size=4096, columns=["id", *features]):
+        matrix = np.column_stack([chunk.column(f).to_numpy() for f in features]).astype(
+            np.float32)
+        labels, probabilities = session.run(None, {name: matrix})
+        table = pa.table({"id": chunk.column("id"), "label": labels,
+                          "probabilities": pa.array(list(probabilities))})
+        writer = writer or pq.ParquetWriter(out, table.schema)
+        writer.write_table(table)
+    assert writer is not None
+    writer.close()
+    return time.perf_counter() - started
+
+
+class Clock:
+    """Progress sink that notes when each unit's result arrived."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, int]] = []
+
+    def start(self, total_rows: int | None, done_rows: int) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        self.arrivals.append((time.perf_counter(), rows))
+
+
+def batch_run(spec: PipelineSpec, source: Path, out: Path, actors: int) -> dict[str, Any]:
+    """One job; rows/s over its whole wall time (Ray Data and actor start included) and
+    after the first unit arrived (the pool at work)."""
+    shutil.rmtree(out, ignore_errors=True)
+    clock = Clock()
+    started = time.perf_counter()
+    summary = BatchJob(spec, str(source), str(out), actors=actors).run(progress=clock)
+    seconds = time.perf_counter() - started
+    assert summary.complete and summary.predictions == summary.rows, summary
+    (first, _), (last, _) = clock.arrivals[0], clock.arrivals[-1]
+    later = sum(rows for _, rows in clock.arrivals[1:])
+    return {"actors": actors, "rows": summary.rows, "seconds": round(seconds, 2),
+            "rows_per_s": round(summary.rows / seconds),
+            "first_unit_s": round(first - started, 2),
+            "rows_per_s_after_first_unit": round(later / (last - first)) if last > first
+            else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--actors", default=f"1,{os.cpu_count() or 1}",
+                        help="Actor counts to run, comma-separated.")
+    parser.add_argument("--plot", type=Path, default=None)
+    args = parser.parse_args()
+    import ray
+
+    work = Path(tempfile.mkdtemp(prefix="batch-bench-"))
+    try:
+        model = build("fraud", work / "models")
+        source = work / "rows.parquet"
+        features = make_file(source, args.rows)
+        loop_s = [hand_loop(model, source, work / "loop.parquet", features)]
+        spec = PipelineSpec.model_validate({
+            "name": "bench", "source": {"topics": ["unused"], "group_id": "unused",
+                                        "id_field": "id", "features": features},
+            "model": {"path": str(model)},
+            "sink": {"predictions_topic": "p", "dead_letter_topic": "d"},
+            "batch": {"num_cpus": 1, "unit_rows": GROUP}})
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False,
+                 logging_level=logging.WARNING)
+        runs = [batch_run(spec, source, work / f"out-{n}", n)
+                for n in map(int, args.actors.split(","))]
+        loop_s.append(hand_loop(model, source, work / "loop.parquet", features))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    loop_rate = args.rows / (sum(loop_s) / len(loop_s))  # before and after the jobs
+    for run in runs:
+        run["ratio_to_loop"] = round(run["rows_per_s"] / loop_rate, 3)
+        after = run["rows_per_s_after_first_unit"]
+        run["ratio_to_loop_after_first_unit"] = round(after / loop_rate, 3) if after else None
+    report = {"rows": args.rows, "cpus": os.cpu_count(), "model": "fraud",
+              "loop": {"seconds": [round(s, 2) for s in loop_s], "rows_per_s": round(loop_rate)},
+              "batch": runs, "goal": "one actor >= 0.8 of the loop; an actor per core above it"}
+    print(json.dumps(report, indent=2))
+    if args.plot:
+        plot(report, args.plot)
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axis = plt.subplots(figsize=(6, 4))
+    actors = [run["actors"] for run in report["batch"]]
+    axis.plot(actors, [run["rows_per_s"] for run in report["batch"]], marker="o",
+              label="streaminfer batch (whole job)")
+    axis.plot(actors, [run["rows_per_s_after_first_unit"] for run in report["batch"]],
+              marker="s", label="streaminfer batch (after the first unit)")
+    axis.axhline(report["loop"]["rows_per_s"], color="grey", linestyle="--",
+                 label="hand-written loop (1 process)")
+    axis.set_xlabel("scoring actors")
+    axis.set_ylabel("rows/s")
+    axis.set_xticks(actors)
+    axis.set_title(f"Batch scoring, {report['rows']:,} rows, {report['cpus']} CPUs")
+    axis.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    print(f"plot written to {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

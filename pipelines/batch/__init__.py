@@ -1,0 +1,1 @@
+"""Batch inference on Ray Data: files or exact topic ranges through the online operators."""

@@ -1,0 +1,154 @@
+"""Where a unit's predictions and rejects go: part files (written under temporary names and
+renamed when the unit is complete) or topics (flushed and acknowledged per unit).
+
+Files: ``OUT/part-NNNNN.parquet|jsonl`` and ``OUT/rejects/part-NNNNN.jsonl``; a rejects line
+holds the original value and the same headers as an online dead letter.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import orjson
+
+from streaminfer.operators.dead_letter import DeadLetter
+from streaminfer.operators.kafka_sink import KafkaSink
+
+OutputFormat = Literal["parquet", "jsonl"]
+REJECTS = "rejects"
+TEMP_MARK = ".tmp-"
+
+
+def reject_line(letter: DeadLetter) -> bytes:
+    """One rejects-file line: key, original value (text, or base64 when not UTF-8), headers."""
+    line: dict[str, Any] = {"key": _text(letter.key), "headers": {
+        name: value.decode("utf-8", "replace") for name, value in letter.headers}}
+    if letter.value is None:
+        line["value"] = None
+    else:
+        try:
+            line["value"] = letter.value.decode("utf-8")
+        except UnicodeDecodeError:
+            line["value_base64"] = base64.b64encode(letter.value).decode()
+    return orjson.dumps(line)
+
+
+def _text(data: bytes | None) -> str | None:
+    return None if data is None else data.decode("utf-8", "replace")
+
+
+class UnitOutput(Protocol):
+    def add(self, predictions: list[tuple[bytes | None, bytes]], rejects: list[DeadLetter],
+            table: Any = None) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class PartFiles:
+    """The part files of one unit under temporary names until :meth:`commit` renames them."""
+
+    def __init__(self, folder: Path, key: str, fmt: OutputFormat) -> None:
+        self.fmt = fmt
+        self.final = folder / f"{key}.{fmt}"
+        self.rejects_final = folder / REJECTS / f"{key}.jsonl"
+        tag = f"{TEMP_MARK}{os.getpid()}"
+        self.temp = self.final.with_name(f".{self.final.name}{tag}")
+        self.rejects_temp = self.rejects_final.with_name(f".{self.rejects_final.name}{tag}")
+        self._lines = open(self.temp, "wb") if fmt == "jsonl" else None  # noqa: SIM115
+        self._tables: list[Any] = []
+        self._rejects: Any = None
+
+    def add(self, predictions: list[tuple[bytes | None, bytes]], rejects: list[DeadLetter],
+            table: Any = None) -> None:
+        """Take predictions (encoded values, or an Arrow table of them) and rejects."""
+        if table is not None:
+            assert self._lines is None, "Arrow tables go to Parquet parts only"
+            self._tables.append(table)
+        if predictions:
+            if self._lines is not None:
+                self._lines.write(b"\n".join(value for _, value in predictions) + b"\n")
+            else:
+                import pyarrow as pa
+
+                self._tables.append(pa.Table.from_pylist(
+                    [orjson.loads(value) for _, value in predictions]))
+        if rejects:
+            if self._rejects is None:
+                self.rejects_temp.parent.mkdir(parents=True, exist_ok=True)
+                self._rejects = open(self.rejects_temp, "wb")  # noqa: SIM115
+            self._rejects.write(b"\n".join(map(reject_line, rejects)) + b"\n")
+
+    def commit(self) -> None:
+        """Flush both files to disk and rename them to their final names."""
+        if self._lines is not None:
+            _close_synced(self._lines)
+        else:
+            self._write_parquet()
+        if self._rejects is not None:
+            _close_synced(self._rejects)
+            os.replace(self.rejects_temp, self.rejects_final)
+        os.replace(self.temp, self.final)
+
+    def _write_parquet(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._tables:
+            table = pa.concat_tables(self._tables, promote_options="permissive")
+        else:
+            table = pa.table({"id": pa.array([], pa.string())})
+        with open(self.temp, "wb") as handle:
+            pq.write_table(table, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def abort(self) -> None:
+        for handle in (self._lines, self._rejects):
+            if handle is not None:
+                handle.close()
+        for path in (self.temp, self.rejects_temp):
+            path.unlink(missing_ok=True)
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Delete the half-written files a stopped job left (returns them)."""
+    found = [path for where in (folder, folder / REJECTS) if where.is_dir()
+             for path in where.iterdir() if path.name.startswith(".") and TEMP_MARK in path.name]
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
+
+
+class TopicUnit:
+    """A unit's predictions and rejects produced to topics, acknowledged at :meth:`commit`
+    (at least once per unit: a unit stopped half way is produced again in full)."""
+
+    def __init__(self, sink: KafkaSink, predictions_topic: str, rejects_topic: str) -> None:
+        self.sink = sink
+        self.predictions_topic = predictions_topic
+        self.rejects_topic = rejects_topic
+
+    def add(self, predictions: list[tuple[bytes | None, bytes]], rejects: list[DeadLetter],
+            table: Any = None) -> None:
+        assert table is None, "topic outputs take encoded predictions"
+        for key, value in predictions:
+            self.sink.send(self.predictions_topic, key, value)
+        for letter in rejects:
+            self.sink.send(self.rejects_topic, letter.key, letter.value, letter.headers)
+
+    def commit(self) -> None:
+        self.sink.flush(timeout_s=120)
+
+    def abort(self) -> None:
+        """Nothing to take back: what was sent stays (at least once)."""
+
+
+def _close_synced(handle: Any) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()

@@ -1,0 +1,114 @@
+"""Exact topic ranges: resolved against the broker by the driver, read by the actors.
+
+``latest`` is the high watermark of a fetch (``consumer.highwater``), never ``end_offsets()``
+alone: the embedded broker answers ListOffsets(latest) one record batch short. A time bound
+uses ListOffsets by timestamp (``offsets_for_times``); a broker without it (the embedded one)
+is a clear error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from streaminfer.errors import BrokerError, ConfigError
+from streaminfer.operators.batch_units import Unit, offset_units
+from streaminfer.operators.records import Record
+from streaminfer.operators.topic_metadata import wait_for_partitions
+from streaminfer.operators.topic_ranges import RangeError, TopicRange, resolve
+from streaminfer.waiting import wait_until
+
+_NO_TIMES = ("the broker cannot find offsets by time ({}); the embedded broker lacks "
+             "ListOffsets by timestamp: give offsets or earliest/latest instead of time:")
+#: Longest a unit's read may go without a new record before it is abandoned.
+STALL_S = 60.0
+
+
+def _consumer(config: dict[str, Any], **options: Any) -> KafkaConsumer:
+    return KafkaConsumer(**config, group_id=None, enable_auto_commit=False,
+                         fetch_max_wait_ms=100, **options)
+
+
+def plan_topic(config: dict[str, Any], request: TopicRange, unit_rows: int) -> list[Unit]:
+    """Units over the exact offsets ``request`` names, a partition after the other."""
+    consumer = _consumer(config)
+    try:
+        partitions = wait_for_partitions(consumer, [request.topic], 15.0)
+        begin = {tp.partition: o for tp, o in consumer.beginning_offsets(partitions).items()}
+        high = high_watermarks(consumer, partitions)
+        times = _time_offsets(consumer, request, partitions)
+    finally:
+        consumer.close(autocommit=False)
+    try:
+        ranges = resolve(request, begin=begin, high=high, times=times)
+    except RangeError as exc:
+        raise ConfigError(str(exc)) from None
+    units: list[Unit] = []
+    for partition, (start, end) in ranges.items():
+        units += offset_units(request.topic, partition, start, end, unit_rows, first=len(units))
+    return units
+
+
+def high_watermarks(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> dict[int, int]:
+    """The exact end of each partition: the high watermark a fetch reports. The fetch starts
+    at ``end_offsets() - 1`` (the last batch, by that broker's answer), so it reads little."""
+    ends = consumer.end_offsets(partitions)
+    begins = consumer.beginning_offsets(partitions)
+    consumer.assign(partitions)
+    for tp in partitions:
+        consumer.seek(tp, max(begins[tp], ends[tp] - 1))
+
+    def known() -> bool:
+        consumer.poll(timeout_ms=100, max_records=1)
+        return all(consumer.highwater(tp) is not None for tp in partitions)
+
+    if not wait_until(known, timeout_s=30.0, every_s=0.0):
+        raise BrokerError(f"no fetch answer for {partitions[0].topic} within 30s; "
+                          "is the broker healthy?")
+    return {tp.partition: int(consumer.highwater(tp)) for tp in partitions}
+
+
+def _time_offsets(
+    consumer: KafkaConsumer, request: TopicRange, partitions: list[TopicPartition]
+) -> dict[tuple[str, int], int | None]:
+    found: dict[tuple[str, int], int | None] = {}
+    for which, bound in (("start", request.start), ("end", request.end)):
+        if bound.kind != "time":
+            continue
+        try:
+            answer = consumer.offsets_for_times({tp: bound.time_ms for tp in partitions})
+        except KafkaError as exc:
+            raise BrokerError(_NO_TIMES.format(f"{type(exc).__name__}: {exc}")) from None
+        for tp in partitions:
+            hit = answer.get(tp)
+            if hit is not None and hit.timestamp < 0:  # an offset for no record: made up
+                raise BrokerError(_NO_TIMES.format("it answered an offset without a timestamp"))
+            found[(which, tp.partition)] = None if hit is None else hit.offset
+    return found
+
+
+def read_topic_unit(config: dict[str, Any], unit: Unit, batch_size: int) -> Iterator[list[Record]]:
+    """Every record with an offset in ``[unit.start, unit.end)``, ``batch_size`` at a time."""
+    tp = TopicPartition(unit.path, unit.partition)
+    consumer = _consumer(config, max_poll_records=batch_size)
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, unit.start)
+        last_progress = time.monotonic()
+        while consumer.position(tp) < unit.end:
+            records = consumer.poll(timeout_ms=200).get(tp, [])
+            kept = [r for r in records if unit.start <= r.offset < unit.end]
+            if kept:
+                last_progress = time.monotonic()
+                yield kept
+            elif time.monotonic() - last_progress > STALL_S:
+                raise BrokerError(
+                    f"{unit.path} partition {unit.partition}: no records for {STALL_S:.0f}s "
+                    f"at offset {consumer.position(tp)} (reading up to {unit.end})"
+                )
+    finally:
+        consumer.close(autocommit=False)

@@ -1,0 +1,63 @@
+"""Part files appear whole or not at all; rejects keep the original value and the reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+
+from streaminfer.operators.dead_letter import DeadLetter, dead_letter
+from streaminfer.operators.records import RecordError, SourceRecord
+from streaminfer.pipelines.batch.outputs import (
+    OutputFormat,
+    PartFiles,
+    reject_line,
+    remove_temporaries,
+)
+
+PREDICTIONS = [(None, orjson.dumps({"id": f"e{i}", "label": i % 2})) for i in range(5)]
+
+
+def _letter(value: bytes | None) -> DeadLetter:
+    record = SourceRecord("f.jsonl", 0, 7, 0, b"k", value)
+    return dead_letter(record, RecordError("invalid_json", "not valid JSON", "decode"))
+
+
+def test_parts_are_hidden_until_commit_then_renamed(tmp_path: Path) -> None:
+    formats: tuple[OutputFormat, ...] = ("parquet", "jsonl")
+    for index, fmt in enumerate(formats):
+        part = PartFiles(tmp_path, f"part-0000{index}", fmt)
+        part.add(PREDICTIONS, [_letter(b"{oops")])
+        assert not part.final.exists() and not part.rejects_final.exists()
+        part.commit()
+        assert not part.temp.exists() and not part.rejects_temp.exists()
+        if fmt == "parquet":
+            assert pq.read_table(part.final).column("id").to_pylist() == [
+                f"e{i}" for i in range(5)]
+        else:
+            assert [orjson.loads(line)["id"] for line in part.final.read_bytes().splitlines()] \
+                == [f"e{i}" for i in range(5)]
+        (line,) = part.rejects_final.read_bytes().splitlines()
+        assert orjson.loads(line)["value"] == "{oops"
+
+
+def test_an_aborted_or_abandoned_part_leaves_nothing_under_a_final_name(tmp_path: Path) -> None:
+    aborted = PartFiles(tmp_path, "part-00000", "jsonl")
+    aborted.add(PREDICTIONS, [_letter(b"x")])
+    aborted.abort()
+    abandoned = PartFiles(tmp_path, "part-00001", "jsonl")  # a killed process leaves it
+    abandoned.add(PREDICTIONS, [_letter(b"x")])
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(
+        [abandoned.temp.name, abandoned.rejects_temp.name])
+    assert sorted(remove_temporaries(tmp_path)) == sorted([abandoned.temp,
+                                                           abandoned.rejects_temp])
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_a_reject_line_holds_the_value_and_the_dead_letter_headers() -> None:
+    line = orjson.loads(reject_line(_letter(b"\xff\xfe")))
+    assert line["key"] == "k" and "value" not in line and line["value_base64"] == "//4="
+    assert line["headers"]["error.type"] == "invalid_json"
+    assert line["headers"]["source.offset"] == "7"
+    assert orjson.loads(reject_line(_letter(None)))["value"] is None
