@@ -3,8 +3,10 @@ that only take paths), a model's initializers as arrays, and its dense-layer wei
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,19 @@ def through_files(model: bytes, transform: Callable[[Path, Path], None]) -> byte
         source.write_bytes(model)
         transform(source, target)
         return target.read_bytes()
+
+
+@contextlib.contextmanager
+def quiet_root_logger() -> Iterator[None]:
+    """ONNX Runtime's quantizer logs advice for every tensor on the root logger: hold it to
+    errors while it runs."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def load_proto(model: bytes) -> Any:

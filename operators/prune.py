@@ -110,7 +110,7 @@ def hidden_layers(proto: Any) -> list[HiddenLayer]:
         if activation is None or activation.op_type not in ACTIVATIONS:
             continue
         following = only(activation.output[0])
-        if not dense(following, activation.output[0]):
+        if following is None or not dense(following, activation.output[0]):
             continue
         layers.append(HiddenLayer(
             node.input[1], node.op_type == "Gemm" and _transposed(node, 1), bias,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streaminfer.operators.onnx_graph import require_dense, through_files
+from streaminfer.operators.onnx_graph import quiet_root_logger, require_dense, through_files
 
 FORMATS = ("qdq", "qoperator")
 #: The operators quantized: the dense layers, where the time goes.
@@ -29,7 +29,8 @@ def quantize_dynamic_int8(model: bytes, *, per_channel: bool = False) -> bytes:
         quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=per_channel,
                          op_types_to_quantize=OPS)
 
-    return through_files(model, run)
+    with quiet_root_logger():
+        return through_files(model, run)
 
 
 class MatrixReader:
@@ -51,7 +52,8 @@ def preprocess(model: bytes) -> bytes:
     def run(source: Path, target: Path) -> None:
         quant_pre_process(str(source), str(target), skip_symbolic_shape=True)
 
-    return through_files(model, run)
+    with quiet_root_logger():
+        return through_files(model, run)
 
 
 def quantize_static_int8(
@@ -78,4 +80,5 @@ def quantize_static_int8(
             per_channel=per_channel, op_types_to_quantize=OPS,
         )
 
-    return through_files(source_model, run)
+    with quiet_root_logger():
+        return through_files(source_model, run)

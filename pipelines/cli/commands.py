@@ -10,7 +10,7 @@ from kafka.errors import KafkaError
 from rich.markup import escape
 
 from streaminfer.errors import StreamInferError
-from streaminfer.pipelines.cli import broker, config, demo, run, topics
+from streaminfer.pipelines.cli import broker, config, demo, optimize, run, topics
 from streaminfer.pipelines.cli.cluster import app as cluster_app
 from streaminfer.pipelines.cli.common import err, setup_logging
 
@@ -28,6 +28,7 @@ app.command("produce")(topics.produce)
 app.command("tail")(topics.tail)
 app.command("demo")(demo.demo)
 app.command("build-models")(demo.build_models)
+app.command("optimize")(optimize.optimize)
 
 
 @app.callback()
