@@ -63,7 +63,9 @@ def optimize(
         where = register_best(report, name or model.stem)
         out.print(f"registered {report.chosen}: {where}" if where else
                   "nothing registered: no accepted variant is faster than the original")
-    out.print(table(report), width=max(out.width, 150))  # wrapped, a table is unreadable
+    if not out.is_terminal:
+        out.width = max(out.width, 160)  # to a file or a pipe: the table unwrapped
+    out.print(table(report))
     for line in reasons(report):
         out.print(f"  {line}", highlight=False)
     out.print(f"{write_json(report, out_dir / 'report.json')}  "

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from streaminfer.errors import DataError
+from streaminfer.errors import DataError, ModelError
 from streaminfer.operators.labelled_rows import LabelledRows
 from streaminfer.operators.model_runner import read_model_file, sha256_hex
 from streaminfer.operators.quality import DIRECTION
@@ -178,11 +178,14 @@ def optimize(model_path: Path, rows: LabelledRows, out_dir: Path, *, data_name: 
     chosen = [r for r in recipes(settings.sparsities, settings.fractions)
               if r.name == ORIGINAL or settings.only is None or r.name in settings.only]
     built = []
-    for recipe in chosen:
+    for recipe in chosen:  # the original first: if it cannot run on the data, stop there
         log.info("variant %s", recipe.name)
         built.append(build_variant(recipe, original, inputs, X, out_dir, settings.threads))
-    reference = built[0]
-    assert reference.predictions is not None, reference.reason
+        reference = built[0]
+        if reference.predictions is None:
+            raise ModelError(f"{model_path} does not run on {data_name or 'the data'} "
+                             f"({reference.reason}); check the feature columns (--config)")
+    assert reference.predictions is not None
     kind = "classifier" if reference.predictions.is_classifier else "regressor"
     classes = classes_of(reference.predictions, rows.y) if kind == "classifier" else None
     devices = ["cpu", "cuda"] if cuda_usable() else ["cpu"]

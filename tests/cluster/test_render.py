@@ -24,7 +24,8 @@ from streaminfer.cluster.render import (
 from streaminfer.errors import ConfigError
 
 FILES = {"ray-cluster.yaml", "raycluster.yaml", "rayjob.yaml", "configmap.yaml"}
-EXAMPLES = ["autoscaling", "demo", "diabetes-regression", "fraud-scoring", "fraud-serve"]
+EXAMPLES = ["autoscaling", "demo", "diabetes-regression", "fraud-scoring", "fraud-serve",
+            "mlp-scoring"]
 
 
 def render(path: Path, **cluster: Any) -> tuple[dict[str, Any], Rendered]:
