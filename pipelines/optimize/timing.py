@@ -1,7 +1,7 @@
 """Speed of model variants with ONNX Runtime: load time, latency at batch 1 and rows/s at
 larger batches, each variant timed in turn within every round (so a slow moment of a shared
-machine hits all of them alike), the best round of each kept (other processes only ever slow
-a run down)."""
+machine hits all of them alike; the order rotates from round to round), the best round of each
+kept (other processes only ever slow a run down)."""
 
 from __future__ import annotations
 
@@ -73,8 +73,10 @@ def time_sessions(
     seen: dict[str, dict[int, list[float]]] = {name: {s: [] for s in sizes} for name in sessions}
     for session, _ in sessions.values():  # warm up
         session.run(None, {session.get_inputs()[0].name: inputs[max(sizes)]})
-    for _ in range(rounds):
-        for name, (session, _) in sessions.items():
+    names = list(sessions)
+    for turn in range(rounds):
+        for name in names[turn % len(names):] + names[: turn % len(names)]:  # rotated
+            session = sessions[name][0]
             input_name = session.get_inputs()[0].name
             for size in sizes:
                 seen[name][size].append(
