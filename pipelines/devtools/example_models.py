@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from streaminfer.operators.model_runner import sha256_hex
+from streaminfer.operators.model_runner import write_model_file
 
 OPSET = {"": 17, "ai.onnx.ml": 3}
 
@@ -204,12 +204,7 @@ EXAMPLES: dict[str, Example] = {
 
 def write_model(data: bytes, path: Path) -> Path:
     """Write ``path`` and ``path.sha256`` (checked by the pipeline before it loads the model)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    Path(f"{path}.sha256").write_text(f"{sha256_hex(data)}  {path.name}\n")
-    return path
+    return write_model_file(data, path)
 
 
 def build(name: str, out_dir: Path, *, force: bool = False) -> Path:

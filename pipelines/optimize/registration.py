@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from streaminfer.operators.model_runner import read_model_file, sha256_hex
+from streaminfer.operators.model_runner import read_model_file, sha256_hex, write_model_file
 
 
 def register_variant(model_name: str, onnx_path: Path, *, parent: str, technique: str,
@@ -29,8 +29,7 @@ def register_variant(model_name: str, onnx_path: Path, *, parent: str, technique
     folder = root / version
     folder.mkdir()
     digest = sha256_hex(data)
-    (folder / "model.onnx").write_bytes(data)
-    (folder / "model.onnx.sha256").write_text(f"{digest}  model.onnx\n")
+    write_model_file(data, folder / "model.onnx")
     metadata = {
         "name": model_name, "version": version, "sha256": digest,
         "registered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

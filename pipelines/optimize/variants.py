@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streaminfer.operators.model_runner import write_model_file
 from streaminfer.operators.onnx_graph import NotApplicable
-from streaminfer.pipelines.devtools.example_models import write_model
 from streaminfer.pipelines.optimize.evaluate import Predictions, predict
 from streaminfer.pipelines.optimize.recipes import Inputs, Recipe
 from streaminfer.pipelines.optimize.timing import open_session
@@ -49,7 +49,7 @@ def build_variant(recipe: Recipe, original: bytes, inputs: Inputs, rows: Any,
     except Exception as exc:  # the quantizer and converters raise many kinds
         log.warning("variant %s failed: %s", recipe.name, _one_line(exc))
         return Built(recipe, "failed", _one_line(exc))
-    path = write_model(data, out_dir / f"{recipe.name}.onnx")
+    path = write_model_file(data, out_dir / f"{recipe.name}.onnx")
     try:
         session, load_ms = open_session(data, "cpu", threads)
         predictions = predict(session, rows)
