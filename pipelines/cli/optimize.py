@@ -4,11 +4,14 @@ measured on labelled rows; print the comparison, write JSON and a PNG, register 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from streaminfer.pipelines.cli.common import out
+
+if TYPE_CHECKING:
+    from streaminfer.pipelines.spec.schema import PipelineSpec
 
 
 def _floats(text: str, what: str) -> tuple[float, ...]:
@@ -34,16 +37,18 @@ def optimize(
         "--config", "-c", help="Pipeline YAML: feature names (source.features or "
         "source.features_field) and batching.max_size.")] = None,
     label: Annotated[str, typer.Option(help="The label column.")] = "label",
-    max_loss: Annotated[float, typer.Option(
+    max_loss: Annotated[Optional[float], typer.Option(  # noqa: UP045
         min=0, help="Reject variants whose primary metric (accuracy; RMSE for regressors) is "
-        "worse than the original's by more than this share (0.005 = 0.5%).")] = 0.005,
+        "worse than the original's by more than this share (0.005 = 0.5%; default: the "
+        "YAML's optimize.max_loss, else 0.005).")] = None,
     register: Annotated[bool, typer.Option(
         help="Register the fastest accepted variant, with its lineage.")] = False,
     name: Annotated[Optional[str], typer.Option(  # noqa: UP045
         help="Registered model name (default: the model file's name).")] = None,
-    sparsities: Annotated[str, typer.Option(help="Magnitude pruning levels.")] = "0.5,0.9",
-    prune: Annotated[str, typer.Option(
-        help="Structured pruning: shares of hidden units to remove.")] = "0.25,0.5,0.9",
+    sparsities: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Magnitude pruning levels, e.g. 0.5,0.9.")] = None,
+    prune: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Structured pruning: shares of hidden units to remove, e.g. 0.25,0.5.")] = None,
     rounds: Annotated[int, typer.Option(min=1, help="Timing rounds (medians).")] = 5,
 ) -> None:
     """Make and compare optimized variants of MODEL on labelled DATA."""
@@ -51,13 +56,20 @@ def optimize(
     from streaminfer.pipelines.optimize.report import reasons, table, write_json, write_png
     from streaminfer.pipelines.optimize.run import Settings, register_best
     from streaminfer.pipelines.optimize.run import optimize as run_optimize
+    from streaminfer.pipelines.spec.loader import load_spec
+    from streaminfer.pipelines.spec.optimize_spec import OptimizeSpec
 
     table_data = read_table(data)
-    features, features_field, batches = _from_config(config, table_data.column_names, label)
+    spec = load_spec(config) if config else None
+    features, features_field, batches = _features(spec, table_data.column_names, label)
     rows = labelled_rows(table_data, features, label, features_field, where=str(data))
+    levels = (spec.optimize if spec else None) or OptimizeSpec()
     settings = Settings(
-        max_loss=max_loss, batches=batches, rounds=rounds,
-        sparsities=_floats(sparsities, "--sparsities"), fractions=_floats(prune, "--prune"))
+        max_loss=levels.max_loss if max_loss is None else max_loss, batches=batches,
+        rounds=rounds, calibration_rows=levels.calibration_rows,
+        sparsities=levels.sparsities if sparsities is None else _floats(sparsities,
+                                                                         "--sparsities"),
+        fractions=levels.prune if prune is None else _floats(prune, "--prune"))
     report = run_optimize(model, rows, out_dir, data_name=str(data), settings=settings)
     if register:
         where = register_best(report, name or model.stem)
@@ -72,14 +84,11 @@ def optimize(
               f"{write_png(report, out_dir / 'report.png')}")
 
 
-def _from_config(config: Path | None, columns: list[str],
-                 label: str) -> tuple[list[str] | None, str | None, tuple[int, ...]]:
+def _features(spec: PipelineSpec | None, columns: list[str],
+              label: str) -> tuple[list[str] | None, str | None, tuple[int, ...]]:
     """Feature names (or the list field) and batch sizes, from the pipeline YAML or else
     the file's columns in order, less the label."""
-    if config is None:
+    if spec is None:
         return [c for c in columns if c != label], None, (256,)
-    from streaminfer.pipelines.spec.loader import load_spec
-
-    spec = load_spec(config)
     features = list(spec.source.features) if spec.source.features else None
     return features, spec.source.features_field, tuple(sorted({256, spec.batching.max_size}))

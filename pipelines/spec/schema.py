@@ -37,6 +37,7 @@ from streaminfer.pipelines.spec.model_spec import (
     RoutingSpec,
     ServeSpec,
 )
+from streaminfer.pipelines.spec.optimize_spec import OptimizeSpec
 
 __all__ = [
     "HTTP_INGRESS_CPUS",
@@ -45,6 +46,7 @@ __all__ = [
     "KafkaSpec",
     "MetricsSpec",
     "ModelSpec",
+    "OptimizeSpec",
     "PipelineSpec",
     "RaySpec",
     "RoutingSpec",
@@ -250,6 +252,9 @@ class PipelineSpec(FrozenModel):
     metrics: MetricsSpec = Field(default_factory=MetricsSpec, description="Prometheus metrics.")
     http: HttpSpec = Field(default_factory=HttpSpec, description="HTTP scoring endpoint.")
     ray: RaySpec = Field(default_factory=RaySpec, description="Ray cluster.")
+    optimize: OptimizeSpec | None = Field(
+        None, description="Tolerance and levels for `streaminfer optimize --config`."
+    )
 
     @model_validator(mode="after")
     def _models_and_routing(self) -> PipelineSpec:

@@ -35,13 +35,16 @@ def test_optimize_a_linear_model_with_features_from_a_pipeline_yaml(
         "name": "p", "source": {"topics": ["t"], "group_id": "g", "features": dataset.features},
         "model": {"path": str(model_factory("breast_cancer"))},
         "sink": {"predictions_topic": "o", "dead_letter_topic": "d"},
-        "batching": {"max_size": 64}}))
+        "batching": {"max_size": 64}, "optimize": {"max_loss": 0.02, "prune": [0.3]}}))
     out = tmp_path / "out"
     result = streaminfer("optimize", model_factory("breast_cancer"), "--data", data,
                          "--out", out, "--config", config, "--rounds", "1", "--register")
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["rows"] == len(dataset.y)
+    assert report["max_loss"] == 0.02  # from the YAML's optimize section
+    assert [v["name"] for v in report["variants"] if v["technique"] == "structured-pruning"] == [
+        "structured-30"]
     original = report["variants"][0]
     assert original["metrics"]["accuracy"] > 0.95  # the right feature order
     assert set(original["speed"]["cpu"]["rows_per_s"]) == {"64", "256"}  # max_size and 256
