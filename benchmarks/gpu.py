@@ -83,8 +83,9 @@ def sweep(model: bytes, X: np.ndarray, batches: list[int], devices: list[str],
             for name, s in speeds.items()}
 
 
-def replica_providers(app: str, calls: int = 24) -> dict[str, list[str]]:
-    """Ask the application's replicas which providers they use (Serve spreads the calls)."""
+def replica_providers(app: str, replicas: int, calls: int = 200) -> dict[str, list[str]]:
+    """Ask the application's replicas which providers they use, until each has answered
+    (Serve spreads the calls) or ``calls`` ran out."""
     from ray import serve
 
     handle = serve.get_app_handle(app)
@@ -92,6 +93,8 @@ def replica_providers(app: str, calls: int = 24) -> dict[str, list[str]]:
     for _ in range(calls):
         answer = handle.describe.remote().result(timeout_s=30)
         seen[answer["replica"]] = answer["providers"]
+        if len(seen) >= replicas:
+            break
     return seen
 
 
@@ -129,7 +132,7 @@ def stream(model_path: Path, count: int, replicas: int, num_gpus: float) -> dict
         assert spec.model is not None
         pipeline = Pipeline(spec).start().wait_ready(timeout_s=300)
         try:
-            providers = replica_providers(app_name(spec, spec.model))
+            providers = replica_providers(app_name(spec, spec.model), replicas)
             start = time.monotonic()
             produce(config, topic, events, None)
             if not wait_until(lambda: pipeline.stats().predictions >= count, 600, every_s=0.25):
@@ -165,7 +168,7 @@ def main() -> None:
     import ray
 
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    dry = bool(problem)
+    dry = args.cpu_dry_run  # on the CPU even where a GPU is present
     devices = ["cpu"] if dry else ["cpu", "cuda"]
     batches = [1, 16, 64] if dry else list(BATCHES)
     model_path = build("digits_mlp", args.out)

@@ -4,10 +4,13 @@ the script refusing in one line exactly where no GPU is present."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
@@ -40,3 +43,22 @@ def test_the_script_refuses_in_one_line_exactly_where_there_is_no_gpu() -> None:
     else:
         assert done.returncode == 2
         assert done.stderr.strip() == f"benchmarks/gpu.py refuses: {problem}"
+
+
+@pytest.mark.integration
+def test_the_cpu_dry_run_goes_through_every_step(tmp_path: Path) -> None:
+    """Sweep, fp16 conversion and the Serve pipeline, on the CPU at a small size."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--cpu-dry-run", "--events", "1000",
+         "--rounds", "1", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=500, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["dry_run_on_cpu"] is True and report["devices"] == ["cpu"]
+    assert set(report["sweep_rows_per_s"]["cpu-fp32"]) == {"1", "16", "64"}
+    for precision in ("fp32", "fp16"):
+        run = report["pipeline"][precision]
+        assert run["events"] == 1000 and run["events_per_s"] > 0
+        assert len(run["replica_providers"]) == 2  # both replicas answered
+        assert all(p == ["CPUExecutionProvider"] for p in run["replica_providers"].values())
+        assert 0 <= run["p50_ms"] <= run["p99_ms"]
