@@ -60,6 +60,18 @@ def read_model_file(path: str | Path, expected_sha256: str | None = None) -> byt
     return data
 
 
+def write_model_file(data: bytes, path: str | Path) -> Path:
+    """Write model bytes to ``path`` (atomically) and ``<path>.sha256`` beside it, which
+    :func:`read_model_file` checks before a pipeline loads the model."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    Path(f"{path}.sha256").write_text(f"{sha256_hex(data)}  {path.name}\n")
+    return path
+
+
 def verify_digest(data: bytes, expected_sha256: str | None, what: str) -> None:
     """Refuse model bytes whose sha256 is not the expected one."""
     if expected_sha256 is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from streaminfer.operators.model_runner import sha256_hex
+from streaminfer.operators.model_runner import sha256_hex, write_model_file
 from streaminfer.pipelines.training.trainers import export_onnx
 
 
@@ -69,6 +69,24 @@ def fraud() -> Dataset:
     return Dataset(list(FRAUD_FEATURES), X, y)
 
 
+def digits() -> Dataset:
+    """8x8 images of handwritten digits: 64 pixel features (0-16), 10 classes."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    return Dataset([_field(n) for n in data.feature_names], data.data, data.target)
+
+
+def digits_split(held_out: bool) -> Dataset:
+    """The training part (75%) or the held-out part (25%) of :func:`digits` (fixed seed)."""
+    from sklearn.model_selection import train_test_split
+
+    data = digits()
+    parts = train_test_split(data.X, data.y, test_size=0.25, random_state=11, stratify=data.y)
+    X, y = (parts[1], parts[3]) if held_out else (parts[0], parts[2])
+    return Dataset(data.features, X, y)
+
+
 def train_breast_cancer() -> bytes:
     """Scaled logistic regression: outputs ``label`` and ``probabilities``."""
     from sklearn.linear_model import LogisticRegression
@@ -91,6 +109,20 @@ def train_fraud() -> bytes:
     pipe = make_pipeline(
         StandardScaler(), MLPClassifier(hidden_layer_sizes=(32, 16), max_iter=300, random_state=7)
     )
+    pipe.fit(data.X, data.y)
+    return export_onnx(pipe, data.X)
+
+
+def train_digits_mlp() -> bytes:
+    """A wide scikit-learn MLP (64 -> 512 -> 256 -> 10) on the training part of the digits,
+    so that the model, not Kafka, dominates a micro-batch: outputs ``label``, ``probabilities``."""
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = digits_split(held_out=False)
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(
+        hidden_layer_sizes=(512, 256), max_iter=200, random_state=5))
     pipe.fit(data.X, data.y)
     return export_onnx(pipe, data.X)
 
@@ -149,6 +181,7 @@ class Example:
 
     train: Callable[[], bytes]
     dataset: Callable[[], Dataset]
+    held_out: Callable[[], Dataset] | None = None  # rows the model was not trained on
 
 
 EXAMPLES: dict[str, Example] = {
@@ -156,17 +189,13 @@ EXAMPLES: dict[str, Example] = {
     "fraud": Example(train_fraud, fraud),
     "diabetes": Example(train_diabetes, diabetes),
     "wine_mlp": Example(train_wine_mlp, wine),
+    "digits_mlp": Example(train_digits_mlp, digits, lambda: digits_split(held_out=True)),
 }
 
 
 def write_model(data: bytes, path: Path) -> Path:
     """Write ``path`` and ``path.sha256`` (checked by the pipeline before it loads the model)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    Path(f"{path}.sha256").write_text(f"{sha256_hex(data)}  {path.name}\n")
-    return path
+    return write_model_file(data, path)
 
 
 def write_profile(name: str, path: Path) -> Path:
@@ -197,5 +226,24 @@ def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
     return path
 
 
+def write_validation(name: str, out_dir: Path) -> Path | None:
+    """Write the held-out rows of an example (feature columns and ``label``) to
+    ``<name>.validation.parquet``, for ``streaminfer optimize --data``; None if it has none."""
+    held_out = EXAMPLES[name].held_out
+    if held_out is None:
+        return None
+    import pyarrow as pa
+    from pyarrow import parquet
+
+    data = held_out()
+    columns = {f: data.X[:, i].astype(np.float32) for i, f in enumerate(data.features)}
+    path = out_dir / f"{name}.validation.parquet"
+    parquet.write_table(pa.table({**columns, "label": data.y}), path)
+    return path
+
+
 def build_all(out_dir: Path, *, force: bool = False) -> list[Path]:
-    return [build(name, out_dir, force=force) for name in EXAMPLES]
+    built = [build(name, out_dir, force=force) for name in EXAMPLES]
+    for name in EXAMPLES:
+        write_validation(name, out_dir)
+    return built

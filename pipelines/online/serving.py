@@ -113,6 +113,11 @@ class ModelReplica:
                                                          for r in part)))
         return answers
 
+    def describe(self) -> dict[str, Any]:
+        """This replica's id and the ONNX Runtime providers its session uses."""
+        return {"replica": serve.get_replica_context().replica_id.unique_id,
+                "providers": list(self.model.info.providers)}
+
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.0)  # set per model in __init__
     async def predict(self, matrices: list[np.ndarray]) -> list[ReplicaAnswer]:
         # ONNX Runtime releases the GIL: the replica keeps taking requests while it runs.

@@ -41,6 +41,7 @@ from streaminfer.pipelines.spec.model_spec import (
     ServeSpec,
 )
 from streaminfer.pipelines.spec.training_spec import RegistrySpec, RetrainSpec
+from streaminfer.pipelines.spec.optimize_spec import OptimizeSpec
 
 __all__ = [
     "HTTP_INGRESS_CPUS",
@@ -52,6 +53,7 @@ __all__ = [
     "KafkaSpec",
     "MetricsSpec",
     "ModelSpec",
+    "OptimizeSpec",
     "PipelineSpec",
     "RaySpec",
     "RegistrySpec",
@@ -276,6 +278,9 @@ class PipelineSpec(FrozenModel):
     )
     batch: BatchSpec | None = Field(
         None, description="Batch inference (`streaminfer batch`): the scoring actor pool."
+    )
+    optimize: OptimizeSpec | None = Field(
+        None, description="Tolerance and levels for `streaminfer optimize --config`."
     )
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ from streaminfer.cli import (
     config,
     demo,
     feedback,
+    optimize,
     retrain,
     run,
     topics,
@@ -46,6 +47,7 @@ app.command("retrain")(retrain.retrain)
 app.command("join")(feedback.join)
 app.command("status")(feedback.status)
 app.command("batch")(batch.batch)
+app.command("optimize")(optimize.optimize)
 
 
 @app.callback()

@@ -48,3 +48,6 @@ def build_models(
 
     for path in build_all(out_dir, force=force):
         out.print(f"{path}  (sha256 in {path.name}.sha256)")
+        held_out = path.with_suffix(".validation.parquet")
+        if held_out.exists():
+            out.print(f"{held_out}  (held-out rows for `streaminfer optimize --data`)")

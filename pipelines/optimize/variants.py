@@ -1,0 +1,59 @@
+"""Make each variant of a model, write it with its sha256, and check it loads and predicts.
+
+A technique that cannot apply (no dense weights) is ``skipped``, one that fails is ``failed``,
+each with a one-line reason; nothing stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from streaminfer.operators.model_runner import write_model_file
+from streaminfer.operators.onnx_graph import NotApplicable
+from streaminfer.pipelines.optimize.evaluate import Predictions, predict
+from streaminfer.pipelines.optimize.recipes import Inputs, Recipe
+from streaminfer.pipelines.optimize.timing import open_session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Built:
+    """A variant as made: its file and CPU session, or why there is none."""
+
+    recipe: Recipe
+    status: str  # "built", "skipped", "failed"
+    reason: str = ""
+    path: Path | None = None
+    data: bytes = b""
+    session: Any = None
+    load_ms: float = 0.0
+    predictions: Predictions | None = None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+def build_variant(recipe: Recipe, original: bytes, inputs: Inputs, rows: Any,
+                  out_dir: Path, threads: int) -> Built:
+    """Make, write, load (CPU) and run one variant on the validation rows."""
+    try:
+        data = recipe.make(original, inputs)
+    except NotApplicable as exc:
+        return Built(recipe, "skipped", str(exc))
+    except Exception as exc:  # the quantizer and converters raise many kinds
+        log.warning("variant %s failed: %s", recipe.name, _one_line(exc))
+        return Built(recipe, "failed", _one_line(exc))
+    path = write_model_file(data, out_dir / f"{recipe.name}.onnx")
+    try:
+        session, load_ms = open_session(data, "cpu", threads)
+        predictions = predict(session, rows)
+    except Exception as exc:  # ONNX Runtime's own error types
+        return Built(recipe, "failed", f"does not run on ONNX Runtime: {_one_line(exc)}",
+                     path, data)
+    return Built(recipe, "built", "", path, data, session, load_ms, predictions)
