@@ -54,7 +54,7 @@ def test_topic_range(
     config = validation_config("breast_cancer", bootstrap=broker.bootstrap_servers)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["validate", str(config), "--data",
-                                      f"topic:{topic}:{START}-{END}", "--out", str(out)])
+                                      f"kafka:{topic}?start={START}&end={END}", "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = orjson.loads((out / "report.json").read_bytes())
     (m,) = report["models"]
@@ -81,7 +81,7 @@ def test_topic_range(
     assert "metric over time" in (out / "report.html").read_text()
 
     # The whole topic, up to each partition's high watermark: every record, none missed.
-    whole = CliRunner().invoke(app, ["validate", str(config), "--data", f"topic:{topic}",
+    whole = CliRunner().invoke(app, ["validate", str(config), "--data", f"kafka:{topic}",
                                      "--out", str(tmp_path / "all")])
     assert whole.exit_code == 0, whole.output
     assert orjson.loads((tmp_path / "all" / "report.json").read_bytes())["data"]["rows"] \
