@@ -112,7 +112,8 @@ def check_live_metrics(rp: Any, joined: list[dict[str, Any]], summary_of: Any,
               "f1": skm.f1_score(y, predicted),
               "precision": skm.precision_score(y, predicted, zero_division=0),
               "recall": skm.recall_score(y, predicted, zero_division=0),
-              "log_loss": skm.log_loss(y, np.clip(proba, 1e-15, 1), labels=[0, 1]),
+              "log_loss": skm.log_loss(y, np.clip(proba / proba.sum(axis=1, keepdims=True),
+                                                  1e-15, 1), labels=[0, 1]),
               "roc_auc": skm.roc_auc_score(y, proba[:, 1]),
               "examples": float(len(joined))}
     assert wait_until(
