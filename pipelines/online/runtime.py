@@ -84,7 +84,7 @@ class PipelineRuntime:
         self.pool = WorkerPool(spec, self.bootstrap_servers, sources, self.source_partitions)
         self.pool.scale_to(spec.workers.count)
         self._monitor = PoolMonitor(self.pool, self.metrics, drift=self.drift).start()
-        if spec.feedback is not None:
+        if spec.feedback is not None and spec.feedback.joiners.count > 0:
             self.feedback = FeedbackService(spec, self.bootstrap_servers, self.kafka_config,
                                             self.metrics).start()
         if spec.workers.autoscale.enabled:

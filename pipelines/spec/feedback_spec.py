@@ -20,8 +20,10 @@ class JoinersSpec(FrozenModel):
     together, for every i with ``i % count`` equal to its index."""
 
     count: int = Field(
-        1, ge=1, le=1_024,
-        description="Joiner actors (never more than the predictions topic's partitions).",
+        1, ge=0, le=1_024,
+        description="Joiner actors (never more than the predictions topic's partitions); 0: "
+        "`streaminfer run` starts none (the predictions still carry their features) and "
+        "`streaminfer join` runs them elsewhere.",
     )
     num_cpus: float = Field(0.5, ge=0, description="CPUs Ray reserves for each joiner.")
     max_restarts: int = Field(

@@ -339,10 +339,15 @@ class PipelineSpec(FrozenModel):
         return EMBEDDED_FETCH_MAX_WAIT_MS if self.kafka.is_embedded else FETCH_MAX_WAIT_MS
 
     def with_overrides(
-        self, *, workers: int | None = None, ray_address: str | None = None
+        self, *, workers: int | None = None, ray_address: str | None = None,
+        joiners: int | None = None,
     ) -> PipelineSpec:
         """A copy with command-line overrides applied (``None`` keeps the YAML's value)."""
         spec = self
+        if joiners is not None and spec.feedback is not None:
+            fb = spec.feedback
+            spec = spec.model_copy(update={"feedback": fb.model_copy(
+                update={"joiners": fb.joiners.model_copy(update={"count": joiners})})})
         if workers is not None:
             spec = spec.model_copy(
                 update={"workers": spec.workers.model_copy(update={"count": workers})}

@@ -21,9 +21,10 @@ import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from streaminfer.errors import ConfigError
+from streaminfer.errors import BrokerError, ConfigError
 from streaminfer.operators.model_runner import sha256_hex
 from streaminfer.operators.profile import build_profile, profile_path
+from streaminfer.operators.range_reader import read_range
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.spec.training_spec import RetrainSpec
@@ -39,7 +40,6 @@ from streaminfer.pipelines.training.registry import (
     Registry,
 )
 from streaminfer.pipelines.training.roles import CHAMPION
-from streaminfer.pipelines.training.topic_range import read_range
 from streaminfer.pipelines.training.trainers import TrainedModel, train
 
 CHAMPION_PREFIX = "champion."
@@ -89,10 +89,13 @@ def read_examples(
     if not start and source.since == CHAMPION and champion is not None:
         start = _after(champion, source.topic)
     task = progress.add_task(f"reading {source.topic}", total=None)
-    records, span = read_range(
-        client_config(spec.kafka, spec.kafka.bootstrap_servers), source.topic,
-        start=start, end=source.end_offsets, timeout_s=source.read_timeout_s,
-        progress=lambda n: progress.advance(task, n))
+    try:
+        records, span = read_range(
+            client_config(spec.kafka, spec.kafka.bootstrap_servers), source.topic,
+            start=start, end=source.end_offsets, timeout_s=source.read_timeout_s,
+            progress=lambda n: progress.advance(task, n))
+    except BrokerError as exc:
+        raise BrokerError(f"{exc}; raise retrain.source.read_timeout_s") from None
     progress.update(task, total=len(records), completed=len(records))
     rows, skipped = ex.decode_examples(records, rt.label_field, source)
     data_range = span.as_dict()

@@ -10,7 +10,13 @@ import pyarrow as pa
 
 from streaminfer.errors import ConfigError, DataError
 from streaminfer.operators.labelled_rows import LabelledRows, labelled_rows, read_table
-from streaminfer.operators.topic_range import PREFIX, parse_range, read_range
+from streaminfer.operators.range_reader import read_range
+from streaminfer.operators.topic_ranges import (
+    Bound,
+    RangeError,
+    is_topic_source,
+    parse_topic_source,
+)
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
@@ -19,9 +25,10 @@ def load_rows(
     spec: PipelineSpec, data: str, *, label_field: str = "label",
     bootstrap_servers: str | None = None, progress: Callable[[int], None] | None = None,
 ) -> LabelledRows:
-    """The labelled rows of ``data``: a CSV/JSONL/Parquet path, or ``topic:NAME[:START-END]``
-    read from the config's Kafka (or ``bootstrap_servers``)."""
-    if data.startswith(PREFIX):
+    """The labelled rows of ``data``: a CSV/JSONL/Parquet path, or a topic range
+    ``kafka:TOPIC[?start=..][&end=..]`` (as ``streaminfer batch`` reads them) from the config's
+    Kafka (or ``bootstrap_servers``)."""
+    if is_topic_source(data):
         table = topic_table(spec, data, bootstrap_servers, progress)
         where = data
     else:
@@ -36,14 +43,22 @@ def load_rows(
 def topic_table(spec: PipelineSpec, data: str, bootstrap_servers: str | None,
                 progress: Callable[[int], None] | None) -> pa.Table:
     """The JSON records of a topic range as a table (one column per top-level field)."""
-    topic, start, end = parse_range(data)
+    try:
+        request = parse_topic_source(data)
+    except RangeError as exc:
+        raise DataError(str(exc)) from None
+    topic = request.topic
+    start, end = _offsets(request.start, data), _offsets(request.end, data)
+    if isinstance(start, int) and isinstance(end, int) and end < start:
+        raise DataError(f"{data!r}: the range ends before it starts")
     servers = bootstrap_servers or spec.kafka.bootstrap_servers
     if servers == "embedded":
         raise ConfigError("the config's broker is the embedded one, which lives only as long "
                           "as its pipeline: give --bootstrap-servers of the running broker")
     config = client_config(spec.kafka, servers)
     rows: list[dict[str, Any]] = []
-    for record in read_range(config, topic, start, end, progress=progress):
+    records, _ = read_range(config, topic, start=start, end=end, progress=progress)
+    for record in records:
         try:
             value = orjson.loads(record.value or b"")
         except orjson.JSONDecodeError as exc:
@@ -55,3 +70,16 @@ def topic_table(spec: PipelineSpec, data: str, bootstrap_servers: str | None,
     if not rows:
         raise DataError(f"{data}: no records in that range")
     return pa.Table.from_pylist(rows)
+
+
+def _offsets(bound: Bound, data: str) -> dict[int, int] | int | None:
+    """A bound as read_range takes it: ``None`` for earliest/latest, one offset for every
+    partition, or offsets by partition."""
+    if bound.kind in ("earliest", "latest"):
+        return None
+    if bound.kind == "time":
+        raise DataError(f"{data}: validate reads offset ranges; time bounds are for "
+                        "`streaminfer batch`")
+    if set(bound.offsets) == {-1}:
+        return bound.offsets[-1]
+    return dict(bound.offsets)

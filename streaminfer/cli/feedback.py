@@ -33,10 +33,8 @@ def join(
     spec = load_spec(path)
     if spec.feedback is None:
         raise ConfigError(f"{path} has no feedback section: nothing to join")
-    if joiners is not None:
-        fb = spec.feedback.model_copy(update={"joiners": spec.feedback.joiners.model_copy(
-            update={"count": joiners})})
-        spec = spec.model_copy(update={"feedback": fb})
+    # A YAML for split deployments says joiners.count: 0 (`run` starts none); here, one.
+    spec = spec.with_overrides(joiners=joiners or spec.feedback.joiners.count or 1)
     bootstrap = servers or spec.kafka.bootstrap_servers
     if bootstrap == "embedded":
         raise ConfigError(f"{path} uses the embedded broker, which lives inside `streaminfer "

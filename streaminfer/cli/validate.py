@@ -14,9 +14,9 @@ from streaminfer.cli.common import ConfigArg, Servers, err, out
 def validate(
     path: ConfigArg,
     data: Annotated[str, typer.Option(
-        help="Labelled rows: a CSV, JSONL or Parquet file, or topic:NAME[:START-END] (a "
-             "range of offsets, END exclusive, in every partition of e.g. the training "
-             "topic).")],
+        help="Labelled rows: a CSV, JSONL or Parquet file, or a topic range "
+             "kafka:TOPIC?start=S&end=E (offsets, END exclusive; earliest/latest; "
+             "P:OFF,...), e.g. of the training topic.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.html and "
                                                         "report.json.")],
     model: Annotated[Optional[Path], typer.Option(  # noqa: UP045

@@ -55,7 +55,7 @@ def test_out_of_range_windows_and_bounds_are_refused() -> None:
     assert "feedback.max_pending" in problem(
         "{labels_topic: l, training_topic: t, max_pending: 1}")
     assert "feedback.joiners.count" in problem(
-        "{labels_topic: l, training_topic: t, joiners: {count: 0}}")
+        "{labels_topic: l, training_topic: t, joiners: {count: -1}}")
 
 
 def test_features_come_only_from_predictions() -> None:

@@ -37,8 +37,9 @@ def test_join_runs_the_joiners_alone_and_drains_on_sigterm(
     read_topic: Any, tmp_path: Path,
 ) -> None:
     gcs = ray.get_runtime_context().gcs_address
-    spec = pipeline_spec_factory(partitions=2, feedback=fb_section(label_time_field="known_at"),
-                                 ray={"address": gcs})
+    # joiners.count 0: the YAML of a split deployment (`run` starts none); `join` runs one.
+    spec = pipeline_spec_factory(partitions=2, ray={"address": gcs}, feedback=fb_section(
+        label_time_field="known_at", joiners={"count": 0, "num_cpus": 0.25}))
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True)))
     proc = subprocess.Popen(
@@ -77,3 +78,20 @@ def test_join_runs_the_joiners_alone_and_drains_on_sigterm(
         stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr[-2000:]
     assert f"stopped: {COUNT} joined, {COUNT} examples out" in stdout
+
+
+def test_run_with_no_joiners_starts_none_and_its_predictions_carry_features(
+    feedback_pipeline: Any, make_events: Any, dataset_factory: Any, produce: Any,
+    read_topic: Any,
+) -> None:
+    run = feedback_pipeline(joiners={"count": 0, "num_cpus": 0.25})
+    assert run.pipeline.feedback() is None
+    assert not joiner_started(f"{run.spec.name}-joiner-0-0", run.spec.ray.namespace)
+    data = dataset_factory("breast_cancer")
+    keys, values = make_events(data, 20)
+    produce(run.source_topic, values, keys)
+    predictions = [orjson.loads(r.value) for r in read_topic(run.predictions_topic, 20)]
+    assert sorted(p["id"] for p in predictions) == sorted(f"e{i}" for i in range(20))
+    for p in predictions:
+        row = data.X[int(p["id"][1:]) % len(data.X)]
+        assert p["features"] == dict(zip(data.features, row.tolist(), strict=True))

@@ -75,7 +75,17 @@ def test_every_join_case_is_handled_and_counted_exactly(
 
     examples = by_id(read_topic(fb.training_topic, 30))
     assert sorted(examples) == sorted(late + early)
-    for event_id, [example] in examples.items():  # once each
+    check_examples(examples, predictions, truth, data)
+    unmatched = by_id(read_topic(fb.unmatched_topic, 10))
+    assert sorted(unmatched) == [f"e{i}" for i in range(30, 40)]
+    assert all(unmatched[i] == predictions[i] for i in unmatched)
+    check_live_metrics(rp, [e[0] for e in examples.values()], summary_of, tmp_path)
+
+
+def check_examples(examples: dict[str, list[Any]], predictions: dict[str, list[Any]],
+                   truth: dict[str, int], data: Any) -> None:
+    """Each example once, equal to the prediction and label it came from."""
+    for event_id, [example] in examples.items():
         prediction = predictions[event_id][0]
         outputs = {k: prediction[k] for k in ("label", "probabilities")}
         assert example == {
@@ -87,24 +97,27 @@ def test_every_join_case_is_handled_and_counted_exactly(
         }
         row = data.X[int(event_id[1:]) % len(data.X)]
         assert list(prediction["features"].values()) == pytest.approx(row.tolist())
-    unmatched = by_id(read_topic(fb.unmatched_topic, 10))
-    assert sorted(unmatched) == [f"e{i}" for i in range(30, 40)]
-    assert all(unmatched[i] == predictions[i] for i in unmatched)
 
-    # live metrics: scikit-learn's on the same joined examples, in the gauges and in status
-    joined = list(examples.values())
-    y = np.array([e[0]["label"] for e in joined])
-    proba = np.array([e[0]["outputs"]["probabilities"] for e in joined])
+
+def check_live_metrics(rp: Any, joined: list[dict[str, Any]], summary_of: Any,
+                       tmp_path: Path) -> None:
+    """Live metrics are scikit-learn's on the same joined examples, in the summary, in the
+    gauges and in `streaminfer status`."""
+    pipe = rp.pipeline
+    y = np.array([e["label"] for e in joined])
+    proba = np.array([e["outputs"]["probabilities"] for e in joined])
     predicted = proba.argmax(axis=1)
-    key = (joined[0][0]["model"], joined[0][0]["model_version"])
+    key = (joined[0]["model"], joined[0]["model_version"])
     wanted = {"accuracy": skm.accuracy_score(y, predicted),
               "f1": skm.f1_score(y, predicted),
               "precision": skm.precision_score(y, predicted, zero_division=0),
               "recall": skm.recall_score(y, predicted, zero_division=0),
-              "log_loss": skm.log_loss(y, np.clip(proba, 1e-15, 1), labels=[0, 1]),
+              "log_loss": skm.log_loss(y, np.clip(proba / proba.sum(axis=1, keepdims=True),
+                                                  1e-15, 1), labels=[0, 1]),
               "roc_auc": skm.roc_auc_score(y, proba[:, 1]),
-              "examples": 30.0}
-    assert wait_until(lambda: summary_of(pipe).live.get(key, {}).get("examples") == 30, 30)
+              "examples": float(len(joined))}
+    assert wait_until(
+        lambda: summary_of(pipe).live.get(key, {}).get("examples") == len(joined), 30)
     live = summary_of(pipe).live[key]
     for metric, value in wanted.items():
         assert live[metric] == pytest.approx(value, abs=1e-9), metric

@@ -95,7 +95,8 @@ def test_bad_input_is_one_line(tmp_path: Path, validation_config: Callable[..., 
     assert result.exit_code != 0
     assert "label" in str(result.exception)
     bad_range = runner.invoke(app, ["validate", str(validation_config("breast_cancer")),
-                                    "--data", "topic:x:9-3", "--out", str(tmp_path / "o")])
+                                    "--data", "kafka:x?start=9&end=3",
+                                    "--out", str(tmp_path / "o")])
     assert "ends before it starts" in str(bad_range.exception)
 
 

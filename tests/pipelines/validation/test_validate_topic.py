@@ -31,30 +31,12 @@ def test_topic_range(
 ) -> None:
     data = dataset_factory("breast_cancer")
     topic = topic_factory(2, prefix="training")
-    rng = np.random.default_rng(9)
-    served = rng.uniform(0.05, 0.95, size=(2, PER_PARTITION))  # the live model's P(1)
-    kept: list[tuple[np.ndarray, int, str, float]] = []
-    for partition in (0, 1):
-        values: list[bytes | None] = []
-        for offset in range(PER_PARTITION):
-            i = (partition * PER_PARTITION + offset * 7) % len(data.X)
-            version = "v1" if offset < 60 else "v2"
-            p1 = float(served[partition, offset])
-            values.append(orjson.dumps({
-                "id": f"e{partition}-{offset}",
-                "features": dict(zip(data.features, data.X[i].tolist(), strict=True)),
-                "label": int(data.y[i]), "outputs": {"label": int(p1 > 0.5),
-                                                     "probabilities": [1 - p1, p1]},
-                "model": "breast-cancer", "model_version": version,
-                "predicted_at": 1_700_000_000_000 + offset * 1000,
-                "labelled_at": 1_700_000_060_000 + offset * 1000, "label_delay_ms": 60_000}))
-            if START <= offset < END:
-                kept.append((data.X[i], int(data.y[i]), version, p1))
-        produce(topic, values, partition=partition)
+    kept = fill_training_topic(topic, data, produce)
     config = validation_config("breast_cancer", bootstrap=broker.bootstrap_servers)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["validate", str(config), "--data",
-                                      f"topic:{topic}:{START}-{END}", "--out", str(out)])
+                                      f"kafka:{topic}?start={START}&end={END}",
+                                      "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = orjson.loads((out / "report.json").read_bytes())
     (m,) = report["models"]
@@ -81,8 +63,35 @@ def test_topic_range(
     assert "metric over time" in (out / "report.html").read_text()
 
     # The whole topic, up to each partition's high watermark: every record, none missed.
-    whole = CliRunner().invoke(app, ["validate", str(config), "--data", f"topic:{topic}",
+    whole = CliRunner().invoke(app, ["validate", str(config), "--data", f"kafka:{topic}",
                                      "--out", str(tmp_path / "all")])
     assert whole.exit_code == 0, whole.output
     assert orjson.loads((tmp_path / "all" / "report.json").read_bytes())["data"]["rows"] \
         == 2 * PER_PARTITION
+
+
+def fill_training_topic(topic: str, data: Dataset, produce: Callable[..., None],
+                        ) -> list[tuple[np.ndarray, int, str, float]]:
+    """PER_PARTITION labelled examples in each of 2 partitions (versions v1 then v2, served
+    with a random P(1)); returns (row, label, version, P(1)) of those in START..END."""
+    rng = np.random.default_rng(9)
+    served = rng.uniform(0.05, 0.95, size=(2, PER_PARTITION))  # the live model's P(1)
+    kept: list[tuple[np.ndarray, int, str, float]] = []
+    for partition in (0, 1):
+        values: list[bytes | None] = []
+        for offset in range(PER_PARTITION):
+            i = (partition * PER_PARTITION + offset * 7) % len(data.X)
+            version = "v1" if offset < 60 else "v2"
+            p1 = float(served[partition, offset])
+            values.append(orjson.dumps({
+                "id": f"e{partition}-{offset}",
+                "features": dict(zip(data.features, data.X[i].tolist(), strict=True)),
+                "label": int(data.y[i]), "outputs": {"label": int(p1 > 0.5),
+                                                     "probabilities": [1 - p1, p1]},
+                "model": "breast-cancer", "model_version": version,
+                "predicted_at": 1_700_000_000_000 + offset * 1000,
+                "labelled_at": 1_700_000_060_000 + offset * 1000, "label_delay_ms": 60_000}))
+            if START <= offset < END:
+                kept.append((data.X[i], int(data.y[i]), version, p1))
+        produce(topic, values, partition=partition)
+    return kept

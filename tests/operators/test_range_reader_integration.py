@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streaminfer.pipelines.training.topic_range import read_range
+from streaminfer.operators.range_reader import read_range
 
 pytestmark = pytest.mark.integration
 

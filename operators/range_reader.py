@@ -1,4 +1,5 @@
-"""Read an exact offset range of a topic, outside any consumer group.
+"""Read an exact offset range of a topic, outside any consumer group (retraining and
+offline validation read their labelled examples this way).
 
 The end of a partition is its high watermark as the first fetch reports it
 (``consumer.highwater``), not ``end_offsets()``: the embedded broker answers the latter up to
@@ -21,7 +22,7 @@ from streaminfer.waiting import wait_until
 
 
 @dataclass(frozen=True)
-class TopicRange:
+class ReadSpan:
     """What was read: ``{partition: (first offset, offset after the last)}``."""
 
     topic: str
@@ -33,30 +34,35 @@ class TopicRange:
 
 
 def read_range(
-    config: dict[str, Any], topic: str, *, start: Mapping[int, int] | None = None,
-    end: Mapping[int, int] | None = None, timeout_s: float = 120.0,
+    config: dict[str, Any], topic: str, *, start: Mapping[int, int] | int | None = None,
+    end: Mapping[int, int] | int | None = None, timeout_s: float = 120.0,
     progress: Callable[[int], None] | None = None,
-) -> tuple[list[Record], TopicRange]:
+) -> tuple[list[Record], ReadSpan]:
     """Every record of ``topic`` from ``start`` (default: the beginning) up to ``end``
-    (default: the high watermark at the first fetch), in offset order per partition."""
+    (default: the high watermark at the first fetch; an end beyond it stops there), in offset
+    order per partition.
+
+    ``start`` and ``end`` are offsets by partition, or one offset for every partition."""
     consumer = KafkaConsumer(**config, group_id=None, enable_auto_commit=False,
                              fetch_max_wait_ms=100, auto_offset_reset="earliest")
     try:
         tps = wait_for_partitions(consumer, [topic], timeout_s=15.0)
+        start, end = _per_partition(start, tps), _per_partition(end, tps)
         consumer.assign(tps)
         first = consumer.beginning_offsets(tps)
         starts = {tp: max((start or {}).get(tp.partition, 0), first[tp]) for tp in tps}
         for tp, offset in starts.items():
             consumer.seek(tp, offset)
-        ends: dict[TopicPartition, int] = {
-            tp: max(end[tp.partition], starts[tp]) for tp in tps if end and tp.partition in end}
+        wanted = {tp: end[tp.partition] for tp in tps if end and tp.partition in end}
+        ends: dict[TopicPartition, int] = {}  # the requested end, at most the high watermark
         records: list[Record] = []
 
         def read_some() -> bool:
             batches = consumer.poll(timeout_ms=200, max_records=5_000)
             for tp in tps:
-                if tp not in ends and consumer.highwater(tp) is not None:
-                    ends[tp] = max(int(consumer.highwater(tp)), starts[tp])
+                high = consumer.highwater(tp)
+                if tp not in ends and high is not None:
+                    ends[tp] = max(min(wanted.get(tp, high), high), starts[tp])
             fresh = [r for tp, rs in batches.items() for r in rs
                      if tp in ends and r.offset < ends[tp]]
             records.extend(fresh)
@@ -70,8 +76,15 @@ def read_range(
             missing = sorted(tp.partition for tp in tps
                              if tp not in ends or consumer.position(tp) < ends[tp])
             raise BrokerError(f"topic {topic}: partitions {missing} not read to their end "
-                              f"within {timeout_s:.0f}s; raise retrain.source.read_timeout_s")
+                              f"within {timeout_s:.0f}s")
     finally:
         consumer.close(autocommit=False)
     records.sort(key=lambda r: (r.partition, r.offset))
-    return records, TopicRange(topic, {tp.partition: (starts[tp], ends[tp]) for tp in tps})
+    return records, ReadSpan(topic, {tp.partition: (starts[tp], ends[tp]) for tp in tps})
+
+
+def _per_partition(offsets: Mapping[int, int] | int | None,
+                   tps: list[TopicPartition]) -> Mapping[int, int] | None:
+    if isinstance(offsets, int):
+        return {tp.partition: offsets for tp in tps}
+    return offsets
