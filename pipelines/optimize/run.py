@@ -1,6 +1,6 @@
 """``streaminfer optimize``: make every variant, measure speed and quality against the
-original on labelled rows, mark the tolerance and the Pareto front, register the fastest
-accepted variant when asked."""
+original on labelled rows, mark the tolerance and the Pareto front, choose the fastest
+accepted variant (``registration.py`` registers it when asked)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ from streaminfer.pipelines.optimize.compare import (
 )
 from streaminfer.pipelines.optimize.evaluate import agreement, classes_of, quality
 from streaminfer.pipelines.optimize.recipes import FRACTIONS, ORIGINAL, SPARSITIES, Inputs, recipes
-from streaminfer.pipelines.optimize.registration import register_variant
 from streaminfer.pipelines.optimize.timing import Speed, cuda_usable, open_session, time_sessions
 from streaminfer.pipelines.optimize.variants import Built, build_variant
 
@@ -164,8 +163,9 @@ def _judge(reports: list[VariantReport], settings: Settings, primary: str) -> st
 
 
 def optimize(model_path: Path, rows: LabelledRows, out_dir: Path, *, data_name: str = "",
-             settings: Settings | None = None) -> Report:
-    """Make, measure and compare every variant of ``model_path`` on ``rows``."""
+             settings: Settings | None = None, model_ref: str | None = None) -> Report:
+    """Make, measure and compare every variant of ``model_path`` on ``rows`` (``model_ref``:
+    how the report names the model, e.g. the ``models:/`` reference it was fetched by)."""
     settings = settings or Settings()
     if len(rows.y) == 0:
         raise DataError(f"{data_name or 'the data'}: no rows to validate on")
@@ -198,23 +198,7 @@ def optimize(model_path: Path, rows: LabelledRows, out_dir: Path, *, data_name: 
         reports.append(report)
     reports[0].status = ORIGINAL
     best = _judge(reports, settings, PRIMARY[kind])
-    return Report(str(model_path), sha256_hex(original), kind, PRIMARY[kind], data_name,
-                  len(rows.y), settings.max_loss, settings.rank_batch, devices, reports, best)
-
-
-def register_best(report: Report, model_name: str) -> str | None:
-    """Register the report's chosen variant (None when there is none)."""
-    if report.chosen is None:
-        return None
-    v = report.variant(report.chosen)
-    assert v.file is not None
-    measured = {"metrics": v.metrics, "delta": v.delta, "loss": v.loss,
-                "agreement": v.agreement, "speedup": v.speedup,
-                "speed": {k: asdict(s) if isinstance(s, Speed) else s
-                          for k, s in v.speed.items()},
-                "data": report.data, "rows": report.rows}
-    report.registered = register_variant(
-        model_name, Path(v.file), parent=f"{report.model}@sha256:{report.model_sha256}",
-        technique=v.technique, settings=v.settings, measured=measured)
-    return report.registered
+    return Report(model_ref or str(model_path), sha256_hex(original), kind, PRIMARY[kind],
+                  data_name, len(rows.y), settings.max_loss, settings.rank_batch, devices,
+                  reports, best)
 

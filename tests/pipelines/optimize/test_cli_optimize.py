@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from streaminfer.pipelines.devtools.example_models import Dataset
+from streaminfer.pipelines.training.registry import Registry
 
 from .conftest import rows_file
 
@@ -35,7 +36,9 @@ def test_optimize_a_linear_model_with_features_from_a_pipeline_yaml(
         "name": "p", "source": {"topics": ["t"], "group_id": "g", "features": dataset.features},
         "model": {"path": str(model_factory("breast_cancer"))},
         "sink": {"predictions_topic": "o", "dead_letter_topic": "d"},
-        "batching": {"max_size": 64}, "optimize": {"max_loss": 0.02, "prune": [0.3]}}))
+        "batching": {"max_size": 64}, "optimize": {"max_loss": 0.02, "prune": [0.3]},
+        "registry": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+                     "cache_dir": str(tmp_path / "cache")}}))
     out = tmp_path / "out"
     result = streaminfer("optimize", model_factory("breast_cancer"), "--data", data,
                          "--out", out, "--config", config, "--rounds", "1", "--register")
@@ -50,6 +53,8 @@ def test_optimize_a_linear_model_with_features_from_a_pipeline_yaml(
     assert set(original["speed"]["cpu"]["rows_per_s"]) == {"64", "256"}  # max_size and 256
     assert "graph-basic" in result.stdout and "int8-dynamic: skipped" in result.stdout
     assert (out / "report.png").is_file()
+    stored = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the YAML's registry section
+    assert stored.names() == (["breast_cancer"] if report["registered"] else [])
 
 
 def test_bad_input_is_one_line(model_factory: Callable[[str], Path], tmp_path: Path) -> None:

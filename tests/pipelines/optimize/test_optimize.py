@@ -5,6 +5,7 @@ inapplicable techniques say why."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +13,18 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from streaminfer.errors import ConfigError, RegistryError
 from streaminfer.operators.labelled_rows import LabelledRows
-from streaminfer.operators.model_runner import read_model_file, sha256_hex
+from streaminfer.operators.model_runner import OnnxModel, read_model_file, sha256_hex
+from streaminfer.operators.profile import Profile, profile_path
 from streaminfer.operators.quality import classifier_metrics
-from streaminfer.pipelines.optimize.registration import register_variant
+from streaminfer.pipelines.online.drift_monitor import load_profile
+from streaminfer.pipelines.optimize.registration import open_model, register_best
 from streaminfer.pipelines.optimize.report import reasons, table, write_json, write_png
-from streaminfer.pipelines.optimize.run import Report, register_best
+from streaminfer.pipelines.optimize.run import Report
 from streaminfer.pipelines.optimize.timing import Speed
+from streaminfer.pipelines.spec.model_spec import ModelSpec
+from streaminfer.pipelines.training.registry import Registry
 
 Run = tuple[Report, Path, LabelledRows]
 # int8 and fp16 probabilities sum to one only roughly; scikit-learn's log loss says so.
@@ -115,38 +121,68 @@ def test_report_json_png_and_table(digits_run: Run, tmp_path: Path) -> None:
     assert table(report).row_count == len(report.variants)
 
 
-def test_register_stores_a_variant_with_its_lineage_and_counts_versions(
-    digits_run: Run,
+def test_register_puts_a_variant_into_the_registry_with_its_lineage(
+    digits_run: Run, registry: Registry,
 ) -> None:
     report, _, _ = digits_run
-    variant = report.variant("int8-dynamic")
-    measured = {"agreement": variant.agreement, "delta": variant.delta}
-    where = Path(register_variant("digits-test", Path(variant.file), parent="digits@sha256:ab",
-                                  technique=variant.technique, settings=variant.settings,
-                                  measured=measured))
-    assert where.read_bytes() == Path(variant.file).read_bytes()
-    read_model_file(where)  # its .sha256 file matches
-    meta = json.loads((where.parent / "metadata.json").read_text())
-    assert meta["lineage"] == {"parent": "digits@sha256:ab", "technique": "int8-dynamic",
-                               "settings": {"per_channel": False}, "source_file": variant.file}
-    assert meta["measured"] == json.loads(json.dumps(measured))
-    assert meta["sha256"] == variant.sha256 and where.parent.name == meta["version"]
-    again = Path(register_variant("digits-test", Path(variant.file), parent="p", technique="t",
-                                  settings={}, measured={}))
-    assert int(again.parent.name) == int(where.parent.name) + 1
+    origin = open_model(report.model, registry)  # a file: its sha256 in the lineage
+    assert (origin.sha256, origin.name, origin.version) == (report.model_sha256, "digits_mlp",
+                                                           None)
+    chosen = replace(report, chosen="int8-dynamic")
+    variant = chosen.variant("int8-dynamic")
+    version = register_best(chosen, origin, registry, "digits-test")
+    assert version is not None and chosen.registered == version.uri == "models:/digits-test/1"
+    found = registry.resolve("digits-test", "challenger")
+    assert (found.version, found.sha256) == ("1", variant.sha256)
+    assert found.tags["produced_by"] == "optimize" and "parent_version" not in found.tags
+    assert found.tags["parent_file"] == str(Path(report.model).resolve())
+    assert found.tags["parent_sha256"] == report.model_sha256
+    assert found.tags["technique"] == "int8-dynamic" and found.tags["gate"] == "passed"
+    assert json.loads(found.tags["settings"]) == variant.settings == {"per_channel": False}
+    metrics = registry.metrics(found)
+    cpu = variant.speed["cpu"]
+    assert isinstance(cpu, Speed) and variant.loss is not None
+    assert metrics["accuracy"] == variant.metrics["accuracy"]
+    assert metrics["delta.accuracy"] == variant.delta["accuracy"]
+    assert (metrics["loss"], metrics["agreement"]) == (variant.loss, variant.agreement)
+    assert metrics["size_bytes"] == variant.size_bytes
+    assert metrics["cpu.rows_per_s.b256"] == cpu.rows_per_s[256]
+    assert metrics["cpu.latency_ms.b1"] == cpu.latency_ms_b1
+    fetched = registry.fetch(found)
+    assert fetched.read_bytes() == Path(variant.file).read_bytes()
+    # the original's training profile, addressed to the variant: drift works for it
+    profile = Profile.read(profile_path(fetched))
+    assert profile.model_sha256 == variant.sha256
+    assert profile.features == Profile.read(profile_path(report.model)).features
+    assert profile.extra["profiled_model_sha256"] == report.model_sha256
+    served = ModelSpec(path=fetched)
+    assert load_profile(served, OnnxModel.load(fetched).info, None) == profile
+    again = register_best(chosen, origin, registry, "digits-test", alias=None)
+    assert again is not None and again.version == "2"
+    assert registry.aliases("digits-test") == {"challenger": "1"}
 
 
-def test_register_best_takes_the_chosen_variant_or_nothing(digits_run: Run) -> None:
+def test_a_bad_model_reference_is_one_line(registry: Registry) -> None:
+    with pytest.raises(ConfigError, match="is not a registry reference"):
+        open_model("models:/digits", registry)
+    with pytest.raises(RegistryError, match="models:/nothing@champion"):
+        open_model("models:/nothing@champion", registry)
+
+
+def test_register_best_takes_the_chosen_variant_or_nothing(
+    digits_run: Run, registry: Registry,
+) -> None:
     report, _, _ = digits_run
     accepted = {v.name: v.speedup for v in report.variants if v.status == "accepted"}
     faster = {name for name, speedup in accepted.items() if speedup and speedup > 1.0}
     assert (report.chosen is None) == (not faster)
-    where = register_best(report, "digits-best")
+    origin = open_model(report.model, registry)
+    version = register_best(replace(report), origin, registry, "digits-best")
     if report.chosen is None:
-        assert where is None
+        assert version is None and registry.names() == []
     else:
+        assert version is not None
         assert report.chosen in faster
         assert accepted[report.chosen] == max(accepted[n] for n in faster)
-        meta = json.loads((Path(where).parent / "metadata.json").read_text())
-        assert meta["lineage"]["parent"] == f"{report.model}@sha256:{report.model_sha256}"
-        assert meta["lineage"]["technique"] == report.variant(report.chosen).technique
+        assert version.tags["variant"] == report.chosen
+        assert version.tags["technique"] == report.variant(report.chosen).technique
