@@ -23,11 +23,14 @@ from streaminfer.pipelines.feedback.service import FeedbackService
 from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
 from streaminfer.pipelines.online.checks import check_models
 from streaminfer.pipelines.online.drift_monitor import DriftMonitor, load_profiles
+from streaminfer.pipelines.online.live_models import LiveModels
+from streaminfer.pipelines.online.model_store import ModelSource, ModelStore
 from streaminfer.pipelines.online.pool_monitor import PoolMonitor
 from streaminfer.pipelines.online.ray_setup import start_ray
 from streaminfer.pipelines.online.stats import PipelineStats
-from streaminfer.pipelines.online.worker import ModelSource, ModelStore
 from streaminfer.pipelines.online.worker_pool import WorkerPool
+from streaminfer.pipelines.rollout.decide import StoredModel
+from streaminfer.pipelines.rollout.follower import AliasFollower, start_follower
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.resolve import resolve_registry_models
@@ -53,7 +56,8 @@ class PipelineRuntime:
         self.feedback: FeedbackService | None = None
         self._monitor: PoolMonitor | None = None
         self.drift: DriftMonitor | None = None
-        self._stores: list[ActorHandle[ModelStore]] = []
+        self.follower: AliasFollower | None = None
+        self.stores: dict[str, ActorHandle[ModelStore]] = {}  # by model name
         self._served = False
         self._owns_ray = False
 
@@ -66,7 +70,8 @@ class PipelineRuntime:
 
     def _start(self) -> None:
         # models:/NAME@ALIAS paths become checked local files, resolved once, here.
-        self.spec = spec = resolve_registry_models(self.spec)
+        declared = self.spec
+        self.spec = spec = resolve_registry_models(declared)
         # Load every model here: one that does not fit the config fails before any actor.
         models = check_models(spec)
         if spec.kafka.is_embedded:
@@ -84,6 +89,9 @@ class PipelineRuntime:
         self.pool = WorkerPool(spec, self.bootstrap_servers, sources, self.source_partitions)
         self.pool.scale_to(spec.workers.count)
         self._monitor = PoolMonitor(self.pool, self.metrics, drift=self.drift).start()
+        # A models:/NAME@ALIAS model follows its alias: hot swaps (docs/rollout.md).
+        self.follower = start_follower(declared, spec, {n: s.info for n, s in sources.items()},
+                                       LiveModels(self.stores, self.pool))
         if spec.feedback is not None:
             self.feedback = FeedbackService(spec, self.bootstrap_servers, self.kafka_config,
                                             self.metrics).start()
@@ -123,10 +131,10 @@ class PipelineRuntime:
             name = model.model_name
             data, info = models[name]
             store_names[name] = f"{spec.name}-model-{name}"
-            self._stores.append(cast("ActorHandle[ModelStore]", ray.remote(ModelStore).options(
+            self.stores[name] = cast("ActorHandle[ModelStore]", ray.remote(ModelStore).options(
                 name=store_names[name], namespace=spec.ray.namespace, num_cpus=0,
                 max_restarts=0,
-            ).remote(data)))
+            ).remote(StoredModel(data, info.version, info.sha256)))
             if model.serving == "serve":
                 from streaminfer.pipelines.online.serving import DEPLOYMENT, app_name
 
@@ -188,6 +196,9 @@ class PipelineRuntime:
         the embedded broker."""
         import ray
 
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
         if self.autoscaler is not None:
             self.autoscaler.stop()
             self.autoscaler = None
@@ -206,9 +217,9 @@ class PipelineRuntime:
 
             serving.undeploy(self.spec)
             self._served = False
-        for store in self._stores:
+        for store in self.stores.values():
             ray.kill(store)
-        self._stores = []
+        self.stores = {}
         if self.metrics:
             self.metrics.close()
             self.metrics = None

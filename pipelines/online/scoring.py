@@ -20,10 +20,12 @@ from streaminfer.errors import ConfigError
 from streaminfer.operators.codecs import JsonCodec
 from streaminfer.operators.dead_letter import DeadLetter, dead_letter
 from streaminfer.operators.features import FeatureExtractor
+from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.predictions import event_id, feature_row, prediction
 from streaminfer.operators.records import Record, RecordError
 from streaminfer.operators.routing import Router
 from streaminfer.pipelines.online.model_backends import ModelBackend, Pending
+from streaminfer.pipelines.rollout.decide import check_same_input
 from streaminfer.pipelines.spec.schema import SourceSpec
 
 
@@ -46,6 +48,7 @@ class _Group:
     """The rows of one batch that one model scores."""
 
     model: str
+    info: ModelInfo  # of the version that scores these rows (named by their predictions)
     positions: list[int]  # indices into PreparedBatch.kept
     pending: Pending
     matrix: np.ndarray
@@ -141,8 +144,9 @@ class BatchScorer:
                     positions.append(len(kept))
                     kept.append(entry)
             if positions:
-                groups.append(_Group(model, positions, self.backends[model].submit(matrix),
-                                     matrix))
+                backend = self.backends[model]
+                groups.append(_Group(model, backend.info, positions,
+                                     backend.submit(matrix), matrix))
         submit_s = time.perf_counter() - started
         if len(groups) > 1:  # restore input order across models
             order = sorted(range(len(kept)), key=lambda i: _arrival(kept[i][0]))
@@ -156,22 +160,22 @@ class BatchScorer:
         """Wait for the models and build the predictions, in input order."""
         out = ScoredBatch(dead_letters=list(batch.dead_letters))
         started = time.perf_counter()
-        results: list[tuple[str, dict[str, Any] | RecordError] | None] = [None] * len(batch.kept)
+        results: list[tuple[ModelInfo, dict[str, Any] | RecordError] | None] = \
+            [None] * len(batch.kept)
         for group in batch.groups:
             rows, failed = group.pending.result()
             out.model_batch_failed |= failed
             out.scored_rows[group.model] = _kept_rows(group.matrix, rows)
             for position, result in zip(group.positions, rows, strict=True):
-                results[position] = (group.model, result)
+                results[position] = (group.info, result)
         out.inference_s = batch.submit_s + time.perf_counter() - started
         now_ms = int(time.time() * 1000)
         for (record, event, the_id), outcome in zip(batch.kept, results, strict=True):
             assert outcome is not None
-            model, outputs = outcome
+            info, outputs = outcome
             if isinstance(outputs, RecordError):
                 out.dead_letters.append(dead_letter(record, outputs))
                 continue
-            info = self.backends[model].info
             value = prediction(
                 record=record, event_id=the_id, model=info.name, model_version=info.version,
                 outputs=outputs, now_ms=now_ms,
@@ -190,6 +194,17 @@ class BatchScorer:
             out.predictions.append((record.key, encoded))
             out.latencies_ms.append(value["latency_ms"])
         return out
+
+    def replace(self, name: str, backend: ModelBackend) -> ModelBackend:
+        """Score model ``name`` with ``backend`` from the next batch on (a hot swap); the
+        backend it replaces (check it first with :meth:`check_replacement`)."""
+        old = self.backends[name]
+        self.backends[name] = backend
+        return old
+
+    def check_replacement(self, name: str, backend: ModelBackend) -> None:
+        """Raise ``ConfigError`` unless ``backend`` takes the input model ``name`` takes."""
+        check_same_input(name, backend.info, self.backends[name].info)
 
     def _route(self, event: dict[str, Any], the_id: Any) -> str:
         assert self.router is not None

@@ -12,7 +12,6 @@ import threading
 import time
 from collections import Counter as Tally
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from kafka import TopicPartition
@@ -24,20 +23,16 @@ from streaminfer.operators.drift import DriftTally
 from streaminfer.operators.kafka_sink import KafkaSink, Sink, SinkError
 from streaminfer.operators.kafka_source import KafkaSource
 from streaminfer.operators.metrics import WorkerMetrics, WorkerStats
-from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.profile import Profile
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.common.heap import freeze_heap
-from streaminfer.pipelines.online.assembly import build_scorer, load_model
-from streaminfer.pipelines.online.model_backends import (
-    LocalModel,
-    ModelBackend,
-    ModelUnavailableError,
-    ServedModel,
-)
+from streaminfer.pipelines.online.assembly import build_scorer
+from streaminfer.pipelines.online.model_backends import ModelUnavailableError
+from streaminfer.pipelines.online.model_store import ModelSource
+from streaminfer.pipelines.online.model_swaps import ModelSwaps
 from streaminfer.pipelines.online.scoring import BatchScorer, PreparedBatch, ScoredBatch
 from streaminfer.pipelines.spec.kafka_settings import client_config
-from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
+from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.waiting import backoff_s
 
 log = logging.getLogger(__name__)
@@ -105,6 +100,7 @@ class ScoringLoop:
         self.metrics = WorkerMetrics(worker_id, os.getpid())
         self.drift = DriftTally(profiles or {})
         self.scorer = scorer
+        self.swaps = ModelSwaps()
         self.max_in_flight = max_in_flight(spec)
         self.in_flight: deque[PreparedBatch] = deque()
         self.batcher: MicroBatcher[Record] = MicroBatcher(
@@ -163,6 +159,7 @@ class ScoringLoop:
         With ``max_in_flight`` batches at the model, it waits for the oldest instead of
         polling: a saturated model slows the reading down rather than filling memory.
         """
+        self.swaps.apply(self.scorer, self.worker_id)  # a batch boundary
         if self.batcher.ready():
             if len(self.in_flight) >= self.max_in_flight:
                 self._deliver_oldest(attempts=None)
@@ -285,48 +282,6 @@ class ScoringLoop:
         sink.flush()
 
 
-@dataclass(frozen=True)
-class ModelSource:
-    """How a worker reaches one model: the store actor holding its bytes (colocated), or
-    the Serve deployment running it (serve), with what the driver learnt loading it."""
-
-    info: ModelInfo
-    store: str | None = None
-    namespace: str = "streaminfer"
-    deployment: str | None = None
-    app: str | None = None
-    profile: Profile | None = None  # its training profile, when drift is on
-
-    def backend(self, model: ModelSpec) -> ModelBackend:
-        """Connect, from inside a worker process."""
-        import ray
-
-        if model.serving == "serve":
-            from ray import serve
-
-            assert self.deployment is not None
-            handle = serve.get_deployment_handle(self.deployment, app_name=self.app)
-            return ServedModel(handle, self.info, timeout_s=model.serve.request_timeout_s,
-                               retries=model.serve.request_retries)
-        assert self.store is not None
-        store = ray.get_actor(self.store, namespace=self.namespace)
-        return LocalModel(load_model(model, ray.get(store.get.remote())))
-
-
-class ModelStore:
-    """Ray actor holding a pipeline's model bytes, so a (re)started worker can fetch them.
-
-    Workers find it by name: their constructor takes no object reference, which Ray could
-    not restore when it restarts them (ray-project/ray#53727).
-    """
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def get(self) -> bytes:
-        return self._data
-
-
 class SourceWorker:
     """Ray actor around one :class:`ScoringLoop` (made remote by the runtime).
 
@@ -345,6 +300,7 @@ class SourceWorker:
         logging.getLogger("kafka").setLevel(os.environ.get(KAFKA_LOG_ENV, "CRITICAL"))
         self.error: str | None = None
         self.loop: ScoringLoop | None = None
+        self.spec, self.models = spec, models
         try:
             scorer = build_scorer(spec, {m.model_name: models[m.model_name].backend(m)
                                          for m in spec.model_specs})
@@ -370,6 +326,25 @@ class SourceWorker:
             log.exception("%s: scoring loop crashed; exiting so Ray restarts this worker",
                           self.loop.worker_id)
             os._exit(1)
+
+    def swap_model(self, name: str, timeout_s: float = 30.0) -> str:
+        """Load the version model ``name``'s store holds now (here, off the scoring loop)
+        and have the loop swap to it at its next batch boundary; the version it serves."""
+        if self.loop is None:
+            raise StreamInferError(f"worker not running: {self.error}")
+        model = next(m for m in self.spec.model_specs if m.model_name == name)
+        current = self.loop.scorer.backends[name]
+        if model.serving == "serve":
+            return current.info.version
+        backend = self.models[name].load_current(model)
+        if backend.info.sha256 == current.info.sha256 and \
+                backend.info.version == current.info.version:
+            return current.info.version
+        self.loop.scorer.check_replacement(name, backend)
+        if not self.loop.swaps.stage(name, backend).wait(timeout_s):
+            raise StreamInferError(f"{self.loop.worker_id}: the swap of model {name} was not "
+                                   f"applied within {timeout_s:.0f}s")
+        return self.loop.scorer.backends[name].info.version
 
     def ready(self) -> str | None:
         """``None`` once the worker runs, else why it could not start."""

@@ -40,8 +40,9 @@ from streaminfer.pipelines.spec.model_spec import (
     RoutingSpec,
     ServeSpec,
 )
-from streaminfer.pipelines.spec.training_spec import RegistrySpec, RetrainSpec
 from streaminfer.pipelines.spec.optimize_spec import OptimizeSpec
+from streaminfer.pipelines.spec.rollout_spec import RolloutSpec
+from streaminfer.pipelines.spec.training_spec import RegistrySpec, RetrainSpec
 
 __all__ = [
     "HTTP_INGRESS_CPUS",
@@ -281,6 +282,10 @@ class PipelineSpec(FrozenModel):
     )
     optimize: OptimizeSpec | None = Field(
         None, description="Tolerance and levels for `streaminfer optimize --config`."
+    )
+    rollout: RolloutSpec = Field(
+        default_factory=RolloutSpec, description="How a running pipeline follows the "
+        "registry aliases its models:/NAME@ALIAS paths name: hot swap (docs/rollout.md).",
     )
 
     @model_validator(mode="after")

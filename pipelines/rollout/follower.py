@@ -1,0 +1,110 @@
+"""The driver thread that makes a running pipeline follow its registry aliases.
+
+Thin: every ``rollout.poll_interval_s`` it asks the registry which version each followed
+alias names (one query per model), lets :func:`next_version` decide, and has the
+:class:`Swapper` swap. A version that cannot serve (a changed artifact, another input) is
+refused once, logged with the reason, and not tried again; a registry that does not answer
+is asked again at the next poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from streaminfer.errors import StreamInferError
+from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.pipelines.rollout.decide import Following, next_version
+from streaminfer.pipelines.rollout.swapper import Models, Swapper, SwapRecord
+from streaminfer.pipelines.spec.schema import PipelineSpec
+from streaminfer.pipelines.training.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+class AliasFollower:
+    """Polls the registry and hot-swaps the models whose alias moved."""
+
+    def __init__(self, following: dict[str, Following], registry: Registry,
+                 swapper: Swapper, interval_s: float) -> None:
+        self.following = following  # by model name (as predictions name it)
+        self.registry = registry
+        self.swapper = swapper
+        self.interval_s = interval_s
+        self.history: list[SwapRecord] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one poll at a time
+        self._thread = threading.Thread(target=self._run, name="alias-follower", daemon=True)
+
+    @property
+    def serving(self) -> dict[str, str]:
+        """Model name -> the version its workers serve."""
+        return {name: f.serving for name, f in self.following.items()}
+
+    def start(self) -> AliasFollower:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(self.swapper.timeout_s + 10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.poll()
+
+    def poll(self) -> list[SwapRecord]:
+        """Ask the registry once per followed model; swap where the alias moved."""
+        made = []
+        with self._lock:
+            for name, model in self.following.items():
+                try:
+                    target = self.registry.resolve(model.name, model.alias)
+                except StreamInferError as exc:
+                    log.warning("model %s: cannot ask the registry (%s); asking again in %.0fs",
+                                name, exc, self.interval_s)
+                    continue
+                decision = next_version(model, target.version)
+                if decision.note is not None:
+                    log.warning("%s", decision.note)
+                    model.noted.add(target.version)
+                if decision.swap_to is None:
+                    continue
+                try:
+                    record = self.swapper.swap(name, target)
+                except StreamInferError as exc:
+                    model.refused[target.version] = str(exc)
+                    log.error("model %s: version %s cannot serve, version %s stays: %s",
+                              name, target.version, model.serving, exc)
+                    continue
+                model.serving = target.version
+                self.history.append(record)
+                made.append(record)
+        return made
+
+
+def start_follower(
+    declared: PipelineSpec, resolved: PipelineSpec, infos: dict[str, ModelInfo],
+    live: Models,
+) -> AliasFollower | None:
+    """Follow the aliases ``declared`` names (``models:/NAME@ALIAS``), or ``None`` when it
+    names none or ``rollout.follow_aliases`` is off. ``resolved``: the spec the workers run."""
+    rollout = declared.rollout
+    if not rollout.follow_aliases:
+        return None
+    following: dict[str, Following] = {}
+    for model in declared.model_specs:
+        ref = model.registry_ref
+        if ref is not None and ref.alias is not None:
+            following[model.model_name] = Following(
+                ref.name, ref.alias, serving=infos[model.model_name].version,
+                serve=model.serving == "serve")
+    if not following:
+        return None
+    registry = Registry.from_spec(declared.registry)
+    models = {m.model_name: m for m in resolved.model_specs}
+    swapper = Swapper(registry, models, infos, live, rollout.swap_timeout_s)
+    log.info("following %s every %.0fs", ", ".join(
+        f"models:/{f.name}@{f.alias}" for f in following.values()), rollout.poll_interval_s)
+    return AliasFollower(following, registry, swapper, rollout.poll_interval_s).start()
