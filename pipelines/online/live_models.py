@@ -9,7 +9,7 @@ from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.pipelines.online.assembly import load_model
 from streaminfer.pipelines.online.model_store import ModelStore
 from streaminfer.pipelines.online.worker_pool import WorkerPool
-from streaminfer.pipelines.rollout.decide import StoredModel
+from streaminfer.pipelines.rollout.decide import StoredCandidate, StoredModel
 from streaminfer.pipelines.spec.schema import ModelSpec
 
 if TYPE_CHECKING:
@@ -35,3 +35,12 @@ class LiveModels:
 
     def swap_workers(self, name: str, timeout_s: float) -> dict[str, str]:
         return self.pool.swap_model(name, timeout_s)
+
+    def put_candidate(self, name: str, candidate: StoredCandidate | None) -> None:
+        """Run ``candidate`` beside model ``name`` in every worker that (re)starts."""
+        import ray
+
+        ray.get(self.stores[name].put_candidate.remote(candidate))
+
+    def candidate_workers(self, name: str, timeout_s: float) -> dict[str, str]:
+        return self.pool.set_candidate(name, timeout_s)

@@ -9,13 +9,18 @@ constructor arguments) loads the promoted version, not the one the pipeline star
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.profile import Profile
 from streaminfer.pipelines.online.assembly import load_model
+from streaminfer.pipelines.online.candidates import Candidate
 from streaminfer.pipelines.online.model_backends import LocalModel, ModelBackend, ServedModel
-from streaminfer.pipelines.rollout.decide import StoredModel
+from streaminfer.pipelines.rollout.decide import StoredCandidate, StoredModel
 from streaminfer.pipelines.spec.schema import ModelSpec
+
+if TYPE_CHECKING:
+    from ray.actor import ActorHandle
 
 
 @dataclass(frozen=True)
@@ -41,16 +46,32 @@ class ModelSource:
                                retries=model.serve.request_retries)
         return self.load_current(model)
 
+    def _store(self) -> ActorHandle[ModelStore]:
+        import ray
+
+        assert self.store is not None
+        return ray.get_actor(self.store, namespace=self.namespace)
+
     def load_current(self, model: ModelSpec) -> LocalModel:
         """A session over the version the store holds now, its sha256 checked."""
         import ray
 
-        assert self.store is not None
-        store = ray.get_actor(self.store, namespace=self.namespace)
-        current: StoredModel = ray.get(store.current.remote())
-        return LocalModel(load_model(
-            model.model_copy(update={"version": current.version, "sha256": current.sha256}),
-            current.data))
+        return _session(model, ray.get(self._store().current.remote()))
+
+    def load_candidate(self, model: ModelSpec) -> Candidate | None:
+        """The candidate the store holds now (shadow or canary), loaded; or ``None``."""
+        import ray
+
+        stored: StoredCandidate | None = ray.get(self._store().candidate.remote())
+        if stored is None:
+            return None
+        return Candidate(_session(model, stored.model), stored.mode, stored.share)
+
+
+def _session(model: ModelSpec, stored: StoredModel) -> LocalModel:
+    return LocalModel(load_model(
+        model.model_copy(update={"version": stored.version, "sha256": stored.sha256}),
+        stored.data))
 
 
 class ModelStore:
@@ -62,6 +83,7 @@ class ModelStore:
 
     def __init__(self, current: StoredModel) -> None:
         self._current = current
+        self._candidate: StoredCandidate | None = None
 
     def get(self) -> bytes:
         return self._current.data
@@ -72,3 +94,10 @@ class ModelStore:
     def put(self, current: StoredModel) -> None:
         """Serve another version from now on (a rollout)."""
         self._current = current
+
+    def candidate(self) -> StoredCandidate | None:
+        return self._candidate
+
+    def put_candidate(self, candidate: StoredCandidate | None) -> None:
+        """Run this candidate beside the served version from now on (``None``: none)."""
+        self._candidate = candidate

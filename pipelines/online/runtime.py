@@ -72,6 +72,8 @@ class PipelineRuntime:
         # models:/NAME@ALIAS paths become checked local files, resolved once, here.
         declared = self.spec
         self.spec = spec = resolve_registry_models(declared)
+        follows = declared.rollout.follow_aliases and any(
+            m.registry_ref is not None and m.registry_ref.alias for m in declared.model_specs)
         # Load every model here: one that does not fit the config fails before any actor.
         models = check_models(spec)
         if spec.kafka.is_embedded:
@@ -79,7 +81,7 @@ class PipelineRuntime:
             self.broker = EmbeddedBroker(embedded.host, embedded.port).start()
             self.bootstrap_servers = self.broker.bootstrap_servers
         self.kafka_config = client_config(spec.kafka, self.bootstrap_servers)
-        self.source_partitions = self._ensure_topics()
+        self.source_partitions = self._ensure_topics(shadow=follows)
         self._owns_ray = start_ray(spec)
         sources = self._start_models(models)
         if spec.metrics.enabled:
@@ -99,8 +101,9 @@ class PipelineRuntime:
             self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
             self.autoscaler.start()
 
-    def _ensure_topics(self) -> int:
-        """Make sure of the source and sink topics; the source's partition count."""
+    def _ensure_topics(self, *, shadow: bool) -> int:
+        """Make sure of the source and sink topics (``shadow``: and the shadow topic); the
+        source's partition count."""
         spec = self.spec
         source_partitions = spec.source.partitions
         sink_partitions = spec.sink.partitions or source_partitions
@@ -109,6 +112,8 @@ class PipelineRuntime:
         wanted[spec.sink.dead_letter_topic] = sink_partitions
         if spec.drift is not None and spec.drift.enabled:
             wanted[spec.drift.alerts_topic] = 1
+        if shadow:
+            wanted[spec.rollout.shadow_topic_for(spec.sink.predictions_topic)] = sink_partitions
         counts = ensure_topics(self.kafka_config, wanted,
                                create_missing=spec.kafka.create_missing_topics)
         total = sum(counts[topic] for topic in spec.source.topics)

@@ -27,12 +27,18 @@ from streaminfer.operators.profile import Profile
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.common.heap import freeze_heap
 from streaminfer.pipelines.online.assembly import build_scorer
+from streaminfer.pipelines.online.candidates import ShadowTally
 from streaminfer.pipelines.online.model_backends import ModelUnavailableError
 from streaminfer.pipelines.online.model_store import ModelSource
 from streaminfer.pipelines.online.model_swaps import ModelSwaps
 from streaminfer.pipelines.online.scoring import BatchScorer, PreparedBatch, ScoredBatch
+from streaminfer.pipelines.online.worker_models import (
+    load_candidates,
+    swap_served,
+    sync_candidate,
+)
 from streaminfer.pipelines.spec.kafka_settings import client_config
-from streaminfer.pipelines.spec.schema import PipelineSpec
+from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
 from streaminfer.waiting import backoff_s
 
 log = logging.getLogger(__name__)
@@ -101,6 +107,8 @@ class ScoringLoop:
         self.drift = DriftTally(profiles or {})
         self.scorer = scorer
         self.swaps = ModelSwaps()
+        self.shadow = ShadowTally(self.metrics.registry)
+        self.shadow_topic = spec.rollout.shadow_topic_for(spec.sink.predictions_topic)
         self.max_in_flight = max_in_flight(spec)
         self.in_flight: deque[PreparedBatch] = deque()
         self.batcher: MicroBatcher[Record] = MicroBatcher(
@@ -184,6 +192,7 @@ class ScoringLoop:
     def stats(self, families: bool = True) -> WorkerStats:
         stats = self.metrics.snapshot(running=self._running, families=families)
         stats.drift = self.drift.snapshot()
+        stats.shadow = {key: list(counts) for key, counts in self.shadow.counts.items()}
         return stats
 
     def _check_assignment(self, now: float) -> None:
@@ -259,6 +268,7 @@ class ScoringLoop:
             latencies_ms=scored.latencies_ms, inference_s=scored.inference_s,
             model_batch_failed=scored.model_batch_failed,
         )
+        self.shadow.add(scored.shadow_agreement)
         if self.drift.profiles:
             for model, (X, outputs) in scored.scored_rows.items():
                 self.drift.add(model, self.scorer.backends[model].info.version, X, outputs)
@@ -279,6 +289,8 @@ class ScoringLoop:
             sink.send(spec.predictions_topic, key, value)
         for letter in scored.dead_letters:
             sink.send(spec.dead_letter_topic, letter.key, letter.value, letter.headers)
+        for key, value in scored.shadow_predictions:
+            sink.send(self.shadow_topic, key, value)
         sink.flush()
 
 
@@ -304,6 +316,7 @@ class SourceWorker:
         try:
             scorer = build_scorer(spec, {m.model_name: models[m.model_name].backend(m)
                                          for m in spec.model_specs})
+            load_candidates(scorer, spec, models)  # a restarted worker resumes them too
             profiles = {name: source.profile for name, source in models.items()
                         if source.profile is not None}
             self.loop = ScoringLoop(spec, bootstrap_servers, scorer, worker_id,
@@ -328,23 +341,26 @@ class SourceWorker:
             os._exit(1)
 
     def swap_model(self, name: str, timeout_s: float = 30.0) -> str:
-        """Load the version model ``name``'s store holds now (here, off the scoring loop)
-        and have the loop swap to it at its next batch boundary; the version it serves."""
+        """Serve the version model ``name``'s store holds now, from the loop's next batch
+        boundary (loaded here, off the loop); the version it serves."""
+        loop = self._loop()
+        return swap_served(loop.scorer, loop.swaps, self._model(name), self.models[name],
+                           timeout_s)
+
+    def set_candidate(self, name: str, timeout_s: float = 30.0) -> str:
+        """Run the candidate model ``name``'s store holds now (or none) from the loop's next
+        batch boundary; what runs."""
+        loop = self._loop()
+        return sync_candidate(loop.scorer, loop.swaps, self._model(name), self.models[name],
+                              timeout_s)
+
+    def _loop(self) -> ScoringLoop:
         if self.loop is None:
             raise StreamInferError(f"worker not running: {self.error}")
-        model = next(m for m in self.spec.model_specs if m.model_name == name)
-        current = self.loop.scorer.backends[name]
-        if model.serving == "serve":
-            return current.info.version
-        backend = self.models[name].load_current(model)
-        if backend.info.sha256 == current.info.sha256 and \
-                backend.info.version == current.info.version:
-            return current.info.version
-        self.loop.scorer.check_replacement(name, backend)
-        if not self.loop.swaps.stage(name, backend).wait(timeout_s):
-            raise StreamInferError(f"{self.loop.worker_id}: the swap of model {name} was not "
-                                   f"applied within {timeout_s:.0f}s")
-        return self.loop.scorer.backends[name].info.version
+        return self.loop
+
+    def _model(self, name: str) -> ModelSpec:
+        return next(m for m in self.spec.model_specs if m.model_name == name)
 
     def ready(self) -> str | None:
         """``None`` once the worker runs, else why it could not start."""

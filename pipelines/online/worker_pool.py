@@ -153,11 +153,19 @@ class WorkerPool:
         """Tell every worker to swap model ``name`` to the version its store holds now
         (each at its next batch boundary); worker -> the version it serves, or why not.
         A worker restarting meanwhile loads the store's version on its own."""
+        return self._ask_all("swap_model", name, timeout_s)
+
+    def set_candidate(self, name: str, timeout_s: float) -> dict[str, str]:
+        """Tell every worker to run the candidate model ``name``'s store holds now (or
+        none); worker -> what it runs, or why not."""
+        return self._ask_all("set_candidate", name, timeout_s)
+
+    def _ask_all(self, method: str, name: str, timeout_s: float) -> dict[str, str]:
         import ray
 
         with self._lock:
             workers = dict(self._workers)
-        refs = {name_: actor.swap_model.remote(name, timeout_s)
+        refs = {name_: getattr(actor, method).remote(name, timeout_s)
                 for name_, actor in workers.items()}
         ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout_s + 5)
         answers: dict[str, str] = {}

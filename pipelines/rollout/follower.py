@@ -12,9 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 
-from streaminfer.errors import StreamInferError
+from streaminfer.errors import ConfigError, ModelError, StreamInferError
 from streaminfer.operators.model_runner import ModelInfo
-from streaminfer.pipelines.rollout.decide import Following, next_version
+from streaminfer.pipelines.rollout.decide import (
+    Following,
+    next_candidate,
+    next_version,
+    wanted_candidate,
+)
 from streaminfer.pipelines.rollout.swapper import Models, Swapper, SwapRecord
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.registry import Registry
@@ -55,33 +60,64 @@ class AliasFollower:
             self.poll()
 
     def poll(self) -> list[SwapRecord]:
-        """Ask the registry once per followed model; swap where the alias moved."""
+        """Ask the registry once per followed model; swap where the alias moved, and start,
+        change or stop the candidate (shadow, canary) its aliases ask for."""
         made = []
         with self._lock:
             for name, model in self.following.items():
                 try:
-                    target = self.registry.resolve(model.name, model.alias)
+                    record = self._follow(name, model)
                 except StreamInferError as exc:
                     log.warning("model %s: cannot ask the registry (%s); asking again in %.0fs",
                                 name, exc, self.interval_s)
                     continue
-                decision = next_version(model, target.version)
-                if decision.note is not None:
-                    log.warning("%s", decision.note)
-                    model.noted.add(target.version)
-                if decision.swap_to is None:
-                    continue
-                try:
-                    record = self.swapper.swap(name, target)
-                except StreamInferError as exc:
-                    model.refused[target.version] = str(exc)
-                    log.error("model %s: version %s cannot serve, version %s stays: %s",
-                              name, target.version, model.serving, exc)
-                    continue
-                model.serving = target.version
-                self.history.append(record)
-                made.append(record)
+                if record is not None:
+                    made.append(record)
         return made
+
+    def _follow(self, name: str, model: Following) -> SwapRecord | None:
+        aliases = self.registry.aliases(model.name)
+        record = None
+        target = aliases.get(model.alias)
+        decision = next_version(model, target) if target else None
+        if decision is not None and decision.note is not None:
+            log.warning("%s", decision.note)
+            model.noted.add(str(target))
+        if decision is not None and decision.swap_to is not None:
+            record = self._swap(name, model, decision.swap_to)
+        self._candidate(name, model, aliases)
+        return record
+
+    def _swap(self, name: str, model: Following, version: str) -> SwapRecord | None:
+        try:
+            record = self.swapper.swap(name, self.registry.resolve(model.name, version))
+        except (ModelError, ConfigError) as exc:
+            model.refused[version] = str(exc)
+            log.error("model %s: version %s cannot serve, version %s stays: %s",
+                      name, version, model.serving, exc)
+            return None
+        model.serving = version
+        self.history.append(record)
+        return record
+
+    def _candidate(self, name: str, model: Following, aliases: dict[str, str]) -> None:
+        wanted = wanted_candidate(aliases, {})
+        if wanted is not None and wanted.mode == "canary":
+            entry = self.registry.resolve(model.name, wanted.version)
+            wanted = wanted_candidate(aliases, dict(entry.tags))
+        change, wanted = next_candidate(model, wanted)
+        if not change:
+            return
+        try:
+            self.swapper.run_candidate(name, wanted, None if wanted is None else
+                                       self.registry.resolve(model.name, wanted.version))
+        except (ModelError, ConfigError) as exc:
+            assert wanted is not None
+            model.refused[wanted.version] = str(exc)
+            log.error("model %s: version %s cannot run as %s: %s", name, wanted.version,
+                      wanted.mode, exc)
+            return
+        model.candidate = wanted
 
 
 def start_follower(

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from streaminfer.operators.model_runner import ModelInfo, read_model_file
-from streaminfer.pipelines.rollout.decide import StoredModel, check_same_input
+from streaminfer.pipelines.rollout.decide import (
+    StoredCandidate,
+    StoredModel,
+    Wanted,
+    check_same_input,
+)
 from streaminfer.pipelines.spec.schema import ModelSpec
 from streaminfer.pipelines.training.registry import ModelVersion, Registry
 
@@ -42,6 +47,10 @@ class Models(Protocol):
 
     def swap_workers(self, name: str, timeout_s: float) -> dict[str, str]: ...
 
+    def put_candidate(self, name: str, candidate: StoredCandidate | None) -> None: ...
+
+    def candidate_workers(self, name: str, timeout_s: float) -> dict[str, str]: ...
+
 
 class Swapper:
     """Swaps the models of one running pipeline."""
@@ -54,17 +63,22 @@ class Swapper:
         self.live = live
         self.timeout_s = timeout_s
 
-    def swap(self, name: str, version: ModelVersion) -> SwapRecord:
-        """Serve ``version`` as model ``name`` from each worker's next batch boundary."""
-        started = time.time()
-        was = self.infos[name]
+    def _checked(self, name: str, version: ModelVersion) -> tuple[StoredModel, ModelInfo]:
+        """Download ``version`` (sha256 checked), load it here once, check its input."""
         path = self.registry.fetch(version)  # sha256 checked against the registry's
         data = read_model_file(path, version.sha256)
         model = self.models[name].model_copy(update={
             "path": path, "sha256": version.sha256, "version": version.version})
         info = self.live.load_info(model, data)
-        check_same_input(name, info, was)
-        self.live.put(name, StoredModel(data, version.version, version.sha256))
+        check_same_input(name, info, self.infos[name])
+        return StoredModel(data, version.version, version.sha256), info
+
+    def swap(self, name: str, version: ModelVersion) -> SwapRecord:
+        """Serve ``version`` as model ``name`` from each worker's next batch boundary."""
+        started = time.time()
+        was = self.infos[name]
+        stored, info = self._checked(name, version)
+        self.live.put(name, stored)
         self.infos[name] = info
         answers = self.live.swap_workers(name, self.timeout_s)
         record = SwapRecord(name, was.version, version.version, started, time.time(), answers)
@@ -76,3 +90,20 @@ class Swapper:
                         "loads it on start)", name, version.version,
                         "; ".join(f"{w}: {a}" for w, a in late.items()))
         return record
+
+    def run_candidate(self, name: str, wanted: Wanted | None,
+                      version: ModelVersion | None) -> dict[str, str]:
+        """Run ``wanted`` (``version`` is its registry entry) beside model ``name`` in every
+        worker, or no candidate; worker -> what it runs."""
+        stored = None
+        if wanted is not None:
+            assert version is not None
+            model, _ = self._checked(name, version)
+            stored = StoredCandidate(model, wanted.mode, wanted.share)
+        self.live.put_candidate(name, stored)
+        answers = self.live.candidate_workers(name, self.timeout_s)
+        log.info("model %s: candidate %s on %s", name,
+                 "none" if wanted is None else f"{wanted.mode} version {wanted.version}"
+                 + (f" ({wanted.share:.0%} of events)" if wanted.mode == "canary" else ""),
+                 "; ".join(f"{w}: {a}" for w, a in answers.items()))
+        return answers

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from streaminfer.pipelines.spec.base import FrozenModel
+from streaminfer.pipelines.spec.base import FrozenModel, TopicName
 
 
 class RolloutSpec(FrozenModel):
@@ -28,3 +28,15 @@ class RolloutSpec(FrozenModel):
         60.0, gt=0, le=3_600, description="Seconds each worker has to load the new version "
         "and apply it at its next batch boundary.",
     )
+    shadow_topic: TopicName | None = Field(
+        None, description="Topic of a shadow candidate's predictions (never the predictions "
+        "topic); default: the predictions topic's name with '-shadow' appended.",
+    )
+
+    def shadow_topic_for(self, predictions_topic: str) -> str:
+        """Where a shadow's predictions go.
+
+        >>> RolloutSpec().shadow_topic_for("bc-predictions")
+        'bc-predictions-shadow'
+        """
+        return self.shadow_topic or f"{predictions_topic}-shadow"
