@@ -7,35 +7,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from itertools import groupby
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 import pytest
 
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.training.registry import Lineage, Registry
+from streaminfer.pipelines.training.registry import Registry
 from streaminfer.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 EVENTS = 3_000
-
-
-def registry_section(registry: Registry) -> dict[str, Any]:
-    return {"tracking_uri": registry.uri, "cache_dir": str(registry.cache_dir)}
-
-
-def two_versions(registry: Registry, model_factory: Callable[[str], Path],
-                 train_onnx: Callable[[np.ndarray, np.ndarray, str], Path],
-                 dataset: Dataset) -> None:
-    """bc version 1 (the champion) and version 2 (another model on the same features)."""
-    registry.register_model("bc", model_factory("breast_cancer"), metrics={},
-                            lineage=Lineage("import"))
-    registry.register_model("bc", train_onnx(dataset.X[::2], dataset.y[::2], "half"),
-                            metrics={}, lineage=Lineage("retrain", parent_version="1"))
-    registry.set_alias("bc", "champion", "1")
 
 
 def version_runs(records: list[Record]) -> dict[int, tuple[list[int], list[str]]]:
@@ -56,18 +39,13 @@ def version_runs(records: list[Record]) -> dict[int, tuple[list[int], list[str]]
 
 
 def test_promote_then_rollback_mid_stream_switch_each_partition_once_each_way(
-    registry: Registry, model_factory: Callable[[str], Path],
-    train_onnx: Callable[[np.ndarray, np.ndarray, str], Path],
-    pipeline_factory: Callable[..., Any], dataset_factory: Callable[[str], Dataset],
-    feeder: Callable[..., Any], watcher: Callable[[str], Any],
-    read_topic: Callable[..., list[Record]],
+    two_versions: Registry, following: Callable[..., Any],
+    dataset_factory: Callable[[str], Dataset], feeder: Callable[..., Any],
+    watcher: Callable[[str], Any], read_topic: Callable[..., list[Record]],
 ) -> None:
+    registry = two_versions
     bc = dataset_factory("breast_cancer")
-    two_versions(registry, model_factory, train_onnx, bc)
-    running = pipeline_factory(model_options={"path": "models:/bc@champion"},
-                               registry=registry_section(registry),
-                               rollout={"poll_interval_s": 0.5}, partitions=2,
-                               workers={"count": 2})
+    running = following(partitions=2, workers={"count": 2})
     follower = running.pipeline.follower
     assert follower is not None and follower.serving == {"bc": "1"}
     feed = feeder(running.source_topic, bc, EVENTS, rate=300)
@@ -98,21 +76,17 @@ def test_promote_then_rollback_mid_stream_switch_each_partition_once_each_way(
 
 
 def test_a_worker_restarted_by_ray_after_a_promotion_serves_the_promoted_version(
-    registry: Registry, model_factory: Callable[[str], Path],
-    train_onnx: Callable[[np.ndarray, np.ndarray, str], Path],
-    pipeline_factory: Callable[..., Any], dataset_factory: Callable[[str], Dataset],
+    two_versions: Registry, following: Callable[..., Any],
+    dataset_factory: Callable[[str], Dataset],
     make_events: Callable[..., tuple[list[bytes], list[bytes]]],
     produce: Callable[..., None], read_topic: Callable[..., list[Record]],
     committed_offsets: Callable[[str, str], dict[int, int]],
 ) -> None:
     import ray
 
+    registry = two_versions
     bc = dataset_factory("breast_cancer")
-    two_versions(registry, model_factory, train_onnx, bc)
-    running = pipeline_factory(model_options={"path": "models:/bc@champion"},
-                               registry=registry_section(registry),
-                               rollout={"poll_interval_s": 0.5}, partitions=2,
-                               workers={"count": 1, "max_restarts": 2})
+    running = following(partitions=2, workers={"count": 1, "max_restarts": 2})
     follower = running.pipeline.follower
     assert follower is not None
     registry.promote("bc", "2")
