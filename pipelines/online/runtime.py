@@ -91,12 +91,15 @@ class PipelineRuntime:
         self.pool = WorkerPool(spec, self.bootstrap_servers, sources, self.source_partitions)
         self.pool.scale_to(spec.workers.count)
         self._monitor = PoolMonitor(self.pool, self.metrics, drift=self.drift).start()
-        # A models:/NAME@ALIAS model follows its alias: hot swaps (docs/rollout.md).
-        self.follower = start_follower(declared, spec, {n: s.info for n, s in sources.items()},
-                                       LiveModels(self.stores, self.pool))
         if spec.feedback is not None:
             self.feedback = FeedbackService(spec, self.bootstrap_servers, self.kafka_config,
                                             self.metrics).start()
+        # A models:/NAME@ALIAS model follows its alias: hot swaps (docs/rollout.md).
+        feedback = self.feedback
+        self.follower = start_follower(
+            declared, spec, {n: s.info for n, s in sources.items()},
+            LiveModels(self.stores, self.pool), kafka_config=self.kafka_config,
+            live_metrics=(lambda: feedback.summary().live) if feedback else None)
         if spec.workers.autoscale.enabled:
             self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
             self.autoscaler.start()
@@ -114,6 +117,8 @@ class PipelineRuntime:
             wanted[spec.drift.alerts_topic] = 1
         if shadow:
             wanted[spec.rollout.shadow_topic_for(spec.sink.predictions_topic)] = sink_partitions
+            if spec.rollout.rollback is not None:
+                wanted[spec.rollout.alerts_topic] = 1
         counts = ensure_topics(self.kafka_config, wanted,
                                create_missing=spec.kafka.create_missing_topics)
         total = sum(counts[topic] for topic in spec.source.topics)
