@@ -41,8 +41,8 @@ def following(two_versions: Registry, pipeline_factory: Callable[..., Any]
     def make(**overrides: Any) -> Any:
         section = {"tracking_uri": two_versions.uri,
                    "cache_dir": str(two_versions.cache_dir)}
+        rollout = {"poll_interval_s": 0.5, **overrides.pop("rollout", {})}
         return pipeline_factory(model_options={"path": "models:/bc@champion"},
-                                registry=section, rollout={"poll_interval_s": 0.5},
-                                **overrides)
+                                registry=section, rollout=rollout, **overrides)
 
     return make
