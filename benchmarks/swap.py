@@ -170,9 +170,10 @@ def plot(report: dict[str, Any], path: Path) -> None:
     rows = report["per_second"]
     seconds = [r["second"] for r in rows]
     fig, axis = plt.subplots(figsize=(9, 4))
-    axis.bar(seconds, [r["v1"] for r in rows], label="version 1", color="tab:blue")
+    axis.bar(seconds, [r["v1"] for r in rows], label="version 1", color="tab:blue",
+             align="edge", width=0.9)  # second s is [s, s + 1)
     axis.bar(seconds, [r["v2"] for r in rows], bottom=[r["v1"] for r in rows],
-             label="version 2", color="tab:orange")
+             label="version 2", color="tab:orange", align="edge", width=0.9)
     axis.axvline(0, color="black", linestyle="--", label="promote")
     axis.axvline(report["promote_to_first_v2_s"], color="tab:red", linestyle=":",
                  label=f"first v2 prediction (+{report['promote_to_first_v2_s']:.2f}s)")
@@ -198,8 +199,9 @@ def main() -> None:
                         help="promote once this share of the events is predicted")
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--from-json", type=Path, help="plot this report instead of running")
     args = parser.parse_args()
-    report = run(args)
+    report = json.loads(args.from_json.read_text()) if args.from_json else run(args)
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:
