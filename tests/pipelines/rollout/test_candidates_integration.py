@@ -12,6 +12,7 @@ import pytest
 
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
+from streaminfer.pipelines.feedback.status import fetch_metrics, parse_status
 from streaminfer.pipelines.online.candidates import canary_picks
 from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, Wanted, candidate_moves
 from streaminfer.pipelines.training.registry import Registry
@@ -39,6 +40,11 @@ def test_a_shadow_writes_only_to_the_shadow_topic_and_changes_no_served_predicti
     keys, values = make_events(dataset_factory("breast_cancer"), EVENTS)
     produce(running.source_topic, values, keys)
     served = values_of(read_topic(running.predictions_topic, EVENTS))
+    url = running.pipeline.metrics_url
+    assert url is not None
+    assert wait_until(lambda: parse_status(fetch_metrics(url)).shadow.get(("bc", "2"),
+                                                                          [0])[0] == EVENTS, 30)
+    endpoint = parse_status(fetch_metrics(url)).shadow[("bc", "2")]
     final = running.pipeline.stop()
     shadow_topic = running.spec.rollout.shadow_topic_for(running.predictions_topic)
     shadowed = values_of(read_topic(shadow_topic, EVENTS + 1, timeout_s=10))
@@ -54,6 +60,7 @@ def test_a_shadow_writes_only_to_the_shadow_topic_and_changes_no_served_predicti
     compared = sum(w.shadow.get(("bc", "2"), [0, 0])[0] for w in final.workers)
     agreed = sum(w.shadow.get(("bc", "2"), [0, 0])[1] for w in final.workers)
     assert (compared, agreed) == (EVENTS, agreeing)
+    assert endpoint == [EVENTS, agreeing]  # what `streaminfer status` shows
     assert agreeing > EVENTS * 0.8  # both models learnt the same task
 
 
