@@ -289,6 +289,15 @@ class PipelineSpec(FrozenModel):
     )
 
     @model_validator(mode="after")
+    def _shadow_apart(self) -> PipelineSpec:
+        shadow = self.rollout.shadow_topic_for(self.sink.predictions_topic)
+        if shadow in (self.sink.predictions_topic, self.sink.dead_letter_topic,
+                      *self.source.topics):
+            raise ValueError(f"rollout.shadow_topic {shadow!r} is a topic the pipeline "
+                             "already reads or writes; a shadow's predictions need their own")
+        return self
+
+    @model_validator(mode="after")
     def _models_and_routing(self) -> PipelineSpec:
         if (self.model is None) == (self.models is None):
             raise ValueError("give exactly one of 'model' or 'models'")

@@ -34,3 +34,4 @@ def test_the_cooldown_holds_every_trigger() -> None:
     policy = RetrainPolicySpec(enabled=True, on_drift_alert=True, cooldown_s=600)
     assert retrain_reason(policy, PolicyState(drift_alerts=1, since_last_s=599)) is None
     assert retrain_reason(policy, PolicyState(drift_alerts=1, since_last_s=601)) is not None
+
