@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -118,3 +119,25 @@ def _pid_of(worker: Any) -> int | None:
     except ray.exceptions.RayError:
         return None
     return None if stats is None else int(stats.pid)
+
+
+def test_a_promoted_version_whose_artifact_changed_is_refused_and_the_old_one_serves(
+    two_versions: Registry, following: Callable[..., Any],
+    dataset_factory: Callable[[str], Dataset],
+    make_events: Callable[..., tuple[list[bytes], list[bytes]]],
+    produce: Callable[..., None], read_topic: Callable[..., list[Record]],
+) -> None:
+    registry = two_versions
+    running = following(partitions=2, workers={"count": 1})
+    follower = running.pipeline.follower
+    assert follower is not None
+    stored = Path(registry.resolve("bc", "2").source.removeprefix("file://")) / "model.onnx"
+    stored.write_bytes(stored.read_bytes() + b"\0")  # changed after registration
+    registry.promote("bc", "2")
+    assert wait_until(lambda: "2" in follower.following["bc"].refused, 60)
+    assert "changed after it was registered; refusing" in follower.following["bc"].refused["2"]
+    assert follower.serving == {"bc": "1"} and follower.history == []
+    keys, values = make_events(dataset_factory("breast_cancer"), 200)
+    produce(running.source_topic, values, keys)
+    predictions = read_topic(running.predictions_topic, 200)
+    assert {orjson.loads(r.value or b"{}")["model_version"] for r in predictions} == {"1"}
