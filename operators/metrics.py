@@ -44,6 +44,8 @@ class WorkerStats:
     families: list[Any] = field(default_factory=list)
     #: Cumulative drift bin counts per (model, version) (``operators.drift.BinCounts``).
     drift: dict[tuple[str, str], Any] = field(default_factory=dict)
+    #: Per (model, shadow version): [rows compared with the served output, rows agreeing].
+    shadow: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     @property
     def dead_letter_total(self) -> int:

@@ -24,6 +24,10 @@ _BY_LABEL = {JOINS: ("cases", "case"), RECORDS_IN: ("records_in", "side"),
              INVALID: ("invalid", "side"), PENDING: ("pending", "side")}
 
 
+#: A shadow's agreement counters (pipelines/online/candidates.py): family -> index.
+_SHADOW = {"streaminfer_shadow_compared": 0, "streaminfer_shadow_agreed": 1}
+
+
 @dataclass
 class PipelineStatus:
     """What the endpoint says: the workers' totals and, with feedback, the joiners'."""
@@ -34,6 +38,8 @@ class PipelineStatus:
     workers_alive: float = 0.0
     feedback: FeedbackSummary | None = None
     joiners: set[str] = field(default_factory=set)
+    #: Per (model, shadow version): [rows compared, rows agreeing] (docs/rollout.md).
+    shadow: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
 
 def fetch_metrics(url: str, timeout_s: float = 5.0) -> str:
@@ -73,6 +79,10 @@ def parse_status(text: str) -> PipelineStatus:
             if name in totals:
                 attr = totals[name]
                 setattr(status, attr, getattr(status, attr) + value)
+                continue
+            if name in _SHADOW:
+                tally = status.shadow.setdefault((labels["model"], labels["version"]), [0, 0])
+                tally[_SHADOW[name]] += value
                 continue
             if name == LIVE_QUALITY:
                 key = (labels["model"], labels["version"])

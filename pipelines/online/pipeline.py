@@ -15,6 +15,7 @@ from streaminfer.pipelines.common.stop_signals import StopSignals
 from streaminfer.pipelines.online.runtime import PipelineRuntime
 from streaminfer.pipelines.online.stall import StallWatch, stall_message
 from streaminfer.pipelines.online.stats import PipelineStats
+from streaminfer.pipelines.rollout.follower import AliasFollower
 from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
@@ -74,6 +75,11 @@ class Pipeline:
     def worker_names(self) -> list[str]:
         """Ray actor names of the workers (namespace ``spec.ray.namespace``)."""
         return self._runtime.worker_names if self._runtime else []
+
+    @property
+    def follower(self) -> AliasFollower | None:
+        """The thread that follows registry aliases (hot swaps), while running with one."""
+        return self._runtime.follower if self._runtime else None
 
     def start(self) -> Pipeline:
         """Start broker (if embedded), Ray (if not running) and the workers; return at once."""

@@ -23,11 +23,14 @@ from streaminfer.pipelines.feedback.service import FeedbackService
 from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
 from streaminfer.pipelines.online.checks import check_models
 from streaminfer.pipelines.online.drift_monitor import DriftMonitor, load_profiles
+from streaminfer.pipelines.online.live_models import LiveModels
+from streaminfer.pipelines.online.model_store import ModelSource, ModelStore
 from streaminfer.pipelines.online.pool_monitor import PoolMonitor
 from streaminfer.pipelines.online.ray_setup import start_ray
 from streaminfer.pipelines.online.stats import PipelineStats
-from streaminfer.pipelines.online.worker import ModelSource, ModelStore
 from streaminfer.pipelines.online.worker_pool import WorkerPool
+from streaminfer.pipelines.rollout.decide import StoredModel
+from streaminfer.pipelines.rollout.follower import AliasFollower, start_follower
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.resolve import resolve_registry_models
@@ -53,7 +56,8 @@ class PipelineRuntime:
         self.feedback: FeedbackService | None = None
         self._monitor: PoolMonitor | None = None
         self.drift: DriftMonitor | None = None
-        self._stores: list[ActorHandle[ModelStore]] = []
+        self.follower: AliasFollower | None = None
+        self.stores: dict[str, ActorHandle[ModelStore]] = {}  # by model name
         self._served = False
         self._owns_ray = False
 
@@ -66,7 +70,10 @@ class PipelineRuntime:
 
     def _start(self) -> None:
         # models:/NAME@ALIAS paths become checked local files, resolved once, here.
-        self.spec = spec = resolve_registry_models(self.spec)
+        declared = self.spec
+        self.spec = spec = resolve_registry_models(declared)
+        follows = declared.rollout.follow_aliases and any(
+            m.registry_ref is not None and m.registry_ref.alias for m in declared.model_specs)
         # Load every model here: one that does not fit the config fails before any actor.
         models = check_models(spec)
         if spec.kafka.is_embedded:
@@ -74,7 +81,7 @@ class PipelineRuntime:
             self.broker = EmbeddedBroker(embedded.host, embedded.port).start()
             self.bootstrap_servers = self.broker.bootstrap_servers
         self.kafka_config = client_config(spec.kafka, self.bootstrap_servers)
-        self.source_partitions = self._ensure_topics()
+        self.source_partitions = self._ensure_topics(shadow=follows)
         self._owns_ray = start_ray(spec)
         sources = self._start_models(models)
         if spec.metrics.enabled:
@@ -87,12 +94,19 @@ class PipelineRuntime:
         if spec.feedback is not None and spec.feedback.joiners.count > 0:
             self.feedback = FeedbackService(spec, self.bootstrap_servers, self.kafka_config,
                                             self.metrics).start()
+        # A models:/NAME@ALIAS model follows its alias: hot swaps (docs/rollout.md).
+        feedback = self.feedback
+        self.follower = start_follower(
+            declared, spec, {n: s.info for n, s in sources.items()},
+            LiveModels(self.stores, self.pool), kafka_config=self.kafka_config,
+            live_metrics=(lambda: feedback.summary().live) if feedback else None)
         if spec.workers.autoscale.enabled:
             self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
             self.autoscaler.start()
 
-    def _ensure_topics(self) -> int:
-        """Make sure of the source and sink topics; the source's partition count."""
+    def _ensure_topics(self, *, shadow: bool) -> int:
+        """Make sure of the source and sink topics (``shadow``: and the shadow topic); the
+        source's partition count."""
         spec = self.spec
         source_partitions = spec.source.partitions
         sink_partitions = spec.sink.partitions or source_partitions
@@ -101,6 +115,10 @@ class PipelineRuntime:
         wanted[spec.sink.dead_letter_topic] = sink_partitions
         if spec.drift is not None and spec.drift.enabled:
             wanted[spec.drift.alerts_topic] = 1
+        if shadow:
+            wanted[spec.rollout.shadow_topic_for(spec.sink.predictions_topic)] = sink_partitions
+            if spec.rollout.rollback is not None:
+                wanted[spec.rollout.alerts_topic] = 1
         counts = ensure_topics(self.kafka_config, wanted,
                                create_missing=spec.kafka.create_missing_topics)
         total = sum(counts[topic] for topic in spec.source.topics)
@@ -123,10 +141,10 @@ class PipelineRuntime:
             name = model.model_name
             data, info = models[name]
             store_names[name] = f"{spec.name}-model-{name}"
-            self._stores.append(cast("ActorHandle[ModelStore]", ray.remote(ModelStore).options(
+            self.stores[name] = cast("ActorHandle[ModelStore]", ray.remote(ModelStore).options(
                 name=store_names[name], namespace=spec.ray.namespace, num_cpus=0,
                 max_restarts=0,
-            ).remote(data)))
+            ).remote(StoredModel(data, info.version, info.sha256)))
             if model.serving == "serve":
                 from streaminfer.pipelines.online.serving import DEPLOYMENT, app_name
 
@@ -188,6 +206,9 @@ class PipelineRuntime:
         the embedded broker."""
         import ray
 
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
         if self.autoscaler is not None:
             self.autoscaler.stop()
             self.autoscaler = None
@@ -206,9 +227,9 @@ class PipelineRuntime:
 
             serving.undeploy(self.spec)
             self._served = False
-        for store in self._stores:
+        for store in self.stores.values():
             ray.kill(store)
-        self._stores = []
+        self.stores = {}
         if self.metrics:
             self.metrics.close()
             self.metrics = None

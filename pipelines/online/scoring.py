@@ -20,10 +20,13 @@ from streaminfer.errors import ConfigError
 from streaminfer.operators.codecs import JsonCodec
 from streaminfer.operators.dead_letter import DeadLetter, dead_letter
 from streaminfer.operators.features import FeatureExtractor
+from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.predictions import event_id, feature_row, prediction
 from streaminfer.operators.records import Record, RecordError
 from streaminfer.operators.routing import Router
+from streaminfer.pipelines.online.candidates import Candidate, agrees, canary_picks
 from streaminfer.pipelines.online.model_backends import ModelBackend, Pending
+from streaminfer.pipelines.rollout.decide import check_same_input
 from streaminfer.pipelines.spec.schema import SourceSpec
 
 
@@ -39,6 +42,10 @@ class ScoredBatch:
     #: Per model name: the feature rows it scored and their outputs (for drift counts).
     scored_rows: dict[str, tuple[np.ndarray, list[dict[str, Any]]]] = field(
         default_factory=dict)
+    #: A shadow candidate's predictions (for the shadow topic only).
+    shadow_predictions: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    #: Per (model, shadow version): [rows compared with the served output, rows agreeing].
+    shadow_agreement: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -46,6 +53,7 @@ class _Group:
     """The rows of one batch that one model scores."""
 
     model: str
+    info: ModelInfo  # of the version that scores these rows (named by their predictions)
     positions: list[int]  # indices into PreparedBatch.kept
     pending: Pending
     matrix: np.ndarray
@@ -60,9 +68,10 @@ class PreparedBatch:
     groups: list[_Group]
     dead_letters: list[DeadLetter]
     submit_s: float
+    shadows: list[_Group] = field(default_factory=list)  # copies scored by a shadow
 
     def done(self) -> bool:
-        return all(group.pending.done() for group in self.groups)
+        return all(group.pending.done() for group in self.groups + self.shadows)
 
 
 class BatchScorer:
@@ -107,6 +116,7 @@ class BatchScorer:
         self.feature_fields = list(source.features) if source.features is not None else None
         self.features_field = source.features_field
         self.with_features = with_features
+        self.candidates: dict[str, Candidate] = {}  # by model name (shadow or canary)
 
     def score(self, records: list[Record]) -> ScoredBatch:
         return self.finish(self.prepare(records))
@@ -130,6 +140,7 @@ class BatchScorer:
             features.append(row)
         kept: list[tuple[Record, dict[str, Any], Any]] = []
         groups: list[_Group] = []
+        shadows: list[_Group] = []
         started = time.perf_counter()
         for model, (entries, features) in by_model.items():
             matrix, rejected = self.extractors[model].matrix(features)
@@ -141,55 +152,124 @@ class BatchScorer:
                     positions.append(len(kept))
                     kept.append(entry)
             if positions:
-                groups.append(_Group(model, positions, self.backends[model].submit(matrix),
-                                     matrix))
+                self._submit(model, positions, matrix, kept, groups, shadows)
         submit_s = time.perf_counter() - started
         if len(groups) > 1:  # restore input order across models
             order = sorted(range(len(kept)), key=lambda i: _arrival(kept[i][0]))
             where = {old: new for new, old in enumerate(order)}
             kept = [kept[i] for i in order]
-            for group in groups:
+            for group in groups + shadows:
                 group.positions = [where[p] for p in group.positions]
-        return PreparedBatch(records, kept, groups, dead, submit_s)
+        return PreparedBatch(records, kept, groups, dead, submit_s, shadows)
+
+    def _submit(self, model: str, positions: list[int], matrix: np.ndarray,
+                kept: list[tuple[Record, dict[str, Any], Any]], groups: list[_Group],
+                shadows: list[_Group]) -> None:
+        """Submit one model's rows: to the served version, a canary's share to the
+        candidate, and with a shadow a copy of them all to the shadow."""
+        served, candidate = self.backends[model], self.candidates.get(model)
+        if candidate is not None and candidate.mode == "canary":
+            picks = np.array(canary_picks([kept[p][2] for p in positions], candidate.share),
+                             dtype=bool)
+            for backend, mask in ((served, ~picks), (candidate.backend, picks)):
+                if mask.any():
+                    part = matrix[mask]
+                    chosen = [p for p, m in zip(positions, mask.tolist(), strict=True) if m]
+                    groups.append(_Group(model, backend.info, chosen, backend.submit(part),
+                                         part))
+            return
+        groups.append(_Group(model, served.info, positions, served.submit(matrix), matrix))
+        if candidate is not None:
+            shadows.append(_Group(model, candidate.backend.info, positions,
+                                  candidate.backend.submit(matrix), matrix))
 
     def finish(self, batch: PreparedBatch) -> ScoredBatch:
         """Wait for the models and build the predictions, in input order."""
         out = ScoredBatch(dead_letters=list(batch.dead_letters))
         started = time.perf_counter()
-        results: list[tuple[str, dict[str, Any] | RecordError] | None] = [None] * len(batch.kept)
+        results: list[tuple[ModelInfo, dict[str, Any] | RecordError] | None] = \
+            [None] * len(batch.kept)
         for group in batch.groups:
             rows, failed = group.pending.result()
             out.model_batch_failed |= failed
-            out.scored_rows[group.model] = _kept_rows(group.matrix, rows)
+            if group.info.version == self.backends[group.model].info.version:
+                out.scored_rows[group.model] = _kept_rows(group.matrix, rows)
             for position, result in zip(group.positions, rows, strict=True):
-                results[position] = (group.model, result)
+                results[position] = (group.info, result)
+        shadow_rows = [(group, group.pending.result()[0]) for group in batch.shadows]
         out.inference_s = batch.submit_s + time.perf_counter() - started
         now_ms = int(time.time() * 1000)
         for (record, event, the_id), outcome in zip(batch.kept, results, strict=True):
             assert outcome is not None
-            model, outputs = outcome
+            info, outputs = outcome
             if isinstance(outputs, RecordError):
                 out.dead_letters.append(dead_letter(record, outputs))
                 continue
-            info = self.backends[model].info
-            value = prediction(
-                record=record, event_id=the_id, model=info.name, model_version=info.version,
-                outputs=outputs, now_ms=now_ms,
-                event_time=event.get(self.event_time_field) if self.event_time_field else None,
-                features=feature_row(event, self.feature_fields, self.features_field)
-                if self.with_features else None,
-            )
-            try:
-                encoded = self.codec.encode(value)
-            except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
-                unencodable = RecordError(
-                    "encode_error", f"prediction not encodable: {exc}", "encode"
-                )
-                out.dead_letters.append(dead_letter(record, unencodable))
+            encoded = self._encode(record, event, the_id, info, outputs, now_ms)
+            if isinstance(encoded, RecordError):
+                out.dead_letters.append(dead_letter(record, encoded))
                 continue
             out.predictions.append((record.key, encoded))
-            out.latencies_ms.append(value["latency_ms"])
+            out.latencies_ms.append(now_ms - record.timestamp)
+        for group, rows in shadow_rows:
+            self._shadow(batch, group, rows, results, now_ms, out)
         return out
+
+    def _shadow(self, batch: PreparedBatch, group: _Group,
+                rows: list[dict[str, Any] | RecordError],
+                served: list[tuple[ModelInfo, dict[str, Any] | RecordError] | None],
+                now_ms: int, out: ScoredBatch) -> None:
+        """A shadow's predictions (for the shadow topic) and its agreement with the served
+        ones; a row the shadow fails on is neither sent nor compared."""
+        tally = out.shadow_agreement.setdefault((group.model, group.info.version), [0, 0])
+        for position, outputs in zip(group.positions, rows, strict=True):
+            if isinstance(outputs, RecordError):
+                continue
+            record, event, the_id = batch.kept[position]
+            encoded = self._encode(record, event, the_id, group.info, outputs, now_ms)
+            if isinstance(encoded, RecordError):
+                continue
+            out.shadow_predictions.append((record.key, encoded))
+            outcome = served[position]
+            same = None if outcome is None or isinstance(outcome[1], RecordError) else \
+                agrees(outcome[1], outputs)
+            if same is not None:
+                tally[0] += 1
+                tally[1] += int(same)
+
+    def _encode(self, record: Record, event: dict[str, Any], the_id: Any, info: ModelInfo,
+                outputs: dict[str, Any], now_ms: int) -> bytes | RecordError:
+        """One prediction, encoded; why not when it cannot be."""
+        value = prediction(
+            record=record, event_id=the_id, model=info.name, model_version=info.version,
+            outputs=outputs, now_ms=now_ms,
+            event_time=event.get(self.event_time_field) if self.event_time_field else None,
+            features=feature_row(event, self.feature_fields, self.features_field)
+            if self.with_features else None,
+        )
+        try:
+            return self.codec.encode(value)
+        except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+            return RecordError("encode_error", f"prediction not encodable: {exc}", "encode")
+
+    def replace(self, name: str, backend: ModelBackend) -> ModelBackend:
+        """Score model ``name`` with ``backend`` from the next batch on (a hot swap); the
+        backend it replaces (check it first with :meth:`check_replacement`)."""
+        old = self.backends[name]
+        self.backends[name] = backend
+        return old
+
+    def set_candidate(self, name: str, candidate: Candidate | None) -> Candidate | None:
+        """Run ``candidate`` beside model ``name`` from the next batch on (``None``: no
+        candidate); the one it replaces."""
+        old = self.candidates.pop(name, None)
+        if candidate is not None:
+            self.candidates[name] = candidate
+        return old
+
+    def check_replacement(self, name: str, backend: ModelBackend) -> None:
+        """Raise ``ConfigError`` unless ``backend`` takes the input model ``name`` takes."""
+        check_same_input(name, backend.info, self.backends[name].info)
 
     def _route(self, event: dict[str, Any], the_id: Any) -> str:
         assert self.router is not None

@@ -12,7 +12,6 @@ import threading
 import time
 from collections import Counter as Tally
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from kafka import TopicPartition
@@ -24,18 +23,20 @@ from streaminfer.operators.drift import DriftTally
 from streaminfer.operators.kafka_sink import KafkaSink, Sink, SinkError
 from streaminfer.operators.kafka_source import KafkaSource
 from streaminfer.operators.metrics import WorkerMetrics, WorkerStats
-from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.profile import Profile
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.common.heap import freeze_heap
-from streaminfer.pipelines.online.assembly import build_scorer, load_model
-from streaminfer.pipelines.online.model_backends import (
-    LocalModel,
-    ModelBackend,
-    ModelUnavailableError,
-    ServedModel,
-)
+from streaminfer.pipelines.online.assembly import build_scorer
+from streaminfer.pipelines.online.candidates import ShadowTally
+from streaminfer.pipelines.online.model_backends import ModelUnavailableError
+from streaminfer.pipelines.online.model_store import ModelSource
+from streaminfer.pipelines.online.model_swaps import ModelSwaps
 from streaminfer.pipelines.online.scoring import BatchScorer, PreparedBatch, ScoredBatch
+from streaminfer.pipelines.online.worker_models import (
+    load_candidates,
+    swap_served,
+    sync_candidate,
+)
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
 from streaminfer.waiting import backoff_s
@@ -105,6 +106,9 @@ class ScoringLoop:
         self.metrics = WorkerMetrics(worker_id, os.getpid())
         self.drift = DriftTally(profiles or {})
         self.scorer = scorer
+        self.swaps = ModelSwaps()
+        self.shadow = ShadowTally(self.metrics.registry)
+        self.shadow_topic = spec.rollout.shadow_topic_for(spec.sink.predictions_topic)
         self.max_in_flight = max_in_flight(spec)
         self.in_flight: deque[PreparedBatch] = deque()
         self.batcher: MicroBatcher[Record] = MicroBatcher(
@@ -163,6 +167,7 @@ class ScoringLoop:
         With ``max_in_flight`` batches at the model, it waits for the oldest instead of
         polling: a saturated model slows the reading down rather than filling memory.
         """
+        self.swaps.apply(self.scorer, self.worker_id)  # a batch boundary
         if self.batcher.ready():
             if len(self.in_flight) >= self.max_in_flight:
                 self._deliver_oldest(attempts=None)
@@ -187,6 +192,7 @@ class ScoringLoop:
     def stats(self, families: bool = True) -> WorkerStats:
         stats = self.metrics.snapshot(running=self._running, families=families)
         stats.drift = self.drift.snapshot()
+        stats.shadow = {key: list(counts) for key, counts in self.shadow.counts.items()}
         return stats
 
     def _check_assignment(self, now: float) -> None:
@@ -262,6 +268,7 @@ class ScoringLoop:
             latencies_ms=scored.latencies_ms, inference_s=scored.inference_s,
             model_batch_failed=scored.model_batch_failed,
         )
+        self.shadow.add(scored.shadow_agreement)
         if self.drift.profiles:
             for model, (X, outputs) in scored.scored_rows.items():
                 self.drift.add(model, self.scorer.backends[model].info.version, X, outputs)
@@ -282,49 +289,9 @@ class ScoringLoop:
             sink.send(spec.predictions_topic, key, value)
         for letter in scored.dead_letters:
             sink.send(spec.dead_letter_topic, letter.key, letter.value, letter.headers)
+        for key, value in scored.shadow_predictions:
+            sink.send(self.shadow_topic, key, value)
         sink.flush()
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """How a worker reaches one model: the store actor holding its bytes (colocated), or
-    the Serve deployment running it (serve), with what the driver learnt loading it."""
-
-    info: ModelInfo
-    store: str | None = None
-    namespace: str = "streaminfer"
-    deployment: str | None = None
-    app: str | None = None
-    profile: Profile | None = None  # its training profile, when drift is on
-
-    def backend(self, model: ModelSpec) -> ModelBackend:
-        """Connect, from inside a worker process."""
-        import ray
-
-        if model.serving == "serve":
-            from ray import serve
-
-            assert self.deployment is not None
-            handle = serve.get_deployment_handle(self.deployment, app_name=self.app)
-            return ServedModel(handle, self.info, timeout_s=model.serve.request_timeout_s,
-                               retries=model.serve.request_retries)
-        assert self.store is not None
-        store = ray.get_actor(self.store, namespace=self.namespace)
-        return LocalModel(load_model(model, ray.get(store.get.remote())))
-
-
-class ModelStore:
-    """Ray actor holding a pipeline's model bytes, so a (re)started worker can fetch them.
-
-    Workers find it by name: their constructor takes no object reference, which Ray could
-    not restore when it restarts them (ray-project/ray#53727).
-    """
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def get(self) -> bytes:
-        return self._data
 
 
 class SourceWorker:
@@ -345,9 +312,11 @@ class SourceWorker:
         logging.getLogger("kafka").setLevel(os.environ.get(KAFKA_LOG_ENV, "CRITICAL"))
         self.error: str | None = None
         self.loop: ScoringLoop | None = None
+        self.spec, self.models = spec, models
         try:
             scorer = build_scorer(spec, {m.model_name: models[m.model_name].backend(m)
                                          for m in spec.model_specs})
+            load_candidates(scorer, spec, models)  # a restarted worker resumes them too
             profiles = {name: source.profile for name, source in models.items()
                         if source.profile is not None}
             self.loop = ScoringLoop(spec, bootstrap_servers, scorer, worker_id,
@@ -370,6 +339,28 @@ class SourceWorker:
             log.exception("%s: scoring loop crashed; exiting so Ray restarts this worker",
                           self.loop.worker_id)
             os._exit(1)
+
+    def swap_model(self, name: str, timeout_s: float = 30.0) -> str:
+        """Serve the version model ``name``'s store holds now, from the loop's next batch
+        boundary (loaded here, off the loop); the version it serves."""
+        loop = self._loop()
+        return swap_served(loop.scorer, loop.swaps, self._model(name), self.models[name],
+                           timeout_s)
+
+    def set_candidate(self, name: str, timeout_s: float = 30.0) -> str:
+        """Run the candidate model ``name``'s store holds now (or none) from the loop's next
+        batch boundary; what runs."""
+        loop = self._loop()
+        return sync_candidate(loop.scorer, loop.swaps, self._model(name), self.models[name],
+                              timeout_s)
+
+    def _loop(self) -> ScoringLoop:
+        if self.loop is None:
+            raise StreamInferError(f"worker not running: {self.error}")
+        return self.loop
+
+    def _model(self, name: str) -> ModelSpec:
+        return next(m for m in self.spec.model_specs if m.model_name == name)
 
     def ready(self) -> str | None:
         """``None`` once the worker runs, else why it could not start."""

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, cast
 
 from streaminfer.errors import PipelineError
 from streaminfer.operators.metrics import WorkerStats
+from streaminfer.pipelines.online.model_store import ModelSource
 from streaminfer.pipelines.online.stats import PipelineStats
-from streaminfer.pipelines.online.worker import ModelSource, SourceWorker
+from streaminfer.pipelines.online.worker import SourceWorker
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.waiting import wait_until
 
@@ -147,6 +148,36 @@ class WorkerPool:
                     self._last[stats.worker_id] = stats
         for actor in actors:
             ray.kill(actor, no_restart=True)
+
+    def swap_model(self, name: str, timeout_s: float) -> dict[str, str]:
+        """Tell every worker to swap model ``name`` to the version its store holds now
+        (each at its next batch boundary); worker -> the version it serves, or why not.
+        A worker restarting meanwhile loads the store's version on its own."""
+        return self._ask_all("swap_model", name, timeout_s)
+
+    def set_candidate(self, name: str, timeout_s: float) -> dict[str, str]:
+        """Tell every worker to run the candidate model ``name``'s store holds now (or
+        none); worker -> what it runs, or why not."""
+        return self._ask_all("set_candidate", name, timeout_s)
+
+    def _ask_all(self, method: str, name: str, timeout_s: float) -> dict[str, str]:
+        import ray
+
+        with self._lock:
+            workers = dict(self._workers)
+        refs = {name_: getattr(actor, method).remote(name, timeout_s)
+                for name_, actor in workers.items()}
+        ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout_s + 5)
+        answers: dict[str, str] = {}
+        for worker, ref in refs.items():
+            if ref not in ready:
+                answers[worker] = "no answer"
+                continue
+            try:
+                answers[worker] = str(ray.get(ref))
+            except ray.exceptions.RayError as exc:
+                answers[worker] = f"failed: {str(exc).strip().splitlines()[-1]}"
+        return answers
 
     def read(self, *, families: bool = False) -> Reading:
         """Ask every worker for its counters (and, with ``families``, its Prometheus metric

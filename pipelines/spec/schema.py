@@ -41,6 +41,7 @@ from streaminfer.pipelines.spec.model_spec import (
     ServeSpec,
 )
 from streaminfer.pipelines.spec.optimize_spec import OptimizeSpec
+from streaminfer.pipelines.spec.rollout_spec import RolloutSpec
 from streaminfer.pipelines.spec.training_spec import RegistrySpec, RetrainSpec
 
 __all__ = [
@@ -282,6 +283,19 @@ class PipelineSpec(FrozenModel):
     optimize: OptimizeSpec | None = Field(
         None, description="Tolerance and levels for `streaminfer optimize --config`."
     )
+    rollout: RolloutSpec = Field(
+        default_factory=RolloutSpec, description="How a running pipeline follows the "
+        "registry aliases its models:/NAME@ALIAS paths name: hot swap (docs/rollout.md).",
+    )
+
+    @model_validator(mode="after")
+    def _shadow_apart(self) -> PipelineSpec:
+        shadow = self.rollout.shadow_topic_for(self.sink.predictions_topic)
+        if shadow in (self.sink.predictions_topic, self.sink.dead_letter_topic,
+                      *self.source.topics):
+            raise ValueError(f"rollout.shadow_topic {shadow!r} is a topic the pipeline "
+                             "already reads or writes; a shadow's predictions need their own")
+        return self
 
     @model_validator(mode="after")
     def _models_and_routing(self) -> PipelineSpec:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName
+from streaminfer.pipelines.spec.retrain_policy_spec import RetrainPolicySpec
 
 #: The tracking URI when neither the YAML nor ``MLFLOW_TRACKING_URI`` gives one (MLflow 3's own
 #: default): a SQLite file in the current folder, so ``mlflow ui`` started there shows it.
@@ -188,6 +189,10 @@ class RetrainSpec(FrozenModel):
     )
     seed: int = Field(
         0, description="random_state for estimators that take one and whose params lack it."
+    )
+    when: RetrainPolicySpec = Field(
+        default_factory=RetrainPolicySpec, description="When a running pipeline would "
+        "retrain by itself (off by default; the rule only, not wired yet: docs/rollout.md).",
     )
 
     def resolve_paths(self, base: Path, anchor: Anchor) -> RetrainSpec:

@@ -103,6 +103,10 @@ def status(path: ConfigArg) -> None:
     table.add_row(f"{status.workers_alive:.0f}", f"{status.events_in:,.0f}",
                   f"{status.predictions:,.0f}", f"{status.dead_letters:,.0f}")
     out.print(table)
+    for (model, version), (compared, agreed) in sorted(status.shadow.items()):
+        share = f"{agreed / compared:.1%}" if compared else "-"
+        out.print(f"shadow {model} v{version}: agrees with the served version on {share} of "
+                  f"{compared:,.0f} events")
     if status.feedback is not None:
         out.print(feedback_table(status.feedback))
     elif spec.feedback is not None:

@@ -1,7 +1,8 @@
 """``streaminfer models``: the versions in the registry and their roles (aliases).
 
 ``promote`` and ``rollback`` move the registry's aliases (champion, challenger, previous);
-pipelines that name ``models:/NAME@champion`` pick the champion up when they start.
+``shadow`` and ``canary`` set the candidate's alias. Running pipelines that name
+``models:/NAME@champion`` follow them within ``rollout.poll_interval_s`` (docs/rollout.md).
 """
 
 from __future__ import annotations
@@ -131,6 +132,56 @@ def rollback(name: Name = None, config: Config = None,
     registry, name = open_registry(config, tracking_uri, name)
     moves = registry.rollback(_need(name))
     _said(name, moves.set, moves.remove)
+
+
+Version = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="Version to run; default: the challenger."),
+]
+Stop = Annotated[bool, typer.Option("--stop", help="End it (no candidate).")]
+
+
+@app.command("shadow")
+def shadow(name: Name = None, version: Version = None, stop: Stop = False,
+           config: Config = None, tracking_uri: TrackingUri = None) -> None:
+    """Let a version (default: the challenger) score a copy of every event in running
+    pipelines; its predictions go to the shadow topic only (docs/rollout.md)."""
+    from streaminfer.pipelines.rollout.decide import candidate_moves
+
+    registry, given = open_registry(config, tracking_uri, name)
+    name = _need(given)
+    moves = candidate_moves(registry.aliases(name), "shadow", version, stop=stop)
+    registry.apply(name, moves)
+    _said(name, moves.set, moves.remove)
+
+
+@app.command("canary")
+def canary(
+    name: Name = None, version: Version = None,
+    share: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of the events the "
+                                         "version answers (stable per event id).")] = 0.1,
+    force: Annotated[bool, typer.Option(help="Run a version the gate rejected.")] = False,
+    stop: Stop = False, config: Config = None, tracking_uri: TrackingUri = None,
+) -> None:
+    """Let a version (default: the challenger) answer a share of the events in running
+    pipelines, chosen by a hash of each event's id (docs/rollout.md)."""
+    from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, candidate_moves
+    from streaminfer.pipelines.training.registry import TAG_GATE_REASON
+
+    registry, given = open_registry(config, tracking_uri, name)
+    name = _need(given)
+    moves = candidate_moves(registry.aliases(name), "canary", version, stop=stop)
+    if not stop:
+        target = registry.resolve(name, moves.set["canary"])
+        if target.rejected and not force:
+            raise ConfigError(f"{target.uri} was rejected by the gate "
+                              f"({target.tags.get(TAG_GATE_REASON, 'no reason recorded')}); "
+                              "pass --force to run it as a canary anyway")
+        registry.tag(target, {CANARY_SHARE_TAG: str(share)})
+    registry.apply(name, moves)
+    _said(name, moves.set, moves.remove)
+    if not stop:
+        out.print(f"  answering {share:.0%} of the events")
 
 
 @app.command("register")

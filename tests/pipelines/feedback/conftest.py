@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import pytest
 
 from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
-
-
-def feedback_section(**overrides: Any) -> dict[str, Any]:
-    """A feedback section on fresh topics, with short windows and flushes for tests."""
-    tag = uuid.uuid4().hex[:8]
-    section: dict[str, Any] = {
-        "labels_topic": f"labels-{tag}", "training_topic": f"examples-{tag}",
-        "flush_every_ms": 100, "prediction_wait_s": 30, "label_wait_s": 30,
-        "joiners": {"count": 1, "num_cpus": 0.25, "max_restarts": 2},
-    }
-    section.update(overrides)
-    return section
+from tests.fixtures.feedback import feedback_section, label_values
 
 
 @pytest.fixture
@@ -35,12 +22,6 @@ def feedback_pipeline(pipeline_factory: Callable[..., Any]) -> Callable[..., Any
                                 batching={"max_size": 256, "max_wait_ms": 20})
 
     return make
-
-
-def label_values(ids: list[str], values: list[Any]) -> tuple[list[bytes | None], list[bytes]]:
-    """Values and keys of label records (keyed by the event id, like the events)."""
-    return ([orjson.dumps({"id": i, "label": v}) for i, v in zip(ids, values, strict=True)],
-            [i.encode() for i in ids])
 
 
 def summary(pipeline: Any) -> FeedbackSummary:

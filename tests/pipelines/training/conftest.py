@@ -3,16 +3,11 @@ shipped dataset, and models trained on them (``registry`` is in tests/pipelines/
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 import numpy as np
 import orjson
-import pytest
 
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.spec.training_spec import EstimatorSpec
-from streaminfer.pipelines.training.trainers import train
 
 LR = EstimatorSpec(class_path="sklearn.linear_model.LogisticRegression",
                    params={"max_iter": 1000}, standardize=True)
@@ -37,15 +32,3 @@ def labelled_examples(dataset: Dataset, rows: np.ndarray,
             "label_delay_ms": 500,
         }))
     return values
-
-
-@pytest.fixture
-def train_onnx(tmp_path: Path) -> Callable[[np.ndarray, np.ndarray, str], Path]:
-    """``train_onnx(X, y, name)`` -> an ONNX file of a scaled logistic regression."""
-
-    def make(X: np.ndarray, y: np.ndarray, name: str) -> Path:
-        path = tmp_path / f"{name}.onnx"
-        path.write_bytes(train(LR, X, y, seed=0).onnx)
-        return path
-
-    return make

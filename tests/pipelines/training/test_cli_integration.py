@@ -3,9 +3,6 @@ a real SQLite store, models trained from a shipped dataset)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,25 +13,12 @@ import yaml
 
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.training.registry import Lineage, Registry
+from tests.fixtures.cli import one_clear_error, streaminfer
 
 from .conftest import labelled_examples
 
 pytestmark = pytest.mark.integration
-CLI = [sys.executable, "-m", "streaminfer.cli"]
 TrainOnnx = Callable[[np.ndarray, np.ndarray, str], Path]
-
-
-def streaminfer(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "250"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True,
-                          timeout=180, cwd=cwd, env=env, check=False)
-
-
-def one_clear_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr and result.stderr.count("error:") == 1, result.stderr
-    return " ".join(result.stderr.split())
 
 
 def pipeline_yaml(folder: Path, registry: Registry, **sections: Any) -> Path:

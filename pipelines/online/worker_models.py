@@ -1,0 +1,56 @@
+"""A worker's side of a rollout: load what the model's store holds now (off the scoring
+loop) and stage it for the loop's next batch boundary."""
+
+from __future__ import annotations
+
+from streaminfer.errors import StreamInferError
+from streaminfer.pipelines.online.model_store import ModelSource
+from streaminfer.pipelines.online.model_swaps import ModelSwaps
+from streaminfer.pipelines.online.scoring import BatchScorer
+from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
+
+
+def load_candidates(scorer: BatchScorer, spec: PipelineSpec,
+                    models: dict[str, ModelSource]) -> None:
+    """Before the loop starts: the candidates the stores hold (after a restart too)."""
+    for model in spec.model_specs:
+        if model.serving != "serve":
+            candidate = models[model.model_name].load_candidate(model)
+            if candidate is not None:
+                scorer.check_replacement(model.model_name, candidate.backend)
+                scorer.set_candidate(model.model_name, candidate)
+
+
+def swap_served(scorer: BatchScorer, swaps: ModelSwaps, model: ModelSpec,
+                source: ModelSource, timeout_s: float) -> str:
+    """Serve the store's version from the next batch boundary; the version served."""
+    name = model.model_name
+    current = scorer.backends[name]
+    if model.serving == "serve":
+        return current.info.version
+    backend = source.load_current(model)
+    if (backend.info.sha256, backend.info.version) == (current.info.sha256,
+                                                        current.info.version):
+        return current.info.version
+    scorer.check_replacement(name, backend)
+    if not swaps.serve(name, backend).wait(timeout_s):
+        raise StreamInferError(f"model {name}: the swap was not applied within "
+                               f"{timeout_s:.0f}s")
+    return scorer.backends[name].info.version
+
+
+def sync_candidate(scorer: BatchScorer, swaps: ModelSwaps, model: ModelSpec,
+                   source: ModelSource, timeout_s: float) -> str:
+    """Run the store's candidate (or none) from the next batch boundary; what runs."""
+    name = model.model_name
+    if model.serving == "serve":
+        return "none (served by Ray Serve)"
+    candidate = source.load_candidate(model)
+    if candidate is not None:
+        scorer.check_replacement(name, candidate.backend)
+    if not swaps.candidate(name, candidate).wait(timeout_s):
+        raise StreamInferError(f"model {name}: the candidate was not applied within "
+                               f"{timeout_s:.0f}s")
+    if candidate is None:
+        return "none"
+    return f"{candidate.mode} {candidate.backend.info.version}"

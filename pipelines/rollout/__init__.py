@@ -1,0 +1,1 @@
+"""Rollout of registered versions into a running pipeline: follow aliases, hot swap."""

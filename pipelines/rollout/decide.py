@@ -1,0 +1,161 @@
+"""Which version a running model should swap to: pure rules, no registry, no Ray.
+
+>>> next_version(Following("bc", "champion", serving="1", serve=False), "2")
+Decision(swap_to='2', note=None)
+>>> next_version(Following("bc", "champion", serving="2", serve=False), "2")
+Decision(swap_to=None, note=None)
+>>> next_version(Following("bc", "champion", serving="1", serve=False, refused={"2": "bad"}),
+...              "2")
+Decision(swap_to=None, note=None)
+>>> next_version(Following("bc", "champion", serving="1", serve=True), "2").note
+... # doctest: +ELLIPSIS
+'model bc runs on Ray Serve: a running pipeline does not hot-swap served models yet; ...'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from streaminfer.errors import ConfigError, RegistryError
+from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.pipelines.training.roles import CHALLENGER, CHAMPION, AliasMoves
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A model's bytes with the version label and sha256 they are served under."""
+
+    data: bytes
+    version: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class StoredCandidate:
+    """A candidate version and how it runs beside the served one."""
+
+    model: StoredModel
+    mode: Mode
+    share: float = 0.0  # canary: the share of events it answers
+
+
+SHADOW = "shadow"  # alias of the version that shadows the champion
+CANARY = "canary"  # alias of the version that answers a share of the events
+CANARY_SHARE_TAG = "canary_share"  # version tag: that share, 0..1
+Mode = Literal["shadow", "canary"]
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A candidate the aliases ask for."""
+
+    version: str
+    mode: Mode
+    share: float = 0.0
+
+
+@dataclass
+class Following:
+    """One model that follows a registry alias, and what it serves now."""
+
+    name: str  # the registered model's name
+    alias: str
+    serving: str  # the version the workers serve
+    serve: bool  # on Ray Serve replicas (not hot-swapped yet)
+    refused: dict[str, str] = field(default_factory=dict)  # version -> why it cannot serve
+    noted: set[str] = field(default_factory=set)  # versions already reported as not swapped
+    candidate: Wanted | None = None  # the candidate the workers run
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Swap to ``swap_to`` (None: nothing to do); ``note``: a line to log once."""
+
+    swap_to: str | None
+    note: str | None = None
+
+
+def next_version(model: Following, target: str) -> Decision:
+    """What to do when the alias names version ``target``."""
+    if target == model.serving or target in model.refused:
+        return Decision(None)
+    if model.serve:
+        if target in model.noted:
+            return Decision(None)
+        return Decision(None, (
+            f"model {model.name} runs on Ray Serve: a running pipeline does not hot-swap "
+            f"served models yet; version {model.serving} keeps serving, restart the pipeline "
+            f"to serve models:/{model.name}@{model.alias} (version {target})"))
+    return Decision(target)
+
+
+def check_same_input(name: str, new: ModelInfo, was: ModelInfo) -> None:
+    """Raise ``ConfigError`` unless version ``new`` of a model takes the input ``was`` takes."""
+    if (new.input_width, new.input_dtype) != (was.input_width, was.input_dtype):
+        raise ConfigError(
+            f"model {name}: version {new.version} takes {new.input_width} "
+            f"{np.dtype(new.input_dtype).name} features, version {was.version} "
+            f"{was.input_width} {np.dtype(was.input_dtype).name}; a running pipeline can "
+            "only swap to a model with the same input")
+
+
+def wanted_candidate(aliases: dict[str, str], tags: dict[str, str]) -> Wanted | None:
+    """The candidate a model's aliases ask for: ``canary`` (its share from the version tag
+    ``canary_share``) before ``shadow``; none when neither is set.
+
+    >>> wanted_candidate({"champion": "1", "shadow": "2"}, {})
+    Wanted(version='2', mode='shadow', share=0.0)
+    >>> wanted_candidate({"canary": "3"}, {"canary_share": "0.1"})
+    Wanted(version='3', mode='canary', share=0.1)
+    """
+    if CANARY in aliases:
+        share = min(1.0, max(0.0, float(tags.get(CANARY_SHARE_TAG, "0") or 0)))
+        return Wanted(aliases[CANARY], "canary", share)
+    if SHADOW in aliases:
+        return Wanted(aliases[SHADOW], "shadow")
+    return None
+
+
+def next_candidate(model: Following, wanted: Wanted | None) -> tuple[bool, Wanted | None]:
+    """Whether the workers' candidate must change, and to what (``None``: none). A
+    candidate that is the served version, or was refused, runs as none.
+
+    >>> f = Following("bc", "champion", serving="1", serve=False)
+    >>> next_candidate(f, Wanted("2", "shadow"))
+    (True, Wanted(version='2', mode='shadow', share=0.0))
+    >>> next_candidate(f, Wanted("1", "canary", 0.1))
+    (False, None)
+    """
+    if wanted is not None and (wanted.version == model.serving or model.serve
+                               or wanted.version in model.refused):
+        wanted = None
+    return wanted != model.candidate, wanted
+
+
+def candidate_moves(aliases: dict[str, str], mode: Mode, version: str | None,
+                    *, stop: bool = False) -> AliasMoves:
+    """Alias moves that start (or, with ``stop``, end) a shadow or a canary: one candidate
+    at a time, so starting one ends the other; ``version`` defaults to the challenger.
+
+    >>> candidate_moves({"champion": "1", "challenger": "2"}, "shadow", None)
+    AliasMoves(set={'shadow': '2'}, remove=())
+    >>> candidate_moves({"champion": "1", "shadow": "2"}, "canary", "2")
+    AliasMoves(set={'canary': '2'}, remove=('shadow',))
+    >>> candidate_moves({"champion": "1", "canary": "2"}, "canary", None, stop=True)
+    AliasMoves(set={}, remove=('canary',))
+    """
+    alias, other = (SHADOW, CANARY) if mode == "shadow" else (CANARY, SHADOW)
+    if stop:
+        if alias not in aliases:
+            raise RegistryError(f"there is no {mode} to stop")
+        return AliasMoves({}, (alias,))
+    target = version or aliases.get(CHALLENGER)
+    if target is None:
+        raise RegistryError(f"there is no challenger to run as {mode}; name a version "
+                            "(`streaminfer models list` shows them)")
+    if aliases.get(CHAMPION) == target:
+        raise RegistryError(f"version {target} is the champion; a {mode} runs another one")
+    return AliasMoves({alias: target}, (other,) if other in aliases else ())

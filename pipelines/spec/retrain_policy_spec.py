@@ -1,0 +1,36 @@
+"""The ``retrain.when`` section: when a running pipeline would retrain by itself (off by
+default).
+
+>>> RetrainPolicySpec().enabled
+False
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from streaminfer.pipelines.spec.base import FrozenModel
+
+
+class MetricFloorSpec(FrozenModel):
+    """Retrain when a live metric of the champion falls below a floor."""
+
+    metric: str = Field("accuracy", min_length=1, description="Live metric watched.")
+    below: float = Field(description="Retrain when the metric is below this (above it for "
+                         "log_loss, brier, mae and rmse, where lower is better).")
+    min_examples: int = Field(200, ge=1, description="Labelled examples in the live window "
+                              "before the floor is applied.")
+
+
+class RetrainPolicySpec(FrozenModel):
+    """Triggers of an automatic retraining; any one of them starts it. Off by default."""
+
+    enabled: bool = Field(False, description="Retrain by itself when a trigger fires.")
+    on_drift_alert: bool = Field(
+        False, description="Retrain after a drift alert of the champion.")
+    metric_floor: MetricFloorSpec | None = Field(
+        None, description="Retrain when the champion's live metric falls below a floor.")
+    every_examples: int | None = Field(
+        None, ge=1, description="Retrain after this many new labelled examples.")
+    cooldown_s: float = Field(
+        3_600.0, ge=0, description="Seconds after a retraining before another may start.")

@@ -1,0 +1,93 @@
+"""Shadow and canary in a running pipeline that follows models:/bc@champion: a shadow's
+predictions go to the shadow topic only and never change the served ones; a canary answers
+a share of the events close to the setting, the same events for the same ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from streaminfer.operators.records import Record
+from streaminfer.pipelines.devtools.example_models import Dataset
+from streaminfer.pipelines.feedback.status import fetch_metrics, parse_status
+from streaminfer.pipelines.online.candidates import canary_picks
+from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, Wanted, candidate_moves
+from streaminfer.pipelines.training.registry import Registry
+from streaminfer.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+EVENTS = 600
+
+
+def values_of(records: list[Record]) -> list[dict[str, Any]]:
+    return [orjson.loads(r.value) for r in records if r.value is not None]
+
+
+def test_a_shadow_writes_only_to_the_shadow_topic_and_changes_no_served_prediction(
+    two_versions: Registry, following: Callable[..., Any],
+    dataset_factory: Callable[[str], Dataset],
+    make_events: Callable[..., tuple[list[bytes], list[bytes]]],
+    produce: Callable[..., None], read_topic: Callable[..., list[Record]],
+) -> None:
+    registry = two_versions
+    running = following(partitions=2, workers={"count": 2})
+    follower = running.pipeline.follower
+    registry.apply("bc", candidate_moves(registry.aliases("bc"), "shadow", "2"))
+    assert wait_until(lambda: follower.following["bc"].candidate == Wanted("2", "shadow"), 60)
+    keys, values = make_events(dataset_factory("breast_cancer"), EVENTS)
+    produce(running.source_topic, values, keys)
+    served = values_of(read_topic(running.predictions_topic, EVENTS))
+    url = running.pipeline.metrics_url
+    assert url is not None
+    assert wait_until(lambda: parse_status(fetch_metrics(url)).shadow.get(("bc", "2"),
+                                                                          [0])[0] == EVENTS, 30)
+    endpoint = parse_status(fetch_metrics(url)).shadow[("bc", "2")]
+    final = running.pipeline.stop()
+    shadow_topic = running.spec.rollout.shadow_topic_for(running.predictions_topic)
+    shadowed = values_of(read_topic(shadow_topic, EVENTS + 1, timeout_s=10))
+    everything_served = values_of(read_topic(running.predictions_topic, EVENTS + 1,
+                                              timeout_s=10))
+    assert len(everything_served) == EVENTS == final.predictions
+    assert {p["model_version"] for p in served} == {"1"}
+    assert len(shadowed) == EVENTS
+    assert {p["model_version"] for p in shadowed} == {"2"}
+    assert sorted(p["id"] for p in shadowed) == sorted(p["id"] for p in served)
+    by_id = {p["id"]: p["label"] for p in served}
+    agreeing = sum(by_id[p["id"]] == p["label"] for p in shadowed)
+    compared = sum(w.shadow.get(("bc", "2"), [0, 0])[0] for w in final.workers)
+    agreed = sum(w.shadow.get(("bc", "2"), [0, 0])[1] for w in final.workers)
+    assert (compared, agreed) == (EVENTS, agreeing)
+    assert endpoint == [EVENTS, agreeing]  # what `streaminfer status` shows
+    assert agreeing > EVENTS * 0.8  # both models learnt the same task
+
+
+def test_a_canary_answers_a_stable_share_of_the_events_by_id(
+    two_versions: Registry, following: Callable[..., Any],
+    dataset_factory: Callable[[str], Dataset],
+    make_events: Callable[..., tuple[list[bytes], list[bytes]]],
+    produce: Callable[..., None], read_topic: Callable[..., list[Record]],
+) -> None:
+    registry = two_versions
+    running = following(partitions=2, workers={"count": 2})
+    follower = running.pipeline.follower
+    registry.tag(registry.resolve("bc", "2"), {CANARY_SHARE_TAG: "0.3"})
+    registry.apply("bc", candidate_moves(registry.aliases("bc"), "canary", "2"))
+    assert wait_until(
+        lambda: follower.following["bc"].candidate == Wanted("2", "canary", 0.3), 60)
+    bc = dataset_factory("breast_cancer")
+    keys, values = make_events(bc, EVENTS)
+    produce(running.source_topic, values, keys)  # and the same ids once more
+    produce(running.source_topic, values, keys)
+    predictions = values_of(read_topic(running.predictions_topic, 2 * EVENTS))
+    assert len(predictions) == 2 * EVENTS
+    canary = {p["id"] for p in predictions if p["model_version"] == "2"}
+    ids = [f"e{i}" for i in range(EVENTS)]
+    assert canary == {i for i, pick in zip(ids, canary_picks(ids, 0.3), strict=True) if pick}
+    assert 0.22 < len(canary) / EVENTS < 0.38
+    twice = {}
+    for p in predictions:
+        twice.setdefault(p["id"], set()).add(p["model_version"])
+    assert all(len(versions) == 1 for versions in twice.values())  # stable per id

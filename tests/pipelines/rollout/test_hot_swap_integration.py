@@ -1,0 +1,143 @@
+"""A running pipeline follows models:/bc@champion: promote and rollback mid-stream swap the
+workers at a batch boundary (every event once, one switch per partition and move, in order),
+and a worker Ray restarts after a promotion serves the promoted version."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from streaminfer.operators.records import Record
+from streaminfer.pipelines.devtools.example_models import Dataset
+from streaminfer.pipelines.training.registry import Registry
+from streaminfer.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+EVENTS = 3_000
+
+
+def version_runs(records: list[Record]) -> dict[int, tuple[list[int], list[str]]]:
+    """Per source partition: the offsets scored (in order) and the versions that scored
+    them, one entry per run of equal versions."""
+    by_partition: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for record in records:
+        assert record.value is not None
+        value = orjson.loads(record.value)
+        by_partition[value["source"]["partition"]].append(
+            (value["source"]["offset"], value["model_version"]))
+    out = {}
+    for partition, scored in by_partition.items():
+        scored.sort()
+        out[partition] = ([offset for offset, _ in scored],
+                          [version for version, _ in groupby(v for _, v in scored)])
+    return out
+
+
+def test_promote_then_rollback_mid_stream_switch_each_partition_once_each_way(
+    two_versions: Registry, following: Callable[..., Any],
+    dataset_factory: Callable[[str], Dataset], feeder: Callable[..., Any],
+    watcher: Callable[[str], Any], read_topic: Callable[..., list[Record]],
+) -> None:
+    registry = two_versions
+    bc = dataset_factory("breast_cancer")
+    running = following(partitions=2, workers={"count": 2})
+    follower = running.pipeline.follower
+    assert follower is not None and follower.serving == {"bc": "1"}
+    feed = feeder(running.source_topic, bc, EVENTS, rate=300)
+    seen = watcher(running.predictions_topic)
+    feed.start()
+    assert seen.until(lambda: len(seen.seen) >= EVENTS // 4)
+    registry.promote("bc", "2")
+    assert wait_until(lambda: len(follower.history) == 1, 60)
+    assert follower.serving == {"bc": "2"}
+    assert set(follower.history[0].workers.values()) == {"2"}
+    marked = len(seen.seen)
+    assert seen.until(lambda: len(seen.seen) >= marked + EVENTS // 4)
+    registry.rollback("bc")
+    assert wait_until(lambda: len(follower.history) == 2, 60)
+    feed.join(120)
+    assert not feed.failed and feed.sent == EVENTS
+    assert seen.until(lambda: len(seen.seen) == EVENTS)
+    final = running.pipeline.stop()
+    assert final.predictions == EVENTS  # none scored twice
+    assert sorted(seen.seen.values()) == [1] * EVENTS
+    runs = version_runs(read_topic(running.predictions_topic, EVENTS))
+    assert sorted(runs) == [0, 1]
+    for offsets, versions in runs.values():
+        assert offsets == list(range(len(offsets)))  # no gap, none twice
+        assert versions == ["1", "2", "1"]
+    assert [(r.from_version, r.to_version) for r in follower.history] == [("1", "2"),
+                                                                          ("2", "1")]
+
+
+def test_a_worker_restarted_by_ray_after_a_promotion_serves_the_promoted_version(
+    two_versions: Registry, following: Callable[..., Any],
+    dataset_factory: Callable[[str], Dataset],
+    make_events: Callable[..., tuple[list[bytes], list[bytes]]],
+    produce: Callable[..., None], read_topic: Callable[..., list[Record]],
+    committed_offsets: Callable[[str, str], dict[int, int]],
+) -> None:
+    import ray
+
+    registry = two_versions
+    bc = dataset_factory("breast_cancer")
+    running = following(partitions=2, workers={"count": 1, "max_restarts": 2})
+    follower = running.pipeline.follower
+    assert follower is not None
+    registry.promote("bc", "2")
+    assert wait_until(lambda: follower.serving == {"bc": "2"}, 60)
+    keys, values = make_events(bc, 200)
+    produce(running.source_topic, values, keys)
+    group = running.spec.source.group_id
+    assert wait_until(lambda: sum(committed_offsets(group, running.source_topic).values())
+                      == 200, 60)
+    [name] = running.pipeline.worker_names
+    worker = ray.get_actor(name, namespace=running.spec.ray.namespace)
+    pid = ray.get(worker.stats.remote(False)).pid
+    ray.kill(worker, no_restart=False)
+    assert wait_until(lambda: _pid_of(worker) not in (None, pid), 120)
+    keys, values = make_events(bc, 200, start=200)
+    produce(running.source_topic, values, keys)
+    predictions = [orjson.loads(r.value) for r in read_topic(running.predictions_topic, 400)
+                   if r.value is not None]
+    after = [p for p in predictions if int(p["id"][1:]) >= 200]
+    assert len({p["id"] for p in after}) == 200
+    assert {p["model_version"] for p in predictions} == {"2"}
+
+
+def _pid_of(worker: Any) -> int | None:
+    import ray
+
+    try:
+        stats = ray.get(worker.stats.remote(False), timeout=5)
+    except ray.exceptions.RayError:
+        return None
+    return None if stats is None else int(stats.pid)
+
+
+def test_a_promoted_version_whose_artifact_changed_is_refused_and_the_old_one_serves(
+    two_versions: Registry, following: Callable[..., Any],
+    dataset_factory: Callable[[str], Dataset],
+    make_events: Callable[..., tuple[list[bytes], list[bytes]]],
+    produce: Callable[..., None], read_topic: Callable[..., list[Record]],
+) -> None:
+    registry = two_versions
+    running = following(partitions=2, workers={"count": 1})
+    follower = running.pipeline.follower
+    assert follower is not None
+    stored = Path(registry.resolve("bc", "2").source.removeprefix("file://")) / "model.onnx"
+    stored.write_bytes(stored.read_bytes() + b"\0")  # changed after registration
+    registry.promote("bc", "2")
+    assert wait_until(lambda: "2" in follower.following["bc"].refused, 60)
+    assert "changed after it was registered; refusing" in follower.following["bc"].refused["2"]
+    assert follower.serving == {"bc": "1"} and follower.history == []
+    keys, values = make_events(dataset_factory("breast_cancer"), 200)
+    produce(running.source_topic, values, keys)
+    predictions = read_topic(running.predictions_topic, 200)
+    assert {orjson.loads(r.value or b"{}")["model_version"] for r in predictions} == {"1"}

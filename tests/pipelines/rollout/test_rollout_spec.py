@@ -1,0 +1,20 @@
+"""The rollout section: a shadow topic of its own."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from streaminfer.pipelines.spec.schema import PipelineSpec
+
+
+def test_a_shadow_topic_that_is_the_predictions_topic_is_refused() -> None:
+    data = {"name": "p", "kafka": {"bootstrap_servers": "127.0.0.1:9"},
+            "source": {"topics": ["events"], "group_id": "g", "features": ["a"]},
+            "model": {"path": "models:/bc@champion"},
+            "sink": {"predictions_topic": "preds", "dead_letter_topic": "dlq"},
+            "rollout": {"shadow_topic": "preds"}}
+    with pytest.raises(ValidationError, match="a shadow's predictions need their own"):
+        PipelineSpec.model_validate(data)
+    data["rollout"] = {"shadow_topic": "preds-shadow"}
+    assert PipelineSpec.model_validate(data).rollout.shadow_topic == "preds-shadow"
