@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 
 from streaminfer.operators.dead_letter import DeadLetter
-from streaminfer.operators.kafka_sink import KafkaSink
+
+if TYPE_CHECKING:  # Kafka's client is imported only by jobs that write to topics
+    from streaminfer.operators.kafka_sink import KafkaSink
 
 OutputFormat = Literal["parquet", "jsonl"]
 REJECTS = "rejects"
