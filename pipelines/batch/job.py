@@ -41,6 +41,7 @@ from streaminfer.pipelines.spec.batch_spec import BatchSpec
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
+from streaminfer.pipelines.training.resolve import resolve_registry_models
 
 MANIFEST = "_manifest.json"
 _RAISED = re.compile(r"streaminfer\.errors\.(\w+): (.+)")
@@ -83,6 +84,9 @@ class BatchJob:
         output_format: OutputFormat = "parquet", actors: int | None = None,
         manifest: str | Path | None = None, bootstrap_servers: str | None = None,
     ) -> None:
+        # models:/NAME@ALIAS paths become checked local files, resolved once, in the driver
+        # (as `streaminfer run` does): every actor gets the same version's bytes.
+        spec = resolve_registry_models(spec)
         base = spec.batch or BatchSpec()
         self.settings = base.model_copy(update={"actors": actors}) if actors else base
         self.spec, self.source, self.output = spec, source, output

@@ -40,8 +40,8 @@ from streaminfer.pipelines.spec.model_spec import (
     RoutingSpec,
     ServeSpec,
 )
-from streaminfer.pipelines.spec.training_spec import RegistrySpec, RetrainSpec
 from streaminfer.pipelines.spec.optimize_spec import OptimizeSpec
+from streaminfer.pipelines.spec.training_spec import RegistrySpec, RetrainSpec
 
 __all__ = [
     "HTTP_INGRESS_CPUS",

@@ -1,5 +1,6 @@
-"""Fixtures of the training tests: a registry in a temporary SQLite store, labelled
-examples in the contract's shape made from a shipped dataset, and models trained on them."""
+"""Fixtures of the training tests: labelled examples in the contract's shape made from a
+shipped dataset, and models trained on them (the ``registry`` fixture, a temporary SQLite
+store, lives in tests/pipelines/conftest.py, shared with the batch tests)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,11 @@ import pytest
 
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.spec.training_spec import EstimatorSpec
-from streaminfer.pipelines.training.registry import Registry
 from streaminfer.pipelines.training.trainers import train
 
 LR = EstimatorSpec(class_path="sklearn.linear_model.LogisticRegression",
                    params={"max_iter": 1000}, standardize=True)
 T0_MS = 1_764_357_300_000
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    """A registry of its own: a SQLite store and an artifact folder under tmp_path."""
-    return Registry(f"sqlite:///{tmp_path / 'registry' / 'mlflow.db'}",
-                    cache_dir=tmp_path / "model-cache")
 
 
 def labelled_examples(dataset: Dataset, rows: np.ndarray,
