@@ -60,11 +60,14 @@ class UnitScorer:
         loaded = {m.model_name: load_model(m, models[m.model_name]) for m in spec.model_specs}
         self.scorer = build_scorer(spec, {n: LocalModel(m) for n, m in loaded.items()})
         self.columnar = None
+        # Not with a feedback section: its predictions carry their feature rows, which only
+        # the row path writes.
         if len(loaded) == 1 and spec.source.features and target.kafka is None \
-                and target.fmt == "parquet":
-            self.columnar = ArrowScorer(
-                next(iter(loaded.values())), fields=spec.source.features,
-                id_field=spec.source.id_field, event_time_field=spec.source.event_time_field,
+                and target.fmt == "parquet" and not self.scorer.with_features:
+            (name, model), = loaded.items()
+            self.columnar = ArrowScorer(  # the row path's model and feature extractor
+                model, self.scorer.extractors[name], id_field=spec.source.id_field,
+                event_time_field=spec.source.event_time_field,
                 max_record_bytes=spec.source.max_record_bytes)
         self.target = target
         self.source_kafka = source_kafka
