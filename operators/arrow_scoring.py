@@ -10,18 +10,27 @@ present. Everything else goes back to the caller for the row path, which rejects
 it with the usual reasons. The same fields, in the same order and with the same Arrow types
 as the row path's predictions read into Arrow; a test holds the two equal
 (tests/operators/test_arrow_scoring.py).
+
+It is the row path's operators run over columns, not a copy of them: the row path's own
+:class:`FeatureExtractor` builds the matrix (:meth:`FeatureExtractor.column_matrix`, the
+same dtype cast and finiteness rule as :meth:`FeatureExtractor.matrix`), the same
+:class:`OnnxModel` runs it, :func:`output_column` shapes each output as the row path's
+:func:`rows_of` does, and :func:`prediction_fields` names and orders the columns as it does a
+prediction's fields. What is its own is Arrow: nulls, and the Arrow type each Python value
+would get.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streaminfer.operators.model_runner import OnnxModel
+from streaminfer.operators.features import FeatureExtractor
+from streaminfer.operators.model_runner import OnnxModel, output_column
+from streaminfer.operators.predictions import default_id, prediction_fields
 
 #: Rows whose JSON could exceed this many bytes are left to the row path's size check.
 SMALL_ROW_BYTES = 65_536
@@ -32,18 +41,21 @@ def _numeric(kind: pa.DataType) -> bool:
 
 
 class ArrowScorer:
-    """One model over named feature columns (``source.features``), single-model pipelines."""
+    """One model over named feature columns (``source.features``), single-model pipelines:
+    ``model`` and ``extractor`` are the row path's (``BatchScorer.extractors[name]``)."""
 
     def __init__(
-        self, model: OnnxModel, *, fields: Sequence[str], id_field: str | None,
+        self, model: OnnxModel, extractor: FeatureExtractor, *, id_field: str | None,
         event_time_field: str | None, max_record_bytes: int,
     ) -> None:
+        if extractor.fields is None:
+            raise ValueError("the column-wise path takes named feature fields only")
         self.model = model
-        self.fields = list(fields)
+        self.extractor = extractor
+        self.fields: Sequence[str] = extractor.fields
         self.id_field = id_field
         self.event_time_field = event_time_field
         self.max_record_bytes = max_record_bytes
-        self.dtype = model.info.input_dtype
 
     def usable(self, schema: pa.Schema) -> bool:
         """Whether tables of ``schema`` can take this path at all."""
@@ -75,12 +87,11 @@ class ArrowScorer:
         rest = np.flatnonzero(~ok)
         if len(taken) == 0:
             return None, rest
-        try:
-            outputs = self.model.run(matrix[taken])
-        except Exception:  # the row path scores each row alone and names the failing ones
+        try:  # the row path scores each row alone and names the failing ones
+            outputs = [output_column(o, len(taken)) for o in self.model.run(matrix[taken])]
+        except Exception:
             return None, np.arange(table.num_rows)
-        if not all(isinstance(o, np.ndarray) and o.ndim > 0 and o.shape[0] == len(taken)
-                   for o in outputs):
+        if not all(isinstance(o, np.ndarray) for o in outputs):  # ZipMap: lists of dicts
             return None, np.arange(table.num_rows)
         offsets = first_offset + taken
         if has_id:
@@ -91,60 +102,50 @@ class ArrowScorer:
             elif pa.types.is_integer(ids.type):
                 ids = ids.cast(pa.int64())
         else:
-            ids = pa.array([f"{topic}/0/{offset}" for offset in offsets.tolist()])
-        scored = self._predictions(ids, outputs, topic, offsets, stamp_ms, now_ms)
+            ids = pa.array([default_id(topic, 0, offset) for offset in offsets.tolist()])
+        times = None
         if timed:
             assert self.event_time_field is not None
-            times = table.column(self.event_time_field).take(pa.array(taken)).to_numpy()
-            scored = scored.append_column("event_time", _flat(times))
-        return scored, rest
+            times = _flat(table.column(self.event_time_field).take(pa.array(taken)).to_numpy())
+        return self._predictions(ids, outputs, topic, offsets, stamp_ms, now_ms, times), rest
 
     def _matrix(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-        """Features in the model dtype (ints through float64, as Python ints convert), and
-        which rows have every one present and finite."""
-        ok = np.ones(table.num_rows, dtype=bool)
+        """The feature matrix, and which rows have every feature present and finite."""
+        present = np.ones(table.num_rows, dtype=bool)
         columns = []
         for name in self.fields:
             column = table.column(name)
             if column.null_count:
-                ok &= column.is_valid().to_numpy(zero_copy_only=False)
+                present &= column.is_valid().to_numpy(zero_copy_only=False)
                 column = pc.fill_null(column, 0)
-            values = column.to_numpy()
-            if values.dtype.kind in "iu":
-                values = values.astype(np.float64)
-            columns.append(values)
-        with np.errstate(over="ignore", invalid="ignore"):
-            matrix = np.column_stack(columns).astype(self.dtype, copy=False) if columns \
-                else np.empty((table.num_rows, 0), dtype=self.dtype)
-            ok &= np.isfinite(matrix).all(axis=1)
-        return np.ascontiguousarray(matrix), ok
+            columns.append(column.to_numpy())
+        matrix, finite = self.extractor.column_matrix(columns)
+        return matrix, present & finite
 
     def _predictions(
-        self, ids: pa.Array, outputs: list[Any], topic: str, offsets: np.ndarray,
-        stamp_ms: int, now_ms: int,
+        self, ids: pa.Array, outputs: list[np.ndarray], topic: str, offsets: np.ndarray,
+        stamp_ms: int, now_ms: int, event_times: pa.Array | None,
     ) -> pa.Table:
         count = len(offsets)
         info = self.model.info
-        columns: dict[str, pa.Array] = {
-            "id": ids,
-            "model": pa.repeat(pa.scalar(info.name, pa.string()), count),
-            "model_version": pa.repeat(pa.scalar(info.version, pa.string()), count),
-        }
-        for name, value in zip(info.outputs.values(), outputs, strict=True):
-            columns[name] = arrow_column(value)
-        columns["latency_ms"] = pa.array(np.full(count, now_ms - stamp_ms, dtype=np.int64))
-        columns["source"] = pa.StructArray.from_arrays(
+        source = pa.StructArray.from_arrays(
             [pa.repeat(pa.scalar(topic, pa.string()), count), pa.array(np.zeros(count, np.int64)),
              pa.array(offsets.astype(np.int64))], names=["topic", "partition", "offset"])
-        columns["ts"] = pa.array(np.full(count, now_ms, dtype=np.int64))
-        return pa.table(columns)
+        return pa.table(prediction_fields(
+            event_id=ids, model=pa.repeat(pa.scalar(info.name, pa.string()), count),
+            model_version=pa.repeat(pa.scalar(info.version, pa.string()), count),
+            outputs={name: arrow_column(value)
+                     for name, value in zip(info.outputs.values(), outputs, strict=True)},
+            latency_ms=pa.array(np.full(count, now_ms - stamp_ms, dtype=np.int64)),
+            source=source, ts=pa.array(np.full(count, now_ms, dtype=np.int64)),
+            event_time=event_times,
+        ))
 
 
 def arrow_column(value: np.ndarray) -> pa.Array:
-    """One model output as the Arrow column that its per-row Python values would make
-    (``[n, 1]`` squeezed; floats as double; ints as int64; rows of a 2-D output as lists)."""
-    if value.ndim == 2 and value.shape[1] == 1:
-        value = value[:, 0]
+    """One model output (shaped by :func:`output_column`) as the Arrow column that its
+    per-row Python values would make (floats as double; ints as int64; rows of a 2-D output
+    as lists)."""
     if value.ndim == 1:
         return _flat(value)
     if value.ndim == 2:

@@ -101,17 +101,35 @@ class FeatureExtractor:
             return np.empty((0, self.width or 0), dtype=self.dtype), {}
         rejected: dict[int, RecordError] = {}
         try:
-            with np.errstate(over="ignore", invalid="ignore"):
-                matrix = np.asarray(rows, dtype=self.dtype)
+            matrix, finite = cast_finite(rows, self.dtype)
             kept = list(range(len(rows)))
         except (OverflowError, ValueError):  # an int beyond float, or ragged arrays
             matrix, kept, rejected = self._one_by_one(rows)
-        finite = np.isfinite(matrix).all(axis=1)
+            finite = np.isfinite(matrix).all(axis=1)
         if not finite.all():
             for position in np.flatnonzero(~finite).tolist():
                 rejected[kept[position]] = self.non_finite_error(rows[kept[position]])
             matrix = matrix[finite]
         return matrix, rejected
+
+    def column_matrix(self, columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`matrix` for feature columns (one array of numbers per field, in the order of
+        ``fields``): the model-dtype matrix of every row, and which rows are finite in it (the
+        others are for :meth:`matrix` to reject with their reason). Integers go through
+        float64, as numpy converts a row's Python ints.
+
+        >>> fx = FeatureExtractor(fields=["a", "b"])
+        >>> m, ok = fx.column_matrix([np.array([1, 2]), np.array([0.5, 1e300])])
+        >>> m.dtype.name, ok.tolist()
+        ('float32', [True, False])
+        """
+        if self.fields is None or len(columns) != len(self.fields):
+            raise ValueError(f"give one column for each of the fields {self.fields}")
+        count = len(columns[0]) if columns else 0
+        stacked = np.column_stack([c.astype(np.float64) if c.dtype.kind in "iu" else c
+                                   for c in columns]) if columns else np.empty((count, 0))
+        matrix, finite = cast_finite(stacked, self.dtype)
+        return np.ascontiguousarray(matrix), finite
 
     def _one_by_one(
         self, rows: list[Sequence[float]]
@@ -154,6 +172,15 @@ class FeatureExtractor:
                     "validate", name,
                 )
         return RecordError("non_finite_feature", "a feature is not finite", "validate")
+
+
+def cast_finite(values: Any, dtype: type[np.floating[Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` (rows of numbers, or a 2-D array) in the model dtype, and which rows are
+    finite there: checked after the cast, so a value that overflows the dtype counts too.
+    May raise ``OverflowError``/``ValueError`` (an int beyond float, ragged rows)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        matrix = np.asarray(values, dtype=dtype)
+        return matrix, np.asarray(np.isfinite(matrix).all(axis=1), dtype=bool)
 
 
 def _describe(value: Any) -> str:

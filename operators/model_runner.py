@@ -243,17 +243,26 @@ def has_rows(value: Any, count: int) -> bool:
     return isinstance(value, list) and len(value) == count
 
 
-def _column(value: Any, count: int) -> list[Any]:
-    """One output as a list with a plain Python value per row."""
+def output_column(value: Any, count: int) -> Any:
+    """One model output as a column of ``count`` rows: an array (a ``[n, 1]`` array squeezed
+    to ``[n]``, so a row shows one value, not a list of one) or a list (skl2onnx's ZipMap);
+    raises ``ValueError`` for any other shape. The row path (:func:`rows_of`) and the
+    column-wise path (``operators/arrow_scoring.py``) both take outputs through it."""
     if isinstance(value, np.ndarray):
         if value.ndim == 0 or value.shape[0] != count:
             raise ValueError(f"output has shape {value.shape}, expected {count} rows")
-        if value.ndim == 2 and value.shape[1] == 1:
-            value = value[:, 0]
-        return list(value.tolist())
-    if isinstance(value, list):  # a sequence of maps (skl2onnx ZipMap)
+        return value[:, 0] if value.ndim == 2 and value.shape[1] == 1 else value
+    if isinstance(value, list):
         if len(value) != count:
             raise ValueError(f"output has {len(value)} rows, expected {count}")
-        return [{str(k): v for k, v in item.items()} if isinstance(item, dict) else item
-                for item in value]
+        return value
     raise ValueError(f"unsupported output type {type(value).__name__}")
+
+
+def _column(value: Any, count: int) -> list[Any]:
+    """One output as a list with a plain Python value per row."""
+    column = output_column(value, count)
+    if isinstance(column, np.ndarray):
+        return list(column.tolist())
+    return [{str(k): v for k, v in item.items()} if isinstance(item, dict) else item
+            for item in column]

@@ -13,7 +13,12 @@ def event_id(event: dict[str, Any], record: Record, id_field: str | None) -> Any
         value = event.get(id_field)
         if value is not None:
             return value
-    return f"{record.topic}/{record.partition}/{record.offset}"
+    return default_id(record.topic, record.partition, record.offset)
+
+
+def default_id(topic: str, partition: int, offset: int) -> str:
+    """The id of an event without an id field: where it was read."""
+    return f"{topic}/{partition}/{offset}"
 
 
 def prediction(
@@ -29,13 +34,31 @@ def prediction(
 ) -> dict[str, Any]:
     """One prediction: id, model, version, the outputs, latency, origin and time (and,
     when asked, its feature row by name)."""
+    return prediction_fields(
+        event_id=event_id, model=model, model_version=model_version, outputs=outputs,
+        latency_ms=now_ms - record.timestamp,
+        source={"topic": record.topic, "partition": record.partition, "offset": record.offset},
+        ts=now_ms, event_time=event_time, features=features,
+    )
+
+
+def prediction_fields(
+    *, event_id: Any, model: Any, model_version: Any, outputs: dict[str, Any],
+    latency_ms: Any, source: Any, ts: Any, event_time: Any = None, features: Any = None,
+) -> dict[str, Any]:
+    """The fields of a prediction, named and ordered by the contract (``event_time`` and
+    ``features`` only when given): the values of one prediction (:func:`prediction`), or a
+    column per field for many (``operators/arrow_scoring.py``).
+
+    >>> list(prediction_fields(event_id=1, model="m", model_version="2", outputs={"y": 0},
+    ...                        latency_ms=3, source={}, ts=4, event_time=5))
+    ['id', 'model', 'model_version', 'y', 'latency_ms', 'source', 'ts', 'event_time']
+    """
     value: dict[str, Any] = {"id": event_id, "model": model, "model_version": model_version}
     value.update(outputs)
-    value["latency_ms"] = now_ms - record.timestamp
-    value["source"] = {
-        "topic": record.topic, "partition": record.partition, "offset": record.offset
-    }
-    value["ts"] = now_ms
+    value["latency_ms"] = latency_ms
+    value["source"] = source
+    value["ts"] = ts
     if event_time is not None:
         value["event_time"] = event_time
     if features is not None:

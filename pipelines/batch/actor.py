@@ -16,11 +16,9 @@ import orjson
 from streaminfer.operators.arrow_scoring import ArrowScorer
 from streaminfer.operators.batch_units import Unit
 from streaminfer.operators.dead_letter import DeadLetter
-from streaminfer.operators.kafka_sink import KafkaSink
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.batch.outputs import OutputFormat, PartFiles, TopicUnit, UnitOutput
 from streaminfer.pipelines.batch.rows import jsonl_records, read_table, table_records
-from streaminfer.pipelines.batch.topic_source import read_topic_unit
 from streaminfer.pipelines.online.assembly import build_scorer, load_model
 from streaminfer.pipelines.online.model_backends import LocalModel
 from streaminfer.pipelines.spec.schema import PipelineSpec
@@ -62,18 +60,24 @@ class UnitScorer:
         loaded = {m.model_name: load_model(m, models[m.model_name]) for m in spec.model_specs}
         self.scorer = build_scorer(spec, {n: LocalModel(m) for n, m in loaded.items()})
         self.columnar = None
+        # Not with a feedback section: its predictions carry their feature rows, which only
+        # the row path writes.
         if len(loaded) == 1 and spec.source.features and target.kafka is None \
-                and target.fmt == "parquet":
-            self.columnar = ArrowScorer(
-                next(iter(loaded.values())), fields=spec.source.features,
-                id_field=spec.source.id_field, event_time_field=spec.source.event_time_field,
+                and target.fmt == "parquet" and not self.scorer.with_features:
+            (name, model), = loaded.items()
+            self.columnar = ArrowScorer(  # the row path's model and feature extractor
+                model, self.scorer.extractors[name], id_field=spec.source.id_field,
+                event_time_field=spec.source.event_time_field,
                 max_record_bytes=spec.source.max_record_bytes)
         self.target = target
         self.source_kafka = source_kafka
         self.batch_size = batch_size
-        self.sink = (KafkaSink(target.kafka, linger_ms=spec.sink.linger_ms,
-                               compression=spec.sink.compression)
-                     if target.kafka is not None else None)
+        self.sink = None
+        if target.kafka is not None:  # Kafka's client is imported only by jobs that use it
+            from streaminfer.operators.kafka_sink import KafkaSink
+
+            self.sink = KafkaSink(target.kafka, linger_ms=spec.sink.linger_ms,
+                                  compression=spec.sink.compression)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         results: dict[str, list[Any]] = {name: [] for name in RESULT_COLUMNS}
@@ -103,6 +107,8 @@ class UnitScorer:
     def _pieces(self, unit: Unit) -> Iterator[Piece]:
         stamp = int(time.time() * 1000)
         if unit.kind == "topic":
+            from streaminfer.pipelines.batch.topic_source import read_topic_unit
+
             assert self.source_kafka is not None
             for records in read_topic_unit(self.source_kafka, unit, self.batch_size):
                 yield self._row_path(records)

@@ -10,14 +10,24 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 
 from streaminfer.operators.dead_letter import DeadLetter
-from streaminfer.operators.kafka_sink import KafkaSink
+
+if TYPE_CHECKING:  # Kafka's client is imported only by jobs that write to topics
+    from streaminfer.operators.kafka_sink import KafkaSink
 
 OutputFormat = Literal["parquet", "jsonl"]
+#: Parquet part files: dictionary pages only for the columns that repeat one value (the
+#: default tries every column and gives up on the unique ones), statistics only for what
+#: readers filter by. Measured on 100k fraud predictions: 44 -> 17 ms a write (min of 9),
+#: files 10% larger (docs/decisions.md).
+PARQUET_OPTIONS: dict[str, Any] = {
+    "use_dictionary": ["model", "model_version", "source.topic", "source.partition"],
+    "write_statistics": ["id", "source.offset", "ts"],
+}
 REJECTS = "rejects"
 TEMP_MARK = ".tmp-"
 
@@ -103,7 +113,7 @@ class PartFiles:
         else:
             table = pa.table({"id": pa.array([], pa.string())})
         with open(self.temp, "wb") as handle:
-            pq.write_table(table, handle)
+            pq.write_table(table, handle, **PARQUET_OPTIONS)
             handle.flush()
             os.fsync(handle.fileno())
 

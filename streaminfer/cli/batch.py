@@ -74,6 +74,7 @@ def batch(
 def _run(job: BatchJob, progress: bool) -> BatchSummary:
     """Plan (before Ray starts, so bad input fails fast), then run with a progress bar; the
     first SIGINT/SIGTERM stops after the next unit, with the manifest in order."""
+    from streaminfer.pipelines.batch.job import import_ray_data_soon
     from streaminfer.pipelines.batch.progress import RowsProgress
     from streaminfer.pipelines.common.stop_signals import StopSignals
     from streaminfer.pipelines.online.ray_setup import start_ray
@@ -81,6 +82,7 @@ def _run(job: BatchJob, progress: bool) -> BatchSummary:
     bar = RowsProgress(err) if progress and err.is_terminal else None
     if not logging.getLogger("ray").isEnabledFor(logging.INFO):  # not --verbose
         logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar and summary say it
+    import_ray_data_soon()  # while the plan is made and Ray starts
     with StopSignals("stopping: finishing the units under way (again to abort)") as signals:
         if job.manifest().pending():
             start_ray(job.spec)

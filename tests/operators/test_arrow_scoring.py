@@ -39,9 +39,22 @@ def _table(dataset: Dataset, ids: list[Any] | None) -> pa.Table:
     return pa.table(columns)
 
 
-def _row_path(model: OnnxModel, source: SourceSpec, table: pa.Table) -> tuple[
-        list[dict[str, Any]], list[int]]:
-    scorer = BatchScorer({model.info.name: LocalModel(model)}, source, JsonCodec())
+def _scorers(model: OnnxModel, source: SourceSpec) -> tuple[BatchScorer, ArrowScorer]:
+    """The row path's scorer, and the column-wise one over its model and feature extractor
+    (as the batch actor builds them)."""
+    rows = BatchScorer({model.info.name: LocalModel(model)}, source, JsonCodec())
+    columns = ArrowScorer(model, rows.extractors[model.info.name], id_field=source.id_field,
+                          event_time_field=source.event_time_field,
+                          max_record_bytes=source.max_record_bytes)
+    return rows, columns
+
+
+def _source(dataset: Dataset, **options: Any) -> SourceSpec:
+    return SourceSpec(topics=("t",), group_id="g", id_field="id",
+                      features=tuple(dataset.features), **options)
+
+
+def _row_path(scorer: BatchScorer, table: pa.Table) -> tuple[list[dict[str, Any]], list[int]]:
     records = [SourceRecord(TOPIC, 0, 100 + i, 0, None, orjson.dumps(row))
                for i, row in enumerate(table.to_pylist())]
     scored = scorer.score(records)
@@ -58,14 +71,11 @@ def test_columns_and_rows_agree(
     id_values = {"strings": [f"e{i}" for i in range(40)], "ints": list(range(40)),
                  "none": None}[ids]
     table = _table(dataset, id_values)
-    source = SourceSpec(topics=("t",), group_id="g", id_field="id",
-                        features=tuple(dataset.features))
-    fast = ArrowScorer(model, fields=dataset.features, id_field="id", event_time_field=None,
-                       max_record_bytes=source.max_record_bytes)
+    rows, fast = _scorers(model, _source(dataset))
     assert fast.usable(table.schema)
 
     scored, rest = fast.score(table, topic=TOPIC, first_offset=100, stamp_ms=0, now_ms=5)
-    by_rows, rejected = _row_path(model, source, table)
+    by_rows, rejected = _row_path(rows, table)
 
     assert rest.tolist() == rejected == [3, 5, 7]
     assert scored is not None
@@ -82,18 +92,15 @@ def test_tables_it_cannot_vouch_for_are_left_to_the_row_path(
     dataset = dataset_factory("breast_cancer")
     model = OnnxModel.load(model_factory("breast_cancer"))
     table = _table(dataset, [f"e{i}" for i in range(40)])
-    fast = ArrowScorer(model, fields=dataset.features, id_field="id", event_time_field=None,
-                       max_record_bytes=1_048_576)
+    _, fast = _scorers(model, _source(dataset, max_record_bytes=1_048_576))
     assert not fast.usable(table.append_column("note", pa.array(["x"] * 40)).schema)
     assert not fast.usable(table.drop_columns([dataset.features[0]]).schema)
     where = table.schema.get_field_index(dataset.features[0])
     flags = table.set_column(where, dataset.features[0], pa.array([True] * 40))
     assert not fast.usable(flags.schema)
-    small = ArrowScorer(model, fields=dataset.features, id_field="id", event_time_field=None,
-                        max_record_bytes=100)
+    _, small = _scorers(model, _source(dataset, max_record_bytes=100))
     assert not small.usable(table.schema)
-    timed = ArrowScorer(model, fields=dataset.features, id_field="id", event_time_field="at",
-                        max_record_bytes=1_048_576)
+    _, timed = _scorers(model, _source(dataset, event_time_field="at"))
     with_gaps = table.append_column("at", pa.array([None, *range(1, 40)], pa.int64()))
     scored, rest = timed.score(with_gaps, topic=TOPIC, first_offset=0, stamp_ms=0, now_ms=1)
     assert scored is None and len(rest) == 40  # the row path leaves event_time out of one
@@ -106,13 +113,10 @@ def test_an_event_time_column_is_copied_as_the_row_path_copies_it(
     model = OnnxModel.load(model_factory("breast_cancer"))
     table = _table(dataset, [f"e{i}" for i in range(40)])
     table = table.append_column("at", pa.array(range(1_700_000_000_000, 1_700_000_000_040)))
-    source = SourceSpec(topics=("t",), group_id="g", id_field="id", event_time_field="at",
-                        features=tuple(dataset.features))
-    fast = ArrowScorer(model, fields=dataset.features, id_field="id", event_time_field="at",
-                       max_record_bytes=source.max_record_bytes)
+    rows, fast = _scorers(model, _source(dataset, event_time_field="at"))
     assert fast.usable(table.schema)
     scored, rest = fast.score(table, topic=TOPIC, first_offset=100, stamp_ms=0, now_ms=5)
-    by_rows, rejected = _row_path(model, source, table)
+    by_rows, rejected = _row_path(rows, table)
     assert scored is not None and rest.tolist() == rejected
     assert scored.schema == pa.Table.from_pylist(by_rows).schema
     assert [{k: v for k, v in p.items() if k not in VOLATILE} for p in scored.to_pylist()] == [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -206,3 +207,16 @@ def test_ragged_arrays_of_a_model_with_symbolic_width_reject_the_odd_rows() -> N
     np.testing.assert_array_equal(matrix, np.array([[1, 2], [5, 6]], np.float32))
     assert list(bad) == [1] and bad[1].error_type == "wrong_feature_count"
     assert bad[1].message == "'x' has 3 values; the others in its batch have 2"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_columns_and_rows_give_the_same_matrix_and_the_same_bad_rows(dtype: Any) -> None:
+    fx = FeatureExtractor(fields=["a", "b"], dtype=dtype)
+    a = [1, 16_777_217, -3, 2**53 + 1, 7]  # ints, some beyond float32's exact range
+    b = [0.1, 1e300, float("nan"), 2.5, float("inf")]
+    rows = [(x, y) for x, y in zip(a, b, strict=True)]
+    by_rows, rejected = fx.matrix(rows)
+    by_columns, finite = fx.column_matrix([np.array(a, dtype=np.int64), np.array(b)])
+    assert sorted(np.flatnonzero(~finite).tolist()) == sorted(rejected)
+    assert by_columns.dtype == by_rows.dtype == np.dtype(dtype)
+    assert by_columns[finite].tobytes() == by_rows.tobytes()

@@ -7,10 +7,7 @@ import numpy as np
 import orjson
 
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.spec.training_spec import EstimatorSpec
 
-LR = EstimatorSpec(class_path="sklearn.linear_model.LogisticRegression",
-                   params={"max_iter": 1000}, standardize=True)
 T0_MS = 1_764_357_300_000
 
 

@@ -16,13 +16,10 @@ from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.registry import Lineage, Registry
+from tests.fixtures.registry import registry_section
 
 pytestmark = pytest.mark.integration
 EVENTS = 400
-
-
-def registry_section(registry: Registry) -> dict[str, Any]:
-    return {"tracking_uri": registry.uri, "cache_dir": str(registry.cache_dir)}
 
 
 def test_a_pipeline_scores_with_the_champion_of_the_registry(
