@@ -7,6 +7,7 @@ import threading
 from typing import TYPE_CHECKING, cast
 
 from streaminfer.errors import PipelineError
+from streaminfer.pipelines.common.loop_actor import drain_then_close
 from streaminfer.pipelines.feedback.actor import FeedbackJoiner
 from streaminfer.pipelines.feedback.metrics import JoinerStats
 from streaminfer.pipelines.feedback.topics import assignment
@@ -82,24 +83,11 @@ class JoinerPool:
         return started
 
     def _retire(self, timeout_s: float) -> None:
-        import ray
-
         actors, self._joiners = list(self._joiners.values()), {}
         if not actors:
             return
-        draining = [actor.drain.remote(timeout_s) for actor in actors]
-        ray.wait(draining, num_returns=len(draining), timeout=timeout_s + 5)
-        closing = [actor.close.remote() for actor in actors]
-        ready, _ = ray.wait(closing, num_returns=len(closing), timeout=timeout_s)
-        for ref in ready:
-            try:
-                stats = ray.get(ref)
-            except ray.exceptions.RayError:
-                continue
-            if stats is not None:
-                self._last[stats.joiner_id] = stats
-        for actor in actors:
-            ray.kill(actor, no_restart=True)
+        for stats in drain_then_close(actors, timeout_s):
+            self._last[stats.joiner_id] = stats
 
     def read(self, *, families: bool = False) -> list[JoinerStats]:
         """Every joiner's counters: fresh where it answered, else its last ones."""

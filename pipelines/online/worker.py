@@ -25,7 +25,7 @@ from streaminfer.operators.kafka_source import KafkaSource
 from streaminfer.operators.metrics import WorkerMetrics, WorkerStats
 from streaminfer.operators.profile import Profile
 from streaminfer.operators.records import Record
-from streaminfer.pipelines.common.heap import freeze_heap
+from streaminfer.pipelines.common.loop_actor import LoopActor
 from streaminfer.pipelines.online.assembly import build_scorer
 from streaminfer.pipelines.online.candidates import ShadowTally
 from streaminfer.pipelines.online.model_backends import ModelUnavailableError
@@ -294,11 +294,9 @@ class ScoringLoop:
         sink.flush()
 
 
-class SourceWorker:
-    """Ray actor around one :class:`ScoringLoop` (made remote by the runtime).
-
-    Setup errors are kept and reported by :meth:`ready`, so the driver shows one clear line.
-    An unexpected crash of the loop ends the process, and Ray restarts the actor (up to
+class SourceWorker(LoopActor[ScoringLoop, WorkerStats]):
+    """Ray actor around one :class:`ScoringLoop` (made remote by the runtime), in a
+    :class:`LoopActor` shell: set-up errors reported by ``ready``, a crash restarts it (up to
     ``workers.max_restarts``); its partitions wait for it or move to the other workers.
     """
 
@@ -310,35 +308,17 @@ class SourceWorker:
         # kafka-python logs every retried connection; this worker reports what matters.
         # `streaminfer -v` (or STREAMINFER_KAFKA_LOG=INFO) shows them.
         logging.getLogger("kafka").setLevel(os.environ.get(KAFKA_LOG_ENV, "CRITICAL"))
-        self.error: str | None = None
-        self.loop: ScoringLoop | None = None
         self.spec, self.models = spec, models
-        try:
+
+        def build() -> ScoringLoop:
             scorer = build_scorer(spec, {m.model_name: models[m.model_name].backend(m)
                                          for m in spec.model_specs})
             load_candidates(scorer, spec, models)  # a restarted worker resumes them too
             profiles = {name: source.profile for name, source in models.items()
                         if source.profile is not None}
-            self.loop = ScoringLoop(spec, bootstrap_servers, scorer, worker_id,
-                                    profiles=profiles)
-        except StreamInferError as exc:
-            self.error = str(exc)
-            return
-        except KafkaError as exc:
-            self.error = f"cannot connect to Kafka: {exc}"
-            return
-        self._thread = threading.Thread(target=self._run, name=f"loop-{worker_id}", daemon=True)
-        self._thread.start()
+            return ScoringLoop(spec, bootstrap_servers, scorer, worker_id, profiles=profiles)
 
-    def _run(self) -> None:
-        assert self.loop is not None
-        freeze_heap()
-        try:
-            self.loop.run()
-        except Exception:
-            log.exception("%s: scoring loop crashed; exiting so Ray restarts this worker",
-                          self.loop.worker_id)
-            os._exit(1)
+        self._start(build, f"loop-{worker_id}")
 
     def swap_model(self, name: str, timeout_s: float = 30.0) -> str:
         """Serve the version model ``name``'s store holds now, from the loop's next batch
@@ -361,31 +341,6 @@ class SourceWorker:
 
     def _model(self, name: str) -> ModelSpec:
         return next(m for m in self.spec.model_specs if m.model_name == name)
-
-    def ready(self) -> str | None:
-        """``None`` once the worker runs, else why it could not start."""
-        return self.error
-
-    def stats(self, families: bool = True) -> WorkerStats | None:
-        """Counters; ``families`` adds the Prometheus metric families (for the driver's
-        endpoint)."""
-        return self.loop.stats(families) if self.loop else None
-
-    def drain(self, timeout_s: float = 30.0) -> WorkerStats | None:
-        """Stop polling, finish what it holds and commit; stay in the group until close."""
-        if self.loop is None:
-            return None
-        self.loop.request_stop()
-        self._thread.join(timeout_s)
-        return self.loop.stats()
-
-    def close(self) -> WorkerStats | None:
-        """Leave the consumer group and close the Kafka clients; return the final stats."""
-        if self.loop is None:
-            return None
-        if not self._thread.is_alive():
-            self.loop.close()
-        return self.loop.stats()
 
     def stop(self, timeout_s: float = 30.0) -> WorkerStats | None:
         """:meth:`drain` then :meth:`close`."""

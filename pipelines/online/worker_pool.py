@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, cast
 
 from streaminfer.errors import PipelineError
 from streaminfer.operators.metrics import WorkerStats
+from streaminfer.pipelines.common.loop_actor import drain_then_close
 from streaminfer.pipelines.online.model_store import ModelSource
 from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.online.worker import SourceWorker
@@ -129,25 +130,11 @@ class WorkerPool:
             ray.kill(actor, no_restart=True)
 
     def _retire(self, actors: list[ActorHandle[SourceWorker]], timeout_s: float) -> None:
-        """Drain these workers (finish, commit), then let them all leave the group at once,
-        keeping their final counters. Draining first means no departing worker drags the
-        others through a rebalance while they shut down."""
-        import ray
-
-        draining = [actor.drain.remote(timeout_s) for actor in actors]
-        ray.wait(draining, num_returns=len(draining), timeout=timeout_s + 5)
-        closing = [actor.close.remote() for actor in actors]
-        ready, _ = ray.wait(closing, num_returns=len(closing), timeout=timeout_s)
-        for ref in ready:
-            try:
-                stats = ray.get(ref)
-            except ray.exceptions.RayError:
-                continue
-            if stats is not None:
-                with self._lock:
-                    self._last[stats.worker_id] = stats
-        for actor in actors:
-            ray.kill(actor, no_restart=True)
+        """Drain these workers, then let them all leave the group at once
+        (:func:`drain_then_close`), keeping their final counters."""
+        for stats in drain_then_close(actors, timeout_s):
+            with self._lock:
+                self._last[stats.worker_id] = stats
 
     def swap_model(self, name: str, timeout_s: float) -> dict[str, str]:
         """Tell every worker to swap model ``name`` to the version its store holds now
