@@ -1,18 +1,47 @@
-"""The alert contract (docs/contracts.md, "Alert"): what monitoring publishes per crossing.
+"""The alert contract (docs/contracts.md, "Alert"): what monitoring and automatic actions
+publish to the alerts topic, once per event worth telling, and the one way they publish it.
 
->>> a = alert("drift", "m", "v1", "psi:x", 0.41, 0.2, 300, 1000, "feature 'x' drifted")
+>>> a = alert("drift", "m", "v1", "psi:x", 0.41, 0.2, "300s", 1000, "feature 'x' drifted")
 >>> a["window"], a["value"]
 ('300s', 0.41)
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+import orjson
+
+from streaminfer.operators.kafka_sink import KafkaSink, SinkError
+
+log = logging.getLogger(__name__)
+FLUSH_S = 10.0
 
 
 def alert(kind: str, model: str, version: str, metric: str, value: float, threshold: float,
-          window_s: float, ts_ms: int, message: str) -> dict[str, Any]:
-    """One alert: ``{kind, model, version, metric, value, threshold, window, ts, message}``."""
+          window: str, ts_ms: int, message: str) -> dict[str, Any]:
+    """One alert: ``{kind, model, version, metric, value, threshold, window, ts, message}``;
+    ``window`` says what the value was measured over (``"300s"``, ``"500 examples"``)."""
     return {"kind": kind, "model": model, "version": version, "metric": metric,
             "value": round(float(value), 6), "threshold": threshold,
-            "window": f"{window_s:g}s", "ts": ts_ms, "message": message}
+            "window": window, "ts": ts_ms, "message": message}
+
+
+class AlertPublisher:
+    """Publishes alerts to one topic, keyed by model; a failure is logged, never raised (an
+    alert must not stop the pipeline it reports on)."""
+
+    def __init__(self, kafka_config: dict[str, Any], topic: str) -> None:
+        self.topic = topic
+        self._sink = KafkaSink(kafka_config, linger_ms=0, compression="none")
+
+    def publish(self, payload: dict[str, Any]) -> None:
+        try:
+            self._sink.send(self.topic, str(payload["model"]).encode(), orjson.dumps(payload))
+            self._sink.flush(FLUSH_S)
+        except SinkError as exc:
+            log.warning("alert not published to %s: %s", self.topic, exc)
+
+    def close(self) -> None:
+        self._sink.close()

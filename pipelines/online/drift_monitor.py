@@ -13,11 +13,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streaminfer.errors import DataError
-from streaminfer.operators.kafka_sink import KafkaSink, SinkError
+from streaminfer.operators.alerts import AlertPublisher
 from streaminfer.operators.metrics import WorkerStats
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.profile import Profile, profile_path
@@ -26,8 +25,6 @@ from streaminfer.pipelines.spec.drift_spec import DriftSpec
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
 
 log = logging.getLogger(__name__)
-
-ALERT_FLUSH_S = 10.0
 
 
 def load_profile(model: ModelSpec, info: ModelInfo, feature_names: tuple[str, ...] | None,
@@ -90,7 +87,7 @@ class DriftMonitor:
                  kafka_config: dict[str, Any], registry: CollectorRegistry | None) -> None:
         self.spec = spec
         self.watch = DriftWatch(spec, profiles)
-        self._sink = KafkaSink(kafka_config, linger_ms=0, compression="none")
+        self._alerts = AlertPublisher(kafka_config, spec.alerts_topic)
         self._lock = threading.Lock()
         self._metrics = DriftMetrics(registry) if registry is not None else None
 
@@ -108,7 +105,7 @@ class DriftMonitor:
             if self._metrics is not None:
                 self._metrics.alerts.labels(each["model"], each["version"],
                                             str(each["metric"]).removeprefix("psi:")).inc()
-            self._publish(each)
+            self._alerts.publish(each)
 
     def states(self) -> list[DriftState]:
         """The latest evaluation per model version."""
@@ -124,13 +121,5 @@ class DriftMonitor:
             for feature, value in state.psi.items():
                 self._metrics.psi.labels(state.model, state.version, feature).set(value)
 
-    def _publish(self, payload: dict[str, object]) -> None:
-        try:
-            self._sink.send(self.spec.alerts_topic, str(payload["model"]).encode(),
-                            orjson.dumps(payload))
-            self._sink.flush(ALERT_FLUSH_S)
-        except SinkError as exc:
-            log.warning("drift alert not published to %s: %s", self.spec.alerts_topic, exc)
-
     def close(self) -> None:
-        self._sink.close()
+        self._alerts.close()

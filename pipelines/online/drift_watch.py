@@ -92,7 +92,7 @@ class DriftWatch:
                     state.alerts += 1
                     alerts.append(alert(
                         "drift", key[0], key[1], metric_name(metric), value, threshold,
-                        self.spec.window_s, now_ms,
+                        f"{self.spec.window_s:g}s", now_ms,
                         describe(metric, value, threshold, self.spec.window_s)))
                 if value > threshold:
                     state.drifted.append(metric)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from streaminfer.errors import ConfigError, ModelError, StreamInferError
+from streaminfer.operators.alerts import AlertPublisher
+from streaminfer.operators.alerts import alert as make_alert
 from streaminfer.operators.model_runner import ModelInfo
-from streaminfer.pipelines.rollout.alerts import AlertPublisher, rollback_alert
 from streaminfer.pipelines.rollout.decide import (
     Following,
     next_candidate,
@@ -128,8 +130,9 @@ class AliasFollower:
         self.registry.rollback(model.name)
         message = f"automatic rollback to version {previous}: {verdict.message}"
         log.warning("model %s: %s", name, message)
-        alert = rollback_alert(name, champion, guard.rule.metric, verdict.value,
-                               verdict.baseline, message)
+        alert = make_alert("rollback", name, champion, guard.rule.metric, verdict.value,
+                           verdict.baseline, f"{guard.rule.min_examples}+ examples",
+                           int(time.time() * 1000), message)
         guard.alerts.publish(alert)
         self.actions.append(alert)
         return True

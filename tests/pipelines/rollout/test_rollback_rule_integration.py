@@ -61,7 +61,7 @@ def test_a_worse_new_champion_is_rolled_back_by_the_rule_with_an_alert(
     assert registry.aliases("bc")["champion"] == "1"
     [alert] = follower.actions
     assert (alert["kind"], alert["model"], alert["version"]) == ("rollback", "bc", "3")
-    assert alert["value"] < alert["threshold"] - 0.1
+    assert alert["value"] < alert["threshold"] - 0.1 and alert["window"] == "150+ examples"
     published = [orjson.loads(r.value) for r in
                  read_topic(running.spec.rollout.alerts_topic, 1_000, timeout_s=10)
                  if r.value is not None]
