@@ -6,8 +6,9 @@ retraining's start, from end offsets only; drift alerts of the serving version s
 last retraining; its live metrics), asks :func:`retrain_trigger`, and when that fires
 starts ``streaminfer retrain`` as a Ray task (never in this thread; one at a time; the
 cooldown counts from the start). When the task ends it records the candidate (or why it
-failed) and, with ``then: shadow``, sets a candidate that passed the gate as the shadow,
-which the alias follower then starts. Every step is recorded in the :class:`ActionLog`.
+failed) and, with ``then: shadow`` (``canary``), sets a candidate that passed the gate as
+the shadow (the canary), which the alias follower then starts. Every step is recorded in
+the :class:`ActionLog`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from streaminfer.errors import StreamInferError
 from streaminfer.pipelines.rollout.actions import ActionLog
-from streaminfer.pipelines.rollout.decide import candidate_moves
+from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, Mode, candidate_moves
 from streaminfer.pipelines.rollout.retrain_outcome import candidate_note, failure_reason
 from streaminfer.pipelines.rollout.retrain_policy import (
     PolicyState,
@@ -167,14 +168,19 @@ class AutoRetrain:
         self.actions.record("candidate", self.model, note.version, note.message,
                             metric=note.metric, value=note.value, threshold=note.threshold,
                             window=note.window)
-        if result.gate.passed and self.policy.then == "shadow":
-            self._shadow(result.version.version)
+        if result.gate.passed and self.policy.then != "register":
+            self._candidate(result.version.version)
 
-    def _shadow(self, version: str) -> None:
-        """Set ``version`` as the shadow (the follower starts it at its next poll)."""
+    def _candidate(self, version: str) -> None:
+        """Set ``version`` as the shadow or the canary (``then``); the follower starts it at
+        its next poll."""
+        mode: Mode = "canary" if self.policy.then == "canary" else "shadow"
         try:
-            moves = candidate_moves(self.registry.aliases(self.registered), "shadow", version)
+            moves = candidate_moves(self.registry.aliases(self.registered), mode, version)
+            if mode == "canary":
+                self.registry.tag(self.registry.resolve(self.registered, version),
+                                  {CANARY_SHARE_TAG: str(self.policy.canary_share)})
             self.registry.apply(self.registered, moves)
         except StreamInferError as exc:
             log.warning("model %s: version %s passed the gate but cannot be set as the "
-                        "shadow: %s", self.model, version, exc)
+                        "%s: %s", self.model, version, mode, exc)

@@ -151,6 +151,11 @@ class AliasFollower:
             self.log.record("shadow", name, wanted.version, f"version {wanted.version} "
                             f"shadows version {model.serving}: it scores a copy of every "
                             "event, its predictions go to the shadow topic only")
+        elif wanted is not None:
+            self.log.record("canary", name, wanted.version, f"version {wanted.version} "
+                            f"answers {wanted.share:.0%} of the events beside version "
+                            f"{model.serving} (chosen by a hash of the event id)",
+                            value=wanted.share)
 
 
 def start_follower(

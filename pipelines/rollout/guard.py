@@ -1,5 +1,5 @@
 """The automatic rules a following pipeline applies on each poll, on live metrics: roll a
-worse new champion back (``rollout.rollback``), promote a better shadow
+worse new champion back (``rollout.rollback``), promote a better shadow or canary
 (``rollout.promote``). The verdicts are pure (``rollback_rule.py``, ``promote_rule.py``);
 this moves the aliases and records the action (log, ``Pipeline.actions()``, alerts topic).
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from streaminfer.errors import RegistryError
 from streaminfer.pipelines.rollout.actions import ActionLog
-from streaminfer.pipelines.rollout.decide import SHADOW, Following
+from streaminfer.pipelines.rollout.decide import Following
 from streaminfer.pipelines.rollout.promote_rule import promote_verdict
 from streaminfer.pipelines.rollout.rollback_rule import Live, remember, rollback_verdict
 from streaminfer.pipelines.spec.rollout_spec import PromoteRuleSpec, RollbackRuleSpec
@@ -63,21 +63,21 @@ class Guard:
     def _promote(self, registry: Registry, actions: ActionLog, name: str, model: Following,
                  aliases: dict[str, str], live: Live) -> bool:
         rule, champion, candidate = self.promote, aliases[CHAMPION], model.candidate
-        if (rule is None or candidate is None or candidate.mode != "shadow"
-                or aliases.get(SHADOW) != candidate.version or champion != model.serving
-                or (name, candidate.version) in self.refused):
+        if (rule is None or candidate is None or aliases.get(candidate.mode) != candidate.version
+                or champion != model.serving or (name, candidate.version) in self.refused):
             return False
-        verdict = promote_verdict(rule, name, champion, candidate.version, live)
+        verdict = promote_verdict(rule, name, champion, candidate.version, live,
+                                  mode=candidate.mode)
         if verdict is None:
             return False
         try:
             registry.promote(model.name, candidate.version)
         except RegistryError as exc:  # a version the gate rejected, shadowed by hand
             self.refused.add((name, candidate.version))
-            log.warning("model %s: shadow version %s is better live but is not promoted "
-                        "by itself: %s", name, candidate.version, exc)
+            log.warning("model %s: %s version %s is better live but is not promoted "
+                        "by itself: %s", name, candidate.mode, candidate.version, exc)
             return False
-        registry.apply(model.name, AliasMoves({}, (SHADOW,)))  # it serves now
+        registry.apply(model.name, AliasMoves({}, (candidate.mode,)))  # it serves now
         actions.record("promote", name, candidate.version,
                        f"automatic promotion of version {candidate.version} (champion was "
                        f"{champion}): {verdict.message}",

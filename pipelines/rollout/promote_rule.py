@@ -26,9 +26,11 @@ from streaminfer.pipelines.spec.rollout_spec import PromoteRuleSpec
 
 
 def promote_verdict(rule: PromoteRuleSpec, model: str, champion: str, shadow: str,
-                    live: Live) -> Verdict | None:
+                    live: Live, *, mode: str = "shadow") -> Verdict | None:
     """A verdict when model ``model``'s ``shadow`` beats its ``champion`` by ``min_gain``
     or more, each over at least ``min_examples`` labelled examples; else ``None``.
+    ``mode``: how the candidate runs (``shadow`` or ``canary``: a canary's live metrics
+    come from the events it answers), for the message.
     ``Verdict.value`` is the shadow's metric, ``baseline`` the champion's."""
     new, old = live.get((model, shadow)), live.get((model, champion))
     if new is None or old is None:
@@ -42,7 +44,7 @@ def promote_verdict(rule: PromoteRuleSpec, model: str, champion: str, shadow: st
     if better_by < rule.min_gain:
         return None
     return Verdict(value, baseline, (
-        f"live {rule.metric} of {model} shadow version {shadow} is {value:.4f} over "
+        f"live {rule.metric} of {model} {mode} version {shadow} is {value:.4f} over "
         f"{new['examples']:.0f} labelled examples, {better_by:.4f} better than champion "
         f"version {champion} ({baseline:.4f} over {old['examples']:.0f}); the rule asks "
         f"{rule.min_gain:g}"))

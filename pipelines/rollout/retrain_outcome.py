@@ -45,7 +45,7 @@ def candidate_note(result: RetrainResult, metric: str | None, then: str) -> Cand
             if base is not None and result.champion is not None else "")
     where = f" on {result.train_count} examples"
     if result.gate.passed:
-        after = " and set as the shadow" if then == "shadow" else ""
+        after = f" and set as the {then}" if then != "register" else ""
         message = (f"version {version} trained{where}, gate passed: registered as "
                    f"{', '.join(result.version.aliases) or 'a version'}{after}{against}")
     else:

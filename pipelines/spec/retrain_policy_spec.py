@@ -37,11 +37,15 @@ class RetrainPolicySpec(FrozenModel):
     cooldown_s: float = Field(
         3_600.0, ge=0, description="Seconds after a retraining started before another may "
         "start (a failed one counts too).")
-    then: Literal["register", "shadow"] = Field(
+    then: Literal["register", "shadow", "canary"] = Field(
         "register", description="What happens to a candidate that passes the gate: "
-        "'register' (registered with the challenger alias, as `streaminfer retrain` does) or "
-        "'shadow' (also set as the shadow, so the running pipeline scores a copy of every "
-        "event with it; rollout.promote can then promote it).")
+        "'register' (registered with the challenger alias, as `streaminfer retrain` does), "
+        "'shadow' (also set as the shadow: the running pipeline scores a copy of every event "
+        "with it) or 'canary' (also set as the canary: it answers canary_share of the "
+        "events); rollout.promote can then promote it.")
+    canary_share: float = Field(
+        0.1, ge=0, le=1, description="With then: canary, the share of the events the "
+        "candidate answers (stable per event id).")
     check_every_s: float = Field(
         5.0, gt=0, le=3_600, description="Seconds between two looks at the triggers (a look "
         "reads the training topic's end offsets, not its records).")

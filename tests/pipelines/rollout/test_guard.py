@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from streaminfer.pipelines.rollout.actions import ActionLog
-from streaminfer.pipelines.rollout.decide import Following, Wanted
+from streaminfer.pipelines.rollout.decide import Following, Mode, Wanted
 from streaminfer.pipelines.rollout.guard import Guard
 from streaminfer.pipelines.spec.rollout_spec import PromoteRuleSpec
 from streaminfer.pipelines.training.registry import TAG_GATE, Lineage, Registry
@@ -18,20 +20,22 @@ LIVE = {("bc", "1"): {"accuracy": 0.6, "examples": 300},
         ("bc", "2"): {"accuracy": 0.9, "examples": 150}}
 
 
-def setup(registry: Registry, onnx: Path, *, rejected: bool) -> Following:
+def setup(registry: Registry, onnx: Path, *, rejected: bool,
+          mode: Mode = "shadow") -> Following:
     registry.register_model("bc", onnx, metrics={}, lineage=Lineage("import"))
     registry.register_model("bc", onnx, metrics={}, lineage=Lineage("retrain"),
                             tags={TAG_GATE: "rejected" if rejected else "passed"})
     registry.set_alias("bc", "champion", "1")
-    registry.set_alias("bc", "shadow", "2")
+    registry.set_alias("bc", mode, "2")
     return Following("bc", "champion", serving="1", serve=False,
-                     candidate=Wanted("2", "shadow"))
+                     candidate=Wanted("2", mode, 0.1 if mode == "canary" else 0.0))
 
 
-def test_a_better_shadow_is_promoted_and_its_alias_removed(
-    registry: Registry, model_factory: Callable[[str], Path],
+@pytest.mark.parametrize("mode", ["shadow", "canary"])
+def test_a_better_candidate_is_promoted_and_its_alias_removed(
+    registry: Registry, model_factory: Callable[[str], Path], mode: Mode,
 ) -> None:
-    model = setup(registry, model_factory("breast_cancer"), rejected=False)
+    model = setup(registry, model_factory("breast_cancer"), rejected=False, mode=mode)
     actions = ActionLog(None)
     guard = Guard(lambda: LIVE, promote=RULE)
     assert guard.apply(registry, actions, "bc", model, registry.aliases("bc"))
@@ -39,7 +43,7 @@ def test_a_better_shadow_is_promoted_and_its_alias_removed(
     [action] = actions.recent()
     assert (action["kind"], action["version"], action["value"], action["threshold"]) == (
         "promote", "2", 0.9, 0.6)
-    assert action["window"] == "100+ examples"
+    assert action["window"] == "100+ examples" and f"{mode} version 2" in action["message"]
 
 
 def test_a_rejected_shadow_or_no_shadow_moves_nothing(

@@ -64,7 +64,8 @@ def test_the_action_log_keeps_the_newest_actions_in_order() -> None:
     assert kept[0]["value"] is None
 
 
-@pytest.mark.parametrize("then", ["register", "shadow"])
-def test_then_is_said_only_for_a_shadow(then: str) -> None:
+@pytest.mark.parametrize("then", ["register", "shadow", "canary"])
+def test_then_is_said_for_a_shadow_or_a_canary(then: str) -> None:
     note = candidate_note(result(True), None, then)
-    assert ("set as the shadow" in note.message) == (then == "shadow")
+    assert ("set as the" in note.message) == (then != "register")
+    assert (f"set as the {then}" in note.message) == (then != "register")
