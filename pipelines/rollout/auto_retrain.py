@@ -120,11 +120,13 @@ class AutoRetrain:
             return
         ends = dict(self.sources.ends())
         serving = self.sources.serving()
-        trigger = retrain_trigger(self.policy, self._policy_state(ends, serving))
+        trigger = retrain_trigger(self.policy, self.policy_state(ends, serving))
         if trigger is not None:
             self._launch(trigger, ends, serving)
 
-    def _policy_state(self, ends: dict[int, int], serving: str) -> PolicyState:
+    def policy_state(self, ends: dict[int, int], serving: str) -> PolicyState:
+        """What the rule is asked about, with the training topic at ``ends`` and version
+        ``serving`` serving."""
         state, topic = self.state, self.rt.source.topic or ""
         champion = self.registry.find(self.registered, CHAMPION)
         until = trained_until(champion.data_range if champion else None, topic)
