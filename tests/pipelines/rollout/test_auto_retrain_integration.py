@@ -100,6 +100,12 @@ def test_the_pipeline_retrains_shadows_promotes_and_serves_by_itself(
         assert versions == sorted(versions, key=lambda v: v != "1")
     last = [p for p in predictions if int(p["id"][1:]) >= start + SHADOWED]
     assert {p["model_version"] for p in last} == {candidate}
+    # The shadow joiners publish nothing: one example per labelled event, named as served.
+    served = {p["id"]: p["model_version"] for p in predictions}
+    examples = [orjson.loads(r.value) for r in
+                read_topic(feedback["training_topic"], start + SHADOWED) if r.value is not None]
+    assert sorted(e["id"] for e in examples) == sorted(f"e{i}" for i in range(start + SHADOWED))
+    assert all(e["model_version"] == served[e["id"]] for e in examples)
     shadow_topic = running.spec.rollout.shadow_topic_for(running.predictions_topic)
     shadowed = [orjson.loads(r.value) for r in read_topic(shadow_topic, 100)
                 if r.value is not None]
