@@ -93,15 +93,16 @@ class PipelineRuntime:
         self.kafka_config = client_config(spec.kafka, self.bootstrap_servers)
         self.source_partitions = self._ensure_topics(shadow=follows,
                                                      alerts=follows or retrains)
-        if follows or retrains:
-            self.actions = ActionLog(AlertPublisher(self.kafka_config,
-                                                    spec.rollout.alerts_topic))
         self._owns_ray = start_ray(spec)
         sources = self._start_models(models)
         self.served = {name: source.info.version for name, source in sources.items()}
         if spec.metrics.enabled:
             self.metrics = MetricsServer(spec.metrics.host, spec.metrics.port)
             log.info("metrics on %s", self.metrics.url)
+        if follows or retrains:
+            self.actions = ActionLog(
+                AlertPublisher(self.kafka_config, spec.rollout.alerts_topic),
+                registry=self.metrics.registry if self.metrics else None)
         self.drift = self._start_drift(sources)
         self.pool = WorkerPool(spec, self.bootstrap_servers, sources, self.source_partitions)
         self.pool.scale_to(spec.workers.count)

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
@@ -117,6 +118,11 @@ def test_the_pipeline_retrains_shadows_promotes_and_serves_by_itself(
               read_topic(running.spec.rollout.alerts_topic, len(expected), timeout_s=20)
               if r.value is not None]
     assert alerts == pipe.actions()
+    counted = {(s.labels["kind"], s.value) for family in
+               text_string_to_metric_families(fetch_metrics(str(pipe.metrics_url)))
+               for s in family.samples if s.name == "streaminfer_rollout_actions_total"}
+    assert counted == {("retrain", 2), ("candidate", 2), ("shadow", 1), ("promote", 1),
+                       ("swap", 1)}
     promote = alerts[5]
     assert promote["version"] == candidate and promote["value"] >= promote["threshold"] + 0.1
     assert registry.aliases("bc") == {"champion": candidate, "previous": "1"}
