@@ -144,11 +144,19 @@ class AutoRetrain:
         state.started_s, state.seen, state.reason = time.monotonic(), ends, trigger.message
         state.drift_seen[serving] = self.sources.drift_alerts(serving)
         state.runs += 1
-        task = ray.remote(retrain_task).options(num_cpus=self.policy.num_cpus, max_retries=0)
-        state.running = task.remote(self.spec, self.registry.uri)
         self.actions.record("retrain", self.model, serving,
                             f"retraining started: {trigger.message}", metric=trigger.metric,
                             value=trigger.value, threshold=trigger.threshold)
+        task = ray.remote(retrain_task).options(num_cpus=self.policy.num_cpus, max_retries=0)
+        try:
+            state.running = task.remote(self.spec, self.registry.uri)
+        except Exception as exc:  # Ray going away: said like any failed retraining
+            self._failed(exc)
+
+    def _failed(self, error: BaseException) -> None:
+        self.actions.record("candidate", self.model, None,
+                            f"retraining failed: {failure_reason(error)}",
+                            level=logging.WARNING)
 
     def _collect(self) -> None:
         import ray
@@ -161,9 +169,7 @@ class AutoRetrain:
         try:
             result = ray.get(ref)
         except Exception as exc:  # the task's error: too few examples, one class, registry
-            self.actions.record("candidate", self.model, None,
-                                f"retraining failed: {failure_reason(exc)}",
-                                level=logging.WARNING)
+            self._failed(exc)
             return
         rules = self.rt.gate
         note = candidate_note(result, rules[0].metric if rules else None, self.policy.then)
@@ -184,5 +190,6 @@ class AutoRetrain:
                                   {CANARY_SHARE_TAG: str(self.policy.canary_share)})
             self.registry.apply(self.registered, moves)
         except StreamInferError as exc:
-            log.warning("model %s: version %s passed the gate but cannot be set as the "
-                        "%s: %s", self.model, version, mode, exc)
+            self.actions.record("candidate", self.model, version, f"version {version} "
+                                f"passed the gate but could not be set as the {mode}: {exc}",
+                                level=logging.WARNING)
