@@ -19,12 +19,19 @@ log = logging.getLogger(__name__)
 FLUSH_S = 10.0
 
 
-def alert(kind: str, model: str, version: str, metric: str, value: float, threshold: float,
-          window: str, ts_ms: int, message: str) -> dict[str, Any]:
+def alert(kind: str, model: str, version: str | None, metric: str | None,
+          value: float | None, threshold: float | None, window: str | None, ts_ms: int,
+          message: str) -> dict[str, Any]:
     """One alert: ``{kind, model, version, metric, value, threshold, window, ts, message}``;
-    ``window`` says what the value was measured over (``"300s"``, ``"500 examples"``)."""
+    ``window`` says what the value was measured over (``"300s"``, ``"500 examples"``); an
+    action without a number (a swap, a failed retraining) gives ``None`` where it has none.
+
+    >>> alert("swap", "m", "2", None, None, None, None, 5, "version 1 -> 2")["value"] is None
+    True
+    """
     return {"kind": kind, "model": model, "version": version, "metric": metric,
-            "value": round(float(value), 6), "threshold": threshold,
+            "value": None if value is None else round(float(value), 6),
+            "threshold": threshold,
             "window": window, "ts": ts_ms, "message": message}
 
 

@@ -21,8 +21,9 @@ class FeedbackJoiner(LoopActor[JoinLoop, JoinerStats]):
     """Ray actor around one :class:`JoinLoop` (made remote by the pool)."""
 
     def __init__(self, spec: PipelineSpec, bootstrap_servers: str, joiner_id: str,
-                 partitions: list[int]) -> None:
+                 partitions: list[int], shadow_topic: str | None = None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
-        self._start(lambda: JoinLoop(spec, bootstrap_servers, joiner_id, partitions),
+        self._start(lambda: JoinLoop(spec, bootstrap_servers, joiner_id, partitions,
+                                          shadow_topic=shadow_topic),
                     f"join-{joiner_id}")

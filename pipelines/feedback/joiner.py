@@ -62,15 +62,22 @@ def score_of(outputs: dict[str, Any], fb: FeedbackSpec) -> Any:
 
 
 class JoinLoop:
-    """One joiner over ``partitions`` until :meth:`request_stop`."""
+    """One joiner over ``partitions`` until :meth:`request_stop`.
+
+    With ``shadow_topic`` it joins a shadow's predictions (that topic) to the labels instead,
+    under its own group (``<group>-shadow``), for the live window only: it publishes no
+    labelled examples and no unmatched predictions (the served predictions' joiner does).
+    """
 
     def __init__(self, spec: PipelineSpec, bootstrap_servers: str, joiner_id: str,
-                 partitions: list[int], *, sink: Sink | None = None) -> None:
+                 partitions: list[int], *, sink: Sink | None = None,
+                 shadow_topic: str | None = None) -> None:
         assert spec.feedback is not None
         fb = self.fb = spec.feedback
         self.spec, self.joiner_id = spec, joiner_id
-        self.topics: dict[str, Side] = {spec.sink.predictions_topic: "prediction",
-                                        fb.labels_topic: "label"}
+        self.shadow = shadow_topic is not None
+        self.topics: dict[str, Side] = {shadow_topic or spec.sink.predictions_topic:
+                                        "prediction", fb.labels_topic: "label"}
         config = client_config(spec.kafka, bootstrap_servers)
         config["client_id"] = f"{spec.kafka.client_id}-{joiner_id}"
         self.sink = sink or KafkaSink(config, linger_ms=fb.flush_every_ms,
@@ -98,7 +105,8 @@ class JoinLoop:
                    partitions: list[int]) -> tuple[KafkaConsumer, KafkaConsumer]:
         """The reader of both topics' ``partitions`` (manually assigned, committing under the
         feedback group) and the committer of read marks (``<group>-read``)."""
-        group = self.fb.consumer_group(self.spec.source.group_id)
+        group = self.fb.consumer_group(self.spec.source.group_id) + (
+            "-shadow" if self.shadow else "")
         consumer = KafkaConsumer(
             **config, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
             fetch_max_wait_ms=self.fb.fetch_max_wait_ms, max_poll_records=MAX_POLL_RECORDS,
@@ -141,7 +149,7 @@ class JoinLoop:
         for tp, records in batches.items():
             self._take(self.topics[tp.topic], records, now)
         for entry in self.state.expire(now):
-            if self.fb.unmatched_topic is not None:  # replayed ones too: at least once
+            if self.fb.unmatched_topic is not None and not self.shadow:  # replayed too
                 self.outbox.append((self.fb.unmatched_topic, _key(entry.key), entry.value))
                 self.unmatched += 1
         if now >= self._next_flush:
@@ -187,9 +195,10 @@ class JoinLoop:
     def _emit(self, raw: bytes, label: tuple[Any, int]) -> None:
         prediction = orjson.loads(raw)
         example = labelled_example(prediction, label[0], label[1])
-        self.outbox.append((self.fb.training_topic, _key(join_key(example["id"])),
-                            orjson.dumps(example)))
-        self.examples += 1
+        if not self.shadow:
+            self.outbox.append((self.fb.training_topic, _key(join_key(example["id"])),
+                                orjson.dumps(example)))
+            self.examples += 1
         score = score_of(example["outputs"], self.fb)
         if score is not None:
             self.window.add(str(example["model"]), str(example["model_version"]), label[0],

@@ -25,11 +25,16 @@ STATS_TIMEOUT_S = 5.0
 class JoinerPool:
     """Owns the joiner actors (``<pipeline>-joiner-<n>``), each with a fixed share of the
     partitions. Scaling drains them all and starts the new number with a new assignment:
-    what was pending is read again from the committed offsets. Thread safe."""
+    what was pending is read again from the committed offsets. Thread safe.
 
-    def __init__(self, spec: PipelineSpec, bootstrap_servers: str, partitions: int) -> None:
+    With ``shadow_topic`` the joiners (``<pipeline>-shadow-joiner-<n>``) join a shadow's
+    predictions to the labels for its live metrics only (see :class:`JoinLoop`)."""
+
+    def __init__(self, spec: PipelineSpec, bootstrap_servers: str, partitions: int, *,
+                 shadow_topic: str | None = None) -> None:
         assert spec.feedback is not None
         self.spec = spec
+        self.shadow_topic = shadow_topic
         self.bootstrap_servers = bootstrap_servers
         self.partitions = partitions
         self._joiners: dict[str, ActorHandle[FeedbackJoiner]] = {}
@@ -68,11 +73,12 @@ class JoinerPool:
                         "partitions: starting %d", count, self.partitions, len(shares))
         started: dict[str, ActorHandle[FeedbackJoiner]] = {}
         for index, share in enumerate(shares):
-            name = f"{spec.name}-joiner-{self._generation}-{index}"
+            kind = "shadow-joiner" if self.shadow_topic else "joiner"
+            name = f"{spec.name}-{kind}-{self._generation}-{index}"
             started[name] = cast("ActorHandle[FeedbackJoiner]", ray.remote(FeedbackJoiner).options(
                 name=name, namespace=spec.ray.namespace, num_cpus=fb.joiners.num_cpus,
                 max_restarts=fb.joiners.max_restarts, max_task_retries=0, max_concurrency=2,
-            ).remote(spec, self.bootstrap_servers, name, share))
+            ).remote(spec, self.bootstrap_servers, name, share, self.shadow_topic))
         self._generation += 1
         errors = ray.get([a.ready.remote() for a in started.values()], timeout=READY_TIMEOUT_S)
         failed = [f"{n}: {e}" for n, e in zip(started, errors, strict=True) if e]

@@ -43,8 +43,10 @@ def _add(into: dict[str, int], more: dict[str, int]) -> None:
         into[name] = into.get(name, 0) + value
 
 
-def summarize(stats: Sequence[JoinerStats], fb: FeedbackSpec) -> FeedbackSummary:
-    """Sum the joiners' counters; compute the live metrics over their merged windows."""
+def summarize(stats: Sequence[JoinerStats], fb: FeedbackSpec,
+              shadow: Sequence[JoinerStats] = ()) -> FeedbackSummary:
+    """Sum the joiners' counters; compute the live metrics over their merged windows, the
+    ``shadow`` joiners' included (their counters are not the served predictions')."""
     out = FeedbackSummary(joiners=len(stats))
     for s in stats:
         _add(out.cases, s.cases)
@@ -53,7 +55,7 @@ def summarize(stats: Sequence[JoinerStats], fb: FeedbackSpec) -> FeedbackSummary
         _add(out.pending, s.pending)
         out.examples_out += s.examples_out
         out.unmatched_out += s.unmatched_out
-    merged = merge_rows((s.window for s in stats), fb.live.window)
+    merged = merge_rows((s.window for s in (*stats, *shadow)), fb.live.window)
     out.live = {key: window_metrics(rows, fb.live.classes) for key, rows in merged.items()}
     return out
 

@@ -32,8 +32,10 @@ class FeedbackService:
         self.spec = spec
         self.fb = spec.feedback
         self.metrics = metrics
+        self.bootstrap_servers = bootstrap_servers
         self.partitions = prepare_feedback_topics(spec, kafka_config)
         self.pool = JoinerPool(spec, bootstrap_servers, self.partitions)
+        self.shadow_pool: JoinerPool | None = None  # started with the first shadow
         self.gauges = LiveGauges(metrics.registry) if metrics is not None else None
         self._summary = FeedbackSummary()
         self._published: set[str] = set()  # joiners whose families the endpoint serves
@@ -51,10 +53,24 @@ class FeedbackService:
         with self._lock:
             return self._summary
 
+    def follow_shadow(self) -> None:
+        """Join the shadow topic's predictions to the labels too, so a shadow has live
+        metrics per version; started once, on the first call (the follower's, when a shadow
+        starts), with as many joiners as ``feedback.joiners.count``."""
+        with self._lock:
+            if self.shadow_pool is not None:
+                return
+            topic = self.spec.rollout.shadow_topic_for(self.spec.sink.predictions_topic)
+            self.shadow_pool = JoinerPool(self.spec, self.bootstrap_servers, self.partitions,
+                                          shadow_topic=topic)
+        self.shadow_pool.scale_to(self.fb.joiners.count)
+        log.info("joining the shadow's predictions on %s to the labels", topic)
+
     def look(self) -> FeedbackSummary:
         """Read the joiners now; publish and keep what they say."""
         stats = self.pool.read(families=self.metrics is not None)
-        summary = summarize(stats, self.fb)
+        shadow = self.shadow_pool.read() if self.shadow_pool is not None else []
+        summary = summarize(stats, self.fb, shadow)
         if self.metrics is not None and self.gauges is not None:
             for s in stats:
                 self.metrics.workers.update(s.joiner_id, s.families)
@@ -79,7 +95,8 @@ class FeedbackService:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(10.0)
-        final = summarize(self.pool.stop(timeout_s), self.fb)
+        shadow = self.shadow_pool.stop(timeout_s) if self.shadow_pool is not None else []
+        final = summarize(self.pool.stop(timeout_s), self.fb, shadow)
         with self._lock:
             self._summary = final
         return final

@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streaminfer.errors import PipelineError
 from streaminfer.pipelines.common.stop_signals import StopSignals
@@ -16,6 +16,7 @@ from streaminfer.pipelines.online.runtime import PipelineRuntime
 from streaminfer.pipelines.online.stall import StallWatch, stall_message
 from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.rollout.follower import AliasFollower
+from streaminfer.pipelines.rollout.status import ModelRollout
 from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
@@ -121,6 +122,19 @@ class Pipeline:
             raise PipelineError(f"pipeline {self.spec.name} is not running")
         service = self._runtime.feedback
         return service.summary() if service is not None else None
+
+    def actions(self) -> list[dict[str, Any]]:
+        """The recent rollout actions, newest last (at most 200): the alerts published to
+        ``rollout.alerts_topic`` for each retraining started (``retrain``), candidate
+        (``candidate``), shadow started, promotion, rollback and swap (docs/contracts.md)."""
+        return self._runtime.actions.recent() if self._runtime is not None else []
+
+    def rollout(self) -> list[ModelRollout]:
+        """Per model: the version serving, the candidate beside it (shadow or canary) and
+        the automatic retraining (running, how many, why the last)."""
+        if self._runtime is None:
+            raise PipelineError(f"pipeline {self.spec.name} is not running")
+        return self._runtime.rollout()
 
     def scale_joiners(self, count: int, timeout_s: float = 30.0) -> None:
         """Run ``count`` feedback joiners: all drain (produce, commit) and the new number

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from streaminfer.errors import PipelineError
+from streaminfer.operators.alerts import AlertPublisher
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.common.metrics_server import MetricsServer
@@ -29,14 +30,19 @@ from streaminfer.pipelines.online.pool_monitor import PoolMonitor
 from streaminfer.pipelines.online.ray_setup import start_ray
 from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.online.worker_pool import WorkerPool
+from streaminfer.pipelines.rollout.actions import ActionLog
 from streaminfer.pipelines.rollout.decide import StoredModel
 from streaminfer.pipelines.rollout.follower import AliasFollower, start_follower
+from streaminfer.pipelines.rollout.status import ModelRollout, rollouts
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.resolve import resolve_registry_models
 
 if TYPE_CHECKING:
     from ray.actor import ActorHandle
+
+    from streaminfer.pipelines.online.retrain_wiring import TopicEnds
+    from streaminfer.pipelines.rollout.auto_retrain import AutoRetrain
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,9 @@ class PipelineRuntime:
         self._monitor: PoolMonitor | None = None
         self.drift: DriftMonitor | None = None
         self.follower: AliasFollower | None = None
+        self.actions = ActionLog(None)  # rollout actions; published once Kafka is known
+        self.retrainer: tuple[AutoRetrain, TopicEnds] | None = None
+        self.served: dict[str, str] = {}  # model -> the version it started with
         self.stores: dict[str, ActorHandle[ModelStore]] = {}  # by model name
         self._served = False
         self._owns_ray = False
@@ -74,6 +83,7 @@ class PipelineRuntime:
         self.spec = spec = resolve_registry_models(declared)
         follows = declared.rollout.follow_aliases and any(
             m.registry_ref is not None and m.registry_ref.alias for m in declared.model_specs)
+        retrains = declared.retrain is not None and declared.retrain.when.enabled
         # Load every model here: one that does not fit the config fails before any actor.
         models = check_models(spec)
         if spec.kafka.is_embedded:
@@ -81,9 +91,14 @@ class PipelineRuntime:
             self.broker = EmbeddedBroker(embedded.host, embedded.port).start()
             self.bootstrap_servers = self.broker.bootstrap_servers
         self.kafka_config = client_config(spec.kafka, self.bootstrap_servers)
-        self.source_partitions = self._ensure_topics(shadow=follows)
+        self.source_partitions = self._ensure_topics(shadow=follows,
+                                                     alerts=follows or retrains)
+        if follows or retrains:
+            self.actions = ActionLog(AlertPublisher(self.kafka_config,
+                                                    spec.rollout.alerts_topic))
         self._owns_ray = start_ray(spec)
         sources = self._start_models(models)
+        self.served = {name: source.info.version for name, source in sources.items()}
         if spec.metrics.enabled:
             self.metrics = MetricsServer(spec.metrics.host, spec.metrics.port)
             log.info("metrics on %s", self.metrics.url)
@@ -98,15 +113,23 @@ class PipelineRuntime:
         feedback = self.feedback
         self.follower = start_follower(
             declared, spec, {n: s.info for n, s in sources.items()},
-            LiveModels(self.stores, self.pool), kafka_config=self.kafka_config,
-            live_metrics=(lambda: feedback.summary().live) if feedback else None)
+            LiveModels(self.stores, self.pool), actions=self.actions,
+            live_metrics=(lambda: feedback.summary().live) if feedback else None,
+            on_shadow=feedback.follow_shadow if feedback else None)
+        if retrains:
+            from streaminfer.pipelines.online.retrain_wiring import start_auto_retrain
+
+            self.retrainer = start_auto_retrain(
+                declared, self.bootstrap_servers, self.kafka_config,
+                self.served, self.actions,
+                follower=self.follower, drift=self.drift, feedback=feedback)
         if spec.workers.autoscale.enabled:
             self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
             self.autoscaler.start()
 
-    def _ensure_topics(self, *, shadow: bool) -> int:
-        """Make sure of the source and sink topics (``shadow``: and the shadow topic); the
-        source's partition count."""
+    def _ensure_topics(self, *, shadow: bool, alerts: bool) -> int:
+        """Make sure of the source and sink topics (``shadow``: and the shadow topic,
+        ``alerts``: and the rollout's alerts topic); the source's partition count."""
         spec = self.spec
         source_partitions = spec.source.partitions
         sink_partitions = spec.sink.partitions or source_partitions
@@ -117,8 +140,8 @@ class PipelineRuntime:
             wanted[spec.drift.alerts_topic] = 1
         if shadow:
             wanted[spec.rollout.shadow_topic_for(spec.sink.predictions_topic)] = sink_partitions
-            if spec.rollout.rollback is not None:
-                wanted[spec.rollout.alerts_topic] = 1
+        if alerts:
+            wanted[spec.rollout.alerts_topic] = 1
         counts = ensure_topics(self.kafka_config, wanted,
                                create_missing=spec.kafka.create_missing_topics)
         total = sum(counts[topic] for topic in spec.source.topics)
@@ -201,14 +224,25 @@ class PipelineRuntime:
         """Wait until the workers own every source partition (see :meth:`WorkerPool.assigned`)."""
         return self._running().wait_assigned(timeout_s, balanced=balanced)
 
+    def rollout(self) -> list[ModelRollout]:
+        """Each model's serving version, candidate and automatic retraining."""
+        return rollouts(self.served, self.follower,
+                        self.retrainer[0] if self.retrainer else None)
+
     def stop(self, timeout_s: float = 30.0) -> PipelineStats:
         """Drain and stop the workers, then Serve's deployments, Ray (if started here) and
         the embedded broker."""
         import ray
 
+        if self.retrainer is not None:
+            thread, ends = self.retrainer
+            thread.stop()
+            ends.close()
+            self.retrainer = None
         if self.follower is not None:
             self.follower.stop()
             self.follower = None
+        self.actions.close()
         if self.autoscaler is not None:
             self.autoscaler.stop()
             self.autoscaler = None

@@ -11,57 +11,52 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from streaminfer.errors import ConfigError, ModelError, StreamInferError
-from streaminfer.operators.alerts import AlertPublisher
-from streaminfer.operators.alerts import alert as make_alert
 from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.pipelines.rollout.actions import ActionLog
 from streaminfer.pipelines.rollout.decide import (
     Following,
     next_candidate,
     next_version,
     wanted_candidate,
 )
-from streaminfer.pipelines.rollout.rollback_rule import Live, remember, rollback_verdict
+from streaminfer.pipelines.rollout.guard import Guard
+from streaminfer.pipelines.rollout.rollback_rule import Live
 from streaminfer.pipelines.rollout.swapper import Models, Swapper, SwapRecord
-from streaminfer.pipelines.spec.rollout_spec import RollbackRuleSpec
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.registry import Registry
-from streaminfer.pipelines.training.roles import CHAMPION, PREVIOUS
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Guard:
-    """The automatic rollback rule, the live metrics it reads, where its alerts go."""
-
-    rule: RollbackRuleSpec
-    live: Callable[[], Live]  # the feedback joiners' live metrics per (model, version)
-    alerts: AlertPublisher
-    known: dict[tuple[str, str], Mapping[str, float]] = field(default_factory=dict)
-
-
 class AliasFollower:
-    """Polls the registry and hot-swaps the models whose alias moved; with a rollback rule,
-    rolls a new champion back when its live metric says so."""
+    """Polls the registry and hot-swaps the models whose alias moved; with a guard, rolls a
+    new champion back or promotes a shadow when the live metrics say so. Every swap, shadow
+    start and automatic move is recorded in ``log`` (and published when it has a topic)."""
 
     def __init__(self, following: dict[str, Following], registry: Registry,
-                 swapper: Swapper, interval_s: float, guard: Guard | None = None) -> None:
+                 swapper: Swapper, interval_s: float, guard: Guard | None = None, *,
+                 log: ActionLog | None = None,
+                 on_shadow: Callable[[], None] | None = None) -> None:
         self.following = following  # by model name (as predictions name it)
         self.registry = registry
         self.swapper = swapper
         self.interval_s = interval_s
         self.guard = guard
+        self.log = log or ActionLog(None)
+        self.on_shadow = on_shadow  # called before a shadow starts (its live metrics)
         self.history: list[SwapRecord] = []
-        self.actions: list[dict[str, Any]] = []  # the alerts of automatic actions
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one poll at a time
         self._thread = threading.Thread(target=self._run, name="alias-follower", daemon=True)
+
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        """The recorded actions (alerts), newest last."""
+        return self.log.recent()
 
     @property
     def serving(self) -> dict[str, str]:
@@ -76,8 +71,6 @@ class AliasFollower:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(self.swapper.timeout_s + 10)
-        if self.guard is not None:
-            self.guard.alerts.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -101,7 +94,8 @@ class AliasFollower:
 
     def _follow(self, name: str, model: Following) -> SwapRecord | None:
         aliases = self.registry.aliases(model.name)
-        if self._guard(name, model, aliases):
+        if self.guard is not None and self.guard.apply(self.registry, self.log, name, model,
+                                                       aliases):
             aliases = self.registry.aliases(model.name)
         record = None
         target = aliases.get(model.alias)
@@ -114,29 +108,6 @@ class AliasFollower:
         self._candidate(name, model, aliases)
         return record
 
-    def _guard(self, name: str, model: Following, aliases: dict[str, str]) -> bool:
-        """Apply the rollback rule to a champion that has a previous one; whether it
-        rolled back (the registry's aliases moved)."""
-        guard = self.guard
-        champion, previous = aliases.get(model.alias), aliases.get(PREVIOUS)
-        if guard is None or model.alias != CHAMPION or champion is None or previous is None:
-            return False
-        live = guard.live()
-        remember(guard.known, live, guard.rule.min_examples)
-        view = {**guard.known, (name, champion): live.get((name, champion), {})}
-        verdict = rollback_verdict(guard.rule, name, champion, previous, view)
-        if verdict is None:
-            return False
-        self.registry.rollback(model.name)
-        message = f"automatic rollback to version {previous}: {verdict.message}"
-        log.warning("model %s: %s", name, message)
-        alert = make_alert("rollback", name, champion, guard.rule.metric, verdict.value,
-                           verdict.baseline, f"{guard.rule.min_examples}+ examples",
-                           int(time.time() * 1000), message)
-        guard.alerts.publish(alert)
-        self.actions.append(alert)
-        return True
-
     def _swap(self, name: str, model: Following, version: str) -> SwapRecord | None:
         try:
             record = self.swapper.swap(name, self.registry.resolve(model.name, version))
@@ -145,8 +116,12 @@ class AliasFollower:
             log.error("model %s: version %s cannot serve, version %s stays: %s",
                       name, version, model.serving, exc)
             return None
-        model.serving = version
+        was, model.serving = model.serving, version
         self.history.append(record)
+        done = sum(answer == version for answer in record.workers.values())
+        self.log.record("swap", name, version, f"serving version {version} (was {was}) on "
+                        f"{done} of {len(record.workers)} worker(s) after "
+                        f"{record.done_s - record.started_s:.2f}s")
         return record
 
     def _candidate(self, name: str, model: Following, aliases: dict[str, str]) -> None:
@@ -157,6 +132,11 @@ class AliasFollower:
         change, wanted = next_candidate(model, wanted)
         if not change:
             return
+        if wanted is not None and wanted.mode == "shadow" and self.on_shadow is not None:
+            try:
+                self.on_shadow()
+            except Exception as exc:  # the shadow runs anyway, with agreement only
+                log.warning("model %s: no live metrics for the shadow: %s", name, exc)
         try:
             self.swapper.run_candidate(name, wanted, None if wanted is None else
                                        self.registry.resolve(model.name, wanted.version))
@@ -167,17 +147,28 @@ class AliasFollower:
                       wanted.mode, exc)
             return
         model.candidate = wanted
+        if wanted is not None and wanted.mode == "shadow":
+            self.log.record("shadow", name, wanted.version, f"version {wanted.version} "
+                            f"shadows version {model.serving}: it scores a copy of every "
+                            "event, its predictions go to the shadow topic only")
+        elif wanted is not None:
+            self.log.record("canary", name, wanted.version, f"version {wanted.version} "
+                            f"answers {wanted.share:.0%} of the events beside version "
+                            f"{model.serving} (chosen by a hash of the event id)",
+                            value=wanted.share)
 
 
 def start_follower(
     declared: PipelineSpec, resolved: PipelineSpec, infos: dict[str, ModelInfo],
-    live: Models, *, kafka_config: dict[str, Any] | None = None,
+    live: Models, *, actions: ActionLog | None = None,
     live_metrics: Callable[[], Live] | None = None,
+    on_shadow: Callable[[], None] | None = None,
 ) -> AliasFollower | None:
     """Follow the aliases ``declared`` names (``models:/NAME@ALIAS``), or ``None`` when it
     names none or ``rollout.follow_aliases`` is off. ``resolved``: the spec the workers run;
-    ``live_metrics`` (the feedback's) and ``kafka_config`` (for alerts) arm the rollback
-    rule when the YAML has one."""
+    ``live_metrics`` (the feedback's) arms the rollback and promote rules when the YAML has
+    them; ``actions`` records what the follower does; ``on_shadow`` runs before a shadow
+    starts."""
     rollout = declared.rollout
     if not rollout.follow_aliases:
         return None
@@ -196,12 +187,11 @@ def start_follower(
     log.info("following %s every %.0fs", ", ".join(
         f"models:/{f.name}@{f.alias}" for f in following.values()), rollout.poll_interval_s)
     guard = None
-    if rollout.rollback is not None:
-        if live_metrics is None or kafka_config is None:
-            log.warning("rollout.rollback needs the feedback section (live metrics); the "
-                        "automatic rollback is off")
+    if rollout.rollback is not None or rollout.promote is not None:
+        if live_metrics is None:
+            log.warning("rollout.rollback and rollout.promote need the feedback section "
+                        "(live metrics); they are off")
         else:
-            guard = Guard(rollout.rollback, live_metrics,
-                          AlertPublisher(kafka_config, rollout.alerts_topic))
-    return AliasFollower(following, registry, swapper, rollout.poll_interval_s,
-                         guard).start()
+            guard = Guard(live_metrics, rollout.rollback, rollout.promote)
+    return AliasFollower(following, registry, swapper, rollout.poll_interval_s, guard,
+                         log=actions, on_shadow=on_shadow).start()

@@ -7,6 +7,8 @@ False
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from streaminfer.pipelines.spec.base import FrozenModel
@@ -33,4 +35,19 @@ class RetrainPolicySpec(FrozenModel):
     every_examples: int | None = Field(
         None, ge=1, description="Retrain after this many new labelled examples.")
     cooldown_s: float = Field(
-        3_600.0, ge=0, description="Seconds after a retraining before another may start.")
+        3_600.0, ge=0, description="Seconds after a retraining started before another may "
+        "start (a failed one counts too).")
+    then: Literal["register", "shadow", "canary"] = Field(
+        "register", description="What happens to a candidate that passes the gate: "
+        "'register' (registered with the challenger alias, as `streaminfer retrain` does), "
+        "'shadow' (also set as the shadow: the running pipeline scores a copy of every event "
+        "with it) or 'canary' (also set as the canary: it answers canary_share of the "
+        "events); rollout.promote can then promote it.")
+    canary_share: float = Field(
+        0.1, ge=0, le=1, description="With then: canary, the share of the events the "
+        "candidate answers (stable per event id).")
+    check_every_s: float = Field(
+        5.0, gt=0, le=3_600, description="Seconds between two looks at the triggers (a look "
+        "reads the training topic's end offsets, not its records).")
+    num_cpus: float = Field(
+        1.0, gt=0, description="CPUs Ray reserves for the retraining task.")

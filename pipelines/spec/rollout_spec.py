@@ -30,6 +30,24 @@ class RollbackRuleSpec(FrozenModel):
     )
 
 
+class PromoteRuleSpec(FrozenModel):
+    """Promote a shadow by itself when its live metric (from the feedback joiners) is at
+    least the champion's plus ``min_gain``."""
+
+    metric: str = Field(
+        "accuracy", min_length=1, description="Live metric compared; for log_loss, brier, "
+        "mae and rmse lower is better and the shadow must be lower by min_gain.",
+    )
+    min_gain: float = Field(
+        0.0, ge=0, description="How much better than the champion's the shadow's metric must "
+        "be.",
+    )
+    min_examples: int = Field(
+        200, ge=1, description="Labelled examples of each (shadow and champion) in the live "
+        "window before the rule is applied.",
+    )
+
+
 class RolloutSpec(FrozenModel):
     """A model named ``models:/NAME@ALIAS`` follows the alias while the pipeline runs: when
     the alias moves (``streaminfer models promote`` / ``rollback``), the workers swap to the
@@ -62,6 +80,10 @@ class RolloutSpec(FrozenModel):
     rollback: RollbackRuleSpec | None = Field(
         None, description="Automatic rollback of a new champion on its live metrics (needs "
         "the feedback section); off when absent.",
+    )
+    promote: PromoteRuleSpec | None = Field(
+        None, description="Automatic promotion of a shadow on its live metrics (needs the "
+        "feedback section); off when absent.",
     )
     alerts_topic: TopicName = Field(
         "streaminfer-alerts", description="Topic that receives one alert per automatic "

@@ -192,7 +192,7 @@ class RetrainSpec(FrozenModel):
     )
     when: RetrainPolicySpec = Field(
         default_factory=RetrainPolicySpec, description="When a running pipeline would "
-        "retrain by itself (off by default; the rule only, not wired yet: docs/rollout.md).",
+        "retrain by itself (off by default; docs/rollout.md).",
     )
 
     def resolve_paths(self, base: Path, anchor: Anchor) -> RetrainSpec:

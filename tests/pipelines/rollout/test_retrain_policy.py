@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from streaminfer.pipelines.rollout.retrain_policy import PolicyState, retrain_reason
+from streaminfer.pipelines.rollout.retrain_policy import (
+    PolicyState,
+    new_examples,
+    retrain_reason,
+    retrain_trigger,
+    trained_until,
+)
 from streaminfer.pipelines.spec.retrain_policy_spec import MetricFloorSpec, RetrainPolicySpec
 
 BUSY = PolicyState(new_examples=10_000, drift_alerts=3,
@@ -35,3 +41,26 @@ def test_the_cooldown_holds_every_trigger() -> None:
     assert retrain_reason(policy, PolicyState(drift_alerts=1, since_last_s=599)) is None
     assert retrain_reason(policy, PolicyState(drift_alerts=1, since_last_s=601)) is not None
 
+
+
+def test_a_trigger_carries_its_numbers_for_the_alert() -> None:
+    every = RetrainPolicySpec(enabled=True, every_examples=100)
+    trigger = retrain_trigger(every, PolicyState(new_examples=150))
+    assert trigger is not None
+    assert (trigger.metric, trigger.value, trigger.threshold) == ("new_examples", 150, 100)
+    floor = RetrainPolicySpec(enabled=True, metric_floor=MetricFloorSpec(below=0.8))
+    trigger = retrain_trigger(floor, BUSY)
+    assert trigger is not None and (trigger.metric, trigger.value) == ("accuracy", 0.5)
+    drift = RetrainPolicySpec(enabled=True, on_drift_alert=True, every_examples=1)
+    trigger = retrain_trigger(drift, BUSY)  # the first that fires: drift before examples
+    assert trigger is not None and trigger.metric == "drift_alerts"
+
+
+def test_new_examples_count_past_the_champion_and_the_last_retraining() -> None:
+    champion = trained_until({"topic": "t", "partitions": {"0": [0, 50], "1": [0, 70]}}, "t")
+    assert new_examples({0: 100, 1: 100}, champion) == 80
+    assert new_examples({0: 100, 1: 100}, champion, {0: 90, 1: 20}) == 40
+    assert new_examples({0: 100, 1: 100}, {}, {}) == 200  # never trained on the topic
+    assert trained_until({"topic": "other", "partitions": {"0": [0, 50]}}, "t") == {}
+    assert trained_until(None, "t") == {}
+    assert new_examples({0: 10}, {0: 50}) == 0  # a topic recreated shorter: nothing new

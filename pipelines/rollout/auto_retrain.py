@@ -1,0 +1,186 @@
+"""The driver thread that retrains by itself (``retrain.when``; docs/rollout.md).
+
+Thin: every ``retrain.when.check_every_s`` it gathers what the rule needs (labelled
+examples on the training topic past the champion's recorded data range and past the last
+retraining's start, from end offsets only; drift alerts of the serving version since the
+last retraining; its live metrics), asks :func:`retrain_trigger`, and when that fires
+starts ``streaminfer retrain`` as a Ray task (never in this thread; one at a time; the
+cooldown counts from the start). When the task ends it records the candidate (or why it
+failed) and, with ``then: shadow`` (``canary``), sets a candidate that passed the gate as
+the shadow (the canary), which the alias follower then starts. Every step is recorded in
+the :class:`ActionLog`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from streaminfer.errors import StreamInferError
+from streaminfer.pipelines.rollout.actions import ActionLog
+from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, Mode, candidate_moves
+from streaminfer.pipelines.rollout.retrain_outcome import candidate_note, failure_reason
+from streaminfer.pipelines.rollout.retrain_policy import (
+    PolicyState,
+    Trigger,
+    new_examples,
+    retrain_trigger,
+    trained_until,
+)
+from streaminfer.pipelines.spec.schema import PipelineSpec
+from streaminfer.pipelines.training.registry import Registry
+from streaminfer.pipelines.training.roles import CHAMPION
+
+if TYPE_CHECKING:
+    from ray import ObjectRef
+
+    from streaminfer.pipelines.training.retrain import RetrainResult
+
+log = logging.getLogger(__name__)
+
+
+def retrain_task(spec: PipelineSpec, tracking_uri: str) -> RetrainResult:
+    """``streaminfer retrain`` in a Ray worker: read, train, gate, register."""
+    from streaminfer.pipelines.training.retrain import retrain
+
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    return retrain(spec, registry=Registry.from_spec(spec.registry, tracking_uri))
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the thread reads what the rule needs (callables: the driver's parts)."""
+
+    ends: Callable[[], Mapping[int, int]]  # the training topic's end offsets
+    serving: Callable[[], str]  # the version the workers serve
+    drift_alerts: Callable[[str], int]  # drift alerts so far of that version
+    live: Callable[[str], Mapping[str, float]]  # its live metrics
+
+
+@dataclass
+class RetrainState:
+    """What the thread remembers between looks (for ``Pipeline.rollout()`` too)."""
+
+    started_s: float | None = None  # time.monotonic() of the last start
+    seen: dict[int, int] = field(default_factory=dict)  # end offsets at the last start
+    drift_seen: dict[str, int] = field(default_factory=dict)  # version -> alerts then
+    running: Any = None  # the task's ObjectRef while it runs
+    reason: str | None = None  # why the last one started
+    runs: int = 0
+
+
+class AutoRetrain:
+    """Retrains model ``model`` (registered as ``registered``) when ``spec.retrain.when``
+    says so; :meth:`stop` ends the thread (a running task finishes on its own)."""
+
+    def __init__(self, spec: PipelineSpec, model: str, registered: str, registry: Registry,
+                 sources: Sources, actions: ActionLog) -> None:
+        assert spec.retrain is not None
+        self.spec, self.rt = spec, spec.retrain
+        self.policy = spec.retrain.when
+        self.model, self.registered = model, registered
+        self.registry, self.sources, self.actions = registry, sources, actions
+        self.state = RetrainState()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="auto-retrain", daemon=True)
+
+    def start(self) -> AutoRetrain:
+        log.info("model %s retrains by itself (retrain.when); looking every %gs", self.model,
+                 self.policy.check_every_s)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(30.0)
+
+    @property
+    def running(self) -> bool:
+        return self.state.running is not None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.policy.check_every_s):
+            try:
+                self.look()
+            except StreamInferError as exc:  # broker or registry away: look again later
+                log.warning("automatic retraining: %s; looking again in %gs", exc,
+                            self.policy.check_every_s)
+            except Exception:  # never let the pipeline's driver lose this thread silently
+                log.exception("automatic retraining: unexpected error; looking again")
+
+    def look(self) -> None:
+        """Collect a finished task; else, with none running, start one if a trigger fires."""
+        if self.state.running is not None:
+            self._collect()
+            return
+        ends = dict(self.sources.ends())
+        serving = self.sources.serving()
+        trigger = retrain_trigger(self.policy, self._policy_state(ends, serving))
+        if trigger is not None:
+            self._launch(trigger, ends, serving)
+
+    def _policy_state(self, ends: dict[int, int], serving: str) -> PolicyState:
+        state, topic = self.state, self.rt.source.topic or ""
+        champion = self.registry.find(self.registered, CHAMPION)
+        until = trained_until(champion.data_range if champion else None, topic)
+        alerts = self.sources.drift_alerts(serving) - state.drift_seen.get(serving, 0)
+        since = (time.monotonic() - state.started_s if state.started_s is not None
+                 else float("inf"))
+        return PolicyState(new_examples=new_examples(ends, until, state.seen),
+                           drift_alerts=max(0, alerts), live=self.sources.live(serving),
+                           since_last_s=since)
+
+    def _launch(self, trigger: Trigger, ends: dict[int, int], serving: str) -> None:
+        import ray
+
+        state = self.state
+        state.started_s, state.seen, state.reason = time.monotonic(), ends, trigger.message
+        state.drift_seen[serving] = self.sources.drift_alerts(serving)
+        state.runs += 1
+        task = ray.remote(retrain_task).options(num_cpus=self.policy.num_cpus, max_retries=0)
+        state.running = task.remote(self.spec, self.registry.uri)
+        self.actions.record("retrain", self.model, serving,
+                            f"retraining started: {trigger.message}", metric=trigger.metric,
+                            value=trigger.value, threshold=trigger.threshold)
+
+    def _collect(self) -> None:
+        import ray
+
+        ref: ObjectRef[RetrainResult] = self.state.running
+        done, _ = ray.wait([ref], timeout=0)
+        if not done:
+            return
+        self.state.running = None
+        try:
+            result = ray.get(ref)
+        except Exception as exc:  # the task's error: too few examples, one class, registry
+            self.actions.record("candidate", self.model, None,
+                                f"retraining failed: {failure_reason(exc)}",
+                                level=logging.WARNING)
+            return
+        rules = self.rt.gate
+        note = candidate_note(result, rules[0].metric if rules else None, self.policy.then)
+        self.actions.record("candidate", self.model, note.version, note.message,
+                            metric=note.metric, value=note.value, threshold=note.threshold,
+                            window=note.window)
+        if result.gate.passed and self.policy.then != "register":
+            self._candidate(result.version.version)
+
+    def _candidate(self, version: str) -> None:
+        """Set ``version`` as the shadow or the canary (``then``); the follower starts it at
+        its next poll."""
+        mode: Mode = "canary" if self.policy.then == "canary" else "shadow"
+        try:
+            moves = candidate_moves(self.registry.aliases(self.registered), mode, version)
+            if mode == "canary":
+                self.registry.tag(self.registry.resolve(self.registered, version),
+                                  {CANARY_SHARE_TAG: str(self.policy.canary_share)})
+            self.registry.apply(self.registered, moves)
+        except StreamInferError as exc:
+            log.warning("model %s: version %s passed the gate but cannot be set as the "
+                        "%s: %s", self.model, version, mode, exc)
