@@ -295,11 +295,13 @@ def _view(run: DemoRun, meter: RateMeter, loop: LoopWatch | None = None) -> Grou
     shifted = generator.shift is not None and generator.sent >= generator.shift[0]
     note = (f"input shifted from event {generator.shift[0]:,}: {', '.join(SHIFTED_FEATURES)}"
             if shifted and generator.shift else "")
+    drift = drift_table(run.pipeline.drift())
+    if loop is not None:  # its panels replace the predictions and the feedback table
+        return Group(head, workers, drift, note, loop.look(
+            run.pipeline, shifted=shifted, since_start_s=time.monotonic() - generator.started_at))
     feedback = run.pipeline.feedback()
-    looped = "" if loop is None else loop.look(
-        run.pipeline, shifted=shifted, since_start_s=time.monotonic() - generator.started_at)
-    return Group(head, preds, workers, drift_table(run.pipeline.drift()),
-                 feedback_table(feedback) if feedback is not None else "", note, looped)
+    return Group(head, preds, workers, drift,
+                 feedback_table(feedback) if feedback is not None else "", note)
 
 
 def run_demo(

@@ -10,7 +10,6 @@ per version, drift, the action alerts) into a :class:`LoopStory` and draws it.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.console import Console, Group
 
@@ -41,10 +40,8 @@ class LoopWatch:
         now_ms = int(time.time() * 1000)
         if self.story is None:
             self.story = LoopStory(started_ms=now_ms - int(since_start_s * 1000))
-        follower = pipeline.follower
-        serving = follower.serving.get(self.model) if follower else None
-        following = follower.following.get(self.model) if follower else None
-        candidate = following.candidate if following else None
+        rollout = next((r for r in pipeline.rollout() if r.model == self.model), None)
+        serving = rollout.serving if rollout else None
         feedback = pipeline.feedback()
         live = {version: metrics for (model, version), metrics in
                 (feedback.live.items() if feedback else ()) if model == self.model}
@@ -52,17 +49,14 @@ class LoopWatch:
                  for s in pipeline.drift() if s.model == self.model and s.alerts}
         self.story.update(since_start_s, shifted=shifted, serving=serving,
                           live={v: m["accuracy"] for v, m in live.items() if "accuracy" in m},
-                          actions=self._actions(pipeline), drift=drift)
+                          actions=pipeline.actions(), drift=drift)
         roles: dict[str, str] = {}
-        if serving is not None:
-            roles[serving] = "champion, serving"
-        if candidate is not None:
-            roles[candidate.version] = candidate.mode
-        return loop_panels(self.story, self.model, serving, live, roles)
-
-    def _actions(self, pipeline: Pipeline) -> list[dict[str, Any]]:
-        follower = pipeline.follower
-        return list(follower.actions) if follower else []
+        if rollout is not None:
+            roles[rollout.serving] = "champion, serving"
+            if rollout.candidate is not None:
+                roles[rollout.candidate] = rollout.candidate_mode or "candidate"
+        return loop_panels(self.story, self.model, serving, live, roles,
+                           retraining=rollout is not None and rollout.retraining)
 
     def print_summary(self, console: Console) -> None:
         if self.story is not None:

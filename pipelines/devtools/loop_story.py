@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: The kinds of action alerts the loop shows (docs/contracts.md, "Alert").
-ACTION_KINDS = ("retrain", "candidate", "shadow", "promote", "swap", "rollback")
+ACTION_KINDS = ("retrain", "candidate", "shadow", "canary", "promote", "swap", "rollback")
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class LoopStory:
 
     def _actions(self, actions: Iterable[Mapping[str, Any]]) -> None:
         for action in actions:
-            kind, version = str(action.get("kind")), str(action.get("version", ""))
+            kind, version = str(action.get("kind")), str(action.get("version") or "")
             ts = int(action.get("ts", 0))
             if kind not in ACTION_KINDS or (kind, version, ts) in self._seen:
                 continue

@@ -20,12 +20,14 @@ PHASES = {
     "retrain": "retraining on the labelled examples (a Ray task)",
     "candidate": "{v} registered: {verdict}",
     "shadow": "{v} shadows the champion: both scored on the live labels",
+    "canary": "{v} answers a share of the events as a canary",
     "promote": "{v} promoted: it beat the champion on the live labels",
     "swap": "{v} serving",
     "rollback": "{v} rolled back",
 }
 STYLES = {"shift": "yellow", "drift": "red", "retrain": "cyan", "candidate": "cyan",
-          "shadow": "magenta", "promote": "green", "swap": "green", "rollback": "red"}
+          "shadow": "magenta", "canary": "magenta", "promote": "green", "swap": "green",
+          "rollback": "red"}
 
 
 def clock(seconds: float) -> str:
@@ -55,8 +57,7 @@ def versions_table(model: str, live: Mapping[str, Mapping[str, float]],
                    roles: Mapping[str, str]) -> Table:
     """Per version: its role (serving, shadow, ...), live accuracy and examples in the
     window."""
-    table = Table(title=f"versions of {escape(model)} (live accuracy on the joined labels)",
-                  title_justify="left")
+    table = Table(title=f"{escape(model)}: live accuracy per version", title_justify="left")
     for column in ("version", "role", "accuracy", "examples"):
         table.add_column(column, justify="right" if column in ("accuracy", "examples")
                          else "left")
@@ -83,9 +84,12 @@ def timeline_table(steps: list[Step], limit: int = 12) -> Table:
 
 
 def loop_panels(story: LoopStory, model: str, serving: str | None,
-                live: Mapping[str, Mapping[str, float]], roles: Mapping[str, str]) -> Group:
+                live: Mapping[str, Mapping[str, float]], roles: Mapping[str, str], *,
+                retraining: bool = False) -> Group:
     """What the loop demo adds to the demo's screen."""
-    headline = Text(f"loop: {phase(story, serving)}", style="bold")
+    running = " (a retraining is running)" if retraining and story.steps and \
+        story.steps[-1].kind != "retrain" else ""
+    headline = Text(f"loop: {phase(story, serving)}{running}", style="bold")
     return Group(headline, versions_table(model, live, roles), timeline_table(story.steps))
 
 

@@ -1,8 +1,8 @@
 """The rollout moments of a validation timeline: when versions changed roles.
 
 Two sources, both pure here: the alerts of automatic actions and monitoring (docs/contracts.md,
-"Alert": retrain, candidate, shadow, promote, swap, rollback, drift), and the data itself (the
-first and the last time each version served a row), which is always there.
+"Alert": retrain, candidate, shadow, canary, promote, swap, rollback, drift), and the data
+itself (the first and the last time each version served a row), which is always there.
 
 >>> alerts = [{"kind": "promote", "model": "bc", "version": "2", "ts": 2000, "message": "m"},
 ...           {"kind": "drift", "model": "bc", "version": "1", "ts": 1500, "message": "a"},
@@ -24,11 +24,12 @@ import orjson
 import pyarrow as pa
 
 #: The alert kinds drawn on the timeline, in the order a loop goes through them.
-ALERT_KINDS = ("drift", "retrain", "candidate", "shadow", "promote", "swap", "rollback")
+ALERT_KINDS = ("drift", "retrain", "candidate", "shadow", "canary", "promote", "swap",
+               "rollback")
 
 #: How each kind reads on the plot (``{v}`` is the version: ``v2``).
 LABELS = {
-    "drift": "drift {v}", "retrain": "retrain", "shadow": "shadow {v}",
+    "drift": "drift {v}", "retrain": "retrain", "shadow": "shadow {v}", "canary": "canary {v}",
     "promote": "{v} promoted", "swap": "{v} serving", "rollback": "{v} rolled back",
 }
 

@@ -134,8 +134,8 @@ def merged_lines(moments: Sequence[Moment], within_ms: float,
 
 #: Colours of the moments' lines by kind (others grey).
 KIND_COLOURS = {"drift": "tab:red", "retrain": "tab:orange", "candidate": "tab:olive",
-                "shadow": "tab:purple", "promote": "tab:green", "swap": "tab:blue",
-                "rollback": "tab:brown"}
+                "shadow": "tab:purple", "canary": "tab:purple", "promote": "tab:green",
+                "swap": "tab:blue", "rollback": "tab:brown"}
 
 
 def _when(ts_ms: float) -> datetime:
