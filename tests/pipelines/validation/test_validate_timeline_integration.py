@@ -18,6 +18,8 @@ from streaminfer.cli.commands import app
 from streaminfer.operators.alerts import AlertPublisher, alert
 from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.devtools.example_models import Dataset
+from streaminfer.pipelines.training.registry import Lineage, Registry
+from tests.fixtures.registry import registry_section
 
 pytestmark = pytest.mark.integration
 
@@ -133,3 +135,30 @@ def with_alerts_topic(config: Path, topic: str) -> Path:
     data["rollout"] = {"alerts_topic": topic}
     config.write_text(yaml.safe_dump(data))
     return config
+
+
+def test_a_config_on_models_alias_validates_the_version_it_names_now(
+    tmp_path: Path, broker: EmbeddedBroker, registry: Registry, topic_factory: Callable[..., str],
+    produce: Callable[..., None], validation_config: Callable[..., Path],
+    dataset_factory: Callable[[str], Dataset], model_factory: Callable[[str], Path],
+    train_onnx: Callable[..., Path],
+) -> None:
+    data = dataset_factory("breast_cancer")
+    training = topic_factory(1, prefix="training")
+    produce(training, examples(data))
+    registry.register_model("bc", train_onnx(data.X[::2], data.y[::2], "half"), metrics={},
+                            lineage=Lineage("import"))
+    promoted = registry.register_model("bc", model_factory("breast_cancer"), metrics={},
+                                       lineage=Lineage("import"))
+    registry.set_alias("bc", "champion", promoted.version)
+    config = validation_config("breast_cancer", bootstrap=broker.bootstrap_servers)
+    yaml_data = yaml.safe_load(config.read_text())
+    yaml_data["model"]["path"] = "models:/bc@champion"
+    yaml_data["registry"] = registry_section(registry)
+    config.write_text(yaml.safe_dump(yaml_data))
+    result = CliRunner().invoke(app, ["validate", str(config), "--data", f"kafka:{training}",
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    (model,) = orjson.loads((tmp_path / "out" / "report.json").read_bytes())["models"]
+    assert model["version"] == promoted.version == "2"
+    assert model["sha256"] == promoted.sha256
