@@ -93,15 +93,16 @@ class PipelineRuntime:
         self.kafka_config = client_config(spec.kafka, self.bootstrap_servers)
         self.source_partitions = self._ensure_topics(shadow=follows,
                                                      alerts=follows or retrains)
-        if follows or retrains:
-            self.actions = ActionLog(AlertPublisher(self.kafka_config,
-                                                    spec.rollout.alerts_topic))
         self._owns_ray = start_ray(spec)
         sources = self._start_models(models)
         self.served = {name: source.info.version for name, source in sources.items()}
         if spec.metrics.enabled:
             self.metrics = MetricsServer(spec.metrics.host, spec.metrics.port)
             log.info("metrics on %s", self.metrics.url)
+        if follows or retrains:
+            self.actions = ActionLog(
+                AlertPublisher(self.kafka_config, spec.rollout.alerts_topic),
+                registry=self.metrics.registry if self.metrics else None)
         self.drift = self._start_drift(sources)
         self.pool = WorkerPool(spec, self.bootstrap_servers, sources, self.source_partitions)
         self.pool.scale_to(spec.workers.count)
@@ -109,23 +110,28 @@ class PipelineRuntime:
         if spec.feedback is not None and spec.feedback.joiners.count > 0:
             self.feedback = FeedbackService(spec, self.bootstrap_servers, self.kafka_config,
                                             self.metrics).start()
-        # A models:/NAME@ALIAS model follows its alias: hot swaps (docs/rollout.md).
+        self._start_rollout(declared, sources, self.pool, retrains=retrains)
+        if spec.workers.autoscale.enabled:
+            self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
+            self.autoscaler.start()
+
+    def _start_rollout(self, declared: PipelineSpec, sources: dict[str, ModelSource],
+                       pool: WorkerPool, *, retrains: bool) -> None:
+        """A models:/NAME@ALIAS model follows its alias (hot swaps, shadow, canary, the
+        rollback and promote rules); ``retrains``: the automatic retraining thread
+        (docs/rollout.md)."""
         feedback = self.feedback
         self.follower = start_follower(
-            declared, spec, {n: s.info for n, s in sources.items()},
-            LiveModels(self.stores, self.pool), actions=self.actions,
+            declared, self.spec, {n: s.info for n, s in sources.items()},
+            LiveModels(self.stores, pool), actions=self.actions,
             live_metrics=(lambda: feedback.summary().live) if feedback else None,
             on_shadow=feedback.follow_shadow if feedback else None)
         if retrains:
             from streaminfer.pipelines.online.retrain_wiring import start_auto_retrain
 
             self.retrainer = start_auto_retrain(
-                declared, self.bootstrap_servers, self.kafka_config,
-                self.served, self.actions,
-                follower=self.follower, drift=self.drift, feedback=feedback)
-        if spec.workers.autoscale.enabled:
-            self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
-            self.autoscaler.start()
+                declared, self.bootstrap_servers, self.kafka_config, self.served,
+                self.actions, follower=self.follower, drift=self.drift, feedback=feedback)
 
     def _ensure_topics(self, *, shadow: bool, alerts: bool) -> int:
         """Make sure of the source and sink topics (``shadow``: and the shadow topic,

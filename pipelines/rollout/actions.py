@@ -14,22 +14,30 @@ import time
 from collections import deque
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter
+
 from streaminfer.operators.alerts import AlertPublisher
 from streaminfer.operators.alerts import alert as make_alert
 
 log = logging.getLogger(__name__)
 
 KEEP = 200  # actions kept for the accessor, newest last
+ACTIONS = "streaminfer_rollout_actions"
 
 
 class ActionLog:
     """Log, keep and publish rollout actions; thread safe. ``publisher``: none without
-    Kafka (the actions are still logged and kept)."""
+    Kafka (the actions are still logged and kept); ``registry``: the driver's metrics, where
+    ``streaminfer_rollout_actions_total{model, kind}`` counts them."""
 
-    def __init__(self, publisher: AlertPublisher | None, keep: int = KEEP) -> None:
+    def __init__(self, publisher: AlertPublisher | None, keep: int = KEEP,
+                 registry: CollectorRegistry | None = None) -> None:
         self.publisher = publisher
         self._kept: deque[dict[str, Any]] = deque(maxlen=keep)
         self._lock = threading.Lock()
+        self._count = None if registry is None else Counter(
+            ACTIONS, "Rollout actions (retrain, candidate, shadow, canary, promote, rollback, "
+            "swap), one per alert.", ["model", "kind"], registry=registry)
 
     def record(self, kind: str, model: str, version: str | None, message: str, *,
                metric: str | None = None, value: float | None = None,
@@ -39,6 +47,8 @@ class ActionLog:
         alert = make_alert(kind, model, version, metric, value, threshold, window,
                            int(time.time() * 1000), message)
         log.log(level, "model %s: %s: %s", model, kind, message)
+        if self._count is not None:
+            self._count.labels(model, kind).inc()
         with self._lock:  # one at a time: the topic holds them in the order kept
             self._kept.append(alert)
             if self.publisher is not None:

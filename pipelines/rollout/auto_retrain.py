@@ -120,11 +120,13 @@ class AutoRetrain:
             return
         ends = dict(self.sources.ends())
         serving = self.sources.serving()
-        trigger = retrain_trigger(self.policy, self._policy_state(ends, serving))
+        trigger = retrain_trigger(self.policy, self.policy_state(ends, serving))
         if trigger is not None:
             self._launch(trigger, ends, serving)
 
-    def _policy_state(self, ends: dict[int, int], serving: str) -> PolicyState:
+    def policy_state(self, ends: dict[int, int], serving: str) -> PolicyState:
+        """What the rule is asked about, with the training topic at ``ends`` and version
+        ``serving`` serving."""
         state, topic = self.state, self.rt.source.topic or ""
         champion = self.registry.find(self.registered, CHAMPION)
         until = trained_until(champion.data_range if champion else None, topic)
@@ -142,11 +144,19 @@ class AutoRetrain:
         state.started_s, state.seen, state.reason = time.monotonic(), ends, trigger.message
         state.drift_seen[serving] = self.sources.drift_alerts(serving)
         state.runs += 1
-        task = ray.remote(retrain_task).options(num_cpus=self.policy.num_cpus, max_retries=0)
-        state.running = task.remote(self.spec, self.registry.uri)
         self.actions.record("retrain", self.model, serving,
                             f"retraining started: {trigger.message}", metric=trigger.metric,
                             value=trigger.value, threshold=trigger.threshold)
+        task = ray.remote(retrain_task).options(num_cpus=self.policy.num_cpus, max_retries=0)
+        try:
+            state.running = task.remote(self.spec, self.registry.uri)
+        except Exception as exc:  # Ray going away: said like any failed retraining
+            self._failed(exc)
+
+    def _failed(self, error: BaseException) -> None:
+        self.actions.record("candidate", self.model, None,
+                            f"retraining failed: {failure_reason(error)}",
+                            level=logging.WARNING)
 
     def _collect(self) -> None:
         import ray
@@ -159,9 +169,7 @@ class AutoRetrain:
         try:
             result = ray.get(ref)
         except Exception as exc:  # the task's error: too few examples, one class, registry
-            self.actions.record("candidate", self.model, None,
-                                f"retraining failed: {failure_reason(exc)}",
-                                level=logging.WARNING)
+            self._failed(exc)
             return
         rules = self.rt.gate
         note = candidate_note(result, rules[0].metric if rules else None, self.policy.then)
@@ -182,5 +190,6 @@ class AutoRetrain:
                                   {CANARY_SHARE_TAG: str(self.policy.canary_share)})
             self.registry.apply(self.registered, moves)
         except StreamInferError as exc:
-            log.warning("model %s: version %s passed the gate but cannot be set as the "
-                        "%s: %s", self.model, version, mode, exc)
+            self.actions.record("candidate", self.model, version, f"version {version} "
+                                f"passed the gate but could not be set as the {mode}: {exc}",
+                                level=logging.WARNING)

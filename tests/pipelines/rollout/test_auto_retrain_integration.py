@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
@@ -100,6 +101,12 @@ def test_the_pipeline_retrains_shadows_promotes_and_serves_by_itself(
         assert versions == sorted(versions, key=lambda v: v != "1")
     last = [p for p in predictions if int(p["id"][1:]) >= start + SHADOWED]
     assert {p["model_version"] for p in last} == {candidate}
+    # The shadow joiners publish nothing: one example per labelled event, named as served.
+    served = {p["id"]: p["model_version"] for p in predictions}
+    examples = [orjson.loads(r.value) for r in
+                read_topic(feedback["training_topic"], start + SHADOWED) if r.value is not None]
+    assert sorted(e["id"] for e in examples) == sorted(f"e{i}" for i in range(start + SHADOWED))
+    assert all(e["model_version"] == served[e["id"]] for e in examples)
     shadow_topic = running.spec.rollout.shadow_topic_for(running.predictions_topic)
     shadowed = [orjson.loads(r.value) for r in read_topic(shadow_topic, 100)
                 if r.value is not None]
@@ -111,6 +118,11 @@ def test_the_pipeline_retrains_shadows_promotes_and_serves_by_itself(
               read_topic(running.spec.rollout.alerts_topic, len(expected), timeout_s=20)
               if r.value is not None]
     assert alerts == pipe.actions()
+    counted = {(s.labels["kind"], s.value) for family in
+               text_string_to_metric_families(fetch_metrics(str(pipe.metrics_url)))
+               for s in family.samples if s.name == "streaminfer_rollout_actions_total"}
+    assert counted == {("retrain", 2), ("candidate", 2), ("shadow", 1), ("promote", 1),
+                       ("swap", 1)}
     promote = alerts[5]
     assert promote["version"] == candidate and promote["value"] >= promote["threshold"] + 0.1
     assert registry.aliases("bc") == {"champion": candidate, "previous": "1"}

@@ -69,3 +69,14 @@ def test_then_is_said_for_a_shadow_or_a_canary(then: str) -> None:
     note = candidate_note(result(True), None, then)
     assert ("set as the" in note.message) == (then != "register")
     assert (f"set as the {then}" in note.message) == (then != "register")
+
+
+def test_the_action_log_counts_each_kind_per_model() -> None:
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    log = ActionLog(None, registry=registry)
+    for kind in ("retrain", "candidate", "retrain"):
+        log.record(kind, "bc", None, "m")
+    labels = {"model": "bc", "kind": "retrain"}
+    assert registry.get_sample_value("streaminfer_rollout_actions_total", labels) == 2
