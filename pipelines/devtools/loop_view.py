@@ -45,6 +45,8 @@ def phase(story: LoopStory, serving: str | None) -> str:
     if not story.steps:
         return f"serving {version_label(serving or '?')}; waiting for the input to shift"
     step = story.steps[-1]
+    if step.kind == "candidate" and not step.version:
+        return "the retraining failed (the timeline says why); the next one after the cooldown"
     verdict = alert_label("candidate", step.version, step.message).split(" ", 1)[-1]
     line = PHASES.get(step.kind, step.kind).format(v=version_label(step.version),
                                                    verdict=verdict)

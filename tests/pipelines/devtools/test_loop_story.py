@@ -61,6 +61,13 @@ def test_no_promotion_no_after_promotion() -> None:
     story.update(2.0, shifted=True, serving="1", live={"1": 0.95})
     assert (story.before_drift, story.after_drift, story.after_promotion) == (0.98, 0.95, None)
     assert phase(story, "1") == "the input shifted: live accuracy of v1 is falling"
+    story.update(3.0, shifted=True, serving="1", live={"1": 0.85}, actions=[
+        {"kind": "candidate", "version": None, "ts": START + 3000,
+         "message": "retraining failed: 12 examples"}])
+    assert phase(story, "1").startswith("the retraining failed")
+    story.update(4.0, shifted=True, serving="1", live={"1": 0.85}, actions=[
+        act("candidate", "2", 4.0, "version 2 trained, gate rejected it: accuracy")])
+    assert phase(story, "1") == "v2 registered: rejected by the gate"
 
 
 def test_panels_and_summary_show_the_loop() -> None:
