@@ -49,6 +49,7 @@ class LoopWatcher(threading.Thread):
         self.alerts: list[dict[str, Any]] = []
         self.examples: Counter[str] = Counter()
         self.error: BaseException | None = None
+        self.halt = threading.Event()  # the demo ended on its own: send nothing
 
     @property
     def promoted(self) -> str | None:
@@ -58,7 +59,8 @@ class LoopWatcher(threading.Thread):
         try:
             deadline = time.monotonic() + DEADLINE_S
             with TopicReader(self.config, self.topics, metadata_timeout_s=DEADLINE_S) as reader:
-                while time.monotonic() < deadline and not self._done():
+                while time.monotonic() < deadline and not self._done() \
+                        and not self.halt.is_set():
                     for record in reader.poll(timeout_ms=200):
                         value = orjson.loads(record.value or b"")
                         if record.topic == self.topics[0]:
@@ -68,7 +70,8 @@ class LoopWatcher(threading.Thread):
         except BaseException as exc:  # reported by the test
             self.error = exc
         finally:
-            os.kill(os.getpid(), signal.SIGTERM)
+            if not self.halt.is_set():
+                os.kill(os.getpid(), signal.SIGTERM)
 
     def _done(self) -> bool:
         promoted = self.promoted
@@ -82,9 +85,12 @@ def test_the_loop_closes_by_itself(
     watcher = LoopWatcher(kafka_config, topics["alerts"], topics["training"])
     watcher.start()
     console = Console(file=io.StringIO(), width=160)
-    code = run_demo(config, events=None, rate=RATE, bad_every=100, shift_after=SHIFT_AFTER,
-                    label_delay_s=1.0, loop=True, console=console)
-    watcher.join(30)
+    try:
+        code = run_demo(config, events=None, rate=RATE, bad_every=100,
+                        shift_after=SHIFT_AFTER, label_delay_s=1.0, loop=True, console=console)
+    finally:
+        watcher.halt.set()  # a demo that failed must not get a SIGTERM meant for it later
+        watcher.join(30)
     shown = console.file.getvalue()  # type: ignore[attr-defined]
     assert watcher.error is None, watcher.error
     assert code == 0, shown[-3000:]
