@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck bench models clean
+.PHONY: demo demo-loop test lint typecheck bench models clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)                  ## run the demo pipeline live (ARGS="--events 5000" to stop by itself)
 	$(BIN)/streaminfer demo $(ARGS)
+
+demo-loop: $(STAMP)             ## the demo's model loop: drift, retrain, gate, shadow, promote (Ctrl-C stops)
+	$(BIN)/streaminfer demo --loop $(ARGS)
 
 test: $(STAMP)                  ## the whole suite: unit and integration (real broker, Ray, ORT)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -33,4 +36,4 @@ models: $(STAMP)
 	$(BIN)/streaminfer build-models
 
 clean:
-	rm -rf $(VENV) models build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) models build *.egg-info .pytest_cache .mypy_cache .ruff_cache .demo-loop

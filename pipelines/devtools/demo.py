@@ -26,6 +26,7 @@ from streaminfer.operators.profile import profile_path
 from streaminfer.pipelines.common.embedded_broker import PRODUCER_SETTINGS
 from streaminfer.pipelines.common.stop_signals import StopSignals
 from streaminfer.pipelines.devtools.demo_labels import LabelSender
+from streaminfer.pipelines.devtools.demo_loop import LoopWatch
 from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
 from streaminfer.pipelines.devtools.outcomes import (
     OutcomeCollector,
@@ -184,8 +185,10 @@ class DemoRun:
 
     def start(self, console: Console) -> DemoRun:
         """Train the model if missing, start the pipeline, then feed it and read its output."""
-        model_path = self.spec.model_specs[0].path
-        if not model_path.exists() or not profile_path(model_path).exists():
+        model = self.spec.model_specs[0]
+        model_path = model.path
+        if model.registry_ref is None and (not model_path.exists()
+                                           or not profile_path(model_path).exists()):
             console.print(f"training the demo model into {model_path.parent} ...")
             build("breast_cancer", model_path.parent)
         dataset = EXAMPLES["breast_cancer"].dataset()
@@ -264,7 +267,7 @@ class DemoRun:
         return None if generator is None else summarize(generator, collector.outcomes)
 
 
-def _view(run: DemoRun, meter: RateMeter) -> Group:
+def _view(run: DemoRun, meter: RateMeter, loop: LoopWatch | None = None) -> Group:
     generator, collector = run.generator, run.collector
     assert generator is not None and collector is not None
     with collector.lock:
@@ -292,27 +295,37 @@ def _view(run: DemoRun, meter: RateMeter) -> Group:
     shifted = generator.shift is not None and generator.sent >= generator.shift[0]
     note = (f"input shifted from event {generator.shift[0]:,}: {', '.join(SHIFTED_FEATURES)}"
             if shifted and generator.shift else "")
+    drift = drift_table(run.pipeline.drift())
+    if loop is not None:  # its panels replace the predictions and the feedback table
+        return Group(head, workers, drift, note, loop.look(
+            run.pipeline, shifted=shifted, since_start_s=time.monotonic() - generator.started_at))
     feedback = run.pipeline.feedback()
-    return Group(head, preds, workers, drift_table(run.pipeline.drift()),
+    return Group(head, preds, workers, drift,
                  feedback_table(feedback) if feedback is not None else "", note)
 
 
 def run_demo(
     config_path: Path, *, events: int | None, rate: float, bad_every: int,
     workers: int | None = None, console: Console | None = None,
-    shift_after: int | None = None, shift_sd: float = 2.0,
+    shift_after: int | None = None, shift_sd: float = 2.0, label_delay_s: float = 5.0,
+    loop: bool = False,
 ) -> int:
     """Run the demo; with ``events`` it stops by itself and returns 0 only if all add up.
+    With ``loop``, the model comes from a registry of the demo's own and the screen shows
+    the loop (retrain, gate, shadow, promote: pipelines/devtools/demo_loop.py).
 
     SIGINT and SIGTERM drain it (finish, commit, print the summary); a second one aborts.
     """
     console = console or Console()
     spec = load_spec(config_path).with_overrides(workers=workers)
     run = DemoRun(spec, events=events, rate=rate, bad_every=bad_every,
-                  shift_after=shift_after, shift_sd=shift_sd)
+                  shift_after=shift_after, shift_sd=shift_sd, label_delay_s=label_delay_s)
+    watch = LoopWatch(spec) if loop else None
     summary: Summary | None = None
     with StopSignals() as signals:
         try:
+            if watch is not None:
+                watch.prepare(console)
             run.start(console)
             signals.install()  # ray.init took SIGTERM over
             console.print(f"kafka {run.pipeline.bootstrap_servers}; metrics "
@@ -320,16 +333,20 @@ def run_demo(
             meter = RateMeter()
             with Live(console=console, auto_refresh=False) as live:
                 while not run.done() and not signals.event.wait(0.5):
-                    live.update(_view(run, meter), refresh=True)
+                    live.update(_view(run, meter, watch), refresh=True)
                     run.check()
-                live.update(_view(run, meter), refresh=True)
+                live.update(_view(run, meter, watch), refresh=True)
             if signals.event.is_set():
                 console.print("stopping: finishing open batches ...")
         finally:
-            summary = run.stop()
+            # The loop demo runs until a signal; it drains what was produced, so its books
+            # can add up (the plain demo leaves unread events in the topic).
+            summary = run.stop(finish=loop and signals.event.is_set())
     if summary is None:
         return 1
     _print_summary(console, summary, bounded=events is not None)
+    if watch is not None:
+        watch.print_summary(console)
     return 0 if summary.adds_up or events is None else 1
 
 

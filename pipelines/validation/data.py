@@ -11,6 +11,7 @@ import pyarrow as pa
 from streaminfer.errors import ConfigError, DataError
 from streaminfer.operators.labelled_rows import LabelledRows, labelled_rows, read_table
 from streaminfer.operators.range_reader import read_range
+from streaminfer.operators.records import Record
 from streaminfer.operators.topic_ranges import (
     Bound,
     RangeError,
@@ -43,33 +44,45 @@ def load_rows(
 def topic_table(spec: PipelineSpec, data: str, bootstrap_servers: str | None,
                 progress: Callable[[int], None] | None) -> pa.Table:
     """The JSON records of a topic range as a table (one column per top-level field)."""
-    try:
-        request = parse_topic_source(data)
-    except RangeError as exc:
-        raise DataError(str(exc)) from None
-    topic = request.topic
-    start, end = _offsets(request.start, data), _offsets(request.end, data)
-    if isinstance(start, int) and isinstance(end, int) and end < start:
-        raise DataError(f"{data!r}: the range ends before it starts")
-    servers = bootstrap_servers or spec.kafka.bootstrap_servers
-    if servers == "embedded":
-        raise ConfigError("the config's broker is the embedded one, which lives only as long "
-                          "as its pipeline: give --bootstrap-servers of the running broker")
-    config = client_config(spec.kafka, servers)
     rows: list[dict[str, Any]] = []
-    records, _ = read_range(config, topic, start=start, end=end, progress=progress)
-    for record in records:
+    for record in topic_records(spec, data, bootstrap_servers, progress):
         try:
             value = orjson.loads(record.value or b"")
         except orjson.JSONDecodeError as exc:
-            raise DataError(f"{topic}/{record.partition}@{record.offset}: not JSON "
+            raise DataError(f"{record.topic}/{record.partition}@{record.offset}: not JSON "
                             f"({exc})") from None
         if not isinstance(value, dict):
-            raise DataError(f"{topic}/{record.partition}@{record.offset}: not a JSON object")
+            raise DataError(f"{record.topic}/{record.partition}@{record.offset}: not a JSON "
+                            "object")
         rows.append(value)
     if not rows:
         raise DataError(f"{data}: no records in that range")
     return pa.Table.from_pylist(rows)
+
+
+def topic_records(spec: PipelineSpec, data: str, bootstrap_servers: str | None,
+                  progress: Callable[[int], None] | None = None) -> list[Record]:
+    """The records of a topic range ``kafka:TOPIC?start=S&end=E`` from the config's Kafka (or
+    ``bootstrap_servers``)."""
+    try:
+        request = parse_topic_source(data)
+    except RangeError as exc:
+        raise DataError(str(exc)) from None
+    start, end = _offsets(request.start, data), _offsets(request.end, data)
+    if isinstance(start, int) and isinstance(end, int) and end < start:
+        raise DataError(f"{data!r}: the range ends before it starts")
+    config = client_config(spec.kafka, broker_address(spec, bootstrap_servers))
+    records, _ = read_range(config, request.topic, start=start, end=end, progress=progress)
+    return records
+
+
+def broker_address(spec: PipelineSpec, bootstrap_servers: str | None) -> str:
+    """``bootstrap_servers``, else the config's; the embedded one cannot be reached here."""
+    servers = bootstrap_servers or spec.kafka.bootstrap_servers
+    if servers == "embedded":
+        raise ConfigError("the config's broker is the embedded one, which lives only as long "
+                          "as its pipeline: give --bootstrap-servers of the running broker")
+    return servers
 
 
 def _offsets(bound: Bound, data: str) -> dict[int, int] | int | None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
 from streaminfer.pipelines.validation.evaluate import ModelReport, primary_metric
+from streaminfer.pipelines.validation.moments import Moment, version_label
 
 
 def _png(fig: Any) -> str:
@@ -30,8 +33,9 @@ def _figure(width: float = 4.2, height: float = 3.4) -> tuple[Any, Any]:
     return plt.subplots(figsize=(width, height))
 
 
-def figures(report: ModelReport) -> dict[str, str]:
-    """Title -> base64 PNG, for the plots that apply to this model and data."""
+def figures(report: ModelReport, moments: Sequence[Moment] = ()) -> dict[str, str]:
+    """Title -> base64 PNG, for the plots that apply to this model and data; the metric over
+    time marks ``moments``."""
     out: dict[str, str] = {}
     if report.confusion_matrix is not None:
         out["confusion matrix"] = _confusion(np.asarray(report.confusion_matrix))
@@ -57,7 +61,7 @@ def figures(report: ModelReport) -> dict[str, str]:
         ax.set(xlabel="predicted", ylabel="target - predicted", title="residuals")
         out["residuals"] = _png(fig)
     if report.over_time:
-        out["metric over time"] = _over_time(report)
+        out["metric over time"] = _over_time(report, moments)
     return out
 
 
@@ -72,14 +76,67 @@ def _confusion(matrix: np.ndarray) -> str:
     return _png(fig)
 
 
-def _over_time(report: ModelReport) -> str:
+def _over_time(report: ModelReport, moments: Sequence[Moment]) -> str:
+    """The primary metric per version over time (UTC), the moments as labelled vertical
+    lines: the alerts' dashed in colour along the top, the data's dotted grey along the
+    bottom."""
     assert report.over_time is not None
+    import matplotlib.dates as mdates
+
     metric = primary_metric(report.kind)
-    fig, ax = _figure(6.0, 3.2)
+    fig, ax = _figure(9.0, 4.2) if moments else _figure(6.0, 3.2)
     for version, points in report.over_time.items():
-        ax.plot([p["to_ms"] / 1000 for p in points], [p[metric] for p in points],
-                marker="o", label=version)
-    ax.set(xlabel="predicted at (epoch s)", ylabel=metric,
+        ax.plot([_when(p["to_ms"]) for p in points], [p[metric] for p in points],
+                marker="o", label=version_label(version))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))  # type: ignore[no-untyped-call]
+    ax.set(xlabel="predicted at (UTC)", ylabel=metric,
            title=f"{metric} over time by model version ({report.over_time_source})")
-    ax.legend(title="version")
+    times = [p["to_ms"] for points in report.over_time.values() for p in points]
+    times += [m.ts_ms for m in moments]
+    span = max(times) - min(times)
+    pad = max(span * 0.04, 500)
+    ax.set_xlim(_when(min(times) - pad), _when(max(times) + pad))
+    transform = ax.get_xaxis_transform()  # x in data, y in axes fraction
+    for ts_ms, kind, label, alert in merged_lines(moments, span * 0.015):
+        colour = KIND_COLOURS.get(kind, "grey")
+        ax.axvline(_when(ts_ms), color=colour, linestyle="--" if alert else ":",
+                   linewidth=1.0, alpha=0.8)
+        ax.text(_when(ts_ms), 0.98 if alert else 0.02, f" {label}", transform=transform,
+                rotation=90, fontsize=7, color=colour, va="top" if alert else "bottom",
+                ha="right")
+    if moments:  # outside, on the right: the moments' labels fill the plot's edges
+        ax.legend(title="version", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(title="version")
     return _png(fig)
+
+
+def merged_lines(moments: Sequence[Moment], within_ms: float,
+                 ) -> list[tuple[int, str, str, bool]]:
+    """One line per moment, ``(ts, kind, label, from alerts)``; moments of the same source
+    closer than ``within_ms`` to the previous one share its line (labels joined).
+
+    >>> from streaminfer.pipelines.validation.moments import moments_from_data
+    >>> [line[2] for line in merged_lines(moments_from_data(["1", "2"], [0, 10]), 50)]
+    ['v1 first served / v1 last served / v2 first served / v2 last served']
+    """
+    lines: list[tuple[int, str, str, bool]] = []
+    for moment in sorted(moments, key=lambda m: m.ts_ms):
+        alert = moment.source == "alerts"
+        same = [i for i, line in enumerate(lines) if line[3] == alert]
+        if same and moment.ts_ms - lines[same[-1]][0] <= within_ms:
+            ts, kind, label, _ = lines[same[-1]]
+            lines[same[-1]] = (ts, kind, f"{label} / {moment.label}", alert)
+        else:
+            lines.append((moment.ts_ms, moment.kind, moment.label, alert))
+    return lines
+
+
+#: Colours of the moments' lines by kind (others grey).
+KIND_COLOURS = {"drift": "tab:red", "retrain": "tab:orange", "candidate": "tab:olive",
+                "shadow": "tab:purple", "canary": "tab:purple", "promote": "tab:green",
+                "swap": "tab:blue", "rollback": "tab:brown"}
+
+
+def _when(ts_ms: float) -> datetime:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc)

@@ -10,11 +10,14 @@ from typing import Any
 import orjson
 
 from streaminfer.pipelines.validation.evaluate import ModelReport, finite
+from streaminfer.pipelines.validation.moments import Timeline, utc
 from streaminfer.pipelines.validation.plots import figures
 
 
-def as_json(source: str, rows: int, reports: list[ModelReport]) -> dict[str, Any]:
-    """The report's numbers (NaN as null)."""
+def as_json(source: str, rows: int, reports: list[ModelReport],
+            marks: Timeline | None = None) -> dict[str, Any]:
+    """The report's numbers (NaN as null); ``timeline``: the rollout moments, when the rows
+    say which version served them."""
     models = []
     for report in reports:
         data = asdict(report)
@@ -23,19 +26,20 @@ def as_json(source: str, rows: int, reports: list[ModelReport]) -> dict[str, Any
         if report.drift is not None:
             data["drift"] = {k: finite(v) for k, v in report.drift.items()}
         models.append(data)
-    return {"data": {"source": source, "rows": rows}, "models": models}
+    return {"data": {"source": source, "rows": rows}, "models": models,
+            "timeline": None if marks is None else marks.as_dict()}
 
 
 def write_report(out_dir: Path, source: str, rows: int, reports: list[ModelReport],
-                 ) -> tuple[Path, Path]:
+                 marks: Timeline | None = None) -> tuple[Path, Path]:
     """Write both files into ``out_dir``; their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    numbers = as_json(source, rows, reports)
+    numbers = as_json(source, rows, reports, marks)
     json_path = out_dir / "report.json"
     json_path.write_bytes(orjson.dumps(numbers, option=orjson.OPT_INDENT_2
                                        | orjson.OPT_SERIALIZE_NUMPY))
     html_path = out_dir / "report.html"
-    html_path.write_text(_html(source, rows, reports), encoding="utf-8")
+    html_path.write_text(_html(source, rows, reports, marks), encoding="utf-8")
     return json_path, html_path
 
 
@@ -49,7 +53,8 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _html(source: str, rows: int, reports: list[ModelReport]) -> str:
+def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | None,
+          ) -> str:
     names = [f"{html.escape(r.name)} {html.escape(r.version)}" for r in reports]
     metrics = list(dict.fromkeys(m for r in reports for m in r.metrics))
     parts = [
@@ -71,11 +76,14 @@ def _html(source: str, rows: int, reports: list[ModelReport]) -> str:
                   _table(["feature", *names], [[html.escape(k), *(_drift_cell(r, k)
                                                                   for r in reports)]
                                                for k in drift_names])]
+    if marks is not None:
+        parts += _timeline_html(marks)
+    moments = marks.moments if marks is not None else []
     parts.append("<div class='models'>")
     for name, report in zip(names, reports, strict=True):
         parts.append(f"<div><h2>{name}</h2><p><code>{html.escape(report.path)}</code><br>"
                      f"sha256 {report.sha256[:16]}..., {report.kind}</p>")
-        for title, png in figures(report).items():
+        for title, png in figures(report, moments).items():
             parts.append(f"<h3>{html.escape(title)}</h3>"
                          f"<img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>")
         parts.append("</div>")
@@ -87,3 +95,14 @@ def _drift_cell(report: ModelReport, feature: str) -> str:
     value = (report.drift or {}).get(feature)
     text = _fmt(value)
     return f"<span class='drifted'>{text}</span>" if value is not None and value > 0.2 else text
+
+
+def _timeline_html(marks: Timeline) -> list[str]:
+    """The rollout moments as a table (the plots mark the same moments)."""
+    read = (f"{marks.alerts_read:,} alerts read from "
+            + ", ".join(f"<code>{html.escape(w)}</code>" for w in marks.alerts_from)
+            if marks.alerts_from else "no alerts read (the data's own moments only)")
+    rows = [[html.escape(utc(m.ts_ms)), html.escape(m.label), html.escape(m.source),
+             html.escape(m.message)] for m in marks.moments]
+    return ["<h2>rollout moments</h2>", f"<p>{read}</p>",
+            _table(["time (UTC)", "moment", "from", "message"], rows)]

@@ -11,8 +11,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from streaminfer.errors import ConfigError
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
+from streaminfer.pipelines.training.resolve import resolve_registry_models
+from streaminfer.pipelines.validation.alerts_source import read_alerts
 from streaminfer.pipelines.validation.data import load_rows
 from streaminfer.pipelines.validation.evaluate import ModelReport, evaluate
+from streaminfer.pipelines.validation.moments import Timeline, timeline
 from streaminfer.pipelines.validation.report import write_report
 
 
@@ -24,6 +27,7 @@ class Validation:
     html_path: Path
     rows: int
     reports: list[ModelReport]
+    timeline: Timeline | None = None
 
 
 def chosen_model(spec: PipelineSpec, name: str | None) -> ModelSpec:
@@ -45,10 +49,17 @@ def validate(
     spec: PipelineSpec, data: str, out_dir: Path, *, model_path: Path | None = None,
     compare: Path | None = None, model_name: str | None = None, label_field: str = "label",
     bootstrap_servers: str | None = None, console: Console | None = None,
+    alerts: str | None = None,
 ) -> Validation:
     """Score ``data`` with the config's model (``model_path`` overrides its file) and, with
-    ``compare``, another model file too; write ``report.json`` and ``report.html``."""
+    ``compare``, another model file too; write ``report.json`` and ``report.html``.
+
+    The timeline of the metric per version marks the rollout moments: from the data, and
+    from ``alerts`` (``kafka:TOPIC`` or a JSON lines file; default: the config's alert topics
+    when ``data`` is a topic)."""
     console = console or Console(stderr=True)
+    if model_path is None:
+        spec = resolve_registry_models(spec)  # models:/NAME@ALIAS: the version it names now
     model = chosen_model(spec, model_name)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -64,5 +75,7 @@ def validate(
             task = progress.add_task(f"scoring with {Path(path).name}", total=len(rows.y))
             reports.append(evaluate(model, rows, path=Path(path),
                                     advance=partial(progress.advance, task)))
-    json_path, html_path = write_report(out_dir, data, len(rows.y), reports)
-    return Validation(json_path, html_path, len(rows.y), reports)
+    read = read_alerts(spec, alerts, data=data, bootstrap_servers=bootstrap_servers)
+    marks = timeline(rows.table, read.alerts if read else (), read.where if read else ())
+    json_path, html_path = write_report(out_dir, data, len(rows.y), reports, marks)
+    return Validation(json_path, html_path, len(rows.y), reports, marks)

@@ -22,21 +22,37 @@ def demo(
     workers: Annotated[
         Optional[int], typer.Option(min=1, help="Override workers.count.")  # noqa: UP045
     ] = None,
-    config: Annotated[Path, typer.Option(help="The demo pipeline YAML.")] = Path(
-        "configs/demo.yaml"
-    ),
-    shift_after: Annotated[int, typer.Option(
+    config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        help="The demo pipeline YAML (default: configs/demo.yaml; with --loop "
+        "configs/demo-loop.yaml).")] = None,
+    shift_after: Annotated[Optional[int], typer.Option(  # noqa: UP045
         min=0, help="Shift the input distribution from this event on, so the drift alert "
-        "fires (0: never).")] = 60_000,
+        "fires (0: never). Default: 60,000; with --loop 30,000.")] = None,
     shift_sd: Annotated[float, typer.Option(
         help="How far the shifted features move, in standard deviations.")] = 2.0,
+    label_delay_s: Annotated[float, typer.Option(
+        min=0, help="Each event's label follows within this many seconds.")] = 5.0,
+    loop: Annotated[bool, typer.Option(
+        "--loop", help="The model's whole loop: served from a registry of the demo's own "
+        "(.demo-loop/), retrained by itself when the shift makes live accuracy fall, gated, "
+        "shadowed, promoted; the loop's steps on screen.")] = False,
 ) -> None:
     """Train the demo model, run the demo pipeline on the embedded broker, feed it, watch it."""
     from streaminfer.pipelines.devtools.demo import run_demo
 
-    code = run_demo(config, events=events, rate=rate, bad_every=bad_every, workers=workers,
-                    console=out, shift_after=shift_after or None, shift_sd=shift_sd)
+    path = config or Path("configs/demo-loop.yaml" if loop else "configs/demo.yaml")
+    code = run_demo(path, events=events, rate=rate, bad_every=bad_every, workers=workers,
+                    console=out, shift_after=_shift_after(shift_after, loop),
+                    shift_sd=shift_sd,
+                    label_delay_s=label_delay_s, loop=loop)
     raise typer.Exit(code)
+
+
+def _shift_after(given: int | None, loop: bool) -> int | None:
+    """The event the input shifts at (``None``: never)."""
+    if given is None:
+        return 30_000 if loop else 60_000
+    return given or None
 
 
 def build_models(

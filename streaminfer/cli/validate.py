@@ -26,17 +26,24 @@ def validate(
     model_name: Annotated[Optional[str], typer.Option(  # noqa: UP045
         help="Which of the config's models (when it has several).")] = None,
     label_field: Annotated[str, typer.Option(help="Column holding the label.")] = "label",
+    alerts: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Alerts that mark the timeline's moments (retrain, candidate, shadow, promote, "
+             "swap, rollback, drift): kafka:TOPIC or a JSON lines file. Default: with "
+             "--data kafka:..., the config's rollout.alerts_topic and drift.alerts_topic.")
+    ] = None,
     bootstrap_servers: Servers = None,
 ) -> None:
     """Score labelled data with the config's model (and --compare another), and write an
-    HTML report with plots and a JSON of the same numbers."""
+    HTML report with plots and a JSON of the same numbers; the metric over time per version
+    marks the rollout moments."""
     from streaminfer.pipelines.spec.loader import load_spec
+    from streaminfer.pipelines.validation.moments import utc
     from streaminfer.pipelines.validation.run import validate as run_validation
 
     spec = load_spec(path)
     result = run_validation(spec, data, out_dir, model_path=model, compare=compare,
                             model_name=model_name, label_field=label_field,
-                            bootstrap_servers=bootstrap_servers, console=err)
+                            bootstrap_servers=bootstrap_servers, console=err, alerts=alerts)
     table = Table(title=f"validation on {result.rows:,} rows", title_justify="left")
     table.add_column("metric")
     for report in result.reports:
@@ -45,4 +52,10 @@ def validate(
         table.add_row(metric, *(f"{r.metrics.get(metric, float('nan')):.4f}"
                                 for r in result.reports))
     out.print(table)
+    if result.timeline is not None:
+        marks = result.timeline
+        out.print(f"timeline: {len(marks.moments)} moments ({marks.alerts_read:,} alerts read"
+                  f"{' from ' + ', '.join(marks.alerts_from) if marks.alerts_from else ''})")
+        for moment in marks.moments:
+            out.print(f"  {utc(moment.ts_ms)}  {moment.label}", highlight=False)
     out.print(f"wrote {result.html_path} and {result.json_path}")

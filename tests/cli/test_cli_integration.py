@@ -79,9 +79,28 @@ def test_every_shipped_config_validates(tmp_path):
         text = config.read_text().replace("../models/", f"{models}/")
         copy = tmp_path / config.name
         copy.write_text(text)
+        seed_registry(copy, models)
         result = streaminfer("validate-config", copy)
         assert result.returncode == 0, (config.name, result.stderr)
         assert result.stdout.startswith("ok "), result.stdout
+
+
+def seed_registry(config: Path, models: Path) -> None:
+    """A config on models:/NAME@ALIAS (the loop demo's) gets a registry of its own in the
+    config's folder, holding the example model NAME names as that alias."""
+    data = yaml.safe_load(config.read_text())
+    path = str(data["model"]["path"]) if "model" in data else ""
+    match = re.fullmatch(r"models:/([\w.-]+)@(\w+)", path)
+    if match is None:
+        return
+    folder = config.parent / f"{config.stem}-registry"
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    data["registry"] = {"tracking_uri": uri, "cache_dir": str(folder / "cache")}
+    write_yaml(config, data)
+    model = models / f"{match[1].replace('-', '_')}.onnx"
+    result = streaminfer("models", "register", match[1], model, "--alias", match[2],
+                         "--tracking-uri", uri)
+    assert result.returncode == 0, result.stderr
 
 
 def wait_for_line(proc: subprocess.Popen[str], text: str, timeout_s: float) -> str:

@@ -50,6 +50,9 @@ def test_every_shipped_config_parses(path: Path) -> None:
     assert isinstance(spec, PipelineSpec)
     assert spec.name == raw["name"]
     assert list(spec.source.topics) == raw["source"]["topics"]
+    if spec.model.registry_ref is not None:  # models:/NAME@ALIAS stays as written
+        assert str(spec.model.registry_ref) == raw["model"]["path"]
+        return
     assert spec.model.path == (path.parent / raw["model"]["path"]).resolve()
     assert spec.model.path.is_absolute()
 

@@ -1,0 +1,118 @@
+"""The loop demo's panels (rich): where the loop is, the versions with their roles and live
+accuracy, the timeline of its steps, and the summary printed at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from streaminfer.pipelines.devtools.loop_story import LoopStory, Step
+from streaminfer.pipelines.validation.moments import alert_label, version_label
+
+#: The headline for the latest step of each kind.
+PHASES = {
+    "shift": "the input shifted: live accuracy of {v} is falling",
+    "drift": "drift alert: {v}'s inputs no longer look like its training data",
+    "retrain": "retraining on the labelled examples (a Ray task)",
+    "candidate": "{v} registered: {verdict}",
+    "shadow": "{v} shadows the champion: both scored on the live labels",
+    "canary": "{v} answers a share of the events as a canary",
+    "promote": "{v} promoted: it beat the champion on the live labels",
+    "swap": "{v} serving",
+    "rollback": "{v} rolled back",
+}
+STYLES = {"shift": "yellow", "drift": "red", "retrain": "cyan", "candidate": "cyan",
+          "shadow": "magenta", "canary": "magenta", "promote": "green", "swap": "green",
+          "rollback": "red"}
+
+
+def clock(seconds: float) -> str:
+    """Seconds since the start as ``+m:ss.s``.
+
+    >>> clock(75.25)
+    '+1:15.2'
+    """
+    minutes, rest = divmod(max(0.0, seconds), 60)
+    return f"+{int(minutes)}:{rest:04.1f}"
+
+
+def phase(story: LoopStory, serving: str | None) -> str:
+    """One line: where the loop is now."""
+    if not story.steps:
+        return f"serving {version_label(serving or '?')}; waiting for the input to shift"
+    step = story.steps[-1]
+    if step.kind == "candidate" and not step.version:
+        return "the retraining failed (the timeline says why); the next one after the cooldown"
+    verdict = alert_label("candidate", step.version, step.message).split(" ", 1)[-1]
+    line = PHASES.get(step.kind, step.kind).format(v=version_label(step.version),
+                                                   verdict=verdict)
+    if step.kind in ("promote", "swap") and story.after_promotion is not None:
+        line += f"; live accuracy {story.after_promotion:.3f}"
+    return line
+
+
+def versions_table(model: str, live: Mapping[str, Mapping[str, float]],
+                   roles: Mapping[str, str]) -> Table:
+    """Per version: its role (serving, shadow, ...), live accuracy and examples in the
+    window."""
+    table = Table(title=f"{escape(model)}: live accuracy per version", title_justify="left")
+    for column in ("version", "role", "accuracy", "examples"):
+        table.add_column(column, justify="right" if column in ("accuracy", "examples")
+                         else "left")
+    for version in sorted(set(live) | set(roles), key=_order):
+        metrics = live.get(version, {})
+        accuracy = metrics.get("accuracy")
+        table.add_row(version_label(version), roles.get(version, "earlier"),
+                      "-" if accuracy is None or accuracy != accuracy else f"{accuracy:.3f}",
+                      f"{int(metrics.get('examples', 0)):,}")
+    return table
+
+
+def timeline_table(steps: list[Step], limit: int = 12) -> Table:
+    """The latest ``limit`` steps with their time since the start."""
+    table = Table(title="the loop", title_justify="left")
+    for column in ("time", "step", "version", "what"):
+        table.add_column(column)
+    for step in steps[-limit:]:
+        style = STYLES.get(step.kind, "")
+        table.add_row(clock(step.at_s), Text(step.kind, style=style),
+                      version_label(step.version) if step.version else "",
+                      escape(step.message))
+    return table
+
+
+def loop_panels(story: LoopStory, model: str, serving: str | None,
+                live: Mapping[str, Mapping[str, float]], roles: Mapping[str, str], *,
+                retraining: bool = False) -> Group:
+    """What the loop demo adds to the demo's screen."""
+    running = " (a retraining is running)" if retraining and story.steps and \
+        story.steps[-1].kind != "retrain" else ""
+    headline = Text(f"loop: {phase(story, serving)}{running}", style="bold")
+    return Group(headline, versions_table(model, live, roles), timeline_table(story.steps))
+
+
+def summary_table(story: LoopStory) -> Table:
+    """The loop's times and accuracies, for the end of the demo."""
+    table = Table(title="the loop", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for kind in ("shift", "retrain", "candidate", "shadow", "promote"):
+        step = story.first(kind)
+        table.add_row(f"{kind} at", "-" if step is None else
+                      f"{clock(step.at_s)} ({version_label(step.version)})")
+    retrain, promote = story.first("retrain"), story.first("promote")
+    if retrain is not None and promote is not None:
+        table.add_row("retrain -> promote", f"{promote.at_s - retrain.at_s:.1f} s")
+    for label, value in (("accuracy before the drift", story.before_drift),
+                         ("accuracy after the drift (lowest)", story.after_drift),
+                         ("accuracy after the promotion", story.after_promotion)):
+        table.add_row(label, "-" if value is None else f"{value:.3f}")
+    return table
+
+
+def _order(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (1 << 30, version)
