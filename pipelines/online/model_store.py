@@ -54,9 +54,29 @@ class ModelSource:
 
     def load_current(self, model: ModelSpec) -> LocalModel:
         """A session over the version the store holds now, its sha256 checked."""
+        return self.load_served(model)[0]
+
+    def load_served(self, model: ModelSpec) -> tuple[LocalModel, Profile | None]:
+        """:meth:`load_current`, and the training profile of that version."""
         import ray
 
-        return _session(model, ray.get(self._store().current.remote()))
+        stored: StoredModel = ray.get(self._store().current.remote())
+        return _session(model, stored), self._profile_of(stored.version, stored.profile)
+
+    def current_profile(self) -> Profile | None:
+        """The training profile of the version the store holds now (what a (re)starting
+        worker counts drift against)."""
+        if self.store is None:
+            return self.profile
+        import ray
+
+        version, profile = ray.get(self._store().current_profile.remote())
+        return self._profile_of(version, profile)
+
+    def _profile_of(self, version: str, stored: Profile | None) -> Profile | None:
+        """The version the pipeline started with has the profile the driver found (the
+        store holds none for it); a version swapped in has its own."""
+        return self.profile if version == self.info.version else stored
 
     def load_candidate(self, model: ModelSpec) -> Candidate | None:
         """The candidate the store holds now (shadow or canary), loaded; or ``None``."""
@@ -90,6 +110,10 @@ class ModelStore:
 
     def current(self) -> StoredModel:
         return self._current
+
+    def current_profile(self) -> tuple[str, Profile | None]:
+        """The served version and its training profile (without the bytes)."""
+        return self._current.version, self._current.profile
 
     def put(self, current: StoredModel) -> None:
         """Serve another version from now on (a rollout)."""

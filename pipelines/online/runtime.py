@@ -98,7 +98,8 @@ class PipelineRuntime:
         feedback = self.feedback
         self.follower = start_follower(
             declared, spec, {n: s.info for n, s in sources.items()},
-            LiveModels(self.stores, self.pool), kafka_config=self.kafka_config,
+            LiveModels(self.stores, self.pool, drift=self.drift, features=spec.source.features),
+            kafka_config=self.kafka_config,
             live_metrics=(lambda: feedback.summary().live) if feedback else None)
         if spec.workers.autoscale.enabled:
             self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)

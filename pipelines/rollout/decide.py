@@ -21,16 +21,19 @@ import numpy as np
 
 from streaminfer.errors import ConfigError, RegistryError
 from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.operators.profile import Profile
 from streaminfer.pipelines.training.roles import CHALLENGER, CHAMPION, AliasMoves
 
 
 @dataclass(frozen=True)
 class StoredModel:
-    """A model's bytes with the version label and sha256 they are served under."""
+    """A model's bytes with the version label and sha256 they are served under, and the
+    training profile drift compares its traffic with (``None``: none, or drift is off)."""
 
     data: bytes
     version: str
     sha256: str
+    profile: Profile | None = None
 
 
 @dataclass(frozen=True)
