@@ -1,0 +1,39 @@
+"""The live view's models table: the version each model serves, the alias it follows, and
+its candidate with the mode (pure)."""
+
+import re
+
+from rich.console import Console
+
+from streaminfer.pipelines.online.live_view import models_serving, models_table
+from streaminfer.pipelines.rollout.decide import Following, Wanted
+
+
+def _text(models: list) -> str:
+    console = Console(width=200, record=True)
+    console.print(models_table(models))
+    return console.export_text()
+
+
+def _rows(text: str) -> list[list[str]]:
+    """The table's rows as cells (the lines between the box's vertical bars)."""
+    return [[cell.strip() for cell in re.split("[│┃]", line)[1:-1]]
+            for line in text.splitlines() if len(re.findall("[│┃]", line)) > 1]
+
+
+def test_a_followed_model_shows_the_version_it_swapped_to_and_its_canary() -> None:
+    bc = Following("bc", "champion", serving="2", serve=False,
+                   candidate=Wanted("3", "canary", 0.1))
+    models = models_serving({"bc": "1", "fraud": "0a1b2c3d4e5f"}, {"bc": bc})
+    rows = _rows(_text(models))
+    assert rows[0] == ["model", "serving", "follows", "candidate"]
+    assert rows[1:] == [["bc", "2", "models:/bc@champion", "canary v3 (10% of events)"],
+                        ["fraud", "0a1b2c3d4e5f", "-", "-"]]
+
+
+def test_a_shadow_shows_its_mode_and_no_share_and_no_models_shows_nothing() -> None:
+    bc = Following("bc", "champion", serving="1", serve=False,
+                   candidate=Wanted("2", "shadow"))
+    assert _rows(_text(models_serving({"bc": "1"}, {"bc": bc})))[1] == [
+        "bc", "1", "models:/bc@champion", "shadow v2"]
+    assert models_table([]) == ""
