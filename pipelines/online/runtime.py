@@ -149,8 +149,9 @@ class PipelineRuntime:
             if model.serving == "serve":
                 from streaminfer.pipelines.online.serving import DEPLOYMENT, app_name
 
-                sources[name] = ModelSource(info, deployment=DEPLOYMENT,
-                                            app=app_name(spec, model))
+                sources[name] = ModelSource(info, store=store_names[name],
+                                            namespace=spec.ray.namespace,
+                                            deployment=DEPLOYMENT, app=app_name(spec, model))
             else:
                 sources[name] = ModelSource(info, store=store_names[name],
                                             namespace=spec.ray.namespace)

@@ -46,7 +46,7 @@ class Models(Protocol):
 
     def load_profile(self, model: ModelSpec, info: ModelInfo) -> Profile | None: ...
 
-    def put(self, name: str, stored: StoredModel) -> None: ...
+    def put(self, name: str, stored: StoredModel, info: ModelInfo) -> None: ...
 
     def swap_workers(self, name: str, timeout_s: float) -> dict[str, str]: ...
 
@@ -83,7 +83,7 @@ class Swapper:
         started = time.time()
         was = self.infos[name]
         stored, info = self._checked(name, version)
-        self.live.put(name, stored)
+        self.live.put(name, stored, info)
         self.infos[name] = info
         answers = self.live.swap_workers(name, self.timeout_s)
         record = SwapRecord(name, was.version, version.version, started, time.time(), answers)
