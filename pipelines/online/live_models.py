@@ -69,7 +69,8 @@ class LiveModels:
             assert source.store is not None
             model = self._spec(name).model_copy(update={"version": stored.version,
                                                         "sha256": stored.sha256})
-            app = serving.deploy_version(self.pool.spec, model, source.store, stored.version)
+            app = serving.deploy_version(self.pool.spec, model, source.store, stored.version,
+                                         self.pool.spec.rollout.swap_timeout_s)
             ray.get(store.put_served.remote(ServedVersion(app, info, stored.profile)))
         self.infos[name] = info
 

@@ -118,14 +118,7 @@ class Pipeline:
 
     def models(self) -> list[ModelServing]:
         """Per model: the version serving now, the alias it follows and its candidate."""
-        from streaminfer.pipelines.online.live_view import models_serving
-
-        runtime = self._runtime
-        if runtime is None or runtime.pool is None:
-            return []
-        follower = runtime.follower
-        return models_serving({n: s.info.version for n, s in runtime.pool.sources.items()},
-                              follower.following if follower is not None else {})
+        return self._runtime.models() if self._runtime is not None else []
 
     def feedback(self) -> FeedbackSummary | None:
         """The joiners' latest counters and live metrics (``None`` without ``feedback:``)."""

@@ -24,9 +24,11 @@ from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
 from streaminfer.pipelines.online.checks import check_models
 from streaminfer.pipelines.online.drift_monitor import DriftMonitor, load_profiles
 from streaminfer.pipelines.online.live_models import LiveModels
+from streaminfer.pipelines.online.live_view import ModelServing, models_serving
 from streaminfer.pipelines.online.model_store import ModelSource, ModelStore
 from streaminfer.pipelines.online.pool_monitor import PoolMonitor
 from streaminfer.pipelines.online.ray_setup import start_ray
+from streaminfer.pipelines.online.serving_metrics import ServingCollector
 from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.online.worker_pool import WorkerPool
 from streaminfer.pipelines.rollout.decide import StoredModel
@@ -101,6 +103,8 @@ class PipelineRuntime:
             LiveModels(self.stores, self.pool, drift=self.drift, features=spec.source.features),
             kafka_config=self.kafka_config,
             live_metrics=(lambda: feedback.summary().live) if feedback else None)
+        if self.metrics is not None:  # what each model serves, for `streaminfer status`
+            self.metrics.registry.register(ServingCollector(self.models))
         if spec.workers.autoscale.enabled:
             self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
             self.autoscaler.start()
@@ -174,6 +178,14 @@ class PipelineRuntime:
             sources[name] = replace(sources[name], profile=profile)
         return DriftMonitor(drift, profiles, self.kafka_config,
                             self.metrics.registry if self.metrics else None)
+
+    def models(self) -> list[ModelServing]:
+        """Per model: the version serving now, the alias it follows and its candidate."""
+        pool, follower = self.pool, self.follower
+        if pool is None:
+            return []
+        return models_serving({name: source.info.version for name, source in pool.sources.items()},
+                              follower.following if follower is not None else {})
 
     def _running(self) -> WorkerPool:
         if self.pool is None:

@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 from ray import serve
 
-from streaminfer.errors import PipelineError
+from streaminfer.errors import ModelError, PipelineError
 from streaminfer.operators.dead_letter import ERROR_FIELD, ERROR_MESSAGE, ERROR_TYPE, SOURCE_OFFSET
 from streaminfer.operators.model_runner import ModelInfo, has_rows
 from streaminfer.operators.records import Record, RecordError, SourceRecord
@@ -245,14 +245,35 @@ def deploy_http(spec: PipelineSpec, infos: dict[str, ModelInfo],
               route_prefix=spec.http.route_prefix, logging_config=QUIET)
 
 
-def deploy_version(spec: PipelineSpec, model: ModelSpec, store: str, version: str) -> str:
+def deploy_version(spec: PipelineSpec, model: ModelSpec, store: str, version: str,
+                   timeout_s: float) -> str:
     """Deploy ``version`` of a served model (``model`` names its version and sha256) as an
-    application of its own, beside the one serving now; waits until it runs. Its name."""
+    application of its own, beside the one serving now; its name once it runs. A
+    ``ModelError`` (and nothing left deployed) when it does not run within ``timeout_s``."""
     name = version_app_name(spec, model, version)
     replica = serve.deployment(**replica_options(model))(ModelReplica)
-    serve.run(replica.bind(model, store, spec.ray.namespace, version), name=name,
-              route_prefix=None, logging_config=QUIET)
-    return name
+    serve.run_many([serve.RunTarget(replica.bind(model, store, spec.ray.namespace, version),
+                                    name=name, route_prefix=None, logging_config=QUIET)],
+                   wait_for_applications_running=False)
+    settled = ("RUNNING", "DEPLOY_FAILED", "UNHEALTHY")
+    wait_until(lambda: _app_status(name) in settled, timeout_s)  # Serve's state, polled
+    status = _app_status(name)
+    if status == "RUNNING":
+        return name
+    delete_apps([name])
+    options = model.serve
+    raise ModelError(
+        f"model {model.model_name}: the Serve replicas of version {version} are "
+        f"{status.lower() if status else 'gone'} after {timeout_s:.0f}s; a hot swap starts "
+        f"them beside the serving ones ({options.min_replicas} x {options.num_cpus:g} CPU"
+        f"{f', {options.num_gpus:g} GPU' if options.num_gpus else ''}), so the cluster needs "
+        "that room (rollout.swap_timeout_s bounds the wait)")
+
+
+def _app_status(name: str) -> str | None:
+    found = serve.status().applications.get(name)
+    return None if found is None else str(found.status.value if hasattr(found.status, "value")
+                                           else found.status)
 
 
 def delete_apps(names: list[str], timeout_s: float = 30.0) -> None:

@@ -37,3 +37,20 @@ def test_a_shadow_shows_its_mode_and_no_share_and_no_models_shows_nothing() -> N
     assert _rows(_text(models_serving({"bc": "1"}, {"bc": bc})))[1] == [
         "bc", "1", "models:/bc@champion", "shadow v2"]
     assert models_table([]) == ""
+
+
+def test_the_metrics_endpoint_carries_what_each_model_serves_for_status() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from streaminfer.pipelines.online.serving_metrics import ServingCollector, read_serving
+
+    bc = Following("bc", "champion", serving="2", serve=False,
+                   candidate=Wanted("3", "canary", 0.25))
+    models = models_serving({"bc": "1", "fraud": "0a1b2c3d4e5f"}, {"bc": bc})
+    registry = CollectorRegistry()
+    registry.register(ServingCollector(lambda: models))
+    back = read_serving(generate_latest(registry).decode())
+    assert back == models
+    assert _rows(_text(back))[1] == ["bc", "2", "models:/bc@champion",
+                                     "canary v3 (25% of events)"]
+    assert read_serving('streaminfer_events_in_total{worker="w0"} 5.0\n') == []
