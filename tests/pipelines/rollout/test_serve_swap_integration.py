@@ -21,13 +21,16 @@ from tests.fixtures.registry import registry_section
 from tests.pipelines.rollout.test_hot_swap_integration import version_runs
 
 pytestmark = pytest.mark.integration
-EVENTS = 2_000
+STREAMED = 1_500  # at 200/s, promoted after 300: the swap (seconds) happens mid-stream
+AFTER = 500  # produced once the swap is done, so that each partition sees v2
+EVENTS = STREAMED + AFTER
 
 
 def test_promote_in_serve_mode_mid_stream_scores_every_event_once_in_version_order(
     two_versions: Registry, pipeline_factory: Callable[..., Any],
     dataset_factory: Callable[[str], Dataset], feeder: Callable[..., Any],
     watcher: Callable[[str], Any], read_topic: Callable[..., list[Record]],
+    make_events: Callable[..., tuple[list[bytes], list[bytes]]], produce: Callable[..., None],
 ) -> None:
     registry = two_versions
     bc = dataset_factory("breast_cancer")
@@ -40,10 +43,10 @@ def test_promote_in_serve_mode_mid_stream_scores_every_event_once_in_version_ord
     assert follower is not None and follower.serving == {"bc": "1"}
     model = running.spec.model
     assert model is not None
-    feed = feeder(running.source_topic, bc, EVENTS, rate=300)
+    feed = feeder(running.source_topic, bc, STREAMED, rate=200)
     seen = watcher(running.predictions_topic)
     feed.start()
-    assert seen.until(lambda: len(seen.seen) >= EVENTS // 4)
+    assert seen.until(lambda: len(seen.seen) >= STREAMED // 5)
     registry.promote("bc", "2")
     assert wait_until(lambda: len(follower.history) == 1, 120)
     assert follower.serving == {"bc": "2"}
@@ -52,7 +55,9 @@ def test_promote_in_serve_mode_mid_stream_scores_every_event_once_in_version_ord
     assert version_app_name(running.spec, model, "2") in apps
     assert app_name(running.spec, model) not in apps  # the old one is gone
     feed.join(120)
-    assert not feed.failed and feed.sent == EVENTS
+    assert not feed.failed and feed.sent == STREAMED
+    keys, values = make_events(bc, AFTER, start=STREAMED)
+    produce(running.source_topic, values, keys)
     assert seen.until(lambda: len(seen.seen) == EVENTS)
     final = running.pipeline.stop()
     assert final.predictions == EVENTS  # none scored twice
@@ -64,3 +69,19 @@ def test_promote_in_serve_mode_mid_stream_scores_every_event_once_in_version_ord
         assert versions == ["1", "2"]
     assert not {version_app_name(running.spec, model, "2"), app_name(running.spec, model)} \
         & set(serve.status().applications)  # stop deleted the swapped-in one too
+
+
+def test_a_version_whose_replicas_cannot_start_is_refused_and_nothing_stays_deployed(
+    ray_session: None, pipeline_spec_factory: Callable[..., Any],
+) -> None:
+    from streaminfer.errors import ModelError
+    from streaminfer.pipelines.online.serving import deploy_version
+
+    # More CPUs per replica than the cluster has: Serve cannot place it.
+    spec = pipeline_spec_factory(model_options={"serving": "serve",
+                                                "serve": {"num_cpus": 10_000}})
+    serve.start(http_options={"host": spec.http.host, "port": spec.http.port})
+    with pytest.raises(ModelError, match=r"Serve replicas of version 2 are deploying after "
+                       r"3s; a hot swap starts them beside the serving ones \(1 x 10000 CPU"):
+        deploy_version(spec, spec.model, "no-store", "2", timeout_s=3)
+    assert version_app_name(spec, spec.model, "2") not in serve.status().applications
