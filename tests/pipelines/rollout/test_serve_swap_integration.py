@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from ray import serve
 
@@ -31,12 +32,13 @@ def test_promote_in_serve_mode_mid_stream_scores_every_event_once_in_version_ord
     dataset_factory: Callable[[str], Dataset], feeder: Callable[..., Any],
     watcher: Callable[[str], Any], read_topic: Callable[..., list[Record]],
     make_events: Callable[..., tuple[list[bytes], list[bytes]]], produce: Callable[..., None],
+    http_port: int,
 ) -> None:
     registry = two_versions
     bc = dataset_factory("breast_cancer")
     running = pipeline_factory(
         partitions=2, workers={"count": 2}, registry=registry_section(registry),
-        rollout={"poll_interval_s": 0.5},
+        rollout={"poll_interval_s": 0.5}, http={"enabled": True},
         model_options={"path": "models:/bc@champion", "serving": "serve",
                        "serve": {"num_cpus": 0.5, "max_in_flight": 4}})
     follower = running.pipeline.follower
@@ -54,6 +56,10 @@ def test_promote_in_serve_mode_mid_stream_scores_every_event_once_in_version_ord
     apps = set(serve.status().applications)
     assert version_app_name(running.spec, model, "2") in apps
     assert app_name(running.spec, model) not in apps  # the old one is gone
+    event = {"id": "h1", **dict(zip(bc.features, bc.X[0].tolist(), strict=True))}
+    answer = httpx.post(f"http://127.0.0.1:{http_port}/score", json=event, timeout=30)
+    assert answer.status_code == 200, answer.text  # the HTTP endpoint moved to v2 too
+    assert answer.json()["model_version"] == "2"
     feed.join(120)
     assert not feed.failed and feed.sent == STREAMED
     keys, values = make_events(bc, AFTER, start=STREAMED)
