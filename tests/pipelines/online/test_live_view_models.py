@@ -54,3 +54,23 @@ def test_the_metrics_endpoint_carries_what_each_model_serves_for_status() -> Non
     assert _rows(_text(back))[1] == ["bc", "2", "models:/bc@champion",
                                      "canary v3 (25% of events)"]
     assert read_serving('streaminfer_events_in_total{worker="w0"} 5.0\n') == []
+
+
+def test_streaminfer_status_prints_what_each_model_serves(write_pipeline) -> None:
+    from typer.testing import CliRunner
+
+    from streaminfer.cli.commands import app
+    from streaminfer.pipelines.common.metrics_server import MetricsServer
+    from streaminfer.pipelines.online.live_view import ModelServing
+    from streaminfer.pipelines.online.serving_metrics import ServingCollector
+
+    server = MetricsServer("127.0.0.1", 0)
+    try:
+        server.registry.register(ServingCollector(lambda: [
+            ModelServing("bc", "2", "models:/bc@champion", "3", "shadow")]))
+        path = write_pipeline(metrics={"host": "127.0.0.1", "port": server.port})
+        result = CliRunner().invoke(app, ["status", str(path)], env={"COLUMNS": "200"})
+    finally:
+        server.close()
+    assert result.exit_code == 0, result.output
+    assert ["bc", "2", "models:/bc@champion", "shadow v3"] in _rows(result.output)
