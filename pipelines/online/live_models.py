@@ -69,8 +69,13 @@ class LiveModels:
             assert source.store is not None
             model = self._spec(name).model_copy(update={"version": stored.version,
                                                         "sha256": stored.sha256})
-            app = serving.deploy_version(self.pool.spec, model, source.store, stored.version,
-                                         self.pool.spec.rollout.swap_timeout_s)
+            try:
+                app = serving.deploy_version(self.pool.spec, model, source.store,
+                                             stored.version,
+                                             self.pool.spec.rollout.swap_timeout_s)
+            except BaseException:
+                ray.get(store.revert.remote())  # the old version serves on, from the store too
+                raise
             ray.get(store.put_served.remote(ServedVersion(app, info, stored.profile)))
         self.infos[name] = info
 

@@ -133,6 +133,11 @@ class ModelStore:
         """Serve another version from now on (a rollout)."""
         self._previous, self._current = self._current, current
 
+    def revert(self) -> None:
+        """Undo the last :meth:`put` (a served version whose application did not start)."""
+        if self._previous is not None:
+            self._current, self._previous = self._previous, None
+
     def served(self) -> ServedVersion | None:
         """The application a rollout deployed for a served model (``None``: the first)."""
         return self._served
