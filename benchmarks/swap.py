@@ -10,9 +10,13 @@ its version and carries its ``ts``, which gives the per-second throughput of eac
 The baseline is the same run's throughput before the promotion: the report gives during/before
 and after/before ratios, so the numbers carry over between machines.
 
+With ``--serving serve`` the model runs on Ray Serve replicas (one, 1 CPU) instead: the swap
+deploys the new version as an application of its own and the workers move their handles.
+
 Prints JSON; ``--plot FILE.png`` draws it.
 
-    python benchmarks/swap.py [--events 60000] [--workers 2] [--poll 1.0] [--plot F]
+    python benchmarks/swap.py [--events 60000] [--workers 2] [--poll 1.0]
+                              [--serving colocated|serve] [--plot F]
 """
 
 from __future__ import annotations
@@ -65,7 +69,9 @@ def make_spec(bootstrap: str, registry: Registry, features: list[str],
         "kafka": {"bootstrap_servers": bootstrap},
         "source": {"topics": [uid("events")], "group_id": uid("g"), "features": features,
                    "id_field": "id", "partitions": PARTITIONS},
-        "model": {"path": "models:/bc@champion"},
+        "model": {"path": "models:/bc@champion", "serving": args.serving,
+                  # room for the new version's replica beside the old one on 2 CPUs
+                  "serve": {"num_cpus": 0.5}},
         "registry": {"tracking_uri": registry.uri, "cache_dir": str(registry.cache_dir)},
         "rollout": {"poll_interval_s": args.poll},
         "batching": {"max_size": 512, "max_wait_ms": 10},
@@ -105,7 +111,7 @@ def summarize(rows: list[dict[str, Any]], first_v2_s: float) -> dict[str, Any]:
     """Mean events/s before the promotion, in the seconds up to the first v2 prediction
     (and the one it falls in), and after; whole seconds only (the first and last are cut)."""
     full = rows[1:-1]
-    swap_end = int(first_v2_s) + 1
+    swap_end = int(first_v2_s) + 1 if first_v2_s == first_v2_s else 0  # NaN: no v2
     before = [r["v1"] + r["v2"] for r in full if r["second"] < 0]
     during = [r["v1"] + r["v2"] for r in full if 0 <= r["second"] <= swap_end]
     after = [r["v1"] + r["v2"] for r in full if r["second"] > swap_end]
@@ -151,7 +157,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "settings": {"events": args.events, "workers": args.workers, "partitions": PARTITIONS,
                      "poll_interval_s": args.poll, "rate": args.rate,
-                     "promote_at": args.promote_at, "cpus": psutil.cpu_count()},
+                     "promote_at": args.promote_at, "serving": args.serving,
+                     "cpus": psutil.cpu_count()},
         "predictions": len(seen),
         "versions": dict(Counter(v for _, v in seen)),
         "promote_to_first_v2_s": round(first_v2_s, 3),
@@ -178,7 +185,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
     axis.axvline(report["promote_to_first_v2_s"], color="tab:red", linestyle=":",
                  label=f"first v2 prediction (+{report['promote_to_first_v2_s']:.2f}s)")
     s = report["settings"]
-    axis.set_title(f"Hot swap: events/s per second ({s['events']} events, {s['workers']} "
+    axis.set_title(f"Hot swap ({s.get('serving', 'colocated')}): events/s per second "
+                   f"({s['events']} events, {s['workers']} "
                    f"worker(s), poll {s['poll_interval_s']}s, {s['cpus']} CPUs)")
     axis.set_xlabel("seconds since `promote` (prediction ts)")
     axis.set_ylabel("predictions per second")
@@ -197,6 +205,8 @@ def main() -> None:
                         help="produce at this many events/s (default: as fast as possible)")
     parser.add_argument("--promote-at", type=float, default=0.4,
                         help="promote once this share of the events is predicted")
+    parser.add_argument("--serving", choices=("colocated", "serve"), default="colocated",
+                        help="model.serving")
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--from-json", type=Path, help="plot this report instead of running")

@@ -12,18 +12,21 @@ import yaml
 from streaminfer.errors import ConfigError
 from streaminfer.pipelines.spec.config_io import read_text
 from streaminfer.pipelines.spec.loader import parse_spec
+from streaminfer.pipelines.spec.model_spec import RegistryRef
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 
 @dataclass(frozen=True)
 class ModelRef:
-    """One model of the pipeline: the YAML field that names it and its file, two ways."""
+    """One model of the pipeline: the YAML field that names it and its file, two ways (or
+    the registry version it names: ``ref``, resolved by the cluster itself at start)."""
 
     field: str  # "model", or "models[1]" when the YAML lists several
     name: str  # the model's name in predictions
     declared: str  # model path as written in the YAML, with '/' separators
     local: Path  # the file on this machine
     sha256: str | None  # the hash the YAML expects, if it gives one
+    ref: RegistryRef | None = None  # models:/NAME@ALIAS or models:/NAME/VERSION
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,18 @@ class PipelineBundle:
                 declared=str(declared.path).replace("\\", "/"),
                 local=resolved.path,
                 sha256=resolved.sha256,
+                ref=declared.registry_ref,
             )
             for i, (resolved, declared) in enumerate(
                 zip(self.spec.model_specs, self.declared.model_specs, strict=True)
             )
         )
+
+    @property
+    def file_models(self) -> tuple[ModelRef, ...]:
+        """The models that are files (they ship, or the image provides them); not those
+        that name a registry version."""
+        return tuple(m for m in self.models if m.ref is None)
 
     def model_bytes(self, ref: ModelRef) -> bytes:
         """A model file's bytes, checked against its sha256 when the YAML gives one."""

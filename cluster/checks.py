@@ -5,6 +5,7 @@ from __future__ import annotations
 from streaminfer.cluster.deployment import Deployment
 from streaminfer.cluster.gpu_checks import gpu_warnings
 from streaminfer.cluster.layout import in_config_dir
+from streaminfer.cluster.registry_access import CREDENTIAL_ENV, TRACKING_URI_ENV
 from streaminfer.cluster.secrets import secret_env_names
 from streaminfer.errors import ConfigError
 
@@ -16,6 +17,7 @@ def deployment_warnings(d: Deployment) -> list[str]:
     return [
         *_kafka(d),
         *_unshipped_models(d),
+        *_registry(d),
         *_http(d),
         *gpu_warnings(d),
     ]
@@ -48,7 +50,7 @@ def _kafka(d: Deployment) -> list[str]:
 
 
 def _unshipped_models(d: Deployment) -> list[str]:
-    if d.cluster.ship_model:
+    if d.cluster.ship_model or not d.layout.models:
         return []
     for field, path in d.layout.models.items():
         if in_config_dir(path) is not None:
@@ -59,6 +61,23 @@ def _unshipped_models(d: Deployment) -> list[str]:
             )
     places = ", ".join(sorted({str(p) for p in d.layout.models.values()}))
     return [f"ship_model is false: the image (or a volume) must provide the model(s) at {places}"]
+
+
+def _registry(d: Deployment) -> list[str]:
+    access = d.registry
+    if access is None:
+        return []
+    uri = (f"create the Secret {d.cluster.registry_secret_name} with the key "
+           f"{TRACKING_URI_ENV} (the pods take the tracking URI from it; it is in no rendered "
+           "file)" if access.uri_from_env else
+           "the pods use the YAML's registry.tracking_uri")
+    return [
+        f"{', '.join(access.refs)}: resolved from the model registry when the pipeline "
+        f"starts on the cluster (nothing ships): {uri}; the Secret's "
+        f"{'/'.join(CREDENTIAL_ENV)} keys are passed on if present; the pods must reach the "
+        f"registry's artifact store too; on a `ray up` cluster set "
+        f"{TRACKING_URI_ENV if access.uri_from_env else 'those variables'} on every node"
+    ]
 
 
 def _http(d: Deployment) -> list[str]:

@@ -16,6 +16,7 @@ from streaminfer.cluster.deployment import Deployment
 from streaminfer.cluster.kuberay_storage import mounts, volumes
 from streaminfer.cluster.layout import run_command
 from streaminfer.cluster.plan import GPU_NODE_ENV, GroupPlan
+from streaminfer.cluster.registry_access import TRACKING_URI_ENV
 from streaminfer.cluster.secrets import secret_env_names
 from streaminfer.cluster.shipping import PIPELINE_KEY
 
@@ -151,9 +152,26 @@ def _container(
         }
         for env_name in secret_env_names(d.bundle.spec)
     ]
+    env += _registry_env(d)
     if env:
         container["env"] = env
     return container
+
+
+def _registry_env(d: Deployment) -> list[dict[str, Any]]:
+    """The registry's tracking URI and credentials from their Secret: the URI is required
+    when the YAML does not name it, the credentials are taken when the Secret has them."""
+    if d.registry is None:
+        return []
+    return [
+        {
+            "name": name,
+            "valueFrom": {"secretKeyRef": {"name": d.cluster.registry_secret_name, "key": name,
+                                           **({} if name == TRACKING_URI_ENV
+                                              else {"optional": True})}},
+        }
+        for name in d.registry.env_names()
+    ]
 
 
 def _pod_template(d: Deployment, container: dict[str, Any]) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def layout_of(bundle: PipelineBundle) -> Layout:
     source = str(bundle.path)
     models = {
         ref.field: container_path(ref.declared, f"{ref.field}.path", source)
-        for ref in bundle.models
+        for ref in bundle.file_models
     }
     security = bundle.declared.kafka.security
     tls = {

@@ -46,7 +46,7 @@ def ship_models(bundle: PipelineBundle, layout: Layout) -> tuple[ShippedModel, .
         str(inside) for path in layout.models.values()
         if (inside := in_config_dir(path)) is not None
     }
-    for ref in bundle.models:
+    for ref in bundle.file_models:
         data = bundle.model_bytes(ref)  # every model is checked, even one sharing a file
         place = layout.models[ref.field]
         if place not in by_place:

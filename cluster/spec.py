@@ -164,6 +164,12 @@ class ClusterSpec(FrozenModel):
         description="Kubernetes Secret holding the TLS files named in kafka.security.ssl_* "
         "(key = the file's name); mounted at the paths the pipeline YAML names.",
     )
+    registry_secret_name: K8sName = Field(
+        "mlflow-credentials",
+        description="Kubernetes Secret the pods take MLFLOW_TRACKING_URI from (when the "
+        "pipeline names models:/... and its YAML no registry.tracking_uri) and, if it has "
+        "them, MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD, MLFLOW_TRACKING_TOKEN.",
+    )
     ship_model: bool = Field(
         True,
         description="Put the model files in the ConfigMap (at most about 700 KiB together); "

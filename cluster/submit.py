@@ -19,6 +19,7 @@ from typing import Any
 
 from streaminfer.cluster.bundle import ModelRef, PipelineBundle, load_bundle
 from streaminfer.cluster.layout import run_command
+from streaminfer.cluster.registry_access import TRACKING_URI_ENV, registry_access
 from streaminfer.cluster.secrets import secret_env_names
 from streaminfer.errors import ConfigError, PipelineError
 
@@ -58,7 +59,14 @@ def plan_job(
     """Lay out the job's working directory and command for ``bundle``."""
     notes = []
     shipped = []
-    for ref in bundle.models:
+    access = registry_access(bundle)
+    if access is not None:
+        notes.append(
+            f"{', '.join(access.refs)}: resolved from the model registry when the job starts "
+            "(nothing ships)" + (f"; set {TRACKING_URI_ENV} in the environment of the "
+                                 "cluster's nodes (it is never sent with the job)"
+                                 if access.uri_from_env else ""))
+    for ref in bundle.file_models:
         if ref.declared.startswith("~"):
             raise ConfigError(
                 f"{bundle.path}: {ref.field}.path {ref.declared!r} starts with '~', another "

@@ -187,6 +187,14 @@ class DriftTally:
         else:
             mine.add(counts)
 
+    def use(self, model: str, profile: Profile | None) -> None:
+        """Count ``model``'s batches against ``profile`` from now on (the version swapped
+        in: its counts are kept apart by version); ``None``: do not count them."""
+        if profile is None:
+            self.profiles.pop(model, None)
+        else:
+            self.profiles[model] = profile
+
     def snapshot(self) -> dict[tuple[str, str], BinCounts]:
         """Copies of the running counts (cumulative since the worker started)."""
         return {key: counts.copy() for key, counts in self._counts.items()}

@@ -107,6 +107,15 @@ class DriftMonitor:
                                             str(each["metric"]).removeprefix("psi:")).inc()
             self._alerts.publish(each)
 
+    def serve(self, model: str, version: str, profile: Profile | None) -> None:
+        """A rollout serves ``version`` of ``model`` from now on: its traffic is compared
+        with ``profile`` (``None``: not at all) in a window of its own, started afresh."""
+        with self._lock:
+            self.watch.use((model, version), profile)
+        log.info("drift: model %s version %s %s", model, version,
+                 "against its own training profile" if profile is not None
+                 else "has no training profile: no drift for it")
+
     def states(self) -> list[DriftState]:
         """The latest evaluation per model version."""
         with self._lock:

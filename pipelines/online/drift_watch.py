@@ -49,21 +49,41 @@ def describe(metric: str, value: float, threshold: float, window_s: float) -> st
 
 class DriftWatch:
     """Sliding windows of bin counts per (model, version) and one :class:`Crossing` per
-    metric; :meth:`evaluate` returns the alerts of new crossings only."""
+    metric; :meth:`evaluate` returns the alerts of new crossings only.
+
+    ``profiles``: by model, the profile of the version it started with; a version a rollout
+    swapped in is compared with its own (:meth:`use`).
+    """
 
     def __init__(self, spec: DriftSpec, profiles: Mapping[str, Profile]) -> None:
         self.spec = spec
         self.profiles = dict(profiles)
+        self._by_version: dict[Key, Profile | None] = {}
         self._last: dict[tuple[str, Key], BinCounts] = {}
         self._windows: dict[Key, SlidingCounts] = {}
         self._crossings: dict[tuple[Key, str], Crossing] = {}
         self.states: dict[Key, DriftState] = {}
 
+    def profile(self, key: Key) -> Profile | None:
+        """The profile a model version's traffic is compared with."""
+        if key in self._by_version:
+            return self._by_version[key]
+        return self.profiles.get(key[0])
+
+    def use(self, key: Key, profile: Profile | None) -> None:
+        """Compare version ``key`` with ``profile`` from now on (``None``: not at all), in
+        a new window with new crossings: what it alerted on before does not carry over."""
+        self._by_version[key] = profile
+        self._windows.pop(key, None)
+        self.states.pop(key, None)
+        for crossing in [c for c in self._crossings if c[0] == key]:
+            del self._crossings[crossing]
+
     def observe(self, answered: Mapping[str, WorkerStats], now: float) -> None:
         """Add what each worker counted since its previous reading to the window."""
         for stats in answered.values():
             for key, counts in stats.drift.items():
-                profile = self.profiles.get(key[0])
+                profile = self.profile(key)
                 if profile is None or not counts.fits(profile):
                     continue
                 last_key = (stats.worker_id, key)
@@ -80,9 +100,10 @@ class DriftWatch:
             total = window.total(now)
             state = self.states.setdefault(key, DriftState(*key))
             state.rows = total.rows if total else 0
-            if total is None or total.rows < self.spec.min_events:
+            profile = self.profile(key)
+            if total is None or total.rows < self.spec.min_events or profile is None:
                 continue
-            state.psi = psi_all(self.profiles[key[0]], total)
+            state.psi = psi_all(profile, total)
             state.drifted = []
             for metric, value in state.psi.items():
                 threshold = self.spec.threshold(metric)

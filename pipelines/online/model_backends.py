@@ -96,6 +96,9 @@ class ServedModel:
         self.info = info
         self.timeout_s = timeout_s
         self.retries = retries
+        #: Calls submitted and not answered yet (changed by the scoring loop's thread only;
+        #: a hot swap waits for the replaced version's to reach 0 before its replicas go).
+        self.outstanding = 0
 
     def submit(self, matrix: np.ndarray) -> Pending:
         return _Call(self, matrix)
@@ -107,6 +110,14 @@ class _Call:
         self._matrix = matrix
         self._response = backend.handle.predict.remote(matrix)
         self._value: ReplicaAnswer | None = None
+        self._open = True
+        backend.outstanding += 1
+
+    def _closed(self) -> None:
+        """Answered, or given up: no longer outstanding (once)."""
+        if self._open:
+            self._open = False
+            self._backend.outstanding -= 1
 
     def done(self) -> bool:
         if self._value is not None:
@@ -117,6 +128,7 @@ class _Call:
             return False
         except Exception:
             return True  # failed: result() retries
+        self._closed()
         return True
 
     def result(self) -> RowResults:
@@ -128,6 +140,7 @@ class _Call:
             except Exception as exc:  # replica died, timed out, deployment restarting
                 attempt += 1
                 if attempt > backend.retries:
+                    self._closed()
                     raise ModelUnavailableError(
                         f"model {backend.info.name}: no answer after {attempt} attempt(s): "
                         f"{type(exc).__name__}: {exc}"
@@ -137,4 +150,5 @@ class _Call:
                             type(exc).__name__, delay)
                 threading.Event().wait(delay)
                 self._response = backend.handle.predict.remote(self._matrix)
+        self._closed()
         return self._value.results(len(self._matrix), list(backend.info.outputs.values()))

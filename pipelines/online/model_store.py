@@ -2,8 +2,9 @@
 Serve deployment running it (serve).
 
 The store holds the version a pipeline serves *now*: a rollout puts the new version there
-before it tells the workers to swap, so a worker that Ray restarts (with its original
-constructor arguments) loads the promoted version, not the one the pipeline started with.
+(and, served, the application it deployed for it) before it tells the workers to swap, so a
+worker that Ray restarts (with its original constructor arguments) loads, or calls, the
+promoted version, not the one the pipeline started with.
 """
 
 from __future__ import annotations
@@ -24,9 +25,20 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class ServedVersion:
+    """A version a rollout deployed for a served model: its Serve application, what it takes
+    and gives, and its training profile."""
+
+    app: str
+    info: ModelInfo
+    profile: Profile | None = None
+
+
+@dataclass(frozen=True)
 class ModelSource:
-    """How a worker reaches one model: the store actor holding its bytes (colocated), or
-    the Serve deployment running it (serve), with what the driver learnt loading it."""
+    """How a worker reaches one model: the store actor holding its bytes (and, served, the
+    version a rollout deployed), and for ``serve`` the Serve deployment running it, with
+    what the driver learnt loading it."""
 
     info: ModelInfo
     store: str | None = None
@@ -37,14 +49,7 @@ class ModelSource:
 
     def backend(self, model: ModelSpec) -> ModelBackend:
         """Connect, from inside a worker process."""
-        if model.serving == "serve":
-            from ray import serve
-
-            assert self.deployment is not None
-            handle = serve.get_deployment_handle(self.deployment, app_name=self.app)
-            return ServedModel(handle, self.info, timeout_s=model.serve.request_timeout_s,
-                               retries=model.serve.request_retries)
-        return self.load_current(model)
+        return self.load_served(model)[0]
 
     def _store(self) -> ActorHandle[ModelStore]:
         import ray
@@ -54,9 +59,32 @@ class ModelSource:
 
     def load_current(self, model: ModelSpec) -> LocalModel:
         """A session over the version the store holds now, its sha256 checked."""
+        backend = self.load_served(model)[0]
+        assert isinstance(backend, LocalModel)
+        return backend
+
+    def load_served(self, model: ModelSpec) -> tuple[ModelBackend, Profile | None]:
+        """The version the pipeline serves now (colocated: a session over the store's bytes;
+        served: a handle on its application) and its training profile."""
         import ray
 
-        return _session(model, ray.get(self._store().current.remote()))
+        if model.serving == "serve":
+            served: ServedVersion | None = (
+                ray.get(self._store().served.remote()) if self.store is not None else None)
+            if served is None:
+                return self._replicas(model, self.app, self.info), self.profile
+            return self._replicas(model, served.app, served.info), served.profile
+        stored: StoredModel = ray.get(self._store().current.remote())
+        profile = self.profile if stored.version == self.info.version else stored.profile
+        return _session(model, stored), profile
+
+    def _replicas(self, model: ModelSpec, app: str | None, info: ModelInfo) -> ServedModel:
+        from ray import serve
+
+        assert self.deployment is not None
+        handle = serve.get_deployment_handle(self.deployment, app_name=app)
+        return ServedModel(handle, info, timeout_s=model.serve.request_timeout_s,
+                           retries=model.serve.request_retries)
 
     def load_candidate(self, model: ModelSpec) -> Candidate | None:
         """The candidate the store holds now (shadow or canary), loaded; or ``None``."""
@@ -83,17 +111,39 @@ class ModelStore:
 
     def __init__(self, current: StoredModel) -> None:
         self._current = current
+        self._previous: StoredModel | None = None
         self._candidate: StoredCandidate | None = None
+        self._served: ServedVersion | None = None
 
     def get(self) -> bytes:
         return self._current.data
+
+    def get_version(self, version: str) -> bytes | None:
+        """The bytes of ``version`` if it is the current or the previous one (a replica of
+        the application being replaced may restart while the workers move)."""
+        for stored in (self._current, self._previous):
+            if stored is not None and stored.version == version:
+                return stored.data
+        return None
 
     def current(self) -> StoredModel:
         return self._current
 
     def put(self, current: StoredModel) -> None:
         """Serve another version from now on (a rollout)."""
-        self._current = current
+        self._previous, self._current = self._current, current
+
+    def revert(self) -> None:
+        """Undo the last :meth:`put` (a served version whose application did not start)."""
+        if self._previous is not None:
+            self._current, self._previous = self._previous, None
+
+    def served(self) -> ServedVersion | None:
+        """The application a rollout deployed for a served model (``None``: the first)."""
+        return self._served
+
+    def put_served(self, served: ServedVersion) -> None:
+        self._served = served
 
     def candidate(self) -> StoredCandidate | None:
         return self._candidate

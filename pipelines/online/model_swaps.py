@@ -36,11 +36,15 @@ class ModelSwaps:
         self._staged: dict[tuple[str, Role], _Staged] = {}
         self._lock = threading.Lock()
 
-    def serve(self, name: str, backend: ModelBackend) -> threading.Event:
-        """Serve model ``name`` with ``backend`` from the next batch boundary; the event is
-        set once applied (a later change of the same role replaces a staged one)."""
+    def serve(self, name: str, backend: ModelBackend,
+              then: Callable[[], None] | None = None) -> threading.Event:
+        """Serve model ``name`` with ``backend`` from the next batch boundary (and call
+        ``then`` there, in the loop's thread); the event is set once applied (a later
+        change of the same role replaces a staged one)."""
         def change(scorer: BatchScorer) -> str:
             old = scorer.replace(name, backend)
+            if then is not None:
+                then()
             return f"now version {backend.info.version} (was {old.info.version})"
 
         return self._stage((name, "served"), change)

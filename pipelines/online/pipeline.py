@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
     from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
     from streaminfer.pipelines.online.drift_watch import DriftState
+    from streaminfer.pipelines.online.live_view import ModelServing
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,10 @@ class Pipeline:
         runtime = self._runtime
         return runtime.drift.states() if runtime is not None and runtime.drift else []
 
+    def models(self) -> list[ModelServing]:
+        """Per model: the version serving now, the alias it follows and its candidate."""
+        return self._runtime.models() if self._runtime is not None else []
+
     def feedback(self) -> FeedbackSummary | None:
         """The joiners' latest counters and live metrics (``None`` without ``feedback:``)."""
         if self._runtime is None:
@@ -178,6 +183,7 @@ class Pipeline:
             RateMeter,
             drift_table,
             feedback_table,
+            models_table,
             stats_table,
         )
 
@@ -193,7 +199,8 @@ class Pipeline:
                     table = stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate,
                                         warning=warning)
                     feedback = self.feedback()
-                    view.update(Group(table, drift_table(self.drift()),
+                    view.update(Group(table, models_table(self.models()),
+                                      drift_table(self.drift()),
                                       feedback_table(feedback) if feedback else ""),
                                 refresh=True)
                 if stats.workers_expected and stats.workers_dead == stats.workers_expected:

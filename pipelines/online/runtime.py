@@ -25,9 +25,11 @@ from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
 from streaminfer.pipelines.online.checks import check_models
 from streaminfer.pipelines.online.drift_monitor import DriftMonitor, load_profiles
 from streaminfer.pipelines.online.live_models import LiveModels
+from streaminfer.pipelines.online.live_view import ModelServing, models_serving
 from streaminfer.pipelines.online.model_store import ModelSource, ModelStore
 from streaminfer.pipelines.online.pool_monitor import PoolMonitor
 from streaminfer.pipelines.online.ray_setup import start_ray
+from streaminfer.pipelines.online.serving_metrics import ServingCollector
 from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.online.worker_pool import WorkerPool
 from streaminfer.pipelines.rollout.actions import ActionLog
@@ -111,6 +113,8 @@ class PipelineRuntime:
             self.feedback = FeedbackService(spec, self.bootstrap_servers, self.kafka_config,
                                             self.metrics).start()
         self._start_rollout(declared, sources, self.pool, retrains=retrains)
+        if self.metrics is not None:  # what each model serves, for `streaminfer status`
+            self.metrics.registry.register(ServingCollector(self.models))
         if spec.workers.autoscale.enabled:
             self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
             self.autoscaler.start()
@@ -123,7 +127,8 @@ class PipelineRuntime:
         feedback = self.feedback
         self.follower = start_follower(
             declared, self.spec, {n: s.info for n, s in sources.items()},
-            LiveModels(self.stores, pool), actions=self.actions,
+            LiveModels(self.stores, pool, drift=self.drift, features=self.spec.source.features),
+            actions=self.actions,
             live_metrics=(lambda: feedback.summary().live) if feedback else None,
             on_shadow=feedback.follow_shadow if feedback else None)
         if retrains:
@@ -177,8 +182,9 @@ class PipelineRuntime:
             if model.serving == "serve":
                 from streaminfer.pipelines.online.serving import DEPLOYMENT, app_name
 
-                sources[name] = ModelSource(info, deployment=DEPLOYMENT,
-                                            app=app_name(spec, model))
+                sources[name] = ModelSource(info, store=store_names[name],
+                                            namespace=spec.ray.namespace,
+                                            deployment=DEPLOYMENT, app=app_name(spec, model))
             else:
                 sources[name] = ModelSource(info, store=store_names[name],
                                             namespace=spec.ray.namespace)
@@ -201,6 +207,14 @@ class PipelineRuntime:
             sources[name] = replace(sources[name], profile=profile)
         return DriftMonitor(drift, profiles, self.kafka_config,
                             self.metrics.registry if self.metrics else None)
+
+    def models(self) -> list[ModelServing]:
+        """Per model: the version serving now, the alias it follows and its candidate."""
+        pool, follower = self.pool, self.follower
+        if pool is None:
+            return []
+        return models_serving({name: source.info.version for name, source in pool.sources.items()},
+                              follower.following if follower is not None else {})
 
     def _running(self) -> WorkerPool:
         if self.pool is None:

@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 from ray import serve
 
-from streaminfer.errors import PipelineError
+from streaminfer.errors import ModelError, PipelineError
 from streaminfer.operators.dead_letter import ERROR_FIELD, ERROR_MESSAGE, ERROR_TYPE, SOURCE_OFFSET
 from streaminfer.operators.model_runner import ModelInfo, has_rows
 from streaminfer.operators.records import Record, RecordError, SourceRecord
@@ -38,6 +38,11 @@ HTTP_TOPIC = "http"  # predictions made over HTTP name this as their source topi
 
 def app_name(spec: PipelineSpec, model: ModelSpec) -> str:
     return f"{spec.name}-{model.model_name}"
+
+
+def version_app_name(spec: PipelineSpec, model: ModelSpec, version: str) -> str:
+    """The application of a version a running pipeline hot-swapped in (docs/rollout.md)."""
+    return f"{app_name(spec, model)}-v{version}"
 
 
 def http_app_name(spec: PipelineSpec) -> str:
@@ -76,10 +81,18 @@ def replica_options(model: ModelSpec) -> dict[str, Any]:
 class ModelReplica:
     """One replica of a served model (the class Serve deploys)."""
 
-    def __init__(self, model: ModelSpec, store: str, namespace: str) -> None:
+    def __init__(self, model: ModelSpec, store: str, namespace: str,
+                 version: str | None = None) -> None:
+        """``version``: the one this application serves (a hot-swapped one), which its
+        store keeps while it may still be asked for; ``None``: the store's current one."""
         import ray
 
-        data = ray.get(ray.get_actor(store, namespace=namespace).get.remote())
+        actor = ray.get_actor(store, namespace=namespace)
+        data = ray.get(actor.get.remote() if version is None else
+                       actor.get_version.remote(version))
+        if data is None:
+            raise PipelineError(f"model {model.model_name}: its store no longer holds "
+                                f"version {version}")
         self.model = load_model(model, data)  # providers auto: CUDA when Ray gave a GPU
         batched: Any = self.predict  # Serve's batch wrapper takes its settings at run time
         batched.set_max_batch_size(model.serve.max_batch_size)
@@ -132,10 +145,14 @@ class HttpIngress:
     "message": ...}]}``. Nothing is scored unless every event of the request is valid.
     """
 
-    def __init__(self, spec: PipelineSpec, infos: dict[str, ModelInfo]) -> None:
+    def __init__(self, spec: PipelineSpec, infos: dict[str, ModelInfo],
+                 apps: dict[str, str] | None = None) -> None:
+        """``apps``: the application serving each model now (default: the first one)."""
+        apps = apps or {}
         backends: dict[str, ModelBackend] = {
             m.model_name: ServedModel(
-                serve.get_deployment_handle(DEPLOYMENT, app_name=app_name(spec, m)),
+                serve.get_deployment_handle(DEPLOYMENT, app_name=apps.get(
+                    m.model_name, app_name(spec, m))),
                 infos[m.model_name], timeout_s=m.serve.request_timeout_s,
                 retries=m.serve.request_retries,
             )
@@ -198,26 +215,74 @@ def deploy(spec: PipelineSpec, stores: dict[str, str], infos: dict[str, ModelInf
     served = [m for m in spec.model_specs if m.serving == "serve"]
     if not served and not spec.http.enabled:
         return
-    quiet = {"log_level": "WARNING"}
     # Starting Serve starts its HTTP proxy too: on http.host/http.port, so that this
     # pipeline's choice holds even when only a later one publishes a route.
     serve.start(http_options={"host": spec.http.host, "port": spec.http.port},
-                logging_config=quiet)
+                logging_config=QUIET)
     for model in served:
         replica = serve.deployment(**replica_options(model))(ModelReplica)
-        serve.run(replica.bind(model, stores[model.model_name], spec.ray.namespace),
-                  name=app_name(spec, model), route_prefix=None, logging_config=quiet)
+        serve.run(replica.bind(model, stores[model.model_name], spec.ray.namespace,
+                               infos[model.model_name].version),
+                  name=app_name(spec, model), route_prefix=None, logging_config=QUIET)
     if spec.http.enabled:
-        ingress = serve.deployment(
-            name="HttpIngress", ray_actor_options={"num_cpus": HTTP_INGRESS_CPUS}
-        )(
-            HttpIngress
-        )
-        serve.run(ingress.bind(spec, infos), name=http_app_name(spec),
-                  route_prefix=spec.http.route_prefix, logging_config=quiet)
+        deploy_http(spec, infos)
         _check_proxy(spec)
         log.info("scoring over HTTP on http://%s:%d%s", spec.http.host, spec.http.port,
                  spec.http.route_prefix)
+
+
+QUIET = {"log_level": "WARNING"}
+
+
+def deploy_http(spec: PipelineSpec, infos: dict[str, ModelInfo],
+                apps: dict[str, str] | None = None) -> None:
+    """(Re)deploy the HTTP endpoint over the models' applications ``apps`` (default: the
+    first ones); redeployed, Serve replaces its replica gracefully."""
+    ingress = serve.deployment(
+        name="HttpIngress", ray_actor_options={"num_cpus": HTTP_INGRESS_CPUS}
+    )(HttpIngress)
+    serve.run(ingress.bind(spec, infos, apps), name=http_app_name(spec),
+              route_prefix=spec.http.route_prefix, logging_config=QUIET)
+
+
+def deploy_version(spec: PipelineSpec, model: ModelSpec, store: str, version: str,
+                   timeout_s: float) -> str:
+    """Deploy ``version`` of a served model (``model`` names its version and sha256) as an
+    application of its own, beside the one serving now; its name once it runs. A
+    ``ModelError`` (and nothing left deployed) when it does not run within ``timeout_s``."""
+    name = version_app_name(spec, model, version)
+    replica = serve.deployment(**replica_options(model))(ModelReplica)
+    serve.run_many([serve.RunTarget(replica.bind(model, store, spec.ray.namespace, version),
+                                    name=name, route_prefix=None, logging_config=QUIET)],
+                   wait_for_applications_running=False)
+    settled = ("RUNNING", "DEPLOY_FAILED", "UNHEALTHY")
+    wait_until(lambda: _app_status(name) in settled, timeout_s)  # Serve's state, polled
+    status = _app_status(name)
+    if status == "RUNNING":
+        return name
+    delete_apps([name])
+    options = model.serve
+    raise ModelError(
+        f"model {model.model_name}: the Serve replicas of version {version} are "
+        f"{status.lower() if status else 'gone'} after {timeout_s:.0f}s; a hot swap starts "
+        f"them beside the serving ones ({options.min_replicas} x {options.num_cpus:g} CPU"
+        f"{f', {options.num_gpus:g} GPU' if options.num_gpus else ''}), so the cluster needs "
+        "that room (rollout.swap_timeout_s bounds the wait)")
+
+
+def _app_status(name: str) -> str | None:
+    found = serve.status().applications.get(name)
+    return None if found is None else str(found.status.value if hasattr(found.status, "value")
+                                           else found.status)
+
+
+def delete_apps(names: list[str], timeout_s: float = 30.0) -> None:
+    """Delete Serve applications (their replicas finish what they hold) and wait for it."""
+    for name in names:
+        serve.delete(name, _blocking=False)  # all at once, then wait for them together
+    # Serve's state, polled: it offers nothing to await.
+    if not wait_until(lambda: not set(serve.status().applications) & set(names), timeout_s):
+        log.warning("Serve applications %s still shutting down", ", ".join(names))
 
 
 def _check_proxy(spec: PipelineSpec) -> None:
@@ -235,15 +300,13 @@ def _check_proxy(spec: PipelineSpec) -> None:
 
 
 def undeploy(spec: PipelineSpec, timeout_s: float = 30.0) -> None:
-    """Delete the pipeline's Serve applications (if Serve runs)."""
-    names = [app_name(spec, m) for m in spec.model_specs if m.serving == "serve"]
-    if spec.http.enabled:
-        names.append(http_app_name(spec))
+    """Delete the pipeline's Serve applications (if Serve runs), hot-swapped versions'
+    included."""
     try:
-        for name in names:
-            serve.delete(name, _blocking=False)  # all at once, then wait for them together
-        # Serve's state, polled: it offers nothing to await.
-        if not wait_until(lambda: not set(serve.status().applications) & set(names), timeout_s):
-            log.warning("Serve applications %s still shutting down", ", ".join(names))
+        first = [app_name(spec, m) for m in spec.model_specs if m.serving == "serve"]
+        swapped = [app for app in serve.status().applications
+                   if any(app.startswith(f"{name}-v") for name in first)]
+        delete_apps(first + swapped + ([http_app_name(spec)] if spec.http.enabled else []),
+                    timeout_s)
     except Exception as exc:  # Serve already gone with Ray: nothing left to delete
         log.debug("serve.delete: %s", exc)

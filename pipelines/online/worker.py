@@ -311,11 +311,13 @@ class SourceWorker(LoopActor[ScoringLoop, WorkerStats]):
         self.spec, self.models = spec, models
 
         def build() -> ScoringLoop:
-            scorer = build_scorer(spec, {m.model_name: models[m.model_name].backend(m)
-                                         for m in spec.model_specs})
+            # What serves now: after a swap, a restarted worker takes the promoted version.
+            loaded = {m.model_name: models[m.model_name].load_served(m)
+                      for m in spec.model_specs}
+            scorer = build_scorer(spec, {name: backend for name, (backend, _) in loaded.items()})
             load_candidates(scorer, spec, models)  # a restarted worker resumes them too
-            profiles = {name: source.profile for name, source in models.items()
-                        if source.profile is not None}
+            profiles = {name: profile for name, (_, profile) in loaded.items()
+                        if profile is not None}
             return ScoringLoop(spec, bootstrap_servers, scorer, worker_id, profiles=profiles)
 
         self._start(build, f"loop-{worker_id}")
@@ -324,8 +326,8 @@ class SourceWorker(LoopActor[ScoringLoop, WorkerStats]):
         """Serve the version model ``name``'s store holds now, from the loop's next batch
         boundary (loaded here, off the loop); the version it serves."""
         loop = self._loop()
-        return swap_served(loop.scorer, loop.swaps, self._model(name), self.models[name],
-                           timeout_s)
+        return swap_served(loop.scorer, loop.swaps, loop.drift, self._model(name),
+                           self.models[name], timeout_s)
 
     def set_candidate(self, name: str, timeout_s: float = 30.0) -> str:
         """Run the candidate model ``name``'s store holds now (or none) from the loop's next

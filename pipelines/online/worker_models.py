@@ -4,10 +4,12 @@ loop) and stage it for the loop's next batch boundary."""
 from __future__ import annotations
 
 from streaminfer.errors import StreamInferError
+from streaminfer.operators.drift import DriftTally
 from streaminfer.pipelines.online.model_store import ModelSource
 from streaminfer.pipelines.online.model_swaps import ModelSwaps
 from streaminfer.pipelines.online.scoring import BatchScorer
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
+from streaminfer.waiting import wait_until
 
 
 def load_candidates(scorer: BatchScorer, spec: PipelineSpec,
@@ -21,21 +23,25 @@ def load_candidates(scorer: BatchScorer, spec: PipelineSpec,
                 scorer.set_candidate(model.model_name, candidate)
 
 
-def swap_served(scorer: BatchScorer, swaps: ModelSwaps, model: ModelSpec,
+def swap_served(scorer: BatchScorer, swaps: ModelSwaps, drift: DriftTally, model: ModelSpec,
                 source: ModelSource, timeout_s: float) -> str:
-    """Serve the store's version from the next batch boundary; the version served."""
+    """Serve the store's version (served: call the application deployed for it) from the
+    next batch boundary, its drift counted against its own training profile from there; the
+    version served. Served, it returns once no call to the replaced version is outstanding,
+    so its application can go without failing a batch."""
     name = model.model_name
     current = scorer.backends[name]
-    if model.serving == "serve":
-        return current.info.version
-    backend = source.load_current(model)
+    backend, profile = source.load_served(model)
     if (backend.info.sha256, backend.info.version) == (current.info.sha256,
                                                         current.info.version):
         return current.info.version
     scorer.check_replacement(name, backend)
-    if not swaps.serve(name, backend).wait(timeout_s):
+    if not swaps.serve(name, backend, lambda: drift.use(name, profile)).wait(timeout_s):
         raise StreamInferError(f"model {name}: the swap was not applied within "
                                f"{timeout_s:.0f}s")
+    if not wait_until(lambda: getattr(current, "outstanding", 0) == 0, timeout_s, every_s=0.01):
+        raise StreamInferError(f"model {name}: calls to version {current.info.version} still "
+                               f"unanswered {timeout_s:.0f}s after the swap")
     return scorer.backends[name].info.version
 
 

@@ -7,9 +7,8 @@ Decision(swap_to=None, note=None)
 >>> next_version(Following("bc", "champion", serving="1", serve=False, refused={"2": "bad"}),
 ...              "2")
 Decision(swap_to=None, note=None)
->>> next_version(Following("bc", "champion", serving="1", serve=True), "2").note
-... # doctest: +ELLIPSIS
-'model bc runs on Ray Serve: a running pipeline does not hot-swap served models yet; ...'
+>>> next_version(Following("bc", "champion", serving="1", serve=True), "2")
+Decision(swap_to='2', note=None)
 """
 
 from __future__ import annotations
@@ -21,16 +20,19 @@ import numpy as np
 
 from streaminfer.errors import ConfigError, RegistryError
 from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.operators.profile import Profile
 from streaminfer.pipelines.training.roles import CHALLENGER, CHAMPION, AliasMoves
 
 
 @dataclass(frozen=True)
 class StoredModel:
-    """A model's bytes with the version label and sha256 they are served under."""
+    """A model's bytes with the version label and sha256 they are served under, and the
+    training profile drift compares its traffic with (``None``: none, or drift is off)."""
 
     data: bytes
     version: str
     sha256: str
+    profile: Profile | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class Following:
     name: str  # the registered model's name
     alias: str
     serving: str  # the version the workers serve
-    serve: bool  # on Ray Serve replicas (not hot-swapped yet)
+    serve: bool  # on Ray Serve replicas (hot-swapped; no shadow or canary there yet)
     refused: dict[str, str] = field(default_factory=dict)  # version -> why it cannot serve
     noted: set[str] = field(default_factory=set)  # versions already reported as not swapped
     candidate: Wanted | None = None  # the candidate the workers run
@@ -82,13 +84,6 @@ def next_version(model: Following, target: str) -> Decision:
     """What to do when the alias names version ``target``."""
     if target == model.serving or target in model.refused:
         return Decision(None)
-    if model.serve:
-        if target in model.noted:
-            return Decision(None)
-        return Decision(None, (
-            f"model {model.name} runs on Ray Serve: a running pipeline does not hot-swap "
-            f"served models yet; version {model.serving} keeps serving, restart the pipeline "
-            f"to serve models:/{model.name}@{model.alias} (version {target})"))
     return Decision(target)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from streaminfer.operators.model_runner import ModelInfo, read_model_file
+from streaminfer.operators.profile import Profile
 from streaminfer.pipelines.rollout.decide import (
     StoredCandidate,
     StoredModel,
@@ -43,7 +44,9 @@ class Models(Protocol):
 
     def load_info(self, model: ModelSpec, data: bytes) -> ModelInfo: ...
 
-    def put(self, name: str, stored: StoredModel) -> None: ...
+    def load_profile(self, model: ModelSpec, info: ModelInfo) -> Profile | None: ...
+
+    def put(self, name: str, stored: StoredModel, info: ModelInfo) -> None: ...
 
     def swap_workers(self, name: str, timeout_s: float) -> dict[str, str]: ...
 
@@ -64,21 +67,23 @@ class Swapper:
         self.timeout_s = timeout_s
 
     def _checked(self, name: str, version: ModelVersion) -> tuple[StoredModel, ModelInfo]:
-        """Download ``version`` (sha256 checked), load it here once, check its input."""
+        """Download ``version`` (sha256 checked), load it here once, check its input; its
+        training profile (downloaded beside it) comes with it."""
         path = self.registry.fetch(version)  # sha256 checked against the registry's
         data = read_model_file(path, version.sha256)
         model = self.models[name].model_copy(update={
             "path": path, "sha256": version.sha256, "version": version.version})
         info = self.live.load_info(model, data)
         check_same_input(name, info, self.infos[name])
-        return StoredModel(data, version.version, version.sha256), info
+        profile = self.live.load_profile(model, info)
+        return StoredModel(data, version.version, version.sha256, profile), info
 
     def swap(self, name: str, version: ModelVersion) -> SwapRecord:
         """Serve ``version`` as model ``name`` from each worker's next batch boundary."""
         started = time.time()
         was = self.infos[name]
         stored, info = self._checked(name, version)
-        self.live.put(name, stored)
+        self.live.put(name, stored, info)
         self.infos[name] = info
         answers = self.live.swap_workers(name, self.timeout_s)
         record = SwapRecord(name, was.version, version.version, started, time.time(), answers)

@@ -88,7 +88,8 @@ def status(path: ConfigArg) -> None:
     from rich.table import Table
 
     from streaminfer.pipelines.feedback.status import fetch_metrics, parse_status
-    from streaminfer.pipelines.online.live_view import feedback_table
+    from streaminfer.pipelines.online.live_view import feedback_table, models_table
+    from streaminfer.pipelines.online.serving_metrics import read_serving
     from streaminfer.pipelines.spec.loader import load_spec
 
     spec = load_spec(path)
@@ -96,13 +97,17 @@ def status(path: ConfigArg) -> None:
         raise ConfigError(f"{path} has metrics.enabled: false; status reads the metrics "
                           "endpoint")
     url = f"http://{spec.metrics.host}:{spec.metrics.port}/metrics"
-    status = parse_status(fetch_metrics(url))
+    text = fetch_metrics(url)
+    status = parse_status(text)
     table = Table(title=f"{spec.name} at {url}", title_justify="left")
     for column in ("workers", "events in", "predictions", "dead letters"):
         table.add_column(column, justify="right")
     table.add_row(f"{status.workers_alive:.0f}", f"{status.events_in:,.0f}",
                   f"{status.predictions:,.0f}", f"{status.dead_letters:,.0f}")
     out.print(table)
+    models = read_serving(text)
+    if models:
+        out.print(models_table(models))
     for (model, version), (compared, agreed) in sorted(status.shadow.items()):
         share = f"{agreed / compared:.1%}" if compared else "-"
         out.print(f"shadow {model} v{version}: agrees with the served version on {share} of "
