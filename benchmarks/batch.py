@@ -1,8 +1,9 @@
 """`streaminfer batch` against a hand-written single-process loop, on one Parquet file.
 
 The file: ``--rows`` rows (default 20M: the goal is judged over a whole job, and Ray Data's
-fixed start-up of ~1.5-2 s is not paid back on smaller files; docs/batch.md) of the fraud example's features, tiled, with an id
-column, in row groups of 100k (one unit each). The loop, written without streaminfer as a
+fixed start-up of ~1.5-2 s is not paid back on smaller files; docs/batch.md) of the fraud
+example's features, tiled, with an id column, in row groups of 100k (one unit each). The
+loop, written without streaminfer as a
 user would: pyarrow reads batches -> ONNX Runtime (one thread) -> pyarrow writes id, label
 and probabilities. Then the batch job (Ray Data actor pool, Parquet output) with 1 actor and
 with an actor per core, all in the same run, ``--rounds`` times (each round: the loop, the

@@ -40,8 +40,8 @@ class LoopWatch:
         now_ms = int(time.time() * 1000)
         if self.story is None:
             self.story = LoopStory(started_ms=now_ms - int(since_start_s * 1000))
-        rollout = next((r for r in pipeline.rollout() if r.model == self.model), None)
-        serving = rollout.serving if rollout else None
+        rollout = next((r for r in pipeline.models() if r.model == self.model), None)
+        serving = rollout.version if rollout else None
         feedback = pipeline.feedback()
         live = {version: metrics for (model, version), metrics in
                 (feedback.live.items() if feedback else ()) if model == self.model}
@@ -52,9 +52,9 @@ class LoopWatch:
                           actions=pipeline.actions(), drift=drift)
         roles: dict[str, str] = {}
         if rollout is not None:
-            roles[rollout.serving] = "champion, serving"
+            roles[rollout.version] = "champion, serving"
             if rollout.candidate is not None:
-                roles[rollout.candidate] = rollout.candidate_mode or "candidate"
+                roles[rollout.candidate] = rollout.mode or "candidate"
         return loop_panels(self.story, self.model, serving, live, roles,
                            retraining=rollout is not None and rollout.retraining)
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 from rich.markup import escape
 from rich.table import Table
@@ -13,7 +11,7 @@ from rich.table import Table
 from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
 from streaminfer.pipelines.online.drift_watch import DriftState
 from streaminfer.pipelines.online.stats import PipelineStats
-from streaminfer.pipelines.rollout.decide import Following
+from streaminfer.pipelines.rollout.status import ModelServing
 
 
 class RateMeter:
@@ -78,42 +76,6 @@ def drift_table(states: list[DriftState], worst: int = 3) -> Table | str:
         table.add_row(escape(s.model), escape(s.version), f"{s.rows:,}", shown,
                       f"[bold red]{s.alerts}[/bold red]" if s.alerts else "0")
     return table
-
-
-@dataclass(frozen=True)
-class ModelServing:
-    """What one model serves now: its version, the alias it follows, and its candidate."""
-
-    model: str
-    version: str
-    follows: str | None = None  # models:/NAME@ALIAS
-    candidate: str | None = None  # the candidate's version
-    mode: str | None = None  # shadow or canary
-    share: float = 0.0  # canary: the share of events it answers
-
-
-def models_serving(started: Mapping[str, str], following: Mapping[str, Following]
-                   ) -> list[ModelServing]:
-    """Per model (``started``: name -> the version it started with): the version serving
-    now, from the alias follower's record where it follows one.
-
-    >>> f = Following("bc", "champion", serving="2", serve=False)
-    >>> found = models_serving({"bc": "1", "x": "9"}, {"bc": f})
-    >>> [(m.model, m.version, m.follows) for m in found]
-    [('bc', '2', 'models:/bc@champion'), ('x', '9', None)]
-    """
-    out = []
-    for name, version in sorted(started.items()):
-        model = following.get(name)
-        if model is None:
-            out.append(ModelServing(name, version))
-            continue
-        candidate = model.candidate
-        out.append(ModelServing(
-            name, model.serving, f"models:/{model.name}@{model.alias}",
-            candidate.version if candidate else None, candidate.mode if candidate else None,
-            candidate.share if candidate else 0.0))
-    return out
 
 
 def models_table(models: list[ModelServing]) -> Table | str:

@@ -16,7 +16,6 @@ from streaminfer.pipelines.online.runtime import PipelineRuntime
 from streaminfer.pipelines.online.stall import StallWatch, stall_message
 from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.rollout.follower import AliasFollower
-from streaminfer.pipelines.rollout.status import ModelRollout
 from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
     from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
     from streaminfer.pipelines.online.drift_watch import DriftState
-    from streaminfer.pipelines.online.live_view import ModelServing
+    from streaminfer.pipelines.rollout.status import ModelServing
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +117,8 @@ class Pipeline:
         return runtime.drift.states() if runtime is not None and runtime.drift else []
 
     def models(self) -> list[ModelServing]:
-        """Per model: the version serving now, the alias it follows and its candidate."""
+        """Per model: the version serving now, the alias it follows, its candidate (shadow or
+        canary) and its automatic retraining (running, how many, why the last)."""
         return self._runtime.models() if self._runtime is not None else []
 
     def feedback(self) -> FeedbackSummary | None:
@@ -133,13 +133,6 @@ class Pipeline:
         ``rollout.alerts_topic`` for each retraining started (``retrain``), candidate
         (``candidate``), shadow started, promotion, rollback and swap (docs/contracts.md)."""
         return self._runtime.actions.recent() if self._runtime is not None else []
-
-    def rollout(self) -> list[ModelRollout]:
-        """Per model: the version serving, the candidate beside it (shadow or canary) and
-        the automatic retraining (running, how many, why the last)."""
-        if self._runtime is None:
-            raise PipelineError(f"pipeline {self.spec.name} is not running")
-        return self._runtime.rollout()
 
     def scale_joiners(self, count: int, timeout_s: float = 30.0) -> None:
         """Run ``count`` feedback joiners: all drain (produce, commit) and the new number

@@ -25,7 +25,6 @@ from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
 from streaminfer.pipelines.online.checks import check_models
 from streaminfer.pipelines.online.drift_monitor import DriftMonitor, load_profiles
 from streaminfer.pipelines.online.live_models import LiveModels
-from streaminfer.pipelines.online.live_view import ModelServing, models_serving
 from streaminfer.pipelines.online.model_store import ModelSource, ModelStore
 from streaminfer.pipelines.online.pool_monitor import PoolMonitor
 from streaminfer.pipelines.online.ray_setup import start_ray
@@ -35,7 +34,7 @@ from streaminfer.pipelines.online.worker_pool import WorkerPool
 from streaminfer.pipelines.rollout.actions import ActionLog
 from streaminfer.pipelines.rollout.decide import StoredModel
 from streaminfer.pipelines.rollout.follower import AliasFollower, start_follower
-from streaminfer.pipelines.rollout.status import ModelRollout, rollouts
+from streaminfer.pipelines.rollout.status import ModelServing, models_serving
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.resolve import resolve_registry_models
@@ -209,12 +208,14 @@ class PipelineRuntime:
                             self.metrics.registry if self.metrics else None)
 
     def models(self) -> list[ModelServing]:
-        """Per model: the version serving now, the alias it follows and its candidate."""
+        """Per model: the version serving now, the alias it follows, its candidate and its
+        automatic retraining."""
         pool, follower = self.pool, self.follower
         if pool is None:
             return []
         return models_serving({name: source.info.version for name, source in pool.sources.items()},
-                              follower.following if follower is not None else {})
+                              follower.following if follower is not None else {},
+                              self.retrainer[0] if self.retrainer else None)
 
     def _running(self) -> WorkerPool:
         if self.pool is None:
@@ -243,11 +244,6 @@ class PipelineRuntime:
     def wait_assigned(self, timeout_s: float, *, balanced: bool = False) -> bool:
         """Wait until the workers own every source partition (see :meth:`WorkerPool.assigned`)."""
         return self._running().wait_assigned(timeout_s, balanced=balanced)
-
-    def rollout(self) -> list[ModelRollout]:
-        """Each model's serving version, candidate and automatic retraining."""
-        return rollouts(self.served, self.follower,
-                        self.retrainer[0] if self.retrainer else None)
 
     def stop(self, timeout_s: float = 30.0) -> PipelineStats:
         """Drain and stop the workers, then Serve's deployments, Ray (if started here) and

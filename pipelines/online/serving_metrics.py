@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from streaminfer.pipelines.online.live_view import ModelServing
+from streaminfer.pipelines.rollout.status import ModelServing
 
 SERVING = "streaminfer_model_serving"
 CANARY_SHARE = "streaminfer_model_canary_share"

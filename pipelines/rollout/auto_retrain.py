@@ -63,7 +63,7 @@ class Sources:
 
 @dataclass
 class RetrainState:
-    """What the thread remembers between looks (for ``Pipeline.rollout()`` too)."""
+    """What the thread remembers between looks (for ``Pipeline.models()`` too)."""
 
     started_s: float | None = None  # time.monotonic() of the last start
     seen: dict[int, int] = field(default_factory=dict)  # end offsets at the last start

@@ -19,6 +19,7 @@ from streaminfer.errors import ConfigError
 from tests.fixtures.rendering import (
     EXAMPLES,
     FILES,
+    LOCAL_ONLY,
     autoscaler_view,
     group,
     pod_specs,
@@ -29,7 +30,17 @@ from tests.fixtures.rendering import (
 
 def test_the_repository_has_the_example_configs() -> None:
     repo_configs = sorted(p.stem for p in (Path(__file__).parents[2] / "configs").glob("*.yaml"))
-    assert repo_configs == EXAMPLES  # a new example config should be added to EXAMPLES
+    # a new example config should be added to EXAMPLES (or LOCAL_ONLY)
+    assert repo_configs == sorted(EXAMPLES + LOCAL_ONLY)
+
+
+@pytest.mark.parametrize("name", LOCAL_ONLY)
+def test_a_config_on_a_local_registry_is_refused_in_one_line(
+    name: str, repo_config: Callable[[str], Path]
+) -> None:
+    with pytest.raises(ConfigError, match="sqlite") as caught:
+        render(repo_config(name))
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

@@ -5,8 +5,9 @@ import re
 
 from rich.console import Console
 
-from streaminfer.pipelines.online.live_view import models_serving, models_table
+from streaminfer.pipelines.online.live_view import models_table
 from streaminfer.pipelines.rollout.decide import Following, Wanted
+from streaminfer.pipelines.rollout.status import models_serving
 
 
 def _text(models: list) -> str:
@@ -61,8 +62,8 @@ def test_streaminfer_status_prints_what_each_model_serves(write_pipeline) -> Non
 
     from streaminfer.cli.commands import app
     from streaminfer.pipelines.common.metrics_server import MetricsServer
-    from streaminfer.pipelines.online.live_view import ModelServing
     from streaminfer.pipelines.online.serving_metrics import ServingCollector
+    from streaminfer.pipelines.rollout.status import ModelServing
 
     server = MetricsServer("127.0.0.1", 0)
     try:

@@ -72,15 +72,15 @@ def test_the_pipeline_retrains_shadows_promotes_and_serves_by_itself(
     # 2. The pipeline goes on; 250 more examples: the second retraining passes the gate and
     # the candidate shadows.
     phase(bc, ONE_CLASS, DRIFTED)
-    assert wait_until(lambda: pipe.rollout()[0].candidate_mode == "shadow", 120)
-    [state] = pipe.rollout()
+    assert wait_until(lambda: pipe.models()[0].mode == "shadow", 120)
+    [state] = pipe.models()
     candidate = state.candidate
-    assert candidate == "2" and state.serving == "1" and state.retrains == 2
+    assert candidate == "2" and state.version == "1" and state.retrains == 2
     assert "gate passed" in pipe.actions()[3]["message"]
     # 3. The shadow's live metrics come from its own predictions joined to the labels.
     start = ONE_CLASS + DRIFTED
     phase(bc, start, SHADOWED)
-    assert wait_until(lambda: pipe.rollout()[0].serving == candidate, 120)
+    assert wait_until(lambda: pipe.models()[0].version == candidate, 120)
     live = pipe.feedback()
     assert live is not None
     shadow_live = live.live[("bc", candidate)]
