@@ -21,7 +21,13 @@ import numpy as np
 from streaminfer.errors import ConfigError, RegistryError
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.profile import Profile
-from streaminfer.pipelines.training.roles import CHALLENGER, CHAMPION, AliasMoves
+from streaminfer.pipelines.training.roles import (
+    CANARY,
+    CHALLENGER,
+    CHAMPION,
+    SHADOW,
+    AliasMoves,
+)
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,6 @@ class StoredCandidate:
     share: float = 0.0  # canary: the share of events it answers
 
 
-SHADOW = "shadow"  # alias of the version that shadows the champion
-CANARY = "canary"  # alias of the version that answers a share of the events
 CANARY_SHARE_TAG = "canary_share"  # version tag: that share, 0..1
 Mode = Literal["shadow", "canary"]
 

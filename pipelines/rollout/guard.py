@@ -17,7 +17,7 @@ from streaminfer.pipelines.rollout.promote_rule import promote_verdict
 from streaminfer.pipelines.rollout.rollback_rule import Live, remember, rollback_verdict
 from streaminfer.pipelines.spec.rollout_spec import PromoteRuleSpec, RollbackRuleSpec
 from streaminfer.pipelines.training.registry import Registry
-from streaminfer.pipelines.training.roles import CHAMPION, PREVIOUS, AliasMoves
+from streaminfer.pipelines.training.roles import CHAMPION, PREVIOUS
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,6 @@ class Guard:
             log.warning("model %s: %s version %s is better live but is not promoted "
                         "by itself: %s", name, candidate.mode, candidate.version, exc)
             return False
-        registry.apply(model.name, AliasMoves({}, (candidate.mode,)))  # it serves now
         actions.record("promote", name, candidate.version,
                        f"automatic promotion of version {candidate.version} (champion was "
                        f"{champion}): {verdict.message}",

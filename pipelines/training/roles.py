@@ -1,10 +1,13 @@
 """Which alias moves where on promote and rollback: pure rules over a model's aliases.
 
 Aliases name roles: ``champion`` serves, ``challenger`` passed the gate and waits,
-``previous`` is the champion before the last promotion (what a rollback returns to).
+``previous`` is the champion before the last promotion (what a rollback returns to),
+``shadow`` and ``canary`` run a candidate beside the champion (docs/rollout.md).
 
 >>> promotion({"champion": "1", "challenger": "2"}, None)
 AliasMoves(set={'champion': '2', 'previous': '1'}, remove=('challenger',))
+>>> promotion({"champion": "1", "challenger": "2", "shadow": "2"}, "2").remove
+('challenger', 'shadow')
 >>> rollback({"champion": "2", "previous": "1"})
 AliasMoves(set={'champion': '1'}, remove=('previous',))
 """
@@ -19,6 +22,8 @@ from streaminfer.errors import RegistryError
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS = "previous"
+SHADOW = "shadow"  # alias of the version that shadows the champion
+CANARY = "canary"  # alias of the version that answers a share of the events
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,8 @@ def promotion(aliases: Mapping[str, str], version: str | None) -> AliasMoves:
     moves = {CHAMPION: target}
     if champion is not None:
         moves[PREVIOUS] = champion
-    remove = (CHALLENGER,) if aliases.get(CHALLENGER) == target else ()
+    # the promoted version serves now: it is no longer waiting, shadowing or a canary
+    remove = tuple(role for role in (CHALLENGER, SHADOW, CANARY) if aliases.get(role) == target)
     return AliasMoves(moves, remove)
 
 
