@@ -9,7 +9,17 @@ Factories:
 - ``make_events(dataset, count)``: JSON events ``e0, e1, ...`` of a dataset's rows, and keys.
 - ``feeder(topic, dataset, count, rate=None)``: a thread producing such events (halted and
   joined after the test); ``watcher(topic)``: counts predictions per id on a topic.
+- ``read_all(topic)``: everything a topic holds, no waiting (after its writers stopped).
+- ``ray_address``: the session Ray's address, for a test's own process to join.
+- ``registry`` (tests/pipelines/conftest.py): a store of its own, copied from one migrated
+  empty store per session (``empty_registry_db``).
+- ``tests.fixtures.cli``: ``streaminfer(...)`` runs a real process; ``streaminfer_here(...)``
+  the same entry point in this process, where the process is not what a test proves.
 - Waiting for remote state: ``streaminfer.waiting.wait_until``.
+
+Time: the broker holds every consumer-group (re)join for ~3 s, and a process of its own
+costs an interpreter, imports and often a Ray (5-10 s): share what only gets read, join the
+session's Ray, and keep real processes for what is about processes (signals, exit codes).
 
 They live in ``tests/fixtures/`` by subject (models, kafka, streams, pipelines, configs,
 hygiene) and

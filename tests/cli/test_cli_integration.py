@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 import yaml
 
 from streaminfer.pipelines.common.ports import free_port
+from tests.fixtures.cli import streaminfer_here
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -51,9 +53,14 @@ def pipeline_yaml(tmp_path, pipeline_spec_factory):
     return data
 
 
+# Errors before any process of its own matters: the entry point in this process (main()
+# makes the one line either way); the session's Ray, should `run` ever get as far.
 def test_unknown_key_wrong_type_missing_model_and_unreachable_broker_are_one_clear_line_each(
-    tmp_path, pipeline_yaml
+    tmp_path, pipeline_yaml, ray_session
 ):
+    def streaminfer(*args):
+        return streaminfer_here(*args, cwd=REPO)
+
     typo = {**pipeline_yaml, "batching": {"max_sise": 10}}
     err = one_clear_error(streaminfer("validate-config", write_yaml(tmp_path / "a.yaml", typo)))
     assert "batching.max_sise: unknown key (did you mean 'max_size'?). Allowed" in err
@@ -72,15 +79,24 @@ def test_unknown_key_wrong_type_missing_model_and_unreachable_broker_are_one_cle
     assert f"cannot reach Kafka at 127.0.0.1:{port}" in err
 
 
-def test_every_shipped_config_validates(tmp_path):
+def test_every_shipped_config_validates(tmp_path, model_dir):
+    """`build-models` leaves what every shipped config needs. It trains only what is
+    missing, so it starts from the models the session trained so far (the same ``build``);
+    the commands run in this process (the other tests here run real ones)."""
+    from streaminfer.pipelines.devtools.example_models import EXAMPLES
+
     models = tmp_path / "models"
-    assert streaminfer("build-models", "--out", models).returncode == 0
+    shutil.copytree(model_dir, models)
     for config in sorted((REPO / "configs").glob("*.yaml")):
         text = config.read_text().replace("../models/", f"{models}/")
-        copy = tmp_path / config.name
-        copy.write_text(text)
-        seed_registry(copy, models)
-        result = streaminfer("validate-config", copy)
+        (tmp_path / config.name).write_text(text)
+    built = streaminfer_here("build-models", "--out", models, cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    for name in EXAMPLES:
+        assert f"{models / name}.onnx  (sha256 in {name}.onnx.sha256)" in built.stdout
+    for config in sorted((REPO / "configs").glob("*.yaml")):
+        seed_registry(tmp_path / config.name, models)
+        result = streaminfer_here("validate-config", tmp_path / config.name, cwd=tmp_path)
         assert result.returncode == 0, (config.name, result.stderr)
         assert result.stdout.startswith("ok "), result.stdout
 
@@ -98,8 +114,8 @@ def seed_registry(config: Path, models: Path) -> None:
     data["registry"] = {"tracking_uri": uri, "cache_dir": str(folder / "cache")}
     write_yaml(config, data)
     model = models / f"{match[1].replace('-', '_')}.onnx"
-    result = streaminfer("models", "register", match[1], model, "--alias", match[2],
-                         "--tracking-uri", uri)
+    result = streaminfer_here("models", "register", match[1], model, "--alias", match[2],
+                              "--tracking-uri", uri)
     assert result.returncode == 0, result.stderr
 
 
@@ -138,15 +154,18 @@ def start_run(path: Path, *extra: str) -> subprocess.Popen[str]:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_run_drains_mid_stream_and_exits_0_on_sigint_and_sigterm(
-    tmp_path, pipeline_yaml, produce, read_topic, committed_offsets, sig
+    tmp_path, pipeline_yaml, produce, read_topic, read_all, committed_offsets, sig, ray_address
 ):
-    """As Kubernetes, docker stop and systemd stop it: events keep coming while it stops."""
+    """As Kubernetes, docker stop and systemd stop it: events keep coming while it stops.
+    The SIGTERM run starts its own Ray (whose ray.init takes SIGTERM over: the drain must win
+    it back); the SIGINT run joins the session's Ray (--address), one Ray start less."""
     source = pipeline_yaml["source"]
     topic, group = source["topics"][0], source["group_id"]
     good = {name: 1.0 for name in source["features"]}
     values = [orjson.dumps({"id": f"e{i}", **good}) if i % 50 else b"not json"
               for i in range(6000)]
-    proc = start_run(write_yaml(tmp_path / "p.yaml", pipeline_yaml))
+    join = ["--address", ray_address] if sig == signal.SIGINT else []
+    proc = start_run(write_yaml(tmp_path / "p.yaml", pipeline_yaml), *join)
     feeding = threading.Thread(target=lambda: [produce(topic, values[i:i + 100])
                                                for i in range(0, len(values), 100)])
     try:
@@ -164,23 +183,25 @@ def test_run_drains_mid_stream_and_exits_0_on_sigint_and_sigterm(
     assert 500 <= events < len(values), "stopped mid-stream"
     assert predictions + dead == events
     assert sum(committed_offsets(group, topic).values()) == events
-    out = read_topic(pipeline_yaml["sink"]["predictions_topic"], predictions + 1, timeout_s=5)
-    letters = read_topic(pipeline_yaml["sink"]["dead_letter_topic"], dead + 1, timeout_s=5)
+    # It exited 0: every send was acked, so the topics hold all there will be.
+    out = read_all(pipeline_yaml["sink"]["predictions_topic"])
+    letters = read_all(pipeline_yaml["sink"]["dead_letter_topic"])
     assert (len(out), len(letters)) == (predictions, dead)
 
 
 def test_run_says_so_in_one_line_when_the_broker_stops_answering(
-    tmp_path, pipeline_spec_factory, fill_with_batches
+    tmp_path, pipeline_spec_factory, fill_with_batches, ray_address
 ):
     """A partition full of one-record batches, which the broker cannot list within the
     workers' fetch wait (2 ms here: a listing of 25,000 batches takes ~15 ms), so fetches
-    come back empty while 25,000 events wait."""
+    come back empty while 25,000 events wait. The run joins the session's Ray."""
     spec = pipeline_spec_factory(partitions=1, metrics={"port": 0, "stall_after_s": 3},
                                  source={"fetch_max_wait_ms": 2})
     data = spec.model_dump(mode="json", exclude_defaults=True)
     data["kafka"]["bootstrap_servers"] = spec.kafka.bootstrap_servers
     fill_with_batches(spec.source.topics[0], 25_000, b'{"id": "x"}')
-    proc = start_run(write_yaml(tmp_path / "stuck.yaml", data))
+    proc = start_run(write_yaml(tmp_path / "stuck.yaml", data),
+                     "--address", ray_address)
     assert proc.stderr is not None
     try:
         line = wait_for_line(proc, "wait in the source topics", timeout_s=90)
@@ -202,10 +223,13 @@ def _stopped_counts(stdout: str) -> tuple[int, int, int]:
     return events, predictions, dead
 
 
-def test_demo_stops_by_itself_and_its_numbers_add_up(tmp_path):
+def test_demo_stops_by_itself_and_its_numbers_add_up(tmp_path, ray_address):
+    """A real `streaminfer demo` process: its own broker, the model trained, every event
+    accounted for. It joins the session's Ray (the `run` tests start one of their own)."""
     config = yaml.safe_load((REPO / "configs/demo.yaml").read_text())
     config["kafka"]["embedded"]["port"] = 0
     config["metrics"]["port"] = 0
+    config["ray"] = {"address": ray_address}
     config["model"]["path"] = str(tmp_path / "models/breast_cancer.onnx")
     path = write_yaml(tmp_path / "demo.yaml", config)
     result = streaminfer("demo", "--events", "1000", "--rate", "1000", "--config", path,

@@ -3,6 +3,7 @@ models trained for it."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,11 +18,24 @@ LR = EstimatorSpec(class_path="sklearn.linear_model.LogisticRegression",
                    params={"max_iter": 1000}, standardize=True)
 
 
+@pytest.fixture(scope="session")
+def empty_registry_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow SQLite store with every migration applied and nothing registered, made
+    once per session: creating one runs MLflow's ~50 schema migrations (2-10 s here)."""
+    database = tmp_path_factory.mktemp("registry-template") / "mlflow.db"
+    made = Registry(f"sqlite:///{database}", cache_dir=database.parent / "cache")
+    assert made.client is not None  # the client makes the tables; no experiment of ours yet
+    return database
+
+
 @pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    """A registry of its own: a SQLite store and an artifact folder under tmp_path."""
-    return Registry(f"sqlite:///{tmp_path / 'registry' / 'mlflow.db'}",
-                    cache_dir=tmp_path / "model-cache")
+def registry(tmp_path: Path, empty_registry_db: Path) -> Registry:
+    """A registry of its own: a SQLite store (a copy of the empty, migrated one) and an
+    artifact folder under tmp_path."""
+    database = tmp_path / "registry" / "mlflow.db"
+    database.parent.mkdir(parents=True)
+    shutil.copyfile(empty_registry_db, database)
+    return Registry(f"sqlite:///{database}", cache_dir=tmp_path / "model-cache")
 
 
 @pytest.fixture

@@ -167,8 +167,10 @@ def test_a_batch_failing_in_the_model_is_retried_record_by_record(
         headers = _headers(letter)
         assert headers["error.type"] == "model_error" and headers["error.stage"] == "model"
         assert "Reshape" in headers["error.message"] or "reshape" in headers["error.message"]
+    # Each batch holding a poison row failed as a whole and was then scored row by row. (A
+    # worker busy past the stats call's timeout counts as its last answer: ask until fresh.)
+    assert wait_until(lambda: run.pipeline.stats().model_batch_failures >= 1, 30)
     stats = run.pipeline.stats()
-    # Each batch holding a poison row failed as a whole and was then scored row by row.
     assert 1 <= stats.model_batch_failures <= stats.batches
 
 

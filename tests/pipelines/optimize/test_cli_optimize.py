@@ -4,6 +4,7 @@ YAML, the table and the files, and one-line errors for bad input."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import yaml
 
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.training.registry import Registry
+from tests.fixtures.cli import streaminfer_here
 
 from .conftest import rows_file
 
@@ -26,8 +28,9 @@ def streaminfer(*args: object) -> subprocess.CompletedProcess[str]:
 
 def test_optimize_a_linear_model_with_features_from_a_pipeline_yaml(
     model_factory: Callable[[str], Path], dataset_factory: Callable[[str], Dataset],
-    tmp_path: Path,
+    tmp_path: Path, empty_registry_db: Path,
 ) -> None:
+    shutil.copyfile(empty_registry_db, tmp_path / "mlflow.db")  # migrated once per session
     dataset = dataset_factory("breast_cancer")
     reordered = Dataset(dataset.features[::-1], dataset.X[:, ::-1], dataset.y)  # file order
     data = rows_file(reordered, tmp_path / "rows.parquet")  # differs from the model's
@@ -58,6 +61,12 @@ def test_optimize_a_linear_model_with_features_from_a_pipeline_yaml(
 
 
 def test_bad_input_is_one_line(model_factory: Callable[[str], Path], tmp_path: Path) -> None:
+    """Through the entry point in this process (``main`` makes the line; the test above
+    runs a real process)."""
+
+    def streaminfer(*args: object) -> subprocess.CompletedProcess[str]:
+        return streaminfer_here(*args, cwd=REPO)
+
     model = model_factory("breast_cancer")
     missing = streaminfer("optimize", model, "--data", tmp_path / "none.csv", "--out", tmp_path)
     assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0

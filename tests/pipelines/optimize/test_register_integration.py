@@ -1,13 +1,12 @@
 """A registered model optimized by reference: ``streaminfer optimize models:/NAME@champion
 --register`` makes a new version with its lineage, ``models list`` shows it, it is promoted
-like any candidate, and a real pipeline serves it by ``models:/NAME/VERSION``."""
+like any candidate, and a real pipeline serves it by ``models:/NAME/VERSION``. The commands
+run through the CLI's entry point in this process (test_cli_optimize.py and the training
+CLI tests run them as real processes)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,9 @@ from streaminfer.operators.profile import profile_path
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset, write_validation
 from streaminfer.pipelines.training.registry import Lineage, Registry
+from tests.fixtures.cli import streaminfer_here
 
 from .conftest import read_rows
-from .test_cli_optimize import streaminfer
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.filterwarnings("ignore:The y_prob values do not sum to one")]
@@ -49,9 +48,9 @@ def optimize_champion(registry: Registry, model: Path, features: list[str], data
         "sink": {"predictions_topic": "o", "dead_letter_topic": "d"},
         "registry": registry_section(registry)}))
     out = tmp_path / "out"
-    result = streaminfer("optimize", "models:/digits@champion", "--data", data, "--out", out,
-                         "--config", config, "--rounds", "2", "--register",
-                         "--prune", "0.25", "--sparsities", "0.5")
+    result = streaminfer_here("optimize", "models:/digits@champion", "--data", data, "--out",
+                              out, "--config", config, "--rounds", "2", "--register",
+                              "--prune", "0.25", "--sparsities", "0.5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     return json.loads((out / "report.json").read_text()), result.stdout
 
@@ -86,17 +85,17 @@ def test_an_optimized_registry_version_is_registered_listed_promoted_and_served(
                                                          chosen["speedup"])
     assert metrics["cpu.rows_per_s.b256"] == chosen["speed"]["cpu"]["rows_per_s"]["256"]
 
-    listed = subprocess.run(  # wide enough that rich does not shorten the cells
-        [sys.executable, "-m", "streaminfer.cli", "models", "list", "digits", "--tracking-uri",
-         registry.uri], capture_output=True, text=True, timeout=120,
-        env={**os.environ, "COLUMNS": "250"})
+    # 250 columns: wide enough that rich does not shorten the cells
+    listed = streaminfer_here("models", "list", "digits", "--tracking-uri", registry.uri,
+                              cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     rows_shown = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:5]]
                   for line in listed.stdout.splitlines()
                   if line.count("│") > 3 and line.split("│")[1].strip().isdigit()}
     assert rows_shown == {"1": ["champion", "import", "-"],
                           "2": ["challenger", "optimize", "1"]}, listed.stdout
-    everything = streaminfer("models", "list", "--tracking-uri", registry.uri)
+    everything = streaminfer_here("models", "list", "--tracking-uri", registry.uri,
+                                  cwd=tmp_path)
     assert everything.stdout.strip() == "digits: challenger=v2, champion=v1"
 
     registry.promote("digits")  # a registered variant rolls out like any candidate

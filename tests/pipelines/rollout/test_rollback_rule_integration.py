@@ -28,6 +28,7 @@ def test_a_worse_new_champion_is_rolled_back_by_the_rule_with_an_alert(
     dataset_factory: Callable[[str], Dataset],
     make_events: Callable[..., tuple[list[bytes], list[bytes]]],
     produce: Callable[..., None], read_topic: Callable[..., list[Record]],
+    read_all: Callable[[str], list[Record]],
 ) -> None:
     registry = two_versions
     bc = dataset_factory("breast_cancer")
@@ -63,10 +64,11 @@ def test_a_worse_new_champion_is_rolled_back_by_the_rule_with_an_alert(
     alert = follower.actions[1]
     assert (alert["kind"], alert["model"], alert["version"]) == ("rollback", "bc", "3")
     assert alert["value"] < alert["threshold"] - 0.1 and alert["window"] == "150+ examples"
-    published = [orjson.loads(r.value) for r in
-                 read_topic(running.spec.rollout.alerts_topic, 1_000, timeout_s=10)
-                 if r.value is not None]
-    assert alert in published
+    def published() -> list[Any]:
+        return [orjson.loads(r.value) for r in read_all(running.spec.rollout.alerts_topic)
+                if r.value is not None]
+
+    assert wait_until(lambda: alert in published(), 10), published()
     assert "automatic rollback to version 1" in alert["message"]
     phase(2 * PHASE)
     predictions = [orjson.loads(r.value) for r in

@@ -1,5 +1,6 @@
-"""``streaminfer models`` and ``streaminfer retrain`` as a user runs them (real processes,
-a real SQLite store, models trained from a shipped dataset)."""
+"""``streaminfer models`` and ``streaminfer retrain`` as a user runs them (the first command
+of each test a real process, the rest through the same entry point in this process; a real
+SQLite store, models trained from a shipped dataset)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import yaml
 
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.training.registry import Lineage, Registry
-from tests.fixtures.cli import one_clear_error, streaminfer
+from tests.fixtures.cli import one_clear_error, streaminfer, streaminfer_here
 
 from .conftest import labelled_examples
 
@@ -54,24 +55,24 @@ def test_models_list_promote_rollback_and_register(
     assert sorted(lines) == ["1", "2", "3"]
     assert "champion" in lines["1"] and "challenger" in lines["3"]
     assert "rejected: roc_auc fell" in lines["2"] and "roc_auc 0.9877" in lines["2"]
-    everything = streaminfer("models", "list", *uri, cwd=tmp_path)
+    everything = streaminfer_here("models", "list", *uri, cwd=tmp_path)
     assert everything.stdout.strip() == "bc: challenger=v3, champion=v1"
 
-    promoted = streaminfer("models", "promote", "bc", *uri, cwd=tmp_path)
+    promoted = streaminfer_here("models", "promote", "bc", *uri, cwd=tmp_path)
     assert promoted.stdout.strip() == "bc: champion -> v3, previous -> v1, challenger removed"
     assert registry.aliases("bc") == {"champion": "3", "previous": "1"}
-    rejected = one_clear_error(streaminfer("models", "promote", "bc", "--version", "2", *uri,
+    rejected = one_clear_error(streaminfer_here("models", "promote", "bc", "--version", "2", *uri,
                                            cwd=tmp_path))
     assert "models:/bc/2 was rejected by the gate (roc_auc fell); pass --force" in rejected
 
     config = pipeline_yaml(tmp_path, registry)
-    rolled = streaminfer("models", "rollback", "--config", config, cwd=tmp_path)
+    rolled = streaminfer_here("models", "rollback", "--config", config, cwd=tmp_path)
     assert rolled.stdout.strip() == "bc: champion -> v1, previous removed"
     assert registry.aliases("bc") == {"champion": "1"}
-    again = one_clear_error(streaminfer("models", "rollback", "bc", *uri, cwd=tmp_path))
+    again = one_clear_error(streaminfer_here("models", "rollback", "bc", *uri, cwd=tmp_path))
     assert "no previous champion to roll back to" in again
 
-    added = streaminfer("models", "register", "other", onnx, "--alias", "champion", *uri,
+    added = streaminfer_here("models", "register", "other", onnx, "--alias", "champion", *uri,
                         cwd=tmp_path)
     assert added.stdout.startswith("registered models:/other/1 (sha256 "), added.stderr
     assert registry.resolve("other", "champion").version == "1"
@@ -98,13 +99,13 @@ def test_retrain_from_files_registers_a_challenger(
     version = registry.resolve("bc", "challenger")
     assert version.data_range == {"files": [str(examples)]}
     registry.promote("bc")
-    checked = streaminfer("validate-config", config, cwd=tmp_path)
+    checked = streaminfer_here("validate-config", config, cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
     assert "model bc v1: input X [batch, 30] float32" in " ".join(checked.stdout.split())
 
     too_few = pipeline_yaml(tmp_path, registry, source=source,
                             retrain={**retrain, "min_examples": 1000})
-    message = one_clear_error(streaminfer("retrain", too_few, cwd=tmp_path))
+    message = one_clear_error(streaminfer_here("retrain", too_few, cwd=tmp_path))
     assert f"{len(rows)} labelled example(s), fewer than retrain.min_examples=1000" in message
 
     one_class = tmp_path / "one-class.jsonl"
@@ -112,6 +113,6 @@ def test_retrain_from_files_registers_a_challenger(
     one_class.write_bytes(b"\n".join(labelled_examples(data, negatives)) + b"\n")
     single = pipeline_yaml(tmp_path, registry, source=source,
                            retrain={**retrain, "source": {"files": [str(one_class)]}})
-    message = one_clear_error(streaminfer("retrain", single, cwd=tmp_path))
+    message = one_clear_error(streaminfer_here("retrain", single, cwd=tmp_path))
     assert "only one class (0) among" in message and "training examples" in message
     assert [v.version for v in registry.versions("bc")] == ["1"]
