@@ -115,7 +115,7 @@ def seed_registry(config: Path, models: Path) -> None:
     write_yaml(config, data)
     model = models / f"{match[1].replace('-', '_')}.onnx"
     result = streaminfer_here("models", "register", match[1], model, "--alias", match[2],
-                              "--tracking-uri", uri)
+                              "--tracking-uri", uri, cwd=config.parent)
     assert result.returncode == 0, result.stderr
 
 
