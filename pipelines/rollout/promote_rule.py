@@ -19,9 +19,7 @@ True
 
 from __future__ import annotations
 
-import math
-
-from streaminfer.pipelines.rollout.rollback_rule import LOWER_IS_BETTER, Live, Verdict
+from streaminfer.pipelines.rollout.rollback_rule import Live, Verdict, compared
 from streaminfer.pipelines.spec.rollout_spec import PromoteRuleSpec
 
 
@@ -32,19 +30,11 @@ def promote_verdict(rule: PromoteRuleSpec, model: str, champion: str, shadow: st
     ``mode``: how the candidate runs (``shadow`` or ``canary``: a canary's live metrics
     come from the events it answers), for the message.
     ``Verdict.value`` is the shadow's metric, ``baseline`` the champion's."""
-    new, old = live.get((model, shadow)), live.get((model, champion))
-    if new is None or old is None:
+    pair = compared(live, rule.metric, rule.min_examples, (model, shadow), (model, champion))
+    if pair is None or pair.gain < rule.min_gain:
         return None
-    if min(new.get("examples", 0), old.get("examples", 0)) < rule.min_examples:
-        return None
-    value, baseline = new.get(rule.metric, math.nan), old.get(rule.metric, math.nan)
-    if math.isnan(value) or math.isnan(baseline):
-        return None
-    better_by = baseline - value if rule.metric in LOWER_IS_BETTER else value - baseline
-    if better_by < rule.min_gain:
-        return None
-    return Verdict(value, baseline, (
-        f"live {rule.metric} of {model} {mode} version {shadow} is {value:.4f} over "
-        f"{new['examples']:.0f} labelled examples, {better_by:.4f} better than champion "
-        f"version {champion} ({baseline:.4f} over {old['examples']:.0f}); the rule asks "
-        f"{rule.min_gain:g}"))
+    return Verdict(pair.value, pair.baseline, (
+        f"live {rule.metric} of {model} {mode} version {shadow} is {pair.value:.4f} over "
+        f"{pair.examples:.0f} labelled examples, {pair.gain:.4f} better than champion "
+        f"version {champion} ({pair.baseline:.4f} over {pair.baseline_examples:.0f}); the "
+        f"rule asks {rule.min_gain:g}"))

@@ -38,22 +38,44 @@ def rollback_verdict(rule: RollbackRuleSpec, model: str, champion: str, previous
                      live: Live) -> Verdict | None:
     """A verdict when model ``model``'s ``champion`` is worse than ``previous`` by more than
     the rule allows, each over at least ``min_examples`` labelled examples; else ``None``."""
-    new, old = live.get((model, champion)), live.get((model, previous))
-    if new is None or old is None:
+    pair = compared(live, rule.metric, rule.min_examples, (model, champion), (model, previous))
+    if pair is None:
         return None
-    if min(new.get("examples", 0), old.get("examples", 0)) < rule.min_examples:
-        return None
-    value, baseline = new.get(rule.metric, math.nan), old.get(rule.metric, math.nan)
-    if math.isnan(value) or math.isnan(baseline):
-        return None
-    worse_by = value - baseline if rule.metric in LOWER_IS_BETTER else baseline - value
+    worse_by = -pair.gain
     if worse_by <= rule.max_drop:
         return None
-    return Verdict(value, baseline, (
-        f"live {rule.metric} of {model} version {champion} is {value:.4f} over "
-        f"{new['examples']:.0f} labelled examples, {worse_by:.4f} worse than version "
-        f"{previous} ({baseline:.4f} over {old['examples']:.0f}); the rule allows "
-        f"{rule.max_drop:g}"))
+    return Verdict(pair.value, pair.baseline, (
+        f"live {rule.metric} of {model} version {champion} is {pair.value:.4f} over "
+        f"{pair.examples:.0f} labelled examples, {worse_by:.4f} worse than version "
+        f"{previous} ({pair.baseline:.4f} over {pair.baseline_examples:.0f}); the rule "
+        f"allows {rule.max_drop:g}"))
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One version's live metric against another's, both over enough examples."""
+
+    value: float
+    baseline: float
+    examples: float
+    baseline_examples: float
+    gain: float  # how much better ``value`` is (lower where lower is better)
+
+
+def compared(live: Live, metric: str, min_examples: int, new: tuple[str, str],
+             old: tuple[str, str]) -> Compared | None:
+    """Version ``new``'s live ``metric`` against ``old``'s, or ``None`` while either has
+    fewer than ``min_examples`` labelled examples or no value."""
+    mine, theirs = live.get(new), live.get(old)
+    if mine is None or theirs is None:
+        return None
+    if min(mine.get("examples", 0), theirs.get("examples", 0)) < min_examples:
+        return None
+    value, baseline = mine.get(metric, math.nan), theirs.get(metric, math.nan)
+    if math.isnan(value) or math.isnan(baseline):
+        return None
+    gain = baseline - value if metric in LOWER_IS_BETTER else value - baseline
+    return Compared(value, baseline, mine["examples"], theirs["examples"], gain)
 
 
 def remember(known: dict[tuple[str, str], Mapping[str, float]], live: Live,
