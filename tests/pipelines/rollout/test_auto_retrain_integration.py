@@ -31,6 +31,7 @@ def test_the_pipeline_retrains_shadows_promotes_and_serves_by_itself(
     registry: Registry, model_factory: Callable[[str], Path],
     dataset_factory: Callable[[str], Dataset], pipeline_factory: Callable[..., Any],
     produce: Callable[..., None], read_topic: Callable[..., list[Record]],
+    topic_factory: Callable[..., str],
 ) -> None:
     bc = dataset_factory("breast_cancer")
     registry.register_model("bc", model_factory("breast_cancer"), metrics={},
@@ -47,7 +48,7 @@ def test_the_pipeline_retrains_shadows_promotes_and_serves_by_itself(
                  "min_examples": 50, "gate": [{"metric": "accuracy", "max_drop": 0.0}],
                  "when": {"enabled": True, "every_examples": 200, "cooldown_s": 1,
                           "then": "shadow", "check_every_s": 0.5}},
-        rollout={"poll_interval_s": 0.5,
+        rollout={"poll_interval_s": 0.5, "alerts_topic": topic_factory(1, prefix="alerts"),
                  "promote": {"metric": "accuracy", "min_gain": 0.1, "min_examples": 100}})
     pipe = running.pipeline
 

@@ -28,7 +28,7 @@ def test_a_worse_new_champion_is_rolled_back_by_the_rule_with_an_alert(
     dataset_factory: Callable[[str], Dataset],
     make_events: Callable[..., tuple[list[bytes], list[bytes]]],
     produce: Callable[..., None], read_topic: Callable[..., list[Record]],
-    read_all: Callable[[str], list[Record]],
+    read_all: Callable[[str], list[Record]], topic_factory: Callable[..., str],
 ) -> None:
     registry = two_versions
     bc = dataset_factory("breast_cancer")
@@ -38,7 +38,8 @@ def test_a_worse_new_champion_is_rolled_back_by_the_rule_with_an_alert(
     running = following(partitions=2, workers={"count": 1},
                         feedback=feedback_section(),
                         rollout={"rollback": {"metric": "accuracy", "max_drop": 0.1,
-                                              "min_examples": 150}})
+                                              "min_examples": 150},
+                                 "alerts_topic": topic_factory(1, prefix="alerts")})
     pipe, fb = running.pipeline, running.spec.feedback
     follower = pipe.follower
 
