@@ -36,11 +36,18 @@ def start_ray(spec: PipelineSpec) -> bool:
 
 
 def cpus_needed(spec: PipelineSpec) -> int:
-    """CPUs the most workers and replicas of ``spec`` reserve together."""
+    """CPUs the most workers, replicas and joiners of ``spec`` reserve together, with a
+    shadow's joiners and the automatic retraining's task when it can run them."""
     workers = spec.workers
     most = max(workers.count, workers.autoscale.max_workers if workers.autoscale.enabled else 0)
     replicas = sum(m.serve.max_replicas * m.serve.num_cpus
                    for m in spec.model_specs if m.serving == "serve")
-    joiners = (spec.feedback.joiners.count * spec.feedback.joiners.num_cpus
-               if spec.feedback is not None else 0.0)
-    return math.ceil(most * workers.num_cpus + replicas + joiners)
+    joiners = 0.0
+    if spec.feedback is not None:
+        follows = spec.rollout.follow_aliases and any(
+            m.registry_ref is not None and m.registry_ref.alias is not None
+            for m in spec.model_specs)
+        pools = 2 if follows else 1  # a shadow is joined to the labels by a pool of its own
+        joiners = pools * spec.feedback.joiners.count * spec.feedback.joiners.num_cpus
+    retrain = spec.retrain.when.num_cpus if spec.retrain and spec.retrain.when.enabled else 0.0
+    return math.ceil(most * workers.num_cpus + replicas + joiners + retrain)
