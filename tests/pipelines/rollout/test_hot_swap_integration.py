@@ -4,9 +4,7 @@ and a worker Ray restarts after a promotion serves the promoted version."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +15,10 @@ from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.training.registry import Registry
 from streaminfer.waiting import wait_until
+from tests.fixtures.registry import stop_and_check_versions
 
 pytestmark = pytest.mark.integration
 EVENTS = 3_000
-
-
-def version_runs(records: list[Record]) -> dict[int, tuple[list[int], list[str]]]:
-    """Per source partition: the offsets scored (in order) and the versions that scored
-    them, one entry per run of equal versions."""
-    by_partition: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for record in records:
-        assert record.value is not None
-        value = orjson.loads(record.value)
-        by_partition[value["source"]["partition"]].append(
-            (value["source"]["offset"], value["model_version"]))
-    out = {}
-    for partition, scored in by_partition.items():
-        scored.sort()
-        out[partition] = ([offset for offset, _ in scored],
-                          [version for version, _ in groupby(v for _, v in scored)])
-    return out
 
 
 def test_promote_then_rollback_mid_stream_switch_each_partition_once_each_way(
@@ -64,14 +46,7 @@ def test_promote_then_rollback_mid_stream_switch_each_partition_once_each_way(
     feed.join(120)
     assert not feed.failed and feed.sent == EVENTS
     assert seen.until(lambda: len(seen.seen) == EVENTS)
-    final = running.pipeline.stop()
-    assert final.predictions == EVENTS  # none scored twice
-    assert sorted(seen.seen.values()) == [1] * EVENTS
-    runs = version_runs(read_topic(running.predictions_topic, EVENTS))
-    assert sorted(runs) == [0, 1]
-    for offsets, versions in runs.values():
-        assert offsets == list(range(len(offsets)))  # no gap, none twice
-        assert versions == ["1", "2", "1"]
+    stop_and_check_versions(running, seen, read_topic, EVENTS, ["1", "2", "1"])
     assert [(r.from_version, r.to_version) for r in follower.history] == [("1", "2"),
                                                                           ("2", "1")]
 

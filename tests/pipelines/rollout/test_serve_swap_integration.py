@@ -18,8 +18,7 @@ from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.online.serving import app_name, version_app_name
 from streaminfer.pipelines.training.registry import Registry
 from streaminfer.waiting import wait_until
-from tests.fixtures.registry import registry_section
-from tests.pipelines.rollout.test_hot_swap_integration import version_runs
+from tests.fixtures.registry import registry_section, stop_and_check_versions
 
 pytestmark = pytest.mark.integration
 STREAMED = 1_500  # at 200/s, promoted after 300: the swap (seconds) happens mid-stream
@@ -65,14 +64,7 @@ def test_promote_in_serve_mode_mid_stream_scores_every_event_once_in_version_ord
     keys, values = make_events(bc, AFTER, start=STREAMED)
     produce(running.source_topic, values, keys)
     assert seen.until(lambda: len(seen.seen) == EVENTS)
-    final = running.pipeline.stop()
-    assert final.predictions == EVENTS  # none scored twice
-    assert sorted(seen.seen.values()) == [1] * EVENTS
-    runs = version_runs(read_topic(running.predictions_topic, EVENTS))
-    assert sorted(runs) == [0, 1]
-    for offsets, versions in runs.values():
-        assert offsets == list(range(len(offsets)))  # no gap, none twice
-        assert versions == ["1", "2"]
+    stop_and_check_versions(running, seen, read_topic, EVENTS, ["1", "2"])
     assert not {version_app_name(running.spec, model, "2"), app_name(running.spec, model)} \
         & set(serve.status().applications)  # stop deleted the swapped-in one too
 
