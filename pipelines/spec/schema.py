@@ -33,6 +33,7 @@ from streaminfer.pipelines.spec.kafka_spec import (
     KafkaSpec,
     SecuritySpec,
 )
+from streaminfer.pipelines.spec.metric_names import one_task
 from streaminfer.pipelines.spec.model_spec import (
     HTTP_INGRESS_CPUS,
     HttpSpec,
@@ -295,6 +296,22 @@ class PipelineSpec(FrozenModel):
                       *self.source.topics):
             raise ValueError(f"rollout.shadow_topic {shadow!r} is a topic the pipeline "
                              "already reads or writes; a shadow's predictions need their own")
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_of_one_task(self) -> PipelineSpec:
+        """One model: its rollout rules, gate and retrain trigger judge it by metrics of its
+        task (a classifier when feedback.live.classes is given)."""
+        if self.models is not None:
+            return self
+        named = {f"rollout.{name}.metric": rule.metric
+                 for name, rule in (("rollback", self.rollout.rollback),
+                                    ("promote", self.rollout.promote)) if rule is not None}
+        if self.retrain is not None:
+            named.update(self.retrain.metric_fields())
+        live = self.feedback.live if self.feedback is not None else None
+        known = live is not None and live.classes is not None
+        one_task(named, ("feedback.live.classes", "classifier") if known else None)
         return self
 
     @model_validator(mode="after")
