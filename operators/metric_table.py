@@ -40,6 +40,11 @@ class Metric:
         """``higher`` or ``lower``: which way is better, in words."""
         return "higher" if self.higher_is_better else "lower"
 
+    @property
+    def worse_side(self) -> str:
+        """``below`` or ``above``: where a worse value lies against a bound, in words."""
+        return "below" if self.higher_is_better else "above"
+
 
 _ROWS = (
     Metric("accuracy", "classifier", True, True, "Share of rows whose most probable class is "

@@ -55,9 +55,9 @@ def retrain_trigger(policy: RetrainPolicySpec, state: PolicyState) -> Trigger | 
     if floor is not None and state.live.get("examples", 0) >= floor.min_examples:
         value = state.live.get(floor.metric, math.nan)
         if not math.isnan(value) and gain(floor.metric, value, floor.below) < 0:
-            side = "below" if METRICS[floor.metric].higher_is_better else "above"
             return Trigger(floor.metric, value, floor.below, (
-                f"live {floor.metric} {value:.4f} is {side} {floor.below:g} "
+                f"live {floor.metric} {value:.4f} is {METRICS[floor.metric].worse_side} "
+                f"{floor.below:g} "
                 "(retrain.when.metric_floor)"))
     if policy.every_examples is not None and state.new_examples >= policy.every_examples:
         return Trigger("new_examples", state.new_examples, policy.every_examples, (

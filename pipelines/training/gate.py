@@ -67,8 +67,7 @@ def _failure(
     assert allowed is not None
     worse_by = -gain(name, value, base)  # the spec ties max_drop / max_increase to direction
     if worse_by > allowed:
-        side = "below" if METRICS[name].higher_is_better else "above"
         bound = "max_drop" if rule.max_drop is not None else "max_increase"
-        return (f"{name} {value:.4f} is {side} the champion's {base:.4f} by "
+        return (f"{name} {value:.4f} is {METRICS[name].worse_side} the champion's {base:.4f} by "
                 f"{worse_by:.4f} ({bound} {allowed:g})")
     return None

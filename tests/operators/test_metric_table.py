@@ -15,6 +15,7 @@ from streaminfer.operators.metric_table import (
     METRICS,
     REGRESSOR_METRICS,
     TASKS,
+    Task,
     gain,
     is_better,
     primary_among,
@@ -34,9 +35,9 @@ def test_the_table_names_exactly_the_metrics_quality_computes() -> None:
 
 
 @pytest.mark.parametrize("task", TASKS)
-def test_each_task_has_exactly_one_primary_metric(task: str) -> None:
+def test_each_task_has_exactly_one_primary_metric(task: Task) -> None:
     primaries = [m.name for m in METRICS.values() if m.task == task and m.primary]
-    assert primaries == [primary_metric(task)]  # type: ignore[arg-type]
+    assert primaries == [primary_metric(task)]
 
 
 def test_each_direction_is_the_metrics_own() -> None:
