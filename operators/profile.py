@@ -16,7 +16,7 @@ compares live traffic's bins with these shares.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +25,7 @@ import numpy as np
 import orjson
 
 from streaminfer.errors import DataError
+from streaminfer.operators.output_roles import published_field
 
 #: Bins per variable (fewer when a variable has few distinct values).
 BINS = 10
@@ -82,7 +83,9 @@ class Bins:
 
 @dataclass(frozen=True)
 class PredictionBins(Bins):
-    """The prediction's bins, and which model output (and column of it) they read."""
+    """The prediction's bins, and which output (and column of it) they read: in a written
+    profile the model output's own name; :meth:`Profile.published` reads the field
+    ``model.outputs`` publishes it under instead."""
 
     output: str = ""
     column: int | None = None
@@ -116,6 +119,15 @@ class Profile:
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(b.name for b in self.features)
+
+    def published(self, outputs: Mapping[str, str] | None) -> Profile:
+        """This profile reading the prediction from the field ``outputs`` (``model.outputs``)
+        publishes the profiled output under; no prediction bins when it is not published."""
+        if self.prediction is None:
+            return self
+        name = published_field(self.prediction.output, outputs)
+        return replace(self, prediction=None if name is None
+                       else replace(self.prediction, output=name))
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "rows": self.rows, "model_sha256": self.model_sha256,

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 def load_profile(model: ModelSpec, info: ModelInfo, feature_names: tuple[str, ...] | None,
                  ) -> Profile | None:
-    """The profile beside the model file, if it is there and fits the model; else ``None``
+    """The profile beside the model file, if it is there and fits the model, reading the
+    prediction under the field the model publishes it as (``model.outputs``); else ``None``
     with one log line saying why drift is off for this model."""
     path = profile_path(model.path)
     name = model.model_name
@@ -53,7 +54,12 @@ def load_profile(model: ModelSpec, info: ModelInfo, feature_names: tuple[str, ..
                     name, path, ", ".join(profile.feature_names),
                     ", ".join(feature_names or ()) or f"{width} values")
         return None
-    return profile
+    published = profile.published(info.outputs)
+    if profile.prediction is not None and published.prediction is None:
+        log.info("prediction drift off for model %s: it does not publish output %r, which "
+                 "its profile bins (model.outputs); feature drift stays on", name,
+                 profile.prediction.output)
+    return published
 
 
 def load_profiles(spec: PipelineSpec, infos: Mapping[str, ModelInfo]) -> dict[str, Profile]:

@@ -19,7 +19,7 @@ from streaminfer.errors import DataError
 from streaminfer.operators.drift import count_batch, psi_all
 from streaminfer.operators.labelled_rows import LabelledRows
 from streaminfer.operators.metric_table import primary_metric as table_primary
-from streaminfer.operators.model_runner import OnnxModel, read_model_file
+from streaminfer.operators.model_runner import ModelInfo, OnnxModel, read_model_file
 from streaminfer.operators.profile import Profile, output_columns, profile_path
 from streaminfer.operators.quality import classifier_metrics, regressor_metrics
 from streaminfer.pipelines.online.assembly import load_model
@@ -101,7 +101,7 @@ def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = N
         _classifier(report, data.y, scored.values)
     else:
         _regressor(report, data.y, scored.values)
-    report.drift = _drift(Path(path), info.sha256, data, scored)
+    report.drift = _drift(Path(path), info, data, scored)
     _over_time(report, data, scored)
     return report
 
@@ -163,15 +163,18 @@ def _regressor(report: ModelReport, y: np.ndarray, predicted: np.ndarray) -> Non
     report.plots["residual"] = residual
 
 
-def _drift(path: Path, sha256: str, data: LabelledRows, scored: Scored,
+def _drift(path: Path, info: ModelInfo, data: LabelledRows, scored: Scored,
            ) -> dict[str, float] | None:
-    """PSI of the data against the model's training profile (``None`` without a profile)."""
+    """PSI of the data against the model's training profile (``None`` without a profile);
+    the prediction read under the field the model publishes it as (``model.outputs``)."""
     where = profile_path(path)
     if not where.is_file():
         return None
     profile = Profile.read(where)
-    if profile.model_sha256 not in (None, sha256) or len(profile.features) != data.X.shape[1]:
+    if (profile.model_sha256 not in (None, info.sha256)
+            or len(profile.features) != data.X.shape[1]):
         return None
+    profile = profile.published(info.outputs)
     return psi_all(profile, count_batch(profile, data.X, scored.rows))
 
 
