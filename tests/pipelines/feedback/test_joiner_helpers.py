@@ -9,6 +9,7 @@ from streaminfer.errors import ConfigError
 from streaminfer.pipelines.feedback.joiner import join_key, score_of
 from streaminfer.pipelines.feedback.topics import assignment, check_copartitioned
 from streaminfer.pipelines.spec.feedback_spec import FeedbackSpec
+from streaminfer.pipelines.spec.schema import PipelineSpec
 
 FB = FeedbackSpec.model_validate({"labels_topic": "l", "training_topic": "t"})
 
@@ -41,3 +42,23 @@ def test_equal_partition_counts_pass() -> None:
     check_copartitioned("p", 3, "l", 3)
     with pytest.raises(ConfigError, match="recreate l with 3 partitions"):
         check_copartitioned("p", 3, "l", 6)
+
+
+def test_live_fields_follow_a_renamed_output() -> None:
+    def spec(outputs: dict[str, str] | None, **live: str) -> PipelineSpec:
+        return PipelineSpec.model_validate({
+            "name": "p", "source": {"topics": ["e"], "group_id": "g", "features": ["a"]},
+            "model": {"path": "m.onnx", "outputs": outputs},
+            "sink": {"predictions_topic": "o", "dead_letter_topic": "d"},
+            "feedback": {"labels_topic": "l", "training_topic": "t",
+                         **({"live": live} if live else {})}})
+
+    renamed = spec({"label": "digit", "probabilities": "scores"}).feedback
+    assert renamed is not None
+    assert score_of({"digit": 3, "scores": [0.25, 0.75]}, renamed) == [0.25, 0.75]
+    regressor = spec({"variable": "progression"}).feedback
+    assert regressor is not None and score_of({"progression": [99.0]}, regressor) == 99.0
+    chosen = spec({"variable": "progression"}, value_field="other").feedback
+    assert chosen is not None and chosen.live.value_field == "other"
+    plain = spec(None).feedback
+    assert plain is not None and score_of({"variable": 3}, plain) == 3.0

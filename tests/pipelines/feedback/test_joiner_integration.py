@@ -195,3 +195,33 @@ def test_a_regressors_live_metrics_equal_sklearns(
     assert live["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, predicted)),
                                          abs=1e-9)
     assert live["r2"] == pytest.approx(skm.r2_score(y, predicted), abs=1e-9)
+
+
+def test_live_metrics_read_a_renamed_output(
+    pipeline_factory: Any, fb_section: Any, produce: Any, dataset_factory: Any,
+    read_topic: Any, label_records: Any, summary_of: Any,
+) -> None:
+    """configs/diabetes-regression.yaml publishes ``variable`` as ``progression``; with no
+    ``feedback.live.value_field`` the live window still finds the value there."""
+    repo = Path(__file__).resolve().parents[3]
+    outputs = yaml.safe_load((repo / "configs" / "diabetes-regression.yaml").read_text())[
+        "model"]["outputs"]
+    assert outputs == {"variable": "progression"}
+    rp = pipeline_factory(model="diabetes", partitions=2, feedback=fb_section(),
+                          model_options={"outputs": outputs},
+                          batching={"max_size": 256, "max_wait_ms": 20})
+    fb = rp.spec.feedback
+    data = dataset_factory("diabetes")
+    ids = [f"e{i}" for i in range(40)]
+    produce(rp.source_topic, [orjson.dumps({"id": i, "x": data.X[n].tolist()})
+                              for n, i in enumerate(ids)], [i.encode() for i in ids])
+    produce(fb.labels_topic, *label_records(ids, [float(data.y[i]) for i in range(40)]))
+    examples = [orjson.loads(r.value) for r in read_topic(fb.training_topic, 40)]
+    assert all(set(e["outputs"]) == {"progression"} for e in examples)
+    y = np.array([e["label"] for e in examples])
+    predicted = np.array([e["outputs"]["progression"] for e in examples], dtype=np.float64)
+    key = (examples[0]["model"], examples[0]["model_version"])
+    assert wait_until(lambda: summary_of(rp.pipeline).live.get(key, {}).get("examples") == 40,
+                      30), summary_of(rp.pipeline).live
+    live = summary_of(rp.pipeline).live[key]
+    assert live["mae"] == pytest.approx(skm.mean_absolute_error(y, predicted), abs=1e-9)
