@@ -12,7 +12,7 @@ import contextlib
 import importlib
 import logging
 import os
-import re
+import pickle
 import sys
 import threading
 import time
@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 import orjson
 
-from streaminfer import errors
 from streaminfer.errors import ConfigError, PipelineError, StreamInferError
 from streaminfer.operators.batch_manifest import Manifest, ManifestMismatch
 from streaminfer.operators.batch_units import Unit
@@ -34,7 +33,7 @@ from streaminfer.operators.topic_ranges import (
     is_topic_source,
     parse_topic_source,
 )
-from streaminfer.pipelines.batch.actor import Target, UnitScorer
+from streaminfer.pipelines.batch.actor import RESULT_COLUMNS, Target, UnitScorer
 from streaminfer.pipelines.batch.files import plan_files
 from streaminfer.pipelines.batch.outputs import OutputFormat, remove_temporaries
 from streaminfer.pipelines.batch.topic_source import plan_topic
@@ -45,7 +44,7 @@ from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.resolve import resolve_registry_models
 
 MANIFEST = "_manifest.json"
-_RAISED = re.compile(r"streaminfer\.errors\.(\w+): (.+)")
+ERROR_COLUMN = "error"  # a unit's result: the streaminfer error it failed with, pickled
 
 
 class Progress(Protocol):
@@ -192,6 +191,7 @@ class BatchJob:
         try:
             with contextlib.closing(iter(rows_iter)) as results:
                 for result in results:
+                    raise_failed(result)
                     manifest.mark_done(result["key"], rows=int(result["rows"]),
                                        predictions=int(result["predictions"]),
                                        rejects=int(result["rejects"]))
@@ -203,8 +203,10 @@ class BatchJob:
                         break
         except StreamInferError:
             raise
-        except Exception as exc:  # a unit failed inside Ray: say which error, in one line
-            raise _one_line(exc) from None
+        except Exception as exc:  # Ray failed (an actor died): say which error, in one line
+            lines = str(exc).strip().splitlines()
+            raise PipelineError(f"batch job failed: {type(exc).__name__}: "
+                                f"{lines[-1] if lines else ''}") from None
         return rows
 
 
@@ -242,7 +244,7 @@ def _pool(units: Any, settings: BatchSpec, scorer_args: dict[str, Any], count: i
     from ray.data import ActorPoolStrategy
 
     return units.map_batches(
-        UnitScorer, fn_constructor_kwargs=scorer_args, batch_size=1, batch_format="numpy",
+        ReportingScorer, fn_constructor_kwargs=scorer_args, batch_size=1, batch_format="numpy",
         compute=ActorPoolStrategy(size=min(settings.actors, count)),
         num_cpus=settings.num_cpus, num_gpus=settings.num_gpus,
         # A failed actor fails the job, which resumes from the manifest when run again;
@@ -251,19 +253,42 @@ def _pool(units: Any, settings: BatchSpec, scorer_args: dict[str, Any], count: i
     )
 
 
-def _one_line(exc: BaseException) -> StreamInferError:
-    """The :class:`StreamInferError` an actor raised, rebuilt from the Ray error around it
-    (Ray Data passes the user's error on as text), else a :class:`PipelineError` naming the
-    last line of the cause."""
-    text = f"{exc}\n{getattr(exc, 'traceback_str', '')}"
-    found = _RAISED.findall(text)
-    if found:
-        name, message = found[-1]
-        kind = getattr(errors, name, None)
-        if isinstance(kind, type) and issubclass(kind, StreamInferError):
-            return kind(message)
-    lines = str(exc).strip().splitlines()
-    return PipelineError(f"batch job failed: {type(exc).__name__}: {lines[-1] if lines else ''}")
+class ReportingScorer:
+    """:class:`UnitScorer` for ``map_batches`` that hands a streaminfer error back as data.
+
+    Ray Data passes a failed UDF's exception on as text only (a ``UserCodeException`` whose
+    cause is gone), so a unit that fails with a :class:`StreamInferError` (or an actor whose
+    models do not load) answers one result row carrying that exception, pickled, in
+    ``error``; :func:`raise_failed` raises it again in the driver, type and message intact.
+    Any other exception fails the Ray task as before.
+    """
+
+    def __init__(self, **scorer_args: Any) -> None:
+        self.failed: StreamInferError | None = None
+        try:
+            self.scorer: UnitScorer | None = UnitScorer(**scorer_args)
+        except StreamInferError as exc:
+            self.scorer, self.failed = None, exc
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        failed = self.failed
+        if self.scorer is not None:
+            try:
+                results = self.scorer(batch)
+                return {**results, ERROR_COLUMN: [b""] * len(results["key"])}
+            except StreamInferError as exc:
+                failed = exc
+        assert failed is not None
+        key = orjson.loads(batch["unit"][0])["key"]
+        return {**{name: [0] for name in RESULT_COLUMNS}, "key": [key],
+                ERROR_COLUMN: [pickle.dumps(failed)]}
+
+
+def raise_failed(result: dict[str, Any]) -> None:
+    """Raise the error a unit's result row carries (:class:`ReportingScorer`), if any."""
+    failed = result.get(ERROR_COLUMN)
+    if failed:
+        raise pickle.loads(failed)
 
 
 def _total_rows(units: list[Unit]) -> int | None:
