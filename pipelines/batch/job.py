@@ -2,7 +2,7 @@
 Ray Data actor pool, and record each finished unit in the manifest as its result arrives.
 
 >>> summary = batch("pipeline.yaml", "data/*.parquet", "scored/")   # doctest: +SKIP
->>> summary.rows == summary.predictions + summary.rejects            # doctest: +SKIP
+>>> summary.rows == summary.predictions + summary.dead_letters       # doctest: +SKIP
 True
 """
 
@@ -35,7 +35,11 @@ from streaminfer.operators.topic_ranges import (
 )
 from streaminfer.pipelines.batch.actor import RESULT_COLUMNS, Target, UnitScorer
 from streaminfer.pipelines.batch.files import plan_files
-from streaminfer.pipelines.batch.outputs import OutputFormat, remove_temporaries
+from streaminfer.pipelines.batch.outputs import (
+    OutputFormat,
+    dead_letter_folder,
+    remove_temporaries,
+)
 from streaminfer.pipelines.batch.topic_source import plan_topic
 from streaminfer.pipelines.spec.batch_spec import BatchSpec
 from streaminfer.pipelines.spec.kafka_settings import client_config
@@ -57,12 +61,12 @@ class Progress(Protocol):
 
 @dataclass(frozen=True)
 class BatchSummary:
-    """What a run did (``rows``, ``predictions``, ``rejects``: over every finished unit,
+    """What a run did (``rows``, ``predictions``, ``dead_letters``: over every finished unit,
     earlier runs included; ``seconds`` and ``rows_this_run``: this run only)."""
 
     rows: int
     predictions: int
-    rejects: int
+    dead_letters: int
     units: int
     units_done: int
     units_skipped: int
@@ -70,6 +74,11 @@ class BatchSummary:
     seconds: float
     complete: bool
     manifest: str
+
+    @property
+    def rejects(self) -> int:
+        """The old name of :attr:`dead_letters` (before 2026-12-06), kept for callers."""
+        return self.dead_letters
 
     @property
     def rows_per_s(self) -> float:
@@ -141,7 +150,7 @@ class BatchJob:
     def target(self) -> Target:
         if not is_topic_source(self.output):
             folder = Path(self.output)
-            (folder / "rejects").mkdir(parents=True, exist_ok=True)
+            dead_letter_folder(folder).mkdir(parents=True, exist_ok=True)
             remove_temporaries(folder)
             return Target(folder=str(folder.resolve()), fmt=self.output_format)
         topic = self.output[len(PREFIX):]
@@ -150,11 +159,11 @@ class BatchJob:
         from streaminfer.pipelines.common.topics import ensure_topics
 
         config = self.kafka()
-        rejects = self.spec.sink.dead_letter_topic
+        dead = self.spec.sink.dead_letter_topic
         ensure_topics(config, {topic: self.spec.source.partitions,
-                               rejects: self.spec.source.partitions},
+                               dead: self.spec.source.partitions},
                       create_missing=self.spec.kafka.create_missing_topics)
-        return Target(predictions_topic=topic, rejects_topic=rejects, kafka=config)
+        return Target(predictions_topic=topic, dead_letter_topic=dead, kafka=config)
 
     def run(self, *, progress: Progress | None = None,
             stop: threading.Event | None = None) -> BatchSummary:
@@ -174,7 +183,8 @@ class BatchJob:
             done_rows = self._execute(manifest, pending, progress, stop)
         totals = manifest.totals()
         return BatchSummary(
-            rows=totals["rows"], predictions=totals["predictions"], rejects=totals["rejects"],
+            rows=totals["rows"], predictions=totals["predictions"],
+            dead_letters=totals["dead_letters"],
             units=len(manifest.units), units_done=len(manifest.done), units_skipped=skipped,
             rows_this_run=done_rows, seconds=time.monotonic() - started,
             complete=not manifest.pending(), manifest=str(manifest.path),
@@ -194,7 +204,7 @@ class BatchJob:
                     raise_failed(result)
                     manifest.mark_done(result["key"], rows=int(result["rows"]),
                                        predictions=int(result["predictions"]),
-                                       rejects=int(result["rejects"]))
+                                       dead_letters=int(result["dead_letters"]))
                     manifest.save()
                     rows += int(result["rows"])
                     if progress is not None:

@@ -37,7 +37,7 @@ def _dump(row: dict[str, Any]) -> bytes:
 
 def read_table(unit: Unit, stamp_ms: int) -> tuple[Any, int, list[DeadLetter]]:
     """A Parquet or CSV unit as an Arrow table, the file index of its first row, and the
-    rejects for rows that could not be parsed (CSV), holding their raw text."""
+    dead letters for rows that could not be parsed (CSV), holding their raw text."""
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
