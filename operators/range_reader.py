@@ -3,7 +3,7 @@ offline validation read their labelled examples this way).
 
 The end of a partition is its high watermark as the first fetch reports it
 (``consumer.highwater``), not ``end_offsets()``: the embedded broker answers the latter up to
-one record batch short (ARCHITECTURE.md). Records arriving after that first fetch are left for
+one record batch short (docs/architecture.md). Records arriving after that first fetch are left for
 the next range.
 """
 

@@ -44,8 +44,8 @@ from prometheus_client import CollectorRegistry
 from streaminfer.errors import StreamInferError
 from streaminfer.operators.lag_probe import LagProbe, PartitionLag
 from streaminfer.pipelines.online.scaling_rules import (
-    Decision,
     PartitionState,
+    ScalingDecision,
     bounds,
     decide,
     observe,
@@ -147,7 +147,7 @@ class WorkerAutoscaler:
         self.spec = spec
         self.clock = clock
         self.decisions: deque[ScaleEvent] = deque(maxlen=HISTORY)
-        self.last_decision: Decision | None = None
+        self.last_decision: ScalingDecision | None = None
         self.last_error: str | None = None
         self.ticks = 0
         self.states: dict[TopicPartition, PartitionState] = {}
@@ -218,7 +218,7 @@ class WorkerAutoscaler:
         finally:
             self._close_probe()  # the probe is used by this thread only
 
-    def tick(self) -> Decision | None:
+    def tick(self) -> ScalingDecision | None:
         """One round: measure, decide, act. Returns the decision (None if Kafka failed)."""
         assert self._measure is not None, "start() first"
         now = self.clock()
@@ -271,7 +271,7 @@ class WorkerAutoscaler:
                         "to %d worker(s); counting the cooldown from now", SETTLE_TIMEOUT_S,
                         workers)
 
-    def _report_stuck(self, decision: Decision, now: float) -> None:
+    def _report_stuck(self, decision: ScalingDecision, now: float) -> None:
         """A warning when a partition becomes stuck, an info line when it no longer is."""
         stuck = set(decision.stuck)
         for tp in sorted(stuck - self._warned):
@@ -287,7 +287,7 @@ class WorkerAutoscaler:
                      now_state.lag if now_state else None)
         self._warned = stuck
 
-    def _export(self, decision: Decision) -> None:
+    def _export(self, decision: ScalingDecision) -> None:
         metrics = self._metrics
         if metrics is None:
             return

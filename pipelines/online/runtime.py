@@ -32,9 +32,9 @@ from streaminfer.pipelines.online.serving_metrics import ServingCollector
 from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.online.worker_pool import WorkerPool
 from streaminfer.pipelines.rollout.actions import ActionLog
-from streaminfer.pipelines.rollout.decide import StoredModel
 from streaminfer.pipelines.rollout.follower import AliasFollower, start_follower
 from streaminfer.pipelines.rollout.status import ModelServing, models_serving
+from streaminfer.pipelines.rollout.versions import Version
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.resolve import resolve_registry_models
@@ -177,7 +177,7 @@ class PipelineRuntime:
             self.stores[name] = cast("ActorHandle[ModelStore]", ray.remote(ModelStore).options(
                 name=store_names[name], namespace=spec.ray.namespace, num_cpus=0,
                 max_restarts=0,
-            ).remote(StoredModel(data, info.version, info.sha256)))
+            ).remote(Version(info.version, info.sha256, data)))
             if model.serving == "serve":
                 from streaminfer.pipelines.online.serving import DEPLOYMENT, app_name
 

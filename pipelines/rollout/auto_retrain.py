@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from streaminfer.errors import StreamInferError
 from streaminfer.pipelines.rollout.actions import ActionLog
-from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, Mode, candidate_moves
+from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, candidate_moves
 from streaminfer.pipelines.rollout.retrain_outcome import candidate_note, failure_reason
 from streaminfer.pipelines.rollout.retrain_policy import (
     PolicyState,
@@ -31,6 +31,7 @@ from streaminfer.pipelines.rollout.retrain_policy import (
     retrain_trigger,
     trained_until,
 )
+from streaminfer.pipelines.rollout.versions import Mode
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.registry import Registry
 from streaminfer.pipelines.training.roles import CHAMPION

@@ -100,9 +100,6 @@ class AliasFollower:
         record = None
         target = aliases.get(model.alias)
         decision = next_version(model, target) if target else None
-        if decision is not None and decision.note is not None:
-            log.warning("%s", decision.note)
-            model.noted.add(str(target))
         if decision is not None and decision.swap_to is not None:
             record = self._swap(name, model, decision.swap_to)
         self._candidate(name, model, aliases)
