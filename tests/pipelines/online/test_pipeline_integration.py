@@ -112,42 +112,6 @@ def test_each_kind_of_bad_input_is_dead_lettered_while_good_events_are_scored(
 _DROP = object()
 
 
-@pytest.fixture
-def poison_model(tmp_path):
-    """A real ONNX model that fails at run time when any row has ``poison`` != 0: it reshapes
-    a one-element tensor to ``1 + sum(poison)`` elements. Output: ``score`` = feature ``a``."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    from streaminfer.pipelines.devtools.example_models import write_model
-
-    def const(name, value, dtype):
-        return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
-
-    nodes = [
-        helper.make_node("Slice", ["X", "s0", "s1", "axis1"], ["a"]),
-        helper.make_node("Slice", ["X", "s1", "s2", "axis1"], ["poison"]),
-        helper.make_node("ReduceSum", ["poison"], ["total"], keepdims=0),
-        helper.make_node("Add", ["total", "one"], ["wanted"]),
-        helper.make_node("Cast", ["wanted"], ["wanted_i"], to=TensorProto.INT64),
-        helper.make_node("Reshape", ["wanted_i", "shape1"], ["new_shape"]),
-        helper.make_node("Reshape", ["one_elem", "new_shape"], ["gate"]),
-        helper.make_node("Mul", ["a", "gate"], ["score"]),
-    ]
-    graph = helper.make_graph(
-        nodes, "poison",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", 2])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch", 1])],
-        initializer=[
-            const("s0", [0], np.int64), const("s1", [1], np.int64), const("s2", [2], np.int64),
-            const("axis1", [1], np.int64), const("one", 1.0, np.float32),
-            const("shape1", [1], np.int64), const("one_elem", [1.0], np.float32),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return write_model(model.SerializeToString(), tmp_path / "poison.onnx")
-
-
 def test_a_batch_failing_in_the_model_is_retried_record_by_record(
     pipeline_factory, poison_model, produce, read_topic
 ):

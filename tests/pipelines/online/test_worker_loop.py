@@ -234,3 +234,22 @@ def test_the_loop_closes_its_injected_source_and_sink(memory_spec):
     loop = memory_loop(memory_spec(), source, sink)
     loop.close()
     assert source.closed and sink.closed
+
+
+def test_a_batch_failing_in_the_model_is_scored_row_by_row_and_committed(
+    memory_spec, poison_model
+):
+    source, sink = MemorySource(), MemorySink()
+    spec = memory_spec(model={"path": str(poison_model)},
+                       source={"features": ["a", "poison"]})
+    loop = memory_loop(spec, source, sink)
+    for i in range(40):
+        source.append(0, orjson.dumps({"id": f"e{i}", "a": float(i),
+                                       "poison": 1 if i % 10 == 3 else 0}))
+    steps_until(loop, lambda: source.committed.get(source.partition(0)) == 40)
+    assert sorted(ids(sink)) == sorted(f"e{i}" for i in range(40) if i % 10 != 3)
+    letters = sink.topics["dead"]
+    assert sorted(orjson.loads(s.value or b"{}")["id"] for s in letters) == [
+        "e13", "e23", "e3", "e33"]
+    assert all(dict(s.headers)["error.stage"] == b"model" for s in letters)
+    assert loop.stats().model_batch_failures == 2  # batches of 20: each held two poison rows
