@@ -19,7 +19,9 @@ from streaminfer.errors import BrokerError
 
 
 def _unreachable(config: dict[str, Any], exc: KafkaError) -> BrokerError:
-    servers = ",".join(config.get("bootstrap_servers") or ["?"])
+    servers = config.get("bootstrap_servers") or "?"
+    if not isinstance(servers, str):
+        servers = ",".join(servers)
     return BrokerError(
         f"cannot reach Kafka at {servers} (kafka.bootstrap_servers): {type(exc).__name__}. "
         "Is the broker running? For local development use bootstrap_servers: embedded, or "
