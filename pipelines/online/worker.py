@@ -128,10 +128,14 @@ class ScoringLoop:
         self.sink = sink or make_sink(spec, bootstrap_servers, worker_id)
         try:
             self.source = source or make_source(spec, bootstrap_servers, worker_id)
+        except BaseException:
+            self.sink.close()
+            raise
+        try:
             self.source.subscribe(self._on_revoked, lambda tps: self.metrics.record_assignment(
                 [(tp.topic, tp.partition) for tp in tps]))
         except BaseException:
-            self.sink.close()
+            self.close()
             raise
         self._stop = threading.Event()
         self._running = False
