@@ -112,32 +112,6 @@ def test_each_kind_of_bad_input_is_dead_lettered_while_good_events_are_scored(
 _DROP = object()
 
 
-def test_a_batch_failing_in_the_model_is_retried_record_by_record(
-    pipeline_factory, poison_model, produce, read_topic
-):
-    run = pipeline_factory(model=poison_model, features=["a", "poison"], partitions=1,
-                           batching={"max_size": 64, "max_wait_ms": 200})
-    values = [orjson.dumps({"id": f"e{i}", "a": float(i), "poison": 1 if i % 10 == 3 else 0})
-              for i in range(40)]
-    produce(run.source_topic, values, [f"e{i}".encode() for i in range(40)])
-
-    predictions = [orjson.loads(r.value) for r in read_topic(run.predictions_topic, 36)]
-    letters = read_topic(run.dead_letter_topic, 4)
-    assert sorted(p["id"] for p in predictions) == sorted(
-        f"e{i}" for i in range(40) if i % 10 != 3)
-    assert all(p["score"] == float(p["id"][1:]) for p in predictions)
-    assert sorted(r.key for r in letters) == [b"e13", b"e23", b"e3", b"e33"]
-    for letter in letters:
-        headers = _headers(letter)
-        assert headers["error.type"] == "model_error" and headers["error.stage"] == "model"
-        assert "Reshape" in headers["error.message"] or "reshape" in headers["error.message"]
-    # Each batch holding a poison row failed as a whole and was then scored row by row. (A
-    # worker busy past the stats call's timeout counts as its last answer: ask until fresh.)
-    assert wait_until(lambda: run.pipeline.stats().model_batch_failures >= 1, 30)
-    stats = run.pipeline.stats()
-    assert 1 <= stats.model_batch_failures <= stats.batches
-
-
 @pytest.fixture
 def sum_model(tmp_path):
     """A second real model over the breast-cancer features: ``total`` = the row's sum."""

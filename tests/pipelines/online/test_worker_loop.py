@@ -247,9 +247,15 @@ def test_a_batch_failing_in_the_model_is_scored_row_by_row_and_committed(
         source.append(0, orjson.dumps({"id": f"e{i}", "a": float(i),
                                        "poison": 1 if i % 10 == 3 else 0}))
     steps_until(loop, lambda: source.committed.get(source.partition(0)) == 40)
-    assert sorted(ids(sink)) == sorted(f"e{i}" for i in range(40) if i % 10 != 3)
+    predictions = [orjson.loads(v or b"{}") for v in sink.values("predictions")]
+    assert sorted(p["id"] for p in predictions) == sorted(
+        f"e{i}" for i in range(40) if i % 10 != 3)
+    assert all(p["score"] == float(p["id"][1:]) for p in predictions)  # each its own row
     letters = sink.topics["dead"]
     assert sorted(orjson.loads(s.value or b"{}")["id"] for s in letters) == [
         "e13", "e23", "e3", "e33"]
-    assert all(dict(s.headers)["error.stage"] == b"model" for s in letters)
+    for letter in letters:
+        headers = {name: value.decode() for name, value in letter.headers}
+        assert headers["error.type"] == "model_error" and headers["error.stage"] == "model"
+        assert "reshape" in headers["error.message"].lower()
     assert loop.stats().model_batch_failures == 2  # batches of 20: each held two poison rows
