@@ -34,6 +34,7 @@ class KafkaSink:
     def __init__(self, config: dict[str, Any], *, linger_ms: int, compression: str) -> None:
         self._producer = new_producer(
             config,
+            acks="all",
             enable_idempotence=True,
             linger_ms=linger_ms,
             batch_size=256 * 1024,
