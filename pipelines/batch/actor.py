@@ -73,6 +73,7 @@ class UnitScorer:
         self.source_kafka = source_kafka
         self.batch_size = batch_size
         self.sink = None
+        self.delivery = spec.sink.delivery
         if target.kafka is not None:  # Kafka's client is imported only by jobs that use it
             from streaminfer.operators.kafka_sink import KafkaSink
 
@@ -143,7 +144,7 @@ class UnitScorer:
         if self.sink is not None:
             assert self.target.predictions_topic and self.target.dead_letter_topic
             return TopicUnit(self.sink, self.target.predictions_topic,
-                             self.target.dead_letter_topic)
+                             self.target.dead_letter_topic, self.delivery)
         assert self.target.folder is not None
         return PartFiles(Path(self.target.folder), unit.key, self.target.fmt)
 

@@ -19,7 +19,8 @@ import orjson
 from streaminfer.operators.dead_letter import DeadLetter
 
 if TYPE_CHECKING:  # Kafka's client is imported only by jobs that write to topics
-    from streaminfer.operators.kafka_sink import KafkaSink
+    from streaminfer.operators.kafka_sink import Sink
+    from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 
 OutputFormat = Literal["parquet", "jsonl"]
 #: Parquet part files: dictionary pages only for the columns that repeat one value (the
@@ -145,25 +146,49 @@ def remove_temporaries(folder: Path) -> list[Path]:
     return found
 
 
+#: topic, key, value, headers
+_Outgoing = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+
 class TopicUnit:
     """A unit's predictions and dead letters produced to topics, acknowledged at :meth:`commit`
-    (at least once per unit: a unit stopped half way is produced again in full)."""
+    (at least once per unit: a unit stopped half way is produced again in full).
 
-    def __init__(self, sink: KafkaSink, predictions_topic: str, dead_letter_topic: str) -> None:
+    Records are sent as they are added; :meth:`commit` awaits every ack and, by the
+    ``sink.delivery`` policy, sends the whole unit again after a refusal
+    (:func:`~streaminfer.pipelines.common.delivery.deliver`); a unit still refused after
+    ``attempts`` raises :class:`~streaminfer.operators.kafka_sink.SinkError`."""
+
+    def __init__(self, sink: Sink, predictions_topic: str, dead_letter_topic: str,
+                 policy: DeliverySpec) -> None:
         self.sink = sink
         self.predictions_topic = predictions_topic
         self.dead_letter_topic = dead_letter_topic
+        self.policy = policy
+        self.sent: list[_Outgoing] = []
 
     def add(self, predictions: list[tuple[bytes | None, bytes]],
             dead_letters: list[DeadLetter], table: Any = None) -> None:
         assert table is None, "topic outputs take encoded predictions"
-        for key, value in predictions:
-            self.sink.send(self.predictions_topic, key, value)
-        for letter in dead_letters:
-            self.sink.send(self.dead_letter_topic, letter.key, letter.value, letter.headers)
+        records: list[_Outgoing] = [(self.predictions_topic, key, value, [])
+                                     for key, value in predictions]
+        records += [(self.dead_letter_topic, d.key, d.value, d.headers) for d in dead_letters]
+        for topic, key, value, headers in records:
+            self.sink.send(topic, key, value, headers or None)
+        self.sent += records
 
     def commit(self) -> None:
-        self.sink.flush(timeout_s=120)
+        from streaminfer.pipelines.common.delivery import deliver
+
+        def produce(attempt: int) -> int:
+            if attempt > 1:  # the refused attempt's records may be lost: all again
+                for topic, key, value, headers in self.sent:
+                    self.sink.send(topic, key, value, headers or None)
+            return self.sink.flush(self.policy.ack_timeout_s)
+
+        done = deliver(produce, lambda _: None, policy=self.policy, give_up=True)
+        if done.error is not None:
+            raise done.error
 
     def abort(self) -> None:
         """Nothing to take back: what was sent stays (at least once)."""

@@ -7,15 +7,20 @@ from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
+import pytest
 
 from streaminfer.operators.dead_letter import DeadLetter, dead_letter
+from streaminfer.operators.kafka_sink import SinkError
 from streaminfer.operators.records import RecordError, SourceRecord
 from streaminfer.pipelines.batch.outputs import (
     OutputFormat,
     PartFiles,
+    TopicUnit,
     dead_letter_line,
     remove_temporaries,
 )
+from streaminfer.pipelines.kafka.memory import MemorySink
+from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 
 PREDICTIONS = [(None, orjson.dumps({"id": f"e{i}", "label": i % 2})) for i in range(5)]
 
@@ -74,3 +79,26 @@ def test_a_dead_letter_line_holds_the_value_and_the_dead_letter_headers() -> Non
     assert line["headers"]["error.type"] == "invalid_json"
     assert line["headers"]["source.offset"] == "7"
     assert orjson.loads(dead_letter_line(_letter(None)))["value"] is None
+
+
+def test_a_topic_unit_is_sent_again_in_full_after_a_refusal_then_acknowledged() -> None:
+
+    sink = MemorySink()
+    unit = TopicUnit(sink, "preds", "rejects", DeliverySpec(attempts=3, backoff_s=(0.0,)))
+    unit.add(PREDICTIONS[:3], [_letter(b"nope")])
+    unit.add(PREDICTIONS[3:], [])
+    sink.refuse(2)
+    unit.commit()
+    assert sink.values("preds") == [v for _, v in PREDICTIONS]  # each once: refused = lost
+    assert sink.values("rejects") == [b"nope"] and sink.flushes == 3
+
+
+def test_a_topic_unit_still_refused_after_the_policys_attempts_fails() -> None:
+
+    sink = MemorySink()
+    unit = TopicUnit(sink, "preds", "rejects", DeliverySpec(attempts=2, backoff_s=(0.0,)))
+    unit.add(PREDICTIONS, [])
+    sink.refuse(None)
+    with pytest.raises(SinkError):
+        unit.commit()
+    assert sink.flushes == 2 and sink.values("preds") == []
