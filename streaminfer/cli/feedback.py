@@ -64,6 +64,9 @@ def _run_joiners(spec: PipelineSpec, bootstrap: str, *, live: bool) -> FeedbackS
         try:
             service = FeedbackService(spec, bootstrap, client_config(spec.kafka, bootstrap),
                                       metrics).start()
+            if metrics is not None:
+                thread = service.thread
+                metrics.threads.watch(lambda: [e for e in [thread.last_error] if e])
             log.info("joining %s and %s into %s%s", spec.sink.predictions_topic,
                      service.fb.labels_topic, service.fb.training_topic,
                      f"; metrics {metrics.url}" if metrics else "")
