@@ -185,11 +185,11 @@ class ActorPool(Generic[S]):
     def start(self, makers: dict[str, Callable[[], Any]]) -> None:
         """Create an actor per name and wait until each runs; if one cannot start, none is
         kept (all are killed) and a :class:`PipelineError` says why."""
-        started = {name: make() for name, make in makers.items()}
-        if not started:
-            return
+        started: dict[str, Any] = {}
         try:
-            failed = self._ray.ready(started)
+            for name, make in makers.items():
+                started[name] = make()
+            failed = self._ray.ready(started) if started else {}
         except Exception:
             for actor in started.values():
                 self._ray.kill(actor)

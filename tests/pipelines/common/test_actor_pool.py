@@ -142,3 +142,15 @@ def test_reading_changes_nothing_and_current_falls_back_to_the_last_counters() -
     assert {n: s.events for n, s in p.current(silent).items()} == {"w0": 5, "w1": 0}
     assert p.ask_all("swap_model", "m", 1.0, timeout_s=1.0) == {
         n: "swap_model('m', 1.0)" for n in ("w0", "w1", "w2")}
+
+
+def test_an_actor_that_cannot_be_created_takes_the_ones_before_it_down() -> None:
+    p: ActorPool[Stats] = ActorPool("worker", actors=PlainActors())
+    first = Plain("w0")
+
+    def refused() -> Any:
+        raise ValueError("actor name w1 is taken")
+
+    with pytest.raises(ValueError, match="taken"):
+        p.start({"w0": lambda: first, "w1": refused})
+    assert first.killed and p.names == []
