@@ -5,13 +5,18 @@ later promote is applied. Before, the thread ended silently and never swapped ag
 from __future__ import annotations
 
 import logging
+import re
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
+from streaminfer.cli.commands import app
 from streaminfer.operators.metric_names import DRIVER_THREAD_LAST_ERROR
 from streaminfer.operators.model_runner import read_model_file
 from streaminfer.pipelines.feedback.status import parse_status
@@ -25,6 +30,7 @@ pytestmark = pytest.mark.integration
 
 def test_the_follower_survives_a_dead_model_store_and_applies_a_later_promote(
     two_versions: Registry, following: Callable[..., Any], caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     import ray
 
@@ -54,6 +60,15 @@ def test_the_follower_survives_a_dead_model_store_and_applies_a_later_promote(
               if f.name == DRIVER_THREAD_LAST_ERROR for s in f.samples]
     assert served and served[0]["thread"] == "alias follower", served
     assert [e.thread for e in parse_status(text).thread_errors] == ["alias follower"]
+    data = running.spec.model_dump(mode="json", exclude_none=True)
+    data["metrics"]["port"] = int(pipeline.metrics_url.rsplit(":", 1)[1].split("/")[0])
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(yaml.safe_dump(data))
+    shown = CliRunner().invoke(app, ["status", str(config)], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    # (the count grows while the store is away: each poll fails again)
+    assert re.search(r"alias follower failed \d+ time\(s\), last \d+s ago: ", shown.output), (
+        shown.output)
 
     # A store comes back under the same name, holding what serves: the next poll swaps.
     one = registry.resolve("bc", "1")
