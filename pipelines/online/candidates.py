@@ -13,6 +13,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
+from streaminfer.operators import metric_names as names
 from streaminfer.operators.routing import id_share
 from streaminfer.pipelines.online.model_backends import ModelBackend
 from streaminfer.pipelines.rollout.versions import Candidate
@@ -49,10 +50,10 @@ class ShadowTally:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.counts: dict[tuple[str, str], list[int]] = {}
         self._compared = Counter(
-            "streaminfer_shadow_compared", "Rows a shadow version scored beside the served "
+            names.SHADOW_COMPARED, "Rows a shadow version scored beside the served "
             "one and whose outputs were compared.", ["model", "version"], registry=registry)
         self._agreed = Counter(
-            "streaminfer_shadow_agreed", "Rows on which a shadow version agreed with the "
+            names.SHADOW_AGREED, "Rows on which a shadow version agreed with the "
             "served one (same label; regressors: same value).", ["model", "version"],
             registry=registry)
 

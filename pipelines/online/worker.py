@@ -26,6 +26,7 @@ from streaminfer.operators.metrics import WorkerMetrics, WorkerStats
 from streaminfer.operators.profile import Profile
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.common.delivery import deliver
+from streaminfer.pipelines.common.log_levels import setup_actor_logging
 from streaminfer.pipelines.common.loop_actor import LoopActor
 from streaminfer.pipelines.kafka.clients import member_config
 from streaminfer.pipelines.online.assembly import build_scorer
@@ -43,7 +44,6 @@ from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
 
 log = logging.getLogger(__name__)
 
-KAFKA_LOG_ENV = "STREAMINFER_KAFKA_LOG"
 IDLE_POLL_MS = 100
 UNASSIGNED_WARNING_S = 30.0
 IN_FLIGHT_POLL_MS = 2  # poll briefly while batches are at the model, to see them finish
@@ -316,10 +316,7 @@ class SourceWorker(LoopActor[ScoringLoop, WorkerStats]):
         self, spec: PipelineSpec, bootstrap_servers: str, worker_id: str,
         models: dict[str, ModelSource],
     ) -> None:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        # kafka-python logs every retried connection; this worker reports what matters.
-        # `streaminfer -v` (or STREAMINFER_KAFKA_LOG=INFO) shows them.
-        logging.getLogger("kafka").setLevel(os.environ.get(KAFKA_LOG_ENV, "CRITICAL"))
+        setup_actor_logging()  # `streaminfer -v` reaches here (common/log_levels.py)
         self.spec, self.models = spec, models
 
         def build() -> ScoringLoop:
