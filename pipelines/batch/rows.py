@@ -1,7 +1,7 @@
 """File rows as the records the online path sees: one JSON object per row.
 
 A row of a Parquet or CSV file becomes the JSON encoding of its columns; a JSONL line is
-taken as it is (so a malformed line is rejected exactly as a malformed event would be). The
+taken as it is (a malformed line becomes a dead letter exactly as a malformed event would). The
 record's origin is ``topic`` = the file, ``partition`` = 0, ``offset`` = the row's index in
 the file (for JSONL: its line number, from 0; for CSV: among the rows that parsed).
 """
@@ -37,7 +37,7 @@ def _dump(row: dict[str, Any]) -> bytes:
 
 def read_table(unit: Unit, stamp_ms: int) -> tuple[Any, int, list[DeadLetter]]:
     """A Parquet or CSV unit as an Arrow table, the file index of its first row, and the
-    rejects for rows that could not be parsed (CSV), holding their raw text."""
+    dead letters for rows that could not be parsed (CSV), holding their raw text."""
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 

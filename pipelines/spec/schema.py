@@ -25,6 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName, whole_above_one
 from streaminfer.pipelines.spec.batch_spec import BatchSpec
+from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 from streaminfer.pipelines.spec.drift_spec import DriftSpec
 from streaminfer.pipelines.spec.feedback_spec import FeedbackSpec, with_live_fields
 from streaminfer.pipelines.spec.kafka_spec import (
@@ -152,6 +153,10 @@ class SinkSpec(FrozenModel):
     linger_ms: int = Field(2, ge=0, le=10_000, description="Producer linger.ms.")
     compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = Field(
         "none", description="Producer compression."
+    )
+    delivery: DeliverySpec = Field(
+        default_factory=DeliverySpec,
+        description="Retries of a batch's outputs before its offsets are committed.",
     )
 
 

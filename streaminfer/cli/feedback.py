@@ -64,6 +64,9 @@ def _run_joiners(spec: PipelineSpec, bootstrap: str, *, live: bool) -> FeedbackS
         try:
             service = FeedbackService(spec, bootstrap, client_config(spec.kafka, bootstrap),
                                       metrics).start()
+            if metrics is not None:
+                thread = service.thread
+                metrics.threads.watch(lambda: [e for e in [thread.last_error] if e])
             log.info("joining %s and %s into %s%s", spec.sink.predictions_topic,
                      service.fb.labels_topic, service.fb.training_topic,
                      f"; metrics {metrics.url}" if metrics else "")
@@ -85,6 +88,7 @@ def _run_joiners(spec: PipelineSpec, bootstrap: str, *, live: bool) -> FeedbackS
 
 def status(path: ConfigArg) -> None:
     """Print a running pipeline's counters and live metrics (from its metrics endpoint)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from streaminfer.pipelines.feedback.status import fetch_metrics, parse_status
@@ -105,6 +109,8 @@ def status(path: ConfigArg) -> None:
     table.add_row(f"{status.workers_alive:.0f}", f"{status.events_in:,.0f}",
                   f"{status.predictions:,.0f}", f"{status.dead_letters:,.0f}")
     out.print(table)
+    for error in status.thread_errors:  # a driver thread failed, and goes on
+        out.print(f"[bold red]{escape(error.describe())}[/bold red]")
     models = read_serving(text)
     if models:
         out.print(models_table(models))
