@@ -29,11 +29,13 @@ def canary_picks(ids: list[Any], share: float) -> list[bool]:
     return [id_share(the_id, CANARY_SALT) < share for the_id in ids]
 
 
-def agrees(served: dict[str, Any], shadow: dict[str, Any]) -> bool | None:
-    """Whether a shadow's output agrees with the serving one's: the same ``label`` (classifiers),
-    else the same first output rounded to 6 digits; ``None`` when they cannot be compared."""
-    if "label" in served and "label" in shadow:
-        return bool(served["label"] == shadow["label"])
+def agrees(served: dict[str, Any], shadow: dict[str, Any],
+           label: str | None = "label") -> bool | None:
+    """Whether a shadow's output agrees with the serving one's: the same class label (in
+    field ``label``: ``output_field("label", model.outputs)``), else the same first output
+    rounded to 6 digits; ``None`` when they cannot be compared."""
+    if label is not None and label in served and label in shadow:
+        return bool(served[label] == shadow[label])
     first = next(iter(served), None)
     if first is None or first not in shadow:
         return None

@@ -21,6 +21,7 @@ from streaminfer.operators.codecs import JsonCodec
 from streaminfer.operators.dead_letter import DeadLetter, dead_letter
 from streaminfer.operators.features import FeatureExtractor
 from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.operators.output_roles import output_field
 from streaminfer.operators.predictions import event_id, feature_row, prediction
 from streaminfer.operators.records import Record, RecordError
 from streaminfer.operators.routing import Router
@@ -232,7 +233,7 @@ class BatchScorer:
             out.shadow_predictions.append((record.key, encoded))
             outcome = served[position]
             same = None if outcome is None or isinstance(outcome[1], RecordError) else \
-                agrees(outcome[1], outputs)
+                agrees(outcome[1], outputs, output_field("label", group.info.outputs))
             if same is not None:
                 tally[0] += 1
                 tally[1] += int(same)
