@@ -210,7 +210,7 @@ def test_a_swap_applies_at_a_batch_boundary_every_event_once(memory_spec, datase
     feed(source, dataset_factory("breast_cancer"), 100)
     steps_until(loop, lambda: len(source.commits) == 2)
     model = spec.model_specs[0].model_copy(update={"version": "2"})
-    applied = loop.swaps.serve(model.model_name,
+    applied = loop.swaps.replace(model.model_name,
                                LocalModel(load_model(model, read_model_file(model.path))))
     steps_until(loop, lambda: source.committed.get(source.partition(0)) == 100)
     assert applied.is_set()

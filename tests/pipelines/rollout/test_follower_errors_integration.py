@@ -21,7 +21,7 @@ from streaminfer.operators.metric_names import DRIVER_THREAD_LAST_ERROR
 from streaminfer.operators.model_runner import read_model_file
 from streaminfer.pipelines.feedback.status import parse_status
 from streaminfer.pipelines.online.model_store import ModelStore
-from streaminfer.pipelines.rollout.decide import StoredModel
+from streaminfer.pipelines.rollout.versions import Version
 from streaminfer.pipelines.training.registry import Registry
 from streaminfer.waiting import wait_until
 
@@ -75,6 +75,6 @@ def test_the_follower_survives_a_dead_model_store_and_applies_a_later_promote(
     stores["bc"] = ray.remote(ModelStore).options(  # type: ignore[attr-defined]
         name=f"{running.spec.name}-model-bc", namespace=running.spec.ray.namespace,
         num_cpus=0, max_restarts=0,
-    ).remote(StoredModel(read_model_file(registry.fetch(one), one.sha256), "1", one.sha256))
+    ).remote(Version("1", one.sha256, read_model_file(registry.fetch(one), one.sha256)))
     assert wait_until(lambda: follower.serving == {"bc": "2"}, 60), follower.thread.last_error
     assert set(follower.history[-1].workers.values()) == {"2"}
