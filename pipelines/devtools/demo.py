@@ -20,11 +20,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from streaminfer.operators.kafka_clients import new_producer
-from streaminfer.operators.metrics import quantile
 from streaminfer.operators.profile import profile_path
-from streaminfer.pipelines.common.embedded_broker import PRODUCER_SETTINGS
-from streaminfer.pipelines.common.stop_signals import StopSignals
 from streaminfer.pipelines.devtools.demo_labels import LabelSender
 from streaminfer.pipelines.devtools.demo_loop import LoopWatch
 from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
@@ -34,6 +30,8 @@ from streaminfer.pipelines.devtools.outcomes import (
     histogram_quantile,
     seen_in_either,
 )
+from streaminfer.pipelines.kafka.embedded_broker import PRODUCER_SETTINGS
+from streaminfer.pipelines.kafka.factory import new_producer
 from streaminfer.pipelines.online.live_view import (
     RateMeter,
     drift_table,
@@ -42,7 +40,9 @@ from streaminfer.pipelines.online.live_view import (
 )
 from streaminfer.pipelines.online.pipeline import Pipeline
 from streaminfer.pipelines.online.stall import StallWatch, stall_message
-from streaminfer.pipelines.online.stats import PipelineStats
+from streaminfer.pipelines.process.stop_signals import StopSignals
+from streaminfer.pipelines.runtime.stats import PipelineStats
+from streaminfer.pipelines.runtime.worker_metrics import quantile
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
@@ -67,7 +67,7 @@ BAD_EVENTS = (
 class EventGenerator(threading.Thread):
     """Replays dataset rows with small noise at ``rate`` events/s, keyed by event id.
 
-    It sends through :data:`~streaminfer.pipelines.common.embedded_broker.PRODUCER_SETTINGS`: few,
+    It sends through :data:`~streaminfer.pipelines.kafka.embedded_broker.PRODUCER_SETTINGS`: few,
     large, compressed record batches, which the embedded broker can keep up with for hours.
     """
 

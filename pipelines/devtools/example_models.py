@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from streaminfer.operators.model_runner import sha256_hex, write_model_file
-from streaminfer.pipelines.training.trainers import export_onnx
+from streaminfer.pipelines.lifecycle.trainers import export_onnx
 
 
 @dataclass(frozen=True)

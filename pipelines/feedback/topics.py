@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from streaminfer.errors import ConfigError
-from streaminfer.pipelines.common.topics import ensure_topics
+from streaminfer.pipelines.kafka.topics import ensure_topics
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 

@@ -17,11 +17,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streaminfer.errors import DataError
 from streaminfer.operators import metric_names as names
-from streaminfer.operators.alerts import AlertPublisher
-from streaminfer.operators.metrics import WorkerStats
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.profile import Profile, profile_path
+from streaminfer.pipelines.kafka.alert_publisher import AlertPublisher
 from streaminfer.pipelines.online.drift_watch import DriftState, DriftWatch
+from streaminfer.pipelines.runtime.worker_metrics import WorkerStats
 from streaminfer.pipelines.spec.drift_spec import DriftSpec
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
 

@@ -22,7 +22,7 @@ from streaminfer.operators.metric_table import primary_metric as table_primary
 from streaminfer.operators.model_runner import ModelInfo, OnnxModel, read_model_file
 from streaminfer.operators.profile import Profile, output_columns, profile_path
 from streaminfer.operators.quality import classifier_metrics, regressor_metrics
-from streaminfer.pipelines.online.assembly import load_model
+from streaminfer.pipelines.runtime.assembly import load_model
 from streaminfer.pipelines.spec.schema import ModelSpec
 
 BATCH = 4096
