@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pytest
 
 from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
@@ -40,6 +41,23 @@ def fb_section() -> Callable[..., dict[str, Any]]:
 def label_records() -> Callable[..., tuple[list[bytes | None], list[bytes]]]:
     """``label_records(ids, labels)`` -> (values, keys) for ``produce(topic, values, keys)``."""
     return label_values
+
+
+def heads(records: list[Any]) -> set[str]:
+    """The id of the first record in each partition (JSON values with an "id")."""
+    first: dict[int, Any] = {}
+    for record in records:
+        if record.partition not in first or record.offset < first[record.partition].offset:
+            first[record.partition] = record
+    return {orjson.loads(r.value)["id"] for r in first.values()}
+
+
+@pytest.fixture
+def partition_heads() -> Callable[[list[Any]], set[str]]:
+    """``partition_heads(records)`` -> the id of the first record in each partition: left
+    unlabelled, such a prediction holds its partition's commit back, so that a restarted
+    joiner reads every later prediction again."""
+    return heads
 
 
 @pytest.fixture
