@@ -163,7 +163,7 @@ class JoinLoop:
                                   for p in partitions}
         restored = read_published(config, training,
                                   {p: s or 0 for p, s in self.restore_committed.items()},
-                                  _example_id)
+                                  example_id)
         self.state.restore(restored.ids, time.monotonic())
         for p in partitions:
             self.training_end[p] = restored.ends[p]
@@ -359,7 +359,7 @@ def _decode(value: bytes | None) -> dict[str, Any]:
     return decoded
 
 
-def _example_id(value: bytes | None) -> Hashable | None:
+def example_id(value: bytes | None) -> Hashable | None:
     """The id of a labelled example (None: not one)."""
     try:
         example = _decode(value)
