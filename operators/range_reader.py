@@ -9,7 +9,7 @@ the next range.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,17 +36,22 @@ class ReadSpan:
 def read_range(
     config: dict[str, Any], topic: str, *, start: Mapping[int, int] | int | None = None,
     end: Mapping[int, int] | int | None = None, timeout_s: float = 120.0,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, partitions: Collection[int] | None = None,
+    each: Callable[[list[Record]], None] | None = None,
 ) -> tuple[list[Record], ReadSpan]:
     """Every record of ``topic`` from ``start`` (default: the beginning) up to ``end``
     (default: the high watermark at the first fetch; an end beyond it stops there), in offset
     order per partition.
 
-    ``start`` and ``end`` are offsets by partition, or one offset for every partition."""
+    ``start`` and ``end`` are offsets by partition, or one offset for every partition;
+    ``partitions`` reads only those. With ``each``, the records go to it as they arrive (in
+    offset order per partition) and none is kept: the list returned is empty."""
     consumer = KafkaConsumer(**config, group_id=None, enable_auto_commit=False,
                              fetch_max_wait_ms=100, auto_offset_reset="earliest")
     try:
         tps = wait_for_partitions(consumer, [topic], timeout_s=15.0)
+        if partitions is not None:
+            tps = [tp for tp in tps if tp.partition in partitions]
         start, end = _per_partition(start, tps), _per_partition(end, tps)
         consumer.assign(tps)
         first = consumer.beginning_offsets(tps)
@@ -65,7 +70,10 @@ def read_range(
                     ends[tp] = max(min(wanted.get(tp, high), high), starts[tp])
             fresh = [r for tp, rs in batches.items() for r in rs
                      if tp in ends and r.offset < ends[tp]]
-            records.extend(fresh)
+            if each is not None:
+                each(fresh)
+            else:
+                records.extend(fresh)
             if progress is not None and fresh:
                 progress(len(fresh))
             open_tps = [tp for tp in tps if tp not in ends or consumer.position(tp) < ends[tp]]

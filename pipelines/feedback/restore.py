@@ -5,9 +5,9 @@ partition i of the predictions, written only by the joiner that owns i, acknowle
 any input offset is committed. So what a partition holds is exactly what was published, and
 reading it from the restore start (committed by the joiner with its input offsets, see
 :class:`~streaminfer.operators.join_state.RestoreStart`) up to its high watermark gives every
-id whose prediction may be read again. The end is the high watermark of the fetch responses
-(``consumer.highwater``), not ``end_offsets()``, which the embedded broker answers up to one
-record batch short.
+id whose prediction may be read again. The reading is :func:`read_range`'s: up to the high
+watermark of the fetch responses, not ``end_offsets()`` (the embedded broker answers that up
+to one record batch short), keeping ids, not records.
 """
 
 from __future__ import annotations
@@ -16,12 +16,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-
-from streaminfer.errors import BrokerError
-from streaminfer.waiting import wait_until
-
-POLL_RECORDS = 5_000
+from streaminfer.operators.range_reader import read_range
+from streaminfer.operators.records import Record
 
 
 @dataclass
@@ -47,39 +43,15 @@ def read_published(config: dict[str, Any], topic: str, starts: dict[int, int],
     restored = Restored()
     if not starts:
         return restored
-    consumer = KafkaConsumer(**config, group_id=None, enable_auto_commit=False,
-                             fetch_max_wait_ms=100, auto_offset_reset="earliest")
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(starts)]
-        consumer.assign(tps)
-        first = consumer.beginning_offsets(tps)
-        for tp in tps:
-            restored.starts[tp.partition] = max(starts[tp.partition], first[tp])
-            consumer.seek(tp, restored.starts[tp.partition])
 
-        def read_some() -> bool:
-            batches = consumer.poll(timeout_ms=200, max_records=POLL_RECORDS)
-            for tp in tps:
-                high = consumer.highwater(tp)
-                if tp.partition not in restored.ends and high is not None:
-                    restored.ends[tp.partition] = max(high, restored.starts[tp.partition])
-            for tp, records in batches.items():
-                end = restored.ends.get(tp.partition)
-                for record in records:
-                    if end is None or record.offset < end:
-                        key = id_of(record.value)
-                        if key is not None:
-                            restored.ids.add(key)
-            done = [tp for tp in tps if tp.partition in restored.ends
-                    and consumer.position(tp) >= restored.ends[tp.partition]]
-            consumer.pause(*done)
-            return len(done) == len(tps)
+    def keep(records: list[Record]) -> None:
+        for record in records:
+            key = id_of(record.value)
+            if key is not None:
+                restored.ids.add(key)
 
-        if not wait_until(read_some, timeout_s, every_s=0.0):
-            missing = sorted(tp.partition for tp in tps if tp.partition not in restored.ends
-                             or consumer.position(tp) < restored.ends[tp.partition])
-            raise BrokerError(f"restoring the joiner from {topic}: partitions {missing} not "
-                              f"read to their high watermark within {timeout_s:.0f}s")
-    finally:
-        consumer.close(autocommit=False)
+    _, span = read_range(config, topic, start=starts, partitions=set(starts), each=keep,
+                         timeout_s=timeout_s)
+    for partition, (first, end) in span.offsets.items():
+        restored.starts[partition], restored.ends[partition] = first, end
     return restored
