@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 
 POLL_MS = 100
 MAX_POLL_RECORDS = 5_000
+#: Longest a joiner may take to read back what it joined before it reads anything else (it
+#: fails, and Ray restarts it, past this).
+RESTORE_TIMEOUT_S = 900.0
 
 
 def join_key(value: Any) -> Hashable:
@@ -109,12 +112,7 @@ class JoinLoop:
         self.restore_committed: dict[int, int | None] = {}
         self.training_end: dict[int, int] = {}  # next offset of our examples, per partition
         self.training_out: Counter[int] = Counter()  # examples in the outbox, per partition
-        if not self.shadow:
-            try:
-                self._restore(config, partitions)
-            except BaseException:
-                self.close()
-                raise
+        self._config, self._partitions = config, partitions
         self.window = LiveWindow(fb.live.window, int(fb.live.max_age_s * 1000))
         self.metrics = JoinerMetrics(joiner_id, partitions)
         self.positions: dict[tuple[Side, int], int] = {}
@@ -155,7 +153,8 @@ class JoinLoop:
 
     def _restore(self, config: dict[str, Any], partitions: list[int]) -> None:
         """Remember as joined the ids already on this joiner's partitions of the training
-        topic, read from the restore start its last owner committed."""
+        topic, read from the restore start its last owner committed (in the loop's thread,
+        before the first poll: a long restore does not hold up the pool's start)."""
         training, predictions = self.fb.training_topic, self.spec.sink.predictions_topic
         committed = {p: self.consumer.committed(TopicPartition(predictions, p))
                       for p in partitions}
@@ -163,7 +162,7 @@ class JoinLoop:
                                   for p in partitions}
         restored = read_published(config, training,
                                   {p: s or 0 for p, s in self.restore_committed.items()},
-                                  example_id)
+                                  example_id, timeout_s=RESTORE_TIMEOUT_S)
         self.state.restore(restored.ids, time.monotonic())
         for p in partitions:
             self.training_end[p] = restored.ends[p]
@@ -180,6 +179,8 @@ class JoinLoop:
         """Join until asked to stop; then produce and commit what is joined."""
         self._running = True
         try:
+            if not self.shadow and not self.restore_start:
+                self._restore(self._config, self._partitions)
             while not self._stop.is_set():
                 self.step()
             self._flush(final=True)
