@@ -22,7 +22,7 @@ rebuild by reading again.
 from __future__ import annotations
 
 import heapq
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -255,25 +255,30 @@ def commit_offsets(
 
 class RestoreStart:
     """Where, in one partition of the training topic, a restore must start reading so that
-    it finds the example of every joined prediction at or above the committed offset.
+    it finds the example of every joined prediction at or above the committed offset, and of
+    every join younger than ``remember_s`` (a later label for it is then still a duplicate).
 
-    Built with what the last restore knew: predictions at or above ``committed`` were
-    published at or above ``start``, and those below ``replayed_until`` (read before the
-    restart) may be among them. Each flush adds a note: predictions read from then on are
-    published at or above the training topic's end after that flush.
+    Built with what the last restore knew, at ``now``: predictions at or above ``committed``
+    were published at or above ``start``, those below ``replayed_until`` (read before the
+    restart) may be among them, and the ids it restored are remembered ``remember_s`` from
+    ``now``. Each flush adds a note: predictions read from then on, and examples published
+    from then on, land at or above the training topic's end after that flush.
 
-    >>> where = RestoreStart(committed=0, start=40, replayed_until=10)
-    >>> where.note(position=4, end=55)   # read again up to 4: notes count from 10
-    >>> where.note(position=20, end=61)
-    >>> where.start(9), where.start(10), where.start(19), where.start(25)
-    (40, 55, 55, 61)
+    >>> where = RestoreStart(committed=0, start=40, replayed_until=10, now=0.0, remember_s=60)
+    >>> where.note(position=4, end=55, now=1.0)   # read again up to 4: notes count from 10
+    >>> where.note(position=20, end=61, now=2.0)
+    >>> where.start(25, now=30.0), where.start(25, now=61.5), where.start(25, now=62.5)
+    (40, 55, 61)
     """
 
-    def __init__(self, *, committed: int, start: int, replayed_until: int) -> None:
+    def __init__(self, *, committed: int, start: int, replayed_until: int, now: float,
+                 remember_s: float) -> None:
         self._notes: list[tuple[int, int]] = [(committed, start)]
         self._floor = replayed_until
+        self._remember_s = remember_s
+        self._times: deque[tuple[float, int]] = deque([(now, start)])
 
-    def note(self, *, position: int, end: int) -> None:
+    def note(self, *, position: int, end: int, now: float) -> None:
         """After a flush whose examples are all acknowledged: the next prediction to read is
         at ``position``, the next example will land at or above ``end``."""
         position = max(position, self._floor)
@@ -281,16 +286,20 @@ class RestoreStart:
             self._notes[-1] = (position, end)
         elif position > self._notes[-1][0]:
             self._notes.append((position, end))
+        if end > self._times[-1][1]:
+            self._times.append((now, end))
 
-    def start(self, committed: int) -> int:
-        """The restore start that goes with committing ``committed`` for the predictions
-        (notes below it are forgotten)."""
+    def start(self, committed: int, *, now: float) -> int:
+        """The restore start that goes with committing ``committed`` for the predictions at
+        ``now`` (what neither needs any more is forgotten)."""
         index = 0
         for i, (position, _) in enumerate(self._notes):
             if position <= committed:
                 index = i
         del self._notes[:index]
-        return self._notes[0][1]
+        while len(self._times) > 1 and self._times[1][0] < now - self._remember_s:
+            self._times.popleft()
+        return min(self._notes[0][1], self._times[0][1])
 
 
 #: Prediction fields that are not model outputs.

@@ -163,12 +163,14 @@ class JoinLoop:
         restored = read_published(config, training,
                                   {p: s or 0 for p, s in self.restore_committed.items()},
                                   example_id, timeout_s=RESTORE_TIMEOUT_S)
-        self.state.restore(restored.ids, time.monotonic())
+        now = time.monotonic()
+        self.state.restore(restored.ids, now)
         for p in partitions:
             self.training_end[p] = restored.ends[p]
             self.restore_start[p] = RestoreStart(
                 committed=committed[p] or 0, start=restored.starts[p],
-                replayed_until=self.replay_until.get(("prediction", p), 0))
+                replayed_until=self.replay_until.get(("prediction", p), 0), now=now,
+                remember_s=self.fb.label_wait_s)
         log.info("%s: %d joined ids restored from %d examples on %s", self.joiner_id,
                  len(restored.ids), restored.examples, training)
 
@@ -287,10 +289,11 @@ class JoinLoop:
         for p, count in self.training_out.items():
             self.training_end[p] += count
         self.training_out.clear()
+        now = time.monotonic()
         for p, start in self.restore_start.items():
             position = self.positions.get(("prediction", p))
-            if position is not None:
-                start.note(position=position, end=self.training_end[p])
+            if position is not None:  # else nothing of p read, nothing of p published
+                start.note(position=position, end=self.training_end[p], now=now)
 
     def _commit(self) -> None:
         """Commit the input offsets, then the restore starts that go with them (a restore
@@ -305,7 +308,8 @@ class JoinLoop:
                 log.warning("%s: commit failed (%s)", self.joiner_id, exc)
                 return
             self.committed.update(changed)
-        starts = {p: where.start(self.committed[("prediction", p)])
+        now = time.monotonic()
+        starts = {p: where.start(self.committed[("prediction", p)], now=now)
                   for p, where in self.restore_start.items()
                   if ("prediction", p) in self.committed}
         starts = {p: s for p, s in starts.items() if self.restore_committed.get(p) != s}

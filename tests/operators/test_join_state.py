@@ -175,28 +175,47 @@ def test_a_restored_id_outlives_the_pending_bound() -> None:
     assert s.counts["replayed_match"] == 50 and s.size == 0
 
 
+def restore_start(committed: int, start: int, replayed_until: int,
+                  remember_s: float = 1e9) -> RestoreStart:
+    return RestoreStart(committed=committed, start=start, replayed_until=replayed_until,
+                        now=0.0, remember_s=remember_s)
+
+
 def test_restore_start_follows_the_committed_offset() -> None:
-    where = RestoreStart(committed=100, start=7, replayed_until=100)
-    assert where.start(100) == 7
-    where.note(position=120, end=30)   # predictions from 120 on: examples from 30 on
-    where.note(position=120, end=31)   # nothing read since: the later end holds too
-    where.note(position=150, end=45)
-    assert where.start(119) == 7       # 100..119 may have examples below 30
-    assert where.start(120) == 31
-    assert where.start(160) == 45
-    assert where.start(160) == 45      # older notes are forgotten
+    where = restore_start(committed=100, start=7, replayed_until=100, remember_s=10.0)
+    assert where.start(100, now=50.0) == 7
+    where.note(position=120, end=30, now=51.0)  # predictions from 120 on: examples from 30 on
+    where.note(position=120, end=31, now=52.0)  # nothing read since: the later end holds too
+    where.note(position=150, end=45, now=53.0)
+    assert where.start(119, now=70.0) == 7      # 100..119 may have examples below 30
+    assert where.start(120, now=70.0) == 31
+    assert where.start(160, now=70.0) == 45
+    assert where.start(160, now=70.0) == 45     # older notes are forgotten
 
 
 def test_restore_start_keeps_the_restored_start_below_the_replay_mark() -> None:
     """Predictions below what the last owner read may be restored ids, whose examples lie
     below anything this joiner produced: until the commit passes the mark, the start stays."""
-    where = RestoreStart(committed=0, start=12, replayed_until=500)
-    where.note(position=100, end=60)
-    where.note(position=400, end=80)
-    assert where.start(450) == 12
-    where.note(position=600, end=90)
-    assert where.start(550) == 80  # from 500 on: only this joiner's examples, >= 80
-    assert where.start(600) == 90
+    where = restore_start(committed=0, start=12, replayed_until=500, remember_s=1.0)
+    where.note(position=100, end=60, now=1.0)
+    where.note(position=400, end=80, now=2.0)
+    assert where.start(450, now=100.0) == 12
+    where.note(position=600, end=90, now=101.0)
+    assert where.start(550, now=200.0) == 80  # from 500 on: only this joiner's examples
+    assert where.start(600, now=200.0) == 90
+
+
+def test_restore_start_keeps_every_join_younger_than_remember_s() -> None:
+    """Nothing pending, everything committed: the start still covers the joins a later
+    label may still meet (a duplicate_label after a restart, not a label without
+    prediction)."""
+    where = restore_start(committed=0, start=5, replayed_until=0, remember_s=60.0)
+    where.note(position=10, end=8, now=1.0)     # examples 5..7 published before t=1
+    where.note(position=20, end=12, now=30.0)   # 8..11 before t=30
+    where.note(position=20, end=12, now=40.0)   # nothing new: no new time note
+    assert where.start(20, now=60.5) == 5       # the restored ids (t=0) are still remembered
+    assert where.start(20, now=61.5) == 8       # after t=1 + 60: the joins since t=1
+    assert where.start(20, now=90.5) == 12      # after t=30 + 60: none left to remember
 
 
 def test_counts_add_up_over_a_random_stream() -> None:
