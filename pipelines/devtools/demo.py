@@ -172,7 +172,7 @@ def memory_cap_line(rss_mb: float, cap_mb: float | None) -> str | None:
     """The line the demo stops with once the broker's resident memory is over the cap."""
     if cap_mb is None or rss_mb <= cap_mb:
         return None
-    return (f"stopping: the embedded broker holds {rss_mb:,.0f} MB, over the demo's cap of "
+    return (f"stopping: the embedded broker holds {rss_mb:,.1f} MB, over the demo's cap of "
             f"{cap_mb:,.0f} MB (--broker-memory-cap-mb); it keeps every record in memory, so "
             "restart the demo (it starts empty) or run it against Kafka")
 
@@ -378,7 +378,7 @@ def run_demo(
                         break
                 live.update(_view(run, meter, watch), refresh=True)
             if run.capped:
-                console.print(run.capped)
+                console.print(run.capped, soft_wrap=True)
             elif signals.event.is_set():
                 console.print("stopping: finishing open batches ...")
         finally:

@@ -19,7 +19,7 @@ def test_the_cap_line_names_the_memory_the_cap_and_the_option() -> None:
     assert memory_cap_line(4096.0, 4096.0) is None
     assert memory_cap_line(1e6, None) is None
     line = memory_cap_line(4100.4, 4096.0)
-    assert line is not None and "4,100 MB" in line and "4,096 MB" in line
+    assert line is not None and "4,100.4 MB" in line and "4,096 MB" in line
     assert "--broker-memory-cap-mb" in line and "\n" not in line
 
 
