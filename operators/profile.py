@@ -167,14 +167,32 @@ def profile_path(model_path: str | Path) -> Path:
     return Path(f"{model_path}.profile.json")
 
 
+def integer_levels(values: np.ndarray, bins: int = BINS) -> np.ndarray | None:
+    """The distinct values, sorted, when they are at most ``bins`` integers (a flag, a code,
+    a small count); else ``None``.
+
+    >>> integer_levels(np.array([0.0, 1.0, 1.0, 0.0])).tolist(), integer_levels(np.arange(24.0))
+    ([0.0, 1.0], None)
+    """
+    levels = np.unique(values)
+    if len(levels) > bins or not np.array_equal(levels, np.round(levels)):
+        return None
+    return levels
+
+
 def numeric_bins(name: str, values: np.ndarray, bins: int = BINS) -> Bins:
-    """Quantile bins of ``values`` (fewer when values repeat) with their training shares."""
+    """Bins of ``values`` with their training shares: one per value when the values are at
+    most ``bins`` distinct integers (:func:`integer_levels`), else quantile bins (fewer when
+    values repeat)."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     if len(values) == 0:
         raise DataError(f"{name}: no finite values to profile")
-    inner = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])
-    edges = np.unique(inner)
+    levels = integer_levels(values, bins)
+    if levels is not None:  # bin i holds levels[i]; values beyond them the first or last bin
+        edges = levels[:-1]
+    else:
+        edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
     if len(edges) and edges[-1] >= values.max():  # keep a non-empty last bin above the last edge
         edges = edges[:-1]
     draft = Bins(name, "numeric", (0.0,) * (len(edges) + 1), tuple(edges.tolist()))

@@ -9,7 +9,7 @@ arriving after that are left for the next range.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,16 +37,21 @@ class ReadSpan:
 def read_range(
     config: dict[str, Any], topic: str, *, start: Mapping[int, int] | int | None = None,
     end: Mapping[int, int] | int | None = None, timeout_s: float = 120.0,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, partitions: Collection[int] | None = None,
+    each: Callable[[list[Record]], None] | None = None,
 ) -> tuple[list[Record], ReadSpan]:
     """Every record of ``topic`` from ``start`` (default: the beginning) up to ``end``
     (default: the exact end when the read starts; an end beyond it stops there), in offset
     order per partition.
 
-    ``start`` and ``end`` are offsets by partition, or one offset for every partition."""
+    ``start`` and ``end`` are offsets by partition, or one offset for every partition;
+    ``partitions`` reads only those. With ``each``, the records go to it as they arrive (in
+    offset order per partition) and none is kept: the list returned is empty."""
     consumer = new_consumer(config, fetch_max_wait_ms=100, auto_offset_reset="earliest")
     try:
         tps = wait_for_partitions(consumer, [topic], timeout_s=15.0)
+        if partitions is not None:
+            tps = [tp for tp in tps if tp.partition in partitions]
         start, end = _per_partition(start, tps), _per_partition(end, tps)
         highs = exact_end_offsets(consumer, tps, timeout_s=min(timeout_s, 30.0))
         first = consumer.beginning_offsets(tps)
@@ -61,7 +66,10 @@ def read_range(
         def read_some() -> bool:
             batches = consumer.poll(timeout_ms=200, max_records=5_000)
             fresh = [r for tp, rs in batches.items() for r in rs if r.offset < ends[tp]]
-            records.extend(fresh)
+            if each is not None:
+                each(fresh)
+            else:
+                records.extend(fresh)
             if progress is not None and fresh:
                 progress(len(fresh))
             open_tps = [tp for tp in tps if consumer.position(tp) < ends[tp]]

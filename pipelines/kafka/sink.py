@@ -20,7 +20,7 @@ class Sink(Protocol):
 
     def send(
         self, topic: str, key: bytes | None, value: bytes | None,
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
     ) -> None: ...
 
     def flush(self, timeout_s: float | None = None) -> int: ...
@@ -44,13 +44,15 @@ class KafkaSink:
 
     def send(
         self, topic: str, key: bytes | None, value: bytes | None,
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
     ) -> None:
-        """Queue one record; a refusal before it is even queued (no metadata for the topic
-        within ``max_block_ms``, a record over ``max_request_size``) is a :class:`SinkError`
-        too, so the caller retries the batch instead of crashing."""
+        """Queue one record (to ``partition``; default: by its key); a refusal before it is
+        even queued (no metadata for the topic within ``max_block_ms``, a record over
+        ``max_request_size``) is a :class:`SinkError` too, so the caller retries the batch
+        instead of crashing."""
         try:
-            future = self._producer.send(topic, key=key, value=value, headers=headers)
+            future = self._producer.send(topic, key=key, value=value, headers=headers,
+                                         partition=partition)
         except KafkaError as exc:
             raise SinkError(f"cannot send to {topic}: {type(exc).__name__}: {exc}") from None
         self._pending.append(future)

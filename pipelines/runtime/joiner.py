@@ -8,9 +8,15 @@ the two halves of a partition). Every ``feedback.flush_every_ms`` it produces wh
 acknowledgement, and then commits, per partition of each topic, only up to the lowest offset
 still pending: a joiner that dies loses nothing, its successor reads the pending entries
 again. Before it produces, it commits how far it has read under a second group
-(``<group>-read``), so a successor knows which records it reads again: a join of two such
-records may have been produced already, and is counted as ``replayed_match`` (the only way a
-duplicate example can arise).
+(``<group>-read``), so a successor knows which records it reads again.
+
+It remembers what it joined across restarts: the examples of prediction partition i go to
+partition i of the training topic, and with its input offsets the joiner commits (under its
+group, on the training topic) where a restore must start to find every example whose
+prediction lies above the committed offset (:class:`RestoreStart`). A new joiner reads those
+ids back (``restore.py``) before it reads anything else, so a prediction read again whose
+example is out is not joined again (``replayed_match``), and a later label for it is a
+``duplicate_label``: the first label wins, and no example is published twice.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Hashable
 from typing import Any
 
@@ -26,11 +33,18 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from streaminfer.operators.join_state import JoinState, Side, commit_offsets, labelled_example
+from streaminfer.operators.join_state import (
+    JoinState,
+    RestoreStart,
+    Side,
+    commit_offsets,
+    labelled_example,
+)
 from streaminfer.operators.live_window import LiveWindow
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.kafka.sink import KafkaSink, Sink, SinkError
 from streaminfer.pipelines.runtime.joiner_metrics import JoinerMetrics, JoinerStats
+from streaminfer.pipelines.runtime.joiner_restore import read_published
 from streaminfer.pipelines.spec.feedback_spec import FeedbackSpec
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
@@ -40,6 +54,9 @@ log = logging.getLogger(__name__)
 
 POLL_MS = 100
 MAX_POLL_RECORDS = 5_000
+#: Longest a joiner may take to read back what it joined before it reads anything else (it
+#: fails, and Ray restarts it, past this).
+RESTORE_TIMEOUT_S = 900.0
 
 
 def join_key(value: Any) -> Hashable:
@@ -91,11 +108,16 @@ class JoinLoop:
         self.marked: dict[tuple[Side, int], int] = dict(self.replay_until)
         self.state = JoinState(prediction_wait_s=fb.prediction_wait_s,
                                label_wait_s=fb.label_wait_s, max_pending=fb.max_pending)
+        self.restore_start: dict[int, RestoreStart] = {}  # per partition; none for a shadow
+        self.restore_committed: dict[int, int | None] = {}
+        self.training_end: dict[int, int] = {}  # next offset of our examples, per partition
+        self.training_out: Counter[int] = Counter()  # examples in the outbox, per partition
+        self._config, self._partitions = config, partitions
         self.window = LiveWindow(fb.live.window, int(fb.live.max_age_s * 1000))
         self.metrics = JoinerMetrics(joiner_id, partitions)
         self.positions: dict[tuple[Side, int], int] = {}
         self.committed: dict[tuple[Side, int], int] = {}
-        self.outbox: list[tuple[str, bytes | None, bytes]] = []
+        self.outbox: list[tuple[str, bytes | None, bytes, int | None]] = []
         self.examples = self.unmatched = 0  # in the outbox
         self._stop = threading.Event()
         self._running = False
@@ -129,6 +151,29 @@ class JoinLoop:
                 marks[(self.topics[tp.topic], tp.partition)] = mark
         return marks
 
+    def _restore(self, config: dict[str, Any], partitions: list[int]) -> None:
+        """Remember as joined the ids already on this joiner's partitions of the training
+        topic, read from the restore start its last owner committed (in the loop's thread,
+        before the first poll: a long restore does not hold up the pool's start)."""
+        training, predictions = self.fb.training_topic, self.spec.sink.predictions_topic
+        committed = {p: self.consumer.committed(TopicPartition(predictions, p))
+                      for p in partitions}
+        self.restore_committed = {p: self.consumer.committed(TopicPartition(training, p))
+                                  for p in partitions}
+        restored = read_published(config, training,
+                                  {p: s or 0 for p, s in self.restore_committed.items()},
+                                  example_id, timeout_s=RESTORE_TIMEOUT_S)
+        now = time.monotonic()
+        self.state.restore(restored.ids, now)
+        for p in partitions:
+            self.training_end[p] = restored.ends[p]
+            self.restore_start[p] = RestoreStart(
+                committed=committed[p] or 0, start=restored.starts[p],
+                replayed_until=self.replay_until.get(("prediction", p), 0), now=now,
+                remember_s=self.fb.label_wait_s)
+        log.info("%s: %d joined ids restored from %d examples on %s", self.joiner_id,
+                 len(restored.ids), restored.examples, training)
+
     def request_stop(self) -> None:
         self._stop.set()
 
@@ -136,6 +181,8 @@ class JoinLoop:
         """Join until asked to stop; then produce and commit what is joined."""
         self._running = True
         try:
+            if not self.shadow and not self.restore_start:
+                self._restore(self._config, self._partitions)
             while not self._stop.is_set():
                 self.step()
             self._flush(final=True)
@@ -150,7 +197,8 @@ class JoinLoop:
             self._take(self.topics[tp.topic], records, now)
         for entry in self.state.expire(now):
             if self.fb.unmatched_topic is not None and not self.shadow:  # replayed too
-                self.outbox.append((self.fb.unmatched_topic, _key(entry.key), entry.value))
+                self.outbox.append((self.fb.unmatched_topic, _key(entry.key), entry.value,
+                                    None))
                 self.unmatched += 1
         if now >= self._next_flush:
             self._flush(final=False)
@@ -172,7 +220,7 @@ class JoinLoop:
             join = add(key, value, partition=record.partition, offset=record.offset, now=now,
                        replayed=replayed)
             if join is not None:
-                self._emit(join.prediction, join.label)
+                self._emit(join.prediction, join.label, record.partition)
         self.metrics.record_read(side, len(records), invalid)
 
     def _prediction(self, record: Record) -> tuple[Hashable, bytes]:
@@ -192,12 +240,14 @@ class JoinLoop:
         return join_key(value[fb.id_field]), (
             value[fb.label_field], at if isinstance(at, int) else record.timestamp)
 
-    def _emit(self, raw: bytes, label: tuple[Any, int]) -> None:
+    def _emit(self, raw: bytes, label: tuple[Any, int], partition: int) -> None:
+        """An example to the training topic's ``partition`` (the prediction's)."""
         prediction = orjson.loads(raw)
         example = labelled_example(prediction, label[0], label[1])
         if not self.shadow:
             self.outbox.append((self.fb.training_topic, _key(join_key(example["id"])),
-                                orjson.dumps(example)))
+                                orjson.dumps(example), partition))
+            self.training_out[partition] += 1
             self.examples += 1
         score = score_of(example["outputs"], self.fb)
         if score is not None:
@@ -213,8 +263,8 @@ class JoinLoop:
         while self.outbox:
             attempt += 1
             try:
-                for topic, key, value in self.outbox:
-                    self.sink.send(topic, key, value)
+                for topic, key, value, partition in self.outbox:
+                    self.sink.send(topic, key, value, partition=partition)
                 self.sink.flush()
                 break
             except SinkError as exc:
@@ -226,6 +276,7 @@ class JoinLoop:
                 log.warning("%s: %s; producing again", self.joiner_id, exc)
                 time.sleep(backoff_s(attempt))  # a pause between attempts, nothing to await
         self.outbox.clear()
+        self._note_training_end()
         counts = self.state.counts
         self.metrics.record_flush(
             examples=self.examples, unmatched=self.unmatched, cases=counts,
@@ -233,18 +284,44 @@ class JoinLoop:
         self.examples = self.unmatched = 0
         self._commit()
 
+    def _note_training_end(self) -> None:
+        """After every example of a flush was acknowledged: where the next ones will land."""
+        for p, count in self.training_out.items():
+            self.training_end[p] += count
+        self.training_out.clear()
+        now = time.monotonic()
+        for p, start in self.restore_start.items():
+            position = self.positions.get(("prediction", p))
+            if position is not None:  # else nothing of p read, nothing of p published
+                start.note(position=position, end=self.training_end[p], now=now)
+
     def _commit(self) -> None:
+        """Commit the input offsets, then the restore starts that go with them (a restore
+        start never runs ahead of its predictions' committed offset)."""
         wanted = commit_offsets(self.positions, self.state.low_offsets())
         changed = {where: off for where, off in wanted.items()
                    if self.committed.get(where) != off}
-        if not changed:
+        if changed:
+            try:
+                self.consumer.commit(self._offsets(changed))
+            except KafkaError as exc:  # the next flush commits again; nothing is lost
+                log.warning("%s: commit failed (%s)", self.joiner_id, exc)
+                return
+            self.committed.update(changed)
+        now = time.monotonic()
+        starts = {p: where.start(self.committed[("prediction", p)], now=now)
+                  for p, where in self.restore_start.items()
+                  if ("prediction", p) in self.committed}
+        starts = {p: s for p, s in starts.items() if self.restore_committed.get(p) != s}
+        if not starts:
             return
         try:
-            self.consumer.commit(self._offsets(changed))
-        except KafkaError as exc:  # the next flush commits again; nothing is lost
-            log.warning("%s: commit failed (%s)", self.joiner_id, exc)
+            self.consumer.commit({TopicPartition(self.fb.training_topic, p):
+                                  OffsetAndMetadata(s, "", -1) for p, s in starts.items()})
+        except KafkaError as exc:  # the older start stays valid: it only reads more
+            log.warning("%s: commit of the restore start failed (%s)", self.joiner_id, exc)
             return
-        self.committed.update(changed)
+        self.restore_committed.update(starts)
 
     def _mark_read(self) -> bool:
         """Commit how far this joiner has read (under ``<group>-read``); False if refused."""
@@ -285,6 +362,15 @@ def _decode(value: bytes | None) -> dict[str, Any]:
     if not isinstance(decoded, dict):
         raise ValueError("not an object")
     return decoded
+
+
+def example_id(value: bytes | None) -> Hashable | None:
+    """The id of a labelled example (None: not one)."""
+    try:
+        example = _decode(value)
+    except ValueError:
+        return None
+    return join_key(example["id"]) if "id" in example else None
 
 
 def _key(key: Hashable) -> bytes:

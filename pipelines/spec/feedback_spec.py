@@ -35,7 +35,8 @@ class JoinersSpec(FrozenModel):
     max_restarts: int = Field(
         3, ge=-1,
         description="Times Ray restarts a joiner that died (-1: without limit); a restarted "
-        "joiner rebuilds its pending entries by reading again from its committed offsets.",
+        "joiner reads back the ids it joined from the training topic, then rebuilds its "
+        "pending entries by reading again from its committed offsets.",
     )
 
 
@@ -79,7 +80,9 @@ class FeedbackSpec(FrozenModel):
     )
     training_topic: TopicName = Field(
         description="Topic that receives one labelled example per joined prediction, keyed "
-        "by the event's id (docs/contracts.md)."
+        "by the event's id, with as many partitions as the predictions topic: the example of "
+        "partition i goes to partition i, where a restarted joiner reads back what it "
+        "joined (docs/contracts.md)."
     )
     unmatched_topic: TopicName | None = Field(
         None,

@@ -171,6 +171,20 @@ def test_a_labels_topic_with_another_partition_count_is_refused(
     assert "\n" not in message
 
 
+def test_a_training_topic_with_another_partition_count_is_refused(
+    pipeline_spec_factory: Any, topic_factory: Any, ray_session: None, fb_section: Any,
+) -> None:
+    """A restarted joiner reads back what it joined from partition i of the training topic."""
+    training_topic = topic_factory(2, prefix="examples")
+    spec = pipeline_spec_factory(partitions=4, feedback=fb_section(
+        training_topic=training_topic))
+    with pytest.raises(ConfigError) as info:
+        Pipeline(spec).start()
+    message = str(info.value)
+    assert f"feedback.training_topic {training_topic} has 2 partition(s)" in message
+    assert "recreate" in message and "\n" not in message
+
+
 def test_a_regressors_live_metrics_equal_sklearns(
     feedback_pipeline: Any, produce: Any, dataset_factory: Any, read_topic: Any,
     label_records: Any, summary_of: Any,
