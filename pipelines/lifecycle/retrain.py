@@ -26,8 +26,8 @@ from streaminfer.operators.model_runner import sha256_hex
 from streaminfer.operators.profile import build_profile, profile_path
 from streaminfer.pipelines.kafka.range_reader import read_range
 from streaminfer.pipelines.lifecycle import examples as ex
-from streaminfer.pipelines.lifecycle.evaluate import holdout_metrics
 from streaminfer.pipelines.lifecycle.gate import GateResult, evaluate_gate
+from streaminfer.pipelines.lifecycle.holdout import holdout_metrics
 from streaminfer.pipelines.lifecycle.registry import (
     MODEL_FILE,
     TAG_GATE,

@@ -14,7 +14,7 @@ from streaminfer.pipelines.lifecycle.resolve import resolve_registry_models
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
 from streaminfer.pipelines.validation.alerts_source import read_alerts
 from streaminfer.pipelines.validation.data import load_rows
-from streaminfer.pipelines.validation.evaluate import ModelReport, evaluate
+from streaminfer.pipelines.validation.model_report import ModelReport, evaluate
 from streaminfer.pipelines.validation.moments import Timeline, timeline
 from streaminfer.pipelines.validation.report import write_report
 

@@ -12,7 +12,7 @@ import pytest
 from streaminfer.errors import ConfigError, ModelError
 from streaminfer.operators.model_runner import OnnxModel
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.lifecycle.evaluate import holdout_metrics
+from streaminfer.pipelines.lifecycle.holdout import holdout_metrics
 from streaminfer.pipelines.lifecycle.trainers import train
 from streaminfer.pipelines.spec.training_spec import EstimatorSpec
 

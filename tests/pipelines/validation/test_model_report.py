@@ -9,7 +9,7 @@ import pytest
 from streaminfer.operators import metric_table
 from streaminfer.operators.metric_table import METRICS, Task, is_better
 from streaminfer.operators.quality import classifier_metrics, regressor_metrics
-from streaminfer.pipelines.validation.evaluate import primary_metric, primary_value
+from streaminfer.pipelines.validation.model_report import primary_metric, primary_value
 
 RNG = np.random.default_rng(5)
 LABELS = RNG.integers(0, 2, 300)
