@@ -4,7 +4,7 @@ The driver sets it (:func:`set_verbose`); the pools hand it to each actor they s
 (:func:`actor_options`, through the actor's environment) and the actor applies it
 (:func:`setup_actor_logging`). Quiet (the default): kafka-python only says what is
 CRITICAL (it logs every retried connection; the pipeline reports what matters), Ray and
-filelock WARNING. Verbose: kafka-python and Ray at INFO.
+filelock WARNING, and an actor's own lines WARNING. Verbose: all of them at INFO.
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ def actor_options() -> dict[str, Any]:
 
 
 def setup_actor_logging() -> None:
-    """In an actor or task: INFO log lines, the libraries at the driver's setting."""
+    """In an actor or task: the libraries at the driver's setting, and our own lines from
+    WARNING up (INFO when verbose). Ray copies every actor line to the driver's terminal,
+    where a quiet run shows only its live view and what went wrong."""
+    verbose = is_verbose()
     logging.basicConfig(level=logging.INFO, format=ACTOR_FORMAT)
-    apply_levels(is_verbose())
+    logging.getLogger("streaminfer").setLevel(logging.INFO if verbose else logging.WARNING)
+    apply_levels(verbose)

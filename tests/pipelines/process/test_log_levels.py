@@ -19,7 +19,7 @@ from streaminfer.pipelines.process.log_levels import (
 @pytest.fixture(autouse=True)
 def _restore(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(VERBOSE_ENV, raising=False)
-    for name in ("kafka", "ray", "filelock"):
+    for name in ("kafka", "ray", "filelock", "streaminfer"):
         monkeypatch.setattr(logging.getLogger(name), "level", logging.getLogger(name).level)
 
 
@@ -28,6 +28,7 @@ def test_quiet_by_default_and_nothing_to_carry() -> None:
     setup_actor_logging()
     assert logging.getLogger("kafka").level == logging.CRITICAL
     assert logging.getLogger("ray").level == logging.WARNING
+    assert logging.getLogger("streaminfer").level == logging.WARNING  # actors: what went wrong
 
 
 def test_verbose_is_carried_to_actors_and_applied_there() -> None:
@@ -38,6 +39,7 @@ def test_verbose_is_carried_to_actors_and_applied_there() -> None:
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # as a fresh actor process has it
     setup_actor_logging()  # in the actor, with the environment the options gave it
     assert logging.getLogger("kafka").level == logging.INFO
+    assert logging.getLogger("streaminfer").level == logging.INFO
     set_verbose(False)
     assert actor_options() == {} and logging.getLogger("kafka").level == logging.CRITICAL
 
