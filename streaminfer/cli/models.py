@@ -177,8 +177,9 @@ def canary(
             raise ConfigError(f"{target.uri} was rejected by the gate "
                               f"({target.tags.get(TAG_GATE_REASON, 'no reason recorded')}); "
                               "pass --force to run it as a canary anyway")
+        registry.verify(target)  # before the share tag: a refused canary leaves no trace
         registry.tag(target, {CANARY_SHARE_TAG: str(share)})
-    registry.apply(name, moves)
+    registry.apply(name, moves, verified=() if stop else (moves.set["canary"],))
     _said(name, moves.set, moves.remove)
     if not stop:
         out.print(f"  answering {share:.0%} of the events")

@@ -116,3 +116,28 @@ def test_retrain_from_files_registers_a_challenger(
     message = one_clear_error(streaminfer_here("retrain", single, cwd=tmp_path))
     assert "only one class (0) among" in message and "training examples" in message
     assert [v.version for v in registry.versions("bc")] == ["1"]
+
+
+def test_a_version_whose_artifact_changed_gets_no_role(
+    registry: Registry, train_onnx: TrainOnnx, dataset_factory: Callable[[str], Dataset],
+    tmp_path: Path,
+) -> None:
+    data = dataset_factory("breast_cancer")
+    onnx = train_onnx(data.X, data.y, "bc")
+    registry.register_model("bc", onnx, metrics={}, lineage=Lineage("import"))
+    changed = registry.register_model("bc", onnx, metrics={}, lineage=Lineage("retrain", "1"))
+    registry.set_alias("bc", "champion", "1")
+    registry.set_alias("bc", "challenger", "2")
+    stored = Path(changed.source.removeprefix("file://")) / "model.onnx"
+    stored.write_bytes(stored.read_bytes() + b"\0")
+    uri = ("--tracking-uri", registry.uri)
+
+    for move in (("promote",), ("shadow",), ("canary", "--share", "0.2")):
+        message = one_clear_error(streaminfer_here("models", *move, "bc", *uri, cwd=tmp_path))
+        assert ("models:/bc/2: the stored model.onnx has sha256 " in message
+                and f"but the registry recorded {changed.sha256}" in message), message
+        assert registry.aliases("bc") == {"champion": "1", "challenger": "2"}, move
+    assert "canary_share" not in registry.resolve("bc", "2").tags
+    registry.register_model("bc", onnx, metrics={}, lineage=Lineage("retrain", "1"))
+    intact = streaminfer_here("models", "promote", "bc", "--version", "3", *uri, cwd=tmp_path)
+    assert intact.stdout.strip() == "bc: champion -> v3, previous -> v1", intact.stderr
