@@ -115,18 +115,20 @@ class Registry:
     """streaminfer's view of one MLflow tracking server or local store."""
 
     def __init__(self, uri: str | None = None, *, experiment: str = "streaminfer",
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, create: bool = True) -> None:
         self.uri = tracking_uri(uri)
+        self.create = create  # False: a local SQLite store that is not there is an error
         self.experiment = experiment
         self.cache_dir = (cache_dir or DEFAULT_CACHE).expanduser()
         self._client: MlflowClient | None = None
 
     @classmethod
-    def from_spec(cls, spec: RegistrySpec | None, uri: str | None = None) -> Registry:
+    def from_spec(cls, spec: RegistrySpec | None, uri: str | None = None, *,
+                  create: bool = True) -> Registry:
         """The registry a pipeline's ``registry`` section names (``uri`` overrides it)."""
         spec = spec or RegistrySpec()
         return cls(uri or spec.tracking_uri, experiment=spec.experiment,
-                   cache_dir=spec.cache_dir)
+                   cache_dir=spec.cache_dir, create=create)
 
     @property
     def client(self) -> MlflowClient:
@@ -135,6 +137,11 @@ class Registry:
             from mlflow import MlflowClient
 
             database = _local_sqlite(self.uri)
+            if database is not None and not self.create and not database.is_file():
+                raise RegistryError(
+                    f"no registry at {database} ({self.uri}): nothing was registered there; "
+                    "point at yours with --config PIPELINE.yaml, --tracking-uri or "
+                    "MLFLOW_TRACKING_URI")
             if database is not None:
                 database.parent.mkdir(parents=True, exist_ok=True)
             try:

@@ -41,13 +41,14 @@ Name = Annotated[
 SHOWN_METRICS = ("roc_auc", "accuracy", "log_loss", "r2", "rmse")
 
 
-def open_registry(config: Path | None, tracking_uri: str | None,
-                  name: str | None) -> tuple[Registry, str | None]:
-    """The registry and the model name from the options and the YAML."""
+def open_registry(config: Path | None, tracking_uri: str | None, name: str | None, *,
+                  create: bool = False) -> tuple[Registry, str | None]:
+    """The registry and the model name from the options and the YAML; a local store that is
+    not there is an error unless ``create`` (only ``register`` makes one)."""
     from streaminfer.pipelines.training.registry import Registry
 
     if config is None:
-        return Registry(tracking_uri), name
+        return Registry(tracking_uri, create=create), name
     from streaminfer.pipelines.spec.loader import load_spec
 
     spec = load_spec(config)
@@ -58,7 +59,7 @@ def open_registry(config: Path | None, tracking_uri: str | None,
     refs = [m.registry_ref for m in spec.model_specs if m.registry_ref]
     if name is None and len(refs) == 1:
         name = refs[0].name
-    return Registry.from_spec(spec.registry, tracking_uri), name
+    return Registry.from_spec(spec.registry, tracking_uri, create=create), name
 
 
 def _need(name: str | None) -> str:
@@ -198,7 +199,7 @@ def register(
     from streaminfer.pipelines.training.registry import Lineage
 
     read_model_file(file)  # exists, and matches a .sha256 beside it if there is one
-    registry, _ = open_registry(config, tracking_uri, name)
+    registry, _ = open_registry(config, tracking_uri, name, create=True)
     version = registry.register_model(name, file, metrics={}, lineage=Lineage("import"))
     if alias:
         registry.set_alias(name, alias, version.version)

@@ -141,3 +141,14 @@ def test_a_version_whose_artifact_changed_gets_no_role(
     registry.register_model("bc", onnx, metrics={}, lineage=Lineage("retrain", "1"))
     intact = streaminfer_here("models", "promote", "bc", "--version", "3", *uri, cwd=tmp_path)
     assert intact.stdout.strip() == "bc: champion -> v3, previous -> v1", intact.stderr
+
+
+@pytest.mark.parametrize("command", [("list",), ("promote", "bc"), ("rollback", "bc"),
+                                     ("shadow", "bc", "--stop")])
+def test_reading_a_registry_that_is_not_there_creates_none(
+    command: tuple[str, ...], tmp_path: Path,
+) -> None:
+    message = one_clear_error(streaminfer_here("models", *command, cwd=tmp_path))
+    assert (f"no registry at {tmp_path / 'mlflow.db'} (sqlite:///mlflow.db)" in message
+            and "--config PIPELINE.yaml, --tracking-uri or MLFLOW_TRACKING_URI" in message), message
+    assert list(tmp_path.iterdir()) == []
