@@ -16,13 +16,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from streaminfer.cli.common import out
+from streaminfer.cli.common import JsonFlag, out, print_json
 from streaminfer.errors import ConfigError
 
 if TYPE_CHECKING:
     from streaminfer.pipelines.training.registry import ModelVersion, Registry
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 Config = Annotated[
     Optional[Path],  # noqa: UP045 - typer reads the annotation at run time
@@ -96,11 +96,30 @@ def _metrics(metrics: dict[str, float]) -> str:
     return ", ".join(shown) or "-"
 
 
+def versions_json(registry: Registry, name: str) -> list[dict[str, object]]:
+    """What :func:`versions_table` shows, as JSON: the full sha256, every metric logged."""
+    return [{"version": v.version, "aliases": list(v.aliases),
+             "produced_by": v.tags.get("produced_by"),
+             "parent_version": v.tags.get("parent_version"), "gate": v.tags.get("gate"),
+             "gate_reason": v.tags.get("gate_reason"),
+             "metrics": {k: m for k, m in registry.metrics(v).items() if not math.isnan(m)},
+             "sha256": v.sha256, "source": v.source,
+             "created": datetime.fromtimestamp(v.created_ms / 1000, timezone.utc).isoformat()}
+            for v in registry.versions(name)]
+
+
 @app.command("list")
 def list_models(name: Name = None, config: Config = None,
-                tracking_uri: TrackingUri = None) -> None:
+                tracking_uri: TrackingUri = None, as_json: JsonFlag = False) -> None:
     """The registered models, or one model's versions with their aliases and metrics."""
     registry, name = open_registry(config, tracking_uri, name)
+    if as_json:
+        print_json({"registry": registry.uri, "model": name,
+                    "versions": versions_json(registry, name)} if name is not None else
+                   {"registry": registry.uri,
+                    "models": [{"name": each, "aliases": registry.aliases(each)}
+                               for each in registry.names()]})
+        return
     if name is not None:
         out.print(versions_table(registry, name))
         return

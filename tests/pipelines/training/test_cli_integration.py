@@ -4,6 +4,7 @@ SQLite store, models trained from a shipped dataset)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,15 @@ def test_models_list_promote_rollback_and_register(
     assert "rejected: roc_auc fell" in lines["2"] and "roc_auc 0.9877" in lines["2"]
     everything = streaminfer_here("models", "list", *uri, cwd=tmp_path)
     assert everything.stdout.strip() == "bc: challenger=v3, champion=v1"
+    as_json = json.loads(streaminfer_here("models", "list", "bc", "--json", *uri,
+                                          cwd=tmp_path).stdout)
+    assert [(v["version"], v["aliases"], v["gate"]) for v in as_json["versions"]] == [
+        ("3", ["challenger"], "passed"), ("2", [], "rejected"), ("1", ["champion"], None)]
+    assert as_json["versions"][1]["gate_reason"] == "roc_auc fell"
+    assert as_json["versions"][0]["metrics"] == {"roc_auc": 0.987654}
+    assert as_json["versions"][0]["sha256"] == registry.resolve("bc", "3").sha256
+    assert json.loads(streaminfer_here("models", "list", "--json", *uri, cwd=tmp_path).stdout)[
+        "models"] == [{"name": "bc", "aliases": {"challenger": "3", "champion": "1"}}]
 
     promoted = streaminfer_here("models", "promote", "bc", *uri, cwd=tmp_path)
     assert promoted.stdout.strip() == "bc: champion -> v3, previous -> v1, challenger removed"
