@@ -57,6 +57,16 @@ def kafka_config(servers: str | None, config: Path | None) -> dict[str, Any]:
     return client_config(kafka, servers)
 
 
+def renamed(value: Any, old_value: Any, new: str, old: str, default: Any = None) -> Any:
+    """An option's value given by its name or by ``old``, its former name (hidden in the
+    help, kept so that scripts keep working); both, with different values, is an error."""
+    if old_value is None:
+        return value
+    if value not in (None, default, old_value):
+        raise ConfigError(f"{old} is the old name of {new}: give {new} only")
+    return old_value
+
+
 def print_json(data: object) -> None:
     """``data`` as indented JSON on stdout: no colours, no wrapping, whatever the terminal."""
     typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))

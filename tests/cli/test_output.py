@@ -89,3 +89,13 @@ def test_status_as_json_and_a_file_models_version_is_not_a_v_number(
     assert "shadow fraud sha256 af27c3d1e2f0: agrees with the served version on 90.0% of 10 " \
         "events" in shown.output
     assert "vaf27" not in shown.output
+
+
+@pytest.mark.parametrize(("command", "new", "old"), [
+    (["batch"], "--out", "--output"), (["demo"], "--max-events", "--events"),
+    (["optimize"], "--label-field", "--label")])
+def test_one_name_per_option_and_the_old_one_hidden(command: list[str], new: str,
+                                                    old: str) -> None:
+    shown = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output
+    assert new in shown.split() or f"{new}," in shown, shown
+    assert old not in shown.replace(new, "").split(), shown
