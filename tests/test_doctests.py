@@ -20,6 +20,8 @@ MODULES = [
     "streaminfer.pipelines.spec.schema",
     "streaminfer.cluster.spec",
     "streaminfer.waiting",
+    "streaminfer.pipelines.training.roles",
+    "streaminfer.cli.common",
 ]
 
 
