@@ -5,9 +5,9 @@ any point leaves either the old manifest or the new one. A job started again wit
 output reads it, checks that it is the same job, and skips the finished units.
 
 >>> m = Manifest.new("/tmp/none.json", {"input": "a.parquet"}, [Unit("part-00000", "csv", "a")])
->>> m.mark_done("part-00000", rows=3, predictions=2, rejects=1)
+>>> m.mark_done("part-00000", rows=3, predictions=2, dead_letters=1)
 >>> [u.key for u in m.pending()], m.totals()
-([], {'rows': 3, 'predictions': 2, 'rejects': 1})
+([], {'rows': 3, 'predictions': 2, 'dead_letters': 1})
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ import orjson
 from streaminfer.operators.batch_units import Unit
 
 VERSION = 1
+#: A unit's counts: its rows are its predictions plus its dead letters. Manifests written
+#: before 2026-12-06 name the dead letters ``rejects``; they are read under the new name.
+COUNTS = ("rows", "predictions", "dead_letters")
+OLD_NAMES = {"rejects": "dead_letters"}
 
 
 class ManifestMismatch(ValueError):
@@ -54,7 +58,9 @@ class Manifest:
         if not isinstance(data, dict) or data.get("version") != VERSION:
             raise ManifestMismatch(f"{path} is not a version-{VERSION} batch manifest")
         units = [Unit.from_dict(unit) for unit in data["units"]]
-        return cls(path, data["identity"], units, dict(data["done"]))
+        done = {key: {OLD_NAMES.get(name, name): count for name, count in counts.items()}
+                for key, counts in data["done"].items()}
+        return cls(path, data["identity"], units, done)
 
     def check_identity(self, identity: dict[str, Any]) -> None:
         """Raise :class:`ManifestMismatch` unless ``identity`` is this job's."""
@@ -71,11 +77,11 @@ class Manifest:
     def pending(self) -> list[Unit]:
         return [unit for unit in self.units if unit.key not in self.done]
 
-    def mark_done(self, key: str, *, rows: int, predictions: int, rejects: int) -> None:
-        self.done[key] = {"rows": rows, "predictions": predictions, "rejects": rejects}
+    def mark_done(self, key: str, *, rows: int, predictions: int, dead_letters: int) -> None:
+        self.done[key] = {"rows": rows, "predictions": predictions, "dead_letters": dead_letters}
 
     def totals(self) -> dict[str, int]:
-        sums = {"rows": 0, "predictions": 0, "rejects": 0}
+        sums = dict.fromkeys(COUNTS, 0)
         for counts in self.done.values():
             for name in sums:
                 sums[name] += counts[name]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from streaminfer.errors import BrokerError
+from streaminfer.operators.kafka_clients import new_producer
 
 
 class SinkError(BrokerError):
@@ -15,7 +15,8 @@ class SinkError(BrokerError):
 
 
 class Sink(Protocol):
-    """What the scoring loop needs of a sink (:class:`KafkaSink`, or a test's stand-in)."""
+    """What the scoring loop needs of a sink (:class:`KafkaSink`, or the in-memory twin
+    ``pipelines.kafka.memory.MemorySink``)."""
 
     def send(
         self, topic: str, key: bytes | None, value: bytes | None,
@@ -31,8 +32,8 @@ class KafkaSink:
     """An idempotent producer (acks=all) that tracks the records sent since the last flush."""
 
     def __init__(self, config: dict[str, Any], *, linger_ms: int, compression: str) -> None:
-        self._producer = KafkaProducer(
-            **config,
+        self._producer = new_producer(
+            config,
             acks="all",
             enable_idempotence=True,
             linger_ms=linger_ms,

@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka import ConsumerRebalanceListener, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from streaminfer.operators.kafka_clients import new_consumer
 from streaminfer.operators.records import Record
 
 Offsets = dict[TopicPartition, int]
+Partitions = Callable[[set[TopicPartition]], None]
+
+
+class Source(Protocol):
+    """What the scoring loop needs of a source (:class:`KafkaSource`, or the in-memory twin
+    ``pipelines.kafka.memory.MemorySource``)."""
+
+    def subscribe(self, on_revoked: Partitions, on_assigned: Partitions) -> None: ...
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[Record]: ...
+
+    def commit(self, next_offsets: Offsets) -> None: ...
+
+    def rewind(self, offsets: Offsets) -> None: ...
+
+    def lag(self) -> dict[TopicPartition, int]: ...
+
+    def close(self) -> None: ...
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(
-        self, on_revoked: Callable[[set[TopicPartition]], None],
-        on_assigned: Callable[[set[TopicPartition]], None],
-    ) -> None:
+    def __init__(self, on_revoked: Partitions, on_assigned: Partitions) -> None:
         self._on_revoked = on_revoked
         self._on_assigned = on_assigned
 
@@ -29,7 +45,8 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class KafkaSource:
-    """A consumer in ``group_id`` over ``topics`` that never commits on its own.
+    """A consumer in ``group_id`` over ``topics`` that never commits on its own; it joins
+    the group at :meth:`subscribe`.
 
     ``on_revoked`` runs inside :meth:`poll` before partitions move to another member, so the
     caller can finish (or abandon) what it holds of them while it may still commit;
@@ -42,25 +59,26 @@ class KafkaSource:
         *,
         topics: list[str],
         group_id: str,
-        on_revoked: Callable[[set[TopicPartition]], None],
-        on_assigned: Callable[[set[TopicPartition]], None],
         auto_offset_reset: str,
         max_poll_records: int,
         fetch_max_wait_ms: int,
         session_timeout_ms: int,
         heartbeat_interval_ms: int,
     ) -> None:
-        self._consumer = KafkaConsumer(
-            **config,
+        self.topics = list(topics)
+        self._consumer = new_consumer(
+            config,
             group_id=group_id,
-            enable_auto_commit=False,
             auto_offset_reset=auto_offset_reset,
             max_poll_records=max_poll_records,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
             fetch_max_wait_ms=fetch_max_wait_ms,
         )
-        self._consumer.subscribe(topics, listener=_Listener(on_revoked, on_assigned))
+
+    def subscribe(self, on_revoked: Partitions, on_assigned: Partitions) -> None:
+        """Join the group (at the next :meth:`poll`); the callbacks run inside polls."""
+        self._consumer.subscribe(self.topics, listener=_Listener(on_revoked, on_assigned))
 
     def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
         """Records in partition order (each partition's records in offset order)."""

@@ -4,27 +4,22 @@ The autoscaler uses it; anything that wants to know how far a group is behind ca
 no group: committed offsets come from an admin client (OffsetFetch), end offsets from a
 group-less consumer.
 
-End offsets are the high watermark of a fetch response, not ``end_offsets()``: the embedded
-broker answers ListOffsets(latest) with the base offset of the last record batch + 1, which
-reads low by up to one batch (see docs/operations.md). So each :meth:`LagProbe.measure` seeks
-to the ListOffsets answer (at most one batch before the end, so the fetch is small), fetches
-once per partition and reads the watermark the broker sent with it.
+End offsets are exact: :func:`~streaminfer.operators.topic_metadata.exact_end_offsets` (the
+high watermark of a fresh fetch, not ``end_offsets()``, which the embedded broker answers up
+to one record batch short; docs/operations.md).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from streaminfer.errors import BrokerError
-from streaminfer.operators.topic_metadata import wait_for_partitions
-
-#: How long one poll waits for fetch responses while a watermark is still missing.
-_POLL_MS = 50
+from streaminfer.operators.kafka_clients import new_admin, new_consumer
+from streaminfer.operators.topic_metadata import exact_end_offsets, wait_for_partitions
 
 
 @dataclass(frozen=True)
@@ -57,16 +52,11 @@ class LagProbe:
         self.timeout_s = timeout_s
         client_id = f"{config.get('client_id', 'streaminfer')}-lag-probe"
         settings = {**config, "client_id": client_id}
-        try:
-            self._admin = KafkaAdminClient(**settings)
-        except KafkaError as exc:
-            raise BrokerError(f"lag probe cannot reach Kafka: {type(exc).__name__}") from None
+        self._admin = new_admin(settings, timeout_s=timeout_s)
         try:
             # group_id=None: never a member of any group, never commits.
-            self._consumer = KafkaConsumer(
-                **settings, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10,
-                max_partition_fetch_bytes=1_048_576,
-            )
+            self._consumer = new_consumer(settings, fetch_max_wait_ms=10,
+                                          max_partition_fetch_bytes=1_048_576)
             self.partitions = wait_for_partitions(self._consumer, topics, self.timeout_s)
         except BaseException:
             self.close()
@@ -107,26 +97,11 @@ class LagProbe:
         return out
 
     def end_offsets(self) -> dict[TopicPartition, int]:
-        """The high watermark of each partition, from a fresh fetch response."""
-        consumer = self._consumer
-        # Re-assigning drops each partition's state, so a watermark seen now is from a fetch
-        # made by this call, never one left from the previous call.
-        consumer.unsubscribe()
-        consumer.assign(self.partitions)
-        timeout_ms = int(self.timeout_s * 1000)
-        for tp, offset in consumer.end_offsets(self.partitions, timeout_ms=timeout_ms).items():
-            consumer.seek(tp, offset)  # at most one batch before the end
-        deadline = time.monotonic() + self.timeout_s
-        highs = {tp: consumer.highwater(tp) for tp in self.partitions}
-        while any(h is None for h in highs.values()):
-            if time.monotonic() > deadline:
-                unknown = ", ".join(f"{tp.topic}/{tp.partition}"
-                                    for tp, h in highs.items() if h is None)
-                raise BrokerError(f"lag probe: no fetch answer for {unknown} within "
-                                  f"{self.timeout_s:.0f}s")
-            consumer.poll(timeout_ms=_POLL_MS, max_records=1_000_000)  # records are ignored
-            highs = {tp: consumer.highwater(tp) for tp in self.partitions}
-        return {tp: int(h) for tp, h in highs.items() if h is not None}
+        """The exact end (high watermark) of each partition, from a fresh fetch."""
+        try:
+            return exact_end_offsets(self._consumer, self.partitions, self.timeout_s)
+        except BrokerError as exc:
+            raise BrokerError(f"lag probe: {exc}") from None
 
     def close(self) -> None:
         for client in (getattr(self, "_consumer", None), getattr(self, "_admin", None)):

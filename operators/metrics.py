@@ -16,6 +16,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from streaminfer.operators import metric_names as names
+
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _RECENT = 1024
@@ -70,41 +72,41 @@ class WorkerMetrics:
     def __init__(self, worker_id: str, pid: int) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._events = Counter(
-            "streaminfer_events_in", "Events read from the source topics.", ["topic"],
+            names.EVENTS_IN, "Events read from the source topics.", ["topic"],
             registry=self.registry,
         )
         self._predictions = Counter(
-            "streaminfer_predictions_out", "Predictions acknowledged by the broker.",
+            names.PREDICTIONS_OUT, "Predictions acknowledged by the broker.",
             registry=self.registry,
         )
         self._dead = Counter(
-            "streaminfer_dead_letters", "Events sent to the dead-letter topic.", ["reason"],
+            names.DEAD_LETTERS, "Events sent to the dead-letter topic.", ["reason"],
             registry=self.registry,
         )
         self._batch = Histogram(
-            "streaminfer_batch_size", "Events per micro-batch.", buckets=_BATCH_BUCKETS,
+            names.BATCH_SIZE, "Events per micro-batch.", buckets=_BATCH_BUCKETS,
             registry=self.registry,
         )
         self._inference = Histogram(
-            "streaminfer_inference_seconds", "Model run time per micro-batch.",
+            names.INFERENCE_SECONDS, "Model run time per micro-batch.",
             buckets=_LATENCY_BUCKETS, registry=self.registry,
         )
         self._latency = Histogram(
-            "streaminfer_end_to_end_latency_seconds",
+            names.END_TO_END_LATENCY,
             "From the source record's timestamp to its prediction being produced.",
             buckets=_LATENCY_BUCKETS, registry=self.registry,
         )
         self._lag = Gauge(
-            "streaminfer_consumer_lag", "Records not yet read, per assigned partition.",
+            names.CONSUMER_LAG, "Records not yet read, per assigned partition.",
             ["topic", "partition"], registry=self.registry,
         )
         self._model_failures = Counter(
-            "streaminfer_model_batch_failures",
+            names.MODEL_BATCH_FAILURES,
             "Micro-batches the model failed on as a whole, then scored row by row.",
             registry=self.registry,
         )
         self._retries = Counter(
-            "streaminfer_produce_retries", "Batches produced again after the broker refused.",
+            names.PRODUCE_RETRIES, "Batches produced again after the broker refused.",
             registry=self.registry,
         )
         self.stats = WorkerStats(worker_id=worker_id, pid=pid, started_at=time.time())

@@ -1,6 +1,7 @@
 """How well predictions match outcomes: one definition for live, offline and retraining.
 
 Every metric is scikit-learn's where it has one, so our numbers and a user's notebook agree.
+Which metrics there are, and which way each is better: ``operators.metric_table``.
 Where a metric is undefined on the data (ROC AUC with one class, R^2 with one row), it is NaN,
 never an exception: a window of live traffic can be like that.
 
@@ -20,15 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-CLASSIFIER_METRICS = (
-    "accuracy", "precision", "recall", "f1", "log_loss", "roc_auc", "calibration_error",
-)
-REGRESSOR_METRICS = ("mae", "rmse", "r2")
-# Which way is better, for gates and comparisons: +1 higher is better, -1 lower is better.
-DIRECTION = {
-    "accuracy": 1, "precision": 1, "recall": 1, "f1": 1, "roc_auc": 1, "r2": 1,
-    "log_loss": -1, "calibration_error": -1, "mae": -1, "rmse": -1,
-}
+from streaminfer.operators.metric_table import CLASSIFIER_METRICS, REGRESSOR_METRICS
 
 
 def classifier_metrics(

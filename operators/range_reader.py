@@ -1,10 +1,10 @@
 """Read an exact offset range of a topic, outside any consumer group (retraining and
 offline validation read their labelled examples this way).
 
-The end of a partition is its high watermark as the first fetch reports it
-(``consumer.highwater``), not ``end_offsets()``: the embedded broker answers the latter up to
-one record batch short (ARCHITECTURE.md). Records arriving after that first fetch are left for
-the next range.
+The end of a partition is its exact end when the read starts
+(:func:`~streaminfer.operators.topic_metadata.exact_end_offsets`: the high watermark, not
+``end_offsets()``, which the embedded broker answers up to one record batch short). Records
+arriving after that are left for the next range.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from streaminfer.errors import BrokerError
+from streaminfer.operators.kafka_clients import new_consumer
 from streaminfer.operators.records import Record
-from streaminfer.operators.topic_metadata import wait_for_partitions
+from streaminfer.operators.topic_metadata import exact_end_offsets, wait_for_partitions
 from streaminfer.waiting import wait_until
 
 
@@ -39,42 +40,36 @@ def read_range(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Record], ReadSpan]:
     """Every record of ``topic`` from ``start`` (default: the beginning) up to ``end``
-    (default: the high watermark at the first fetch; an end beyond it stops there), in offset
+    (default: the exact end when the read starts; an end beyond it stops there), in offset
     order per partition.
 
     ``start`` and ``end`` are offsets by partition, or one offset for every partition."""
-    consumer = KafkaConsumer(**config, group_id=None, enable_auto_commit=False,
-                             fetch_max_wait_ms=100, auto_offset_reset="earliest")
+    consumer = new_consumer(config, fetch_max_wait_ms=100, auto_offset_reset="earliest")
     try:
         tps = wait_for_partitions(consumer, [topic], timeout_s=15.0)
         start, end = _per_partition(start, tps), _per_partition(end, tps)
-        consumer.assign(tps)
+        highs = exact_end_offsets(consumer, tps, timeout_s=min(timeout_s, 30.0))
         first = consumer.beginning_offsets(tps)
         starts = {tp: max((start or {}).get(tp.partition, 0), first[tp]) for tp in tps}
         for tp, offset in starts.items():
             consumer.seek(tp, offset)
-        wanted = {tp: end[tp.partition] for tp in tps if end and tp.partition in end}
-        ends: dict[TopicPartition, int] = {}  # the requested end, at most the high watermark
+        # the requested end, at most the exact end
+        ends = {tp: max(min(end.get(tp.partition, high) if end else high, high), starts[tp])
+                for tp, high in highs.items()}
         records: list[Record] = []
 
         def read_some() -> bool:
             batches = consumer.poll(timeout_ms=200, max_records=5_000)
-            for tp in tps:
-                high = consumer.highwater(tp)
-                if tp not in ends and high is not None:
-                    ends[tp] = max(min(wanted.get(tp, high), high), starts[tp])
-            fresh = [r for tp, rs in batches.items() for r in rs
-                     if tp in ends and r.offset < ends[tp]]
+            fresh = [r for tp, rs in batches.items() for r in rs if r.offset < ends[tp]]
             records.extend(fresh)
             if progress is not None and fresh:
                 progress(len(fresh))
-            open_tps = [tp for tp in tps if tp not in ends or consumer.position(tp) < ends[tp]]
+            open_tps = [tp for tp in tps if consumer.position(tp) < ends[tp]]
             consumer.pause(*[tp for tp in tps if tp not in open_tps])
             return not open_tps
 
         if not wait_until(read_some, timeout_s, every_s=0.0):
-            missing = sorted(tp.partition for tp in tps
-                             if tp not in ends or consumer.position(tp) < ends[tp])
+            missing = sorted(tp.partition for tp in tps if consumer.position(tp) < ends[tp])
             raise BrokerError(f"topic {topic}: partitions {missing} not read to their end "
                               f"within {timeout_s:.0f}s")
     finally:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kafka import KafkaConsumer
-
 from streaminfer.errors import BrokerError
+from streaminfer.operators.kafka_clients import new_consumer
 from streaminfer.operators.records import Record
-from streaminfer.operators.topic_metadata import wait_for_partitions
+from streaminfer.operators.topic_metadata import exact_end_offsets, wait_for_partitions
 
 
 class TopicReader:
-    """Assigns every partition of ``topics`` and reads from the start (or the end).
+    """Assigns every partition of ``topics`` and reads from the start, or from the exact end
+    (the high watermark: only records written after it was made, never the tail of the last
+    batch that the embedded broker's ``end_offsets()`` would point into).
 
     It commits nothing and joins no group, so reading never disturbs a pipeline.
     """
@@ -22,21 +23,20 @@ class TopicReader:
         self, config: dict[str, Any], topics: list[str], *, from_beginning: bool = True,
         metadata_timeout_s: float = 15.0, fetch_max_wait_ms: int = 100,
     ) -> None:
-        self._consumer = KafkaConsumer(
-            **config, group_id=None, enable_auto_commit=False,
-            fetch_max_wait_ms=fetch_max_wait_ms,
-        )
+        self._consumer = new_consumer(config, fetch_max_wait_ms=fetch_max_wait_ms)
         try:
             partitions = wait_for_partitions(self._consumer, topics, metadata_timeout_s)
+            self.partitions = partitions
+            if from_beginning:
+                self._consumer.assign(partitions)
+                self._consumer.seek_to_beginning(*partitions)
+            else:
+                ends = exact_end_offsets(self._consumer, partitions, metadata_timeout_s)
+                for tp, end in ends.items():
+                    self._consumer.seek(tp, end)
         except BrokerError:
             self._consumer.close()
             raise
-        self.partitions = partitions
-        self._consumer.assign(partitions)
-        if from_beginning:
-            self._consumer.seek_to_beginning(*partitions)
-        else:
-            self._consumer.seek_to_end(*partitions)
 
     #: Most records one :meth:`poll` returns.
     max_records = 5_000

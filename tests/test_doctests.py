@@ -20,6 +20,11 @@ MODULES = [
     "streaminfer.pipelines.spec.schema",
     "streaminfer.cluster.spec",
     "streaminfer.waiting",
+    "streaminfer.pipelines.rollout.decide",
+    "streaminfer.pipelines.rollout.versions",
+    "streaminfer.pipelines.rollout.status",
+    "streaminfer.pipelines.rollout.retrain_outcome",
+    "streaminfer.pipelines.online.candidates",
     "streaminfer.pipelines.training.roles",
     "streaminfer.cli.common",
 ]

@@ -24,7 +24,7 @@ from streaminfer.pipelines.online.model_backends import LocalModel
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 #: The columns of what the actor returns for each unit.
-RESULT_COLUMNS = ("key", "rows", "predictions", "rejects")
+RESULT_COLUMNS = ("key", "rows", "predictions", "dead_letters")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Target:
     folder: str | None = None
     fmt: OutputFormat = "parquet"
     predictions_topic: str | None = None
-    rejects_topic: str | None = None
+    dead_letter_topic: str | None = None
     kafka: dict[str, Any] | None = None
 
 
@@ -45,7 +45,7 @@ class Piece:
     rows: int
     predictions: list[tuple[bytes | None, bytes]] = field(default_factory=list)
     table: Any = None
-    rejects: list[DeadLetter] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
 
     @property
     def scored(self) -> int:
@@ -74,6 +74,7 @@ class UnitScorer:
         self.source_kafka = source_kafka
         self.batch_size = batch_size
         self.sink = None
+        self.delivery = spec.sink.delivery
         if target.kafka is not None:  # Kafka's client is imported only by jobs that use it
             from streaminfer.operators.kafka_sink import KafkaSink
 
@@ -90,20 +91,20 @@ class UnitScorer:
         return results
 
     def score_unit(self, unit: Unit) -> tuple[int, int, int]:
-        """Read, score and write one unit; returns (rows, predictions, rejects)."""
+        """Read, score and write one unit; returns (rows, predictions, dead_letters)."""
         output = self._output(unit)
-        rows = predictions = rejects = 0
+        rows = predictions = dead_letters = 0
         try:
             for piece in self._pieces(unit):
-                output.add(piece.predictions, piece.rejects, piece.table)
+                output.add(piece.predictions, piece.dead_letters, piece.table)
                 rows += piece.rows
                 predictions += piece.scored
-                rejects += len(piece.rejects)
+                dead_letters += len(piece.dead_letters)
             output.commit()
         except BaseException:
             output.abort()
             raise
-        return rows, predictions, rejects
+        return rows, predictions, dead_letters
 
     def _pieces(self, unit: Unit) -> Iterator[Piece]:
         stamp = int(time.time() * 1000)
@@ -120,7 +121,7 @@ class UnitScorer:
             return
         table, first, refused = read_table(unit, stamp, self.numeric)
         if refused:
-            yield Piece(rows=len(refused), rejects=refused)
+            yield Piece(rows=len(refused), dead_letters=refused)
         columnar = self.columnar if self.columnar and self.columnar.usable(table.schema) \
             else None
         for start in range(0, table.num_rows, self.batch_size):
@@ -138,12 +139,13 @@ class UnitScorer:
     def _row_path(self, records: list[Record]) -> Piece:
         scored = self.scorer.score(records)
         return Piece(rows=len(records), predictions=scored.predictions,
-                     rejects=scored.dead_letters)
+                     dead_letters=scored.dead_letters)
 
     def _output(self, unit: Unit) -> UnitOutput:
         if self.sink is not None:
-            assert self.target.predictions_topic and self.target.rejects_topic
-            return TopicUnit(self.sink, self.target.predictions_topic, self.target.rejects_topic)
+            assert self.target.predictions_topic and self.target.dead_letter_topic
+            return TopicUnit(self.sink, self.target.predictions_topic,
+                             self.target.dead_letter_topic, self.delivery)
         assert self.target.folder is not None
         return PartFiles(Path(self.target.folder), unit.key, self.target.fmt)
 

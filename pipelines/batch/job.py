@@ -2,7 +2,7 @@
 Ray Data actor pool, and record each finished unit in the manifest as its result arrives.
 
 >>> summary = batch("pipeline.yaml", "data/*.parquet", "scored/")   # doctest: +SKIP
->>> summary.rows == summary.predictions + summary.rejects            # doctest: +SKIP
+>>> summary.rows == summary.predictions + summary.dead_letters       # doctest: +SKIP
 True
 """
 
@@ -12,7 +12,7 @@ import contextlib
 import importlib
 import logging
 import os
-import re
+import pickle
 import sys
 import threading
 import time
@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 import orjson
 
-from streaminfer import errors
 from streaminfer.errors import ConfigError, PipelineError, StreamInferError
 from streaminfer.operators.batch_manifest import Manifest, ManifestMismatch
 from streaminfer.operators.batch_units import Unit
@@ -34,9 +33,13 @@ from streaminfer.operators.topic_ranges import (
     is_topic_source,
     parse_topic_source,
 )
-from streaminfer.pipelines.batch.actor import Target, UnitScorer
+from streaminfer.pipelines.batch.actor import RESULT_COLUMNS, Target, UnitScorer
 from streaminfer.pipelines.batch.files import plan_files
-from streaminfer.pipelines.batch.outputs import OutputFormat, remove_temporaries
+from streaminfer.pipelines.batch.outputs import (
+    OutputFormat,
+    dead_letter_folder,
+    remove_temporaries,
+)
 from streaminfer.pipelines.batch.topic_source import plan_topic
 from streaminfer.pipelines.spec.batch_spec import BatchSpec
 from streaminfer.pipelines.spec.kafka_settings import client_config
@@ -45,7 +48,7 @@ from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.resolve import resolve_registry_models
 
 MANIFEST = "_manifest.json"
-_RAISED = re.compile(r"streaminfer\.errors\.(\w+): (.+)")
+ERROR_COLUMN = "error"  # a unit's result: the streaminfer error it failed with, pickled
 
 
 class Progress(Protocol):
@@ -58,12 +61,12 @@ class Progress(Protocol):
 
 @dataclass(frozen=True)
 class BatchSummary:
-    """What a run did (``rows``, ``predictions``, ``rejects``: over every finished unit,
+    """What a run did (``rows``, ``predictions``, ``dead_letters``: over every finished unit,
     earlier runs included; ``seconds`` and ``rows_this_run``: this run only)."""
 
     rows: int
     predictions: int
-    rejects: int
+    dead_letters: int
     units: int
     units_done: int
     units_skipped: int
@@ -71,6 +74,11 @@ class BatchSummary:
     seconds: float
     complete: bool
     manifest: str
+
+    @property
+    def rejects(self) -> int:
+        """The old name of :attr:`dead_letters` (before 2026-12-06), kept for callers."""
+        return self.dead_letters
 
     @property
     def rows_per_s(self) -> float:
@@ -142,7 +150,7 @@ class BatchJob:
     def target(self) -> Target:
         if not is_topic_source(self.output):
             folder = Path(self.output)
-            (folder / "rejects").mkdir(parents=True, exist_ok=True)
+            dead_letter_folder(folder).mkdir(parents=True, exist_ok=True)
             remove_temporaries(folder)
             return Target(folder=str(folder.resolve()), fmt=self.output_format)
         topic = self.output[len(PREFIX):]
@@ -151,11 +159,11 @@ class BatchJob:
         from streaminfer.pipelines.common.topics import ensure_topics
 
         config = self.kafka()
-        rejects = self.spec.sink.dead_letter_topic
+        dead = self.spec.sink.dead_letter_topic
         ensure_topics(config, {topic: self.spec.source.partitions,
-                               rejects: self.spec.source.partitions},
+                               dead: self.spec.source.partitions},
                       create_missing=self.spec.kafka.create_missing_topics)
-        return Target(predictions_topic=topic, rejects_topic=rejects, kafka=config)
+        return Target(predictions_topic=topic, dead_letter_topic=dead, kafka=config)
 
     def run(self, *, progress: Progress | None = None,
             stop: threading.Event | None = None) -> BatchSummary:
@@ -175,7 +183,8 @@ class BatchJob:
             done_rows = self._execute(manifest, pending, progress, stop)
         totals = manifest.totals()
         return BatchSummary(
-            rows=totals["rows"], predictions=totals["predictions"], rejects=totals["rejects"],
+            rows=totals["rows"], predictions=totals["predictions"],
+            dead_letters=totals["dead_letters"],
             units=len(manifest.units), units_done=len(manifest.done), units_skipped=skipped,
             rows_this_run=done_rows, seconds=time.monotonic() - started,
             complete=not manifest.pending(), manifest=str(manifest.path),
@@ -192,9 +201,10 @@ class BatchJob:
         try:
             with contextlib.closing(iter(rows_iter)) as results:
                 for result in results:
+                    raise_failed(result)
                     manifest.mark_done(result["key"], rows=int(result["rows"]),
                                        predictions=int(result["predictions"]),
-                                       rejects=int(result["rejects"]))
+                                       dead_letters=int(result["dead_letters"]))
                     manifest.save()
                     rows += int(result["rows"])
                     if progress is not None:
@@ -203,8 +213,10 @@ class BatchJob:
                         break
         except StreamInferError:
             raise
-        except Exception as exc:  # a unit failed inside Ray: say which error, in one line
-            raise _one_line(exc) from None
+        except Exception as exc:  # Ray failed (an actor died): say which error, in one line
+            lines = str(exc).strip().splitlines()
+            raise PipelineError(f"batch job failed: {type(exc).__name__}: "
+                                f"{lines[-1] if lines else ''}") from None
         return rows
 
 
@@ -242,7 +254,7 @@ def _pool(units: Any, settings: BatchSpec, scorer_args: dict[str, Any], count: i
     from ray.data import ActorPoolStrategy
 
     return units.map_batches(
-        UnitScorer, fn_constructor_kwargs=scorer_args, batch_size=1, batch_format="numpy",
+        ReportingScorer, fn_constructor_kwargs=scorer_args, batch_size=1, batch_format="numpy",
         compute=ActorPoolStrategy(size=min(settings.actors, count)),
         num_cpus=settings.num_cpus, num_gpus=settings.num_gpus,
         # A failed actor fails the job, which resumes from the manifest when run again;
@@ -251,19 +263,42 @@ def _pool(units: Any, settings: BatchSpec, scorer_args: dict[str, Any], count: i
     )
 
 
-def _one_line(exc: BaseException) -> StreamInferError:
-    """The :class:`StreamInferError` an actor raised, rebuilt from the Ray error around it
-    (Ray Data passes the user's error on as text), else a :class:`PipelineError` naming the
-    last line of the cause."""
-    text = f"{exc}\n{getattr(exc, 'traceback_str', '')}"
-    found = _RAISED.findall(text)
-    if found:
-        name, message = found[-1]
-        kind = getattr(errors, name, None)
-        if isinstance(kind, type) and issubclass(kind, StreamInferError):
-            return kind(message)
-    lines = str(exc).strip().splitlines()
-    return PipelineError(f"batch job failed: {type(exc).__name__}: {lines[-1] if lines else ''}")
+class ReportingScorer:
+    """:class:`UnitScorer` for ``map_batches`` that hands a streaminfer error back as data.
+
+    Ray Data passes a failed UDF's exception on as text only (a ``UserCodeException`` whose
+    cause is gone), so a unit that fails with a :class:`StreamInferError` (or an actor whose
+    models do not load) answers one result row carrying that exception, pickled, in
+    ``error``; :func:`raise_failed` raises it again in the driver, type and message intact.
+    Any other exception fails the Ray task as before.
+    """
+
+    def __init__(self, **scorer_args: Any) -> None:
+        self.failed: StreamInferError | None = None
+        try:
+            self.scorer: UnitScorer | None = UnitScorer(**scorer_args)
+        except StreamInferError as exc:
+            self.scorer, self.failed = None, exc
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        failed = self.failed
+        if self.scorer is not None:
+            try:
+                results = self.scorer(batch)
+                return {**results, ERROR_COLUMN: [b""] * len(results["key"])}
+            except StreamInferError as exc:
+                failed = exc
+        assert failed is not None
+        key = orjson.loads(batch["unit"][0])["key"]
+        return {**{name: [0] for name in RESULT_COLUMNS}, "key": [key],
+                ERROR_COLUMN: [pickle.dumps(failed)]}
+
+
+def raise_failed(result: dict[str, Any]) -> None:
+    """Raise the error a unit's result row carries (:class:`ReportingScorer`), if any."""
+    failed = result.get(ERROR_COLUMN)
+    if failed:
+        raise pickle.loads(failed)
 
 
 def _total_rows(units: list[Unit]) -> int | None:

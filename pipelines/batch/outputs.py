@@ -1,8 +1,10 @@
-"""Where a unit's predictions and rejects go: part files (written under temporary names and
-renamed when the unit is complete) or topics (flushed and acknowledged per unit).
+"""Where a unit's predictions and dead letters go: part files (written under temporary names
+and renamed when the unit is complete) or topics (flushed and acknowledged per unit).
 
-Files: ``OUT/part-NNNNN.parquet|jsonl`` and ``OUT/rejects/part-NNNNN.jsonl``; a rejects line
-holds the original value and the same headers as an online dead letter.
+Files: ``OUT/part-NNNNN.parquet|jsonl`` and ``OUT/dead_letters/part-NNNNN.jsonl``; a
+dead-letter line holds the original value and the same headers as an online dead letter. An
+output that an older streaminfer started keeps its ``OUT/rejects/`` folder (the old name)
+when resumed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import orjson
 from streaminfer.operators.dead_letter import DeadLetter
 
 if TYPE_CHECKING:  # Kafka's client is imported only by jobs that write to topics
-    from streaminfer.operators.kafka_sink import KafkaSink
+    from streaminfer.operators.kafka_sink import Sink
+    from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 
 OutputFormat = Literal["parquet", "jsonl"]
 #: Parquet part files: dictionary pages only for the columns that repeat one value (the
@@ -28,12 +31,20 @@ PARQUET_OPTIONS: dict[str, Any] = {
     "use_dictionary": ["model", "model_version", "source.topic", "source.partition"],
     "write_statistics": ["id", "source.offset", "ts"],
 }
-REJECTS = "rejects"
+DEAD_LETTERS = "dead_letters"
+OLD_DEAD_LETTERS = "rejects"  # the folder's name before 2026-12-06: resumed outputs keep it
 TEMP_MARK = ".tmp-"
 
 
-def reject_line(letter: DeadLetter) -> bytes:
-    """One rejects-file line: key, original value (text, or base64 when not UTF-8), headers."""
+def dead_letter_folder(folder: Path) -> Path:
+    """Where an output's dead letters go: ``dead_letters/``, or ``rejects/`` where a job
+    started by an older streaminfer made it (one output keeps one folder)."""
+    old = folder / OLD_DEAD_LETTERS
+    return old if old.is_dir() else folder / DEAD_LETTERS
+
+
+def dead_letter_line(letter: DeadLetter) -> bytes:
+    """One dead-letter file line: key, original value (text, or base64 when not UTF-8), headers."""
     line: dict[str, Any] = {"key": _text(letter.key), "headers": {
         name: value.decode("utf-8", "replace") for name, value in letter.headers}}
     if letter.value is None:
@@ -51,8 +62,8 @@ def _text(data: bytes | None) -> str | None:
 
 
 class UnitOutput(Protocol):
-    def add(self, predictions: list[tuple[bytes | None, bytes]], rejects: list[DeadLetter],
-            table: Any = None) -> None: ...
+    def add(self, predictions: list[tuple[bytes | None, bytes]],
+            dead_letters: list[DeadLetter], table: Any = None) -> None: ...
 
     def commit(self) -> None: ...
 
@@ -65,17 +76,18 @@ class PartFiles:
     def __init__(self, folder: Path, key: str, fmt: OutputFormat) -> None:
         self.fmt = fmt
         self.final = folder / f"{key}.{fmt}"
-        self.rejects_final = folder / REJECTS / f"{key}.jsonl"
+        self.dead_letters_final = dead_letter_folder(folder) / f"{key}.jsonl"
         tag = f"{TEMP_MARK}{os.getpid()}"
         self.temp = self.final.with_name(f".{self.final.name}{tag}")
-        self.rejects_temp = self.rejects_final.with_name(f".{self.rejects_final.name}{tag}")
+        self.dead_letters_temp = self.dead_letters_final.with_name(
+            f".{self.dead_letters_final.name}{tag}")
         self._lines = open(self.temp, "wb") if fmt == "jsonl" else None  # noqa: SIM115
         self._tables: list[Any] = []
-        self._rejects: Any = None
+        self._dead_letters: Any = None
 
-    def add(self, predictions: list[tuple[bytes | None, bytes]], rejects: list[DeadLetter],
-            table: Any = None) -> None:
-        """Take predictions (encoded values, or an Arrow table of them) and rejects."""
+    def add(self, predictions: list[tuple[bytes | None, bytes]],
+            dead_letters: list[DeadLetter], table: Any = None) -> None:
+        """Take predictions (encoded values, or an Arrow table of them) and dead letters."""
         if table is not None:
             assert self._lines is None, "Arrow tables go to Parquet parts only"
             self._tables.append(table)
@@ -87,11 +99,11 @@ class PartFiles:
 
                 self._tables.append(pa.Table.from_pylist(
                     [orjson.loads(value) for _, value in predictions]))
-        if rejects:
-            if self._rejects is None:
-                self.rejects_temp.parent.mkdir(parents=True, exist_ok=True)
-                self._rejects = open(self.rejects_temp, "wb")  # noqa: SIM115
-            self._rejects.write(b"\n".join(map(reject_line, rejects)) + b"\n")
+        if dead_letters:
+            if self._dead_letters is None:
+                self.dead_letters_temp.parent.mkdir(parents=True, exist_ok=True)
+                self._dead_letters = open(self.dead_letters_temp, "wb")  # noqa: SIM115
+            self._dead_letters.write(b"\n".join(map(dead_letter_line, dead_letters)) + b"\n")
 
     def commit(self) -> None:
         """Flush both files to disk and rename them to their final names."""
@@ -99,9 +111,9 @@ class PartFiles:
             _close_synced(self._lines)
         else:
             self._write_parquet()
-        if self._rejects is not None:
-            _close_synced(self._rejects)
-            os.replace(self.rejects_temp, self.rejects_final)
+        if self._dead_letters is not None:
+            _close_synced(self._dead_letters)
+            os.replace(self.dead_letters_temp, self.dead_letters_final)
         os.replace(self.temp, self.final)
 
     def _write_parquet(self) -> None:
@@ -118,41 +130,65 @@ class PartFiles:
             os.fsync(handle.fileno())
 
     def abort(self) -> None:
-        for handle in (self._lines, self._rejects):
+        for handle in (self._lines, self._dead_letters):
             if handle is not None:
                 handle.close()
-        for path in (self.temp, self.rejects_temp):
+        for path in (self.temp, self.dead_letters_temp):
             path.unlink(missing_ok=True)
 
 
 def remove_temporaries(folder: Path) -> list[Path]:
     """Delete the half-written files a stopped job left (returns them)."""
-    found = [path for where in (folder, folder / REJECTS) if where.is_dir()
+    found = [path for where in (folder, dead_letter_folder(folder)) if where.is_dir()
              for path in where.iterdir() if path.name.startswith(".") and TEMP_MARK in path.name]
     for path in found:
         path.unlink(missing_ok=True)
     return found
 
 
-class TopicUnit:
-    """A unit's predictions and rejects produced to topics, acknowledged at :meth:`commit`
-    (at least once per unit: a unit stopped half way is produced again in full)."""
+#: topic, key, value, headers
+_Outgoing = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
 
-    def __init__(self, sink: KafkaSink, predictions_topic: str, rejects_topic: str) -> None:
+
+class TopicUnit:
+    """A unit's predictions and dead letters produced to topics, acknowledged at :meth:`commit`
+    (at least once per unit: a unit stopped half way is produced again in full).
+
+    Records are sent as they are added; :meth:`commit` awaits every ack and, by the
+    ``sink.delivery`` policy, sends the whole unit again after a refusal
+    (:func:`~streaminfer.pipelines.common.delivery.deliver`); a unit still refused after
+    ``attempts`` raises :class:`~streaminfer.operators.kafka_sink.SinkError`."""
+
+    def __init__(self, sink: Sink, predictions_topic: str, dead_letter_topic: str,
+                 policy: DeliverySpec) -> None:
         self.sink = sink
         self.predictions_topic = predictions_topic
-        self.rejects_topic = rejects_topic
+        self.dead_letter_topic = dead_letter_topic
+        self.policy = policy
+        self.sent: list[_Outgoing] = []
 
-    def add(self, predictions: list[tuple[bytes | None, bytes]], rejects: list[DeadLetter],
-            table: Any = None) -> None:
+    def add(self, predictions: list[tuple[bytes | None, bytes]],
+            dead_letters: list[DeadLetter], table: Any = None) -> None:
         assert table is None, "topic outputs take encoded predictions"
-        for key, value in predictions:
-            self.sink.send(self.predictions_topic, key, value)
-        for letter in rejects:
-            self.sink.send(self.rejects_topic, letter.key, letter.value, letter.headers)
+        records: list[_Outgoing] = [(self.predictions_topic, key, value, [])
+                                     for key, value in predictions]
+        records += [(self.dead_letter_topic, d.key, d.value, d.headers) for d in dead_letters]
+        for topic, key, value, headers in records:
+            self.sink.send(topic, key, value, headers or None)
+        self.sent += records
 
     def commit(self) -> None:
-        self.sink.flush(timeout_s=120)
+        from streaminfer.pipelines.common.delivery import deliver
+
+        def produce(attempt: int) -> int:
+            if attempt > 1:  # the refused attempt's records may be lost: all again
+                for topic, key, value, headers in self.sent:
+                    self.sink.send(topic, key, value, headers or None)
+            return self.sink.flush(self.policy.ack_timeout_s)
+
+        done = deliver(produce, lambda _: None, policy=self.policy, give_up=True)
+        if done.error is not None:
+            raise done.error
 
     def abort(self) -> None:
         """Nothing to take back: what was sent stays (at least once)."""

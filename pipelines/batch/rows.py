@@ -1,10 +1,10 @@
 """File rows as the records the online path sees: one JSON object per row.
 
 A row of a Parquet or CSV file becomes the JSON encoding of its columns; a JSONL line is
-taken as it is (so a malformed line is rejected exactly as a malformed event would be). The
+taken as it is (a malformed line becomes a dead letter exactly as a malformed event would). The
 record's origin is ``topic`` = the file, ``partition`` = 0, ``offset`` = the row's index in
 the file (for JSONL: its line number, from 0; for CSV: among the rows that parsed; a CSV
-row rejected while reading has its line number, from 1, the header).
+row dead-lettered while reading has its line number, from 1, the header).
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ def _dump(row: dict[str, Any]) -> bytes:
 def read_table(unit: Unit, stamp_ms: int,
                numeric: Collection[str] = ()) -> tuple[Any, int, list[DeadLetter]]:
     """A Parquet or CSV unit as an Arrow table, the file index of its first row, and the
-    rejects of a CSV file: rows without the header's columns (their raw text), and rows with
-    a cell of a ``numeric`` column that is not a number (see :func:`numeric_cells`); each
-    reject's offset is its line number in the file (1: the header)."""
+    dead letters of a CSV file: rows without the header's columns (their raw text), and rows
+    with a cell of a ``numeric`` column that is not a number (see :func:`numeric_cells`);
+    each one's offset is its line number in the file (1: the header)."""
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
@@ -85,8 +85,8 @@ def numeric_cells(table: Any, numeric: Collection[str], path: str, stamp_ms: int
     """Parse, cell by cell, the ``numeric`` columns that a CSV reader typed as text (one cell
     that is not a number makes the whole column text): the table with those columns as
     float64 (empty and null-spelled cells null), less the rows with a cell that is not a
-    number, which come back as rejects naming that field and the row's line (``skipped``:
-    the lines already rejected; blank lines and quoted line breaks are not counted)."""
+    number, which come back as dead letters naming that field and the row's line (``skipped``:
+    the lines already dead-lettered; blank lines and quoted line breaks are not counted)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 

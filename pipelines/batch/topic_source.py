@@ -1,7 +1,7 @@
 """Exact topic ranges: resolved against the broker by the driver, read by the actors.
 
-``latest`` is the high watermark of a fetch (``consumer.highwater``), never ``end_offsets()``
-alone: the embedded broker answers ListOffsets(latest) one record batch short. A time bound
+``latest`` is the exact end (``exact_end_offsets``: the high watermark of a fetch, never
+``end_offsets()`` alone, which the embedded broker answers one record batch short). A time bound
 uses ListOffsets by timestamp (``offsets_for_times``); a broker without it (the embedded one)
 is a clear error.
 """
@@ -17,10 +17,10 @@ from kafka.errors import KafkaError
 
 from streaminfer.errors import BrokerError, ConfigError
 from streaminfer.operators.batch_units import Unit, offset_units
+from streaminfer.operators.kafka_clients import new_consumer
 from streaminfer.operators.records import Record
-from streaminfer.operators.topic_metadata import wait_for_partitions
+from streaminfer.operators.topic_metadata import exact_end_offsets, wait_for_partitions
 from streaminfer.operators.topic_ranges import RangeError, TopicRange, resolve
-from streaminfer.waiting import wait_until
 
 _NO_TIMES = ("the broker cannot find offsets by time ({}); the embedded broker lacks "
              "ListOffsets by timestamp: give offsets or earliest/latest instead of time:")
@@ -29,8 +29,7 @@ STALL_S = 60.0
 
 
 def _consumer(config: dict[str, Any], **options: Any) -> KafkaConsumer:
-    return KafkaConsumer(**config, group_id=None, enable_auto_commit=False,
-                         fetch_max_wait_ms=100, **options)
+    return new_consumer(config, fetch_max_wait_ms=100, **options)
 
 
 def plan_topic(config: dict[str, Any], request: TopicRange, unit_rows: int) -> list[Unit]:
@@ -39,7 +38,7 @@ def plan_topic(config: dict[str, Any], request: TopicRange, unit_rows: int) -> l
     try:
         partitions = wait_for_partitions(consumer, [request.topic], 15.0)
         begin = {tp.partition: o for tp, o in consumer.beginning_offsets(partitions).items()}
-        high = high_watermarks(consumer, partitions)
+        high = {tp.partition: end for tp, end in exact_end_offsets(consumer, partitions).items()}
         times = _time_offsets(consumer, request, partitions)
     finally:
         consumer.close(autocommit=False)
@@ -51,25 +50,6 @@ def plan_topic(config: dict[str, Any], request: TopicRange, unit_rows: int) -> l
     for partition, (start, end) in ranges.items():
         units += offset_units(request.topic, partition, start, end, unit_rows, first=len(units))
     return units
-
-
-def high_watermarks(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> dict[int, int]:
-    """The exact end of each partition: the high watermark a fetch reports. The fetch starts
-    at ``end_offsets() - 1`` (the last batch, by that broker's answer), so it reads little."""
-    ends = consumer.end_offsets(partitions)
-    begins = consumer.beginning_offsets(partitions)
-    consumer.assign(partitions)
-    for tp in partitions:
-        consumer.seek(tp, max(begins[tp], ends[tp] - 1))
-
-    def known() -> bool:
-        consumer.poll(timeout_ms=100, max_records=1)
-        return all(consumer.highwater(tp) is not None for tp in partitions)
-
-    if not wait_until(known, timeout_s=30.0, every_s=0.0):
-        raise BrokerError(f"no fetch answer for {partitions[0].topic} within 30s; "
-                          "is the broker healthy?")
-    return {tp.partition: int(consumer.highwater(tp)) for tp in partitions}
 
 
 def _time_offsets(

@@ -5,8 +5,8 @@ Set-up errors are kept and reported by :meth:`LoopActor.ready`, so the driver sh
 line. An unexpected crash of the loop ends the process, and Ray restarts the actor (up to its
 ``max_restarts``). Stopping is two steps, so that a pool can drain every actor before any of
 them leaves its consumer group: :meth:`~LoopActor.drain` (stop reading, finish, commit), then
-:meth:`~LoopActor.close` (leave, close the clients); :func:`drain_then_close` does both for a
-pool.
+:meth:`~LoopActor.close` (leave, close the clients); ``ActorPool.retire`` does both for a
+pool (``pipelines/common/actor_pool.py``).
 """
 
 from __future__ import annotations
@@ -99,26 +99,3 @@ class LoopActor(Generic[L, S]):
         if not self._thread.is_alive():
             self.loop.close()
         return self.loop.stats()  # type: ignore[no-any-return]
-
-
-def drain_then_close(actors: list[Any], timeout_s: float) -> list[Any]:
-    """Drain these actors (finish, commit), then close them all at once and end them; the
-    final stats of those that answered. Draining first means no departing member drags the
-    others through a rebalance while they shut down."""
-    import ray
-
-    draining = [actor.drain.remote(timeout_s) for actor in actors]
-    ray.wait(draining, num_returns=len(draining), timeout=timeout_s + 5)
-    closing = [actor.close.remote() for actor in actors]
-    ready, _ = ray.wait(closing, num_returns=len(closing), timeout=timeout_s)
-    final = []
-    for ref in ready:
-        try:
-            stats = ray.get(ref)
-        except ray.exceptions.RayError:
-            continue
-        if stats is not None:
-            final.append(stats)
-    for actor in actors:
-        ray.kill(actor, no_restart=True)
-    return final

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from streaminfer.errors import ConfigError
+from streaminfer.operators.metric_names import (
+    DRIVER_THREAD_ERRORS,
+    DRIVER_THREAD_LAST_ERROR,
+    WORKERS_ALIVE,
+)
+from streaminfer.pipelines.common.driver_thread import ThreadError
 
 
 class WorkerFamilies(Collector):
@@ -23,6 +29,17 @@ class WorkerFamilies(Collector):
     def update(self, worker_id: str, families: list[Any]) -> None:
         with self._lock:
             self._latest[worker_id] = families
+
+    def forget(self, worker_id: str) -> None:
+        """End every series of this actor (it retired): its label value leaves ``/metrics``."""
+        with self._lock:
+            self._latest.pop(worker_id, None)
+
+    @property
+    def actors(self) -> set[str]:
+        """The actors whose families are served now."""
+        with self._lock:
+            return set(self._latest)
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
@@ -41,6 +58,30 @@ class WorkerFamilies(Collector):
         yield from merged.values()
 
 
+class ThreadErrors(Collector):
+    """The driver threads' errors (``pipelines/common/driver_thread.py``): a count per
+    thread, and the last error's time with its text as a label."""
+
+    def __init__(self) -> None:
+        self._sources: list[Callable[[], list[ThreadError]]] = []
+
+    def watch(self, errors: Callable[[], list[ThreadError]]) -> None:
+        """Serve what ``errors()`` says at each scrape."""
+        self._sources.append(errors)
+
+    def collect(self) -> Iterator[Metric]:
+        count = CounterMetricFamily(DRIVER_THREAD_ERRORS, "Steps of a driver thread that "
+                                    "failed (the thread goes on).", labels=["thread"])
+        last = GaugeMetricFamily(DRIVER_THREAD_LAST_ERROR, "Unix time of a driver thread's "
+                                 "last error, with its text.", labels=["thread", "error"])
+        for source in self._sources:
+            for error in source():
+                count.add_metric([error.thread], error.count)
+                last.add_metric([error.thread, error.error], error.at)
+        yield count
+        yield last
+
+
 class MetricsServer:
     """The driver's ``/metrics`` endpoint (loopback unless configured otherwise)."""
 
@@ -48,8 +89,10 @@ class MetricsServer:
         self.registry = CollectorRegistry(auto_describe=False)
         self.workers = WorkerFamilies()
         self.registry.register(self.workers)
+        self.threads = ThreadErrors()
+        self.registry.register(self.threads)
         self.workers_alive = Gauge(
-            "streaminfer_workers_alive", "Source workers answering.", registry=self.registry
+            WORKERS_ALIVE, "Source workers answering.", registry=self.registry
         )
         try:
             self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)

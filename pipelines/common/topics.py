@@ -6,25 +6,18 @@ import contextlib
 from collections import Counter
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import TopicAlreadyExistsError
 
 from streaminfer.errors import BrokerError
+from streaminfer.operators.kafka_clients import new_admin, new_consumer
 from streaminfer.operators.topic_metadata import wait_for_partitions
 
 
 def admin_client(config: dict[str, Any], timeout_s: float = 5.0) -> KafkaAdminClient:
     """An admin client, or one clear :class:`BrokerError` when Kafka cannot be reached."""
-    try:
-        return KafkaAdminClient(**config, bootstrap_timeout_ms=int(timeout_s * 1000))
-    except KafkaError as exc:
-        servers = ",".join(config["bootstrap_servers"])
-        raise BrokerError(
-            f"cannot reach Kafka at {servers} (kafka.bootstrap_servers): "
-            f"{type(exc).__name__}. Is the broker running? For local development use "
-            "bootstrap_servers: embedded, or start one with `streaminfer broker`"
-        ) from None
+    return new_admin(config, timeout_s=timeout_s)
 
 
 def ensure_topics(
@@ -54,7 +47,7 @@ def ensure_topics(
 
 def partition_counts(config: dict[str, Any], topics: list[str], timeout_s: float) -> dict[str, int]:
     """Partition count per topic, waiting until the broker's metadata shows each one."""
-    consumer = KafkaConsumer(**config, group_id=None, enable_auto_commit=False)
+    consumer = new_consumer(config)
     try:
         partitions = wait_for_partitions(consumer, topics, timeout_s)
         return dict(Counter(tp.topic for tp in partitions))

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 import orjson
-from kafka import KafkaProducer
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from streaminfer.operators.kafka_clients import new_producer
 from streaminfer.operators.metrics import quantile
 from streaminfer.operators.profile import profile_path
 from streaminfer.pipelines.common.embedded_broker import PRODUCER_SETTINGS
@@ -80,7 +80,7 @@ class EventGenerator(threading.Thread):
         """``shift``: from that event index on, add this vector to every row.
         ``labels``: where each good event's true class (``targets``, per row) goes."""
         super().__init__(name="demo-generator", daemon=True)
-        self._producer = KafkaProducer(**config, **PRODUCER_SETTINGS, acks="all")
+        self._producer = new_producer(config, **PRODUCER_SETTINGS)
         self.topic, self.features, self.rows = topic, features, rows
         self.rate, self.count, self.bad_every = rate, count, bad_every
         self.shift = shift

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import orjson
-from kafka import KafkaProducer
 
+from streaminfer.operators.kafka_clients import new_producer
 from streaminfer.pipelines.common.embedded_broker import PRODUCER_SETTINGS
 
 #: How often due labels are handed to the producer.
@@ -29,7 +29,7 @@ class LabelSender(threading.Thread):
     def __init__(self, config: dict[str, Any], topic: str, *, max_delay_s: float,
                  seed: int = 1) -> None:
         super().__init__(name="demo-labels", daemon=True)
-        self._producer = KafkaProducer(**config, **PRODUCER_SETTINGS, acks="all")
+        self._producer = new_producer(config, **PRODUCER_SETTINGS)
         self.topic, self.max_delay_s = topic, max_delay_s
         self._rng = np.random.default_rng(seed)
         self._due: list[tuple[float, str, Any]] = []

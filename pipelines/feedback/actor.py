@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from streaminfer.pipelines.common.log_levels import setup_actor_logging
 from streaminfer.pipelines.common.loop_actor import LoopActor
 from streaminfer.pipelines.feedback.joiner import JoinLoop
 from streaminfer.pipelines.feedback.metrics import JoinerStats
@@ -22,8 +23,7 @@ class FeedbackJoiner(LoopActor[JoinLoop, JoinerStats]):
 
     def __init__(self, spec: PipelineSpec, bootstrap_servers: str, joiner_id: str,
                  partitions: list[int], shadow_topic: str | None = None) -> None:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        setup_actor_logging()  # `streaminfer -v` reaches here (common/log_levels.py)
         self._start(lambda: JoinLoop(spec, bootstrap_servers, joiner_id, partitions,
                                           shadow_topic=shadow_topic),
                     f"join-{joiner_id}")

@@ -14,15 +14,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streaminfer.operators.join_state import CASES
 from streaminfer.operators.live_window import Key, Row
-
-#: Metric names (the live-quality gauges are the driver's: see ``live_metrics.py``).
-JOINS = "streaminfer_feedback_joins"
-RECORDS_IN = "streaminfer_feedback_records_in"
-INVALID = "streaminfer_feedback_invalid"
-EXAMPLES_OUT = "streaminfer_feedback_examples_out"
-UNMATCHED_OUT = "streaminfer_feedback_unmatched_out"
-PENDING = "streaminfer_feedback_pending"
-RETRIES = "streaminfer_feedback_produce_retries"
+from streaminfer.operators.metric_names import (
+    EXAMPLES_OUT,
+    JOINS,
+    PENDING,
+    UNMATCHED_OUT,
+)
+from streaminfer.operators.metric_names import FEEDBACK_INVALID as INVALID
+from streaminfer.operators.metric_names import FEEDBACK_RECORDS_IN as RECORDS_IN
+from streaminfer.operators.metric_names import FEEDBACK_RETRIES as RETRIES
 
 
 @dataclass

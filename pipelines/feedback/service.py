@@ -1,9 +1,10 @@
 """Feedback next to a pipeline: topics checked, joiners started, watched, stopped.
 
 Started by the online driver when the YAML has ``feedback:`` (``streaminfer run``), or alone
-by ``streaminfer join``. A monitor thread reads the joiners once a second, publishes their
-metric families and the live gauges on the driver's endpoint, and keeps the latest
-:class:`FeedbackSummary` for the live view.
+by ``streaminfer join``. A monitor thread (a :class:`DriverThread`) reads the joiners once a
+second, publishes their metric families (the pool does: a retired joiner's series end) and
+the live gauges on the driver's endpoint, and keeps the latest :class:`FeedbackSummary` for
+the live view.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import threading
 from typing import Any
 
+from streaminfer.pipelines.common.driver_thread import DriverThread
 from streaminfer.pipelines.common.metrics_server import MetricsServer
 from streaminfer.pipelines.feedback.joiner_pool import JoinerPool
 from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary, LiveGauges, summarize
@@ -34,18 +36,17 @@ class FeedbackService:
         self.metrics = metrics
         self.bootstrap_servers = bootstrap_servers
         self.partitions = prepare_feedback_topics(spec, kafka_config)
-        self.pool = JoinerPool(spec, bootstrap_servers, self.partitions)
+        self.pool = JoinerPool(spec, bootstrap_servers, self.partitions,
+                               series=metrics.workers if metrics is not None else None)
         self.shadow_pool: JoinerPool | None = None  # started with the first shadow
         self.gauges = LiveGauges(metrics.registry) if metrics is not None else None
         self._summary = FeedbackSummary()
-        self._published: set[str] = set()  # joiners whose families the endpoint serves
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="feedback-monitor", daemon=True)
+        self.thread = DriverThread("feedback-monitor", "feedback monitor", EVERY_S, self.look)
 
     def start(self) -> FeedbackService:
         self.pool.scale_to(self.fb.joiners.count)
-        self._thread.start()
+        self.thread.start()
         return self
 
     def summary(self) -> FeedbackSummary:
@@ -71,30 +72,15 @@ class FeedbackService:
         stats = self.pool.read(families=self.metrics is not None)
         shadow = self.shadow_pool.read() if self.shadow_pool is not None else []
         summary = summarize(stats, self.fb, shadow)
-        if self.metrics is not None and self.gauges is not None:
-            for s in stats:
-                self.metrics.workers.update(s.joiner_id, s.families)
-            current = {s.joiner_id for s in stats}
-            for gone in self._published - current:  # retired by a scale: their series end
-                self.metrics.workers.update(gone, [])
-            self._published = current
+        if self.gauges is not None:
             self.gauges.update(summary)
         with self._lock:
             self._summary = summary
         return summary
 
-    def _run(self) -> None:
-        while not self._stop.wait(EVERY_S):
-            try:
-                self.look()
-            except Exception as exc:  # Ray going away during a stop; the next look retries
-                log.debug("feedback monitor: %s", exc)
-
     def stop(self, timeout_s: float = 30.0) -> FeedbackSummary:
         """Stop the monitor, drain the joiners; the final summary."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10.0)
+        self.thread.stop(10.0)
         shadow = self.shadow_pool.stop(timeout_s) if self.shadow_pool is not None else []
         final = summarize(self.pool.stop(timeout_s), self.fb, shadow)
         with self._lock:

@@ -4,28 +4,27 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from streaminfer.errors import PipelineError
-from streaminfer.pipelines.feedback.live_metrics import LIVE_QUALITY, FeedbackSummary
-from streaminfer.pipelines.feedback.metrics import (
-    EXAMPLES_OUT,
-    INVALID,
-    JOINS,
-    PENDING,
-    RECORDS_IN,
-    UNMATCHED_OUT,
-)
+from streaminfer.operators import metric_names as names
+from streaminfer.pipelines.common.driver_thread import ThreadError
+from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
 
+#: Worker families summed into one number: family -> :class:`PipelineStatus` attribute.
+TOTALS = {names.EVENTS_IN: "events_in", names.PREDICTIONS_OUT: "predictions",
+          names.DEAD_LETTERS: "dead_letters", names.WORKERS_ALIVE: "workers_alive"}
 #: Joiner families summed per label: family -> (summary attribute, label).
-_BY_LABEL = {JOINS: ("cases", "case"), RECORDS_IN: ("records_in", "side"),
-             INVALID: ("invalid", "side"), PENDING: ("pending", "side")}
-
-
+BY_LABEL = {names.JOINS: ("cases", "case"), names.FEEDBACK_RECORDS_IN: ("records_in", "side"),
+            names.FEEDBACK_INVALID: ("invalid", "side"), names.PENDING: ("pending", "side")}
 #: A shadow's agreement counters (pipelines/online/candidates.py): family -> index.
-_SHADOW = {"streaminfer_shadow_compared": 0, "streaminfer_shadow_agreed": 1}
+SHADOW = {names.SHADOW_COMPARED: 0, names.SHADOW_AGREED: 1}
+#: Every family ``status`` reads (a test checks that each is exported).
+READ = frozenset({*TOTALS, *BY_LABEL, *SHADOW, names.LIVE_QUALITY, names.EXAMPLES_OUT,
+                  names.UNMATCHED_OUT, names.DRIVER_THREAD_LAST_ERROR,
+                  names.DRIVER_THREAD_ERRORS, names.MODEL_SERVING, names.CANARY_SHARE})
 
 
 @dataclass
@@ -40,6 +39,8 @@ class PipelineStatus:
     joiners: set[str] = field(default_factory=set)
     #: Per (model, shadow version): [rows compared, rows agreeing] (docs/rollout.md).
     shadow: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    #: The last error of each driver thread that has had one (docs/operations.md).
+    thread_errors: list[ThreadError] = field(default_factory=list)
 
 
 def fetch_metrics(url: str, timeout_s: float = 5.0) -> str:
@@ -67,40 +68,47 @@ def parse_status(text: str) -> PipelineStatus:
     status = PipelineStatus()
     summary = FeedbackSummary()
     seen_feedback = False
-    totals = {"streaminfer_events_in": "events_in", "streaminfer_predictions_out": "predictions",
-              "streaminfer_dead_letters": "dead_letters", "streaminfer_workers_alive":
-              "workers_alive"}
+    counts: dict[str, int] = {}
     for family in text_string_to_metric_families(text):
         name = family.name.removesuffix("_total")  # untyped counters keep the suffix
         for sample in family.samples:
             if sample.name.endswith("_created"):
                 continue
             labels, value = sample.labels, sample.value
-            if name in totals:
-                attr = totals[name]
+            if name in TOTALS:
+                attr = TOTALS[name]
                 setattr(status, attr, getattr(status, attr) + value)
                 continue
-            if name in _SHADOW:
+            if name in SHADOW:
                 tally = status.shadow.setdefault((labels["model"], labels["version"]), [0, 0])
-                tally[_SHADOW[name]] += value
+                tally[SHADOW[name]] += value
                 continue
-            if name == LIVE_QUALITY:
+            if name == names.DRIVER_THREAD_ERRORS:
+                counts[labels["thread"]] = int(value)
+                continue
+            if name == names.DRIVER_THREAD_LAST_ERROR:
+                status.thread_errors.append(ThreadError(labels["thread"], labels["error"],
+                                                        value, 0))
+                continue
+            if name == names.LIVE_QUALITY:
                 key = (labels["model"], labels["version"])
                 summary.live.setdefault(key, {})[labels["metric"]] = value
                 seen_feedback = True
                 continue
-            if name == EXAMPLES_OUT:
+            if name == names.EXAMPLES_OUT:
                 summary.examples_out += int(value)
-            elif name == UNMATCHED_OUT:
+            elif name == names.UNMATCHED_OUT:
                 summary.unmatched_out += int(value)
-            elif name in _BY_LABEL:
-                into, label = _BY_LABEL[name]
+            elif name in BY_LABEL:
+                into, label = BY_LABEL[name]
                 counts = getattr(summary, into)
                 counts[labels[label]] = counts.get(labels[label], 0) + int(value)
             else:
                 continue
             seen_feedback = True
             status.joiners.add(labels.get("worker", ""))
+    status.thread_errors = [replace(e, count=counts.get(e.thread, 0))
+                            for e in status.thread_errors]
     summary.joiners = len(status.joiners)
     status.feedback = summary if seen_feedback else None
     return status

@@ -31,7 +31,6 @@ they are added to or removed.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -41,11 +40,13 @@ from typing import Any, Protocol
 from kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
-from streaminfer.errors import StreamInferError
+from streaminfer.errors import PipelineError, StreamInferError
+from streaminfer.operators import metric_names as names
 from streaminfer.operators.lag_probe import LagProbe, PartitionLag
+from streaminfer.pipelines.common.driver_thread import DriverThread
 from streaminfer.pipelines.online.scaling_rules import (
-    Decision,
     PartitionState,
+    ScalingDecision,
     bounds,
     decide,
     observe,
@@ -112,21 +113,21 @@ class _Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         from prometheus_client import Counter, Gauge
 
-        self.target = Gauge("streaminfer_autoscaler_target_workers",
+        self.target = Gauge(names.AUTOSCALER_TARGET,
                             "Source workers the autoscaler has set.", registry=registry)
-        self.desired = Gauge("streaminfer_autoscaler_desired_workers",
+        self.desired = Gauge(names.AUTOSCALER_DESIRED,
                              "Source workers the lag asks for, before cooldowns.",
                              registry=registry)
-        self.decisions = Counter("streaminfer_autoscaler_decisions",
+        self.decisions = Counter(names.AUTOSCALER_DECISIONS,
                                  "Changes of the worker count, by direction and rule.",
                                  ["direction", "reason"], registry=registry)
-        self.per_worker = Gauge("streaminfer_autoscaler_lag_per_worker",
+        self.per_worker = Gauge(names.AUTOSCALER_LAG_PER_WORKER,
                                 "Lag that drives scaling (stuck partitions left out) per worker.",
                                 registry=registry)
-        self.lag = Gauge("streaminfer_group_lag",
+        self.lag = Gauge(names.GROUP_LAG,
                          "Records the consumer group has not committed, per partition.",
                          ["topic", "partition"], registry=registry)
-        self.stuck = Gauge("streaminfer_stuck_partitions",
+        self.stuck = Gauge(names.STUCK_PARTITIONS,
                            "Partitions with lag whose committed offset has not moved for "
                            "stuck_after_s.", registry=registry)
 
@@ -147,17 +148,14 @@ class WorkerAutoscaler:
         self.spec = spec
         self.clock = clock
         self.decisions: deque[ScaleEvent] = deque(maxlen=HISTORY)
-        self.last_decision: Decision | None = None
-        self.last_error: str | None = None
-        self.ticks = 0
+        self.last_decision: ScalingDecision | None = None
         self.states: dict[TopicPartition, PartitionState] = {}
         self.last_change_at: float | None = None
         self._probe: LagProbe | None = None
         self._measure = probe
         self._warned: set[TopicPartition] = set()
-        self._stop = threading.Event()
-        self._ticked = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self.thread = DriverThread("worker-autoscaler", "worker autoscaler", spec.interval_s,
+                                   self.tick, first_wait=False, on_exit=self._close_probe)
         self._metrics = _Metrics(runtime.metrics.registry) if runtime.metrics else None
 
     def start(self) -> WorkerAutoscaler:
@@ -177,19 +175,17 @@ class WorkerAutoscaler:
         self.last_change_at = self.clock()
         if self._metrics:
             self._metrics.target.set(self.runtime.worker_count)
-        self._thread = threading.Thread(target=self._run, name="worker-autoscaler", daemon=True)
-        self._thread.start()
+        self.thread.start()
         return self
+
+    @property
+    def ticks(self) -> int:
+        """Rounds run so far (failed ones too)."""
+        return self.thread.steps
 
     def stop(self) -> None:
         """End the thread (at once, or after a scale in progress) and close the probe."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is None:  # never started
-            self._close_probe()
-            return
-        thread.join(STOP_TIMEOUT_S)
-        if thread.is_alive():  # it closes the probe when the scale returns
+        if not self.thread.stop(STOP_TIMEOUT_S):  # it closes the probe when the scale returns
             log.warning("autoscaler: a scale still runs after %.0fs; leaving it",
                         STOP_TIMEOUT_S)
 
@@ -199,40 +195,20 @@ class WorkerAutoscaler:
             probe.close()
 
     def wait_for(self, predicate: Callable[[WorkerAutoscaler], bool], timeout_s: float) -> bool:
-        """Wait until ``predicate(self)`` holds, looking again after each measurement."""
-        with self._ticked:
-            return self._ticked.wait_for(lambda: predicate(self), timeout_s)
+        """Wait until ``predicate(self)`` holds, looking again after each round."""
+        return self.thread.wait_for(lambda: predicate(self), timeout_s)
 
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                try:
-                    self.tick()
-                except Exception:  # the controller must outlive one bad round
-                    log.exception("autoscaler: a round failed; trying again in %gs",
-                                  self.spec.interval_s)
-                with self._ticked:
-                    self.ticks += 1
-                    self._ticked.notify_all()
-                self._stop.wait(self.spec.interval_s)
-        finally:
-            self._close_probe()  # the probe is used by this thread only
-
-    def tick(self) -> Decision | None:
-        """One round: measure, decide, act. Returns the decision (None if Kafka failed)."""
+    def tick(self) -> ScalingDecision:
+        """One round: measure, decide, act; the decision. When the lag cannot be measured,
+        a :class:`PipelineError` says so and the workers stay as they are (the thread's
+        policy logs it and tries again next round)."""
         assert self._measure is not None, "start() first"
         now = self.clock()
         try:
             measured = self._measure()
         except StreamInferError as exc:
-            if str(exc) != self.last_error:
-                log.warning("autoscaler: cannot measure lag (%s); holding %d workers", exc,
-                            self.runtime.worker_count)
-            self.last_error = str(exc)
-            return None
-        if self.last_error is not None:
-            log.info("autoscaler: measuring lag again")
-            self.last_error = None
+            raise PipelineError(f"cannot measure lag ({exc}); holding "
+                                f"{self.runtime.worker_count} worker(s)") from exc
         self.states = observe(self.states, measured, now)
         workers = self.runtime.worker_count
         decision = decide(self.states, now=now, workers=workers,
@@ -241,7 +217,7 @@ class WorkerAutoscaler:
         self._report_stuck(decision, now)
         self._export(decision)
         previous, self.last_decision = self.last_decision, decision
-        if decision.target == workers or self._stop.is_set():
+        if decision.target == workers or self.thread.stopping:
             if previous is None or previous.rule != decision.rule:
                 log.debug("autoscaler: holding %d worker(s): %s", workers, decision.reason)
             return decision
@@ -271,7 +247,7 @@ class WorkerAutoscaler:
                         "to %d worker(s); counting the cooldown from now", SETTLE_TIMEOUT_S,
                         workers)
 
-    def _report_stuck(self, decision: Decision, now: float) -> None:
+    def _report_stuck(self, decision: ScalingDecision, now: float) -> None:
         """A warning when a partition becomes stuck, an info line when it no longer is."""
         stuck = set(decision.stuck)
         for tp in sorted(stuck - self._warned):
@@ -287,7 +263,7 @@ class WorkerAutoscaler:
                      now_state.lag if now_state else None)
         self._warned = stuck
 
-    def _export(self, decision: Decision) -> None:
+    def _export(self, decision: ScalingDecision) -> None:
         metrics = self._metrics
         if metrics is None:
             return

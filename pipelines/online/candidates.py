@@ -1,4 +1,4 @@
-"""A candidate version beside the served one: shadow (scores a copy of every row) or canary
+"""A candidate version beside the serving one: shadow (scores a copy of every row) or canary
 (answers a stable share of the events, chosen by a hash of their id).
 
 >>> canary_picks(["e1", "e2", "e3"], 0.0), canary_picks(["e1", "e2"], 1.0)
@@ -9,25 +9,19 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
+from streaminfer.operators import metric_names as names
 from streaminfer.operators.routing import id_share
 from streaminfer.pipelines.online.model_backends import ModelBackend
+from streaminfer.pipelines.rollout.versions import Candidate
 
-Mode = Literal["shadow", "canary"]
 CANARY_SALT = "canary:"  # not the routing split's hash: a canary share cuts across routes
 
-
-@dataclass(frozen=True)
-class Candidate:
-    """The candidate version of one model and how it runs."""
-
-    backend: ModelBackend
-    mode: Mode
-    share: float = 0.0  # canary: the share of events it answers
+LoadedCandidate = Candidate[ModelBackend]
+"""A candidate as a worker runs it: its version loaded (an ONNX Runtime session)."""
 
 
 def canary_picks(ids: list[Any], share: float) -> list[bool]:
@@ -36,7 +30,7 @@ def canary_picks(ids: list[Any], share: float) -> list[bool]:
 
 
 def agrees(served: dict[str, Any], shadow: dict[str, Any]) -> bool | None:
-    """Whether a shadow's output agrees with the served one: the same ``label`` (classifiers),
+    """Whether a shadow's output agrees with the serving one's: the same ``label`` (classifiers),
     else the same first output rounded to 6 digits; ``None`` when they cannot be compared."""
     if "label" in served and "label" in shadow:
         return bool(served["label"] == shadow["label"])
@@ -51,15 +45,15 @@ def agrees(served: dict[str, Any], shadow: dict[str, Any]) -> bool | None:
 
 class ShadowTally:
     """A worker's running agreement counts per (model, shadow version), also as Prometheus
-    counters in the worker's registry (the driver serves them with the worker's others)."""
+    counters in the worker's registry (the driver exports them with the worker's others)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.counts: dict[tuple[str, str], list[int]] = {}
         self._compared = Counter(
-            "streaminfer_shadow_compared", "Rows a shadow version scored beside the served "
+            names.SHADOW_COMPARED, "Rows a shadow version scored beside the served "
             "one and whose outputs were compared.", ["model", "version"], registry=registry)
         self._agreed = Counter(
-            "streaminfer_shadow_agreed", "Rows on which a shadow version agreed with the "
+            names.SHADOW_AGREED, "Rows on which a shadow version agreed with the "
             "served one (same label; regressors: same value).", ["model", "version"],
             registry=registry)
 

@@ -16,6 +16,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streaminfer.errors import DataError
+from streaminfer.operators import metric_names as names
 from streaminfer.operators.alerts import AlertPublisher
 from streaminfer.operators.metrics import WorkerStats
 from streaminfer.operators.model_runner import ModelInfo
@@ -71,12 +72,12 @@ class DriftMetrics:
     (a counter: ``_total`` when scraped) and ``streaminfer_drift_window_events``."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.psi = Gauge("streaminfer_drift_psi", "PSI of live traffic against the training "
+        self.psi = Gauge(names.DRIFT_PSI, "PSI of live traffic against the training "
                          "profile, over drift.window_s ('prediction': the model's output).",
                          ["model", "version", "feature"], registry=registry)
-        self.alerts = Counter("streaminfer_drift_alerts", "Drift alerts published (one per "
+        self.alerts = Counter(names.DRIFT_ALERTS, "Drift alerts published (one per "
                               "crossing).", ["model", "version", "feature"], registry=registry)
-        self.rows = Gauge("streaminfer_drift_window_events", "Events in the drift window.",
+        self.rows = Gauge(names.DRIFT_WINDOW_EVENTS, "Events in the drift window.",
                           ["model", "version"], registry=registry)
 
 

@@ -1,8 +1,8 @@
 """The running models of a pipeline, as a rollout drives them: put a version in a model's
-store, load a version to check it, have the workers swap; drift follows the served version.
+store, load a version to check it, have the workers swap; drift follows the serving version.
 
-A served model's version is deployed as a Serve application of its own beside the one
-serving; once every worker has moved its handle to it (at a batch boundary) and no call to
+On Ray Serve, a model's new version is deployed as a Serve application of its own beside
+the serving one; once every worker has moved its handle to it (at a batch boundary) and no call to
 the old one is outstanding, the HTTP endpoint is moved too and the old application deleted.
 """
 
@@ -17,7 +17,7 @@ from streaminfer.pipelines.online.assembly import load_model
 from streaminfer.pipelines.online.drift_monitor import DriftMonitor, load_profile
 from streaminfer.pipelines.online.model_store import ModelStore, ServedVersion
 from streaminfer.pipelines.online.worker_pool import WorkerPool
-from streaminfer.pipelines.rollout.decide import StoredCandidate, StoredModel
+from streaminfer.pipelines.rollout.versions import Candidate, Version
 from streaminfer.pipelines.spec.schema import ModelSpec
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class LiveModels:
         self.drift = drift
         self.features = features
         self.infos = {name: source.info for name, source in pool.sources.items()}
-        #: The application serving each served model now, by model name.
+        #: The Serve application running each model on Ray Serve now, by model name.
         self.apps = {name: source.app for name, source in pool.sources.items()
                      if source.app is not None}
 
@@ -52,31 +52,31 @@ class LiveModels:
             return None
         return load_profile(model, info, self.features)
 
-    def put(self, name: str, stored: StoredModel, info: ModelInfo) -> None:
-        """Serve ``stored`` (``info``: what it takes and gives) from now on to every worker
-        that (re)starts; served, deploy its application first. Drift compares its traffic
+    def put(self, name: str, version: Version, info: ModelInfo) -> None:
+        """Run ``version`` (``info``: what it takes and gives) from now on in every worker
+        that (re)starts; on Serve, deploy its application first. Drift compares its traffic
         with its own profile, in a window of its own."""
         import ray
 
         if self.drift is not None:
-            self.drift.serve(name, stored.version, stored.profile)
+            self.drift.serve(name, version.label, version.profile)
         store = self.stores[name]
-        ray.get(store.put.remote(stored))
+        ray.get(store.put.remote(version))
         if name in self.apps:
             from streaminfer.pipelines.online import serving
 
             source = self.pool.sources[name]
             assert source.store is not None
-            model = self._spec(name).model_copy(update={"version": stored.version,
-                                                        "sha256": stored.sha256})
+            model = self._spec(name).model_copy(update={"version": version.label,
+                                                        "sha256": version.sha256})
             try:
                 app = serving.deploy_version(self.pool.spec, model, source.store,
-                                             stored.version,
+                                             version.label,
                                              self.pool.spec.rollout.swap_timeout_s)
             except BaseException:
-                ray.get(store.revert.remote())  # the old version serves on, from the store too
+                ray.get(store.revert.remote())  # the old version runs on, from the store too
                 raise
-            ray.get(store.put_served.remote(ServedVersion(app, info, stored.profile)))
+            ray.get(store.put_served.remote(ServedVersion(app, info, version.profile)))
         self.infos[name] = info
 
     def swap_workers(self, name: str, timeout_s: float) -> dict[str, str]:
@@ -98,7 +98,7 @@ class LiveModels:
             return
         version = self.infos[name].version
         if any(answer != version for answer in answers.values()):
-            log.warning("model %s: application %s stays until every worker serves version %s",
+            log.warning("model %s: application %s stays until every worker runs version %s",
                         name, old, version)
             return
         spec = self.pool.spec
@@ -110,7 +110,7 @@ class LiveModels:
     def _spec(self, name: str) -> ModelSpec:
         return next(m for m in self.pool.spec.model_specs if m.model_name == name)
 
-    def put_candidate(self, name: str, candidate: StoredCandidate | None) -> None:
+    def put_candidate(self, name: str, candidate: Candidate[Version] | None) -> None:
         """Run ``candidate`` beside model ``name`` in every worker that (re)starts."""
         import ray
 

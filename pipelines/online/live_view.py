@@ -40,10 +40,12 @@ def _ms(value: float | None) -> str:
 
 def stats_table(title: str, stats: PipelineStats, rate: float, *,
                 warning: str | None = None) -> Table:
-    """One row per worker, then the totals; ``warning`` shows under the table in red."""
+    """One row per worker, then the totals; ``warning`` and the driver threads' last errors
+    show under the table in red."""
+    lines = ([warning] if warning else []) + [e.describe() for e in stats.thread_errors]
     table = Table(title=title, title_justify="left", expand=False,
-                  caption=f"[bold red]{escape(warning)}[/bold red]" if warning else None,
-                  caption_justify="left")
+                  caption="\n".join(f"[bold red]{escape(line)}[/bold red]" for line in lines)
+                  or None, caption_justify="left")
     for column in ("worker", "events in", "predictions", "dead letters", "lag",
                    "p50 ms", "p99 ms"):
         table.add_column(column, justify="right" if column != "worker" else "left")

@@ -1,8 +1,8 @@
 """Where a worker finds its model: the store actor holding the bytes (colocated), or the
-Serve deployment running it (serve).
+Ray Serve deployment running it (``serving: serve``).
 
-The store holds the version a pipeline serves *now*: a rollout puts the new version there
-(and, served, the application it deployed for it) before it tells the workers to swap, so a
+The store holds the version a pipeline runs *now*: a rollout puts the new version there
+(and, on Ray Serve, the application it deployed for it) before it tells the workers to swap, so a
 worker that Ray restarts (with its original constructor arguments) loads, or calls, the
 promoted version, not the one the pipeline started with.
 """
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.profile import Profile
 from streaminfer.pipelines.online.assembly import load_model
-from streaminfer.pipelines.online.candidates import Candidate
+from streaminfer.pipelines.online.candidates import LoadedCandidate
 from streaminfer.pipelines.online.model_backends import LocalModel, ModelBackend, ServedModel
-from streaminfer.pipelines.rollout.decide import StoredCandidate, StoredModel
+from streaminfer.pipelines.rollout.versions import Candidate, Version
 from streaminfer.pipelines.spec.schema import ModelSpec
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ServedVersion:
-    """A version a rollout deployed for a served model: its Serve application, what it takes
+    """A version a rollout deployed for a model on Ray Serve: its Serve application, what it takes
     and gives, and its training profile."""
 
     app: str
@@ -36,7 +36,7 @@ class ServedVersion:
 
 @dataclass(frozen=True)
 class ModelSource:
-    """How a worker reaches one model: the store actor holding its bytes (and, served, the
+    """How a worker reaches one model: the store actor holding its bytes (and, on Ray Serve, the
     version a rollout deployed), and for ``serve`` the Serve deployment running it, with
     what the driver learnt loading it."""
 
@@ -47,25 +47,15 @@ class ModelSource:
     app: str | None = None
     profile: Profile | None = None  # its training profile, when drift is on
 
-    def backend(self, model: ModelSpec) -> ModelBackend:
-        """Connect, from inside a worker process."""
-        return self.load_served(model)[0]
-
     def _store(self) -> ActorHandle[ModelStore]:
         import ray
 
         assert self.store is not None
         return ray.get_actor(self.store, namespace=self.namespace)
 
-    def load_current(self, model: ModelSpec) -> LocalModel:
-        """A session over the version the store holds now, its sha256 checked."""
-        backend = self.load_served(model)[0]
-        assert isinstance(backend, LocalModel)
-        return backend
-
     def load_served(self, model: ModelSpec) -> tuple[ModelBackend, Profile | None]:
-        """The version the pipeline serves now (colocated: a session over the store's bytes;
-        served: a handle on its application) and its training profile."""
+        """The version the pipeline runs now (colocated: a session over the store's bytes;
+        on Ray Serve: a handle on its application) and its training profile."""
         import ray
 
         if model.serving == "serve":
@@ -74,9 +64,9 @@ class ModelSource:
             if served is None:
                 return self._replicas(model, self.app, self.info), self.profile
             return self._replicas(model, served.app, served.info), served.profile
-        stored: StoredModel = ray.get(self._store().current.remote())
-        profile = self.profile if stored.version == self.info.version else stored.profile
-        return _session(model, stored), profile
+        current: Version = ray.get(self._store().current.remote())
+        profile = self.profile if current.label == self.info.version else current.profile
+        return _session(model, current), profile
 
     def _replicas(self, model: ModelSpec, app: str | None, info: ModelInfo) -> ServedModel:
         from ray import serve
@@ -86,20 +76,20 @@ class ModelSource:
         return ServedModel(handle, info, timeout_s=model.serve.request_timeout_s,
                            retries=model.serve.request_retries)
 
-    def load_candidate(self, model: ModelSpec) -> Candidate | None:
+    def load_candidate(self, model: ModelSpec) -> LoadedCandidate | None:
         """The candidate the store holds now (shadow or canary), loaded; or ``None``."""
         import ray
 
-        stored: StoredCandidate | None = ray.get(self._store().candidate.remote())
-        if stored is None:
+        held: Candidate[Version] | None = ray.get(self._store().candidate.remote())
+        if held is None:
             return None
-        return Candidate(_session(model, stored.model), stored.mode, stored.share)
+        return held.holding(_session(model, held.version))
 
 
-def _session(model: ModelSpec, stored: StoredModel) -> LocalModel:
+def _session(model: ModelSpec, version: Version) -> LocalModel:
     return LocalModel(load_model(
-        model.model_copy(update={"version": stored.version, "sha256": stored.sha256}),
-        stored.data))
+        model.model_copy(update={"version": version.label, "sha256": version.sha256}),
+        version.data))
 
 
 class ModelStore:
@@ -109,10 +99,10 @@ class ModelStore:
     not restore when it restarts them (ray-project/ray#53727).
     """
 
-    def __init__(self, current: StoredModel) -> None:
+    def __init__(self, current: Version) -> None:
         self._current = current
-        self._previous: StoredModel | None = None
-        self._candidate: StoredCandidate | None = None
+        self._previous: Version | None = None
+        self._candidate: Candidate[Version] | None = None
         self._served: ServedVersion | None = None
 
     def get(self) -> bytes:
@@ -121,33 +111,33 @@ class ModelStore:
     def get_version(self, version: str) -> bytes | None:
         """The bytes of ``version`` if it is the current or the previous one (a replica of
         the application being replaced may restart while the workers move)."""
-        for stored in (self._current, self._previous):
-            if stored is not None and stored.version == version:
-                return stored.data
+        for held in (self._current, self._previous):
+            if held is not None and held.label == version:
+                return held.data
         return None
 
-    def current(self) -> StoredModel:
+    def current(self) -> Version:
         return self._current
 
-    def put(self, current: StoredModel) -> None:
-        """Serve another version from now on (a rollout)."""
+    def put(self, current: Version) -> None:
+        """Run another version from now on (a rollout)."""
         self._previous, self._current = self._current, current
 
     def revert(self) -> None:
-        """Undo the last :meth:`put` (a served version whose application did not start)."""
+        """Undo the last :meth:`put` (a version whose Serve application did not start)."""
         if self._previous is not None:
             self._current, self._previous = self._previous, None
 
     def served(self) -> ServedVersion | None:
-        """The application a rollout deployed for a served model (``None``: the first)."""
+        """The application a rollout deployed for a model on Ray Serve (``None``: the first)."""
         return self._served
 
     def put_served(self, served: ServedVersion) -> None:
         self._served = served
 
-    def candidate(self) -> StoredCandidate | None:
+    def candidate(self) -> Candidate[Version] | None:
         return self._candidate
 
-    def put_candidate(self, candidate: StoredCandidate | None) -> None:
-        """Run this candidate beside the served version from now on (``None``: none)."""
+    def put_candidate(self, candidate: Candidate[Version] | None) -> None:
+        """Run this candidate beside the serving version from now on (``None``: none)."""
         self._candidate = candidate

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from streaminfer.pipelines.online.candidates import Candidate
+from streaminfer.pipelines.online.candidates import LoadedCandidate
 from streaminfer.pipelines.online.model_backends import ModelBackend
 from streaminfer.pipelines.online.scoring import BatchScorer
 
 log = logging.getLogger(__name__)
 
-Role = Literal["served", "candidate"]
+Role = Literal["serving", "candidate"]
 
 
 @dataclass
@@ -36,9 +36,9 @@ class ModelSwaps:
         self._staged: dict[tuple[str, Role], _Staged] = {}
         self._lock = threading.Lock()
 
-    def serve(self, name: str, backend: ModelBackend,
-              then: Callable[[], None] | None = None) -> threading.Event:
-        """Serve model ``name`` with ``backend`` from the next batch boundary (and call
+    def replace(self, name: str, backend: ModelBackend,
+                then: Callable[[], None] | None = None) -> threading.Event:
+        """Run model ``name`` with ``backend`` from the next batch boundary (and call
         ``then`` there, in the loop's thread); the event is set once applied (a later
         change of the same role replaces a staged one)."""
         def change(scorer: BatchScorer) -> str:
@@ -47,15 +47,15 @@ class ModelSwaps:
                 then()
             return f"now version {backend.info.version} (was {old.info.version})"
 
-        return self._stage((name, "served"), change)
+        return self._stage((name, "serving"), change)
 
-    def candidate(self, name: str, candidate: Candidate | None) -> threading.Event:
+    def candidate(self, name: str, candidate: LoadedCandidate | None) -> threading.Event:
         """Run ``candidate`` (shadow or canary; ``None``: none) beside model ``name``."""
         def change(scorer: BatchScorer) -> str:
             scorer.set_candidate(name, candidate)
             if candidate is None:
                 return "no candidate"
-            return (f"candidate version {candidate.backend.info.version} as {candidate.mode}"
+            return (f"candidate version {candidate.version.info.version} as {candidate.mode}"
                     + (f" ({candidate.share:.0%})" if candidate.mode == "canary" else ""))
 
         return self._stage((name, "candidate"), change)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from streaminfer.errors import PipelineError
 from streaminfer.operators.alerts import AlertPublisher
 from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.pipelines.common.driver_thread import DriverThread, ThreadError
 from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.common.metrics_server import MetricsServer
 from streaminfer.pipelines.common.topics import ensure_topics
@@ -32,9 +33,9 @@ from streaminfer.pipelines.online.serving_metrics import ServingCollector
 from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.online.worker_pool import WorkerPool
 from streaminfer.pipelines.rollout.actions import ActionLog
-from streaminfer.pipelines.rollout.decide import StoredModel
 from streaminfer.pipelines.rollout.follower import AliasFollower, start_follower
 from streaminfer.pipelines.rollout.status import ModelServing, models_serving
+from streaminfer.pipelines.rollout.versions import Version
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.resolve import resolve_registry_models
@@ -105,7 +106,8 @@ class PipelineRuntime:
                 AlertPublisher(self.kafka_config, spec.rollout.alerts_topic),
                 registry=self.metrics.registry if self.metrics else None)
         self.drift = self._start_drift(sources)
-        self.pool = WorkerPool(spec, self.bootstrap_servers, sources, self.source_partitions)
+        self.pool = WorkerPool(spec, self.bootstrap_servers, sources, self.source_partitions,
+                               series=self.metrics.workers if self.metrics else None)
         self.pool.scale_to(spec.workers.count)
         self._monitor = PoolMonitor(self.pool, self.metrics, drift=self.drift).start()
         if spec.feedback is not None and spec.feedback.joiners.count > 0:
@@ -114,6 +116,7 @@ class PipelineRuntime:
         self._start_rollout(declared, sources, self.pool, retrains=retrains)
         if self.metrics is not None:  # what each model serves, for `streaminfer status`
             self.metrics.registry.register(ServingCollector(self.models))
+            self.metrics.threads.watch(self.thread_errors)
         if spec.workers.autoscale.enabled:
             self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
             self.autoscaler.start()
@@ -177,7 +180,7 @@ class PipelineRuntime:
             self.stores[name] = cast("ActorHandle[ModelStore]", ray.remote(ModelStore).options(
                 name=store_names[name], namespace=spec.ray.namespace, num_cpus=0,
                 max_restarts=0,
-            ).remote(StoredModel(data, info.version, info.sha256)))
+            ).remote(Version(info.version, info.sha256, data)))
             if model.serving == "serve":
                 from streaminfer.pipelines.online.serving import DEPLOYMENT, app_name
 
@@ -238,8 +241,20 @@ class PipelineRuntime:
 
     def stats(self) -> PipelineStats:
         """Ask every worker for its counters; a worker that does not answer counts with its
-        last ones. Changes nothing."""
-        return self._running().stats()
+        last ones; with the driver threads' last errors. Changes nothing."""
+        stats = self._running().stats()
+        stats.thread_errors = self.thread_errors()
+        return stats
+
+    def driver_threads(self) -> list[DriverThread]:
+        """The driver's threads running now (pipelines/common/driver_thread.py)."""
+        retrainer = self.retrainer[0] if self.retrainer is not None else None
+        return [part.thread for part in (self._monitor, self.autoscaler, self.follower,
+                                         retrainer, self.feedback) if part is not None]
+
+    def thread_errors(self) -> list[ThreadError]:
+        """The last error of each driver thread that has had one."""
+        return [t.last_error for t in self.driver_threads() if t.last_error is not None]
 
     def wait_assigned(self, timeout_s: float, *, balanced: bool = False) -> bool:
         """Wait until the workers own every source partition (see :meth:`WorkerPool.assigned`)."""

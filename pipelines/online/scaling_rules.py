@@ -59,7 +59,7 @@ def observe(
 
 
 @dataclass(frozen=True)
-class Decision:
+class ScalingDecision:
     """What :func:`decide` concluded, and why."""
 
     workers: int
@@ -95,7 +95,7 @@ def bounds(spec: WorkerAutoscaleSpec, partitions: int) -> tuple[int, int]:
 def decide(
     states: Mapping[TopicPartition, PartitionState], *, now: float, workers: int,
     partitions: int, last_change_at: float | None, spec: WorkerAutoscaleSpec,
-) -> Decision:
+) -> ScalingDecision:
     """How many workers there should be now. Pure: no I/O, the time is an argument.
 
     ``last_change_at`` is when the worker count last changed (the autoscaler's start counts);
@@ -113,9 +113,10 @@ def decide(
     case = _Case(spec, workers, partitions, fewest, most, counted,
                  math.inf if last_change_at is None else now - last_change_at)
 
-    def made(target: int, desired: int, direction: Direction, rule: str, why: str) -> Decision:
-        return Decision(workers, target, desired, direction, rule, why + note, lag, counted,
-                        stuck)
+    def made(target: int, desired: int, direction: Direction, rule: str,
+             why: str) -> ScalingDecision:
+        return ScalingDecision(workers, target, desired, direction, rule, why + note, lag,
+                               counted, stuck)
 
     if workers < fewest:
         return made(fewest, fewest, "up", "below_min_workers",

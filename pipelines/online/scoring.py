@@ -24,7 +24,7 @@ from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.predictions import event_id, feature_row, prediction
 from streaminfer.operators.records import Record, RecordError
 from streaminfer.operators.routing import Router
-from streaminfer.pipelines.online.candidates import Candidate, agrees, canary_picks
+from streaminfer.pipelines.online.candidates import LoadedCandidate, agrees, canary_picks
 from streaminfer.pipelines.online.model_backends import ModelBackend, Pending
 from streaminfer.pipelines.rollout.decide import check_same_input
 from streaminfer.pipelines.spec.schema import SourceSpec
@@ -116,7 +116,7 @@ class BatchScorer:
         self.feature_fields = list(source.features) if source.features is not None else None
         self.features_field = source.features_field
         self.with_features = with_features
-        self.candidates: dict[str, Candidate] = {}  # by model name (shadow or canary)
+        self.candidates: dict[str, LoadedCandidate] = {}  # by model name (shadow or canary)
 
     def score(self, records: list[Record]) -> ScoredBatch:
         return self.finish(self.prepare(records))
@@ -171,7 +171,7 @@ class BatchScorer:
         if candidate is not None and candidate.mode == "canary":
             picks = np.array(canary_picks([kept[p][2] for p in positions], candidate.share),
                              dtype=bool)
-            for backend, mask in ((served, ~picks), (candidate.backend, picks)):
+            for backend, mask in ((served, ~picks), (candidate.version, picks)):
                 if mask.any():
                     part = matrix[mask]
                     chosen = [p for p, m in zip(positions, mask.tolist(), strict=True) if m]
@@ -180,8 +180,8 @@ class BatchScorer:
             return
         groups.append(_Group(model, served.info, positions, served.submit(matrix), matrix))
         if candidate is not None:
-            shadows.append(_Group(model, candidate.backend.info, positions,
-                                  candidate.backend.submit(matrix), matrix))
+            shadows.append(_Group(model, candidate.version.info, positions,
+                                  candidate.version.submit(matrix), matrix))
 
     def finish(self, batch: PreparedBatch) -> ScoredBatch:
         """Wait for the models and build the predictions, in input order."""
@@ -259,7 +259,8 @@ class BatchScorer:
         self.backends[name] = backend
         return old
 
-    def set_candidate(self, name: str, candidate: Candidate | None) -> Candidate | None:
+    def set_candidate(self, name: str, candidate: LoadedCandidate | None
+                      ) -> LoadedCandidate | None:
         """Run ``candidate`` beside model ``name`` from the next batch on (``None``: no
         candidate); the one it replaces."""
         old = self.candidates.pop(name, None)

@@ -9,10 +9,9 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from streaminfer.operators.metric_names import CANARY_SHARE
+from streaminfer.operators.metric_names import MODEL_SERVING as SERVING
 from streaminfer.pipelines.rollout.status import ModelServing
-
-SERVING = "streaminfer_model_serving"
-CANARY_SHARE = "streaminfer_model_canary_share"
 
 
 class ServingCollector(Collector):

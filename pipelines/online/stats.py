@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from streaminfer.operators.metrics import WorkerStats, quantile
+from streaminfer.pipelines.common.driver_thread import ThreadError
 
 
 @dataclass
@@ -14,6 +15,8 @@ class PipelineStats:
     workers: list[WorkerStats] = field(default_factory=list)
     workers_expected: int = 0
     workers_dead: int = 0
+    #: The last error of each driver thread that has had one (it kept going).
+    thread_errors: list[ThreadError] = field(default_factory=list)
 
     @property
     def events_in(self) -> int:

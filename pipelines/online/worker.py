@@ -15,17 +15,20 @@ from collections import deque
 from typing import Any
 
 from kafka import TopicPartition
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import KafkaError
 
 from streaminfer.errors import StreamInferError
 from streaminfer.operators.batcher import MicroBatcher
 from streaminfer.operators.drift import DriftTally
 from streaminfer.operators.kafka_sink import KafkaSink, Sink, SinkError
-from streaminfer.operators.kafka_source import KafkaSource
+from streaminfer.operators.kafka_source import KafkaSource, Source
 from streaminfer.operators.metrics import WorkerMetrics, WorkerStats
 from streaminfer.operators.profile import Profile
 from streaminfer.operators.records import Record
+from streaminfer.pipelines.common.delivery import deliver
+from streaminfer.pipelines.common.log_levels import setup_actor_logging
 from streaminfer.pipelines.common.loop_actor import LoopActor
+from streaminfer.pipelines.kafka.clients import member_config
 from streaminfer.pipelines.online.assembly import build_scorer
 from streaminfer.pipelines.online.candidates import ShadowTally
 from streaminfer.pipelines.online.model_backends import ModelUnavailableError
@@ -37,36 +40,40 @@ from streaminfer.pipelines.online.worker_models import (
     swap_served,
     sync_candidate,
 )
-from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
-from streaminfer.waiting import backoff_s
 
 log = logging.getLogger(__name__)
 
-KAFKA_LOG_ENV = "STREAMINFER_KAFKA_LOG"
 IDLE_POLL_MS = 100
 UNASSIGNED_WARNING_S = 30.0
 IN_FLIGHT_POLL_MS = 2  # poll briefly while batches are at the model, to see them finish
 LAG_EVERY_S = 1.0
-#: Produce attempts for a batch while partitions are being revoked or the worker stops;
-#: after that the batch is abandoned uncommitted and whoever owns the partitions next
-#: reads it again (at-least-once).
-ATTEMPTS_WHEN_LEAVING = 3
 
 
 def worker_client_config(
     spec: PipelineSpec, bootstrap_servers: str, worker_id: str
 ) -> dict[str, Any]:
     """kafka-python settings of one worker's clients (its own ``client_id``)."""
-    config = client_config(spec.kafka, bootstrap_servers)
-    config["client_id"] = f"{spec.kafka.client_id}-{worker_id}"
-    return config
+    return member_config(spec.kafka, bootstrap_servers, worker_id)
 
 
 def make_sink(spec: PipelineSpec, bootstrap_servers: str, worker_id: str) -> KafkaSink:
     """The Kafka sink of one worker, as the spec configures it."""
     return KafkaSink(worker_client_config(spec, bootstrap_servers, worker_id),
                      linger_ms=spec.sink.linger_ms, compression=spec.sink.compression)
+
+
+def make_source(spec: PipelineSpec, bootstrap_servers: str, worker_id: str) -> KafkaSource:
+    """The Kafka source of one worker (a member of ``source.group_id``), as the spec says."""
+    return KafkaSource(
+        worker_client_config(spec, bootstrap_servers, worker_id),
+        topics=list(spec.source.topics), group_id=spec.source.group_id,
+        auto_offset_reset=spec.source.auto_offset_reset,
+        max_poll_records=spec.source.max_poll_records,
+        fetch_max_wait_ms=spec.fetch_max_wait_ms,
+        session_timeout_ms=spec.kafka.session_timeout_ms,
+        heartbeat_interval_ms=spec.kafka.heartbeat_interval_ms,
+    )
 
 
 def max_in_flight(spec: PipelineSpec) -> int:
@@ -96,11 +103,14 @@ class ScoringLoop:
 
     def __init__(
         self, spec: PipelineSpec, bootstrap_servers: str, scorer: BatchScorer, worker_id: str,
-        *, sink: Sink | None = None, profiles: dict[str, Profile] | None = None,
+        *, source: Source | None = None, sink: Sink | None = None,
+        profiles: dict[str, Profile] | None = None,
     ) -> None:
-        """``sink``: where predictions and dead letters go; by default a :class:`KafkaSink`
-        made by :func:`make_sink`. The loop closes it. ``profiles``: training profiles by
-        model name, whose drift bins it counts."""
+        """``source``: where events come from, by default a :class:`KafkaSource` made by
+        :func:`make_source` (the loop subscribes it); ``sink``: where predictions and dead
+        letters go, by default a :class:`KafkaSink` made by :func:`make_sink`. The loop
+        closes both (the in-memory twins of ``pipelines.kafka.memory`` test its logic).
+        ``profiles``: training profiles by model name, whose drift bins it counts."""
         self.spec = spec
         self.worker_id = worker_id
         self.metrics = WorkerMetrics(worker_id, os.getpid())
@@ -114,23 +124,18 @@ class ScoringLoop:
         self.batcher: MicroBatcher[Record] = MicroBatcher(
             spec.batching.max_size, spec.batching.max_wait_ms
         )
-        config = worker_client_config(spec, bootstrap_servers, worker_id)
+        self.delivery = spec.sink.delivery
         self.sink = sink or make_sink(spec, bootstrap_servers, worker_id)
         try:
-            self.source = KafkaSource(
-                config, topics=list(spec.source.topics), group_id=spec.source.group_id,
-                on_revoked=self._on_revoked,
-                on_assigned=lambda tps: self.metrics.record_assignment(
-                    [(tp.topic, tp.partition) for tp in tps]
-                ),
-                auto_offset_reset=spec.source.auto_offset_reset,
-                max_poll_records=spec.source.max_poll_records,
-                fetch_max_wait_ms=spec.fetch_max_wait_ms,
-                session_timeout_ms=spec.kafka.session_timeout_ms,
-                heartbeat_interval_ms=spec.kafka.heartbeat_interval_ms,
-            )
+            self.source = source or make_source(spec, bootstrap_servers, worker_id)
         except BaseException:
             self.sink.close()
+            raise
+        try:
+            self.source.subscribe(self._on_revoked, lambda tps: self.metrics.record_assignment(
+                [(tp.topic, tp.partition) for tp in tps]))
+        except BaseException:
+            self.close()
             raise
         self._stop = threading.Event()
         self._running = False
@@ -151,7 +156,7 @@ class ScoringLoop:
         try:
             while not self._stop.is_set():
                 self.step()
-            self._finish_all(attempts=ATTEMPTS_WHEN_LEAVING)
+            self._finish_all()
         finally:
             self._running = False
 
@@ -170,10 +175,10 @@ class ScoringLoop:
         self.swaps.apply(self.scorer, self.worker_id)  # a batch boundary
         if self.batcher.ready():
             if len(self.in_flight) >= self.max_in_flight:
-                self._deliver_oldest(attempts=None)
+                self._deliver_oldest(give_up=False)
             self.in_flight.append(self.scorer.prepare(self.batcher.drain()))
         while self.in_flight and self.in_flight[0].done():
-            self._deliver_oldest(attempts=None)
+            self._deliver_oldest(give_up=False)
         left = self.batcher.time_left()
         timeout_ms = IDLE_POLL_MS if left is None else int(left * 1000)
         if self.in_flight:
@@ -216,51 +221,47 @@ class ScoringLoop:
             log.info("%s: partitions revoked; finishing %d buffered events",
                      self.worker_id, len(self.batcher) + sum(len(b.records)
                                                               for b in self.in_flight))
-            self._finish_all(attempts=ATTEMPTS_WHEN_LEAVING)
+            self._finish_all()
         self.metrics.record_revocation([(tp.topic, tp.partition) for tp in revoked])
 
-    def _finish_all(self, attempts: int) -> None:
-        """Submit the open batch and deliver everything in flight (before leaving)."""
+    def _finish_all(self) -> None:
+        """Submit the open batch and deliver everything in flight (before leaving: stopping,
+        or partitions revoked), giving each batch up after ``sink.delivery.attempts``."""
         if len(self.batcher):
             self.in_flight.append(self.scorer.prepare(self.batcher.drain()))
         while self.in_flight:
-            self._deliver_oldest(attempts)
+            self._deliver_oldest(give_up=True)
 
-    def _deliver_oldest(self, attempts: int | None) -> None:
-        """Finish the oldest batch: model results, produce, await every ack, commit.
+    def _deliver_oldest(self, give_up: bool) -> None:
+        """Finish the oldest batch: model results, produce, await every ack, commit
+        (:func:`~streaminfer.pipelines.common.delivery.deliver`).
 
-        A failure retries the whole batch, ``attempts`` times (when leaving: stopping, or
-        partitions revoked), or with ``None`` until it succeeds or a stop is requested. A
-        batch given up is not committed, and neither is any later one (they are dropped
-        too), so its partitions' next reader scores them again.
+        A failure retries the whole batch, by the spec's ``sink.delivery`` policy: with
+        ``give_up`` (when leaving) at most ``attempts`` times, else until it succeeds or a
+        stop is requested. A batch given up is not committed, and neither is any later one
+        (they are dropped too), so its partitions' next reader scores them again.
         """
         batch = self.in_flight.popleft()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                scored = self.scorer.finish(batch)
-                self._produce(scored)
-                break
-            except (SinkError, ModelUnavailableError) as exc:
-                self.metrics.record_retry()
-                give_up = attempt >= attempts if attempts is not None else self._stop.is_set()
-                if give_up:
-                    self._abandon(batch.records, attempt, exc)
-                    return
-                delay = backoff_s(attempt)
-                log.warning("%s: %s; retrying the batch in %.1fs", self.worker_id, exc, delay)
-                self._stop.wait(delay)
-                if isinstance(exc, ModelUnavailableError):
-                    batch = self.scorer.prepare(batch.records)
         records = batch.records
-        try:
-            self.source.commit(next_offsets(records))
-        except (CommitFailedError, KafkaError) as exc:
-            # Produced but not committed: the partitions' next owner scores them again.
-            self.metrics.record_commit_failure()
-            log.warning("%s: commit failed (%s); %d events may be scored twice",
-                        self.worker_id, exc, len(records))
+
+        def produce(attempt: int) -> ScoredBatch:
+            return self._produce(self.scorer.finish(batch))
+
+        def retry(attempt: int, exc: Exception, delay: float) -> None:
+            nonlocal batch
+            self.metrics.record_retry()
+            log.warning("%s: %s; retrying the batch in %.1fs", self.worker_id, exc, delay)
+            if isinstance(exc, ModelUnavailableError):
+                batch = self.scorer.prepare(records)  # the model call again
+
+        done = deliver(produce, lambda _: self._commit(records), policy=self.delivery,
+                       give_up=give_up, stop=self._stop,
+                       retryable=(SinkError, ModelUnavailableError), on_retry=retry)
+        if done.result is None:
+            self.metrics.record_retry()
+            self._abandon(records, done.attempts, done.error)
+            return
+        scored = done.result
         self.metrics.record_batch(
             topics=Tally(record.topic for record in records),
             predictions=len(scored.predictions),
@@ -273,7 +274,17 @@ class ScoringLoop:
             for model, (X, outputs) in scored.scored_rows.items():
                 self.drift.add(model, self.scorer.backends[model].info.version, X, outputs)
 
-    def _abandon(self, records: list[Record], attempt: int, exc: Exception) -> None:
+    def _commit(self, records: list[Record]) -> None:
+        """Commit the offsets after ``records`` (every output of their batch acknowledged)."""
+        try:
+            self.source.commit(next_offsets(records))
+        except KafkaError as exc:
+            # Produced but not committed: the partitions' next owner scores them again.
+            self.metrics.record_commit_failure()
+            log.warning("%s: commit failed (%s); %d events may be scored twice",
+                        self.worker_id, exc, len(records))
+
+    def _abandon(self, records: list[Record], attempt: int, exc: Exception | None) -> None:
         """Give a batch up: drop it and everything read after it, uncommitted, and read its
         partitions again from its first record. Nothing read after it may be committed
         before it is delivered, or it would be skipped for good."""
@@ -283,7 +294,7 @@ class ScoringLoop:
         log.warning("%s: abandoning %d events uncommitted after %d attempt(s): %s; they will "
                     "be read again", self.worker_id, len(held), attempt, exc)
 
-    def _produce(self, scored: ScoredBatch) -> None:
+    def _produce(self, scored: ScoredBatch) -> ScoredBatch:
         sink, spec = self.sink, self.spec.sink
         for key, value in scored.predictions:
             sink.send(spec.predictions_topic, key, value)
@@ -291,7 +302,8 @@ class ScoringLoop:
             sink.send(spec.dead_letter_topic, letter.key, letter.value, letter.headers)
         for key, value in scored.shadow_predictions:
             sink.send(self.shadow_topic, key, value)
-        sink.flush()
+        sink.flush(self.delivery.ack_timeout_s)
+        return scored
 
 
 class SourceWorker(LoopActor[ScoringLoop, WorkerStats]):
@@ -304,10 +316,7 @@ class SourceWorker(LoopActor[ScoringLoop, WorkerStats]):
         self, spec: PipelineSpec, bootstrap_servers: str, worker_id: str,
         models: dict[str, ModelSource],
     ) -> None:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        # kafka-python logs every retried connection; this worker reports what matters.
-        # `streaminfer -v` (or STREAMINFER_KAFKA_LOG=INFO) shows them.
-        logging.getLogger("kafka").setLevel(os.environ.get(KAFKA_LOG_ENV, "CRITICAL"))
+        setup_actor_logging()  # `streaminfer -v` reaches here (common/log_levels.py)
         self.spec, self.models = spec, models
 
         def build() -> ScoringLoop:

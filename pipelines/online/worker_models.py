@@ -19,16 +19,16 @@ def load_candidates(scorer: BatchScorer, spec: PipelineSpec,
         if model.serving != "serve":
             candidate = models[model.model_name].load_candidate(model)
             if candidate is not None:
-                scorer.check_replacement(model.model_name, candidate.backend)
+                scorer.check_replacement(model.model_name, candidate.version)
                 scorer.set_candidate(model.model_name, candidate)
 
 
 def swap_served(scorer: BatchScorer, swaps: ModelSwaps, drift: DriftTally, model: ModelSpec,
                 source: ModelSource, timeout_s: float) -> str:
-    """Serve the store's version (served: call the application deployed for it) from the
+    """Run the store's version (on Ray Serve: call the application deployed for it) from the
     next batch boundary, its drift counted against its own training profile from there; the
-    version served. Served, it returns once no call to the replaced version is outstanding,
-    so its application can go without failing a batch."""
+    version now serving. On Ray Serve, it returns once no call to the replaced version is
+    outstanding, so its application can go without failing a batch."""
     name = model.model_name
     current = scorer.backends[name]
     backend, profile = source.load_served(model)
@@ -36,7 +36,7 @@ def swap_served(scorer: BatchScorer, swaps: ModelSwaps, drift: DriftTally, model
                                                         current.info.version):
         return current.info.version
     scorer.check_replacement(name, backend)
-    if not swaps.serve(name, backend, lambda: drift.use(name, profile)).wait(timeout_s):
+    if not swaps.replace(name, backend, lambda: drift.use(name, profile)).wait(timeout_s):
         raise StreamInferError(f"model {name}: the swap was not applied within "
                                f"{timeout_s:.0f}s")
     if not wait_until(lambda: getattr(current, "outstanding", 0) == 0, timeout_s, every_s=0.01):
@@ -53,10 +53,10 @@ def sync_candidate(scorer: BatchScorer, swaps: ModelSwaps, model: ModelSpec,
         return "none (served by Ray Serve)"
     candidate = source.load_candidate(model)
     if candidate is not None:
-        scorer.check_replacement(name, candidate.backend)
+        scorer.check_replacement(name, candidate.version)
     if not swaps.candidate(name, candidate).wait(timeout_s):
         raise StreamInferError(f"model {name}: the candidate was not applied within "
                                f"{timeout_s:.0f}s")
     if candidate is None:
         return "none"
-    return f"{candidate.mode} {candidate.backend.info.version}"
+    return f"{candidate.mode} {candidate.version.info.version}"

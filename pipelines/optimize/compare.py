@@ -1,8 +1,12 @@
 """Pure comparison logic: metric loss against the original, the tolerance, the Pareto front
 of speed against quality, and the fastest accepted variant.
 
->>> round(relative_loss(0.9733, 0.9711, direction=1), 4)
+Which way a metric is better, and which metric is primary: ``operators.metric_table``.
+
+>>> round(relative_loss("accuracy", 0.9733, 0.9711), 4)
 0.0023
+>>> loss_words(-0.0003, "accuracy")
+'gains 0.03% accuracy'
 >>> sorted(pareto_front({"a": (1.0, 0.97), "b": (2.0, 0.96), "c": (1.5, 0.95)}))
 ['a', 'b']
 """
@@ -12,18 +16,39 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-#: The metric each kind of model is judged by.
-PRIMARY = {"classifier": "accuracy", "regressor": "rmse"}
+from streaminfer.operators.metric_table import METRICS, gain
+
 DEFAULT_MAX_LOSS = 0.005
 
 
-def relative_loss(original: float, variant: float, direction: int) -> float:
-    """How much worse ``variant`` is than ``original``, as a share of the original
-    (negative when it is better); ``direction`` is +1 where higher is better."""
+def relative_loss(metric: str, original: float, variant: float) -> float:
+    """How much worse ``variant`` is than ``original`` on ``metric``, in its direction, as a
+    share of the original (negative when it is better)."""
     if math.isnan(original) or math.isnan(variant):
         return math.nan
     scale = abs(original) or 1.0
-    return direction * (original - variant) / scale
+    return -gain(metric, variant, original) / scale
+
+
+def loss_words(loss: float, metric: str) -> str:
+    """A relative loss in words: ``loses 0.50% rmse``, ``gains 0.03% accuracy``."""
+    if math.isnan(loss):
+        return f"{metric} not defined"
+    return f"{'gains' if loss < 0 else 'loses'} {abs(loss):.2%} {metric}"
+
+
+def tolerance_edge(metric: str, original: float, max_loss: float) -> float:
+    """The worst value of ``metric`` a variant may reach and still be accepted.
+
+    >>> tolerance_edge("rmse", 10.0, 0.05), tolerance_edge("accuracy", 0.9, 0.1)
+    (10.5, 0.81)
+    """
+    return original - METRICS[metric].sign * max_loss * abs(original)
+
+
+def oriented(metric: str, value: float) -> float:
+    """``value`` oriented so that higher is better (the Pareto front's quality axis)."""
+    return METRICS[metric].sign * value
 
 
 def accepted(loss: float, max_loss: float) -> bool:

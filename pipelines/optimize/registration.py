@@ -19,6 +19,7 @@ from pathlib import Path
 from streaminfer.errors import ConfigError, DataError, ModelError
 from streaminfer.operators.model_runner import read_model_file, sha256_hex
 from streaminfer.operators.profile import Profile, profile_path
+from streaminfer.pipelines.optimize.compare import loss_words
 from streaminfer.pipelines.optimize.run import Report, VariantReport
 from streaminfer.pipelines.optimize.timing import Speed
 from streaminfer.pipelines.spec.model_spec import parse_model_ref
@@ -108,8 +109,8 @@ def variant_tags(report: Report, v: VariantReport, origin: Origin) -> dict[str, 
         TAG_TECHNIQUE: v.technique, TAG_SETTINGS: json.dumps(v.settings, sort_keys=True),
         TAG_VARIANT: v.name, "optimize.data": report.data, "optimize.rows": str(report.rows),
         "optimize.max_loss": str(report.max_loss), TAG_GATE: "passed",
-        TAG_GATE_REASON: f"optimize: loses {v.loss:.2%} {report.primary_metric} "
-                         f"(max {report.max_loss:.2%})",
+        TAG_GATE_REASON: f"optimize: {loss_words(v.loss, report.primary_metric)} "
+                         f"(max loss {report.max_loss:.2%})",
         **origin.tags(),
     }
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
+from streaminfer.pipelines.optimize.compare import tolerance_edge
 from streaminfer.pipelines.optimize.run import Report, VariantReport
 from streaminfer.pipelines.optimize.timing import Speed
 
@@ -128,8 +129,7 @@ def write_png(report: Report, path: Path) -> Path:
     near = [p for p in points if abs(p[2] - base) <= band] or points
     _draw(right, near)
     if not math.isnan(base):
-        edge = base - report.max_loss * abs(base) if report.primary_metric != "rmse" else (
-            base + report.max_loss * abs(base))
+        edge = tolerance_edge(report.primary_metric, base, report.max_loss)
         right.axhline(edge, color="tab:red", lw=0.8, ls=":", label="--max-loss")
     for ax in (left, right):
         ax.set_xlabel(f"CPU rows/s at batch {report.rank_batch} (log)")

@@ -14,13 +14,14 @@ import numpy as np
 
 from streaminfer.errors import DataError, ModelError
 from streaminfer.operators.labelled_rows import LabelledRows
+from streaminfer.operators.metric_table import Task, primary_metric
 from streaminfer.operators.model_runner import read_model_file, sha256_hex
-from streaminfer.operators.quality import DIRECTION
 from streaminfer.pipelines.optimize.compare import (
     DEFAULT_MAX_LOSS,
-    PRIMARY,
     accepted,
     fastest,
+    loss_words,
+    oriented,
     pareto_front,
     relative_loss,
 )
@@ -127,14 +128,13 @@ def _row(b: Built, reference: Built, rows: LabelledRows, classes: list[Any] | No
     base = quality(reference.predictions, rows.y, classes)
     report.metrics = quality(b.predictions, rows.y, classes)
     report.delta = {k: report.metrics[k] - base[k] for k in base}
-    report.loss = relative_loss(base[primary], report.metrics[primary], DIRECTION[primary])
+    report.loss = relative_loss(primary, base[primary], report.metrics[primary])
     report.agreement = agreement(reference.predictions, b.predictions, classes)
     return report
 
 
 def _judge(reports: list[VariantReport], settings: Settings, primary: str) -> str | None:
     """Mark accepted/rejected, the Pareto front and the speedups; the fastest accepted."""
-    direction = DIRECTION[primary]
     rank = settings.rank_batch
     speeds: dict[str, float] = {}
     for v in reports:
@@ -143,7 +143,7 @@ def _judge(reports: list[VariantReport], settings: Settings, primary: str) -> st
         if v.name != ORIGINAL:
             v.status = "accepted" if accepted(v.loss, settings.max_loss) else "rejected"
             if v.status == "rejected":
-                v.reason = f"loses {v.loss:.2%} {primary} (max {settings.max_loss:.2%})"
+                v.reason = f"{loss_words(v.loss, primary)} (max loss {settings.max_loss:.2%})"
         cpu = v.speed.get("cpu")
         if isinstance(cpu, Speed):
             speeds[v.name] = cpu.rows_per_s[rank]
@@ -152,7 +152,7 @@ def _judge(reports: list[VariantReport], settings: Settings, primary: str) -> st
     for v in reports:
         if v.name in speeds and base:
             v.speedup = round(speeds[v.name] / base, 3)
-            good = direction * v.metrics[primary]
+            good = oriented(primary, v.metrics[primary])
             if not math.isnan(good):
                 points[v.name] = (speeds[v.name], good)
     for name in pareto_front(points):
@@ -186,19 +186,20 @@ def optimize(model_path: Path, rows: LabelledRows, out_dir: Path, *, data_name: 
             raise ModelError(f"{model_path} does not run on {data_name or 'the data'} "
                              f"({reference.reason}); check the feature columns (--config)")
     assert reference.predictions is not None
-    kind = "classifier" if reference.predictions.is_classifier else "regressor"
+    kind: Task = "classifier" if reference.predictions.is_classifier else "regressor"
     classes = classes_of(reference.predictions, rows.y) if kind == "classifier" else None
     devices = ["cpu", "cuda"] if cuda_usable() else ["cpu"]
     ok = [b for b in built if b.status == "built"]
     speeds = _measure(ok, X, settings, devices)
+    primary = primary_metric(kind)
     reports = []
     for b in built:
-        report = _row(b, reference, rows, classes, PRIMARY[kind])
+        report = _row(b, reference, rows, classes, primary)
         report.speed = speeds.get(b.recipe.name, {})
         reports.append(report)
     reports[0].status = ORIGINAL
-    best = _judge(reports, settings, PRIMARY[kind])
-    return Report(model_ref or str(model_path), sha256_hex(original), kind, PRIMARY[kind],
+    best = _judge(reports, settings, primary)
+    return Report(model_ref or str(model_path), sha256_hex(original), kind, primary,
                   data_name, len(rows.y), settings.max_loss, settings.rank_batch, devices,
                   reports, best)
 

@@ -18,11 +18,11 @@ from prometheus_client import CollectorRegistry, Counter
 
 from streaminfer.operators.alerts import AlertPublisher
 from streaminfer.operators.alerts import alert as make_alert
+from streaminfer.operators.metric_names import ROLLOUT_ACTIONS as ACTIONS
 
 log = logging.getLogger(__name__)
 
 KEEP = 200  # actions kept for the accessor, newest last
-ACTIONS = "streaminfer_rollout_actions"
 
 
 class ActionLog:

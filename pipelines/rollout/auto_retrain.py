@@ -14,15 +14,16 @@ the :class:`ActionLog`.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from streaminfer.errors import StreamInferError
+from streaminfer.pipelines.common.driver_thread import DriverThread
+from streaminfer.pipelines.common.log_levels import actor_options
 from streaminfer.pipelines.rollout.actions import ActionLog
-from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, Mode, candidate_moves
+from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, candidate_moves
 from streaminfer.pipelines.rollout.retrain_outcome import candidate_note, failure_reason
 from streaminfer.pipelines.rollout.retrain_policy import (
     PolicyState,
@@ -31,6 +32,7 @@ from streaminfer.pipelines.rollout.retrain_policy import (
     retrain_trigger,
     trained_until,
 )
+from streaminfer.pipelines.rollout.versions import Mode
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.training.registry import Registry
 from streaminfer.pipelines.training.roles import CHAMPION
@@ -45,9 +47,10 @@ log = logging.getLogger(__name__)
 
 def retrain_task(spec: PipelineSpec, tracking_uri: str) -> RetrainResult:
     """``streaminfer retrain`` in a Ray worker: read, train, gate, register."""
+    from streaminfer.pipelines.common.log_levels import setup_actor_logging
     from streaminfer.pipelines.training.retrain import retrain
 
-    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    setup_actor_logging()
     return retrain(spec, registry=Registry.from_spec(spec.registry, tracking_uri))
 
 
@@ -85,33 +88,21 @@ class AutoRetrain:
         self.model, self.registered = model, registered
         self.registry, self.sources, self.actions = registry, sources, actions
         self.state = RetrainState()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="auto-retrain", daemon=True)
+        self.thread = DriverThread("auto-retrain", "automatic retraining",
+                                   self.policy.check_every_s, self.look)
 
     def start(self) -> AutoRetrain:
         log.info("model %s retrains by itself (retrain.when); looking every %gs", self.model,
                  self.policy.check_every_s)
-        self._thread.start()
+        self.thread.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(30.0)
+        self.thread.stop(30.0)
 
     @property
     def running(self) -> bool:
         return self.state.running is not None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.policy.check_every_s):
-            try:
-                self.look()
-            except StreamInferError as exc:  # broker or registry away: look again later
-                log.warning("automatic retraining: %s; looking again in %gs", exc,
-                            self.policy.check_every_s)
-            except Exception:  # never let the pipeline's driver lose this thread silently
-                log.exception("automatic retraining: unexpected error; looking again")
 
     def look(self) -> None:
         """Collect a finished task; else, with none running, start one if a trigger fires."""
@@ -147,7 +138,8 @@ class AutoRetrain:
         self.actions.record("retrain", self.model, serving,
                             f"retraining started: {trigger.message}", metric=trigger.metric,
                             value=trigger.value, threshold=trigger.threshold)
-        task = ray.remote(retrain_task).options(num_cpus=self.policy.num_cpus, max_retries=0)
+        task = ray.remote(retrain_task).options(num_cpus=self.policy.num_cpus, max_retries=0,
+                                                **actor_options())
         try:
             state.running = task.remote(self.spec, self.registry.uri)
         except Exception as exc:  # Ray going away: said like any failed retraining

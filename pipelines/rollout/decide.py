@@ -1,26 +1,25 @@
 """Which version a running model should swap to: pure rules, no registry, no Ray.
 
 >>> next_version(Following("bc", "champion", serving="1", serve=False), "2")
-Decision(swap_to='2', note=None)
+SwapDecision(swap_to='2')
 >>> next_version(Following("bc", "champion", serving="2", serve=False), "2")
-Decision(swap_to=None, note=None)
+SwapDecision(swap_to=None)
 >>> next_version(Following("bc", "champion", serving="1", serve=False, refused={"2": "bad"}),
 ...              "2")
-Decision(swap_to=None, note=None)
+SwapDecision(swap_to=None)
 >>> next_version(Following("bc", "champion", serving="1", serve=True), "2")
-Decision(swap_to='2', note=None)
+SwapDecision(swap_to='2')
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 from streaminfer.errors import ConfigError, RegistryError
 from streaminfer.operators.model_runner import ModelInfo
-from streaminfer.operators.profile import Profile
+from streaminfer.pipelines.rollout.versions import Candidate, Mode
 from streaminfer.pipelines.training.roles import (
     CANARY,
     CHALLENGER,
@@ -29,66 +28,33 @@ from streaminfer.pipelines.training.roles import (
     AliasMoves,
 )
 
-
-@dataclass(frozen=True)
-class StoredModel:
-    """A model's bytes with the version label and sha256 they are served under, and the
-    training profile drift compares its traffic with (``None``: none, or drift is off)."""
-
-    data: bytes
-    version: str
-    sha256: str
-    profile: Profile | None = None
-
-
-@dataclass(frozen=True)
-class StoredCandidate:
-    """A candidate version and how it runs beside the served one."""
-
-    model: StoredModel
-    mode: Mode
-    share: float = 0.0  # canary: the share of events it answers
-
-
 CANARY_SHARE_TAG = "canary_share"  # version tag: that share, 0..1
-Mode = Literal["shadow", "canary"]
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """A candidate the aliases ask for."""
-
-    version: str
-    mode: Mode
-    share: float = 0.0
 
 
 @dataclass
 class Following:
-    """One model that follows a registry alias, and what it serves now."""
+    """One model that follows a registry alias, and what it runs now."""
 
     name: str  # the registered model's name
     alias: str
-    serving: str  # the version the workers serve
+    serving: str  # the version the workers run
     serve: bool  # on Ray Serve replicas (hot-swapped; no shadow or canary there yet)
-    refused: dict[str, str] = field(default_factory=dict)  # version -> why it cannot serve
-    noted: set[str] = field(default_factory=set)  # versions already reported as not swapped
-    candidate: Wanted | None = None  # the candidate the workers run
+    refused: dict[str, str] = field(default_factory=dict)  # version -> why it cannot run
+    candidate: Candidate[str] | None = None  # the candidate the workers run
 
 
 @dataclass(frozen=True)
-class Decision:
-    """Swap to ``swap_to`` (None: nothing to do); ``note``: a line to log once."""
+class SwapDecision:
+    """Whether to swap the serving version: to ``swap_to`` (``None``: keep it)."""
 
     swap_to: str | None
-    note: str | None = None
 
 
-def next_version(model: Following, target: str) -> Decision:
+def next_version(model: Following, target: str) -> SwapDecision:
     """What to do when the alias names version ``target``."""
     if target == model.serving or target in model.refused:
-        return Decision(None)
-    return Decision(target)
+        return SwapDecision(None)
+    return SwapDecision(target)
 
 
 def check_same_input(name: str, new: ModelInfo, was: ModelInfo) -> None:
@@ -101,31 +67,32 @@ def check_same_input(name: str, new: ModelInfo, was: ModelInfo) -> None:
             "only swap to a model with the same input")
 
 
-def wanted_candidate(aliases: dict[str, str], tags: dict[str, str]) -> Wanted | None:
+def wanted_candidate(aliases: dict[str, str], tags: dict[str, str]) -> Candidate[str] | None:
     """The candidate a model's aliases ask for: ``canary`` (its share from the version tag
     ``canary_share``) before ``shadow``; none when neither is set.
 
     >>> wanted_candidate({"champion": "1", "shadow": "2"}, {})
-    Wanted(version='2', mode='shadow', share=0.0)
+    Candidate(version='2', mode='shadow', share=0.0)
     >>> wanted_candidate({"canary": "3"}, {"canary_share": "0.1"})
-    Wanted(version='3', mode='canary', share=0.1)
+    Candidate(version='3', mode='canary', share=0.1)
     """
     if CANARY in aliases:
         share = min(1.0, max(0.0, float(tags.get(CANARY_SHARE_TAG, "0") or 0)))
-        return Wanted(aliases[CANARY], "canary", share)
+        return Candidate(aliases[CANARY], "canary", share)
     if SHADOW in aliases:
-        return Wanted(aliases[SHADOW], "shadow")
+        return Candidate(aliases[SHADOW], "shadow")
     return None
 
 
-def next_candidate(model: Following, wanted: Wanted | None) -> tuple[bool, Wanted | None]:
+def next_candidate(model: Following, wanted: Candidate[str] | None
+                   ) -> tuple[bool, Candidate[str] | None]:
     """Whether the workers' candidate must change, and to what (``None``: none). A
-    candidate that is the served version, or was refused, runs as none.
+    candidate that is the serving version, or was refused, runs as none.
 
     >>> f = Following("bc", "champion", serving="1", serve=False)
-    >>> next_candidate(f, Wanted("2", "shadow"))
-    (True, Wanted(version='2', mode='shadow', share=0.0))
-    >>> next_candidate(f, Wanted("1", "canary", 0.1))
+    >>> next_candidate(f, Candidate("2", "shadow"))
+    (True, Candidate(version='2', mode='shadow', share=0.0))
+    >>> next_candidate(f, Candidate("1", "canary", 0.1))
     (False, None)
     """
     if wanted is not None and (wanted.version == model.serving or model.serve

@@ -4,7 +4,9 @@ Thin: every ``rollout.poll_interval_s`` it asks the registry which version each 
 alias names (one query per model), lets :func:`next_version` decide, and has the
 :class:`Swapper` swap. A version that cannot serve (a changed artifact, another input) is
 refused once, logged with the reason, and not tried again; a registry that does not answer
-is asked again at the next poll.
+is asked again at the next poll. Any other error of a poll (a model store that died, Ray
+going away) is the :class:`DriverThread` policy's: logged at WARNING, kept for the stats,
+and the next poll runs as usual.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from streaminfer.errors import ConfigError, ModelError, StreamInferError
 from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.pipelines.common.driver_thread import DriverThread
 from streaminfer.pipelines.rollout.actions import ActionLog
 from streaminfer.pipelines.rollout.decide import (
     Following,
@@ -49,9 +52,8 @@ class AliasFollower:
         self.log = log or ActionLog(None)
         self.on_shadow = on_shadow  # called before a shadow starts (its live metrics)
         self.history: list[SwapRecord] = []
-        self._stop = threading.Event()
         self._lock = threading.Lock()  # one poll at a time
-        self._thread = threading.Thread(target=self._run, name="alias-follower", daemon=True)
+        self.thread = DriverThread("alias-follower", "alias follower", interval_s, self.poll)
 
     @property
     def actions(self) -> list[dict[str, Any]]:
@@ -64,17 +66,11 @@ class AliasFollower:
         return {name: f.serving for name, f in self.following.items()}
 
     def start(self) -> AliasFollower:
-        self._thread.start()
+        self.thread.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(self.swapper.timeout_s + 10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.poll()
+        self.thread.stop(self.swapper.timeout_s + 10)
 
     def poll(self) -> list[SwapRecord]:
         """Ask the registry once per followed model; swap where the alias moved, and start,
@@ -100,9 +96,6 @@ class AliasFollower:
         record = None
         target = aliases.get(model.alias)
         decision = next_version(model, target) if target else None
-        if decision is not None and decision.note is not None:
-            log.warning("%s", decision.note)
-            model.noted.add(str(target))
         if decision is not None and decision.swap_to is not None:
             record = self._swap(name, model, decision.swap_to)
         self._candidate(name, model, aliases)

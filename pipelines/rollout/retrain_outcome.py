@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from streaminfer.errors import StreamInferError
+from streaminfer.operators.metric_table import primary_among
 
 if TYPE_CHECKING:
     from streaminfer.pipelines.training.retrain import RetrainResult
@@ -31,10 +32,9 @@ class CandidateNote:
 
 def candidate_note(result: RetrainResult, metric: str | None, then: str) -> CandidateNote:
     """A finished retraining: the version, the gate's verdict with its reason, and
-    ``metric`` (the gate's first rule's, else accuracy) of the candidate against the
-    champion's on the same holdout."""
-    name = metric or ("accuracy" if "accuracy" in result.metrics else
-                      next(iter(result.metrics), None))
+    ``metric`` (the gate's first rule's, else the primary one measured) of the candidate
+    against the champion's on the same holdout."""
+    name = metric or primary_among(result.metrics)
     value = _number(result.metrics.get(name)) if name else None
     base = _number((result.champion_metrics or {}).get(name)) if name else None
     version = result.version.version

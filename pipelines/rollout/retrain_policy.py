@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streaminfer.pipelines.rollout.rollback_rule import LOWER_IS_BETTER
+from streaminfer.operators.metric_table import METRICS, gain
 from streaminfer.pipelines.spec.retrain_policy_spec import RetrainPolicySpec
 
 
@@ -54,12 +54,11 @@ def retrain_trigger(policy: RetrainPolicySpec, state: PolicyState) -> Trigger | 
     floor = policy.metric_floor
     if floor is not None and state.live.get("examples", 0) >= floor.min_examples:
         value = state.live.get(floor.metric, math.nan)
-        lower_better = floor.metric in LOWER_IS_BETTER
-        if not math.isnan(value) and (value > floor.below if lower_better
-                                      else value < floor.below):
+        if not math.isnan(value) and gain(floor.metric, value, floor.below) < 0:
             return Trigger(floor.metric, value, floor.below, (
-                f"live {floor.metric} {value:.4f} is {'above' if lower_better else 'below'}"
-                f" {floor.below:g} (retrain.when.metric_floor)"))
+                f"live {floor.metric} {value:.4f} is {METRICS[floor.metric].worse_side} "
+                f"{floor.below:g} "
+                "(retrain.when.metric_floor)"))
     if policy.every_examples is not None and state.new_examples >= policy.every_examples:
         return Trigger("new_examples", state.new_examples, policy.every_examples, (
             f"{state.new_examples} new labelled examples "

@@ -19,9 +19,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from streaminfer.operators.metric_table import gain
 from streaminfer.pipelines.spec.rollout_spec import RollbackRuleSpec
 
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "mae", "rmse"})
 Live = Mapping[tuple[str, str], Mapping[str, float]]
 
 
@@ -59,7 +59,7 @@ class Compared:
     baseline: float
     examples: float
     baseline_examples: float
-    gain: float  # how much better ``value`` is (lower where lower is better)
+    gain: float  # how much better ``value`` is, in the metric's direction (metric table)
 
 
 def compared(live: Live, metric: str, min_examples: int, new: tuple[str, str],
@@ -74,8 +74,8 @@ def compared(live: Live, metric: str, min_examples: int, new: tuple[str, str],
     value, baseline = mine.get(metric, math.nan), theirs.get(metric, math.nan)
     if math.isnan(value) or math.isnan(baseline):
         return None
-    gain = baseline - value if metric in LOWER_IS_BETTER else value - baseline
-    return Compared(value, baseline, mine["examples"], theirs["examples"], gain)
+    return Compared(value, baseline, mine["examples"], theirs["examples"],
+                    gain(metric, value, baseline))
 
 
 def remember(known: dict[tuple[str, str], Mapping[str, float]], live: Live,

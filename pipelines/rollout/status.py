@@ -1,4 +1,4 @@
-"""What each model of a running pipeline serves now, for screens and ``streaminfer status``
+"""What each model of a running pipeline runs now, for screens and ``streaminfer status``
 (``Pipeline.models()``): its version, the alias it follows, the candidate beside it, and its
 automatic retraining."""
 
@@ -19,7 +19,7 @@ class ModelServing:
     """One model of a running pipeline, now."""
 
     model: str
-    version: str  # the version the workers serve
+    version: str  # the version the workers run
     follows: str | None = None  # models:/NAME@ALIAS
     candidate: str | None = None  # the version running beside it
     mode: str | None = None  # the candidate's: shadow or canary

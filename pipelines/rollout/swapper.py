@@ -15,12 +15,8 @@ from typing import Protocol
 
 from streaminfer.operators.model_runner import ModelInfo, read_model_file
 from streaminfer.operators.profile import Profile
-from streaminfer.pipelines.rollout.decide import (
-    StoredCandidate,
-    StoredModel,
-    Wanted,
-    check_same_input,
-)
+from streaminfer.pipelines.rollout.decide import check_same_input
+from streaminfer.pipelines.rollout.versions import Candidate, Version
 from streaminfer.pipelines.spec.schema import ModelSpec
 from streaminfer.pipelines.training.registry import ModelVersion, Registry
 
@@ -46,11 +42,11 @@ class Models(Protocol):
 
     def load_profile(self, model: ModelSpec, info: ModelInfo) -> Profile | None: ...
 
-    def put(self, name: str, stored: StoredModel, info: ModelInfo) -> None: ...
+    def put(self, name: str, version: Version, info: ModelInfo) -> None: ...
 
     def swap_workers(self, name: str, timeout_s: float) -> dict[str, str]: ...
 
-    def put_candidate(self, name: str, candidate: StoredCandidate | None) -> None: ...
+    def put_candidate(self, name: str, candidate: Candidate[Version] | None) -> None: ...
 
     def candidate_workers(self, name: str, timeout_s: float) -> dict[str, str]: ...
 
@@ -62,11 +58,11 @@ class Swapper:
                  infos: dict[str, ModelInfo], live: Models, timeout_s: float) -> None:
         self.registry = registry
         self.models = models  # by model name, as resolved at start
-        self.infos = dict(infos)  # what the serving version of each model takes
+        self.infos = dict(infos)  # what the version each model runs takes
         self.live = live
         self.timeout_s = timeout_s
 
-    def _checked(self, name: str, version: ModelVersion) -> tuple[StoredModel, ModelInfo]:
+    def _checked(self, name: str, version: ModelVersion) -> tuple[Version, ModelInfo]:
         """Download ``version`` (sha256 checked), load it here once, check its input; its
         training profile (downloaded beside it) comes with it."""
         path = self.registry.fetch(version)  # sha256 checked against the registry's
@@ -76,14 +72,14 @@ class Swapper:
         info = self.live.load_info(model, data)
         check_same_input(name, info, self.infos[name])
         profile = self.live.load_profile(model, info)
-        return StoredModel(data, version.version, version.sha256, profile), info
+        return Version(version.version, version.sha256, data, profile), info
 
     def swap(self, name: str, version: ModelVersion) -> SwapRecord:
-        """Serve ``version`` as model ``name`` from each worker's next batch boundary."""
+        """Run ``version`` as model ``name`` from each worker's next batch boundary."""
         started = time.time()
         was = self.infos[name]
-        stored, info = self._checked(name, version)
-        self.live.put(name, stored, info)
+        checked, info = self._checked(name, version)
+        self.live.put(name, checked, info)
         self.infos[name] = info
         answers = self.live.swap_workers(name, self.timeout_s)
         record = SwapRecord(name, was.version, version.version, started, time.time(), answers)
@@ -96,16 +92,15 @@ class Swapper:
                         "; ".join(f"{w}: {a}" for w, a in late.items()))
         return record
 
-    def run_candidate(self, name: str, wanted: Wanted | None,
+    def run_candidate(self, name: str, wanted: Candidate[str] | None,
                       version: ModelVersion | None) -> dict[str, str]:
         """Run ``wanted`` (``version`` is its registry entry) beside model ``name`` in every
         worker, or no candidate; worker -> what it runs."""
-        stored = None
+        checked = None
         if wanted is not None:
             assert version is not None
-            model, _ = self._checked(name, version)
-            stored = StoredCandidate(model, wanted.mode, wanted.share)
-        self.live.put_candidate(name, stored)
+            checked = wanted.holding(self._checked(name, version)[0])
+        self.live.put_candidate(name, checked)
         answers = self.live.candidate_workers(name, self.timeout_s)
         log.info("model %s: candidate %s on %s", name,
                  "none" if wanted is None else f"{wanted.mode} version {wanted.version}"

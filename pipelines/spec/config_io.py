@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import typing
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,7 @@ def _explain(err: Any, loc: list[str], root: type[BaseModel]) -> str:
     if kind == "extra_forbidden":
         model = _model_at(root, loc[:-1])
         allowed = sorted(model.model_fields) if model else []
-        hint = difflib.get_close_matches(loc[-1], allowed, n=1)
-        guess = f" (did you mean '{hint[0]}'?)" if hint else ""
-        return f"unknown key{guess}. Allowed here: {', '.join(allowed)}"
+        return f"unknown key{did_you_mean(loc[-1], allowed)}. Allowed here: {', '.join(allowed)}"
     if kind == "missing":
         description = _field_description(root, loc)
         return "required but missing" + (f" ({description})" if description else "")
@@ -82,6 +81,16 @@ def _explain(err: Any, loc: list[str], root: type[BaseModel]) -> str:
     if "input" in err and not isinstance(err["input"], (dict, list)):
         message += f" (got {err['input']!r})"
     return message
+
+
+def did_you_mean(word: str, allowed: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` with the closest allowed word, or nothing when none is close.
+
+    >>> did_you_mean("max_sise", ["max_size", "max_wait_ms"]), did_you_mean("zzz", ["a"])
+    (" (did you mean 'max_size'?)", '')
+    """
+    hint = difflib.get_close_matches(word, list(allowed), n=1)
+    return f" (did you mean '{hint[0]}'?)" if hint else ""
 
 
 def _model_at(root: type[BaseModel], loc: list[str]) -> type[BaseModel] | None:

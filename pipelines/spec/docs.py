@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from streaminfer.operators.metric_table import METRICS
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 
@@ -83,5 +84,25 @@ def markdown_reference() -> str:
         "| --- | --- | --- | --- |",
         *_rows(schema, schema.get("$defs", {}), ""),
         "",
+        *metric_table(),
     ]
     return "\n".join(lines)
+
+
+def metric_table() -> list[str]:
+    """The metric table (``operators/metric_table.py``) as a Markdown section: every field
+    that names a metric takes one of these."""
+    return [
+        "## Metrics",
+        "",
+        "Every field that names a metric (`rollout.rollback.metric`, `rollout.promote.metric`,",
+        "`retrain.gate[].metric`, `retrain.when.metric_floor.metric`) takes one of these; the",
+        "rules compare in each metric's direction, and `optimize` and `validate` judge a model by",
+        "its task's primary metric. The metrics that judge one model must be of its task.",
+        "",
+        "| metric | task | better | primary | meaning |",
+        "| --- | --- | --- | --- | --- |",
+        *[f"| `{m.name}` | {m.task} | {m.better} | {'yes' if m.primary else ''} "
+          f"| {m.description} |" for m in METRICS.values()],
+        "",
+    ]

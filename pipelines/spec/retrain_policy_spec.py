@@ -12,14 +12,16 @@ from typing import Literal
 from pydantic import Field
 
 from streaminfer.pipelines.spec.base import FrozenModel
+from streaminfer.pipelines.spec.metric_names import MetricName
 
 
 class MetricFloorSpec(FrozenModel):
     """Retrain when a live metric of the champion falls below a floor."""
 
-    metric: str = Field("accuracy", min_length=1, description="Live metric watched.")
-    below: float = Field(description="Retrain when the metric is below this (above it for "
-                         "log_loss, brier, mae and rmse, where lower is better).")
+    metric: MetricName = Field("accuracy", description="Live metric watched (the metric table "
+                               "in docs/configuration.md).")
+    below: float = Field(description="Retrain when the metric is worse than this: below it, "
+                         "or above it for a metric where lower is better.")
     min_examples: int = Field(200, ge=1, description="Labelled examples in the live window "
                               "before the floor is applied.")
 

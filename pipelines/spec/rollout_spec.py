@@ -9,16 +9,17 @@ from __future__ import annotations
 from pydantic import Field
 
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName
+from streaminfer.pipelines.spec.metric_names import MetricName
 
 
 class RollbackRuleSpec(FrozenModel):
     """Roll a new champion back by itself when its live metric (from the feedback joiner)
     is worse than the previous champion's by more than ``max_drop``."""
 
-    metric: str = Field(
-        "accuracy", min_length=1, description="Live metric compared (streaminfer status lists "
-        "them: accuracy, roc_auc, log_loss, rmse, ...); for log_loss, brier, mae and rmse "
-        "lower is better and 'worse' means higher.",
+    metric: MetricName = Field(
+        "accuracy", description="Live metric compared (the metric table in "
+        "docs/configuration.md); 'worse' follows its direction (higher where lower is "
+        "better).",
     )
     max_drop: float = Field(
         0.05, ge=0, description="How much worse than the previous champion's the new "
@@ -34,9 +35,9 @@ class PromoteRuleSpec(FrozenModel):
     """Promote a shadow by itself when its live metric (from the feedback joiners) is at
     least the champion's plus ``min_gain``."""
 
-    metric: str = Field(
-        "accuracy", min_length=1, description="Live metric compared; for log_loss, brier, "
-        "mae and rmse lower is better and the shadow must be lower by min_gain.",
+    metric: MetricName = Field(
+        "accuracy", description="Live metric compared (the metric table in "
+        "docs/configuration.md); where lower is better the shadow must be lower by min_gain.",
     )
     min_gain: float = Field(
         0.0, ge=0, description="How much better than the champion's the shadow's metric must "

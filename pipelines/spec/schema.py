@@ -25,6 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName, whole_above_one
 from streaminfer.pipelines.spec.batch_spec import BatchSpec
+from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 from streaminfer.pipelines.spec.drift_spec import DriftSpec
 from streaminfer.pipelines.spec.feedback_spec import FeedbackSpec
 from streaminfer.pipelines.spec.kafka_spec import (
@@ -33,6 +34,7 @@ from streaminfer.pipelines.spec.kafka_spec import (
     KafkaSpec,
     SecuritySpec,
 )
+from streaminfer.pipelines.spec.metric_names import one_task
 from streaminfer.pipelines.spec.model_spec import (
     HTTP_INGRESS_CPUS,
     HttpSpec,
@@ -151,6 +153,10 @@ class SinkSpec(FrozenModel):
     linger_ms: int = Field(2, ge=0, le=10_000, description="Producer linger.ms.")
     compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = Field(
         "none", description="Producer compression."
+    )
+    delivery: DeliverySpec = Field(
+        default_factory=DeliverySpec,
+        description="Retries of a batch's outputs before its offsets are committed.",
     )
 
 
@@ -295,6 +301,22 @@ class PipelineSpec(FrozenModel):
                       *self.source.topics):
             raise ValueError(f"rollout.shadow_topic {shadow!r} is a topic the pipeline "
                              "already reads or writes; a shadow's predictions need their own")
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_of_one_task(self) -> PipelineSpec:
+        """One model: its rollout rules, gate and retrain trigger judge it by metrics of its
+        task (a classifier when feedback.live.classes is given)."""
+        if self.models is not None:
+            return self
+        named = {f"rollout.{name}.metric": rule.metric
+                 for name, rule in (("rollback", self.rollout.rollback),
+                                    ("promote", self.rollout.promote)) if rule is not None}
+        if self.retrain is not None:
+            named.update(self.retrain.metric_fields())
+        live = self.feedback.live if self.feedback is not None else None
+        known = live is not None and live.classes is not None
+        one_task(named, ("feedback.live.classes", "classifier") if known else None)
         return self
 
     @model_validator(mode="after")

@@ -18,7 +18,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from streaminfer.operators.metric_table import METRICS
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName
+from streaminfer.pipelines.spec.metric_names import MetricName, one_task
 from streaminfer.pipelines.spec.retrain_policy_spec import RetrainPolicySpec
 
 #: The tracking URI when neither the YAML nor ``MLFLOW_TRACKING_URI`` gives one (MLflow 3's own
@@ -126,9 +128,8 @@ class ExamplesSourceSpec(FrozenModel):
 class GateRuleSpec(FrozenModel):
     """One rule on a holdout metric; a candidate passes the gate when every rule holds."""
 
-    metric: str = Field(
-        description="Holdout metric: accuracy, precision, recall, f1, roc_auc, log_loss, "
-        "calibration_error (classifiers); mae, rmse, r2 (regressors).",
+    metric: MetricName = Field(
+        description="Holdout metric (the metric table in docs/configuration.md).",
     )
     max_drop: float | None = Field(
         None, ge=0, description="Not lower than the champion's by more than this (metrics "
@@ -143,19 +144,14 @@ class GateRuleSpec(FrozenModel):
 
     @model_validator(mode="after")
     def _one_bound(self) -> GateRuleSpec:
-        from streaminfer.operators.quality import DIRECTION  # scikit-learn: only when used
-
-        if self.metric not in DIRECTION:
-            raise ValueError(f"unknown metric {self.metric!r}; use one of "
-                             f"{', '.join(sorted(DIRECTION))}")
         bounds = [b for b in (self.max_drop, self.max_increase, self.min, self.max)
                   if b is not None]
         if len(bounds) != 1:
             raise ValueError("give exactly one of max_drop, max_increase, min or max")
-        if self.max_drop is not None and DIRECTION[self.metric] < 0:
+        if self.max_drop is not None and not METRICS[self.metric].higher_is_better:
             raise ValueError(f"{self.metric}: lower is better, so it cannot drop too far; "
                              "use max_increase")
-        if self.max_increase is not None and DIRECTION[self.metric] > 0:
+        if self.max_increase is not None and METRICS[self.metric].higher_is_better:
             raise ValueError(f"{self.metric}: higher is better, so it cannot rise too far; "
                              "use max_drop")
         return self
@@ -202,6 +198,18 @@ class RetrainSpec(FrozenModel):
         files = tuple(anchor(path, base) for path in self.source.files)
         return self.model_copy(
             update={"source": self.source.model_copy(update={"files": files})})
+
+    def metric_fields(self) -> dict[str, str]:
+        """Where each metric of the gate and the retrain trigger is given, and its name."""
+        named = {f"retrain.gate.{i}.metric": rule.metric for i, rule in enumerate(self.gate)}
+        if self.when.metric_floor is not None:
+            named["retrain.when.metric_floor.metric"] = self.when.metric_floor.metric
+        return named
+
+    @model_validator(mode="after")
+    def _one_task(self) -> RetrainSpec:
+        one_task(self.metric_fields())
+        return self
 
     @model_validator(mode="after")
     def _alias(self) -> RetrainSpec:

@@ -1,8 +1,9 @@
 """The gate: does a candidate's holdout metrics meet the rules? A pure function.
 
-Rules compare the candidate with the champion on the same holdout (``max_drop``,
-``max_increase``) or with a fixed bound (``min``, ``max``). Without a champion the relative
-rules hold. A metric that is undefined (NaN) or not measured fails its rule.
+Rules compare the candidate with the champion on the same holdout (``max_drop`` for a
+metric where higher is better, ``max_increase`` where lower is: ``operators.metric_table``)
+or with a fixed bound (``min``, ``max``). Without a champion the relative rules hold. A
+metric that is undefined (NaN) or not measured fails its rule.
 
 >>> from streaminfer.pipelines.spec.training_spec import GateRuleSpec
 >>> rules = [GateRuleSpec(metric="roc_auc", max_drop=0.005),
@@ -19,6 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from streaminfer.operators.metric_table import METRICS, gain
 from streaminfer.pipelines.spec.training_spec import GateRuleSpec
 
 
@@ -61,10 +63,11 @@ def _failure(
     base = champion.get(name, math.nan)
     if math.isnan(base):
         return f"{name} is not defined on the holdout for the champion"
-    if rule.max_drop is not None and base - value > rule.max_drop:
-        return (f"{name} {value:.4f} is below the champion's {base:.4f} by "
-                f"{base - value:.4f} (max_drop {rule.max_drop:g})")
-    if rule.max_increase is not None and value - base > rule.max_increase:
-        return (f"{name} {value:.4f} is above the champion's {base:.4f} by "
-                f"{value - base:.4f} (max_increase {rule.max_increase:g})")
+    allowed = rule.max_drop if rule.max_drop is not None else rule.max_increase
+    assert allowed is not None
+    worse_by = -gain(name, value, base)  # the spec ties max_drop / max_increase to direction
+    if worse_by > allowed:
+        bound = "max_drop" if rule.max_drop is not None else "max_increase"
+        return (f"{name} {value:.4f} is {METRICS[name].worse_side} the champion's {base:.4f} by "
+                f"{worse_by:.4f} ({bound} {allowed:g})")
     return None

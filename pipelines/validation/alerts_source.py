@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer
-from kafka.errors import KafkaError
-
-from streaminfer.errors import BrokerError, DataError
+from streaminfer.errors import DataError
+from streaminfer.operators.kafka_clients import new_consumer
 from streaminfer.operators.topic_ranges import is_topic_source
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
@@ -68,14 +66,11 @@ def _existing(spec: PipelineSpec, topics: list[str], bootstrap_servers: str | No
               ) -> list[str]:
     """Those of ``topics`` the broker has."""
     config = client_config(spec.kafka, broker_address(spec, bootstrap_servers))
-    try:
-        consumer = KafkaConsumer(**config)
-    except KafkaError as exc:
-        raise BrokerError(f"cannot reach {config.get('bootstrap_servers')}: {exc}") from None
+    consumer = new_consumer(config)
     try:
         known = consumer.topics()
     finally:
-        consumer.close()
+        consumer.close(autocommit=False)
     return [t for t in topics if t in known]
 
 

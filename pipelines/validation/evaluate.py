@@ -18,6 +18,7 @@ from sklearn import metrics as skm
 from streaminfer.errors import DataError
 from streaminfer.operators.drift import count_batch, psi_all
 from streaminfer.operators.labelled_rows import LabelledRows
+from streaminfer.operators.metric_table import primary_metric as table_primary
 from streaminfer.operators.model_runner import OnnxModel, read_model_file
 from streaminfer.operators.profile import Profile, output_columns, profile_path
 from streaminfer.operators.quality import classifier_metrics, regressor_metrics
@@ -175,7 +176,17 @@ def _drift(path: Path, sha256: str, data: LabelledRows, scored: Scored,
 
 
 def primary_metric(kind: str) -> str:
-    return "accuracy" if kind == "classifier" else "mae"
+    """The metric a model of ``kind`` is judged by over time (the metric table's primary)."""
+    return table_primary("classifier" if kind == "classifier" else "regressor")
+
+
+def primary_value(kind: str, y: np.ndarray, values: np.ndarray) -> float:
+    """The primary metric of ``values`` against labels ``y``, by the shared definition."""
+    if kind == "classifier":
+        got = classifier_metrics(y.astype(np.int64), values, list(range(values.shape[1])))
+    else:
+        got = regressor_metrics(y.astype(np.float64), values)
+    return got[primary_metric(kind)]
 
 
 def _over_time(report: ModelReport, data: LabelledRows, scored: Scored) -> None:
@@ -198,11 +209,7 @@ def _over_time(report: ModelReport, data: LabelledRows, scored: Scored) -> None:
         index = index[np.argsort(times[index], kind="stable")]
         points = []
         for chunk in np.array_split(index, min(TIME_BUCKETS, len(index))):
-            y = data.y[chunk]
-            if scored.kind == "classifier":
-                value = float(np.mean(np.argmax(values[chunk], axis=1) == y.astype(np.int64)))
-            else:
-                value = float(np.mean(np.abs(y.astype(np.float64) - values[chunk])))
+            value = primary_value(scored.kind, data.y[chunk], values[chunk])
             points.append({"from_ms": int(times[chunk[0]]), "to_ms": int(times[chunk[-1]]),
                            "rows": len(chunk), metric: value})
         report.over_time[version] = points

@@ -70,7 +70,7 @@ def batch(
         "run the same command again to resume")
     out.print(
         f"{state}: {summary.rows:,} rows = {summary.predictions:,} predictions + "
-        f"{summary.rejects:,} rejects; this run {summary.rows_this_run:,} rows in "
+        f"{summary.dead_letters:,} dead letters; this run {summary.rows_this_run:,} rows in "
         f"{summary.seconds:.1f}s ({summary.rows_per_s:,.0f} rows/s); "
         f"units {summary.units_done}/{summary.units} ({summary.units_skipped} skipped as done)"
     )

@@ -31,14 +31,15 @@ FromConfig = Annotated[
 
 
 def setup_logging(verbose: bool) -> None:
-    """Rich log lines on stderr; Kafka and Ray only with ``--verbose``."""
+    """Rich log lines on stderr; Kafka and Ray only with ``--verbose``, here and in every
+    actor the pipeline starts (``pipelines/common/log_levels.py``)."""
+    from streaminfer.pipelines.common.log_levels import set_verbose
+
     logging.basicConfig(
         level=logging.INFO, format="%(message)s", datefmt="[%X]",
         handlers=[RichHandler(console=err, show_path=False)], force=True,
     )
-    logging.getLogger("kafka").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
-    for noisy in ("ray", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+    set_verbose(verbose)
 
 
 def kafka_config(servers: str | None, config: Path | None) -> dict[str, Any]:

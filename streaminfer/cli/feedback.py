@@ -74,6 +74,9 @@ def _run_joiners(spec: PipelineSpec, bootstrap: str, *, live: bool) -> FeedbackS
         try:
             service = FeedbackService(spec, bootstrap, client_config(spec.kafka, bootstrap),
                                       metrics).start()
+            if metrics is not None:
+                thread = service.thread
+                metrics.threads.watch(lambda: [e for e in [thread.last_error] if e])
             log.info("joining %s and %s into %s%s", spec.sink.predictions_topic,
                      service.fb.labels_topic, service.fb.training_topic,
                      f"; metrics {metrics.url}" if metrics else "")
@@ -95,6 +98,7 @@ def _run_joiners(spec: PipelineSpec, bootstrap: str, *, live: bool) -> FeedbackS
 
 def status(path: ConfigArg, as_json: JsonFlag = False) -> None:
     """Print a running pipeline's counters and live metrics (from its metrics endpoint)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from streaminfer.pipelines.feedback.status import fetch_metrics, parse_status
@@ -119,6 +123,8 @@ def status(path: ConfigArg, as_json: JsonFlag = False) -> None:
     table.add_row(f"{status.workers_alive:.0f}", f"{status.events_in:,.0f}",
                   f"{status.predictions:,.0f}", f"{status.dead_letters:,.0f}")
     out.print(table)
+    for error in status.thread_errors:  # a driver thread failed, and goes on
+        out.print(f"[bold red]{escape(error.describe())}[/bold red]")
     if models:
         out.print(models_table(models))
     for (model, version), (compared, agreed) in sorted(status.shadow.items()):
@@ -152,4 +158,5 @@ def _status_json(name: str, url: str, status: PipelineStatus,
                     "agreed": int(agreed)}
                    for (model, version), (compared, agreed) in sorted(status.shadow.items())],
         "feedback": feedback,
+        "thread_errors": [asdict(e) for e in status.thread_errors],
     }

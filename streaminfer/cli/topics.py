@@ -49,7 +49,8 @@ def tail(
     bootstrap_servers: Servers = None,
     config: FromConfig = None,
 ) -> None:
-    """Follow a topic and print its records (value, key, headers) as pretty JSON."""
+    """Follow a topic and print its records (value, key, headers) as pretty JSON: those
+    written from now on, or with --from-beginning every record it holds first."""
     from streaminfer.operators.topic_reader import TopicReader
     from streaminfer.pipelines.common.topics import admin_client
     from streaminfer.pipelines.devtools.topic_tools import describe
@@ -59,6 +60,8 @@ def tail(
     shown = 0
     try:
         with TopicReader(kafka, [topic], from_beginning=from_beginning) as reader:
+            where = "its oldest record" if from_beginning else "its end (new records only)"
+            err.print(f"following {topic} from {where}; Ctrl-C to stop")
             while max_records is None or shown < max_records:
                 for record in reader.poll(timeout_ms=500):
                     text = orjson.dumps(describe(record)).decode()

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from prometheus_client import CollectorRegistry, generate_latest
 
-from streaminfer.operators.metrics import WorkerMetrics
-from streaminfer.pipelines.online.drift_monitor import DriftMetrics
+from streaminfer.operators import metric_names
+from tests.fixtures.exported import SUFFIXES, endpoint_text, sample_names
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
@@ -56,31 +55,14 @@ def test_grafana_is_provisioned_with_the_datasource_and_dashboard() -> None:
     assert set(uids) == {source["uid"]}
 
 
-def _exported_names() -> set[str]:
-    """Every sample name a worker and the driver's drift metrics expose, once each has data."""
-    worker = WorkerMetrics("w0", 1)
-    worker.record_batch(topics=Tally({"t": 2}), predictions=1, dead_letters=["x"],
-                        latencies_ms=[3], inference_s=0.001)
-    worker.record_lag({("t", 0): 1})
-    registry = CollectorRegistry()
-    drift = DriftMetrics(registry)
-    drift.psi.labels("m", "v", "f").set(0.1)
-    drift.alerts.labels("m", "v", "f").inc()
-    drift.rows.labels("m", "v").set(1)
-    text = (generate_latest(worker.registry) + generate_latest(registry)).decode()
-    names = {line.split("{")[0].split(" ")[0] for line in text.splitlines()
-             if line and not line.startswith("#")}
-    return names | {"streaminfer_workers_alive"}  # the driver's own, in MetricsServer
-
-
 def test_every_queried_metric_is_exported() -> None:
     exprs = [t["expr"] for p in _dashboard()["panels"] for t in p["targets"]]
     queried = {name for e in exprs for name in re.findall(r"\b(streaminfer_[a-z_]+)", e)}
     assert queried, exprs
-    missing = queried - _exported_names()
+    missing = queried - sample_names(endpoint_text())
     assert not missing, missing
-    live = [e for e in exprs if "${live_prefix}" in e]
-    assert live, "a panel shows the live validation metrics"
-    variables = {v["name"]: v for v in _dashboard()["templating"]["list"]}
-    assert variables["live_prefix"]["query"] == "streaminfer_live_"
+    assert queried - {n + suffix for n in metric_names.ALL for suffix in ("", *SUFFIXES)} == \
+        set(), "the dashboard names a metric operators/metric_names.py does not"
+    assert all("__name__" not in e for e in exprs), "a metric is named by a pattern"
+    assert any(metric_names.LIVE_QUALITY in e and "$version" in e for e in exprs)
     assert any("streaminfer_drift_psi" in e and "$version" in e for e in exprs)

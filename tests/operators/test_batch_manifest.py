@@ -17,14 +17,29 @@ UNITS = [Unit(f"part-0000{i}", "topic", "t", partition=0, start=i * 10, end=i * 
 def test_a_saved_manifest_reloads_with_its_progress(tmp_path: Path) -> None:
     path = tmp_path / "out" / "_manifest.json"
     manifest = Manifest.new(path, {"input": "kafka:t"}, UNITS)
-    manifest.mark_done("part-00001", rows=10, predictions=9, rejects=1)
+    manifest.mark_done("part-00001", rows=10, predictions=9, dead_letters=1)
     manifest.save()
     again = Manifest.load(path)
     assert again is not None
     assert again.units == UNITS
     assert [u.key for u in again.pending()] == ["part-00000", "part-00002"]
-    assert again.totals() == {"rows": 10, "predictions": 9, "rejects": 1}
+    assert again.totals() == {"rows": 10, "predictions": 9, "dead_letters": 1}
     assert [p.name for p in path.parent.iterdir()] == ["_manifest.json"]  # no temporary left
+
+
+def test_a_manifest_from_before_the_rename_reads_its_rejects_as_dead_letters(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "_manifest.json"
+    manifest = Manifest.new(path, {"input": "kafka:t"}, UNITS)
+    manifest.mark_done("part-00001", rows=10, predictions=9, dead_letters=1)
+    manifest.save()
+    path.write_bytes(path.read_bytes().replace(b'"dead_letters"', b'"rejects"'))
+    assert b'"rejects": 1' in path.read_bytes()  # as streaminfer wrote it before 2026-12-06
+    again = Manifest.load(path)
+    assert again is not None
+    again.mark_done("part-00002", rows=10, predictions=10, dead_letters=0)
+    assert again.totals() == {"rows": 20, "predictions": 19, "dead_letters": 1}
 
 
 def test_no_manifest_is_none_and_garbage_is_refused(tmp_path: Path) -> None:

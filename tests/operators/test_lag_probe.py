@@ -47,7 +47,7 @@ def test_committed_end_and_lag_are_exact(
 ) -> None:
     topic = topic_factory(4)
     # 3000 records in one partition make several record batches: there the broker's
-    # ListOffsets(latest) answers below the end (see ARCHITECTURE.md); the probe must not.
+    # ListOffsets(latest) answers below the end (see docs/architecture.md); the probe must not.
     fill(produce, topic, {0: 3000, 1: 10, 2: 0, 3: 777})
     commit(kafka_config, "g-exact", topic, {0: 1500, 3: 777})
     with LagProbe(kafka_config, [topic], "g-exact") as probe:

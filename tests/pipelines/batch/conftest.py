@@ -48,8 +48,9 @@ def predictions_in(folder: Path) -> list[dict[str, Any]]:
     return found
 
 
-def rejects_in(folder: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for part in sorted((folder / "rejects").glob("part-*.jsonl"))
+def dead_letters_in(folder: Path) -> list[dict[str, Any]]:
+    """Every dead letter in the ``dead_letters/`` part files of ``folder``."""
+    return [orjson.loads(line) for part in sorted((folder / "dead_letters").glob("part-*.jsonl"))
             for line in part.read_bytes().splitlines()]
 
 

@@ -1,5 +1,5 @@
 """Batch over files of each format and a glob, exact topic ranges, a topic output; malformed
-rows to rejects with their reasons. Real Ray Data actors, real broker, real models."""
+rows to dead letters with their reasons. Real Ray Data actors, real broker, real models."""
 
 from __future__ import annotations
 
@@ -13,12 +13,17 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from streaminfer.errors import BrokerError, ConfigError, DataError
 from streaminfer.pipelines.batch.job import batch
-from tests.pipelines.batch.conftest import dataset_rows, predictions_in, rejects_in, write_parquet
+from tests.pipelines.batch.conftest import (
+    dataset_rows,
+    dead_letters_in,
+    predictions_in,
+    write_parquet,
+)
 
 pytestmark = pytest.mark.integration
 
 
-def test_parquet_csv_and_jsonl_through_a_glob_with_rejects(
+def test_parquet_csv_and_jsonl_through_a_glob_with_dead_letters(
     ray_session, batch_spec, dataset_factory, tmp_path: Path
 ) -> None:
     spec = batch_spec(unit_rows=250)
@@ -43,24 +48,24 @@ def test_parquet_csv_and_jsonl_through_a_glob_with_rejects(
     summary = batch(spec, str(tmp_path / "in" / "?.*"), str(tmp_path / "out"),
                     output_format="jsonl")
 
-    assert (summary.rows, summary.predictions, summary.rejects) == (903, 898, 5)
+    assert (summary.rows, summary.predictions, summary.dead_letters) == (903, 898, 5)
     assert summary.units == 4 and summary.complete
     ids = [p["id"] for p in predictions_in(tmp_path / "out")]
     assert sorted(ids) == sorted(f"e{i}" for i in range(900) if i not in (305, 309))
     reasons = sorted((r["headers"]["error.type"], r["headers"]["source.topic"].rsplit("/", 1)[1],
                       r["headers"].get("error.field"))
-                     for r in rejects_in(tmp_path / "out"))
+                     for r in dead_letters_in(tmp_path / "out"))
     assert reasons == [("invalid_csv_row", "b.csv", None), ("invalid_json", "c.jsonl", None),
                        ("non_numeric_feature", "b.csv", "mean_radius"),
                        ("non_numeric_feature", "b.csv", "mean_texture"),
                        ("not_an_object", "c.jsonl", None)]
     kept = {(r["headers"]["error.type"], r["headers"].get("error.field")): r
-            for r in rejects_in(tmp_path / "out")}
+            for r in dead_letters_in(tmp_path / "out")}
     assert kept["invalid_json", None]["value"] == "{oops"
     assert orjson.loads(kept["non_numeric_feature", "mean_radius"]["value"])["id"] == "e305"
-    texture_reject = kept["non_numeric_feature", "mean_texture"]
-    assert orjson.loads(texture_reject["value"])["id"] == "e309"
-    assert texture_reject["headers"]["source.offset"] == "11"
+    texture_letter = kept["non_numeric_feature", "mean_texture"]
+    assert orjson.loads(texture_letter["value"])["id"] == "e309"
+    assert texture_letter["headers"]["source.offset"] == "11"
     assert kept["invalid_csv_row", None]["headers"]["source.offset"] == "302"
 
 
@@ -94,7 +99,7 @@ def test_topic_ranges_by_offsets_and_by_latest_are_exact(
         consumer.close()
 
 
-def test_a_topic_output_takes_predictions_and_rejects_go_to_the_dead_letter_topic(
+def test_a_topic_output_takes_predictions_and_dead_letters_go_to_the_dead_letter_topic(
     ray_session, batch_spec, dataset_factory, read_topic, tmp_path: Path
 ) -> None:
     spec = batch_spec(unit_rows=100)
@@ -105,7 +110,7 @@ def test_a_topic_output_takes_predictions_and_rejects_go_to_the_dead_letter_topi
 
     summary = batch(spec, str(parquet), f"kafka:{out}", manifest=tmp_path / "m.json")
 
-    assert (summary.rows, summary.predictions, summary.rejects) == (250, 249, 1)
+    assert (summary.rows, summary.predictions, summary.dead_letters) == (250, 249, 1)
     predictions = [orjson.loads(r.value) for r in read_topic(out, 249)]
     assert sorted(p["id"] for p in predictions) == sorted(
         f"e{i}" for i in range(250) if i != 17)

@@ -11,8 +11,8 @@ import pytest
 from streaminfer.pipelines.batch.job import batch
 from tests.pipelines.batch.conftest import (
     dataset_rows,
+    dead_letters_in,
     predictions_in,
-    rejects_in,
     stable,
     with_batch,
     write_parquet,
@@ -40,7 +40,7 @@ def test_online_topic_batch_and_parquet_batch_agree_per_event(
 
     spec = with_batch(run.spec, unit_rows=200)
     from_topic = batch(spec, f"kafka:{run.source_topic}", str(tmp_path / "topic"))
-    assert (from_topic.rows, from_topic.predictions, from_topic.rejects) == (
+    assert (from_topic.rows, from_topic.predictions, from_topic.dead_letters) == (
         COUNT + len(BAD), COUNT, len(BAD))
     by_topic = {p["id"]: p for p in predictions_in(tmp_path / "topic")}
     assert by_topic.keys() == online.keys()
@@ -50,14 +50,14 @@ def test_online_topic_batch_and_parquet_batch_agree_per_event(
     online_dead = sorted((_header(r.headers, "error.type"),
                           int(_header(r.headers, "source.offset")), r.value) for r in dead)
     batch_dead = sorted((r["headers"]["error.type"], int(r["headers"]["source.offset"]),
-                         r["value"].encode()) for r in rejects_in(tmp_path / "topic"))
+                         r["value"].encode()) for r in dead_letters_in(tmp_path / "topic"))
     assert batch_dead == online_dead
 
     # Parquet into Parquet takes the column-wise path; into JSONL, the row path: both agree.
     parquet = write_parquet(tmp_path / "rows.parquet", dataset_rows(dataset, COUNT))
     for fmt in ("parquet", "jsonl"):
         from_file = batch(spec, str(parquet), str(tmp_path / fmt), output_format=fmt)
-        assert (from_file.rows, from_file.predictions, from_file.rejects) == (COUNT, COUNT, 0)
+        assert (from_file.rows, from_file.predictions, from_file.dead_letters) == (COUNT, COUNT, 0)
         by_file = {p["id"]: p for p in predictions_in(tmp_path / fmt)}
         assert by_file.keys() == online.keys()
         for key, prediction in online.items():

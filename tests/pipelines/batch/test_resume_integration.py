@@ -76,7 +76,7 @@ def test_stopped_by_sigterm_then_resumed_scores_every_row_once(
     second = subprocess.run(_command(config, source, out), env=env, capture_output=True,
                             timeout=600)
     assert second.returncode == 0, second.stderr.decode()[-2000:]
-    assert b"complete: 120,000 rows = 120,000 predictions + 0 rejects" in second.stdout
+    assert b"complete: 120,000 rows = 120,000 predictions + 0 dead letters" in second.stdout
     assert f"({len(manifest['done'])} skipped as done)".encode() in second.stdout
     assert not [p for p in out.rglob("*") if p.name.startswith(".")], "temporary files left"
     ids = pq.read_table(sorted(out.glob("part-*.parquet")), columns=["id"]).column("id")

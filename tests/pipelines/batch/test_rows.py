@@ -1,5 +1,5 @@
-"""CSV files read as the batch reads them: a bad cell rejects its row only, naming its field
-and line; a row with the wrong number of columns is rejected with its line number."""
+"""CSV files read as the batch reads them: a bad cell makes a dead letter of its row only,
+naming its field and line; a row with the wrong number of columns is one with its line."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from streaminfer.pipelines.devtools.example_models import Dataset
 from tests.pipelines.batch.conftest import dataset_rows
 
 
-def headers(reject: DeadLetter) -> dict[str, str]:
-    return {k: v.decode() for k, v in reject.headers}
+def headers(letter: DeadLetter) -> dict[str, str]:
+    return {k: v.decode() for k, v in letter.headers}
 
 
-def test_a_bad_cell_rejects_its_row_only_and_names_its_field(
+def test_a_bad_cell_dead_letters_its_row_only_and_names_its_field(
     dataset_factory: Callable[[str], Dataset], tmp_path: Path,
 ) -> None:
     dataset = dataset_factory("breast_cancer")
@@ -43,7 +43,7 @@ def test_a_bad_cell_rejects_its_row_only_and_names_its_field(
     lines[300] = lines[300] + ",7"  # row e299: one column too many
     path.write_text("\n".join(lines) + "\n")
 
-    table, first, rejects = read_table(Unit("u", "csv", str(path)), 0,
+    table, first, letters = read_table(Unit("u", "csv", str(path)), 0,
                                        numeric=dataset.features)
 
     assert first == 0 and table.num_rows == 1_996
@@ -53,10 +53,10 @@ def test_a_bad_cell_rejects_its_row_only_and_names_its_field(
     row = table.to_pylist()[kept.index("e10")]
     assert row[third] == rows[10][third] and row[fifth] == rows[10][fifth]
     found = sorted((int(headers(r)["source.offset"]), headers(r)["error.type"],
-                    headers(r).get("error.field", "")) for r in rejects)
+                    headers(r).get("error.field", "")) for r in letters)
     assert found == [(11, "non_numeric_feature", third), (301, "invalid_csv_row", ""),
                      (701, "non_numeric_feature", fifth), (1501, "non_numeric_feature", third)]
-    by_line = {int(headers(r)["source.offset"]): r for r in rejects}
+    by_line = {int(headers(r)["source.offset"]): r for r in letters}
     assert f"feature '{fifth}' is 'abc' on line 701, not a number" in \
         headers(by_line[701])["error.message"]
     assert orjson.loads(by_line[701].value or b"")[fifth] == "abc"

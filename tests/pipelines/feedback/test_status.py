@@ -78,3 +78,22 @@ def test_a_pipeline_without_feedback_has_no_feedback_status() -> None:
     text = 'streaminfer_predictions_out_total{worker="w"} 3.0\n'
     status = parse_status(text)
     assert status.predictions == 3.0 and status.feedback is None
+
+
+def test_every_metric_status_reads_is_exported_and_every_name_is_in_one_module() -> None:
+    from streaminfer.operators import metric_names
+    from streaminfer.pipelines.feedback import status
+    from tests.fixtures.exported import endpoint_text, family_names
+
+    exported = family_names(endpoint_text())
+    assert status.READ - exported == set(), "status reads what nobody exports"
+    assert metric_names.ALL - exported == set(), "a name in metric_names nobody exports"
+    assert exported - metric_names.ALL == set(), "an exported name missing in metric_names"
+
+
+def test_status_shows_the_driver_threads_last_errors() -> None:
+    from tests.fixtures.exported import endpoint_text
+
+    [error] = parse_status(endpoint_text()).thread_errors
+    assert (error.thread, error.error, error.at, error.count) == ("alias follower", "E: x",
+                                                                  1.0, 1)

@@ -26,6 +26,7 @@ from tests.fixtures.autoscaling import autoscale_spec as spec
 from tests.fixtures.autoscaling import lag_of as _lag
 
 LOGGER = "streaminfer.pipelines.online.autoscaler"
+THREAD_LOGGER = "streaminfer.pipelines.common.driver_thread"
 
 
 # ---------------------------------------------------------------- the controller
@@ -178,16 +179,18 @@ def test_without_the_stuck_rule_the_same_lag_would_scale_up() -> None:
 def test_a_failed_measurement_holds_and_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     runtime, script = FakeRuntime(workers=3), Script()
     scaler = controller(runtime, script, scale_down_cooldown_s=0)
-    caplog.set_level(logging.INFO, logger=LOGGER)
+    caplog.set_level(logging.INFO, logger=THREAD_LOGGER)
     script.error = BrokerError("lag probe: NodeNotReadyError")
     for _ in range(5):
-        assert scaler.tick() is None
+        assert not scaler.thread.run_step()  # the thread's round, under its error policy
     assert runtime.calls == []
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "cannot measure lag" in warnings[0].getMessage()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "worker autoscaler stopped working" in warnings[0]
+    assert "cannot measure lag" in warnings[0] and "holding 3 worker(s)" in warnings[0]
+    assert scaler.thread.last_error is not None and scaler.thread.last_error.count == 5
     script.error = None
     script.set({0: 0})
-    assert scaler.tick() is not None and runtime.calls == [2]
+    assert scaler.thread.run_step() and runtime.calls == [2]
 
 
 def test_a_failed_scale_is_recorded_and_the_cooldown_still_applies(

@@ -1,8 +1,11 @@
 """The live view: the table, its warning line and the rate meter (pure)."""
 
+import time
+
 from rich.console import Console
 
 from streaminfer.operators.metrics import WorkerStats
+from streaminfer.pipelines.common.driver_thread import ThreadError
 from streaminfer.pipelines.online.live_view import RateMeter, stats_table
 from streaminfer.pipelines.online.stats import PipelineStats
 
@@ -16,6 +19,16 @@ def test_the_live_view_shows_the_warning_under_the_table():
     console = Console(width=200, record=True)
     console.print(stats_table("demo", stats, 0.0))
     assert "no events read" not in console.export_text()
+
+
+def test_the_live_view_shows_each_driver_thread_s_last_error():
+    stats = PipelineStats([WorkerStats("w-0", 1)], 1, thread_errors=[
+        ThreadError("alias follower", "ActorDiedError: the store died", time.time(), 2)])
+    console = Console(width=200, record=True)
+    console.print(stats_table("demo", stats, 0.0, warning="no events read in 31s"))
+    text = console.export_text()
+    assert "no events read in 31s" in text
+    assert "alias follower failed 2 time(s), last 0s ago: ActorDiedError: the store died" in text
 
 
 def test_the_rate_meter_averages_over_its_window_so_bursty_counters_read_steady():

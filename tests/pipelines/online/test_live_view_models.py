@@ -6,8 +6,9 @@ import re
 from rich.console import Console
 
 from streaminfer.pipelines.online.live_view import models_table
-from streaminfer.pipelines.rollout.decide import Following, Wanted
+from streaminfer.pipelines.rollout.decide import Following
 from streaminfer.pipelines.rollout.status import models_serving
+from streaminfer.pipelines.rollout.versions import Candidate
 
 
 def _text(models: list) -> str:
@@ -24,7 +25,7 @@ def _rows(text: str) -> list[list[str]]:
 
 def test_a_followed_model_shows_the_version_it_swapped_to_and_its_canary() -> None:
     bc = Following("bc", "champion", serving="2", serve=False,
-                   candidate=Wanted("3", "canary", 0.1))
+                   candidate=Candidate("3", "canary", 0.1))
     models = models_serving({"bc": "1", "fraud": "0a1b2c3d4e5f"}, {"bc": bc})
     rows = _rows(_text(models))
     assert rows[0] == ["model", "serving", "follows", "candidate"]
@@ -34,7 +35,7 @@ def test_a_followed_model_shows_the_version_it_swapped_to_and_its_canary() -> No
 
 def test_a_shadow_shows_its_mode_and_no_share_and_no_models_shows_nothing() -> None:
     bc = Following("bc", "champion", serving="1", serve=False,
-                   candidate=Wanted("2", "shadow"))
+                   candidate=Candidate("2", "shadow"))
     assert _rows(_text(models_serving({"bc": "1"}, {"bc": bc})))[1] == [
         "bc", "1", "models:/bc@champion", "shadow v2"]
     assert models_table([]) == ""
@@ -46,7 +47,7 @@ def test_the_metrics_endpoint_carries_what_each_model_serves_for_status() -> Non
     from streaminfer.pipelines.online.serving_metrics import ServingCollector, read_serving
 
     bc = Following("bc", "champion", serving="2", serve=False,
-                   candidate=Wanted("3", "canary", 0.25))
+                   candidate=Candidate("3", "canary", 0.25))
     models = models_serving({"bc": "1", "fraud": "0a1b2c3d4e5f"}, {"bc": bc})
     registry = CollectorRegistry()
     registry.register(ServingCollector(lambda: models))

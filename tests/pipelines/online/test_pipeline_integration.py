@@ -113,68 +113,6 @@ _DROP = object()
 
 
 @pytest.fixture
-def poison_model(tmp_path):
-    """A real ONNX model that fails at run time when any row has ``poison`` != 0: it reshapes
-    a one-element tensor to ``1 + sum(poison)`` elements. Output: ``score`` = feature ``a``."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    from streaminfer.pipelines.devtools.example_models import write_model
-
-    def const(name, value, dtype):
-        return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
-
-    nodes = [
-        helper.make_node("Slice", ["X", "s0", "s1", "axis1"], ["a"]),
-        helper.make_node("Slice", ["X", "s1", "s2", "axis1"], ["poison"]),
-        helper.make_node("ReduceSum", ["poison"], ["total"], keepdims=0),
-        helper.make_node("Add", ["total", "one"], ["wanted"]),
-        helper.make_node("Cast", ["wanted"], ["wanted_i"], to=TensorProto.INT64),
-        helper.make_node("Reshape", ["wanted_i", "shape1"], ["new_shape"]),
-        helper.make_node("Reshape", ["one_elem", "new_shape"], ["gate"]),
-        helper.make_node("Mul", ["a", "gate"], ["score"]),
-    ]
-    graph = helper.make_graph(
-        nodes, "poison",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", 2])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch", 1])],
-        initializer=[
-            const("s0", [0], np.int64), const("s1", [1], np.int64), const("s2", [2], np.int64),
-            const("axis1", [1], np.int64), const("one", 1.0, np.float32),
-            const("shape1", [1], np.int64), const("one_elem", [1.0], np.float32),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return write_model(model.SerializeToString(), tmp_path / "poison.onnx")
-
-
-def test_a_batch_failing_in_the_model_is_retried_record_by_record(
-    pipeline_factory, poison_model, produce, read_topic
-):
-    run = pipeline_factory(model=poison_model, features=["a", "poison"], partitions=1,
-                           batching={"max_size": 64, "max_wait_ms": 200})
-    values = [orjson.dumps({"id": f"e{i}", "a": float(i), "poison": 1 if i % 10 == 3 else 0})
-              for i in range(40)]
-    produce(run.source_topic, values, [f"e{i}".encode() for i in range(40)])
-
-    predictions = [orjson.loads(r.value) for r in read_topic(run.predictions_topic, 36)]
-    letters = read_topic(run.dead_letter_topic, 4)
-    assert sorted(p["id"] for p in predictions) == sorted(
-        f"e{i}" for i in range(40) if i % 10 != 3)
-    assert all(p["score"] == float(p["id"][1:]) for p in predictions)
-    assert sorted(r.key for r in letters) == [b"e13", b"e23", b"e3", b"e33"]
-    for letter in letters:
-        headers = _headers(letter)
-        assert headers["error.type"] == "model_error" and headers["error.stage"] == "model"
-        assert "Reshape" in headers["error.message"] or "reshape" in headers["error.message"]
-    # Each batch holding a poison row failed as a whole and was then scored row by row. (A
-    # worker busy past the stats call's timeout counts as its last answer: ask until fresh.)
-    assert wait_until(lambda: run.pipeline.stats().model_batch_failures >= 1, 30)
-    stats = run.pipeline.stats()
-    assert 1 <= stats.model_batch_failures <= stats.batches
-
-
-@pytest.fixture
 def sum_model(tmp_path):
     """A second real model over the breast-cancer features: ``total`` = the row's sum."""
     from onnx import TensorProto, helper, numpy_helper

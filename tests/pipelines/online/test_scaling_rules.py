@@ -14,8 +14,8 @@ import pytest
 from kafka import TopicPartition
 
 from streaminfer.pipelines.online.scaling_rules import (
-    Decision,
     PartitionState,
+    ScalingDecision,
     bounds,
     decide,
     observe,
@@ -34,7 +34,8 @@ def states(lags: Mapping[int, int], *, since: float = 1000.0,
 
 def run(lags: Mapping[int, int], *, workers: int, partitions: int = 4,
         now: float = 1000.0, last_change_at: float | None = 0.0,
-        st: Mapping[TopicPartition, PartitionState] | None = None, **changes: Any) -> Decision:
+        st: Mapping[TopicPartition, PartitionState] | None = None,
+        **changes: Any) -> ScalingDecision:
     return decide(st if st is not None else states(lags, since=now), now=now, workers=workers,
                   partitions=partitions, last_change_at=last_change_at, spec=spec(**changes))
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from streaminfer.operators.metrics import WorkerStats
+from streaminfer.pipelines.common.actor_pool import Reading
 from streaminfer.pipelines.online.pool_monitor import PoolMonitor
-from streaminfer.pipelines.online.worker_pool import Reading, WorkerPool
+from streaminfer.pipelines.online.worker_pool import WorkerPool
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 SPEC = PipelineSpec.model_validate({

@@ -1,13 +1,13 @@
-"""The worker's at-least-once rules when the broker refuses predictions: a refused batch is
-produced again and committed only once every record is acknowledged; one given up is not
-committed at all, nor is anything read after it. Real broker and model; the sink refuses a
-chosen number of flushes (after really sending, as a broker that timed out would leave it),
-or loses what it is sent while the broker is "down"."""
+"""The worker's give-up path wired to a real broker: a batch given up is not committed, nor
+is anything read after it, and the real consumer is rewound so that the partition's next
+owner in the group scores it again. Real broker and model; the sink loses what it is sent
+while the broker is "down". The rules themselves (retry, commit after every ack, give up
+after the spec's attempts, revoke) are tested in milliseconds on the in-memory twin:
+test_worker_loop.py."""
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
 
 import orjson
 import pytest
@@ -19,26 +19,6 @@ from streaminfer.pipelines.online.model_backends import LocalModel
 from streaminfer.pipelines.online.worker import ScoringLoop, make_sink
 
 pytestmark = pytest.mark.integration
-
-
-class RefusingSink:
-    """A real sink whose first ``refusals`` flushes (or every one) report a refusal."""
-
-    def __init__(self, sink: KafkaSink, refusals: int | None) -> None:
-        self.sink, self.refusals, self.flushes = sink, refusals, 0
-
-    def send(self, *args, **kwargs) -> None:
-        self.sink.send(*args, **kwargs)
-
-    def flush(self, timeout_s: float | None = None) -> int:
-        self.flushes += 1
-        acked = self.sink.flush(timeout_s)
-        if self.refusals is None or self.flushes <= self.refusals:
-            raise SinkError(f"refused flush {self.flushes}")
-        return acked
-
-    def close(self, timeout_s: float = 10.0) -> None:
-        self.sink.close(timeout_s)
 
 
 class DownSink:
@@ -91,37 +71,6 @@ def make_loop(pipeline_spec_factory, broker):
         loop.request_stop()
         thread.join(30)
         loop.close()
-
-
-def test_a_refused_batch_is_produced_again_then_committed(
-    make_loop, dataset_factory, make_events, produce, read_topic, committed_offsets
-):
-    spec, loop, thread = make_loop(lambda sink: RefusingSink(sink, refusals=2))
-    produce(spec.source.topics[0], make_events(dataset_factory("breast_cancer"), 60)[1])
-    thread.start()
-    seen = Counter(orjson.loads(r.value)["id"] for r in
-                   read_topic(spec.sink.predictions_topic, 60 + 2 * 20, timeout_s=30))
-    assert set(seen) == {f"e{i}" for i in range(60)}  # nothing lost
-    assert sum(seen.values()) - 60 == 2 * 20  # the refused batch was sent 3 times
-    loop.request_stop()
-    thread.join(30)
-    assert loop.stats().produce_retries == 2
-    assert committed_offsets(spec.source.group_id, spec.source.topics[0]) == {0: 60}
-
-
-def test_a_batch_still_refused_when_stopping_is_not_committed(
-    make_loop, dataset_factory, make_events, produce, read_topic, committed_offsets
-):
-    spec, loop, thread = make_loop(lambda sink: RefusingSink(sink, refusals=None))
-    produce(spec.source.topics[0], make_events(dataset_factory("breast_cancer"), 20)[1])
-    thread.start()
-    assert len(read_topic(spec.sink.predictions_topic, 20, timeout_s=30)) >= 20
-    loop.request_stop()
-    thread.join(30)
-    assert not thread.is_alive()
-    assert loop.stats().batches == 0  # no batch counted as delivered
-    # nothing committed: the events are read again by the next owner
-    assert committed_offsets(spec.source.group_id, spec.source.topics[0]) == {}
 
 
 def test_events_read_after_a_batch_given_up_are_not_committed_past_it(

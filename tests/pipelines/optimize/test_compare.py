@@ -4,19 +4,49 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
+from streaminfer.operators.metric_table import Metric
 from streaminfer.pipelines.optimize.compare import (
     accepted,
     fastest,
+    loss_words,
+    oriented,
     pareto_front,
     relative_loss,
+    tolerance_edge,
 )
+from tests.fixtures.metrics import EVERY_METRIC, better_worse
 
 
 def test_loss_is_relative_and_follows_the_metric_direction() -> None:
-    assert math.isclose(relative_loss(0.8, 0.76, direction=1), 0.05)
-    assert math.isclose(relative_loss(0.8, 0.84, direction=1), -0.05)  # better: negative loss
-    assert math.isclose(relative_loss(10.0, 11.0, direction=-1), 0.1)  # RMSE up: a loss
-    assert math.isnan(relative_loss(math.nan, 0.5, direction=1))
+    assert math.isclose(relative_loss("accuracy", 0.8, 0.76), 0.05)
+    assert math.isclose(relative_loss("accuracy", 0.8, 0.84), -0.05)  # better: negative loss
+    assert math.isclose(relative_loss("rmse", 10.0, 11.0), 0.1)  # RMSE up: a loss
+    assert math.isnan(relative_loss("accuracy", math.nan, 0.5))
+
+
+@pytest.mark.parametrize("metric", EVERY_METRIC)
+def test_every_metric_accepts_a_better_variant_and_rejects_a_worse_one(metric: Metric) -> None:
+    better, worse = better_worse(metric, step=0.2)
+    assert accepted(relative_loss(metric.name, worse, better), 0.0)
+    assert not accepted(relative_loss(metric.name, better, worse), 0.1)
+    edge = tolerance_edge(metric.name, better, 0.1)  # the worst value still accepted
+    assert math.isclose(relative_loss(metric.name, better, edge), 0.1)
+    beyond = edge + (-0.001 if metric.higher_is_better else 0.001)
+    assert not accepted(relative_loss(metric.name, better, beyond), 0.1)
+    # the Pareto front's quality axis: higher is better whatever the metric
+    assert oriented(metric.name, better) > oriented(metric.name, worse)
+    points = {"better": (1.0, oriented(metric.name, better)),
+              "worse": (1.0, oriented(metric.name, worse))}
+    assert pareto_front(points) == {"better"}
+
+
+def test_a_gain_is_worded_as_a_gain() -> None:
+    assert loss_words(-0.0003, "accuracy") == "gains 0.03% accuracy"
+    assert loss_words(0.0022, "accuracy") == "loses 0.22% accuracy"
+    assert loss_words(0.0, "rmse") == "loses 0.00% rmse"
+    assert loss_words(math.nan, "r2") == "r2 not defined"
 
 
 def test_the_tolerance_includes_its_edge_and_refuses_nan() -> None:

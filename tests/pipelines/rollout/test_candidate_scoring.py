@@ -15,17 +15,17 @@ from streaminfer.operators.codecs import JsonCodec
 from streaminfer.operators.model_runner import OnnxModel
 from streaminfer.operators.records import SourceRecord
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.online.candidates import Candidate, canary_picks
+from streaminfer.pipelines.online.candidates import canary_picks
 from streaminfer.pipelines.online.model_backends import LocalModel
 from streaminfer.pipelines.online.model_swaps import ModelSwaps
 from streaminfer.pipelines.online.scoring import BatchScorer
 from streaminfer.pipelines.rollout.decide import (
     Following,
-    Wanted,
     candidate_moves,
     next_candidate,
     next_version,
 )
+from streaminfer.pipelines.rollout.versions import Candidate
 from streaminfer.pipelines.spec.schema import SourceSpec
 from tests.fixtures.streams import events_of
 
@@ -92,7 +92,7 @@ def test_a_staged_swap_applies_at_the_next_boundary_only(
 ) -> None:
     scorer, records = scorer_and_records(bc, versions[0])
     swaps = ModelSwaps()
-    applied = swaps.serve("bc", versions[1])
+    applied = swaps.replace("bc", versions[1])
     before = scorer.score(records[:200])
     assert not applied.is_set()
     swaps.apply(scorer, "w")
@@ -116,9 +116,9 @@ def test_the_rules() -> None:
     assert next_version(model, "2").swap_to == "2"
     model.refused["3"] = "broken"
     assert next_version(model, "3").swap_to is None
-    model.candidate = Wanted("2", "shadow")
+    model.candidate = Candidate("2", "shadow")
     assert next_candidate(model, None) == (True, None)
-    assert next_candidate(model, Wanted("2", "shadow")) == (False, Wanted("2", "shadow"))
+    assert next_candidate(model, Candidate("2", "shadow")) == (False, Candidate("2", "shadow"))
     with pytest.raises(RegistryError, match="no challenger"):
         candidate_moves({"champion": "1"}, "shadow", None)
     with pytest.raises(RegistryError, match="is the champion"):

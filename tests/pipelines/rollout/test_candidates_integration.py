@@ -14,7 +14,8 @@ from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.feedback.status import fetch_metrics, parse_status
 from streaminfer.pipelines.online.candidates import canary_picks
-from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, Wanted, candidate_moves
+from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, candidate_moves
+from streaminfer.pipelines.rollout.versions import Candidate
 from streaminfer.pipelines.training.registry import Registry
 from streaminfer.waiting import wait_until
 
@@ -37,7 +38,7 @@ def test_a_shadow_writes_only_to_the_shadow_topic_and_changes_no_served_predicti
     running = following(partitions=2, workers={"count": 2})
     follower = running.pipeline.follower
     registry.apply("bc", candidate_moves(registry.aliases("bc"), "shadow", "2"))
-    assert wait_until(lambda: follower.following["bc"].candidate == Wanted("2", "shadow"), 60)
+    assert wait_until(lambda: follower.following["bc"].candidate == Candidate("2", "shadow"), 60)
     keys, values = make_events(dataset_factory("breast_cancer"), EVENTS)
     produce(running.source_topic, values, keys)
     served = values_of(read_topic(running.predictions_topic, EVENTS))
@@ -77,7 +78,7 @@ def test_a_canary_answers_a_stable_share_of_the_events_by_id(
     registry.tag(registry.resolve("bc", "2"), {CANARY_SHARE_TAG: "0.3"})
     registry.apply("bc", candidate_moves(registry.aliases("bc"), "canary", "2"))
     assert wait_until(
-        lambda: follower.following["bc"].candidate == Wanted("2", "canary", 0.3), 60)
+        lambda: follower.following["bc"].candidate == Candidate("2", "canary", 0.3), 60)
     bc = dataset_factory("breast_cancer")
     keys, values = make_events(bc, EVENTS)
     produce(running.source_topic, values, keys)  # and the same ids once more

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from streaminfer.pipelines.rollout.actions import ActionLog
-from streaminfer.pipelines.rollout.decide import Following, Mode, Wanted
+from streaminfer.pipelines.rollout.decide import Following
 from streaminfer.pipelines.rollout.guard import Guard
+from streaminfer.pipelines.rollout.versions import Candidate, Mode
 from streaminfer.pipelines.spec.rollout_spec import PromoteRuleSpec
 from streaminfer.pipelines.training.registry import TAG_GATE, Lineage, Registry
 
@@ -28,7 +29,7 @@ def setup(registry: Registry, onnx: Path, *, rejected: bool,
     registry.set_alias("bc", "champion", "1")
     registry.set_alias("bc", mode, "2")
     return Following("bc", "champion", serving="1", serve=False,
-                     candidate=Wanted("2", mode, 0.1 if mode == "canary" else 0.0))
+                     candidate=Candidate("2", mode, 0.1 if mode == "canary" else 0.0))
 
 
 @pytest.mark.parametrize("mode", ["shadow", "canary"])

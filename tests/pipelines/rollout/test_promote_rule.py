@@ -3,8 +3,12 @@ metrics, nothing without both versions' numbers."""
 
 from __future__ import annotations
 
+import pytest
+
+from streaminfer.operators.metric_table import Metric
 from streaminfer.pipelines.rollout.promote_rule import promote_verdict
 from streaminfer.pipelines.spec.rollout_spec import PromoteRuleSpec
+from tests.fixtures.metrics import EVERY_METRIC, better_worse
 
 RULE = PromoteRuleSpec(metric="accuracy", min_gain=0.05, min_examples=100)
 
@@ -40,3 +44,15 @@ def test_lower_is_better_metrics_must_fall_by_the_gain() -> None:
 def test_a_zero_gain_promotes_an_equal_shadow() -> None:
     rule = PromoteRuleSpec(min_gain=0, min_examples=1)
     assert promote_verdict(rule, "bc", "1", "2", live(0.9, 0.9)) is not None
+
+
+@pytest.mark.parametrize("metric", EVERY_METRIC)
+def test_every_metric_promotes_only_a_shadow_better_by_the_gain(metric: Metric) -> None:
+    rule = PromoteRuleSpec(metric=metric.name, min_gain=0.1, min_examples=100)
+    better, worse = better_worse(metric, step=0.2)
+    verdict = promote_verdict(rule, "bc", "1", "2", live(worse, better, metric=metric.name))
+    assert verdict is not None and "0.2000 better" in verdict.message
+    assert promote_verdict(rule, "bc", "1", "2", live(better, worse, metric=metric.name)) is None
+    slightly_better, slightly_worse = better_worse(metric, step=0.05)  # asked: 0.1
+    assert promote_verdict(rule, "bc", "1", "2",
+                           live(slightly_worse, slightly_better, metric=metric.name)) is None

@@ -39,6 +39,14 @@ def test_a_rejected_candidate_says_why_and_defaults_to_accuracy() -> None:
     assert note.metric == "accuracy" and "gate rejected it: accuracy 0.7" in note.message
 
 
+def test_a_regressor_candidate_defaults_to_the_tables_primary_metric() -> None:
+    regressor = RetrainResult(version("3", ("challenger",)), {"mae": 2.0, "rmse": 3.0, "r2": 0.5},
+                              version("1"), {"mae": 2.5, "rmse": 3.5, "r2": 0.4},
+                              GateResult(True), 400, 100, 0)
+    note = candidate_note(regressor, None, "register")
+    assert (note.metric, note.value, note.threshold) == ("rmse", 3.0, 3.5)
+
+
 class Wrapped(Exception):
     """Like Ray's task error: the original exception as ``cause``."""
 

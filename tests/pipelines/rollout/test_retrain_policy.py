@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from streaminfer.operators.metric_table import Metric
 from streaminfer.pipelines.rollout.retrain_policy import (
     PolicyState,
     new_examples,
@@ -10,6 +13,7 @@ from streaminfer.pipelines.rollout.retrain_policy import (
     trained_until,
 )
 from streaminfer.pipelines.spec.retrain_policy_spec import MetricFloorSpec, RetrainPolicySpec
+from tests.fixtures.metrics import EVERY_METRIC, better_worse
 
 BUSY = PolicyState(new_examples=10_000, drift_alerts=3,
                    live={"accuracy": 0.5, "log_loss": 2.0, "examples": 500})
@@ -64,3 +68,17 @@ def test_new_examples_count_past_the_champion_and_the_last_retraining() -> None:
     assert trained_until({"topic": "other", "partitions": {"0": [0, 50]}}, "t") == {}
     assert trained_until(None, "t") == {}
     assert new_examples({0: 10}, {0: 50}) == 0  # a topic recreated shorter: nothing new
+
+
+@pytest.mark.parametrize("metric", EVERY_METRIC)
+def test_every_metric_floor_fires_only_on_its_worse_side(metric: Metric) -> None:
+    better, worse = better_worse(metric, step=0.2)
+    floor = (better + worse) / 2
+    policy = RetrainPolicySpec(enabled=True, metric_floor=MetricFloorSpec(
+        metric=metric.name, below=floor, min_examples=100))
+    trigger = retrain_trigger(policy, PolicyState(live={metric.name: worse, "examples": 500}))
+    assert trigger is not None and (trigger.metric, trigger.value) == (metric.name, worse)
+    side = "below" if metric.higher_is_better else "above"
+    assert f"is {side} {floor:g}" in trigger.message
+    assert retrain_trigger(policy, PolicyState(live={metric.name: better, "examples": 500})) \
+        is None

@@ -7,8 +7,10 @@ import math
 import pytest
 from pydantic import ValidationError
 
+from streaminfer.operators.metric_table import Metric
 from streaminfer.pipelines.spec.training_spec import GateRuleSpec
 from streaminfer.pipelines.training.gate import evaluate_gate
+from tests.fixtures.metrics import EVERY_METRIC, better_worse
 
 AUC = GateRuleSpec(metric="roc_auc", max_drop=0.005)
 LOSS = GateRuleSpec(metric="log_loss", max_increase=0)
@@ -56,7 +58,7 @@ def test_no_rules_pass() -> None:
 
 
 @pytest.mark.parametrize(("rule", "message"), [
-    ({"metric": "auc", "max_drop": 0.1}, "unknown metric 'auc'"),
+    ({"metric": "auc", "max_drop": 0.1}, r"unknown metric \(did you mean 'roc_auc'\?\)"),
     ({"metric": "log_loss", "max_drop": 0.1}, "lower is better"),
     ({"metric": "accuracy", "max_increase": 0.1}, "higher is better"),
     ({"metric": "accuracy", "min": 0.9, "max": 1.0}, "exactly one of"),
@@ -65,3 +67,21 @@ def test_no_rules_pass() -> None:
 def test_rules_that_make_no_sense_are_refused(rule: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         GateRuleSpec.model_validate(rule)
+
+
+@pytest.mark.parametrize("metric", EVERY_METRIC)
+def test_every_metric_fails_only_a_candidate_worse_than_allowed(metric: Metric) -> None:
+    bound = "max_drop" if metric.higher_is_better else "max_increase"
+    rule = GateRuleSpec.model_validate({"metric": metric.name, bound: 0.1})
+    better, worse = better_worse(metric, step=0.2)
+    result = evaluate_gate({metric.name: worse}, {metric.name: better}, [rule])
+    side = "below" if metric.higher_is_better else "above"
+    assert result.reasons == (f"{metric.name} {worse:.4f} is {side} the champion's "
+                              f"{better:.4f} by 0.2000 ({bound} 0.1)",)
+    assert evaluate_gate({metric.name: better}, {metric.name: worse}, [rule]).passed
+    slightly_better, slightly_worse = better_worse(metric, step=0.05)
+    assert evaluate_gate({metric.name: slightly_worse}, {metric.name: slightly_better},
+                         [rule]).passed
+    wrong = "max_increase" if metric.higher_is_better else "max_drop"
+    with pytest.raises(ValidationError, match=f"{metric.better} is better"):
+        GateRuleSpec.model_validate({"metric": metric.name, wrong: 0.1})

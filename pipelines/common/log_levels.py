@@ -1,0 +1,55 @@
+"""How much every process of a pipeline logs: one setting, the CLI's ``--verbose``.
+
+The driver sets it (:func:`set_verbose`); the pools hand it to each actor they start
+(:func:`actor_options`, through the actor's environment) and the actor applies it
+(:func:`setup_actor_logging`). Quiet (the default): kafka-python only says what is
+CRITICAL (it logs every retried connection; the pipeline reports what matters), Ray and
+filelock WARNING. Verbose: kafka-python and Ray at INFO.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+#: The environment variable that carries the setting into actors ("1": verbose).
+VERBOSE_ENV = "STREAMINFER_VERBOSE"
+#: Log line format inside actors (Ray prefixes the actor and pid).
+ACTOR_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+def library_levels(verbose: bool) -> dict[str, int]:
+    """Logger name -> level for the libraries the setting governs."""
+    return {"kafka": logging.INFO if verbose else logging.CRITICAL,
+            "ray": logging.INFO if verbose else logging.WARNING,
+            "filelock": logging.INFO if verbose else logging.WARNING}
+
+
+def apply_levels(verbose: bool) -> None:
+    for name, level in library_levels(verbose).items():
+        logging.getLogger(name).setLevel(level)
+
+
+def set_verbose(verbose: bool) -> None:
+    """In the driver: apply the setting and keep it for the actors started from here."""
+    os.environ[VERBOSE_ENV] = "1" if verbose else "0"
+    apply_levels(verbose)
+
+
+def is_verbose() -> bool:
+    """The setting in this process (quiet unless set)."""
+    return os.environ.get(VERBOSE_ENV) == "1"
+
+
+def actor_options() -> dict[str, Any]:
+    """Ray ``.options(...)`` that carry the setting to an actor or task. Empty when quiet:
+    quiet is what an actor assumes, and an actor with no runtime environment of its own
+    can start in one of Ray's idle worker processes."""
+    return {"runtime_env": {"env_vars": {VERBOSE_ENV: "1"}}} if is_verbose() else {}
+
+
+def setup_actor_logging() -> None:
+    """In an actor or task: INFO log lines, the libraries at the driver's setting."""
+    logging.basicConfig(level=logging.INFO, format=ACTOR_FORMAT)
+    apply_levels(is_verbose())

@@ -1,0 +1,207 @@
+"""An in-memory twin of the Kafka source and sink, for tests of the runtime's logic.
+
+:class:`MemorySource` has :class:`~streaminfer.operators.kafka_source.KafkaSource`'s interface
+(poll with partitions and offsets, commit, rewind, lag, revoke and assign callbacks that run
+inside :meth:`MemorySource.poll` as Kafka's do) over partitions that a test appends records
+to and rebalances at will. :class:`MemorySink` has
+:class:`~streaminfer.operators.kafka_sink.KafkaSink`'s: records sent are acknowledged at
+:meth:`MemorySink.flush`, unless the test made the next flushes refuse them or hold them
+pending (a flush then times out, and held records may still land later, as with a broker).
+No thread, no wait: a poll answers at once.
+
+>>> source, sink = MemorySource("events", partitions=2), MemorySink()
+>>> source.subscribe(lambda tps: None, lambda tps: None)
+>>> _ = source.append(1, b'{"id": 1}')
+>>> [(r.partition, r.offset) for r in source.poll(100, 10)]
+[(1, 0)]
+>>> sink.send("out", None, b"x"); sink.flush()
+1
+>>> sink.values("out")
+[b'x']
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from kafka import TopicPartition
+from kafka.errors import CommitFailedError
+
+from streaminfer.operators.kafka_sink import SinkError
+from streaminfer.operators.kafka_source import Offsets, Partitions
+from streaminfer.operators.records import Record, SourceRecord
+
+
+def _ignore(tps: set[TopicPartition]) -> None:
+    return None
+
+
+class MemorySource:
+    """Partitions ``0..partitions-1`` of ``topic`` in memory, read by one group member.
+
+    The member owns every partition from its first :meth:`poll` after :meth:`subscribe` (a
+    group join); :meth:`rebalance` moves partitions away or back at the next poll. A partition
+    newly owned is read from its committed offset (else from the start).
+    """
+
+    def __init__(self, topic: str = "events", partitions: int = 1) -> None:
+        self.topic = topic
+        self.log: dict[TopicPartition, list[SourceRecord]] = {
+            TopicPartition(topic, p): [] for p in range(partitions)}
+        self.committed: dict[TopicPartition, int] = {}
+        self.commits: list[Offsets] = []  # every commit, in order
+        self.positions: dict[TopicPartition, int] = {}
+        self.closed = False
+        self.refuse_commits = 0  # the next commits raise CommitFailedError
+        self._on_revoked: Partitions = _ignore
+        self._on_assigned: Partitions = _ignore
+        self._changes: deque[tuple[str, set[TopicPartition]]] = deque()
+
+    @property
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.positions)
+
+    def partition(self, number: int) -> TopicPartition:
+        return TopicPartition(self.topic, number)
+
+    def append(self, partition: int, value: bytes | None, key: bytes | None = None,
+               headers: list[tuple[str, bytes]] | None = None) -> SourceRecord:
+        """Write one record to a partition (its offset is the next one)."""
+        records = self.log[self.partition(partition)]
+        record = SourceRecord(self.topic, partition, len(records), 0, key, value,
+                              list(headers or []))
+        records.append(record)
+        return record
+
+    def subscribe(self, on_revoked: Partitions, on_assigned: Partitions) -> None:
+        self._on_revoked, self._on_assigned = on_revoked, on_assigned
+        self._changes.append(("assign", set(self.log)))
+
+    def rebalance(self, *, revoke: Iterable[int] = (), assign: Iterable[int] = ()) -> None:
+        """At the next poll: take ``revoke`` away (``on_revoked`` runs first, while this
+        member may still commit them), then give ``assign``."""
+        if revoked := {self.partition(p) for p in revoke}:
+            self._changes.append(("revoke", revoked))
+        if assigned := {self.partition(p) for p in assign}:
+            self._changes.append(("assign", assigned))
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
+        """Up to ``max_records`` records, partition after partition, each in offset order."""
+        while self._changes:
+            kind, tps = self._changes.popleft()
+            if kind == "revoke":
+                owned = tps & self.assignment
+                self._on_revoked(owned)
+                for tp in owned:
+                    del self.positions[tp]
+            else:
+                for tp in tps:
+                    self.positions.setdefault(tp, self.committed.get(tp, 0))
+                self._on_assigned(self.assignment)
+        out: list[Record] = []
+        for tp in sorted(self.positions):
+            take = self.log[tp][self.positions[tp]:self.positions[tp] + max_records - len(out)]
+            out += take
+            self.positions[tp] += len(take)
+        return out
+
+    def commit(self, next_offsets: Offsets) -> None:
+        """Commit; like Kafka, a partition this member no longer owns cannot be committed."""
+        if not next_offsets:
+            return
+        lost = set(next_offsets) - self.assignment
+        if self.refuse_commits or lost:
+            self.refuse_commits = max(0, self.refuse_commits - 1)
+            raise CommitFailedError(f"not committed (partitions not owned: {sorted(lost)})")
+        self.commits.append(dict(next_offsets))
+        self.committed.update(next_offsets)
+
+    def rewind(self, offsets: Offsets) -> None:
+        for tp, offset in offsets.items():
+            if tp in self.positions:
+                self.positions[tp] = offset
+
+    def lag(self) -> dict[TopicPartition, int]:
+        return {tp: len(self.log[tp]) - pos for tp, pos in self.positions.items()}
+
+    def close(self) -> None:
+        self.closed = True
+        self.positions.clear()
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One record as a producer sent it."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class MemorySink:
+    """Topics in memory that hold what was acknowledged, in order.
+
+    ``refuse(n)``: the next ``n`` flushes (``None``: all) report a refusal and their records
+    are lost; ``hold(n)``: the next ``n`` flushes time out with the records pending, which
+    land (late: duplicates of a retry) at :meth:`release`; ``refuse_sends``: :meth:`send`
+    itself raises (no metadata, record too large).
+    """
+
+    def __init__(self) -> None:
+        self.topics: dict[str, list[Sent]] = {}
+        self.flushes = 0
+        self.refused = 0  # records refused so far
+        self.refuse_sends = False
+        self.closed = False
+        self._pending: list[Sent] = []
+        self._held: list[Sent] = []
+        self._refusals: int | None = 0
+        self._holds = 0
+
+    def refuse(self, flushes: int | None) -> None:
+        self._refusals = flushes
+
+    def hold(self, flushes: int) -> None:
+        self._holds = flushes
+
+    def release(self) -> None:
+        """The held records are acknowledged after all (the broker was only slow)."""
+        held, self._held = self._held, []
+        self._write(held)
+
+    def values(self, topic: str) -> list[bytes | None]:
+        return [s.value for s in self.topics.get(topic, [])]
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None,
+             headers: list[tuple[str, bytes]] | None = None) -> None:
+        if self.refuse_sends:
+            raise SinkError(f"cannot send to {topic}: refused before queueing")
+        self._pending.append(Sent(topic, key, value, tuple(headers or ())))
+
+    def flush(self, timeout_s: float | None = None) -> int:
+        """Acknowledge every record sent since the last flush, or raise :class:`SinkError`."""
+        self.flushes += 1
+        pending, self._pending = self._pending, []
+        if self._refusals is None or self._refusals > 0:
+            if self._refusals is not None:
+                self._refusals -= 1
+            self.refused += len(pending)
+            raise SinkError(f"{len(pending)} of {len(pending)} records not acknowledged: "
+                            f"refused (flush {self.flushes})")
+        if self._holds > 0:
+            self._holds -= 1
+            self._held += pending
+            raise SinkError(f"{len(pending)} of {len(pending)} records not acknowledged: "
+                            "not acknowledged in time")
+        self._write(pending)
+        return len(pending)
+
+    def _write(self, records: list[Sent]) -> None:
+        for record in records:
+            self.topics.setdefault(record.topic, []).append(record)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self.closed = True

@@ -1,0 +1,58 @@
+"""A worker retired by a scale-in leaves /metrics: real broker, real Ray, real workers.
+
+Before, the driver kept serving a retired worker's last families, so its
+``streaminfer_consumer_lag`` stayed on the endpoint at its last value (dashboards and
+alerts saw lag that was not there).
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from streaminfer import PipelineSpec
+from streaminfer.operators.metric_names import CONSUMER_LAG
+from streaminfer.pipelines.online.runtime import PipelineRuntime
+from streaminfer.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def series_by_worker(url: str, name: str) -> set[str]:
+    """The ``worker`` labels of the samples of family ``name`` the endpoint serves now."""
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        text = answer.read().decode()
+    return {s.labels["worker"] for family in text_string_to_metric_families(text)
+            if family.name == name for s in family.samples}
+
+
+def test_a_worker_retired_by_a_scale_in_leaves_the_endpoint(
+    ray_session: None, pipeline_spec_factory: Callable[..., PipelineSpec],
+) -> None:
+    runtime = PipelineRuntime(pipeline_spec_factory(partitions=2, workers={"count": 2}))
+    try:
+        runtime.start()
+        assert runtime.metrics is not None
+        url = runtime.metrics.url
+        first, newest = runtime.worker_names
+        # Both workers own a partition and report their lag before the scale-in.
+        assert runtime.wait_assigned(60, balanced=True)
+        assert wait_until(lambda: series_by_worker(url, CONSUMER_LAG) == {first, newest},
+                          30), series_by_worker(url, CONSUMER_LAG)
+        runtime.scale_to(1)  # the newest worker leaves
+        assert runtime.worker_names == [first]
+        assert wait_until(lambda: newest not in series_by_worker(url, CONSUMER_LAG), 10), (
+            f"{newest} retired, but its {CONSUMER_LAG} is still served")
+        # Every family of the retired worker is gone, not only the lag; the survivor's
+        # stays (and takes over the partition the retired worker had).
+        assert wait_until(lambda: series_by_worker(url, CONSUMER_LAG) == {first}, 30)
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            text = answer.read().decode()
+        workers = {s.labels.get("worker") for family in text_string_to_metric_families(text)
+                   for s in family.samples}
+        assert newest not in workers and first in workers
+    finally:
+        runtime.stop()
