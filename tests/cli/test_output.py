@@ -99,3 +99,22 @@ def test_one_name_per_option_and_the_old_one_hidden(command: list[str], new: str
     shown = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output
     assert new in shown.split() or f"{new}," in shown, shown
     assert old not in shown.replace(new, "").split(), shown
+
+
+def test_the_old_names_still_parse() -> None:
+    import typer
+
+    from streaminfer.cli.common import renamed
+
+    group = typer.main.get_command(app)
+    for command, args, param, value in (
+            ("demo", ["--events", "5"], "events", 5),
+            ("batch", ["x.yaml", "-i", "x", "--output", "o"], "output", "o"),
+            ("optimize", ["m.onnx", "-d", "d", "--out", "o", "--label", "y"], "label_old", "y")):
+        ctx = group.make_context("streaminfer", [command])
+        sub = group.get_command(ctx, command)  # type: ignore[attr-defined]
+        assert sub is not None
+        assert sub.make_context(command, list(args)).params[param] == value
+    assert renamed(None, 5, "--max-events", "--events") == 5
+    assert renamed(7, None, "--max-events", "--events") == 7
+    assert renamed("label", "y", "--label-field", "--label", "label") == "y"
