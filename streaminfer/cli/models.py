@@ -73,7 +73,7 @@ def versions_table(registry: Registry, name: str) -> Table:
     table = Table(title=f"{name} ({registry.uri})", title_justify="left")
     for column in ("version", "aliases", "made by", "parent", "gate", "metrics", "sha256",
                    "created"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # narrow: wrap, never cut a hash with …
     for version in registry.versions(name):
         table.add_row(version.version, ", ".join(version.aliases) or "-",
                       version.tags.get("produced_by", "-"),

@@ -4,6 +4,7 @@ SQLite store, models trained from a shipped dataset)."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from rich.console import Console
 
+from streaminfer.cli.models import versions_table
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.training.registry import Lineage, Registry
 from tests.fixtures.cli import one_clear_error, streaminfer, streaminfer_here
@@ -58,6 +61,18 @@ def test_models_list_promote_rollback_and_register(
     assert "rejected: roc_auc fell" in lines["2"] and "roc_auc 0.9877" in lines["2"]
     everything = streaminfer_here("models", "list", *uri, cwd=tmp_path)
     assert everything.stdout.strip() == "bc: challenger=v3, champion=v1"
+    narrow = Console(width=80, record=True, file=io.StringIO())
+    narrow.print(versions_table(registry, "bc"))
+    shown = narrow.export_text()
+    assert "…" not in shown and max(map(len, shown.splitlines())) <= 80, shown
+    hashes: dict[str, str] = {}  # version -> its sha256 cell, folded over lines
+    version = ""
+    for line in shown.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if len(cells) == 8:
+            version = cells[0] or version
+            hashes[version] = hashes.get(version, "") + cells[6]
+    assert hashes["3"] == registry.resolve("bc", "3").sha256[:12], shown
     as_json = json.loads(streaminfer_here("models", "list", "bc", "--json", *uri,
                                           cwd=tmp_path).stdout)
     assert [(v["version"], v["aliases"], v["gate"]) for v in as_json["versions"]] == [
