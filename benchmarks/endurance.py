@@ -39,8 +39,8 @@ import psutil
 from scheduled_producer import Feeder  # benchmarks/ is on sys.path when run as a script
 
 from streaminfer import Pipeline, PipelineSpec
-from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
+from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 4

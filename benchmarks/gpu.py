@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from streaminfer.operators.half import to_fp16
-from streaminfer.operators.metrics import quantile
 from streaminfer.operators.providers import CUDA, cuda_status
 from streaminfer.pipelines.devtools.example_models import EXAMPLES, build, write_model
 from streaminfer.pipelines.optimize.timing import open_session, time_sessions
+from streaminfer.pipelines.runtime.worker_metrics import quantile
 
 BATCHES = (1, 4, 16, 64, 256, 1024, 4096)
 
@@ -104,9 +104,9 @@ def stream(model_path: Path, count: int, replicas: int, num_gpus: float) -> dict
     from throughput import PARTITIONS, latencies, produce, uid
 
     from streaminfer import Pipeline, PipelineSpec
-    from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
-    from streaminfer.pipelines.common.topics import ensure_topics
-    from streaminfer.pipelines.online.serving import app_name
+    from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
+    from streaminfer.pipelines.kafka.topics import ensure_topics
+    from streaminfer.pipelines.runtime.serving import app_name
     from streaminfer.waiting import wait_until
 
     data = EXAMPLES["digits_mlp"].dataset()

@@ -33,14 +33,14 @@ from throughput import PARTITIONS, drop_topics, make_events, produce, uid
 
 from streaminfer import PipelineSpec
 from streaminfer.operators.join_state import JoinState
-from streaminfer.operators.topic_reader import TopicReader
-from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
-from streaminfer.pipelines.common.topics import ensure_topics
 from streaminfer.pipelines.devtools.example_models import build
-from streaminfer.pipelines.feedback.joiner import JoinLoop
-from streaminfer.pipelines.online.assembly import build_scorer, load_model
-from streaminfer.pipelines.online.model_backends import LocalModel
-from streaminfer.pipelines.online.worker import ScoringLoop
+from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.kafka.topic_reader import TopicReader
+from streaminfer.pipelines.kafka.topics import ensure_topics
+from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
+from streaminfer.pipelines.runtime.joiner import JoinLoop
+from streaminfer.pipelines.runtime.model_backends import LocalModel
+from streaminfer.pipelines.runtime.worker import ScoringLoop
 from streaminfer.pipelines.spec.kafka_settings import client_config
 
 TIMEOUT_S = 600.0

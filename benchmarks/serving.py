@@ -25,10 +25,10 @@ from typing import Any
 
 import ray
 
-from streaminfer.operators.metrics import quantile
-from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
-from streaminfer.pipelines.common.topics import ensure_topics
 from streaminfer.pipelines.devtools.example_models import build
+from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.kafka.topics import ensure_topics
+from streaminfer.pipelines.runtime.worker_metrics import quantile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import PARTITIONS, Streaming, latencies, make_events, produce, uid

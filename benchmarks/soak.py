@@ -28,9 +28,9 @@ import numpy as np
 import psutil
 from rich.console import Console
 
-from streaminfer.pipelines.common.stop_signals import StopSignals
 from streaminfer.pipelines.devtools.demo import DemoRun
 from streaminfer.pipelines.devtools.outcomes import MAX_LATENCY_MS, histogram_quantile
+from streaminfer.pipelines.process.stop_signals import StopSignals
 from streaminfer.pipelines.spec.config_io import deep_merge, parse_yaml, read_text
 from streaminfer.pipelines.spec.schema import PipelineSpec
 

@@ -37,13 +37,13 @@ import psutil
 from throughput import PARTITIONS, make_events, produce, uid
 
 from streaminfer import Pipeline, PipelineSpec
-from streaminfer.operators.topic_reader import TopicReader
-from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
+from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.kafka.topic_reader import TopicReader
+from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
+from streaminfer.pipelines.lifecycle.trainers import train
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.training_spec import EstimatorSpec
-from streaminfer.pipelines.training.registry import Lineage, Registry
-from streaminfer.pipelines.training.trainers import train
 
 TIMEOUT_S = 900.0
 

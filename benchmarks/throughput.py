@@ -39,11 +39,11 @@ import orjson
 import psutil
 
 from streaminfer import Pipeline, PipelineSpec
-from streaminfer.operators.metrics import quantile
-from streaminfer.operators.topic_reader import TopicReader
-from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
-from streaminfer.pipelines.common.topics import admin_client, ensure_topics
 from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
+from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.kafka.topic_reader import TopicReader
+from streaminfer.pipelines.kafka.topics import admin_client, ensure_topics
+from streaminfer.pipelines.runtime.worker_metrics import quantile
 from streaminfer.waiting import wait_until
 
 HERE = Path(__file__).resolve().parent

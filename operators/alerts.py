@@ -1,5 +1,6 @@
 """The alert contract (docs/contracts.md, "Alert"): what monitoring and automatic actions
-publish to the alerts topic, once per event worth telling, and the one way they publish it.
+publish to the alerts topic, once per event worth telling.
+Published by ``pipelines/kafka/alert_publisher.py``.
 
 >>> a = alert("drift", "m", "v1", "psi:x", 0.41, 0.2, "300s", 1000, "feature 'x' drifted")
 >>> a["window"], a["value"]
@@ -8,15 +9,7 @@ publish to the alerts topic, once per event worth telling, and the one way they 
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-import orjson
-
-from streaminfer.operators.kafka_sink import KafkaSink, SinkError
-
-log = logging.getLogger(__name__)
-FLUSH_S = 10.0
 
 
 def alert(kind: str, model: str, version: str | None, metric: str | None,
@@ -33,22 +26,3 @@ def alert(kind: str, model: str, version: str | None, metric: str | None,
             "value": None if value is None else round(float(value), 6),
             "threshold": threshold,
             "window": window, "ts": ts_ms, "message": message}
-
-
-class AlertPublisher:
-    """Publishes alerts to one topic, keyed by model; a failure is logged, never raised (an
-    alert must not stop the pipeline it reports on)."""
-
-    def __init__(self, kafka_config: dict[str, Any], topic: str) -> None:
-        self.topic = topic
-        self._sink = KafkaSink(kafka_config, linger_ms=0, compression="none")
-
-    def publish(self, payload: dict[str, Any]) -> None:
-        try:
-            self._sink.send(self.topic, str(payload["model"]).encode(), orjson.dumps(payload))
-            self._sink.flush(FLUSH_S)
-        except SinkError as exc:
-            log.warning("alert not published to %s: %s", self.topic, exc)
-
-    def close(self) -> None:
-        self._sink.close()

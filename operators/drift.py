@@ -14,6 +14,7 @@ the threshold, and again only after it fell back below ``rearm_below``.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from streaminfer.operators.profile import Profile
+
+log = logging.getLogger(__name__)
 
 #: Shares below this count as this in PSI (an empty bin would make it infinite).
 EPSILON = 1e-4
@@ -168,11 +171,16 @@ class SlidingCounts:
 
 
 class DriftTally:
-    """A worker's running bin counts per (model, version), for the models with a profile."""
+    """A worker's running bin counts per (model, version), for the models with a profile.
+
+    A batch that cannot be counted (outputs unlike the profile's) is skipped, never raised:
+    drift must not stop scoring. ``failed`` counts them per (model, version); the first of
+    each is logged at WARNING."""
 
     def __init__(self, profiles: Mapping[str, Profile]) -> None:
         self.profiles = dict(profiles)
         self._counts: dict[tuple[str, str], BinCounts] = {}
+        self.failed: dict[tuple[str, str], int] = {}
 
     def add(self, model: str, version: str, X: np.ndarray,
             outputs: Sequence[Mapping[str, Any]]) -> None:
@@ -180,7 +188,16 @@ class DriftTally:
         profile = self.profiles.get(model)
         if profile is None or len(X) == 0:
             return
-        counts = count_batch(profile, X, outputs)
+        try:
+            counts = count_batch(profile, X, outputs)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            key = (model, version)
+            self.failed[key] = self.failed.get(key, 0) + 1
+            if self.failed[key] == 1:
+                log.warning("drift: model %s version %s: a batch's outputs cannot be counted "
+                            "against the training profile (%s: %s); drift skips such batches, "
+                            "scoring goes on", model, version, type(exc).__name__, exc)
+            return
         mine = self._counts.get((model, version))
         if mine is None:
             self._counts[(model, version)] = counts

@@ -16,7 +16,7 @@ compares live traffic's bins with these shares.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +25,7 @@ import numpy as np
 import orjson
 
 from streaminfer.errors import DataError
+from streaminfer.operators.output_roles import published_field
 
 #: Bins per variable (fewer when a variable has few distinct values).
 BINS = 10
@@ -82,7 +83,9 @@ class Bins:
 
 @dataclass(frozen=True)
 class PredictionBins(Bins):
-    """The prediction's bins, and which model output (and column of it) they read."""
+    """The prediction's bins, and which output (and column of it) they read: in a written
+    profile the model output's own name; :meth:`Profile.published` reads the field
+    ``model.outputs`` publishes it under instead."""
 
     output: str = ""
     column: int | None = None
@@ -116,6 +119,15 @@ class Profile:
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(b.name for b in self.features)
+
+    def published(self, outputs: Mapping[str, str] | None) -> Profile:
+        """This profile reading the prediction from the field ``outputs`` (``model.outputs``)
+        publishes the profiled output under; no prediction bins when it is not published."""
+        if self.prediction is None:
+            return self
+        name = published_field(self.prediction.output, outputs)
+        return replace(self, prediction=None if name is None
+                       else replace(self.prediction, output=name))
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "rows": self.rows, "model_sha256": self.model_sha256,
@@ -155,14 +167,32 @@ def profile_path(model_path: str | Path) -> Path:
     return Path(f"{model_path}.profile.json")
 
 
+def integer_levels(values: np.ndarray, bins: int = BINS) -> np.ndarray | None:
+    """The distinct values, sorted, when they are at most ``bins`` integers (a flag, a code,
+    a small count); else ``None``.
+
+    >>> integer_levels(np.array([0.0, 1.0, 1.0, 0.0])).tolist(), integer_levels(np.arange(24.0))
+    ([0.0, 1.0], None)
+    """
+    levels = np.unique(values)
+    if len(levels) > bins or not np.array_equal(levels, np.round(levels)):
+        return None
+    return levels
+
+
 def numeric_bins(name: str, values: np.ndarray, bins: int = BINS) -> Bins:
-    """Quantile bins of ``values`` (fewer when values repeat) with their training shares."""
+    """Bins of ``values`` with their training shares: one per value when the values are at
+    most ``bins`` distinct integers (:func:`integer_levels`), else quantile bins (fewer when
+    values repeat)."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     if len(values) == 0:
         raise DataError(f"{name}: no finite values to profile")
-    inner = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])
-    edges = np.unique(inner)
+    levels = integer_levels(values, bins)
+    if levels is not None:  # bin i holds levels[i]; values beyond them the first or last bin
+        edges = levels[:-1]
+    else:
+        edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
     if len(edges) and edges[-1] >= values.max():  # keep a non-empty last bin above the last edge
         edges = edges[:-1]
     draft = Bins(name, "numeric", (0.0,) * (len(edges) + 1), tuple(edges.tolist()))

@@ -1,4 +1,8 @@
-"""Choose ONNX Runtime execution providers by what this machine can actually use."""
+"""Choose ONNX Runtime execution providers by what this machine can actually use.
+
+A process that was given no GPU (a Ray actor with ``num_gpus: 0``) is told so by an empty
+``CUDA_VISIBLE_DEVICES``: the runtime sets it (``pipelines/runtime/gpus.py``); the core reads it.
+"""
 
 from __future__ import annotations
 
@@ -72,9 +76,6 @@ def cuda_status() -> CudaStatus:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None and visible.strip() in ("", "-1"):
         return CudaStatus(False, "no GPU assigned (CUDA_VISIBLE_DEVICES is empty)")
-    if ray_gpus() == []:
-        # Ray (2.60+) leaves a node's GPUs visible to actors that asked for none.
-        return CudaStatus(False, "Ray gave this actor no GPU (num_gpus is 0)")
     try:
         driver = ctypes.CDLL("libcuda.so.1")
     except OSError:
@@ -92,22 +93,6 @@ def cuda_status() -> CudaStatus:
             "onnxruntime-gpu[cuda,cudnn] or use a CUDA base image",
         )
     return CudaStatus(True, f"{count.value} GPU(s) visible")
-
-
-def ray_gpus() -> list[str] | None:
-    """The GPUs Ray assigned to this process if it is a Ray task or actor, else ``None``."""
-    import sys
-
-    if "ray" not in sys.modules:
-        return None
-    import ray
-
-    if not ray.is_initialized():
-        return None
-    context = ray.get_runtime_context()
-    if context.worker.mode != ray.WORKER_MODE:  # the driver: nothing is assigned to it
-        return None
-    return [str(gpu) for gpu in context.get_accelerator_ids().get("GPU", [])]
 
 
 def _missing_cuda_libraries() -> list[str]:

@@ -1,9 +1,9 @@
-"""Pipelines by kind, each the wiring of operators into Ray actors or Serve deployments.
+"""Everything above the pure core (``operators``), in layers that import downward only
+(``tests/test_layers.py``; docs/architecture.md draws them):
 
-``spec`` (the YAML schema, loading, Kafka settings), ``common`` (what every kind needs: topics,
-the embedded broker, the metrics endpoint, signals), ``online`` (streaming scoring),
-``feedback`` (labels joined to predictions), ``batch``, ``validation``, ``training``
-(retraining, the registry), ``rollout`` (hot swap, shadow, canary, the promote and rollback
-rules), ``optimize`` and ``devtools`` (demo, example models, topic tools). The command line is
-``streaminfer.cli``, above them all.
+``spec`` (the YAML schema), ``process`` (signals, ports, heap, log levels), ``kafka`` (Kafka
+I/O), ``lifecycle`` (versions, registry, rules, retraining), ``runtime`` (the loop, actors,
+pools, model store, Serve), then the pipeline kinds as composition: ``feedback`` and
+``rollout``, ``online``, then ``batch``, ``validation``, ``optimize``, and ``devtools`` (the
+demo, example models, topic tools). The command line is ``streaminfer.cli``, above them all.
 """

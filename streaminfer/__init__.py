@@ -26,7 +26,7 @@ from streaminfer.errors import (
 if TYPE_CHECKING:
     from streaminfer.api import Pipeline
     from streaminfer.pipelines.batch.job import BatchSummary, batch
-    from streaminfer.pipelines.online.stats import PipelineStats
+    from streaminfer.pipelines.runtime.stats import PipelineStats
     from streaminfer.pipelines.spec.schema import PipelineSpec
 
 __version__ = "0.1.0"
@@ -35,7 +35,7 @@ _LAZY = {
     "BatchSummary": "streaminfer.pipelines.batch.job",
     "batch": "streaminfer.pipelines.batch.job",
     "Pipeline": "streaminfer.api",
-    "PipelineStats": "streaminfer.pipelines.online.stats",
+    "PipelineStats": "streaminfer.pipelines.runtime.stats",
     "PipelineSpec": "streaminfer.pipelines.spec.schema",
 }
 

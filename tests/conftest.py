@@ -37,4 +37,5 @@ pytest_plugins = [
     "tests.fixtures.pipelines",
     "tests.fixtures.configs",
     "tests.fixtures.hygiene",
+    "tests.fixtures.feedback_pipelines",
 ]

@@ -20,12 +20,12 @@ MODULES = [
     "streaminfer.pipelines.spec.schema",
     "streaminfer.cluster.spec",
     "streaminfer.waiting",
-    "streaminfer.pipelines.rollout.decide",
-    "streaminfer.pipelines.rollout.versions",
+    "streaminfer.pipelines.lifecycle.swap_rule",
+    "streaminfer.pipelines.lifecycle.versions",
     "streaminfer.pipelines.rollout.status",
-    "streaminfer.pipelines.rollout.retrain_outcome",
-    "streaminfer.pipelines.online.candidates",
-    "streaminfer.pipelines.training.roles",
+    "streaminfer.pipelines.lifecycle.retrain_outcome",
+    "streaminfer.pipelines.runtime.candidates",
+    "streaminfer.pipelines.lifecycle.roles",
     "streaminfer.cli.common",
 ]
 

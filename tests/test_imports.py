@@ -162,8 +162,8 @@ from pathlib import Path
 from streaminfer.cluster.render import render_pipeline
 from streaminfer.cluster.spec import ClusterSpec
 render_pipeline(Path(sys.argv[1]), ClusterSpec())
-heavy = [m for m in ("ray.serve", "streaminfer.pipelines.online.runtime",
-                     "streaminfer.pipelines.online.worker") if m in sys.modules]
+heavy = [m for m in ("ray.serve", "streaminfer.pipelines.online.driver",
+                     "streaminfer.pipelines.runtime.worker") if m in sys.modules]
 print(",".join(heavy))
 """
 

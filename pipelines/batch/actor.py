@@ -19,8 +19,8 @@ from streaminfer.operators.dead_letter import DeadLetter
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.batch.outputs import OutputFormat, PartFiles, TopicUnit, UnitOutput
 from streaminfer.pipelines.batch.rows import jsonl_records, read_table, table_records
-from streaminfer.pipelines.online.assembly import build_scorer, load_model
-from streaminfer.pipelines.online.model_backends import LocalModel
+from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
+from streaminfer.pipelines.runtime.model_backends import LocalModel
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 #: The columns of what the actor returns for each unit.
@@ -76,7 +76,7 @@ class UnitScorer:
         self.sink = None
         self.delivery = spec.sink.delivery
         if target.kafka is not None:  # Kafka's client is imported only by jobs that use it
-            from streaminfer.operators.kafka_sink import KafkaSink
+            from streaminfer.pipelines.kafka.sink import KafkaSink
 
             self.sink = KafkaSink(target.kafka, linger_ms=spec.sink.linger_ms,
                                   compression=spec.sink.compression)

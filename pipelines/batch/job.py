@@ -41,11 +41,11 @@ from streaminfer.pipelines.batch.outputs import (
     remove_temporaries,
 )
 from streaminfer.pipelines.batch.topic_source import plan_topic
+from streaminfer.pipelines.lifecycle.resolve import resolve_registry_models
 from streaminfer.pipelines.spec.batch_spec import BatchSpec
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
-from streaminfer.pipelines.training.resolve import resolve_registry_models
 
 MANIFEST = "_manifest.json"
 ERROR_COLUMN = "error"  # a unit's result: the streaminfer error it failed with, pickled
@@ -156,7 +156,7 @@ class BatchJob:
         topic = self.output[len(PREFIX):]
         if not topic or "?" in topic:
             raise ConfigError(f"--out {self.output}: write kafka:TOPIC")
-        from streaminfer.pipelines.common.topics import ensure_topics
+        from streaminfer.pipelines.kafka.topics import ensure_topics
 
         config = self.kafka()
         dead = self.spec.sink.dead_letter_topic
@@ -168,7 +168,7 @@ class BatchJob:
     def run(self, *, progress: Progress | None = None,
             stop: threading.Event | None = None) -> BatchSummary:
         """Score every pending unit; returns early (manifest consistent) when ``stop`` is set."""
-        from streaminfer.pipelines.online.ray_setup import start_ray
+        from streaminfer.pipelines.runtime.ray_setup import start_ray
 
         started = time.monotonic()
         import_ray_data_soon()

@@ -19,7 +19,7 @@ import orjson
 from streaminfer.operators.dead_letter import DeadLetter
 
 if TYPE_CHECKING:  # Kafka's client is imported only by jobs that write to topics
-    from streaminfer.operators.kafka_sink import Sink
+    from streaminfer.pipelines.kafka.sink import Sink
     from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 
 OutputFormat = Literal["parquet", "jsonl"]
@@ -156,8 +156,8 @@ class TopicUnit:
 
     Records are sent as they are added; :meth:`commit` awaits every ack and, by the
     ``sink.delivery`` policy, sends the whole unit again after a refusal
-    (:func:`~streaminfer.pipelines.common.delivery.deliver`); a unit still refused after
-    ``attempts`` raises :class:`~streaminfer.operators.kafka_sink.SinkError`."""
+    (:func:`~streaminfer.pipelines.runtime.delivery.deliver`); a unit still refused after
+    ``attempts`` raises :class:`~streaminfer.pipelines.kafka.sink.SinkError`."""
 
     def __init__(self, sink: Sink, predictions_topic: str, dead_letter_topic: str,
                  policy: DeliverySpec) -> None:
@@ -178,7 +178,7 @@ class TopicUnit:
         self.sent += records
 
     def commit(self) -> None:
-        from streaminfer.pipelines.common.delivery import deliver
+        from streaminfer.pipelines.runtime.delivery import deliver
 
         def produce(attempt: int) -> int:
             if attempt > 1:  # the refused attempt's records may be lost: all again

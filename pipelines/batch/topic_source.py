@@ -17,10 +17,10 @@ from kafka.errors import KafkaError
 
 from streaminfer.errors import BrokerError, ConfigError
 from streaminfer.operators.batch_units import Unit, offset_units
-from streaminfer.operators.kafka_clients import new_consumer
 from streaminfer.operators.records import Record
-from streaminfer.operators.topic_metadata import exact_end_offsets, wait_for_partitions
 from streaminfer.operators.topic_ranges import RangeError, TopicRange, resolve
+from streaminfer.pipelines.kafka.factory import new_consumer
+from streaminfer.pipelines.kafka.topic_metadata import exact_end_offsets, wait_for_partitions
 
 _NO_TIMES = ("the broker cannot find offsets by time ({}); the embedded broker lacks "
              "ListOffsets by timestamp: give offsets or earliest/latest instead of time:")

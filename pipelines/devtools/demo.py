@@ -16,15 +16,12 @@ from typing import Any
 
 import numpy as np
 import orjson
+import psutil
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from streaminfer.operators.kafka_clients import new_producer
-from streaminfer.operators.metrics import quantile
 from streaminfer.operators.profile import profile_path
-from streaminfer.pipelines.common.embedded_broker import PRODUCER_SETTINGS
-from streaminfer.pipelines.common.stop_signals import StopSignals
 from streaminfer.pipelines.devtools.demo_labels import LabelSender
 from streaminfer.pipelines.devtools.demo_loop import LoopWatch
 from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
@@ -34,6 +31,8 @@ from streaminfer.pipelines.devtools.outcomes import (
     histogram_quantile,
     seen_in_either,
 )
+from streaminfer.pipelines.kafka.embedded_broker import PRODUCER_SETTINGS
+from streaminfer.pipelines.kafka.factory import new_producer
 from streaminfer.pipelines.online.live_view import (
     RateMeter,
     drift_table,
@@ -42,7 +41,9 @@ from streaminfer.pipelines.online.live_view import (
 )
 from streaminfer.pipelines.online.pipeline import Pipeline
 from streaminfer.pipelines.online.stall import StallWatch, stall_message
-from streaminfer.pipelines.online.stats import PipelineStats
+from streaminfer.pipelines.process.stop_signals import StopSignals
+from streaminfer.pipelines.runtime.stats import PipelineStats
+from streaminfer.pipelines.runtime.worker_metrics import quantile
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
@@ -50,6 +51,10 @@ from streaminfer.waiting import wait_until
 
 #: A bounded demo whose output stayed quiet this long after the last event gives up.
 GIVE_UP_AFTER_S = 60.0
+
+#: The embedded broker keeps every record in memory (the demo: ~40-95 MB a minute): past this
+#: much resident memory the demo stops, drains and prints its books (``--broker-memory-cap-mb``).
+BROKER_MEMORY_CAP_MB = 4096.0
 
 #: Features the demo shifts part way through (by ``shift_sd`` standard deviations), so the
 #: drift alert fires: the texture and size of the cells, as if another lab sent them.
@@ -67,7 +72,7 @@ BAD_EVENTS = (
 class EventGenerator(threading.Thread):
     """Replays dataset rows with small noise at ``rate`` events/s, keyed by event id.
 
-    It sends through :data:`~streaminfer.pipelines.common.embedded_broker.PRODUCER_SETTINGS`: few,
+    It sends through :data:`~streaminfer.pipelines.kafka.embedded_broker.PRODUCER_SETTINGS`: few,
     large, compressed record batches, which the embedded broker can keep up with for hours.
     """
 
@@ -163,6 +168,15 @@ def summarize(generator: EventGenerator, outcomes: Outcomes) -> Summary:
     )
 
 
+def memory_cap_line(rss_mb: float, cap_mb: float | None) -> str | None:
+    """The line the demo stops with once the broker's resident memory is over the cap."""
+    if cap_mb is None or rss_mb <= cap_mb:
+        return None
+    return (f"stopping: the embedded broker holds {rss_mb:,.1f} MB, over the demo's cap of "
+            f"{cap_mb:,.0f} MB (--broker-memory-cap-mb); it keeps every record in memory, so "
+            "restart the demo (it starts empty) or run it against Kafka")
+
+
 class DemoRun:
     """The demo's parts: its pipeline, the event generator and the outcome collector.
 
@@ -171,12 +185,17 @@ class DemoRun:
 
     def __init__(self, spec: PipelineSpec, *, events: int | None, rate: float,
                  bad_every: int, shift_after: int | None = None, shift_sd: float = 2.0,
-                 label_delay_s: float = 5.0) -> None:
+                 label_delay_s: float = 5.0,
+                 broker_memory_cap_mb: float | None = BROKER_MEMORY_CAP_MB) -> None:
         """``label_delay_s``: with a feedback section, each event's label follows within
-        this many seconds (uniformly at random, seeded)."""
+        this many seconds (uniformly at random, seeded). ``broker_memory_cap_mb``: see
+        :meth:`memory_capped` (``None``: no cap)."""
         self.spec, self.events, self.rate, self.bad_every = spec, events, rate, bad_every
         self.shift_after, self.shift_sd = shift_after, shift_sd
         self.label_delay_s = label_delay_s
+        self.broker_memory_cap_mb = broker_memory_cap_mb
+        self.capped: str | None = None  # the line it stopped with, once over the cap
+        self._broker: psutil.Process | None = None
         self.pipeline = Pipeline(spec)
         self.generator: EventGenerator | None = None
         self.labels: LabelSender | None = None
@@ -203,6 +222,8 @@ class DemoRun:
                       f"{self.spec.workers.count} workers) ...")
         self.pipeline.start()
         self.pipeline.wait_ready()
+        pid = self.pipeline.broker_pid  # None on an external Kafka: nothing to cap
+        self._broker = psutil.Process(pid) if pid else None
         sink = self.spec.sink
         config = client_config(self.spec.kafka, self.pipeline.bootstrap_servers)
         self.collector = OutcomeCollector(config, sink.predictions_topic, sink.dead_letter_topic)
@@ -235,6 +256,22 @@ class DemoRun:
             return True
         quiet_for = time.monotonic() - max(last, self.generator.started_at)
         return self.generator.sent >= self.events and quiet_for > GIVE_UP_AFTER_S
+
+    def broker_rss_mb(self) -> float | None:
+        """Resident memory of the embedded broker this demo started (``None``: none)."""
+        try:
+            return None if self._broker is None else self._broker.memory_info().rss / 2**20
+        except psutil.NoSuchProcess:
+            return None
+
+    def memory_capped(self) -> str | None:
+        """The line to stop with, once the broker's memory went over the cap (kept in
+        :attr:`capped`); ``None`` while under it."""
+        if self.capped is None:
+            rss = self.broker_rss_mb()
+            if rss is not None:
+                self.capped = memory_cap_line(rss, self.broker_memory_cap_mb)
+        return self.capped
 
     def stall_warning(self, stats: PipelineStats) -> str | None:
         """The line to show while the workers read nothing although events wait."""
@@ -308,18 +345,20 @@ def run_demo(
     config_path: Path, *, events: int | None, rate: float, bad_every: int,
     workers: int | None = None, console: Console | None = None,
     shift_after: int | None = None, shift_sd: float = 2.0, label_delay_s: float = 5.0,
-    loop: bool = False,
+    loop: bool = False, broker_memory_cap_mb: float | None = BROKER_MEMORY_CAP_MB,
 ) -> int:
     """Run the demo; with ``events`` it stops by itself and returns 0 only if all add up.
     With ``loop``, the model comes from a registry of the demo's own and the screen shows
     the loop (retrain, gate, shadow, promote: pipelines/devtools/demo_loop.py).
 
     SIGINT and SIGTERM drain it (finish, commit, print the summary); a second one aborts.
+    So does the embedded broker's memory going over ``broker_memory_cap_mb``, with one line.
     """
     console = console or Console()
     spec = load_spec(config_path).with_overrides(workers=workers)
     run = DemoRun(spec, events=events, rate=rate, bad_every=bad_every,
-                  shift_after=shift_after, shift_sd=shift_sd, label_delay_s=label_delay_s)
+                  shift_after=shift_after, shift_sd=shift_sd, label_delay_s=label_delay_s,
+                  broker_memory_cap_mb=broker_memory_cap_mb)
     watch = LoopWatch(spec) if loop else None
     summary: Summary | None = None
     with StopSignals() as signals:
@@ -335,13 +374,19 @@ def run_demo(
                 while not run.done() and not signals.event.wait(0.5):
                     live.update(_view(run, meter, watch), refresh=True)
                     run.check()
+                    if run.memory_capped():
+                        break
                 live.update(_view(run, meter, watch), refresh=True)
-            if signals.event.is_set():
+            if run.capped:
+                console.print(run.capped, soft_wrap=True)
+            elif signals.event.is_set():
                 console.print("stopping: finishing open batches ...")
         finally:
-            # The loop demo runs until a signal; it drains what was produced, so its books
-            # can add up (the plain demo leaves unread events in the topic).
-            summary = run.stop(finish=loop and signals.event.is_set())
+            # The loop demo runs until a signal, and any demo until the broker's memory cap;
+            # then it drains what was produced, so its books add up (the plain demo stopped
+            # by a signal leaves unread events in the topic).
+            summary = run.stop(finish=run.capped is not None
+                               or (loop and signals.event.is_set()))
     if summary is None:
         return 1
     _print_summary(console, summary, bounded=events is not None)

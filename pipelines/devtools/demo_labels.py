@@ -1,7 +1,7 @@
 """The demo's feedback: each event's true class, sent to the labels topic after a random delay.
 
 Like the event generator, it sends few, large record batches
-(:data:`~streaminfer.pipelines.common.embedded_broker.PRODUCER_SETTINGS`), keyed by the
+(:data:`~streaminfer.pipelines.kafka.embedded_broker.PRODUCER_SETTINGS`), keyed by the
 event id so that a label lands in the partition of its prediction.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from streaminfer.operators.kafka_clients import new_producer
-from streaminfer.pipelines.common.embedded_broker import PRODUCER_SETTINGS
+from streaminfer.pipelines.kafka.embedded_broker import PRODUCER_SETTINGS
+from streaminfer.pipelines.kafka.factory import new_producer
 
 #: How often due labels are handed to the producer.
 SEND_EVERY_S = 0.1

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from streaminfer.operators.model_runner import sha256_hex, write_model_file
-from streaminfer.pipelines.training.trainers import export_onnx
+from streaminfer.pipelines.lifecycle.trainers import export_onnx
 
 
 @dataclass(frozen=True)
@@ -58,15 +58,51 @@ FRAUD_FEATURES = [
 ]
 
 
-def fraud() -> Dataset:
-    """Synthetic card transactions (scikit-learn's generator, fixed seed), ~3% fraud."""
-    from sklearn.datasets import make_classification
+#: Share of fraudulent transactions in :func:`fraud_transactions`.
+FRAUD_RATE = 0.02
 
-    X, y = make_classification(
-        n_samples=20_000, n_features=len(FRAUD_FEATURES), n_informative=5, n_redundant=2,
-        weights=[0.97], class_sep=1.2, random_state=7,
-    )
+
+def fraud_transactions(rows: int, seed: int) -> Dataset:
+    """Synthetic card transactions in their real units, ``FRAUD_RATE`` of them fraudulent.
+
+    amount (currency, long-tailed around the card's 30-day average; fraud spends several
+    times it), hour 0-23 (fraud leans to the night), merchant_risk 0-1, card_age_days (fraud
+    leans to new cards), distance_km from home, txn_last_hour (a count), avg_amount_30d,
+    foreign 0/1. The two classes overlap: the signal is strong, not perfect.
+    """
+    rng = np.random.default_rng(seed)
+    y = (rng.random(rows) < FRAUD_RATE).astype(np.int64)
+    bad = y == 1
+
+    def pick(fraud: np.ndarray, legit: np.ndarray) -> np.ndarray:
+        return np.where(bad, fraud, legit)
+
+    avg = rng.lognormal(np.log(45.0), 0.6, rows)
+    ratio = pick(rng.lognormal(np.log(2.5), 1.0, rows), rng.lognormal(0.0, 0.5, rows))
+    night = rng.random(rows) < pick(np.full(rows, 0.45), np.full(rows, 0.05))
+    hour = np.where(night, rng.integers(0, 6, rows), np.round(rng.normal(14.0, 3.5, rows)))
+    new_card = rng.random(rows) < pick(np.full(rows, 0.35), np.full(rows, 0.05))
+    card_age = np.where(new_card, rng.exponential(20.0, rows), rng.exponential(700.0, rows))
+    foreign = rng.random(rows) < pick(np.full(rows, 0.3), np.full(rows, 0.06))
+    distance = np.where(foreign, rng.lognormal(np.log(1200.0), 0.7, rows),
+                        pick(rng.lognormal(np.log(60.0), 1.3, rows),
+                             rng.lognormal(np.log(8.0), 1.1, rows)))
+    X = np.column_stack([
+        np.round(np.maximum(avg * ratio, 0.5), 2),                                # amount
+        np.clip(hour, 0, 23),                                                     # hour
+        np.round(pick(rng.beta(3.0, 3.0, rows), rng.beta(1.5, 6.0, rows)), 3),    # merchant_risk
+        np.floor(card_age),                                                       # card_age_days
+        np.round(distance, 1),                                                    # distance_km
+        pick(rng.poisson(1.8, rows), rng.poisson(0.4, rows)),                     # txn_last_hour
+        np.round(avg, 2),                                                         # avg_amount_30d
+        foreign,                                                                  # foreign
+    ]).astype(np.float64)
     return Dataset(list(FRAUD_FEATURES), X, y)
+
+
+def fraud() -> Dataset:
+    """The fraud model's training data: 20,000 :func:`fraud_transactions` (seed 7)."""
+    return fraud_transactions(20_000, seed=7)
 
 
 def digits() -> Dataset:
@@ -100,7 +136,8 @@ def train_breast_cancer() -> bytes:
 
 
 def train_fraud() -> bytes:
-    """A scaled scikit-learn MLP on the synthetic transactions (converted by skl2onnx)."""
+    """A scikit-learn MLP on the synthetic transactions in their real units, the scaler
+    inside the pipeline (so the ONNX file takes raw events), converted by skl2onnx."""
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler

@@ -14,9 +14,9 @@ from pathlib import Path
 from streaminfer.errors import ConfigError
 from streaminfer.operators.profile import profile_path
 from streaminfer.pipelines.devtools.example_models import build
+from streaminfer.pipelines.lifecycle.registry import Lineage, ModelVersion, Registry
+from streaminfer.pipelines.lifecycle.roles import CHAMPION
 from streaminfer.pipelines.spec.schema import PipelineSpec
-from streaminfer.pipelines.training.registry import Lineage, ModelVersion, Registry
-from streaminfer.pipelines.training.roles import CHAMPION
 
 #: The file that marks a folder as the loop demo's own (so it may be emptied).
 MARKER = ".streaminfer-demo-loop"

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from streaminfer.operators.topic_reader import TopicReader
+from streaminfer.pipelines.kafka.topic_reader import TopicReader
 
 #: How often the collector reads the output topics.
 READ_EVERY_S = 1.0

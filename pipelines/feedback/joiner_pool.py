@@ -8,11 +8,11 @@ import threading
 from functools import partial
 from typing import Any
 
-from streaminfer.pipelines.common.actor_pool import ActorPool, Actors, Series
-from streaminfer.pipelines.common.log_levels import actor_options
-from streaminfer.pipelines.feedback.actor import FeedbackJoiner
-from streaminfer.pipelines.feedback.metrics import JoinerStats
 from streaminfer.pipelines.feedback.topics import assignment
+from streaminfer.pipelines.process.log_levels import actor_options
+from streaminfer.pipelines.runtime.actor_pool import ActorPool, Actors, Series
+from streaminfer.pipelines.runtime.joiner_actor import FeedbackJoiner
+from streaminfer.pipelines.runtime.joiner_metrics import JoinerStats
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from streaminfer.operators.join_state import CASES
 from streaminfer.operators.live_window import Key, merge_rows, window_metrics
 from streaminfer.operators.metric_names import LIVE_QUALITY
-from streaminfer.pipelines.feedback.metrics import JoinerStats
+from streaminfer.pipelines.runtime.joiner_metrics import JoinerStats
 from streaminfer.pipelines.spec.feedback_spec import FeedbackSpec
 
 

@@ -13,11 +13,11 @@ import logging
 import threading
 from typing import Any
 
-from streaminfer.pipelines.common.driver_thread import DriverThread
-from streaminfer.pipelines.common.metrics_server import MetricsServer
 from streaminfer.pipelines.feedback.joiner_pool import JoinerPool
 from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary, LiveGauges, summarize
 from streaminfer.pipelines.feedback.topics import prepare_feedback_topics
+from streaminfer.pipelines.runtime.driver_thread import DriverThread
+from streaminfer.pipelines.runtime.metrics_server import MetricsServer
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 log = logging.getLogger(__name__)

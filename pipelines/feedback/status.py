@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streaminfer.errors import PipelineError
 from streaminfer.operators import metric_names as names
-from streaminfer.pipelines.common.driver_thread import ThreadError
 from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
+from streaminfer.pipelines.runtime.driver_thread import ThreadError
 
 #: Worker families summed into one number: family -> :class:`PipelineStatus` attribute.
 TOTALS = {names.EVENTS_IN: "events_in", names.PREDICTIONS_OUT: "predictions",
@@ -19,7 +19,7 @@ TOTALS = {names.EVENTS_IN: "events_in", names.PREDICTIONS_OUT: "predictions",
 #: Joiner families summed per label: family -> (summary attribute, label).
 BY_LABEL = {names.JOINS: ("cases", "case"), names.FEEDBACK_RECORDS_IN: ("records_in", "side"),
             names.FEEDBACK_INVALID: ("invalid", "side"), names.PENDING: ("pending", "side")}
-#: A shadow's agreement counters (pipelines/online/candidates.py): family -> index.
+#: A shadow's agreement counters (pipelines/runtime/candidates.py): family -> index.
 SHADOW = {names.SHADOW_COMPARED: 0, names.SHADOW_AGREED: 1}
 #: Every family ``status`` reads (a test checks that each is exported).
 READ = frozenset({*TOTALS, *BY_LABEL, *SHADOW, names.LIVE_QUALITY, names.EXAMPLES_OUT,

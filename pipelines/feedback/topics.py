@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from streaminfer.errors import ConfigError
-from streaminfer.pipelines.common.topics import ensure_topics
+from streaminfer.pipelines.kafka.topics import ensure_topics
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 
 def prepare_feedback_topics(spec: PipelineSpec, kafka_config: dict[str, Any]) -> int:
     """Create the missing feedback topics (as many partitions as the predictions topic) and
-    check that the labels topic has exactly as many; the partition count."""
+    check that the labels and training topics have exactly as many; the partition count."""
     fb = spec.feedback
     assert fb is not None
     predictions = spec.sink.predictions_topic
@@ -24,12 +24,19 @@ def prepare_feedback_topics(spec: PipelineSpec, kafka_config: dict[str, Any]) ->
     counts.update(ensure_topics(kafka_config, wanted, create_missing=create))
     check_copartitioned(predictions, counts[predictions], fb.labels_topic,
                         counts[fb.labels_topic])
+    check_copartitioned(predictions, counts[predictions], fb.training_topic,
+                        counts[fb.training_topic], field="training_topic",
+                        why="the examples of partition i, which a restarted joiner reads back "
+                        "to know what it joined, go to its partition i")
     return counts[predictions]
 
 
 def check_copartitioned(predictions: str, prediction_parts: int, labels: str,
-                        label_parts: int) -> None:
-    """A prediction and its label meet only in the same partition number.
+                        label_parts: int, *, field: str = "labels_topic",
+                        why: str = "a prediction and its label (keyed by the same id) meet "
+                        "in the same partition") -> None:
+    """A prediction and its label meet only in the same partition number (and its example
+    goes to that partition of the training topic).
 
     >>> check_copartitioned("p", 4, "l", 2)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -38,9 +45,8 @@ def check_copartitioned(predictions: str, prediction_parts: int, labels: str,
     """
     if prediction_parts != label_parts:
         raise ConfigError(
-            f"feedback.labels_topic {labels} has {label_parts} partition(s) but the predictions "
-            f"topic {predictions} has {prediction_parts}: they must be equal, so that a "
-            f"prediction and its label (keyed by the same id) meet in the same partition; "
+            f"feedback.{field} {labels} has {label_parts} partition(s) but the predictions "
+            f"topic {predictions} has {prediction_parts}: they must be equal, so that {why}; "
             f"recreate {labels} with {prediction_parts} partitions"
         )
 

@@ -1,10 +1,10 @@
 """An in-memory twin of the Kafka source and sink, for tests of the runtime's logic.
 
-:class:`MemorySource` has :class:`~streaminfer.operators.kafka_source.KafkaSource`'s interface
+:class:`MemorySource` has :class:`~streaminfer.pipelines.kafka.source.KafkaSource`'s interface
 (poll with partitions and offsets, commit, rewind, lag, revoke and assign callbacks that run
 inside :meth:`MemorySource.poll` as Kafka's do) over partitions that a test appends records
 to and rebalances at will. :class:`MemorySink` has
-:class:`~streaminfer.operators.kafka_sink.KafkaSink`'s: records sent are acknowledged at
+:class:`~streaminfer.pipelines.kafka.sink.KafkaSink`'s: records sent are acknowledged at
 :meth:`MemorySink.flush`, unless the test made the next flushes refuse them or hold them
 pending (a flush then times out, and held records may still land later, as with a broker).
 No thread, no wait: a poll answers at once.
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError
 
-from streaminfer.operators.kafka_sink import SinkError
-from streaminfer.operators.kafka_source import Offsets, Partitions
 from streaminfer.operators.records import Record, SourceRecord
+from streaminfer.pipelines.kafka.sink import SinkError
+from streaminfer.pipelines.kafka.source import Offsets, Partitions
 
 
 def _ignore(tps: set[TopicPartition]) -> None:

@@ -7,7 +7,7 @@ Two parts:
   workers, and why). They take the time as an argument, so tests drive them with fake
   numbers and a fake clock.
 - :class:`WorkerAutoscaler`, a daemon thread in the driver that every ``interval_s`` measures
-  the group's lag with a :class:`~streaminfer.operators.lag_probe.LagProbe`, decides, logs a
+  the group's lag with a :class:`~streaminfer.pipelines.kafka.lag_probe.LagProbe`, decides, logs a
   change with its reason, calls ``runtime.scale_to(n)`` and exports Prometheus metrics.
 
 The rules (see docs/operations.md, "Scaling workers on lag"):
@@ -42,8 +42,7 @@ from prometheus_client import CollectorRegistry
 
 from streaminfer.errors import PipelineError, StreamInferError
 from streaminfer.operators import metric_names as names
-from streaminfer.operators.lag_probe import LagProbe, PartitionLag
-from streaminfer.pipelines.common.driver_thread import DriverThread
+from streaminfer.pipelines.kafka.lag_probe import LagProbe, PartitionLag
 from streaminfer.pipelines.online.scaling_rules import (
     PartitionState,
     ScalingDecision,
@@ -52,6 +51,7 @@ from streaminfer.pipelines.online.scaling_rules import (
     observe,
     tp_name,
 )
+from streaminfer.pipelines.runtime.driver_thread import DriverThread
 from streaminfer.pipelines.spec.schema import PipelineSpec, WorkerAutoscaleSpec
 
 log = logging.getLogger(__name__)

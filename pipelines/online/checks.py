@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from streaminfer.operators.model_runner import ModelInfo, read_model_file
-from streaminfer.pipelines.online.assembly import build_scorer, load_model
-from streaminfer.pipelines.online.model_backends import LocalModel, ModelBackend
+from streaminfer.pipelines.lifecycle.resolve import resolve_registry_models
+from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
+from streaminfer.pipelines.runtime.model_backends import LocalModel, ModelBackend
 from streaminfer.pipelines.spec.schema import PipelineSpec
-from streaminfer.pipelines.training.resolve import resolve_registry_models
 
 
 def check_models(spec: PipelineSpec) -> dict[str, tuple[bytes, ModelInfo]]:

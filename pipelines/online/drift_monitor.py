@@ -17,11 +17,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streaminfer.errors import DataError
 from streaminfer.operators import metric_names as names
-from streaminfer.operators.alerts import AlertPublisher
-from streaminfer.operators.metrics import WorkerStats
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.profile import Profile, profile_path
+from streaminfer.pipelines.kafka.alert_publisher import AlertPublisher
 from streaminfer.pipelines.online.drift_watch import DriftState, DriftWatch
+from streaminfer.pipelines.runtime.worker_metrics import WorkerStats
 from streaminfer.pipelines.spec.drift_spec import DriftSpec
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
 
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 def load_profile(model: ModelSpec, info: ModelInfo, feature_names: tuple[str, ...] | None,
                  ) -> Profile | None:
-    """The profile beside the model file, if it is there and fits the model; else ``None``
+    """The profile beside the model file, if it is there and fits the model, reading the
+    prediction under the field the model publishes it as (``model.outputs``); else ``None``
     with one log line saying why drift is off for this model."""
     path = profile_path(model.path)
     name = model.model_name
@@ -54,7 +55,12 @@ def load_profile(model: ModelSpec, info: ModelInfo, feature_names: tuple[str, ..
                     name, path, ", ".join(profile.feature_names),
                     ", ".join(feature_names or ()) or f"{width} values")
         return None
-    return profile
+    published = profile.published(info.outputs)
+    if profile.prediction is not None and published.prediction is None:
+        log.info("prediction drift off for model %s: it does not publish output %r, which "
+                 "its profile bins (model.outputs); feature drift stays on", name,
+                 profile.prediction.output)
+    return published
 
 
 def load_profiles(spec: PipelineSpec, infos: Mapping[str, ModelInfo]) -> dict[str, Profile]:

@@ -18,8 +18,8 @@ from streaminfer.operators.drift import (
     delta,
     psi_all,
 )
-from streaminfer.operators.metrics import WorkerStats
 from streaminfer.operators.profile import Profile
+from streaminfer.pipelines.runtime.worker_metrics import WorkerStats
 from streaminfer.pipelines.spec.drift_spec import DriftSpec
 
 Key = tuple[str, str]  # (model, version)

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
 from streaminfer.pipelines.online.drift_watch import DriftState
-from streaminfer.pipelines.online.stats import PipelineStats
 from streaminfer.pipelines.rollout.status import ModelServing
+from streaminfer.pipelines.runtime.stats import PipelineStats
 
 
 class RateMeter:

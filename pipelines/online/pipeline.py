@@ -11,11 +11,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from streaminfer.errors import PipelineError
-from streaminfer.pipelines.common.stop_signals import StopSignals
-from streaminfer.pipelines.online.runtime import PipelineRuntime
+from streaminfer.pipelines.online.driver import PipelineRuntime
 from streaminfer.pipelines.online.stall import StallWatch, stall_message
-from streaminfer.pipelines.online.stats import PipelineStats
+from streaminfer.pipelines.process.stop_signals import StopSignals
 from streaminfer.pipelines.rollout.follower import AliasFollower
+from streaminfer.pipelines.runtime.stats import PipelineStats
 from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
 

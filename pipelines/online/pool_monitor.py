@@ -7,10 +7,10 @@ on the driver's ``/metrics`` endpoint), and the drift monitor gets the answers.
 
 from __future__ import annotations
 
-from streaminfer.pipelines.common.driver_thread import DriverThread
-from streaminfer.pipelines.common.metrics_server import MetricsServer
 from streaminfer.pipelines.online.drift_monitor import DriftMonitor
-from streaminfer.pipelines.online.worker_pool import WorkerPool
+from streaminfer.pipelines.runtime.driver_thread import DriverThread
+from streaminfer.pipelines.runtime.metrics_server import MetricsServer
+from streaminfer.pipelines.runtime.worker_pool import WorkerPool
 
 EVERY_S = 1.0
 

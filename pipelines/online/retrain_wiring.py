@@ -10,15 +10,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from streaminfer.operators.lag_probe import LagProbe
 from streaminfer.pipelines.feedback.service import FeedbackService
+from streaminfer.pipelines.kafka.lag_probe import LagProbe
+from streaminfer.pipelines.lifecycle.registry import Registry, tracking_uri
+from streaminfer.pipelines.lifecycle.retrain import registered_name
 from streaminfer.pipelines.online.drift_monitor import DriftMonitor
 from streaminfer.pipelines.rollout.actions import ActionLog
 from streaminfer.pipelines.rollout.auto_retrain import AutoRetrain, Sources
 from streaminfer.pipelines.rollout.follower import AliasFollower
 from streaminfer.pipelines.spec.schema import PipelineSpec
-from streaminfer.pipelines.training.registry import Registry, tracking_uri
-from streaminfer.pipelines.training.retrain import registered_name
 
 log = logging.getLogger(__name__)
 SQLITE = "sqlite:///"

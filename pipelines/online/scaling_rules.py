@@ -14,7 +14,7 @@ from typing import Literal
 
 from kafka import TopicPartition
 
-from streaminfer.operators.lag_probe import PartitionLag
+from streaminfer.pipelines.kafka.lag_probe import PartitionLag
 from streaminfer.pipelines.spec.schema import WorkerAutoscaleSpec
 
 Direction = Literal["up", "down", "hold"]

@@ -19,17 +19,17 @@ from pathlib import Path
 from streaminfer.errors import ConfigError, DataError, ModelError
 from streaminfer.operators.model_runner import read_model_file, sha256_hex
 from streaminfer.operators.profile import Profile, profile_path
-from streaminfer.pipelines.optimize.compare import loss_words
-from streaminfer.pipelines.optimize.run import Report, VariantReport
-from streaminfer.pipelines.optimize.timing import Speed
-from streaminfer.pipelines.spec.model_spec import parse_model_ref
-from streaminfer.pipelines.training.registry import (
+from streaminfer.pipelines.lifecycle.registry import (
     TAG_GATE,
     TAG_GATE_REASON,
     Lineage,
     ModelVersion,
     Registry,
 )
+from streaminfer.pipelines.optimize.compare import loss_words
+from streaminfer.pipelines.optimize.run import Report, VariantReport
+from streaminfer.pipelines.optimize.timing import Speed
+from streaminfer.pipelines.spec.model_spec import parse_model_ref
 
 log = logging.getLogger(__name__)
 TAG_TECHNIQUE = "technique"

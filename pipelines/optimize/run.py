@@ -25,9 +25,9 @@ from streaminfer.pipelines.optimize.compare import (
     pareto_front,
     relative_loss,
 )
-from streaminfer.pipelines.optimize.evaluate import agreement, classes_of, quality
 from streaminfer.pipelines.optimize.recipes import FRACTIONS, ORIGINAL, SPARSITIES, Inputs, recipes
 from streaminfer.pipelines.optimize.timing import Speed, cuda_usable, open_session, time_sessions
+from streaminfer.pipelines.optimize.variant_quality import agreement, classes_of, quality
 from streaminfer.pipelines.optimize.variants import Built, build_variant
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from typing import Any
 
 from streaminfer.operators.model_runner import write_model_file
 from streaminfer.operators.onnx_graph import NotApplicable
-from streaminfer.pipelines.optimize.evaluate import Predictions, predict
 from streaminfer.pipelines.optimize.recipes import Inputs, Recipe
 from streaminfer.pipelines.optimize.timing import open_session
+from streaminfer.pipelines.optimize.variant_quality import Predictions, predict
 
 log = logging.getLogger(__name__)
 

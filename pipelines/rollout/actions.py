@@ -16,9 +16,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from streaminfer.operators.alerts import AlertPublisher
 from streaminfer.operators.alerts import alert as make_alert
 from streaminfer.operators.metric_names import ROLLOUT_ACTIONS as ACTIONS
+from streaminfer.pipelines.kafka.alert_publisher import AlertPublisher
 
 log = logging.getLogger(__name__)
 

@@ -20,35 +20,35 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from streaminfer.errors import StreamInferError
-from streaminfer.pipelines.common.driver_thread import DriverThread
-from streaminfer.pipelines.common.log_levels import actor_options
-from streaminfer.pipelines.rollout.actions import ActionLog
-from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, candidate_moves
-from streaminfer.pipelines.rollout.retrain_outcome import candidate_note, failure_reason
-from streaminfer.pipelines.rollout.retrain_policy import (
+from streaminfer.pipelines.lifecycle.registry import Registry
+from streaminfer.pipelines.lifecycle.retrain_outcome import candidate_note, failure_reason
+from streaminfer.pipelines.lifecycle.retrain_policy import (
     PolicyState,
     Trigger,
     new_examples,
     retrain_trigger,
     trained_until,
 )
-from streaminfer.pipelines.rollout.versions import Mode
+from streaminfer.pipelines.lifecycle.roles import CHAMPION
+from streaminfer.pipelines.lifecycle.swap_rule import CANARY_SHARE_TAG, candidate_moves
+from streaminfer.pipelines.lifecycle.versions import Mode
+from streaminfer.pipelines.process.log_levels import actor_options
+from streaminfer.pipelines.rollout.actions import ActionLog
+from streaminfer.pipelines.runtime.driver_thread import DriverThread
 from streaminfer.pipelines.spec.schema import PipelineSpec
-from streaminfer.pipelines.training.registry import Registry
-from streaminfer.pipelines.training.roles import CHAMPION
 
 if TYPE_CHECKING:
     from ray import ObjectRef
 
-    from streaminfer.pipelines.training.retrain import RetrainResult
+    from streaminfer.pipelines.lifecycle.retrain import RetrainResult
 
 log = logging.getLogger(__name__)
 
 
 def retrain_task(spec: PipelineSpec, tracking_uri: str) -> RetrainResult:
     """``streaminfer retrain`` in a Ray worker: read, train, gate, register."""
-    from streaminfer.pipelines.common.log_levels import setup_actor_logging
-    from streaminfer.pipelines.training.retrain import retrain
+    from streaminfer.pipelines.lifecycle.retrain import retrain
+    from streaminfer.pipelines.process.log_levels import setup_actor_logging
 
     setup_actor_logging()
     return retrain(spec, registry=Registry.from_spec(spec.registry, tracking_uri))

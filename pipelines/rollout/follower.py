@@ -18,19 +18,19 @@ from typing import Any
 
 from streaminfer.errors import ConfigError, ModelError, StreamInferError
 from streaminfer.operators.model_runner import ModelInfo
-from streaminfer.pipelines.common.driver_thread import DriverThread
-from streaminfer.pipelines.rollout.actions import ActionLog
-from streaminfer.pipelines.rollout.decide import (
+from streaminfer.pipelines.lifecycle.registry import Registry
+from streaminfer.pipelines.lifecycle.rollback_rule import Live
+from streaminfer.pipelines.lifecycle.swap_rule import (
     Following,
     next_candidate,
     next_version,
     wanted_candidate,
 )
+from streaminfer.pipelines.rollout.actions import ActionLog
 from streaminfer.pipelines.rollout.guard import Guard
-from streaminfer.pipelines.rollout.rollback_rule import Live
 from streaminfer.pipelines.rollout.swapper import Models, Swapper, SwapRecord
+from streaminfer.pipelines.runtime.driver_thread import DriverThread
 from streaminfer.pipelines.spec.schema import PipelineSpec
-from streaminfer.pipelines.training.registry import Registry
 
 log = logging.getLogger(__name__)
 

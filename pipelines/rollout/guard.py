@@ -11,13 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from streaminfer.errors import RegistryError
+from streaminfer.pipelines.lifecycle.promote_rule import promote_verdict
+from streaminfer.pipelines.lifecycle.registry import Registry
+from streaminfer.pipelines.lifecycle.roles import CHAMPION, PREVIOUS
+from streaminfer.pipelines.lifecycle.rollback_rule import Live, remember, rollback_verdict
+from streaminfer.pipelines.lifecycle.swap_rule import Following
 from streaminfer.pipelines.rollout.actions import ActionLog
-from streaminfer.pipelines.rollout.decide import Following
-from streaminfer.pipelines.rollout.promote_rule import promote_verdict
-from streaminfer.pipelines.rollout.rollback_rule import Live, remember, rollback_verdict
 from streaminfer.pipelines.spec.rollout_spec import PromoteRuleSpec, RollbackRuleSpec
-from streaminfer.pipelines.training.registry import Registry
-from streaminfer.pipelines.training.roles import CHAMPION, PREVIOUS
 
 log = logging.getLogger(__name__)
 

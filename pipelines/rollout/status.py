@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from streaminfer.pipelines.rollout.decide import Following
+from streaminfer.pipelines.lifecycle.swap_rule import Following
 
 if TYPE_CHECKING:
     from streaminfer.pipelines.rollout.auto_retrain import AutoRetrain

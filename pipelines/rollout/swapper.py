@@ -15,10 +15,10 @@ from typing import Protocol
 
 from streaminfer.operators.model_runner import ModelInfo, read_model_file
 from streaminfer.operators.profile import Profile
-from streaminfer.pipelines.rollout.decide import check_same_input
-from streaminfer.pipelines.rollout.versions import Candidate, Version
+from streaminfer.pipelines.lifecycle.registry import ModelVersion, Registry
+from streaminfer.pipelines.lifecycle.swap_rule import check_same_input
+from streaminfer.pipelines.lifecycle.versions import Candidate, Version
 from streaminfer.pipelines.spec.schema import ModelSpec
-from streaminfer.pipelines.training.registry import ModelVersion, Registry
 
 log = logging.getLogger(__name__)
 

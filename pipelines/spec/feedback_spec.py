@@ -8,11 +8,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from streaminfer.operators.output_roles import Role, output_field
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName
+
+#: The live window's fields, by the output role each reads.
+LIVE_FIELDS: dict[str, Role] = {"probabilities_field": "probabilities",
+                                "value_field": "value"}
 
 
 class JoinersSpec(FrozenModel):
@@ -29,7 +35,8 @@ class JoinersSpec(FrozenModel):
     max_restarts: int = Field(
         3, ge=-1,
         description="Times Ray restarts a joiner that died (-1: without limit); a restarted "
-        "joiner rebuilds its pending entries by reading again from its committed offsets.",
+        "joiner reads back the ids it joined from the training topic, then rebuilds its "
+        "pending entries by reading again from its committed offsets.",
     )
 
 
@@ -47,13 +54,15 @@ class LiveSpec(FrozenModel):
     )
     probabilities_field: str = Field(
         "probabilities",
-        description="Prediction output with the class probabilities; a prediction that has "
-        "it is scored as a classifier's.",
+        description="Prediction field with the class probabilities; a prediction that has "
+        "it is scored as a classifier's. Unset: the field model.outputs publishes the "
+        "model's 'probabilities' output under (this default when it does not).",
     )
     value_field: str = Field(
         "variable",
-        description="Prediction output with a regressor's value (used when there are no "
-        "probabilities).",
+        description="Prediction field with a regressor's value (used when there are no "
+        "probabilities). Unset: the field model.outputs publishes the model's 'variable' "
+        "output under (this default when it does not).",
     )
     classes: tuple[int | str, ...] | None = Field(
         None, min_length=2,
@@ -71,7 +80,9 @@ class FeedbackSpec(FrozenModel):
     )
     training_topic: TopicName = Field(
         description="Topic that receives one labelled example per joined prediction, keyed "
-        "by the event's id (docs/contracts.md)."
+        "by the event's id, with as many partitions as the predictions topic: the example of "
+        "partition i goes to partition i, where a restarted joiner reads back what it "
+        "joined (docs/contracts.md)."
     )
     unmatched_topic: TopicName | None = Field(
         None,
@@ -136,3 +147,32 @@ class FeedbackSpec(FrozenModel):
     def consumer_group(self, source_group: str) -> str:
         """The joiners' consumer group."""
         return self.group_id or f"{source_group}-feedback"
+
+
+def with_live_fields(data: Any) -> Any:
+    """A pipeline mapping whose ``feedback.live`` reads the fields its models publish the
+    probabilities and value under (``model.outputs``), where it does not name them itself
+    and every model publishes them alike.
+
+    >>> raw = {"model": {"outputs": {"variable": "progression"}}, "feedback": {}}
+    >>> with_live_fields(raw)["feedback"]["live"]
+    {'value_field': 'progression'}
+    """
+    if not isinstance(data, Mapping) or not isinstance(data.get("feedback"), Mapping):
+        return data
+    live = data["feedback"].get("live") or {}
+    if not isinstance(live, Mapping):
+        return data
+    models = [data["model"]] if data.get("model") is not None else list(data.get("models") or ())
+    mappings = [m.get("outputs") if isinstance(m, Mapping) else getattr(m, "outputs", None)
+                for m in models]
+    if not mappings or not all(m is None or isinstance(m, Mapping) for m in mappings):
+        return data
+    filled = dict(live)
+    for name, role in LIVE_FIELDS.items():
+        fields = {output_field(role, m) for m in mappings}
+        if name not in filled and len(fields) == 1 and None not in fields:
+            filled[name] = fields.pop()
+    if filled == live:
+        return data
+    return {**data, "feedback": {**data["feedback"], "live": filled}}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -27,7 +27,7 @@ from streaminfer.pipelines.spec.base import FrozenModel, TopicName, whole_above_
 from streaminfer.pipelines.spec.batch_spec import BatchSpec
 from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 from streaminfer.pipelines.spec.drift_spec import DriftSpec
-from streaminfer.pipelines.spec.feedback_spec import FeedbackSpec
+from streaminfer.pipelines.spec.feedback_spec import FeedbackSpec, with_live_fields
 from streaminfer.pipelines.spec.kafka_spec import (
     EMBEDDED_FETCH_MAX_WAIT_MS,
     FETCH_MAX_WAIT_MS,
@@ -293,6 +293,11 @@ class PipelineSpec(FrozenModel):
         default_factory=RolloutSpec, description="How a running pipeline follows the "
         "registry aliases its models:/NAME@ALIAS paths name: hot swap (docs/rollout.md).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _live_fields(cls, data: Any) -> Any:
+        return with_live_fields(data)
 
     @model_validator(mode="after")
     def _shadow_apart(self) -> PipelineSpec:

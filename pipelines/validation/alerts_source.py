@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from streaminfer.errors import DataError
-from streaminfer.operators.kafka_clients import new_consumer
 from streaminfer.operators.topic_ranges import is_topic_source
+from streaminfer.pipelines.kafka.factory import new_consumer
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.pipelines.validation.data import broker_address, topic_records

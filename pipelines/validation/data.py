@@ -10,7 +10,6 @@ import pyarrow as pa
 
 from streaminfer.errors import ConfigError, DataError
 from streaminfer.operators.labelled_rows import LabelledRows, labelled_rows, read_table
-from streaminfer.operators.range_reader import read_range
 from streaminfer.operators.records import Record
 from streaminfer.operators.topic_ranges import (
     Bound,
@@ -18,6 +17,7 @@ from streaminfer.operators.topic_ranges import (
     is_topic_source,
     parse_topic_source,
 )
+from streaminfer.pipelines.kafka.range_reader import read_range
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from streaminfer.pipelines.validation.evaluate import ModelReport, primary_metric
+from streaminfer.pipelines.validation.model_report import ModelReport, primary_metric
 from streaminfer.pipelines.validation.moments import Moment, version_label
 
 

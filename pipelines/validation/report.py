@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from streaminfer.pipelines.validation.evaluate import ModelReport, finite
+from streaminfer.pipelines.validation.model_report import ModelReport, finite
 from streaminfer.pipelines.validation.moments import Timeline, utc
 from streaminfer.pipelines.validation.plots import figures
 

@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from streaminfer.errors import ConfigError
+from streaminfer.pipelines.lifecycle.resolve import resolve_registry_models
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
-from streaminfer.pipelines.training.resolve import resolve_registry_models
 from streaminfer.pipelines.validation.alerts_source import read_alerts
 from streaminfer.pipelines.validation.data import load_rows
-from streaminfer.pipelines.validation.evaluate import ModelReport, evaluate
+from streaminfer.pipelines.validation.model_report import ModelReport, evaluate
 from streaminfer.pipelines.validation.moments import Timeline, timeline
 from streaminfer.pipelines.validation.report import write_report
 

@@ -81,8 +81,8 @@ def _run(job: BatchJob, progress: bool) -> BatchSummary:
     first SIGINT/SIGTERM stops after the next unit, with the manifest in order."""
     from streaminfer.pipelines.batch.job import import_ray_data_soon
     from streaminfer.pipelines.batch.progress import RowsProgress
-    from streaminfer.pipelines.common.stop_signals import StopSignals
-    from streaminfer.pipelines.online.ray_setup import start_ray
+    from streaminfer.pipelines.process.stop_signals import StopSignals
+    from streaminfer.pipelines.runtime.ray_setup import start_ray
 
     bar = RowsProgress(err) if progress and err.is_terminal else None
     if not logging.getLogger("ray").isEnabledFor(logging.INFO):  # not --verbose

@@ -17,8 +17,8 @@ def broker(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9092,
 ) -> None:
     """Run the embedded development broker in the foreground (in memory: data is lost on exit)."""
-    from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
-    from streaminfer.pipelines.common.stop_signals import StopSignals
+    from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
+    from streaminfer.pipelines.process.stop_signals import StopSignals
 
     with StopSignals("stopping the embedded broker") as signals:
         dev = EmbeddedBroker(host, port).start()

@@ -32,8 +32,8 @@ FromConfig = Annotated[
 
 def setup_logging(verbose: bool) -> None:
     """Rich log lines on stderr; Kafka and Ray only with ``--verbose``, here and in every
-    actor the pipeline starts (``pipelines/common/log_levels.py``)."""
-    from streaminfer.pipelines.common.log_levels import set_verbose
+    actor the pipeline starts (``pipelines/process/log_levels.py``)."""
+    from streaminfer.pipelines.process.log_levels import set_verbose
 
     logging.basicConfig(
         level=logging.INFO, format="%(message)s", datefmt="[%X]",

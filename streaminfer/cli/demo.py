@@ -38,16 +38,22 @@ def demo(
         "--loop", help="The model's whole loop: served from a registry of the demo's own "
         "(.demo-loop/), retrained by itself when the shift makes live accuracy fall, gated, "
         "shadowed, promoted; the loop's steps on screen.")] = False,
+    broker_memory_cap_mb: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        min=0, help="The embedded broker keeps every record in memory: past this much "
+        "resident memory (MB) the demo stops, drains and prints its books. Default: 4096; "
+        "0: no cap.")] = None,
 ) -> None:
     """Train the demo model, run the demo pipeline on the embedded broker, feed it, watch it."""
-    from streaminfer.pipelines.devtools.demo import run_demo
+    from streaminfer.pipelines.devtools.demo import BROKER_MEMORY_CAP_MB, run_demo
 
     path = config or Path("configs/demo-loop.yaml" if loop else "configs/demo.yaml")
     events = renamed(max_events, events, "--max-events", "--events")
     code = run_demo(path, events=events, rate=rate, bad_every=bad_every, workers=workers,
                     console=out, shift_after=_shift_after(shift_after, loop),
                     shift_sd=shift_sd,
-                    label_delay_s=label_delay_s, loop=loop)
+                    label_delay_s=label_delay_s, loop=loop,
+                    broker_memory_cap_mb=BROKER_MEMORY_CAP_MB if broker_memory_cap_mb is None
+                    else broker_memory_cap_mb or None)
     raise typer.Exit(code)
 
 

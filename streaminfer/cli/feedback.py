@@ -58,11 +58,11 @@ def _run_joiners(spec: PipelineSpec, bootstrap: str, *, live: bool) -> FeedbackS
     """Ray, the metrics endpoint and the joiners until SIGINT/SIGTERM; the final summary."""
     from rich.live import Live
 
-    from streaminfer.pipelines.common.metrics_server import MetricsServer
-    from streaminfer.pipelines.common.stop_signals import StopSignals
     from streaminfer.pipelines.feedback.service import FeedbackService
     from streaminfer.pipelines.online.live_view import feedback_table
-    from streaminfer.pipelines.online.ray_setup import start_ray
+    from streaminfer.pipelines.process.stop_signals import StopSignals
+    from streaminfer.pipelines.runtime.metrics_server import MetricsServer
+    from streaminfer.pipelines.runtime.ray_setup import start_ray
     from streaminfer.pipelines.spec.kafka_settings import client_config
 
     with StopSignals() as signals:

@@ -20,7 +20,7 @@ from streaminfer.cli.common import JsonFlag, out, print_json
 from streaminfer.errors import ConfigError
 
 if TYPE_CHECKING:
-    from streaminfer.pipelines.training.registry import ModelVersion, Registry
+    from streaminfer.pipelines.lifecycle.registry import ModelVersion, Registry
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
@@ -45,7 +45,7 @@ def open_registry(config: Path | None, tracking_uri: str | None, name: str | Non
                   create: bool = False) -> tuple[Registry, str | None]:
     """The registry and the model name from the options and the YAML; a local store that is
     not there is an error unless ``create`` (only ``register`` makes one)."""
-    from streaminfer.pipelines.training.registry import Registry
+    from streaminfer.pipelines.lifecycle.registry import Registry
 
     if config is None:
         return Registry(tracking_uri, create=create), name
@@ -53,7 +53,7 @@ def open_registry(config: Path | None, tracking_uri: str | None, name: str | Non
 
     spec = load_spec(config)
     if name is None and spec.retrain is not None:
-        from streaminfer.pipelines.training.retrain import registered_name
+        from streaminfer.pipelines.lifecycle.retrain import registered_name
 
         name = registered_name(spec)
     refs = [m.registry_ref for m in spec.model_specs if m.registry_ref]
@@ -166,7 +166,7 @@ def shadow(name: Name = None, version: Version = None, stop: Stop = False,
            config: Config = None, tracking_uri: TrackingUri = None) -> None:
     """Let a version (default: the challenger) score a copy of every event in running
     pipelines; its predictions go to the shadow topic only (docs/rollout.md)."""
-    from streaminfer.pipelines.rollout.decide import candidate_moves
+    from streaminfer.pipelines.lifecycle.swap_rule import candidate_moves
 
     registry, given = open_registry(config, tracking_uri, name)
     name = _need(given)
@@ -185,8 +185,8 @@ def canary(
 ) -> None:
     """Let a version (default: the challenger) answer a share of the events in running
     pipelines, chosen by a hash of each event's id (docs/rollout.md)."""
-    from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, candidate_moves
-    from streaminfer.pipelines.training.registry import TAG_GATE_REASON
+    from streaminfer.pipelines.lifecycle.registry import TAG_GATE_REASON
+    from streaminfer.pipelines.lifecycle.swap_rule import CANARY_SHARE_TAG, candidate_moves
 
     registry, given = open_registry(config, tracking_uri, name)
     name = _need(given)
@@ -215,7 +215,7 @@ def register(
 ) -> None:
     """Register an ONNX file as a new version (lineage: import)."""
     from streaminfer.operators.model_runner import read_model_file
-    from streaminfer.pipelines.training.registry import Lineage
+    from streaminfer.pipelines.lifecycle.registry import Lineage
 
     read_model_file(file)  # exists, and matches a .sha256 beside it if there is one
     registry, _ = open_registry(config, tracking_uri, name, create=True)

@@ -66,13 +66,13 @@ def optimize(
 ) -> None:
     """Make and compare optimized variants of MODEL on labelled DATA."""
     from streaminfer.operators.labelled_rows import labelled_rows, read_table
+    from streaminfer.pipelines.lifecycle.registry import Registry
     from streaminfer.pipelines.optimize.registration import open_model, register_best
     from streaminfer.pipelines.optimize.report import reasons, table, write_json, write_png
     from streaminfer.pipelines.optimize.run import Settings
     from streaminfer.pipelines.optimize.run import optimize as run_optimize
     from streaminfer.pipelines.spec.loader import load_spec
     from streaminfer.pipelines.spec.optimize_spec import OptimizeSpec
-    from streaminfer.pipelines.training.registry import Registry
 
     label = renamed(label_field, label_old, "--label-field", "--label", "label")
     table_data = read_table(data)

@@ -29,9 +29,9 @@ def retrain(
     """Train a candidate on labelled examples, measure it and the champion on the newest
     ones, register it, and give it the challenger alias if it passes the gate (exit code 1
     when the gate rejects it)."""
+    from streaminfer.pipelines.lifecycle.registry import Registry
+    from streaminfer.pipelines.lifecycle.retrain import retrain as run_retrain
     from streaminfer.pipelines.spec.loader import load_spec
-    from streaminfer.pipelines.training.registry import Registry
-    from streaminfer.pipelines.training.retrain import retrain as run_retrain
 
     spec = load_spec(path)
     if servers:

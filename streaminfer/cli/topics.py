@@ -22,8 +22,8 @@ def produce(
     config: FromConfig = None,
 ) -> None:
     """Send a file of JSON events (one per line, sent byte for byte) to a topic."""
-    from streaminfer.pipelines.common.topics import admin_client
     from streaminfer.pipelines.devtools.topic_tools import produce_lines
+    from streaminfer.pipelines.kafka.topics import admin_client
 
     kafka = kafka_config(bootstrap_servers, config)
     admin_client(kafka).close()  # one clear line when Kafka is not there
@@ -51,9 +51,9 @@ def tail(
 ) -> None:
     """Follow a topic and print its records (value, key, headers) as pretty JSON: those
     written from now on, or with --from-beginning every record it holds first."""
-    from streaminfer.operators.topic_reader import TopicReader
-    from streaminfer.pipelines.common.topics import admin_client
     from streaminfer.pipelines.devtools.topic_tools import describe
+    from streaminfer.pipelines.kafka.topic_reader import TopicReader
+    from streaminfer.pipelines.kafka.topics import admin_client
 
     kafka = kafka_config(bootstrap_servers, config)
     admin_client(kafka).close()

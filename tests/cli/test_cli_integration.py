@@ -18,7 +18,7 @@ import orjson
 import pytest
 import yaml
 
-from streaminfer.pipelines.common.ports import free_port
+from streaminfer.pipelines.process.ports import free_port
 from tests.fixtures.cli import streaminfer_here
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ import pytest
 from streaminfer.cluster.bundle import PipelineBundle, load_bundle
 from streaminfer.cluster.submit import plan_job, stage, submit_pipeline
 from streaminfer.errors import ConfigError, PipelineError
-from streaminfer.pipelines.common.ports import free_port
+from streaminfer.pipelines.process.ports import free_port
 
 
 class FakeClient:

@@ -17,8 +17,8 @@ from streaminfer.operators.codecs import JsonCodec
 from streaminfer.operators.model_runner import OnnxModel
 from streaminfer.operators.records import SourceRecord
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.online.model_backends import LocalModel
-from streaminfer.pipelines.online.scoring import BatchScorer
+from streaminfer.pipelines.runtime.model_backends import LocalModel
+from streaminfer.pipelines.runtime.scoring import BatchScorer
 from streaminfer.pipelines.spec.schema import SourceSpec
 
 TOPIC = "/data/rows.parquet"

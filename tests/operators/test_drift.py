@@ -101,3 +101,27 @@ def test_running_total_equals_the_sum_of_the_buckets_in_the_window() -> None:
         assert total is not None and total.rows == 3 * len(inside)
         assert total.features[0].tolist() == np.sum([c.features[0] for c in inside],
                                                     axis=0).tolist()
+
+
+def test_a_renamed_output_is_counted_under_its_published_field() -> None:
+    profile, X = _profile()
+    renamed = profile.published({"label": "digit"})
+    outputs = [{"digit": int(v > 0)} for v in X[:, 0]]
+    counts = count_batch(renamed, X, outputs)
+    assert counts.prediction is not None and counts.prediction.sum() == 2000
+    assert psi_all(renamed, counts)["prediction"] < 1e-9
+
+
+def test_a_batch_that_cannot_be_counted_is_skipped_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    profile, X = _profile()
+    tally = DriftTally({"m": profile})
+    for _ in range(3):  # outputs under a name the profile does not read
+        tally.add("m", "v1", X[:10], [{"digit": 0}] * 10)
+    tally.add("m", "v1", X[:10], [{"label": 0}] * 10)
+    assert tally.failed == {("m", "v1"): 3}
+    assert tally.snapshot()[("m", "v1")].rows == 10
+    warned = [r for r in caplog.records if "cannot be counted" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelname == "WARNING"
+    assert "KeyError" in warned[0].getMessage()

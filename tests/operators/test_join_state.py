@@ -5,6 +5,7 @@ from __future__ import annotations
 from streaminfer.operators.join_state import (
     CASES,
     JoinState,
+    RestoreStart,
     commit_offsets,
     labelled_example,
 )
@@ -113,18 +114,108 @@ def test_low_offsets_follow_the_oldest_pending_entry_per_partition() -> None:
                                                ("label", 0): 7}
 
 
-def test_joins_of_two_replayed_records_are_counted_as_possible_duplicates() -> None:
+def test_joins_of_two_replayed_records_are_fresh_joins() -> None:
+    """Records read again whose ids were not restored: their example was never published."""
     s = state()
     s.add_prediction("a", "P", partition=0, offset=0, now=0.0, replayed=True)
     join = s.add_label("a", "L", partition=0, offset=0, now=0.0, replayed=True)
-    assert join is not None and join.replayed
-    s.add_prediction("b", "P", partition=0, offset=1, now=0.0, replayed=True)
-    assert s.add_label("b", "L", partition=0, offset=1, now=0.0) is not None  # fresh label
+    assert join is not None and join.case == "label_after_prediction"
     s.add_prediction("c", "P", partition=0, offset=2, now=0.0, replayed=True)
     left = s.expire(100.0)
-    assert [e.replayed for e in left] == [True]
-    assert nonzero(s) == {"label_after_prediction": 2, "replayed_match": 1,
-                          "replayed_expired": 1}
+    assert [e.key for e in left] == ["c"]
+    assert nonzero(s) == {"label_after_prediction": 1, "replayed_expired": 1}
+
+
+def test_a_restored_id_is_not_joined_again_and_a_later_label_is_a_duplicate() -> None:
+    s = state(label_wait_s=5.0)
+    s.restore(["a", "b"], now=0.0)
+    assert s.restored == 2
+    # read again: the prediction is remembered as joined, nothing pending, no offset held
+    assert s.add_prediction("a", "P", partition=0, offset=3, now=1.0, replayed=True) is None
+    assert s.size == 0 and s.low_offsets() == {} and s.restored == 1
+    # the first label read again, then a second, different one: neither joins
+    assert s.add_label("a", "first", partition=0, offset=1, now=1.0, replayed=True) is None
+    assert s.add_label("a", "second", partition=0, offset=9, now=2.0) is None
+    # an id restored but whose prediction is not read again (committed): a label is a duplicate
+    assert s.add_label("b", "second", partition=0, offset=10, now=2.0) is None
+    assert nonzero(s) == {"replayed_match": 1, "replayed_label": 1, "duplicate_label": 2}
+    assert s.expire(100.0) == [] and s.size == 0
+
+
+def test_a_restored_id_read_again_without_the_replay_mark_is_a_duplicate_prediction() -> None:
+    """A prediction past what the last owner read cannot be the one it joined."""
+    s = state()
+    s.restore(["a"], now=0.0)
+    assert s.add_prediction("a", "P2", partition=0, offset=50, now=0.0) is None
+    assert nonzero(s) == {"duplicate_prediction": 1}
+
+
+def test_restored_ids_are_remembered_for_the_label_window_only() -> None:
+    s = state(label_wait_s=5.0)
+    s.restore(["a"], now=0.0)
+    s.expire(4.9)
+    assert s.restored == 1
+    s.expire(5.0)
+    assert s.restored == 0
+    assert s.add_prediction("a", "P", partition=0, offset=0, now=6.0, replayed=True) is None
+    assert s.size == 1  # forgotten: waits like any prediction
+
+
+def test_a_restored_id_outlives_the_pending_bound() -> None:
+    """Restored ids are bounded by what the restore read, not by max_pending."""
+    s = state(max_pending=10)
+    keys = [f"k{i}" for i in range(50)]
+    s.restore(keys, now=0.0)
+    for i in range(20):  # joins that push the bounded memory of joins
+        s.add_prediction(f"n{i}", "P", partition=0, offset=i, now=0.0)
+        s.add_label(f"n{i}", "L", partition=0, offset=i, now=0.0)
+    assert s.restored == 50
+    for i, key in enumerate(keys):
+        assert s.add_prediction(key, "P", partition=1, offset=i, now=1.0, replayed=True) is None
+    assert s.counts["replayed_match"] == 50 and s.size == 0
+
+
+def restore_start(committed: int, start: int, replayed_until: int,
+                  remember_s: float = 1e9) -> RestoreStart:
+    return RestoreStart(committed=committed, start=start, replayed_until=replayed_until,
+                        now=0.0, remember_s=remember_s)
+
+
+def test_restore_start_follows_the_committed_offset() -> None:
+    where = restore_start(committed=100, start=7, replayed_until=100, remember_s=10.0)
+    assert where.start(100, now=50.0) == 7
+    where.note(position=120, end=30, now=51.0)  # predictions from 120 on: examples from 30 on
+    where.note(position=120, end=31, now=52.0)  # nothing read since: the later end holds too
+    where.note(position=150, end=45, now=53.0)
+    assert where.start(119, now=70.0) == 7      # 100..119 may have examples below 30
+    assert where.start(120, now=70.0) == 31
+    assert where.start(160, now=70.0) == 45
+    assert where.start(160, now=70.0) == 45     # older notes are forgotten
+
+
+def test_restore_start_keeps_the_restored_start_below_the_replay_mark() -> None:
+    """Predictions below what the last owner read may be restored ids, whose examples lie
+    below anything this joiner produced: until the commit passes the mark, the start stays."""
+    where = restore_start(committed=0, start=12, replayed_until=500, remember_s=1.0)
+    where.note(position=100, end=60, now=1.0)
+    where.note(position=400, end=80, now=2.0)
+    assert where.start(450, now=100.0) == 12
+    where.note(position=600, end=90, now=101.0)
+    assert where.start(550, now=200.0) == 80  # from 500 on: only this joiner's examples
+    assert where.start(600, now=200.0) == 90
+
+
+def test_restore_start_keeps_every_join_younger_than_remember_s() -> None:
+    """Nothing pending, everything committed: the start still covers the joins a later
+    label may still meet (a duplicate_label after a restart, not a label without
+    prediction)."""
+    where = restore_start(committed=0, start=5, replayed_until=0, remember_s=60.0)
+    where.note(position=10, end=8, now=1.0)     # examples 5..7 published before t=1
+    where.note(position=20, end=12, now=30.0)   # 8..11 before t=30
+    where.note(position=20, end=12, now=40.0)   # nothing new: no new time note
+    assert where.start(20, now=60.5) == 5       # the restored ids (t=0) are still remembered
+    assert where.start(20, now=61.5) == 8       # after t=1 + 60: the joins since t=1
+    assert where.start(20, now=90.5) == 12      # after t=30 + 60: none left to remember
 
 
 def test_counts_add_up_over_a_random_stream() -> None:

@@ -77,10 +77,10 @@ def test_the_primary_among_measured_metrics() -> None:
     "streaminfer.pipelines.spec.metric_names",
     "streaminfer.pipelines.spec.config_io",
     "streaminfer.pipelines.optimize.compare",
-    "streaminfer.pipelines.rollout.rollback_rule",
-    "streaminfer.pipelines.rollout.promote_rule",
-    "streaminfer.pipelines.rollout.retrain_policy",
-    "streaminfer.pipelines.training.gate",
+    "streaminfer.pipelines.lifecycle.rollback_rule",
+    "streaminfer.pipelines.lifecycle.promote_rule",
+    "streaminfer.pipelines.lifecycle.retrain_policy",
+    "streaminfer.pipelines.lifecycle.gate",
 ])
 def test_the_examples_in_the_metric_modules_run(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)

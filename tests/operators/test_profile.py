@@ -90,3 +90,17 @@ def test_bad_profile_file_is_one_clear_error(tmp_path: Path) -> None:
 def test_shape_mismatch_is_refused() -> None:
     with pytest.raises(DataError, match="expected"):
         build_profile(["a"], np.zeros((4, 2)), {})
+
+
+def test_published_reads_the_prediction_under_its_configured_field() -> None:
+    X = np.arange(40, dtype=np.float64).reshape(20, 2)
+    proba = np.stack([np.linspace(0.9, 0.1, 20), np.linspace(0.1, 0.9, 20)], axis=1)
+    profile = build_profile(["a", "b"], X, {"label": (X[:, 0] > 19).astype(np.int64),
+                                            "probabilities": proba})
+    assert profile.prediction is not None and profile.prediction.output == "probabilities"
+    renamed = profile.published({"label": "label", "probabilities": "p"})
+    assert renamed.prediction is not None and renamed.prediction.output == "p"
+    assert renamed.prediction.values([{"p": [0.3, 0.7]}]).tolist() == [0.7]
+    assert profile.published(None) == profile
+    unpublished = profile.published({"label": "label"})
+    assert unpublished.prediction is None and unpublished.features == profile.features

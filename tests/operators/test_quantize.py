@@ -75,7 +75,7 @@ def test_fp16_of_a_plain_mlp_whose_graph_starts_with_a_cast(
     used to drop, leaving a MatMul of float32 and float16 that ONNX Runtime cannot load."""
     from sklearn.neural_network import MLPClassifier
 
-    from streaminfer.pipelines.training.trainers import export_onnx
+    from streaminfer.pipelines.lifecycle.trainers import export_onnx
 
     data = dataset_factory("wine_mlp")
     X = data.X.astype(np.float32)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from streaminfer.pipelines.lifecycle.registry import Registry
+from streaminfer.pipelines.lifecycle.trainers import train
 from streaminfer.pipelines.spec.training_spec import EstimatorSpec
-from streaminfer.pipelines.training.registry import Registry
-from streaminfer.pipelines.training.trainers import train
 
 LR = EstimatorSpec(class_path="sklearn.linear_model.LogisticRegression",
                    params={"max_iter": 1000}, standardize=True)

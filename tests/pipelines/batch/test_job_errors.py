@@ -13,11 +13,11 @@ import orjson
 import pytest
 
 from streaminfer.errors import DataError, ModelError
-from streaminfer.operators.kafka_sink import SinkError
 from streaminfer.pipelines.batch.actor import Target, UnitScorer
 from streaminfer.pipelines.batch.files import plan_files
 from streaminfer.pipelines.batch.job import ERROR_COLUMN, ReportingScorer, batch, raise_failed
 from streaminfer.pipelines.devtools.example_models import Dataset
+from streaminfer.pipelines.kafka.sink import SinkError
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from tests.pipelines.batch.conftest import dataset_rows, with_batch, write_parquet
 

@@ -10,7 +10,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from streaminfer.operators.dead_letter import DeadLetter, dead_letter
-from streaminfer.operators.kafka_sink import SinkError
 from streaminfer.operators.records import RecordError, SourceRecord
 from streaminfer.pipelines.batch.outputs import (
     OutputFormat,
@@ -20,6 +19,7 @@ from streaminfer.pipelines.batch.outputs import (
     remove_temporaries,
 )
 from streaminfer.pipelines.kafka.memory import MemorySink
+from streaminfer.pipelines.kafka.sink import SinkError
 from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 
 PREDICTIONS = [(None, orjson.dumps({"id": f"e{i}", "label": i % 2})) for i in range(5)]

@@ -11,7 +11,7 @@ import pytest
 
 from streaminfer.errors import ConfigError, RegistryError
 from streaminfer.pipelines.batch.job import batch
-from streaminfer.pipelines.training.registry import Lineage, Registry
+from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
 from tests.fixtures.registry import registry_section
 from tests.pipelines.batch.conftest import (
     dataset_rows,

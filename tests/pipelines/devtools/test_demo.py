@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from streaminfer.operators.metrics import quantile
 from streaminfer.pipelines.devtools.outcomes import (
     Outcomes,
     Tally,
@@ -10,6 +9,7 @@ from streaminfer.pipelines.devtools.outcomes import (
     histogram_quantile,
     seen_in_either,
 )
+from streaminfer.pipelines.runtime.worker_metrics import quantile
 
 
 def test_tally_counts_unique_events_and_duplicates():

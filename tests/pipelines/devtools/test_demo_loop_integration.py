@@ -23,9 +23,9 @@ import yaml
 from rich.console import Console
 
 from streaminfer.operators.records import Record
-from streaminfer.operators.topic_reader import TopicReader
-from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.devtools.demo import run_demo
+from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.kafka.topic_reader import TopicReader
 from streaminfer.pipelines.spec.config_io import deep_merge
 from streaminfer.pipelines.validation.moments import alert_label
 from tests.fixtures.kafka import unique

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from streaminfer.pipelines.common.log_levels import VERBOSE_ENV
+from streaminfer.pipelines.process.log_levels import VERBOSE_ENV
 
 pytestmark = pytest.mark.integration
 

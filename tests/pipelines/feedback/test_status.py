@@ -9,12 +9,12 @@ from rich.console import Console
 from streaminfer.errors import PipelineError
 from streaminfer.operators.join_state import JoinState
 from streaminfer.operators.live_window import LiveWindow
-from streaminfer.pipelines.common.embedded_broker import free_port
-from streaminfer.pipelines.common.metrics_server import WorkerFamilies
 from streaminfer.pipelines.feedback.live_metrics import LiveGauges, summarize
-from streaminfer.pipelines.feedback.metrics import JoinerMetrics
 from streaminfer.pipelines.feedback.status import fetch_metrics, parse_status
+from streaminfer.pipelines.kafka.embedded_broker import free_port
 from streaminfer.pipelines.online.live_view import feedback_table
+from streaminfer.pipelines.runtime.joiner_metrics import JoinerMetrics
+from streaminfer.pipelines.runtime.metrics_server import WorkerFamilies
 from streaminfer.pipelines.spec.feedback_spec import FeedbackSpec
 
 FB = FeedbackSpec.model_validate({"labels_topic": "l", "training_topic": "t"})

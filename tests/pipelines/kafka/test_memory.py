@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from kafka.errors import CommitFailedError
 
-from streaminfer.operators.kafka_sink import SinkError
 from streaminfer.pipelines.kafka.memory import MemorySink, MemorySource
+from streaminfer.pipelines.kafka.sink import SinkError
 
 
 def test_poll_returns_each_partitions_records_in_offset_order_up_to_max_records():

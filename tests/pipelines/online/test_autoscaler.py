@@ -18,7 +18,7 @@ from kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from streaminfer.errors import BrokerError, PipelineError
-from streaminfer.operators.lag_probe import PartitionLag
+from streaminfer.pipelines.kafka.lag_probe import PartitionLag
 from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from tests.fixtures.autoscaling import TOPIC, tp
@@ -26,7 +26,7 @@ from tests.fixtures.autoscaling import autoscale_spec as spec
 from tests.fixtures.autoscaling import lag_of as _lag
 
 LOGGER = "streaminfer.pipelines.online.autoscaler"
-THREAD_LOGGER = "streaminfer.pipelines.common.driver_thread"
+THREAD_LOGGER = "streaminfer.pipelines.runtime.driver_thread"
 
 
 # ---------------------------------------------------------------- the controller

@@ -14,11 +14,13 @@ from __future__ import annotations
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pytest
+import yaml
 
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
@@ -26,6 +28,7 @@ from streaminfer.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
+REPO = Path(__file__).resolve().parents[3]
 SHIFTED = ("mean_texture", "worst_area")
 EVENTS = 1500
 
@@ -95,3 +98,37 @@ def test_shifted_stream_alerts_once_per_drifted_feature(
     assert url is not None
     scraped = urllib.request.urlopen(url, timeout=10).read().decode()
     assert f'feature="{SHIFTED[0]}"' in scraped and "streaminfer_drift_psi" in scraped
+
+
+def test_drift_reads_a_renamed_output_and_the_workers_keep_running(
+    pipeline_factory: Callable[..., Any], dataset_factory: Callable[[str], Dataset],
+    produce: Callable[..., None], topic_factory: Callable[..., str],
+    read_topic: Callable[..., list[Record]],
+) -> None:
+    """configs/mlp-scoring.yaml publishes the digits MLP's ``label`` as ``digit``; its
+    profile bins ``label`` (ten classes): drift must read ``digit``."""
+    outputs = yaml.safe_load((REPO / "configs" / "mlp-scoring.yaml").read_text())["model"][
+        "outputs"]
+    assert outputs["label"] != "label", outputs  # the rename this test is about
+    running = pipeline_factory(model="digits_mlp", model_options={"outputs": outputs}, drift={
+        "window_s": 600, "min_events": 200, "alerts_topic": topic_factory(1, prefix="alerts")})
+    pipeline = running.pipeline
+    dataset = dataset_factory("digits_mlp")
+    keys, values = _events(dataset, 0, 400, seed=5, shift={})
+    produce(running.source_topic, values, keys)
+
+    def counted() -> int:
+        states = pipeline.drift()
+        return states[0].rows if states and states[0].psi else 0
+
+    assert wait_until(lambda: counted() >= 400, 90), pipeline.drift()
+    (state,) = pipeline.drift()
+    assert "prediction" in state.psi and state.psi["prediction"] < 0.2, state.psi
+    first = orjson.loads(read_topic(running.predictions_topic, 1)[0].value or b"")
+    assert outputs["label"] in first and "label" not in first
+    stats = pipeline.stats()  # no worker died counting drift
+    assert stats.workers_dead == 0 and len(stats.workers) == stats.workers_expected, stats
+    url = pipeline.metrics_url
+    assert url is not None
+    scraped = urllib.request.urlopen(url, timeout=10).read().decode()
+    assert 'feature="prediction"' in scraped

@@ -13,8 +13,8 @@ from streaminfer.operators.codecs import JsonCodec
 from streaminfer.operators.model_runner import OnnxModel
 from streaminfer.operators.records import RecordError, SourceRecord
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.online.model_backends import LocalModel
-from streaminfer.pipelines.online.scoring import BatchScorer, _kept_rows
+from streaminfer.pipelines.runtime.model_backends import LocalModel
+from streaminfer.pipelines.runtime.scoring import BatchScorer, _kept_rows
 from streaminfer.pipelines.spec.schema import SourceSpec
 
 

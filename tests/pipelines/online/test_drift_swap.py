@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from streaminfer.operators.drift import DriftTally
-from streaminfer.operators.metrics import WorkerStats
 from streaminfer.operators.profile import Profile, build_profile
 from streaminfer.pipelines.online.drift_watch import DriftWatch
+from streaminfer.pipelines.runtime.worker_metrics import WorkerStats
 from streaminfer.pipelines.spec.drift_spec import DriftSpec
 
 SHIFT = np.array([3.0, 0.0])

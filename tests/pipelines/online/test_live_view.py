@@ -4,10 +4,10 @@ import time
 
 from rich.console import Console
 
-from streaminfer.operators.metrics import WorkerStats
-from streaminfer.pipelines.common.driver_thread import ThreadError
 from streaminfer.pipelines.online.live_view import RateMeter, stats_table
-from streaminfer.pipelines.online.stats import PipelineStats
+from streaminfer.pipelines.runtime.driver_thread import ThreadError
+from streaminfer.pipelines.runtime.stats import PipelineStats
+from streaminfer.pipelines.runtime.worker_metrics import WorkerStats
 
 
 def test_the_live_view_shows_the_warning_under_the_table():

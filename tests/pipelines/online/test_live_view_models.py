@@ -5,10 +5,10 @@ import re
 
 from rich.console import Console
 
+from streaminfer.pipelines.lifecycle.swap_rule import Following
+from streaminfer.pipelines.lifecycle.versions import Candidate
 from streaminfer.pipelines.online.live_view import models_table
-from streaminfer.pipelines.rollout.decide import Following
 from streaminfer.pipelines.rollout.status import models_serving
-from streaminfer.pipelines.rollout.versions import Candidate
 
 
 def _text(models: list) -> str:
@@ -62,9 +62,9 @@ def test_streaminfer_status_prints_what_each_model_serves(write_pipeline) -> Non
     from typer.testing import CliRunner
 
     from streaminfer.cli.commands import app
-    from streaminfer.pipelines.common.metrics_server import MetricsServer
     from streaminfer.pipelines.online.serving_metrics import ServingCollector
     from streaminfer.pipelines.rollout.status import ModelServing
+    from streaminfer.pipelines.runtime.metrics_server import MetricsServer
 
     server = MetricsServer("127.0.0.1", 0)
     try:

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streaminfer import PipelineSpec
 from streaminfer.operators.metric_names import CONSUMER_LAG
-from streaminfer.pipelines.online.runtime import PipelineRuntime
+from streaminfer.pipelines.online.driver import PipelineRuntime
 from streaminfer.waiting import wait_until
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.training.registry import Registry
+from streaminfer.pipelines.lifecycle.registry import Registry
 from tests.fixtures.cli import streaminfer_here
 
 from .conftest import rows_file

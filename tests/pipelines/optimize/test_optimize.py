@@ -20,6 +20,7 @@ from streaminfer.operators.model_runner import OnnxModel, read_model_file, sha25
 from streaminfer.operators.profile import Profile, profile_path
 from streaminfer.operators.quality import classifier_metrics
 from streaminfer.pipelines.devtools.example_models import Dataset
+from streaminfer.pipelines.lifecycle.registry import Registry
 from streaminfer.pipelines.online.drift_monitor import load_profile
 from streaminfer.pipelines.optimize.recipes import Inputs, Recipe
 from streaminfer.pipelines.optimize.registration import open_model, register_best
@@ -28,7 +29,6 @@ from streaminfer.pipelines.optimize.run import Report
 from streaminfer.pipelines.optimize.timing import Speed
 from streaminfer.pipelines.optimize.variants import build_variant
 from streaminfer.pipelines.spec.model_spec import ModelSpec
-from streaminfer.pipelines.training.registry import Registry
 
 Run = tuple[Report, Path, LabelledRows]
 # int8 and fp16 probabilities sum to one only roughly; scikit-learn's log loss says so.

@@ -21,7 +21,7 @@ from streaminfer.operators.model_runner import OnnxModel
 from streaminfer.operators.profile import profile_path
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset, write_validation
-from streaminfer.pipelines.training.registry import Lineage, Registry
+from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
 from tests.fixtures.cli import streaminfer_here
 
 from .conftest import read_rows

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.training.registry import Lineage, Registry
+from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
 
 
 @pytest.fixture

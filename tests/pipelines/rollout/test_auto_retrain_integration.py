@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.feedback.status import fetch_metrics, parse_status
-from streaminfer.pipelines.training.registry import Lineage, Registry
+from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
 from streaminfer.waiting import wait_until
 from tests.fixtures.feedback import feedback_section, label_values
 from tests.fixtures.streams import events_of

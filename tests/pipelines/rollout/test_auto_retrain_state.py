@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
 from streaminfer.pipelines.rollout.actions import ActionLog
 from streaminfer.pipelines.rollout.auto_retrain import AutoRetrain, Sources
 from streaminfer.pipelines.spec.schema import PipelineSpec
-from streaminfer.pipelines.training.registry import Lineage, Registry
 
 SPEC = PipelineSpec.model_validate({
     "name": "p", "kafka": {"bootstrap_servers": "127.0.0.1:9"},

@@ -15,17 +15,17 @@ from streaminfer.operators.codecs import JsonCodec
 from streaminfer.operators.model_runner import OnnxModel
 from streaminfer.operators.records import SourceRecord
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.online.candidates import canary_picks
-from streaminfer.pipelines.online.model_backends import LocalModel
-from streaminfer.pipelines.online.model_swaps import ModelSwaps
-from streaminfer.pipelines.online.scoring import BatchScorer
-from streaminfer.pipelines.rollout.decide import (
+from streaminfer.pipelines.lifecycle.swap_rule import (
     Following,
     candidate_moves,
     next_candidate,
     next_version,
 )
-from streaminfer.pipelines.rollout.versions import Candidate
+from streaminfer.pipelines.lifecycle.versions import Candidate
+from streaminfer.pipelines.runtime.candidates import canary_picks
+from streaminfer.pipelines.runtime.model_backends import LocalModel
+from streaminfer.pipelines.runtime.model_swaps import ModelSwaps
+from streaminfer.pipelines.runtime.scoring import BatchScorer
 from streaminfer.pipelines.spec.schema import SourceSpec
 from tests.fixtures.streams import events_of
 

@@ -13,10 +13,10 @@ import pytest
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.feedback.status import fetch_metrics, parse_status
-from streaminfer.pipelines.online.candidates import canary_picks
-from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG, candidate_moves
-from streaminfer.pipelines.rollout.versions import Candidate
-from streaminfer.pipelines.training.registry import Registry
+from streaminfer.pipelines.lifecycle.registry import Registry
+from streaminfer.pipelines.lifecycle.swap_rule import CANARY_SHARE_TAG, candidate_moves
+from streaminfer.pipelines.lifecycle.versions import Candidate
+from streaminfer.pipelines.runtime.candidates import canary_picks
 from streaminfer.waiting import wait_until
 
 pytestmark = pytest.mark.integration

@@ -20,9 +20,9 @@ import pytest
 
 from streaminfer.operators.profile import profile_path
 from streaminfer.pipelines.devtools.example_models import Dataset
+from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
+from streaminfer.pipelines.lifecycle.retrain import write_profile
 from streaminfer.pipelines.online.drift_watch import DriftState
-from streaminfer.pipelines.training.registry import Lineage, Registry
-from streaminfer.pipelines.training.retrain import write_profile
 from streaminfer.waiting import wait_until
 from tests.fixtures.registry import registry_section
 from tests.pipelines.online.test_drift_integration import _events

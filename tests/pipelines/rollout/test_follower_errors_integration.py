@@ -20,9 +20,9 @@ from streaminfer.cli.commands import app
 from streaminfer.operators.metric_names import DRIVER_THREAD_LAST_ERROR
 from streaminfer.operators.model_runner import read_model_file
 from streaminfer.pipelines.feedback.status import parse_status
-from streaminfer.pipelines.online.model_store import ModelStore
-from streaminfer.pipelines.rollout.versions import Version
-from streaminfer.pipelines.training.registry import Registry
+from streaminfer.pipelines.lifecycle.registry import Registry
+from streaminfer.pipelines.lifecycle.versions import Version
+from streaminfer.pipelines.runtime.model_store import ModelStore
 from streaminfer.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ def test_the_follower_survives_a_dead_model_store_and_applies_a_later_promote(
 ) -> None:
     import ray
 
-    caplog.set_level(logging.WARNING, logger="streaminfer.pipelines.common.driver_thread")
+    caplog.set_level(logging.WARNING, logger="streaminfer.pipelines.runtime.driver_thread")
     registry = two_versions
     running = following(partitions=1, workers={"count": 1})
     pipeline = running.pipeline

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from streaminfer.pipelines.lifecycle.registry import TAG_GATE, Lineage, Registry
+from streaminfer.pipelines.lifecycle.swap_rule import Following
+from streaminfer.pipelines.lifecycle.versions import Candidate, Mode
 from streaminfer.pipelines.rollout.actions import ActionLog
-from streaminfer.pipelines.rollout.decide import Following
 from streaminfer.pipelines.rollout.guard import Guard
-from streaminfer.pipelines.rollout.versions import Candidate, Mode
 from streaminfer.pipelines.spec.rollout_spec import PromoteRuleSpec
-from streaminfer.pipelines.training.registry import TAG_GATE, Lineage, Registry
 
 RULE = PromoteRuleSpec(metric="accuracy", min_gain=0.05, min_examples=100)
 LIVE = {("bc", "1"): {"accuracy": 0.6, "examples": 300},

@@ -13,7 +13,7 @@ import pytest
 
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.training.registry import Registry
+from streaminfer.pipelines.lifecycle.registry import Registry
 from streaminfer.waiting import wait_until
 from tests.fixtures.registry import stop_and_check_versions
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from streaminfer.pipelines.rollout.decide import CANARY_SHARE_TAG
-from streaminfer.pipelines.training.registry import Registry
+from streaminfer.pipelines.lifecycle.registry import Registry
+from streaminfer.pipelines.lifecycle.swap_rule import CANARY_SHARE_TAG
 from tests.fixtures.cli import one_clear_error, streaminfer, streaminfer_here
 
 pytestmark = pytest.mark.integration

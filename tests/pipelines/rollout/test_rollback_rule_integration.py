@@ -14,7 +14,7 @@ import pytest
 
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.training.registry import Lineage, Registry
+from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
 from streaminfer.waiting import wait_until
 from tests.fixtures.feedback import feedback_section, label_values
 

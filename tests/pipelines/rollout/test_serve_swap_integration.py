@@ -15,8 +15,8 @@ from ray import serve
 
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.online.serving import app_name, version_app_name
-from streaminfer.pipelines.training.registry import Registry
+from streaminfer.pipelines.lifecycle.registry import Registry
+from streaminfer.pipelines.runtime.serving import app_name, version_app_name
 from streaminfer.waiting import wait_until
 from tests.fixtures.registry import registry_section, stop_and_check_versions
 
@@ -73,7 +73,7 @@ def test_a_version_whose_replicas_cannot_start_is_refused_and_nothing_stays_depl
     ray_session: None, pipeline_spec_factory: Callable[..., Any],
 ) -> None:
     from streaminfer.errors import ModelError
-    from streaminfer.pipelines.online.serving import deploy_version
+    from streaminfer.pipelines.runtime.serving import deploy_version
 
     # More CPUs per replica than the cluster has: Serve cannot place it.
     spec = pipeline_spec_factory(model_options={"serving": "serve",

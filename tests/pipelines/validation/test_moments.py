@@ -10,7 +10,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from streaminfer.pipelines.validation.evaluate import ModelReport
+from streaminfer.pipelines.validation.model_report import ModelReport
 from streaminfer.pipelines.validation.moments import (
     Moment,
     alert_label,

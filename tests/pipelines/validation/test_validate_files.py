@@ -4,6 +4,7 @@ scikit-learn's computed here on the same rows with the model's own ONNX Runtime 
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,12 +12,14 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
+import yaml
 from sklearn import metrics as skm
 from typer.testing import CliRunner
 
 from streaminfer.cli.commands import app
-from streaminfer.pipelines.devtools.example_models import Dataset
+from streaminfer.pipelines.devtools.example_models import Dataset, write_validation
 
+REPO = Path(__file__).resolve().parents[3]
 runner = CliRunner()
 
 
@@ -121,3 +124,29 @@ def rows_sum_to_one(proba: np.ndarray) -> np.ndarray:
     """float32 probabilities in float64, each row scaled to sum to 1 (as quality does)."""
     wide = proba.astype(np.float64)
     return wide / wide.sum(axis=1, keepdims=True)
+
+
+def test_the_shipped_config_with_a_renamed_label(
+    tmp_path: Path, model_factory: Callable[[str], Path],
+) -> None:
+    """configs/mlp-scoring.yaml as shipped (its ``label`` published as ``digit``) on the
+    held-out rows build-models writes, alone and with --compare: the report's drift reads
+    the prediction under its published name."""
+    config = tmp_path / "configs" / "mlp-scoring.yaml"
+    config.parent.mkdir()
+    shutil.copyfile(REPO / "configs" / "mlp-scoring.yaml", config)
+    assert yaml.safe_load(config.read_text())["model"]["outputs"]["label"] != "label"
+    models = tmp_path / "models"
+    models.mkdir()
+    built = model_factory("digits_mlp")
+    for suffix in ("", ".sha256", ".profile.json"):
+        shutil.copyfile(f"{built}{suffix}", models / f"digits_mlp.onnx{suffix}")
+    rows = write_validation("digits_mlp", models)
+    assert rows is not None
+    for extra in ((), ("--compare", str(built))):
+        out = tmp_path / f"out{len(extra)}"
+        report = _run(str(config), "--data", str(rows), "--out", str(out), *extra)
+        assert len(report["models"]) == (2 if extra else 1)
+        for m in report["models"]:
+            assert m["kind"] == "classifier" and m["metrics"]["accuracy"] > 0.9
+            assert m["drift"] is not None and m["drift"]["prediction"] < 0.1, m["drift"]

@@ -15,10 +15,11 @@ import yaml
 from typer.testing import CliRunner
 
 from streaminfer.cli.commands import app
-from streaminfer.operators.alerts import AlertPublisher, alert
-from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
+from streaminfer.operators.alerts import alert
 from streaminfer.pipelines.devtools.example_models import Dataset
-from streaminfer.pipelines.training.registry import Lineage, Registry
+from streaminfer.pipelines.kafka.alert_publisher import AlertPublisher
+from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
+from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
 from tests.fixtures.registry import registry_section
 
 pytestmark = pytest.mark.integration

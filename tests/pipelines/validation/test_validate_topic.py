@@ -14,8 +14,8 @@ from sklearn import metrics as skm
 from typer.testing import CliRunner
 
 from streaminfer.cli.commands import app
-from streaminfer.pipelines.common.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.devtools.example_models import Dataset
+from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 

@@ -1,1 +1,0 @@
-"""What every pipeline kind needs: topics, the embedded broker, metrics endpoint, signals, heap."""

@@ -1,0 +1,101 @@
+"""The shell of a Ray actor that runs one loop in a thread: the source worker and the feedback
+joiner are each this shell around their own loop.
+
+Set-up errors are kept and reported by :meth:`LoopActor.ready`, so the driver shows one clear
+line. An unexpected crash of the loop ends the process, and Ray restarts the actor (up to its
+``max_restarts``). Stopping is two steps, so that a pool can drain every actor before any of
+them leaves its consumer group: :meth:`~LoopActor.drain` (stop reading, finish, commit), then
+:meth:`~LoopActor.close` (leave, close the clients); ``ActorPool.retire`` does both for a
+pool (``pipelines/runtime/actor_pool.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
+
+from kafka.errors import KafkaError
+
+from streaminfer.errors import StreamInferError
+from streaminfer.pipelines.process.heap import freeze_heap
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S")
+S_co = TypeVar("S_co", covariant=True)
+
+
+class HostedLoop(Protocol[S_co]):
+    """What a loop offers its actor."""
+
+    def run(self) -> None: ...
+
+    def request_stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def stats(self, families: bool = True) -> S_co: ...
+
+
+L = TypeVar("L", bound=HostedLoop[Any])
+
+
+class LoopActor(Generic[L, S]):
+    """Runs the loop :meth:`_start` builds in a daemon thread; ``ready``/``stats``/``drain``/
+    ``close`` for the driver."""
+
+    loop: L | None = None
+    error: str | None = None
+
+    def _start(self, build: Callable[[], L], name: str) -> None:
+        """Build the loop (a set-up error becomes :attr:`error`) and run it in a thread."""
+        self.loop, self.error = None, None
+        try:
+            self.loop = build()
+        except StreamInferError as exc:
+            self.error = str(exc)
+            return
+        except KafkaError as exc:
+            self.error = f"cannot connect to Kafka: {exc}"
+            return
+        self._name = name
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self.loop is not None
+        freeze_heap()
+        try:
+            self.loop.run()
+        except Exception:
+            log.exception("%s: the loop crashed; exiting so Ray restarts this actor",
+                          self._name)
+            os._exit(1)
+
+    def ready(self) -> str | None:
+        """``None`` once the loop runs, else why it could not start."""
+        return self.error
+
+    def stats(self, families: bool = True) -> S | None:
+        """Counters; ``families`` adds the Prometheus metric families (for the driver's
+        endpoint)."""
+        return self.loop.stats(families) if self.loop else None
+
+    def drain(self, timeout_s: float = 30.0) -> S | None:
+        """Stop reading, finish what it holds and commit; stay in the group until close."""
+        if self.loop is None:
+            return None
+        self.loop.request_stop()
+        self._thread.join(timeout_s)
+        return self.loop.stats()  # type: ignore[no-any-return]
+
+    def close(self) -> S | None:
+        """Leave the consumer group and close the Kafka clients; return the final stats."""
+        if self.loop is None:
+            return None
+        if not self._thread.is_alive():
+            self.loop.close()
+        return self.loop.stats()  # type: ignore[no-any-return]

@@ -1,0 +1,302 @@
+"""Score one micro-batch: decode -> route -> features -> model -> prediction, or a dead letter.
+
+Pure composition of the operators, no Kafka: the worker feeds it records and produces what it
+returns, so it is unit-testable with plain :class:`SourceRecord` values. Scoring has two
+halves so that a worker can keep several batches at Ray Serve replicas at once:
+:meth:`BatchScorer.prepare` decodes, routes and submits; :meth:`BatchScorer.finish` waits
+for the model and builds the predictions, in input order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from streaminfer.errors import ConfigError
+from streaminfer.operators.codecs import JsonCodec
+from streaminfer.operators.dead_letter import DeadLetter, dead_letter
+from streaminfer.operators.features import FeatureExtractor
+from streaminfer.operators.model_runner import ModelInfo
+from streaminfer.operators.output_roles import output_field
+from streaminfer.operators.predictions import event_id, feature_row, prediction
+from streaminfer.operators.records import Record, RecordError
+from streaminfer.operators.routing import Router
+from streaminfer.pipelines.lifecycle.swap_rule import check_same_input
+from streaminfer.pipelines.runtime.candidates import LoadedCandidate, agrees, canary_picks
+from streaminfer.pipelines.runtime.model_backends import ModelBackend, Pending
+from streaminfer.pipelines.spec.schema import SourceSpec
+
+
+@dataclass
+class ScoredBatch:
+    """What one batch produces: encoded predictions (in input order) and dead letters."""
+
+    predictions: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    latencies_ms: list[int] = field(default_factory=list)
+    inference_s: float = 0.0
+    model_batch_failed: bool = False
+    #: Per model name: the feature rows it scored and their outputs (for drift counts).
+    scored_rows: dict[str, tuple[np.ndarray, list[dict[str, Any]]]] = field(
+        default_factory=dict)
+    #: A shadow candidate's predictions (for the shadow topic only).
+    shadow_predictions: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    #: Per (model, shadow version): [rows compared with the served output, rows agreeing].
+    shadow_agreement: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class _Group:
+    """The rows of one batch that one model scores."""
+
+    model: str
+    info: ModelInfo  # of the version that scores these rows (named by their predictions)
+    positions: list[int]  # indices into PreparedBatch.kept
+    pending: Pending
+    matrix: np.ndarray
+
+
+@dataclass
+class PreparedBatch:
+    """A batch whose model calls are under way."""
+
+    records: list[Record]
+    kept: list[tuple[Record, dict[str, Any], Any]]  # record, event, id: scored rows in order
+    groups: list[_Group]
+    dead_letters: list[DeadLetter]
+    submit_s: float
+    shadows: list[_Group] = field(default_factory=list)  # copies scored by a shadow
+
+    def done(self) -> bool:
+        return all(group.pending.done() for group in self.groups + self.shadows)
+
+
+class BatchScorer:
+    """Turns records into predictions with one or more models, never raising for a bad
+    record (a model that cannot be reached raises ``ModelUnavailableError`` from finish)."""
+
+    def __init__(
+        self, backends: Mapping[str, ModelBackend], source: SourceSpec, codec: JsonCodec,
+        router: Router | None = None, *, with_features: bool = False,
+    ) -> None:
+        """``with_features``: each prediction carries its feature row (for feedback)."""
+        if len(backends) > 1 and router is None:
+            raise ConfigError("several models need routing")
+        widths = {b.info.input_width for b in backends.values()} - {None}
+        if len(widths) > 1:
+            raise ConfigError(
+                "the models take different numbers of features "
+                f"({', '.join(f'{n}: {b.info.input_width}' for n, b in backends.items())}); "
+                "one source feeds them all"
+            )
+        width = next(iter(widths), None)
+        if source.features is not None and width not in (None, len(source.features)):
+            names = ", ".join(backends)
+            raise ConfigError(
+                f"source.features lists {len(source.features)} fields but model {names} "
+                f"takes {width} features"
+            )
+        self.backends = dict(backends)
+        self.router = router
+        self.codec = codec
+        self.extractors = {
+            name: FeatureExtractor(
+                fields=source.features, array_field=source.features_field, width=width,
+                dtype=backend.info.input_dtype,
+            )
+            for name, backend in backends.items()
+        }
+        self.only = next(iter(backends)) if len(backends) == 1 else None
+        self.max_record_bytes = source.max_record_bytes
+        self.id_field = source.id_field
+        self.event_time_field = source.event_time_field
+        self.feature_fields = list(source.features) if source.features is not None else None
+        self.features_field = source.features_field
+        self.with_features = with_features
+        self.candidates: dict[str, LoadedCandidate] = {}  # by model name (shadow or canary)
+
+    def score(self, records: list[Record]) -> ScoredBatch:
+        return self.finish(self.prepare(records))
+
+    def prepare(self, records: list[Record]) -> PreparedBatch:
+        """Decode, validate and route each record; submit each model's rows."""
+        dead: list[DeadLetter] = []
+        by_model: dict[str, tuple[list[tuple[Record, dict[str, Any], Any]],
+                                  list[Sequence[float]]]] = {}
+        for record in records:
+            try:
+                event = self._decode(record)
+                the_id = event_id(event, record, self.id_field)
+                model = self.only or self._route(event, the_id)
+                row = self.extractors[model].values(event)
+            except RecordError as error:
+                dead.append(dead_letter(record, error))
+                continue
+            entries, features = by_model.setdefault(model, ([], []))
+            entries.append((record, event, the_id))
+            features.append(row)
+        kept: list[tuple[Record, dict[str, Any], Any]] = []
+        groups: list[_Group] = []
+        shadows: list[_Group] = []
+        started = time.perf_counter()
+        for model, (entries, features) in by_model.items():
+            matrix, rejected = self.extractors[model].matrix(features)
+            positions = []
+            for index, entry in enumerate(entries):
+                if index in rejected:
+                    dead.append(dead_letter(entry[0], rejected[index]))
+                else:
+                    positions.append(len(kept))
+                    kept.append(entry)
+            if positions:
+                self._submit(model, positions, matrix, kept, groups, shadows)
+        submit_s = time.perf_counter() - started
+        if len(groups) > 1:  # restore input order across models
+            order = sorted(range(len(kept)), key=lambda i: _arrival(kept[i][0]))
+            where = {old: new for new, old in enumerate(order)}
+            kept = [kept[i] for i in order]
+            for group in groups + shadows:
+                group.positions = [where[p] for p in group.positions]
+        return PreparedBatch(records, kept, groups, dead, submit_s, shadows)
+
+    def _submit(self, model: str, positions: list[int], matrix: np.ndarray,
+                kept: list[tuple[Record, dict[str, Any], Any]], groups: list[_Group],
+                shadows: list[_Group]) -> None:
+        """Submit one model's rows: to the served version, a canary's share to the
+        candidate, and with a shadow a copy of them all to the shadow."""
+        served, candidate = self.backends[model], self.candidates.get(model)
+        if candidate is not None and candidate.mode == "canary":
+            picks = np.array(canary_picks([kept[p][2] for p in positions], candidate.share),
+                             dtype=bool)
+            for backend, mask in ((served, ~picks), (candidate.version, picks)):
+                if mask.any():
+                    part = matrix[mask]
+                    chosen = [p for p, m in zip(positions, mask.tolist(), strict=True) if m]
+                    groups.append(_Group(model, backend.info, chosen, backend.submit(part),
+                                         part))
+            return
+        groups.append(_Group(model, served.info, positions, served.submit(matrix), matrix))
+        if candidate is not None:
+            shadows.append(_Group(model, candidate.version.info, positions,
+                                  candidate.version.submit(matrix), matrix))
+
+    def finish(self, batch: PreparedBatch) -> ScoredBatch:
+        """Wait for the models and build the predictions, in input order."""
+        out = ScoredBatch(dead_letters=list(batch.dead_letters))
+        started = time.perf_counter()
+        results: list[tuple[ModelInfo, dict[str, Any] | RecordError] | None] = \
+            [None] * len(batch.kept)
+        for group in batch.groups:
+            rows, failed = group.pending.result()
+            out.model_batch_failed |= failed
+            if group.info.version == self.backends[group.model].info.version:
+                out.scored_rows[group.model] = _kept_rows(group.matrix, rows)
+            for position, result in zip(group.positions, rows, strict=True):
+                results[position] = (group.info, result)
+        shadow_rows = [(group, group.pending.result()[0]) for group in batch.shadows]
+        out.inference_s = batch.submit_s + time.perf_counter() - started
+        now_ms = int(time.time() * 1000)
+        for (record, event, the_id), outcome in zip(batch.kept, results, strict=True):
+            assert outcome is not None
+            info, outputs = outcome
+            if isinstance(outputs, RecordError):
+                out.dead_letters.append(dead_letter(record, outputs))
+                continue
+            encoded = self._encode(record, event, the_id, info, outputs, now_ms)
+            if isinstance(encoded, RecordError):
+                out.dead_letters.append(dead_letter(record, encoded))
+                continue
+            out.predictions.append((record.key, encoded))
+            out.latencies_ms.append(now_ms - record.timestamp)
+        for group, rows in shadow_rows:
+            self._shadow(batch, group, rows, results, now_ms, out)
+        return out
+
+    def _shadow(self, batch: PreparedBatch, group: _Group,
+                rows: list[dict[str, Any] | RecordError],
+                served: list[tuple[ModelInfo, dict[str, Any] | RecordError] | None],
+                now_ms: int, out: ScoredBatch) -> None:
+        """A shadow's predictions (for the shadow topic) and its agreement with the served
+        ones; a row the shadow fails on is neither sent nor compared."""
+        tally = out.shadow_agreement.setdefault((group.model, group.info.version), [0, 0])
+        for position, outputs in zip(group.positions, rows, strict=True):
+            if isinstance(outputs, RecordError):
+                continue
+            record, event, the_id = batch.kept[position]
+            encoded = self._encode(record, event, the_id, group.info, outputs, now_ms)
+            if isinstance(encoded, RecordError):
+                continue
+            out.shadow_predictions.append((record.key, encoded))
+            outcome = served[position]
+            same = None if outcome is None or isinstance(outcome[1], RecordError) else \
+                agrees(outcome[1], outputs, output_field("label", group.info.outputs))
+            if same is not None:
+                tally[0] += 1
+                tally[1] += int(same)
+
+    def _encode(self, record: Record, event: dict[str, Any], the_id: Any, info: ModelInfo,
+                outputs: dict[str, Any], now_ms: int) -> bytes | RecordError:
+        """One prediction, encoded; why not when it cannot be."""
+        value = prediction(
+            record=record, event_id=the_id, model=info.name, model_version=info.version,
+            outputs=outputs, now_ms=now_ms,
+            event_time=event.get(self.event_time_field) if self.event_time_field else None,
+            features=feature_row(event, self.feature_fields, self.features_field)
+            if self.with_features else None,
+        )
+        try:
+            return self.codec.encode(value)
+        except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+            return RecordError("encode_error", f"prediction not encodable: {exc}", "encode")
+
+    def replace(self, name: str, backend: ModelBackend) -> ModelBackend:
+        """Score model ``name`` with ``backend`` from the next batch on (a hot swap); the
+        backend it replaces (check it first with :meth:`check_replacement`)."""
+        old = self.backends[name]
+        self.backends[name] = backend
+        return old
+
+    def set_candidate(self, name: str, candidate: LoadedCandidate | None
+                      ) -> LoadedCandidate | None:
+        """Run ``candidate`` beside model ``name`` from the next batch on (``None``: no
+        candidate); the one it replaces."""
+        old = self.candidates.pop(name, None)
+        if candidate is not None:
+            self.candidates[name] = candidate
+        return old
+
+    def check_replacement(self, name: str, backend: ModelBackend) -> None:
+        """Raise ``ConfigError`` unless ``backend`` takes the input model ``name`` takes."""
+        check_same_input(name, backend.info, self.backends[name].info)
+
+    def _route(self, event: dict[str, Any], the_id: Any) -> str:
+        assert self.router is not None
+        return self.router.route(event, the_id)
+
+    def _decode(self, record: Record) -> dict[str, Any]:
+        size = len(record.value) if record.value is not None else 0
+        if size > self.max_record_bytes:
+            raise RecordError(
+                "oversized_record",
+                f"record is {size} bytes, more than source.max_record_bytes "
+                f"({self.max_record_bytes})",
+                "decode",
+            )
+        return self.codec.decode(record.value)
+
+
+def _kept_rows(
+    matrix: np.ndarray, rows: list[dict[str, Any] | RecordError],
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The rows the model scored (not those it failed on) and their outputs."""
+    ok = [i for i, row in enumerate(rows) if not isinstance(row, RecordError)]
+    outputs = [row for row in rows if not isinstance(row, RecordError)]
+    return (matrix if len(ok) == len(rows) else matrix[ok]), outputs
+
+
+def _arrival(record: Record) -> tuple[str, int, int]:
+    return (record.topic, record.partition, record.offset)

@@ -1,1 +1,0 @@
-"""Training: the model registry, retraining from labelled examples, the gate, alias roles."""

@@ -1,0 +1,240 @@
+"""Score labelled rows with one model and compute every number the report shows.
+
+Scoring is the pipeline's own: the model file read with its sha256 check and run by ONNX
+Runtime as the config sets it up. Metrics are ``operators.quality``'s (scikit-learn's).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+from streaminfer.errors import DataError
+from streaminfer.operators.drift import count_batch, psi_all
+from streaminfer.operators.labelled_rows import LabelledRows
+from streaminfer.operators.metric_table import primary_metric as table_primary
+from streaminfer.operators.model_runner import ModelInfo, OnnxModel, read_model_file
+from streaminfer.operators.profile import Profile, output_columns, profile_path
+from streaminfer.operators.quality import classifier_metrics, regressor_metrics
+from streaminfer.pipelines.runtime.assembly import load_model
+from streaminfer.pipelines.spec.schema import ModelSpec
+
+BATCH = 4096
+TIME_BUCKETS = 10
+
+
+@dataclass
+class Scored:
+    """A model's outputs on every row: the class probabilities or the regression value."""
+
+    kind: str  # "classifier" | "regressor"
+    values: np.ndarray  # [n, k] probabilities, or [n] predictions
+    rows: list[dict[str, Any]]
+
+
+@dataclass
+class ModelReport:
+    """Every number about one model on the data (the JSON report holds them as they are)."""
+
+    name: str
+    path: str
+    version: str
+    sha256: str
+    kind: str
+    rows: int
+    metrics: dict[str, float]
+    classes: list[Any] | None = None
+    confusion_matrix: list[list[int]] | None = None
+    roc_curve: dict[str, list[float]] | None = None
+    calibration: dict[str, list[float]] | None = None
+    residuals: dict[str, Any] | None = None
+    drift: dict[str, float] | None = None
+    over_time: dict[str, list[dict[str, Any]]] | None = None
+    over_time_source: str | None = None
+    plots: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # for plots only
+
+
+def score(model: OnnxModel, X: np.ndarray, advance: Callable[[int], None] | None = None,
+          ) -> Scored:
+    """Run ``model`` over ``X`` in batches; classifier when it outputs 2-D probabilities."""
+    results: list[list[Any]] = []
+    X = X.astype(model.info.input_dtype)
+    for start in range(0, len(X), BATCH):
+        results.append(model.run(X[start:start + BATCH]))
+        if advance is not None:
+            advance(min(BATCH, len(X) - start))
+    names = list(model.info.outputs.values())
+    columns = {name: np.concatenate([np.asarray(r[i]) for r in results])
+               for i, name in enumerate(names)}
+    rows = model.rows([columns[n] for n in names], len(X))
+    for column in columns.values():
+        if column.ndim == 2 and column.shape[1] >= 2 and column.dtype.kind == "f":
+            return Scored("classifier", column.astype(np.float64), rows)
+    for column in columns.values():
+        flat = column.reshape(len(X), -1)
+        if flat.shape[1] == 1 and column.dtype.kind == "f":
+            return Scored("regressor", flat[:, 0].astype(np.float64), rows)
+    raise DataError(f"model {model.info.name}: no probabilities ([n, k]) nor one numeric "
+                    "output to validate")
+
+
+def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = None,
+             advance: Callable[[int], None] | None = None) -> ModelReport:
+    """Score ``data`` with the model (``path`` overrides its file) and measure it."""
+    path = path or model_spec.path
+    sha = model_spec.sha256 if path == model_spec.path else None
+    model = load_model(model_spec.model_copy(update={"path": path, "sha256": None}),
+                       read_model_file(path, sha))
+    if len(data.y) == 0:
+        raise DataError("no labelled rows to validate")
+    scored = score(model, data.X, advance)
+    info = model.info
+    report = ModelReport(info.name, str(path), info.version, info.sha256, scored.kind,
+                         len(data.y), {})
+    if scored.kind == "classifier":
+        _classifier(report, data.y, scored.values)
+    else:
+        _regressor(report, data.y, scored.values)
+    report.drift = _drift(Path(path), info, data, scored)
+    _over_time(report, data, scored)
+    return report
+
+
+def _labels(y: np.ndarray, classes: int | None) -> np.ndarray:
+    """The labels as class indices (``classes`` given) or numbers; a clear error if not."""
+    missing = int(sum(v is None for v in y.tolist()))
+    if missing:
+        raise DataError(f"{missing} of {len(y)} rows have no label")
+    try:
+        values = y.astype(np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"labels must be numbers (found e.g. {y[0]!r})") from None
+    if classes is None:
+        return values
+    bad = ~np.isin(values, np.arange(classes))
+    if bad.any():
+        raise DataError(f"the model has {classes} classes, so labels must be 0..{classes - 1}; "
+                        f"{int(bad.sum())} row(s) are not (e.g. {y[bad][0]!r})")
+    return values.astype(np.int64)
+
+
+def _classifier(report: ModelReport, y: np.ndarray, proba: np.ndarray) -> None:
+    classes = list(range(proba.shape[1]))
+    labels = _labels(y, len(classes))
+    report.classes = classes
+    report.metrics = classifier_metrics(labels, proba, classes)
+    predicted = np.argmax(proba, axis=1)
+    report.confusion_matrix = skm.confusion_matrix(labels, predicted, labels=classes).tolist()
+    report.plots["confusion"] = np.asarray(report.confusion_matrix)
+    if len(classes) == 2 and len(np.unique(labels)) == 2:
+        fpr, tpr, _ = skm.roc_curve(labels == 1, proba[:, 1])
+        report.roc_curve = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+    positive = (labels == 1) if len(classes) == 2 else (labels == predicted)
+    confidence = proba[:, 1] if len(classes) == 2 else proba.max(axis=1)
+    report.calibration = _calibration(positive.astype(np.float64), confidence)
+
+
+def _calibration(outcomes: np.ndarray, confidence: np.ndarray, bins: int = 10,
+                 ) -> dict[str, list[float]]:
+    """Per equal-width confidence bin (as ``calibration_error`` bins): mean confidence,
+    observed rate and rows; empty bins left out."""
+    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    used = counts > 0
+    mean_conf = np.bincount(which, weights=confidence, minlength=bins)[used] / counts[used]
+    observed = np.bincount(which, weights=outcomes, minlength=bins)[used] / counts[used]
+    return {"confidence": mean_conf.tolist(), "observed": observed.tolist(),
+            "rows": counts[used].astype(float).tolist()}
+
+
+def _regressor(report: ModelReport, y: np.ndarray, predicted: np.ndarray) -> None:
+    targets = _labels(y, None)
+    report.metrics = regressor_metrics(targets, predicted)
+    residual = targets - predicted
+    report.residuals = {"mean": float(residual.mean()), "std": float(residual.std()),
+                        "min": float(residual.min()), "max": float(residual.max())}
+    report.plots["predicted"] = predicted
+    report.plots["residual"] = residual
+
+
+def _drift(path: Path, info: ModelInfo, data: LabelledRows, scored: Scored,
+           ) -> dict[str, float] | None:
+    """PSI of the data against the model's training profile (``None`` without a profile);
+    the prediction read under the field the model publishes it as (``model.outputs``)."""
+    where = profile_path(path)
+    if not where.is_file():
+        return None
+    profile = Profile.read(where)
+    if (profile.model_sha256 not in (None, info.sha256)
+            or len(profile.features) != data.X.shape[1]):
+        return None
+    profile = profile.published(info.outputs)
+    return psi_all(profile, count_batch(profile, data.X, scored.rows))
+
+
+def primary_metric(kind: str) -> str:
+    """The metric a model of ``kind`` is judged by over time (the metric table's primary)."""
+    return table_primary("classifier" if kind == "classifier" else "regressor")
+
+
+def primary_value(kind: str, y: np.ndarray, values: np.ndarray) -> float:
+    """The primary metric of ``values`` against labels ``y``, by the shared definition."""
+    if kind == "classifier":
+        got = classifier_metrics(y.astype(np.int64), values, list(range(values.shape[1])))
+    else:
+        got = regressor_metrics(y.astype(np.float64), values)
+    return got[primary_metric(kind)]
+
+
+def _over_time(report: ModelReport, data: LabelledRows, scored: Scored) -> None:
+    """The primary metric per model version over time, when the rows say which version
+    served them and when: from the served outputs if the rows carry them, else this
+    model's predictions on the same rows."""
+    names = data.table.column_names
+    if "model_version" not in names or "predicted_at" not in names:
+        return
+    versions = np.asarray(data.table.column("model_version").to_pylist(), dtype=object)
+    times = np.asarray(data.table.column("predicted_at").to_pylist(), dtype=np.float64)
+    values, report.over_time_source = scored.values, "rescored"
+    served = _served_values(data, scored)
+    if served is not None:
+        values, report.over_time_source = served, "served"
+    metric = primary_metric(scored.kind)
+    report.over_time = {}
+    for version in sorted({str(v) for v in versions}):
+        index = np.flatnonzero(versions.astype(str) == version)
+        index = index[np.argsort(times[index], kind="stable")]
+        points = []
+        for chunk in np.array_split(index, min(TIME_BUCKETS, len(index))):
+            value = primary_value(scored.kind, data.y[chunk], values[chunk])
+            points.append({"from_ms": int(times[chunk[0]]), "to_ms": int(times[chunk[-1]]),
+                           "rows": len(chunk), metric: value})
+        report.over_time[version] = points
+
+
+def _served_values(data: LabelledRows, scored: Scored) -> np.ndarray | None:
+    """The served outputs (the ``outputs`` objects of labelled examples) in the form of
+    ``scored.values``, or ``None`` when rows lack them."""
+    if "outputs" not in data.table.column_names or not scored.rows:
+        return None
+    recorded = data.table.column("outputs").to_pylist()
+    field_name = next((name for name, column in output_columns(scored.rows[:1]).items()
+                       if (column.ndim == 2) == (scored.kind == "classifier")), None)
+    if field_name is None or any(not isinstance(r, dict) or r.get(field_name) is None
+                                 for r in recorded):
+        return None
+    values = np.asarray([r[field_name] for r in recorded], dtype=np.float64)
+    if scored.kind == "regressor":
+        values = values.reshape(len(values), -1)[:, 0]
+    return values if values.shape == scored.values.shape else None
+
+
+def finite(value: float) -> float | None:
+    """A number for JSON: NaN as ``None``."""
+    return None if math.isnan(value) else value

@@ -1,0 +1,74 @@
+"""One delivery: retry by the spec's policy, commit only after an acknowledged attempt."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from streaminfer.pipelines.kafka.sink import SinkError
+from streaminfer.pipelines.runtime.delivery import deliver
+from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
+
+POLICY = DeliverySpec(attempts=3, backoff_s=(0.0, 0.0))
+
+
+def refusing(times: int | None):
+    calls: list[int] = []
+
+    def produce(attempt: int) -> str:
+        calls.append(attempt)
+        if times is None or attempt <= times:
+            raise SinkError(f"refused {attempt}")
+        return f"acked at {attempt}"
+
+    return produce, calls
+
+
+def test_commit_follows_the_first_acknowledged_attempt_only():
+    produce, calls = refusing(2)
+    committed: list[str] = []
+    retries: list[tuple[int, float]] = []
+    done = deliver(produce, committed.append, policy=DeliverySpec(backoff_s=(0.0, 0.0)),
+                   give_up=True, on_retry=lambda n, exc, pause: retries.append((n, pause)))
+    assert done.delivered and done.attempts == 3 and done.result == "acked at 3"
+    assert calls == [1, 2, 3] and committed == ["acked at 3"]
+    assert retries == [(1, 0.0), (2, 0.0)]
+
+
+def test_a_batch_is_given_up_after_the_policys_attempts_and_never_committed():
+    produce, calls = refusing(None)
+    committed: list[str] = []
+    done = deliver(produce, committed.append, policy=DeliverySpec(attempts=5, backoff_s=(0,)),
+                   give_up=True)
+    assert not done.delivered and isinstance(done.error, SinkError)
+    assert calls == [1, 2, 3, 4, 5] and committed == []
+
+
+def test_without_giving_up_it_retries_until_stopped():
+    produce, calls = refusing(None)
+    stop = threading.Event()
+
+    def retry(attempt, exc, pause):
+        if attempt == 7:
+            stop.set()
+
+    done = deliver(produce, lambda _: None, policy=POLICY, give_up=False, stop=stop,
+                   on_retry=retry)
+    assert done.error is not None and calls == list(range(1, 9))
+
+
+def test_pauses_come_from_the_policy_the_last_repeating():
+    policy = DeliverySpec(attempts=5, backoff_s=(0.0, 0.001))
+    assert [policy.pause_s(n) for n in (1, 2, 3, 9)] == [0.0, 0.001, 0.001, 0.001]
+
+
+def test_an_error_that_is_not_retryable_propagates_uncommitted():
+    committed: list[object] = []
+
+    def produce(attempt: int) -> None:
+        raise ValueError("a bug, not a refusal")
+
+    with pytest.raises(ValueError):
+        deliver(produce, committed.append, policy=POLICY, give_up=True)
+    assert committed == []
