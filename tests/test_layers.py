@@ -75,13 +75,25 @@ def test_imports_point_down() -> None:
     assert wrong == []
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-def test_the_core_imports_no_framework(framework: str) -> None:
-    core = Path(streaminfer.__file__).resolve().parent / "operators"
+def third_party_imports(folder: str) -> list[tuple[str, str]]:
+    """(file, top-level package) of every import in a folder's modules, function-level too."""
     found = []
-    for path in sorted(core.glob("*.py")):
+    for path in sorted((Path(streaminfer.__file__).resolve().parent / folder).glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            found += [f"{path.name}: {n}" for n in names if n.split(".")[0] == framework]
-    assert found == []
+            found += [(path.name, n.split(".")[0]) for n in names]
+    return found
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_the_core_imports_no_framework(framework: str) -> None:
+    assert [f for f, top in third_party_imports("operators") if top == framework] == []
+
+
+@pytest.mark.parametrize("folder", ["pipelines/spec", "pipelines/process", "pipelines/kafka",
+                                    "pipelines/lifecycle", "pipelines/runtime"])
+def test_only_screens_draw_with_rich(folder: str) -> None:
+    """The library layers report through return values and logging; rich is for the screens
+    of the kinds and the CLI."""
+    assert [f for f, top in third_party_imports(folder) if top == "rich"] == []

@@ -14,12 +14,10 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from streaminfer.errors import BrokerError, ConfigError
 from streaminfer.operators.model_runner import sha256_hex
@@ -72,7 +70,7 @@ def registered_name(spec: PipelineSpec) -> str:
 
 
 def read_examples(
-    spec: PipelineSpec, champion: ModelVersion | None, progress: Progress,
+    spec: PipelineSpec, champion: ModelVersion | None, progress: Steps,
 ) -> ex.Examples:
     """The labelled examples the ``retrain.source`` section names."""
     rt = spec.retrain
@@ -135,42 +133,66 @@ def write_profile(folder: Path, features: tuple[str, ...], X: np.ndarray,
     return profile.write(profile_path(folder / MODEL_FILE))
 
 
+class Steps(Protocol):
+    """Where retraining reports its steps (rich's ``Progress`` is one; the CLI passes it)."""
+
+    def add_task(self, description: str, /, *, total: float | None = ...) -> Any: ...
+
+    def advance(self, task: Any, /, advance: float = ...) -> None: ...
+
+    def update(self, task: Any, /, *, total: float | None = ..., completed: float | None = ...,
+               advance: float | None = ..., description: str | None = ...) -> None: ...
+
+
+class NoSteps:
+    """Steps that nobody watches."""
+
+    def add_task(self, description: str, /, *, total: float | None = None) -> Any:
+        return 0
+
+    def advance(self, task: Any, /, advance: float = 1) -> None:
+        pass
+
+    def update(self, task: Any, /, *, total: float | None = None, completed: float | None = None,
+               advance: float | None = None, description: str | None = None) -> None:
+        pass
+
+
 def retrain(
     spec: PipelineSpec, *, registry: Registry | None = None, address: str | None = None,
-    console: Console | None = None,
+    steps: Steps | None = None,
 ) -> RetrainResult:
-    """Train, measure, register and gate one candidate, as ``spec.retrain`` says."""
+    """Train, measure, register and gate one candidate, as ``spec.retrain`` says; ``steps``
+    hears of each step (reading, training, measuring, registering)."""
     rt = spec.retrain
     if rt is None:
         raise ConfigError(f"pipeline {spec.name} has no 'retrain' section (docs/registry.md)")
     registry = registry or Registry.from_spec(spec.registry)
     name = registered_name(spec)
     champion = registry.find(name, CHAMPION)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console, disable=console is None) as progress:
-        data = read_examples(spec, champion, progress)
-        ex.check_enough(data, rt.min_examples, _where(rt))
-        train_rows, hold_rows = ex.time_split(data.times, rt.holdout_share)
-        X, y = data.X[train_rows], data.y[train_rows]
-        step = progress.add_task("training", total=3)
-        trained = run_training(rt, X, y, address)
-        progress.update(step, advance=1, description="measuring on the holdout")
-        X_hold, y_hold = data.X[hold_rows], data.y[hold_rows]
-        metrics = holdout_metrics(trained.onnx, X_hold, y_hold, trained.classes,
-                                  f"{name} candidate")
-        champion_metrics = None
-        if champion is not None:
-            champion_metrics = holdout_metrics(registry.fetch(champion).read_bytes(), X_hold,
-                                               y_hold, trained.classes, champion.uri)
-        verdict = evaluate_gate(metrics, champion_metrics, rt.gate)
-        progress.update(step, advance=1, description="registering")
-        version = _register(registry, name, trained, data, (X, metrics, champion_metrics),
-                            champion, verdict)
-        if verdict.passed:
-            registry.set_alias(name, rt.alias_on_pass, version.version)
-            version = registry.resolve(name, version.version)
-        progress.update(step, advance=1, description="done")
+    progress = steps or NoSteps()
+    data = read_examples(spec, champion, progress)
+    ex.check_enough(data, rt.min_examples, _where(rt))
+    train_rows, hold_rows = ex.time_split(data.times, rt.holdout_share)
+    X, y = data.X[train_rows], data.y[train_rows]
+    step = progress.add_task("training", total=3)
+    trained = run_training(rt, X, y, address)
+    progress.update(step, advance=1, description="measuring on the holdout")
+    X_hold, y_hold = data.X[hold_rows], data.y[hold_rows]
+    metrics = holdout_metrics(trained.onnx, X_hold, y_hold, trained.classes,
+                              f"{name} candidate")
+    champion_metrics = None
+    if champion is not None:
+        champion_metrics = holdout_metrics(registry.fetch(champion).read_bytes(), X_hold,
+                                           y_hold, trained.classes, champion.uri)
+    verdict = evaluate_gate(metrics, champion_metrics, rt.gate)
+    progress.update(step, advance=1, description="registering")
+    version = _register(registry, name, trained, data, (X, metrics, champion_metrics),
+                        champion, verdict)
+    if verdict.passed:
+        registry.set_alias(name, rt.alias_on_pass, version.version)
+        version = registry.resolve(name, version.version)
+    progress.update(step, advance=1, description="done")
     return RetrainResult(version, metrics, champion, champion_metrics, verdict,
                          len(train_rows), len(hold_rows), data.skipped)
 

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from streaminfer.cli.common import ConfigArg, Servers, err, out
@@ -38,8 +39,10 @@ def retrain(
         spec = spec.model_copy(update={
             "kafka": spec.kafka.model_copy(update={"bootstrap_servers": servers})})
     registry = Registry.from_spec(spec.registry, tracking_uri)
-    result = run_retrain(spec, registry=registry, address=address,
-                         console=err if err.is_terminal else None)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=not err.is_terminal) as steps:
+        result = run_retrain(spec, registry=registry, address=address, steps=steps)
     table = Table(title=f"holdout: {result.holdout_count} newest of "
                   f"{result.train_count + result.holdout_count} examples", title_justify="left")
     table.add_column("metric")

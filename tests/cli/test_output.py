@@ -53,9 +53,9 @@ def test_no_colour_codes_into_a_pipe(tmp_path: Path) -> None:
 def test_status_as_json_and_a_file_models_version_is_not_a_v_number(
     write_pipeline: Callable[..., Path],
 ) -> None:
-    from streaminfer.pipelines.runtime.metrics_server import MetricsServer
     from streaminfer.pipelines.online.serving_metrics import ServingCollector
     from streaminfer.pipelines.rollout.status import ModelServing
+    from streaminfer.pipelines.runtime.metrics_server import MetricsServer
 
     server = MetricsServer("127.0.0.1", 0)
     try:
