@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)                  ## run the demo pipeline live (ARGS="--events 5000" to stop by itself)
+demo: $(STAMP)                  ## run the demo pipeline live (ARGS="--max-events 5000" to stop by itself)
 	$(BIN)/streaminfer demo $(ARGS)
 
 demo-loop: $(STAMP)             ## the demo's model loop: drift, retrain, gate, shadow, promote (Ctrl-C stops)

@@ -25,6 +25,8 @@ MODULES = [
     "streaminfer.pipelines.rollout.status",
     "streaminfer.pipelines.lifecycle.retrain_outcome",
     "streaminfer.pipelines.runtime.candidates",
+    "streaminfer.pipelines.lifecycle.roles",
+    "streaminfer.cli.common",
 ]
 
 

@@ -60,6 +60,7 @@ class UnitScorer:
         loaded = {m.model_name: load_model(m, models[m.model_name]) for m in spec.model_specs}
         self.scorer = build_scorer(spec, {n: LocalModel(m) for n, m in loaded.items()})
         self.columnar = None
+        self.numeric = spec.source.features or ()  # CSV cells parsed as numbers, one by one
         # Not with a feedback section: its predictions carry their feature rows, which only
         # the row path writes.
         if len(loaded) == 1 and spec.source.features and target.kafka is None \
@@ -118,7 +119,7 @@ class UnitScorer:
             for records in jsonl_records(unit.path, stamp, self.batch_size):
                 yield self._row_path(records)
             return
-        table, first, refused = read_table(unit, stamp)
+        table, first, refused = read_table(unit, stamp, self.numeric)
         if refused:
             yield Piece(rows=len(refused), dead_letters=refused)
         columnar = self.columnar if self.columnar and self.columnar.usable(table.schema) \

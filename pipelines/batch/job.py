@@ -155,7 +155,7 @@ class BatchJob:
             return Target(folder=str(folder.resolve()), fmt=self.output_format)
         topic = self.output[len(PREFIX):]
         if not topic or "?" in topic:
-            raise ConfigError(f"--output {self.output}: write kafka:TOPIC")
+            raise ConfigError(f"--out {self.output}: write kafka:TOPIC")
         from streaminfer.pipelines.kafka.topics import ensure_topics
 
         config = self.kafka()

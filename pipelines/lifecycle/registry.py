@@ -115,18 +115,20 @@ class Registry:
     """streaminfer's view of one MLflow tracking server or local store."""
 
     def __init__(self, uri: str | None = None, *, experiment: str = "streaminfer",
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, create: bool = True) -> None:
         self.uri = tracking_uri(uri)
+        self.create = create  # False: a local SQLite store that is not there is an error
         self.experiment = experiment
         self.cache_dir = (cache_dir or DEFAULT_CACHE).expanduser()
         self._client: MlflowClient | None = None
 
     @classmethod
-    def from_spec(cls, spec: RegistrySpec | None, uri: str | None = None) -> Registry:
+    def from_spec(cls, spec: RegistrySpec | None, uri: str | None = None, *,
+                  create: bool = True) -> Registry:
         """The registry a pipeline's ``registry`` section names (``uri`` overrides it)."""
         spec = spec or RegistrySpec()
         return cls(uri or spec.tracking_uri, experiment=spec.experiment,
-                   cache_dir=spec.cache_dir)
+                   cache_dir=spec.cache_dir, create=create)
 
     @property
     def client(self) -> MlflowClient:
@@ -135,6 +137,11 @@ class Registry:
             from mlflow import MlflowClient
 
             database = _local_sqlite(self.uri)
+            if database is not None and not self.create and not database.is_file():
+                raise RegistryError(
+                    f"no registry at {database} ({self.uri}): nothing was registered there; "
+                    "point at yours with --config PIPELINE.yaml, --tracking-uri or "
+                    "MLFLOW_TRACKING_URI")
             if database is not None:
                 database.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -271,8 +278,14 @@ class Registry:
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self._call(f"alias {alias}", self.client.set_registered_model_alias, name, alias, version)
 
-    def apply(self, name: str, moves: roles.AliasMoves) -> None:
-        """Move aliases: removals first, then the new pointers."""
+    def apply(self, name: str, moves: roles.AliasMoves, *,
+              verified: tuple[str, ...] = ()) -> None:
+        """Move aliases: removals first, then the new pointers. A version that gains a
+        serving role (champion, shadow, canary) is first checked against its sha256
+        (:meth:`verify`; not again for the ``verified`` ones): nothing moves if one fails."""
+        for version in roles.served(self.aliases(name), moves):
+            if version not in verified:
+                self.verify(self.resolve(name, version))
         for alias in moves.remove:
             self._call(f"remove alias {alias}", self.client.delete_registered_model_alias,
                        name, alias)
@@ -301,20 +314,33 @@ class Registry:
     def fetch(self, version: ModelVersion) -> Path:
         """Download a version's artifacts into the cache; the ONNX file's path, its sha256
         checked against the registry's."""
-        from mlflow.artifacts import download_artifacts
-
         folder = self.cache_dir / version.name / version.version
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".download-", dir=folder.parent))
         try:
-            self._call(f"download {version.uri}", download_artifacts,
-                       artifact_uri=version.source, dst_path=str(staging),
-                       tracking_uri=self.uri)
+            self._download(version, staging)
             shutil.rmtree(folder, ignore_errors=True)
             os.replace(staging / ARTIFACT_DIR, folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        path = folder / MODEL_FILE
+        return self._checked(version, folder / MODEL_FILE, "refusing to load it")
+
+    def verify(self, version: ModelVersion) -> None:
+        """Raise :class:`ModelError` unless the stored ONNX file still has the version's
+        sha256 (downloaded to a scratch folder: the cache that pipelines load is untouched)."""
+        with tempfile.TemporaryDirectory(prefix="streaminfer-verify-") as scratch:
+            self._download(version, Path(scratch))
+            self._checked(version, Path(scratch) / ARTIFACT_DIR / MODEL_FILE,
+                          "refusing to give it a role")
+
+    def _download(self, version: ModelVersion, into: Path) -> None:
+        from mlflow.artifacts import download_artifacts
+
+        self._call(f"download {version.uri}", download_artifacts,
+                   artifact_uri=version.source, dst_path=str(into), tracking_uri=self.uri)
+
+    @staticmethod
+    def _checked(version: ModelVersion, path: Path, refusing: str) -> Path:
         if not path.is_file():
             raise RegistryError(f"{version.uri} has no {ARTIFACT_DIR}/{MODEL_FILE} artifact; "
                                 "register ONNX models with streaminfer")
@@ -322,5 +348,5 @@ class Registry:
         if actual != version.sha256:
             raise ModelError(f"{version.uri}: the stored {MODEL_FILE} has sha256 {actual}, but "
                              f"the registry recorded {version.sha256}: the artifact changed "
-                             "after it was registered; refusing to load it")
+                             f"after it was registered; {refusing}")
         return path

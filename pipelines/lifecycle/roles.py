@@ -24,6 +24,7 @@ CHALLENGER = "challenger"
 PREVIOUS = "previous"
 SHADOW = "shadow"  # alias of the version that shadows the champion
 CANARY = "canary"  # alias of the version that answers a share of the events
+SERVING = (CHAMPION, SHADOW, CANARY)  # roles whose version a running pipeline loads
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,18 @@ class AliasMoves:
 
     set: dict[str, str] = field(default_factory=dict)
     remove: tuple[str, ...] = ()
+
+
+def served(aliases: Mapping[str, str], moves: AliasMoves) -> tuple[str, ...]:
+    """The versions that ``moves`` newly give a serving role (their artifact must load).
+
+    >>> served({"champion": "1"}, AliasMoves({"champion": "2", "previous": "1"}))
+    ('2',)
+    >>> served({"shadow": "3"}, AliasMoves({"shadow": "3"}))
+    ()
+    """
+    return tuple(dict.fromkeys(version for alias, version in moves.set.items()
+                               if alias in SERVING and aliases.get(alias) != version))
 
 
 def promotion(aliases: Mapping[str, str], version: str | None) -> AliasMoves:

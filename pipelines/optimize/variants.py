@@ -1,7 +1,7 @@
-"""Make each variant of a model, write it with its sha256, and check it loads and predicts.
+"""Make each variant of a model, check it loads and predicts, and write it with its sha256.
 
 A technique that cannot apply (no dense weights) is ``skipped``, one that fails is ``failed``,
-each with a one-line reason; nothing stops the others.
+each with a one-line reason and no file; nothing stops the others.
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ def build_variant(recipe: Recipe, original: bytes, inputs: Inputs, rows: Any,
     except Exception as exc:  # the quantizer and converters raise many kinds
         log.warning("variant %s failed: %s", recipe.name, _one_line(exc))
         return Built(recipe, "failed", _one_line(exc))
-    path = write_model_file(data, out_dir / f"{recipe.name}.onnx")
     try:
         session, load_ms = open_session(data, "cpu", threads)
         predictions = predict(session, rows)
     except Exception as exc:  # ONNX Runtime's own error types
-        return Built(recipe, "failed", f"does not run on ONNX Runtime: {_one_line(exc)}",
-                     path, data)
+        log.warning("variant %s does not run: %s", recipe.name, _one_line(exc))
+        return Built(recipe, "failed", f"does not run on ONNX Runtime: {_one_line(exc)}")
+    path = write_model_file(data, out_dir / f"{recipe.name}.onnx")  # only a variant that runs
     return Built(recipe, "built", "", path, data, session, load_ms, predictions)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
 
-from streaminfer.cli.common import ConfigArg, err, out
+from streaminfer.cli.common import ConfigArg, err, out, renamed
 
 if TYPE_CHECKING:
     from streaminfer.pipelines.batch.job import BatchJob, BatchSummary
@@ -19,8 +19,10 @@ def batch(
         "--input", "-i", help="Parquet/CSV/JSONL file, folder or glob (local or a URI such "
         "as s3://...), or kafka:TOPIC?start=earliest&end=latest (offsets: 0:100,1:50; "
         "time:ISO-8601).")],
-    output: Annotated[str, typer.Option(
-        "--output", "-o", help="Folder for the part files, or kafka:TOPIC.")],
+    out_to: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Folder for the part files, or kafka:TOPIC (required).")] = None,
+    output: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--output", hidden=True, help="The old name of --out.")] = None,
     input_format: Annotated[
         Optional[str],  # noqa: UP045 - typer reads the annotation at run time
         typer.Option(help="parquet, csv or jsonl; default: from each file's suffix."),
@@ -53,6 +55,9 @@ def batch(
     from streaminfer.pipelines.batch.job import BatchJob
     from streaminfer.pipelines.spec.loader import load_spec
 
+    output = renamed(out_to, output, "--out", "--output")
+    if output is None:
+        raise ConfigError("give --out: a folder for the part files, or kafka:TOPIC")
     if output_format not in ("parquet", "jsonl"):
         raise ConfigError(f"--output-format {output_format}: use parquet or jsonl")
     fmt: Literal["parquet", "jsonl"] = "jsonl" if output_format == "jsonl" else "parquet"

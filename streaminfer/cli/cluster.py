@@ -13,6 +13,7 @@ from streaminfer.cluster.submit import DEFAULT_ADDRESS, DEFAULT_PIP
 
 app = typer.Typer(
     name="cluster", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    rich_markup_mode=None,
     help="Deploy a pipeline: render Ray/KubeRay files, submit it to a running Ray cluster.",
 )
 out = Console()

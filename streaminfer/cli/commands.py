@@ -28,7 +28,7 @@ from streaminfer.errors import StreamInferError
 
 app = typer.Typer(
     name="streaminfer", no_args_is_help=True, pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=False, rich_markup_mode=None,  # plain help: wrapped, never cut with "…"
     help="Score Kafka events with ONNX models on Ray. Start with `streaminfer demo`.",
 )
 app.add_typer(cluster_app, name="cluster", help="Render cluster manifests; submit to Ray.")
@@ -50,10 +50,20 @@ app.command("batch")(batch.batch)
 app.command("optimize")(optimize.optimize)
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        from streaminfer import __version__
+
+        print(f"streaminfer {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log Kafka and Ray too.")]
     = False,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
     setup_logging(verbose)
 

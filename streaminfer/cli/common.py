@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -14,6 +15,9 @@ from streaminfer.errors import ConfigError
 
 err = Console(stderr=True)
 out = Console()
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of "
+                                         "tables.")]
 
 ConfigArg = Annotated[Path, typer.Argument(help="Pipeline YAML file.")]
 Servers = Annotated[
@@ -52,3 +56,28 @@ def kafka_config(servers: str | None, config: Path | None) -> dict[str, Any]:
             "--bootstrap-servers with the address that `run` printed"
         )
     return client_config(kafka, servers)
+
+
+def renamed(value: Any, old_value: Any, new: str, old: str, default: Any = None) -> Any:
+    """An option's value given by its name or by ``old``, its former name (hidden in the
+    help, kept so that scripts keep working); both, with different values, is an error."""
+    if old_value is None:
+        return value
+    if value not in (None, default, old_value):
+        raise ConfigError(f"{old} is the old name of {new}: give {new} only")
+    return old_value
+
+
+def print_json(data: object) -> None:
+    """``data`` as indented JSON on stdout: no colours, no wrapping, whatever the terminal."""
+    typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def version_label(version: str) -> str:
+    """``v3`` for a registry version; a file model's version (its sha256's first 12 hex
+    digits) as ``sha256 af27c3d1e2f0``, never as a ``v``-number.
+
+    >>> version_label("3"), version_label("af27c3d1e2f0")
+    ('v3', 'sha256 af27c3d1e2f0')
+    """
+    return f"v{version}" if version.isdigit() else f"sha256 {version}"

@@ -7,14 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from streaminfer.cli.common import out
+from streaminfer.cli.common import out, renamed
 
 
 def demo(
-    events: Annotated[
+    max_events: Annotated[
         Optional[int],  # noqa: UP045 - typer reads the annotation at run time
         typer.Option(min=1, help="Stop after this many events and print a summary."),
     ] = None,
+    events: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--events", min=1, hidden=True, help="The old name of --max-events.")] = None,
     rate: Annotated[float, typer.Option(min=1, help="Events per second to produce.")] = 2000.0,
     bad_every: Annotated[
         int, typer.Option(min=0, help="Make every Nth event malformed (0: none).")
@@ -45,6 +47,7 @@ def demo(
     from streaminfer.pipelines.devtools.demo import BROKER_MEMORY_CAP_MB, run_demo
 
     path = config or Path("configs/demo-loop.yaml" if loop else "configs/demo.yaml")
+    events = renamed(max_events, events, "--max-events", "--events")
     code = run_demo(path, events=events, rate=rate, bad_every=bad_every, workers=workers,
                     console=out, shift_after=_shift_after(shift_after, loop),
                     shift_sd=shift_sd,

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from streaminfer.cli.common import ConfigArg, Servers, err, out
+from streaminfer.cli.common import (
+    ConfigArg,
+    JsonFlag,
+    Servers,
+    err,
+    out,
+    print_json,
+    version_label,
+)
 from streaminfer.errors import ConfigError
 
 if TYPE_CHECKING:
     from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
+    from streaminfer.pipelines.feedback.status import PipelineStatus
+    from streaminfer.pipelines.rollout.status import ModelServing
     from streaminfer.pipelines.spec.schema import PipelineSpec
 
 log = logging.getLogger(__name__)
@@ -86,7 +96,7 @@ def _run_joiners(spec: PipelineSpec, bootstrap: str, *, live: bool) -> FeedbackS
     return final
 
 
-def status(path: ConfigArg) -> None:
+def status(path: ConfigArg, as_json: JsonFlag = False) -> None:
     """Print a running pipeline's counters and live metrics (from its metrics endpoint)."""
     from rich.markup import escape
     from rich.table import Table
@@ -103,6 +113,10 @@ def status(path: ConfigArg) -> None:
     url = f"http://{spec.metrics.host}:{spec.metrics.port}/metrics"
     text = fetch_metrics(url)
     status = parse_status(text)
+    models = read_serving(text)
+    if as_json:
+        print_json(_status_json(spec.name, url, status, models))
+        return
     table = Table(title=f"{spec.name} at {url}", title_justify="left")
     for column in ("workers", "events in", "predictions", "dead letters"):
         table.add_column(column, justify="right")
@@ -111,14 +125,38 @@ def status(path: ConfigArg) -> None:
     out.print(table)
     for error in status.thread_errors:  # a driver thread failed, and goes on
         out.print(f"[bold red]{escape(error.describe())}[/bold red]")
-    models = read_serving(text)
     if models:
         out.print(models_table(models))
     for (model, version), (compared, agreed) in sorted(status.shadow.items()):
         share = f"{agreed / compared:.1%}" if compared else "-"
-        out.print(f"shadow {model} v{version}: agrees with the served version on {share} of "
-                  f"{compared:,.0f} events")
+        out.print(f"shadow {model} {version_label(version)}: agrees with the served version "
+                  f"on {share} of {compared:,.0f} events")
     if status.feedback is not None:
         out.print(feedback_table(status.feedback))
     elif spec.feedback is not None:
         out.print("no feedback metrics yet (the joiners have not reported)")
+
+
+def _status_json(name: str, url: str, status: PipelineStatus,
+                 models: list[ModelServing]) -> dict[str, Any]:
+    """What ``status`` shows, as JSON: counters, models served, shadows, feedback."""
+    from dataclasses import asdict
+
+    feedback = None
+    if status.feedback is not None:
+        fb = status.feedback
+        feedback = {**{k: v for k, v in asdict(fb).items() if k != "live"},
+                    "matched": fb.matched,
+                    "live": [{"model": model, "version": version, **metrics}
+                             for (model, version), metrics in sorted(fb.live.items())]}
+    return {
+        "pipeline": name, "url": url, "workers_alive": int(status.workers_alive),
+        "events_in": int(status.events_in), "predictions": int(status.predictions),
+        "dead_letters": int(status.dead_letters),
+        "models": [asdict(m) for m in models],
+        "shadow": [{"model": model, "version": version, "compared": int(compared),
+                    "agreed": int(agreed)}
+                   for (model, version), (compared, agreed) in sorted(status.shadow.items())],
+        "feedback": feedback,
+        "thread_errors": [asdict(e) for e in status.thread_errors],
+    }

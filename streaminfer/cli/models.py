@@ -16,13 +16,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from streaminfer.cli.common import out
+from streaminfer.cli.common import JsonFlag, out, print_json
 from streaminfer.errors import ConfigError
 
 if TYPE_CHECKING:
     from streaminfer.pipelines.lifecycle.registry import ModelVersion, Registry
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 Config = Annotated[
     Optional[Path],  # noqa: UP045 - typer reads the annotation at run time
@@ -41,13 +41,14 @@ Name = Annotated[
 SHOWN_METRICS = ("roc_auc", "accuracy", "log_loss", "r2", "rmse")
 
 
-def open_registry(config: Path | None, tracking_uri: str | None,
-                  name: str | None) -> tuple[Registry, str | None]:
-    """The registry and the model name from the options and the YAML."""
+def open_registry(config: Path | None, tracking_uri: str | None, name: str | None, *,
+                  create: bool = False) -> tuple[Registry, str | None]:
+    """The registry and the model name from the options and the YAML; a local store that is
+    not there is an error unless ``create`` (only ``register`` makes one)."""
     from streaminfer.pipelines.lifecycle.registry import Registry
 
     if config is None:
-        return Registry(tracking_uri), name
+        return Registry(tracking_uri, create=create), name
     from streaminfer.pipelines.spec.loader import load_spec
 
     spec = load_spec(config)
@@ -58,7 +59,7 @@ def open_registry(config: Path | None, tracking_uri: str | None,
     refs = [m.registry_ref for m in spec.model_specs if m.registry_ref]
     if name is None and len(refs) == 1:
         name = refs[0].name
-    return Registry.from_spec(spec.registry, tracking_uri), name
+    return Registry.from_spec(spec.registry, tracking_uri, create=create), name
 
 
 def _need(name: str | None) -> str:
@@ -72,7 +73,7 @@ def versions_table(registry: Registry, name: str) -> Table:
     table = Table(title=f"{name} ({registry.uri})", title_justify="left")
     for column in ("version", "aliases", "made by", "parent", "gate", "metrics", "sha256",
                    "created"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # narrow: wrap, never cut a hash with …
     for version in registry.versions(name):
         table.add_row(version.version, ", ".join(version.aliases) or "-",
                       version.tags.get("produced_by", "-"),
@@ -95,11 +96,30 @@ def _metrics(metrics: dict[str, float]) -> str:
     return ", ".join(shown) or "-"
 
 
+def versions_json(registry: Registry, name: str) -> list[dict[str, object]]:
+    """What :func:`versions_table` shows, as JSON: the full sha256, every metric logged."""
+    return [{"version": v.version, "aliases": list(v.aliases),
+             "produced_by": v.tags.get("produced_by"),
+             "parent_version": v.tags.get("parent_version"), "gate": v.tags.get("gate"),
+             "gate_reason": v.tags.get("gate_reason"),
+             "metrics": {k: m for k, m in registry.metrics(v).items() if not math.isnan(m)},
+             "sha256": v.sha256, "source": v.source,
+             "created": datetime.fromtimestamp(v.created_ms / 1000, timezone.utc).isoformat()}
+            for v in registry.versions(name)]
+
+
 @app.command("list")
 def list_models(name: Name = None, config: Config = None,
-                tracking_uri: TrackingUri = None) -> None:
+                tracking_uri: TrackingUri = None, as_json: JsonFlag = False) -> None:
     """The registered models, or one model's versions with their aliases and metrics."""
     registry, name = open_registry(config, tracking_uri, name)
+    if as_json:
+        print_json({"registry": registry.uri, "model": name,
+                    "versions": versions_json(registry, name)} if name is not None else
+                   {"registry": registry.uri,
+                    "models": [{"name": each, "aliases": registry.aliases(each)}
+                               for each in registry.names()]})
+        return
     if name is not None:
         out.print(versions_table(registry, name))
         return
@@ -177,8 +197,9 @@ def canary(
             raise ConfigError(f"{target.uri} was rejected by the gate "
                               f"({target.tags.get(TAG_GATE_REASON, 'no reason recorded')}); "
                               "pass --force to run it as a canary anyway")
+        registry.verify(target)  # before the share tag: a refused canary leaves no trace
         registry.tag(target, {CANARY_SHARE_TAG: str(share)})
-    registry.apply(name, moves)
+    registry.apply(name, moves, verified=() if stop else (moves.set["canary"],))
     _said(name, moves.set, moves.remove)
     if not stop:
         out.print(f"  answering {share:.0%} of the events")
@@ -197,7 +218,7 @@ def register(
     from streaminfer.pipelines.lifecycle.registry import Lineage
 
     read_model_file(file)  # exists, and matches a .sha256 beside it if there is one
-    registry, _ = open_registry(config, tracking_uri, name)
+    registry, _ = open_registry(config, tracking_uri, name, create=True)
     version = registry.register_model(name, file, metrics={}, lineage=Lineage("import"))
     if alias:
         registry.set_alias(name, alias, version.version)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from streaminfer.cli.common import out
+from streaminfer.cli.common import out, renamed
 
 if TYPE_CHECKING:
     from streaminfer.pipelines.spec.schema import PipelineSpec
@@ -37,7 +37,9 @@ def optimize(
     config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--config", "-c", help="Pipeline YAML: feature names (source.features or "
         "source.features_field), batching.max_size, optimize and registry sections.")] = None,
-    label: Annotated[str, typer.Option(help="The label column.")] = "label",
+    label_field: Annotated[str, typer.Option(help="The label column.")] = "label",
+    label_old: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--label", hidden=True, help="The old name of --label-field.")] = None,
     max_loss: Annotated[Optional[float], typer.Option(  # noqa: UP045
         min=0, help="Reject variants whose primary metric (accuracy; RMSE for regressors) is "
         "worse than the original's by more than this share (0.005 = 0.5%; default: the "
@@ -72,6 +74,7 @@ def optimize(
     from streaminfer.pipelines.spec.loader import load_spec
     from streaminfer.pipelines.spec.optimize_spec import OptimizeSpec
 
+    label = renamed(label_field, label_old, "--label-field", "--label", "label")
     table_data = read_table(data)
     spec = load_spec(config) if config else None
     registry = Registry.from_spec(spec.registry if spec else None, tracking_uri)

@@ -232,7 +232,7 @@ def test_demo_stops_by_itself_and_its_numbers_add_up(tmp_path, ray_address):
     config["ray"] = {"address": ray_address}
     config["model"]["path"] = str(tmp_path / "models/breast_cancer.onnx")
     path = write_yaml(tmp_path / "demo.yaml", config)
-    result = streaminfer("demo", "--events", "1000", "--rate", "1000", "--config", path,
+    result = streaminfer("demo", "--max-events", "1000", "--rate", "1000", "--config", path,
                          timeout=240, env={**os.environ, "COLUMNS": "120"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(result.stdout[result.stdout.rindex("{"):])

@@ -68,6 +68,26 @@ def test_fp16_is_a_valid_model_with_float32_inputs_and_outputs(
     assert np.abs(before["probabilities"] - after["probabilities"]).max() < 0.01
 
 
+def test_fp16_of_a_plain_mlp_whose_graph_starts_with_a_cast(
+    dataset_factory: Callable[[str], Dataset],
+) -> None:
+    """No Scaler in front: skl2onnx starts the graph with ``Cast(X)``, which the converter
+    used to drop, leaving a MatMul of float32 and float16 that ONNX Runtime cannot load."""
+    from sklearn.neural_network import MLPClassifier
+
+    from streaminfer.pipelines.lifecycle.trainers import export_onnx
+
+    data = dataset_factory("wine_mlp")
+    X = data.X.astype(np.float32)
+    model = export_onnx(MLPClassifier(hidden_layer_sizes=(16,), max_iter=500, random_state=0)
+                        .fit(X, data.y), X)
+    assert onnx.load_model_from_string(model).graph.node[0].op_type == "Cast"
+    half = to_fp16(model)
+    before, after = outputs(model, X), outputs(half, X)
+    assert after["probabilities"].dtype == np.float32
+    assert np.abs(before["probabilities"] - after["probabilities"]).max() < 0.01
+
+
 @pytest.mark.parametrize("level", LEVELS)
 def test_offline_graph_optimization_keeps_the_outputs(
     level: str, wine: tuple[bytes, np.ndarray]

@@ -33,7 +33,13 @@ def test_parquet_csv_and_jsonl_through_a_glob_with_dead_letters(
     csv_rows[5]["mean_radius"] = None  # an empty CSV cell: null
     pcsv.write_csv(pa.Table.from_pylist(csv_rows), tmp_path / "in" / "b.csv")
     with open(tmp_path / "in" / "b.csv", "a") as handle:
-        handle.write("e-extra,1,2\n")  # too few columns
+        handle.write("e-extra,1,2\n")  # too few columns: line 302
+    text = (tmp_path / "in" / "b.csv").read_text().splitlines()
+    texture = text[0].split(",").index('"mean_texture"')
+    cells = text[10].split(",")  # row e309: one cell is text, the rest of the column not
+    cells[texture] = "0.13x"
+    text[10] = ",".join(cells)
+    (tmp_path / "in" / "b.csv").write_text("\n".join(text) + "\n")
     lines = [orjson.dumps(row) for row in dataset_rows(dataset, 300, start=600)]
     lines[7:7] = [b"{oops", b"[1, 2]"]
     (tmp_path / "in" / "c.jsonl").write_bytes(b"\n".join(lines) + b"\n")
@@ -42,18 +48,25 @@ def test_parquet_csv_and_jsonl_through_a_glob_with_dead_letters(
     summary = batch(spec, str(tmp_path / "in" / "?.*"), str(tmp_path / "out"),
                     output_format="jsonl")
 
-    assert (summary.rows, summary.predictions, summary.dead_letters) == (903, 899, 4)
+    assert (summary.rows, summary.predictions, summary.dead_letters) == (903, 898, 5)
     assert summary.units == 4 and summary.complete
     ids = [p["id"] for p in predictions_in(tmp_path / "out")]
-    assert sorted(ids) == sorted(f"e{i}" for i in range(900) if i != 305)
-    reasons = sorted((r["headers"]["error.type"], r["headers"]["source.topic"].rsplit("/", 1)[1])
+    assert sorted(ids) == sorted(f"e{i}" for i in range(900) if i not in (305, 309))
+    reasons = sorted((r["headers"]["error.type"], r["headers"]["source.topic"].rsplit("/", 1)[1],
+                      r["headers"].get("error.field"))
                      for r in dead_letters_in(tmp_path / "out"))
-    assert reasons == [("invalid_csv_row", "b.csv"), ("invalid_json", "c.jsonl"),
-                       ("non_numeric_feature", "b.csv"), ("not_an_object", "c.jsonl")]
-    kept = {r["headers"]["error.type"]: r for r in dead_letters_in(tmp_path / "out")}
-    assert kept["invalid_json"]["value"] == "{oops"
-    assert kept["non_numeric_feature"]["headers"]["error.field"] == "mean_radius"
-    assert orjson.loads(kept["non_numeric_feature"]["value"])["id"] == "e305"
+    assert reasons == [("invalid_csv_row", "b.csv", None), ("invalid_json", "c.jsonl", None),
+                       ("non_numeric_feature", "b.csv", "mean_radius"),
+                       ("non_numeric_feature", "b.csv", "mean_texture"),
+                       ("not_an_object", "c.jsonl", None)]
+    kept = {(r["headers"]["error.type"], r["headers"].get("error.field")): r
+            for r in dead_letters_in(tmp_path / "out")}
+    assert kept["invalid_json", None]["value"] == "{oops"
+    assert orjson.loads(kept["non_numeric_feature", "mean_radius"]["value"])["id"] == "e305"
+    texture_letter = kept["non_numeric_feature", "mean_texture"]
+    assert orjson.loads(texture_letter["value"])["id"] == "e309"
+    assert texture_letter["headers"]["source.offset"] == "11"
+    assert kept["invalid_csv_row", None]["headers"]["source.offset"] == "302"
 
 
 def test_topic_ranges_by_offsets_and_by_latest_are_exact(

@@ -33,10 +33,27 @@ def test_bad_options_are_one_line(
     config = write_pipeline()
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x.parquet").write_bytes(b"PAR1")
-    code, lines = _run([str(config), "--output", str(tmp_path / "out"), *extra],
+    code, lines = _run([str(config), "--out", str(tmp_path / "out"), *extra],
                        monkeypatch, capsys)
     assert code == 2
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
+
+
+@pytest.mark.parametrize(("out", "words"), [
+    (["--output", "a"], "matches no data file"),  # the old name still works
+    (["-o", "a"], "matches no data file"),
+    (["--out", "a", "--output", "b"], "--output is the old name of --out: give --out only"),
+    ([], "give --out: a folder for the part files, or kafka:TOPIC"),
+])
+def test_out_and_its_old_name(
+    out: list[str], words: str, write_pipeline: Callable[..., Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = write_pipeline()
+    monkeypatch.chdir(tmp_path)
+    code, lines = _run([str(config), "--input", "missing/*.parquet", *out], monkeypatch, capsys)
+    assert code == 2
+    assert len(lines) == 1 and words in lines[0], lines
 
 
 def test_the_progress_bar_shows_rows_rate_and_eta() -> None:

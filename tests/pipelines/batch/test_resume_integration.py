@@ -37,7 +37,7 @@ def _big_parquet(path: Path, dataset) -> None:
 
 def _command(config: Path, source: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "streaminfer.cli", "batch", str(config),
-            "--input", str(source), "--output", str(out), "--no-progress"]
+            "--input", str(source), "--out", str(out), "--no-progress"]
 
 
 def _done(manifest: Path) -> int:

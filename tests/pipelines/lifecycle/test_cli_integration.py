@@ -4,6 +4,8 @@ SQLite store, models trained from a shipped dataset)."""
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from rich.console import Console
 
+from streaminfer.cli.models import versions_table
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
 from tests.fixtures.cli import one_clear_error, streaminfer, streaminfer_here
@@ -57,6 +61,27 @@ def test_models_list_promote_rollback_and_register(
     assert "rejected: roc_auc fell" in lines["2"] and "roc_auc 0.9877" in lines["2"]
     everything = streaminfer_here("models", "list", *uri, cwd=tmp_path)
     assert everything.stdout.strip() == "bc: challenger=v3, champion=v1"
+    narrow = Console(width=80, record=True, file=io.StringIO())
+    narrow.print(versions_table(registry, "bc"))
+    shown = narrow.export_text()
+    assert "…" not in shown and max(map(len, shown.splitlines())) <= 80, shown
+    hashes: dict[str, str] = {}  # version -> its sha256 cell, folded over lines
+    version = ""
+    for line in shown.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if len(cells) == 8:
+            version = cells[0] or version
+            hashes[version] = hashes.get(version, "") + cells[6]
+    assert hashes["3"] == registry.resolve("bc", "3").sha256[:12], shown
+    as_json = json.loads(streaminfer_here("models", "list", "bc", "--json", *uri,
+                                          cwd=tmp_path).stdout)
+    assert [(v["version"], v["aliases"], v["gate"]) for v in as_json["versions"]] == [
+        ("3", ["challenger"], "passed"), ("2", [], "rejected"), ("1", ["champion"], None)]
+    assert as_json["versions"][1]["gate_reason"] == "roc_auc fell"
+    assert as_json["versions"][0]["metrics"] == {"roc_auc": 0.987654}
+    assert as_json["versions"][0]["sha256"] == registry.resolve("bc", "3").sha256
+    assert json.loads(streaminfer_here("models", "list", "--json", *uri, cwd=tmp_path).stdout)[
+        "models"] == [{"name": "bc", "aliases": {"challenger": "3", "champion": "1"}}]
 
     promoted = streaminfer_here("models", "promote", "bc", *uri, cwd=tmp_path)
     assert promoted.stdout.strip() == "bc: champion -> v3, previous -> v1, challenger removed"
@@ -116,3 +141,43 @@ def test_retrain_from_files_registers_a_challenger(
     message = one_clear_error(streaminfer_here("retrain", single, cwd=tmp_path))
     assert "only one class (0) among" in message and "training examples" in message
     assert [v.version for v in registry.versions("bc")] == ["1"]
+
+
+def test_a_version_whose_artifact_changed_gets_no_role(
+    registry: Registry, train_onnx: TrainOnnx, dataset_factory: Callable[[str], Dataset],
+    tmp_path: Path,
+) -> None:
+    data = dataset_factory("breast_cancer")
+    onnx = train_onnx(data.X, data.y, "bc")
+    registry.register_model("bc", onnx, metrics={}, lineage=Lineage("import"))
+    changed = registry.register_model("bc", onnx, metrics={}, lineage=Lineage("retrain", "1"))
+    registry.set_alias("bc", "champion", "1")
+    registry.set_alias("bc", "challenger", "2")
+    stored = Path(changed.source.removeprefix("file://")) / "model.onnx"
+    stored.write_bytes(stored.read_bytes() + b"\0")
+    uri = ("--tracking-uri", registry.uri)
+
+    for move in (("promote",), ("shadow",), ("canary", "--share", "0.2")):
+        message = one_clear_error(streaminfer_here("models", *move, "bc", *uri, cwd=tmp_path))
+        assert ("models:/bc/2: the stored model.onnx has sha256 " in message
+                and f"but the registry recorded {changed.sha256}" in message), message
+        assert registry.aliases("bc") == {"champion": "1", "challenger": "2"}, move
+    assert "canary_share" not in registry.resolve("bc", "2").tags
+    registry.register_model("bc", onnx, metrics={}, lineage=Lineage("retrain", "1"))
+    intact = streaminfer_here("models", "promote", "bc", "--version", "3", *uri, cwd=tmp_path)
+    assert intact.stdout.strip() == "bc: champion -> v3, previous -> v1", intact.stderr
+    registry.set_alias("bc", "previous", "2")
+    back = one_clear_error(streaminfer_here("models", "rollback", "bc", *uri, cwd=tmp_path))
+    assert "models:/bc/2: the stored model.onnx has sha256 " in back
+    assert registry.aliases("bc") == {"champion": "3", "previous": "2", "challenger": "2"}
+
+
+@pytest.mark.parametrize("command", [("list",), ("promote", "bc"), ("rollback", "bc"),
+                                     ("shadow", "bc", "--stop")])
+def test_reading_a_registry_that_is_not_there_creates_none(
+    command: tuple[str, ...], tmp_path: Path,
+) -> None:
+    message = one_clear_error(streaminfer_here("models", *command, cwd=tmp_path))
+    assert (f"no registry at {tmp_path / 'mlflow.db'} (sqlite:///mlflow.db)" in message
+            and "--config PIPELINE.yaml, --tracking-uri or MLFLOW_TRACKING_URI" in message), message
+    assert list(tmp_path.iterdir()) == []

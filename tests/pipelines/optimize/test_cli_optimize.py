@@ -74,6 +74,10 @@ def test_bad_input_is_one_line(model_factory: Callable[[str], Path], tmp_path: P
     (tmp_path / "rows.csv").write_text("a,b\n1,2\n")
     no_label = streaminfer("optimize", model, "--data", tmp_path / "rows.csv", "--out", tmp_path)
     assert no_label.returncode == 2 and "no label column 'label'" in no_label.stderr
+    for name in ("--label-field", "--label"):  # the old name still works
+        named = streaminfer("optimize", model, "--data", tmp_path / "rows.csv", "--out",
+                            tmp_path, name, "y")
+        assert named.returncode == 2 and "no label column 'y'" in named.stderr, named.stderr
     (tmp_path / "rows.csv").write_text("a,label\n1,0\n")
     levels = streaminfer("optimize", model, "--data", tmp_path / "rows.csv", "--out", tmp_path,
                          "--prune", "0.5,1.5")

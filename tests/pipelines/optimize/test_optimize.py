@@ -5,6 +5,7 @@ inapplicable techniques say why."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,12 +19,15 @@ from streaminfer.operators.labelled_rows import LabelledRows
 from streaminfer.operators.model_runner import OnnxModel, read_model_file, sha256_hex
 from streaminfer.operators.profile import Profile, profile_path
 from streaminfer.operators.quality import classifier_metrics
+from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.lifecycle.registry import Registry
 from streaminfer.pipelines.online.drift_monitor import load_profile
+from streaminfer.pipelines.optimize.recipes import Inputs, Recipe
 from streaminfer.pipelines.optimize.registration import open_model, register_best
 from streaminfer.pipelines.optimize.report import reasons, table, write_json, write_png
 from streaminfer.pipelines.optimize.run import Report
 from streaminfer.pipelines.optimize.timing import Speed
+from streaminfer.pipelines.optimize.variants import build_variant
 from streaminfer.pipelines.spec.model_spec import ModelSpec
 
 Run = tuple[Report, Path, LabelledRows]
@@ -109,6 +113,23 @@ def test_the_linear_model_skips_what_cannot_apply_and_says_why(linear_run: Run) 
         else:
             assert v.status in ("original", "accepted"), (v.name, v.reason)
             assert v.agreement == 1.0 or v.technique == "fp16"
+
+
+def test_a_variant_that_does_not_load_leaves_no_file(
+    model_factory: Callable[[str], Path], dataset_factory: Callable[[str], Dataset],
+    tmp_path: Path,
+) -> None:
+    def broken(model: bytes, inputs: Inputs) -> bytes:  # a valid graph ONNX Runtime refuses
+        proto = onnx.load_model_from_string(model)
+        proto.graph.node[0].op_type = "NoSuchOperator"
+        return bytes(proto.SerializeToString())
+
+    X = dataset_factory("breast_cancer").X[:20].astype(np.float32)
+    built = build_variant(Recipe("broken", "none", make=broken),
+                          model_factory("breast_cancer").read_bytes(),
+                          Inputs("X", X), X, tmp_path, threads=1)
+    assert built.status == "failed" and built.reason.startswith("does not run on ONNX Runtime")
+    assert built.path is None and list(tmp_path.iterdir()) == []
 
 
 def test_report_json_png_and_table(digits_run: Run, tmp_path: Path) -> None:
