@@ -27,6 +27,7 @@ MODULES = [
     "streaminfer.pipelines.runtime.candidates",
     "streaminfer.pipelines.lifecycle.roles",
     "streaminfer.cli.common",
+    "streaminfer.operators.partition_lag",
 ]
 
 

@@ -11,29 +11,15 @@ to one record batch short; docs/operations.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from streaminfer.errors import BrokerError
+from streaminfer.operators.partition_lag import PartitionLag
 from streaminfer.pipelines.kafka.factory import new_admin, new_consumer
 from streaminfer.pipelines.kafka.topic_metadata import exact_end_offsets, wait_for_partitions
-
-
-@dataclass(frozen=True)
-class PartitionLag:
-    """One partition of a group, at one moment."""
-
-    committed: int | None
-    """The group's committed offset (the next record it will read); None: nothing committed."""
-    end: int
-    """The high watermark: the offset the next record written to the partition will get."""
-    lag: int
-    """Records the group has not committed yet (``end - committed``; without a committed
-    offset, from where the group would start: the log start for ``earliest``, none for
-    ``latest``)."""
 
 
 class LagProbe:

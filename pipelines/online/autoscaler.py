@@ -42,14 +42,14 @@ from prometheus_client import CollectorRegistry
 
 from streaminfer.errors import PipelineError, StreamInferError
 from streaminfer.operators import metric_names as names
-from streaminfer.pipelines.kafka.lag_probe import LagProbe, PartitionLag
+from streaminfer.operators.partition_lag import PartitionLag, partition_name
+from streaminfer.pipelines.kafka.lag_probe import LagProbe
 from streaminfer.pipelines.online.scaling_rules import (
     PartitionState,
     ScalingDecision,
     bounds,
     decide,
     observe,
-    tp_name,
 )
 from streaminfer.pipelines.runtime.driver_thread import DriverThread
 from streaminfer.pipelines.spec.schema import PipelineSpec, WorkerAutoscaleSpec
@@ -250,16 +250,16 @@ class WorkerAutoscaler:
     def _report_stuck(self, decision: ScalingDecision, now: float) -> None:
         """A warning when a partition becomes stuck, an info line when it no longer is."""
         stuck = set(decision.stuck)
-        for tp in sorted(stuck - self._warned):
+        for tp in sorted(stuck - self._warned, key=lambda tp: (tp.topic, tp.partition)):
             state = self.states[tp]
             log.warning("autoscaler: partition %s is stuck: lag %d, committed offset %s has "
                         "not moved for %.0fs; more workers would not help, so its lag is not "
-                        "counted (a poison record or a hung consumer?)", tp_name(tp),
+                        "counted (a poison record or a hung consumer?)", partition_name(tp),
                         state.lag, state.committed, now - state.still_since)
         for tp in sorted(self._warned - stuck):
             now_state = self.states.get(tp)
             log.info("autoscaler: partition %s is no longer stuck (committed offset %s, lag %s)",
-                     tp_name(tp), now_state.committed if now_state else None,
+                     partition_name(tp), now_state.committed if now_state else None,
                      now_state.lag if now_state else None)
         self._warned = stuck
 

@@ -12,16 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from kafka import TopicPartition
-
-from streaminfer.pipelines.kafka.lag_probe import PartitionLag
+from streaminfer.operators.partition_lag import Partition, PartitionLag, partition_name
 from streaminfer.pipelines.spec.schema import WorkerAutoscaleSpec
 
 Direction = Literal["up", "down", "hold"]
-
-
-def tp_name(tp: TopicPartition) -> str:
-    return f"{tp.topic}/{tp.partition}"
 
 
 @dataclass(frozen=True)
@@ -39,10 +33,10 @@ class PartitionState:
 
 
 def observe(
-    previous: Mapping[TopicPartition, PartitionState],
-    measured: Mapping[TopicPartition, PartitionLag],
+    previous: Mapping[Partition, PartitionState],
+    measured: Mapping[Partition, PartitionLag],
     now: float,
-) -> dict[TopicPartition, PartitionState]:
+) -> dict[Partition, PartitionState]:
     """Fold one measurement into the per-partition states.
 
     A partition's clock restarts whenever its committed offset moves or its lag is zero: only
@@ -77,7 +71,7 @@ class ScalingDecision:
     """Lag of every partition."""
     counted_lag: int
     """Lag that drives scaling: every partition but the stuck ones."""
-    stuck: tuple[TopicPartition, ...] = ()
+    stuck: tuple[Partition, ...] = ()
 
     @property
     def lag_per_worker(self) -> float:
@@ -93,7 +87,7 @@ def bounds(spec: WorkerAutoscaleSpec, partitions: int) -> tuple[int, int]:
 
 
 def decide(
-    states: Mapping[TopicPartition, PartitionState], *, now: float, workers: int,
+    states: Mapping[Partition, PartitionState], *, now: float, workers: int,
     partitions: int, last_change_at: float | None, spec: WorkerAutoscaleSpec,
 ) -> ScalingDecision:
     """How many workers there should be now. Pure: no I/O, the time is an argument.
@@ -102,13 +96,14 @@ def decide(
     ``None`` means never, and no cooldown applies.
     """
     fewest, most = bounds(spec, partitions)
-    stuck = tuple(sorted(tp for tp, s in states.items() if s.stuck(now, spec.stuck_after_s)))
+    stuck = tuple(sorted((tp for tp, s in states.items() if s.stuck(now, spec.stuck_after_s)),
+                         key=lambda tp: (tp.topic, tp.partition)))
     lag = sum(s.lag for s in states.values())
     counted = lag - sum(states[tp].lag for tp in stuck)
     note = ""
     if stuck:
         note = ("; not counting stuck " + ", ".join(
-            f"{tp_name(tp)} (lag {states[tp].lag} at offset {states[tp].committed})"
+            f"{partition_name(tp)} (lag {states[tp].lag} at offset {states[tp].committed})"
             for tp in stuck))
     case = _Case(spec, workers, partitions, fewest, most, counted,
                  math.inf if last_change_at is None else now - last_change_at)

@@ -12,7 +12,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from streaminfer.errors import BrokerError
-from streaminfer.pipelines.kafka.lag_probe import LagProbe, PartitionLag
+from streaminfer.operators.partition_lag import PartitionLag
+from streaminfer.pipelines.kafka.lag_probe import LagProbe
 from streaminfer.pipelines.online.scaling_rules import PartitionState, decide, observe
 from streaminfer.pipelines.spec.schema import WorkerAutoscaleSpec
 

@@ -18,7 +18,7 @@ from kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from streaminfer.errors import BrokerError, PipelineError
-from streaminfer.pipelines.kafka.lag_probe import PartitionLag
+from streaminfer.operators.partition_lag import PartitionLag
 from streaminfer.pipelines.online.autoscaler import WorkerAutoscaler
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from tests.fixtures.autoscaling import TOPIC, tp
