@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any, Protocol
 
 from kafka.errors import KafkaError
@@ -71,7 +72,8 @@ class KafkaSink:
         the positions of those not acknowledged) if any was refused or not acknowledged in
         time. Returns how many were acknowledged."""
         pending, self._pending = self._pending, []
-        self._producer.flush(timeout=timeout_s)
+        with suppress(KafkaError):  # KafkaTimeoutError past timeout_s: the futures say which
+            self._producer.flush(timeout=timeout_s)
         failed = [i for i, f in enumerate(pending) if not f.succeeded()]
         if failed:
             future = pending[failed[0]]
