@@ -282,8 +282,9 @@ class JoinLoop(Loop[JoinerStats]):
     def _flush(self, *, final: bool) -> None:
         """Mark what was read, then deliver the outbox: produce, await every ack (sending
         again only what was not acknowledged), then commit what is safe. Running, it retries
-        until acknowledged or stopped; ``final`` (or stopping), it gives up after
-        ``sink.delivery.attempts``, uncommitted: a successor joins those records again."""
+        until acknowledged or asked to stop (then :meth:`finish` tries again); ``final``, it
+        gives up after ``sink.delivery.attempts``, uncommitted: a successor joins those
+        records again."""
         if self.outbox and not self._mark_read():
             return  # produce only what a successor would know it may have produced
 
@@ -295,10 +296,11 @@ class JoinLoop(Loop[JoinerStats]):
             log.warning("%s: %s; producing the %d records not acknowledged again in %.1fs",
                         self.joiner_id, exc, len(self.outbox), delay)
 
-        done = self.deliver(produce, lambda _: self._delivered(),
-                            give_up=final or self.stopping, on_retry=retry)
-        if not done.delivered:
+        done = self.deliver(produce, lambda _: self._delivered(), give_up=final,
+                            on_retry=retry)
+        if not done.delivered:  # asked to stop (finish tries again), or given up
             self.metrics.record_retry()
+        if not done.delivered and final:
             log.warning("%s: giving up on %d records uncommitted after %d attempt(s) (%s); "
                         "they will be joined again", self.joiner_id, len(self.outbox),
                         done.attempts, done.error)

@@ -162,3 +162,23 @@ def test_a_successor_does_not_publish_again_what_was_stored_before_a_give_up() -
     assert examples(sink) == [f"e{i}" for i in range(10)]  # each once
     assert again.state.counts["replayed_match"] == 6
     assert committed(log)[("predictions", 1)] == 4
+
+
+def test_a_running_joiner_retries_past_the_attempts_until_asked_to_stop() -> None:
+    log, sink = topics(), MemorySink()
+    loop = joiner(log, sink)
+    feed(log, range(0, 3), partition=0)
+    sink.refuse(None)
+    flush = sink.flush
+
+    def stopped_at_the_sixth(timeout_s: float | None = None) -> int:
+        if sink.flushes == 5:
+            loop.request_stop()  # as the actor's drain does, from another thread
+        return flush(timeout_s)
+
+    sink.flush = stopped_at_the_sixth  # type: ignore[method-assign]
+    flush_due(loop)  # running: retries beyond delivery.attempts (4) until the stop
+    assert sink.flushes == 6 and examples(sink) == []
+    loop.run()  # finish: attempts more, then gives up
+    assert sink.flushes == 6 + 4 and log.committed.get(GROUP) is None
+    assert loop.stats().produce_retries == 10
