@@ -93,7 +93,7 @@ def drain_source(spec: PipelineSpec, bootstrap: str, count: int) -> dict[str, An
         deadline = time.monotonic() + TIMEOUT_S
         while loop.metrics.stats.events_in < count and time.monotonic() < deadline:
             loop.step()
-        loop._finish_all(attempts=3)
+        loop.finish()
         stats = loop.metrics.stats
     finally:
         loop.close()

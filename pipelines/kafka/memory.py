@@ -7,7 +7,8 @@ to and rebalances at will. :class:`MemorySink` has
 :class:`~streaminfer.pipelines.kafka.sink.KafkaSink`'s: records sent are acknowledged at
 :meth:`MemorySink.flush`, unless the test made the next flushes refuse them or hold them
 pending (a flush then times out, and held records may still land later, as with a broker).
-No thread, no wait: a poll answers at once.
+:class:`MemoryTopics` holds topics and committed offsets for consumers with manually assigned
+partitions (:class:`MemoryConsumer`, the joiner's). No thread, no wait: a poll answers at once.
 
 >>> source, sink = MemorySource("events", partitions=2), MemorySink()
 >>> source.subscribe(lambda tps: None, lambda tps: None)
@@ -23,11 +24,13 @@ No thread, no wait: a poll answers at once.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError
+from kafka.structs import OffsetAndMetadata
 
 from streaminfer.operators.records import Record, SourceRecord
 from streaminfer.pipelines.kafka.sink import SinkError
@@ -139,15 +142,18 @@ class Sent:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int | None = None  # None: by its key
 
 
 class MemorySink:
     """Topics in memory that hold what was acknowledged, in order.
 
     ``refuse(n)``: the next ``n`` flushes (``None``: all) report a refusal and their records
-    are lost; ``hold(n)``: the next ``n`` flushes time out with the records pending, which
-    land (late: duplicates of a retry) at :meth:`release`; ``refuse_sends``: :meth:`send`
-    itself raises (no metadata, record too large).
+    are lost (``refuse(n, where)``: only those ``where`` matches, the others are stored);
+    ``hold(n)``: the next ``n`` flushes time out with the records pending, which land (late:
+    duplicates of a retry) at :meth:`release`; ``refuse_sends``: :meth:`send` itself raises
+    (no metadata, record too large). A refused flush says which records it refused
+    (:attr:`SinkError.failed`).
     """
 
     def __init__(self) -> None:
@@ -159,10 +165,13 @@ class MemorySink:
         self._pending: list[Sent] = []
         self._held: list[Sent] = []
         self._refusals: int | None = 0
+        self._refused_where: Callable[[Sent], bool] | None = None
         self._holds = 0
 
-    def refuse(self, flushes: int | None) -> None:
-        self._refusals = flushes
+    def refuse(self, flushes: int | None, where: Callable[[Sent], bool] | None = None) -> None:
+        """The next ``flushes`` flushes (``None``: all) refuse the records ``where`` matches
+        (default: all of them); the others of those flushes are stored."""
+        self._refusals, self._refused_where = flushes, where
 
     def hold(self, flushes: int) -> None:
         self._holds = flushes
@@ -176,26 +185,34 @@ class MemorySink:
         return [s.value for s in self.topics.get(topic, [])]
 
     def send(self, topic: str, key: bytes | None, value: bytes | None,
-             headers: list[tuple[str, bytes]] | None = None) -> None:
+             headers: list[tuple[str, bytes]] | None = None,
+             partition: int | None = None) -> None:
         if self.refuse_sends:
             raise SinkError(f"cannot send to {topic}: refused before queueing")
-        self._pending.append(Sent(topic, key, value, tuple(headers or ())))
+        self._pending.append(Sent(topic, key, value, tuple(headers or ()), partition))
 
     def flush(self, timeout_s: float | None = None) -> int:
-        """Acknowledge every record sent since the last flush, or raise :class:`SinkError`."""
+        """Acknowledge every record sent since the last flush, or raise :class:`SinkError`
+        with the positions of those not acknowledged (the others are stored)."""
         self.flushes += 1
         pending, self._pending = self._pending, []
         if self._refusals is None or self._refusals > 0:
             if self._refusals is not None:
                 self._refusals -= 1
-            self.refused += len(pending)
-            raise SinkError(f"{len(pending)} of {len(pending)} records not acknowledged: "
-                            f"refused (flush {self.flushes})")
+            where = self._refused_where
+            failed = [i for i, sent in enumerate(pending) if where is None or where(sent)]
+            self.refused += len(failed)
+            refused = set(failed)
+            self._write([sent for i, sent in enumerate(pending) if i not in refused])
+            if failed:
+                raise SinkError(f"{len(failed)} of {len(pending)} records not acknowledged: "
+                                f"refused (flush {self.flushes})", failed)
+            return len(pending)
         if self._holds > 0:
             self._holds -= 1
             self._held += pending
             raise SinkError(f"{len(pending)} of {len(pending)} records not acknowledged: "
-                            "not acknowledged in time")
+                            "not acknowledged in time", range(len(pending)))
         self._write(pending)
         return len(pending)
 
@@ -204,4 +221,72 @@ class MemorySink:
             self.topics.setdefault(record.topic, []).append(record)
 
     def close(self, timeout_s: float = 10.0) -> None:
+        self.closed = True
+
+
+class MemoryTopics:
+    """Topics in memory and the offsets each group committed on them, read by consumers with
+    manually assigned partitions (kafka-python's ``KafkaConsumer.assign``: the joiner's)."""
+
+    def __init__(self, partitions: Mapping[str, int]) -> None:
+        """``partitions``: how many each topic has."""
+        self.log: dict[TopicPartition, list[SourceRecord]] = {
+            TopicPartition(topic, p): [] for topic, count in partitions.items()
+            for p in range(count)}
+        self.committed: dict[str | None, dict[TopicPartition, int]] = {}
+
+    def append(self, topic: str, partition: int, value: bytes | None,
+               key: bytes | None = None, timestamp: int = 0) -> SourceRecord:
+        """Write one record to a partition (its offset is the next one)."""
+        records = self.log[TopicPartition(topic, partition)]
+        record = SourceRecord(topic, partition, len(records), timestamp, key, value)
+        records.append(record)
+        return record
+
+    def consumer(self, group_id: str | None) -> MemoryConsumer:
+        """A consumer committing under ``group_id``."""
+        return MemoryConsumer(self, group_id)
+
+
+class MemoryConsumer:
+    """The part of kafka-python's ``KafkaConsumer`` a manually assigned reader uses: assign,
+    poll (a dict of records by partition), committed, commit, close. A partition assigned is
+    read from its group's committed offset (else from the start)."""
+
+    def __init__(self, topics: MemoryTopics, group_id: str | None) -> None:
+        self.topics, self.group_id = topics, group_id
+        self.positions: dict[TopicPartition, int] = {}
+        self.commits: list[Offsets] = []  # every commit, in order
+        self.refuse_commits = 0  # the next commits raise CommitFailedError
+        self.closed = False
+
+    def assign(self, tps: Iterable[TopicPartition]) -> None:
+        self.positions = {tp: self.committed(tp) or 0 for tp in tps}
+
+    def poll(self, timeout_ms: int = 0, max_records: int = 500
+             ) -> dict[TopicPartition, list[Record]]:
+        out: dict[TopicPartition, list[Record]] = {}
+        room = max_records
+        for tp in sorted(self.positions):
+            take = self.topics.log[tp][self.positions[tp]:self.positions[tp] + room]
+            if take:
+                out[tp] = list(take)
+                self.positions[tp] += len(take)
+                room -= len(take)
+        return out
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        return self.topics.committed.get(self.group_id, {}).get(tp)
+
+    def commit(self, offsets: Mapping[TopicPartition, Any]) -> None:
+        """Commit (values: offsets, or ``OffsetAndMetadata``)."""
+        if self.refuse_commits:
+            self.refuse_commits -= 1
+            raise CommitFailedError("not committed (refused by the test)")
+        plain = {tp: o.offset if isinstance(o, OffsetAndMetadata) else int(o)
+                 for tp, o in offsets.items()}
+        self.commits.append(plain)
+        self.topics.committed.setdefault(self.group_id, {}).update(plain)
+
+    def close(self, autocommit: bool = False) -> None:
         self.closed = True

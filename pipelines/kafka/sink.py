@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any, Protocol
 
 from kafka.errors import KafkaError
@@ -11,7 +13,15 @@ from streaminfer.pipelines.kafka.factory import new_producer
 
 
 class SinkError(BrokerError):
-    """Some records were not acknowledged; nothing of their batch may be committed."""
+    """Some records were not acknowledged; nothing of their batch may be committed.
+
+    ``failed``: the positions (in send order since the last flush) of the records not
+    acknowledged, when the sink knows them (a flush); the others were stored, so a caller may
+    send only these again. ``None``: which ones is not known."""
+
+    def __init__(self, message: str, failed: Sequence[int] | None = None) -> None:
+        super().__init__(message)
+        self.failed = None if failed is None else tuple(failed)
 
 
 class Sink(Protocol):
@@ -58,14 +68,18 @@ class KafkaSink:
         self._pending.append(future)
 
     def flush(self, timeout_s: float | None = None) -> int:
-        """Wait for every record sent since the last flush; raise :class:`SinkError` if any
-        was refused. Returns how many were acknowledged."""
+        """Wait for every record sent since the last flush; raise :class:`SinkError` (with
+        the positions of those not acknowledged) if any was refused or not acknowledged in
+        time. Returns how many were acknowledged."""
         pending, self._pending = self._pending, []
-        self._producer.flush(timeout=timeout_s)
-        failed = [f for f in pending if not f.succeeded()]
+        with suppress(KafkaError):  # KafkaTimeoutError past timeout_s: the futures say which
+            self._producer.flush(timeout=timeout_s)
+        failed = [i for i, f in enumerate(pending) if not f.succeeded()]
         if failed:
-            first = failed[0].exception if failed[0].is_done else "not acknowledged in time"
-            raise SinkError(f"{len(failed)} of {len(pending)} records not acknowledged: {first}")
+            future = pending[failed[0]]
+            first = future.exception if future.is_done else "not acknowledged in time"
+            raise SinkError(f"{len(failed)} of {len(pending)} records not acknowledged: {first}",
+                            failed)
         return len(pending)
 
     def close(self, timeout_s: float = 10.0) -> None:

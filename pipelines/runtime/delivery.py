@@ -1,10 +1,11 @@
 """Deliver one batch: produce its outputs, await every ack, retry by one policy, then commit.
 
-The one at-least-once primitive of the runtime: the scoring loop (online worker) and a batch
-job's topic output use it; the feedback joiner can. Offsets are committed only after an
-attempt whose every record the broker acknowledged; an attempt that fails is made again
+The one at-least-once primitive of the runtime: the scoring loop (online worker), the join
+loop (feedback joiner) and a batch job's topic output use it. Offsets are committed only after
+an attempt whose every record the broker acknowledged; an attempt that fails is made again
 after the policy's pause (awaited on ``stop``, so a stop cuts it short), and a batch given up
-is never committed.
+is never committed. An :class:`Outbox` sends again only the records the broker did not
+acknowledge (those it stored are not published twice).
 
 >>> from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 >>> calls = []
@@ -23,9 +24,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
-from streaminfer.pipelines.kafka.sink import SinkError
+from streaminfer.pipelines.kafka.sink import Sink, SinkError
 from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 
 T = TypeVar("T")
@@ -74,3 +75,67 @@ def deliver(
             continue
         commit(result)
         return Delivery(attempts=attempt, result=result)
+
+
+class Outgoing(NamedTuple):
+    """One record to produce (``partition`` None: by its key)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int | None = None
+
+
+class Outbox:
+    """Records to produce until every one is acknowledged: after a failed attempt only those
+    the sink did not acknowledge remain (all of them when it cannot say which), so a retry
+    does not publish again what the broker stored.
+
+    >>> from streaminfer.pipelines.kafka.memory import MemorySink
+    >>> sink, box = MemorySink(), Outbox()
+    >>> box.add(Outgoing("a", None, b"1")); box.add(Outgoing("b", None, b"2"))
+    >>> sink.refuse(1, where=lambda sent: sent.topic == "b")
+    >>> box.produce(sink, None)
+    Traceback (most recent call last):
+    ...
+    streaminfer.pipelines.kafka.sink.SinkError: 1 of 2 records not acknowledged: refused (flush 1)
+    >>> [r.topic for r in box.records], box.produce(sink, None), sink.values("a")
+    (['b'], 1, [b'1'])
+    """
+
+    def __init__(self) -> None:
+        self.records: list[Outgoing] = []
+
+    def add(self, record: Outgoing) -> None:
+        self.records.append(record)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def produce(self, sink: Sink, timeout_s: float | None) -> int:
+        """Send what remains, await every ack (up to ``timeout_s``) and empty the outbox;
+        how many were acknowledged (an empty outbox does not flush). Raises
+        :class:`SinkError` when any was not, keeping only those (a record not acknowledged
+        *in time* may still land: sent again, it is then there twice). The sink carries
+        only this outbox's records between flushes (the positions it reports are theirs)."""
+        if not self.records:
+            return 0
+        sent, error = 0, None
+        try:
+            for record in self.records:
+                sink.send(record.topic, record.key, record.value, partition=record.partition)
+                sent += 1
+        except SinkError as refused:  # not even queued: learn what became of those before
+            error = refused
+        try:
+            sink.flush(timeout_s)
+            unacked: set[int] = set()
+        except SinkError as exc:
+            if exc.failed is None:
+                raise  # which ones is not known: all are sent again
+            unacked, error = set(exc.failed), error or exc
+        acked = sent - len(unacked)
+        self.records = [r for i, r in enumerate(self.records) if i in unacked or i >= sent]
+        if error is not None:
+            raise error
+        return acked

@@ -1,14 +1,16 @@
 """The join loop: read predictions and labels of the same partitions, join, produce, commit.
 
-:class:`JoinLoop` is plain Python (one thread); ``actor.py`` runs it in a Ray actor. It owns
-partition i of the predictions topic and partition i of the labels topic together, for the
-partitions it is given (manual assignment, computed by the pool: no rebalance can separate
-the two halves of a partition). Every ``feedback.flush_every_ms`` it produces what it joined
-(and the expired predictions, to ``feedback.unmatched_topic``), waits for every
-acknowledgement, and then commits, per partition of each topic, only up to the lowest offset
-still pending: a joiner that dies loses nothing, its successor reads the pending entries
-again. Before it produces, it commits how far it has read under a second group
-(``<group>-read``), so a successor knows which records it reads again.
+:class:`JoinLoop` is a :class:`~streaminfer.pipelines.runtime.loop.Loop` (plain Python, one
+thread); ``joiner_actor.py`` runs it in a Ray actor. It owns partition i of the predictions
+topic and partition i of the labels topic together, for the partitions it is given (manual
+assignment, computed by the pool: no rebalance can separate the two halves of a partition).
+Every ``feedback.flush_every_ms`` it delivers what it joined (and the expired predictions, to
+``feedback.unmatched_topic``) by the spec's ``sink.delivery`` policy: it produces its outbox,
+awaits every acknowledgement (sending again only the records not acknowledged), and then
+commits, per partition of each topic, only up to the lowest offset still pending: a joiner
+that dies loses nothing, its successor reads the pending entries again. Before it produces,
+it commits how far it has read under a second group (``<group>-read``), so a successor knows
+which records it reads again.
 
 It remembers what it joined across restarts: the examples of prediction partition i go to
 partition i of the training topic, and with its input offsets the joiner commits (under its
@@ -22,14 +24,13 @@ example is out is not joined again (``replayed_match``), and a later label for i
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
-from collections.abc import Hashable
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, Protocol
 
 import orjson
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
@@ -42,13 +43,15 @@ from streaminfer.operators.join_state import (
 )
 from streaminfer.operators.live_window import LiveWindow
 from streaminfer.operators.records import Record
-from streaminfer.pipelines.kafka.sink import KafkaSink, Sink, SinkError
+from streaminfer.pipelines.kafka.factory import new_consumer
+from streaminfer.pipelines.kafka.sink import KafkaSink, Sink
+from streaminfer.pipelines.runtime.delivery import Outbox, Outgoing
 from streaminfer.pipelines.runtime.joiner_metrics import JoinerMetrics, JoinerStats
-from streaminfer.pipelines.runtime.joiner_restore import read_published
+from streaminfer.pipelines.runtime.joiner_restore import Restored, read_published
+from streaminfer.pipelines.runtime.loop import Loop
 from streaminfer.pipelines.spec.feedback_spec import FeedbackSpec
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
-from streaminfer.waiting import backoff_s
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,27 @@ def score_of(outputs: dict[str, Any], fb: FeedbackSpec) -> Any:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-class JoinLoop:
+class JoinConsumer(Protocol):
+    """What the joiner needs of a consumer: kafka-python's ``KafkaConsumer`` with manually
+    assigned partitions (or the in-memory twin ``pipelines.kafka.memory.MemoryConsumer``)."""
+
+    def assign(self, partitions: list[TopicPartition]) -> None: ...
+
+    def poll(self, timeout_ms: int = ..., max_records: int = ...
+             ) -> Mapping[TopicPartition, Sequence[Record]]: ...
+
+    def committed(self, tp: TopicPartition) -> int | None: ...
+
+    def commit(self, offsets: dict[TopicPartition, Any]) -> None: ...
+
+    def close(self, autocommit: bool = ...) -> None: ...
+
+
+#: Reads back the ids on the joiner's partitions of the training topic, from these offsets.
+ReadBack = Callable[[dict[int, int]], Restored]
+
+
+class JoinLoop(Loop[JoinerStats]):
     """One joiner over ``partitions`` until :meth:`request_stop`.
 
     With ``shadow_topic`` it joins a shadow's predictions (that topic) to the labels instead,
@@ -88,8 +111,16 @@ class JoinLoop:
 
     def __init__(self, spec: PipelineSpec, bootstrap_servers: str, joiner_id: str,
                  partitions: list[int], *, sink: Sink | None = None,
+                 consumer: Callable[[str], JoinConsumer] | None = None,
+                 read_back: ReadBack | None = None,
                  shadow_topic: str | None = None) -> None:
+        """``sink``: where examples go (default: a :class:`KafkaSink`); ``consumer(group)``:
+        a consumer committing under that group (default: one from ``new_consumer``);
+        ``read_back``: how a restore reads the training topic (default:
+        :func:`read_published`). The loop closes what it is given (the in-memory twins of
+        ``pipelines.kafka.memory`` test its logic)."""
         assert spec.feedback is not None
+        super().__init__(spec.sink.delivery)
         fb = self.fb = spec.feedback
         self.spec, self.joiner_id = spec, joiner_id
         self.shadow = shadow_topic is not None
@@ -97,10 +128,16 @@ class JoinLoop:
                                         "prediction", fb.labels_topic: "label"}
         config = client_config(spec.kafka, bootstrap_servers)
         config["client_id"] = f"{spec.kafka.client_id}-{joiner_id}"
+        self.read_back: ReadBack = read_back or (lambda starts: read_published(
+            config, fb.training_topic, starts, example_id, timeout_s=RESTORE_TIMEOUT_S))
         self.sink = sink or KafkaSink(config, linger_ms=fb.flush_every_ms,
                                       compression=spec.sink.compression)
         try:
-            self.consumer, self.marks = self._consumers(config, partitions)
+            self.consumer, self.marks = self._consumers(
+                consumer or (lambda group: new_consumer(
+                    config, group_id=group, auto_offset_reset="earliest",
+                    fetch_max_wait_ms=fb.fetch_max_wait_ms, max_poll_records=MAX_POLL_RECORDS)),
+                partitions)
         except BaseException:
             self.sink.close()
             raise
@@ -112,31 +149,26 @@ class JoinLoop:
         self.restore_committed: dict[int, int | None] = {}
         self.training_end: dict[int, int] = {}  # next offset of our examples, per partition
         self.training_out: Counter[int] = Counter()  # examples in the outbox, per partition
-        self._config, self._partitions = config, partitions
+        self._partitions = partitions
         self.window = LiveWindow(fb.live.window, int(fb.live.max_age_s * 1000))
         self.metrics = JoinerMetrics(joiner_id, partitions)
         self.positions: dict[tuple[Side, int], int] = {}
         self.committed: dict[tuple[Side, int], int] = {}
-        self.outbox: list[tuple[str, bytes | None, bytes, int | None]] = []
+        self.outbox = Outbox()
         self.examples = self.unmatched = 0  # in the outbox
-        self._stop = threading.Event()
-        self._running = False
         self._next_flush = time.monotonic()
 
-    def _consumers(self, config: dict[str, Any],
-                   partitions: list[int]) -> tuple[KafkaConsumer, KafkaConsumer]:
+    def _consumers(self, new: Callable[[str], JoinConsumer],
+                   partitions: list[int]) -> tuple[JoinConsumer, JoinConsumer]:
         """The reader of both topics' ``partitions`` (manually assigned, committing under the
         feedback group) and the committer of read marks (``<group>-read``)."""
         group = self.fb.consumer_group(self.spec.source.group_id) + (
             "-shadow" if self.shadow else "")
-        consumer = KafkaConsumer(
-            **config, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
-            fetch_max_wait_ms=self.fb.fetch_max_wait_ms, max_poll_records=MAX_POLL_RECORDS,
-        )
+        consumer = new(group)
         self.tps = [TopicPartition(topic, p) for topic in self.topics for p in partitions]
         consumer.assign(self.tps)
         try:
-            marks = KafkaConsumer(**config, group_id=f"{group}-read", enable_auto_commit=False)
+            marks = new(f"{group}-read")
         except BaseException:
             consumer.close(autocommit=False)
             raise
@@ -151,7 +183,7 @@ class JoinLoop:
                 marks[(self.topics[tp.topic], tp.partition)] = mark
         return marks
 
-    def _restore(self, config: dict[str, Any], partitions: list[int]) -> None:
+    def _restore(self, partitions: list[int]) -> None:
         """Remember as joined the ids already on this joiner's partitions of the training
         topic, read from the restore start its last owner committed (in the loop's thread,
         before the first poll: a long restore does not hold up the pool's start)."""
@@ -160,9 +192,7 @@ class JoinLoop:
                       for p in partitions}
         self.restore_committed = {p: self.consumer.committed(TopicPartition(training, p))
                                   for p in partitions}
-        restored = read_published(config, training,
-                                  {p: s or 0 for p, s in self.restore_committed.items()},
-                                  example_id, timeout_s=RESTORE_TIMEOUT_S)
+        restored = self.read_back({p: s or 0 for p, s in self.restore_committed.items()})
         now = time.monotonic()
         self.state.restore(restored.ids, now)
         for p in partitions:
@@ -174,20 +204,14 @@ class JoinLoop:
         log.info("%s: %d joined ids restored from %d examples on %s", self.joiner_id,
                  len(restored.ids), restored.examples, training)
 
-    def request_stop(self) -> None:
-        self._stop.set()
+    def start(self) -> None:
+        """Read back what was joined, before the first poll (not a shadow's joiner)."""
+        if not self.shadow and not self.restore_start:
+            self._restore(self._partitions)
 
-    def run(self) -> None:
-        """Join until asked to stop; then produce and commit what is joined."""
-        self._running = True
-        try:
-            if not self.shadow and not self.restore_start:
-                self._restore(self._config, self._partitions)
-            while not self._stop.is_set():
-                self.step()
-            self._flush(final=True)
-        finally:
-            self._running = False
+    def finish(self) -> None:
+        """Deliver and commit what is joined, giving up after ``sink.delivery.attempts``."""
+        self._flush(final=True)
 
     def step(self) -> None:
         """Poll, join, expire; flush and commit when due."""
@@ -197,14 +221,14 @@ class JoinLoop:
             self._take(self.topics[tp.topic], records, now)
         for entry in self.state.expire(now):
             if self.fb.unmatched_topic is not None and not self.shadow:  # replayed too
-                self.outbox.append((self.fb.unmatched_topic, _key(entry.key), entry.value,
-                                    None))
+                self.outbox.add(Outgoing(self.fb.unmatched_topic, _key(entry.key),
+                                         entry.value))
                 self.unmatched += 1
         if now >= self._next_flush:
             self._flush(final=False)
             self._next_flush = time.monotonic() + self.fb.flush_every_ms / 1000
 
-    def _take(self, side: Side, records: list[Record], now: float) -> None:
+    def _take(self, side: Side, records: Sequence[Record], now: float) -> None:
         invalid = 0
         for record in records:
             where = (side, record.partition)
@@ -245,8 +269,8 @@ class JoinLoop:
         prediction = orjson.loads(raw)
         example = labelled_example(prediction, label[0], label[1])
         if not self.shadow:
-            self.outbox.append((self.fb.training_topic, _key(join_key(example["id"])),
-                                orjson.dumps(example), partition))
+            self.outbox.add(Outgoing(self.fb.training_topic, _key(join_key(example["id"])),
+                                     orjson.dumps(example), partition))
             self.training_out[partition] += 1
             self.examples += 1
         score = score_of(example["outputs"], self.fb)
@@ -256,26 +280,33 @@ class JoinLoop:
                             delay_ms=int(example["label_delay_ms"] or 0))
 
     def _flush(self, *, final: bool) -> None:
-        """Produce the outbox, await every ack (retrying), then commit what is safe."""
+        """Mark what was read, then deliver the outbox: produce, await every ack (sending
+        again only what was not acknowledged), then commit what is safe. Running, it retries
+        until acknowledged or asked to stop (then :meth:`finish` tries again); ``final``, it
+        gives up after ``sink.delivery.attempts``, uncommitted: a successor joins those
+        records again."""
         if self.outbox and not self._mark_read():
             return  # produce only what a successor would know it may have produced
-        attempt = 0
-        while self.outbox:
-            attempt += 1
-            try:
-                for topic, key, value, partition in self.outbox:
-                    self.sink.send(topic, key, value, partition=partition)
-                self.sink.flush()
-                break
-            except SinkError as exc:
-                self.metrics.record_retry()
-                if (final or self._stop.is_set()) and attempt >= 3:
-                    log.warning("%s: giving up on %d records uncommitted (%s); they will be "
-                                "joined again", self.joiner_id, len(self.outbox), exc)
-                    return
-                log.warning("%s: %s; producing again", self.joiner_id, exc)
-                time.sleep(backoff_s(attempt))  # a pause between attempts, nothing to await
-        self.outbox.clear()
+
+        def produce(attempt: int) -> int:
+            return self.outbox.produce(self.sink, self.delivery.ack_timeout_s)
+
+        def retry(attempt: int, exc: Exception, delay: float) -> None:
+            self.metrics.record_retry()
+            log.warning("%s: %s; producing the %d records not acknowledged again in %.1fs",
+                        self.joiner_id, exc, len(self.outbox), delay)
+
+        done = self.deliver(produce, lambda _: self._delivered(), give_up=final,
+                            on_retry=retry)
+        if not done.delivered:  # asked to stop (finish tries again), or given up
+            self.metrics.record_retry()
+        if not done.delivered and final:
+            log.warning("%s: giving up on %d records uncommitted after %d attempt(s) (%s); "
+                        "they will be joined again", self.joiner_id, len(self.outbox),
+                        done.attempts, done.error)
+
+    def _delivered(self) -> None:
+        """After every record of the outbox was acknowledged: count, then commit."""
         self._note_training_end()
         counts = self.state.counts
         self.metrics.record_flush(

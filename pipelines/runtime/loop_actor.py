@@ -1,5 +1,5 @@
-"""The shell of a Ray actor that runs one loop in a thread: the source worker and the feedback
-joiner are each this shell around their own loop.
+"""The shell of a Ray actor that runs one :class:`~streaminfer.pipelines.runtime.loop.Loop` in a
+thread: the source worker and the feedback joiner are each this shell around their own loop.
 
 Set-up errors are kept and reported by :meth:`LoopActor.ready`, so the driver shows one clear
 line. An unexpected crash of the loop ends the process, and Ray restarts the actor (up to its
@@ -15,32 +15,18 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from kafka.errors import KafkaError
 
 from streaminfer.errors import StreamInferError
 from streaminfer.pipelines.process.heap import freeze_heap
+from streaminfer.pipelines.runtime.loop import Loop
 
 log = logging.getLogger(__name__)
 
 S = TypeVar("S")
-S_co = TypeVar("S_co", covariant=True)
-
-
-class HostedLoop(Protocol[S_co]):
-    """What a loop offers its actor."""
-
-    def run(self) -> None: ...
-
-    def request_stop(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def stats(self, families: bool = True) -> S_co: ...
-
-
-L = TypeVar("L", bound=HostedLoop[Any])
+L = TypeVar("L", bound=Loop[Any])
 
 
 class LoopActor(Generic[L, S]):

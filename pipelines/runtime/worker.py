@@ -1,14 +1,14 @@
 """A source worker: poll -> micro-batch -> score -> produce -> wait for acks -> commit.
 
-:class:`ScoringLoop` is the loop itself (plain Python, one thread); :class:`SourceWorker` is
-the Ray actor that runs one loop in a thread of its own and answers ``stats``/``stop``.
+:class:`ScoringLoop` is the loop itself (a :class:`~streaminfer.pipelines.runtime.loop.Loop`:
+plain Python, one thread); :class:`SourceWorker` is the Ray actor that runs one loop in a
+thread of its own and answers ``stats``/``stop``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections import Counter as Tally
 from collections import deque
@@ -28,7 +28,7 @@ from streaminfer.pipelines.kafka.source import KafkaSource, Source
 from streaminfer.pipelines.process.log_levels import setup_actor_logging
 from streaminfer.pipelines.runtime.assembly import build_scorer
 from streaminfer.pipelines.runtime.candidates import ShadowTally
-from streaminfer.pipelines.runtime.delivery import deliver
+from streaminfer.pipelines.runtime.loop import Loop
 from streaminfer.pipelines.runtime.loop_actor import LoopActor
 from streaminfer.pipelines.runtime.model_backends import ModelUnavailableError
 from streaminfer.pipelines.runtime.model_store import ModelSource
@@ -98,7 +98,7 @@ def first_offsets(records: list[Record]) -> dict[TopicPartition, int]:
     return {TopicPartition(topic, part): offset for (topic, part), offset in first.items()}
 
 
-class ScoringLoop:
+class ScoringLoop(Loop[WorkerStats]):
     """One consumer-group member scoring its partitions until :meth:`request_stop`."""
 
     def __init__(
@@ -111,6 +111,7 @@ class ScoringLoop:
         letters go, by default a :class:`KafkaSink` made by :func:`make_sink`. The loop
         closes both (the in-memory twins of ``pipelines.kafka.memory`` test its logic).
         ``profiles``: training profiles by model name, whose drift bins it counts."""
+        super().__init__(spec.sink.delivery)
         self.spec = spec
         self.worker_id = worker_id
         self.metrics = WorkerMetrics(worker_id, os.getpid())
@@ -124,7 +125,6 @@ class ScoringLoop:
         self.batcher: MicroBatcher[Record] = MicroBatcher(
             spec.batching.max_size, spec.batching.max_wait_ms
         )
-        self.delivery = spec.sink.delivery
         self.sink = sink or make_sink(spec, bootstrap_servers, worker_id)
         try:
             self.source = source or make_source(spec, bootstrap_servers, worker_id)
@@ -137,28 +137,17 @@ class ScoringLoop:
         except BaseException:
             self.close()
             raise
-        self._stop = threading.Event()
-        self._running = False
         self._next_lag_at = 0.0
         self._unassigned_since: float | None = time.monotonic()
 
-    def request_stop(self) -> None:
-        self._stop.set()
-
-    def run(self) -> None:
-        """Score until asked to stop; then finish what it holds and commit.
+    def finish(self) -> None:
+        """Finish what it holds and commit (when asked to stop).
 
         The consumer stays in the group (its heartbeats go on) until :meth:`close`: stopping
         several workers drains them all first and only then lets them leave, so no worker
         is pulled into a rebalance by another one's departure while it shuts down.
         """
-        self._running = True
-        try:
-            while not self._stop.is_set():
-                self.step()
-            self._finish_all()
-        finally:
-            self._running = False
+        self._finish_all()
 
     def close(self) -> None:
         """Leave the group and close the clients (after :meth:`run` returned)."""
@@ -254,9 +243,8 @@ class ScoringLoop:
             if isinstance(exc, ModelUnavailableError):
                 batch = self.scorer.prepare(records)  # the model call again
 
-        done = deliver(produce, lambda _: self._commit(records), policy=self.delivery,
-                       give_up=give_up, stop=self._stop,
-                       retryable=(SinkError, ModelUnavailableError), on_retry=retry)
+        done = self.deliver(produce, lambda _: self._commit(records), give_up=give_up,
+                            retryable=(SinkError, ModelUnavailableError), on_retry=retry)
         if done.result is None:
             self.metrics.record_retry()
             self._abandon(records, done.attempts, done.error)

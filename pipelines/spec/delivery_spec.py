@@ -10,15 +10,16 @@ from streaminfer.pipelines.spec.base import FrozenModel
 
 
 class DeliverySpec(FrozenModel):
-    """Produce, await every ack, then commit: the retry policy of one batch (online workers
-    and batch jobs writing to topics)."""
+    """Produce, await every ack, then commit: the retry policy of one batch (online workers,
+    feedback joiners and batch jobs writing to topics)."""
 
     attempts: int = Field(
         3, ge=1, le=1_000,
-        description="Produce attempts of one batch where giving up is allowed: a worker that "
-        "is stopping or losing its partitions (the batch is left uncommitted and read again "
-        "by the partitions' next owner), and a batch job's unit (the job fails). A running "
-        "worker retries until the broker acks or it is stopped.",
+        description="Produce attempts of one batch where giving up is allowed: a worker or a "
+        "feedback joiner that is stopping, a worker losing its partitions (the batch is left "
+        "uncommitted and read again by the partitions' next owner), and a batch job's unit "
+        "(the job fails). A running worker or joiner retries until the broker acks or it is "
+        "stopped.",
     )
     backoff_s: tuple[Annotated[float, Field(ge=0, le=600)], ...] = Field(
         (0.1, 0.5, 1.0, 2.0, 5.0), min_length=1,

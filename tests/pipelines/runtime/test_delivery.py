@@ -1,4 +1,5 @@
-"""One delivery: retry by the spec's policy, commit only after an acknowledged attempt."""
+"""One delivery: retry by the spec's policy, commit only after an acknowledged attempt; an
+outbox sends again only what was not acknowledged."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import threading
 
 import pytest
 
+from streaminfer.pipelines.kafka.memory import MemorySink
 from streaminfer.pipelines.kafka.sink import SinkError
-from streaminfer.pipelines.runtime.delivery import deliver
+from streaminfer.pipelines.runtime.delivery import Outbox, Outgoing, deliver
 from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 
 POLICY = DeliverySpec(attempts=3, backoff_s=(0.0, 0.0))
@@ -72,3 +74,43 @@ def test_an_error_that_is_not_retryable_propagates_uncommitted():
     with pytest.raises(ValueError):
         deliver(produce, committed.append, policy=POLICY, give_up=True)
     assert committed == []
+
+
+def outbox_of(count: int) -> Outbox:
+    box = Outbox()
+    for i in range(count):
+        box.add(Outgoing("t", None, str(i).encode(), partition=i % 2))
+    return box
+
+
+def test_an_outbox_delivered_with_partial_refusals_stores_each_record_once():
+    sink, box = MemorySink(), outbox_of(6)
+    sink.refuse(2, where=lambda sent: sent.partition == 1)
+    done = deliver(lambda attempt: box.produce(sink, 1.0), lambda acked: None, policy=POLICY,
+                   give_up=True)
+    assert done.delivered and done.attempts == 3 and done.result == 3  # the last 3 acked
+    assert sorted(sink.values("t")) == [str(i).encode() for i in range(6)]
+    assert sink.refused == 2 * 3 and len(box) == 0
+
+
+def test_an_outbox_whose_sink_cannot_say_which_failed_keeps_every_record():
+    class Vague(MemorySink):
+        def flush(self, timeout_s: float | None = None) -> int:
+            super().flush(timeout_s)
+            raise SinkError("something was not acknowledged")
+
+    box = outbox_of(4)
+    with pytest.raises(SinkError, match="something"):
+        box.produce(Vague(), 1.0)
+    assert len(box) == 4
+
+
+def test_an_outbox_refused_before_queueing_keeps_what_was_not_sent():
+    sink, box = MemorySink(), outbox_of(3)
+    sink.refuse_sends = True
+    with pytest.raises(SinkError, match="before queueing"):
+        box.produce(sink, 1.0)
+    assert len(box) == 3 and sink.values("t") == []
+    sink.refuse_sends = False
+    assert box.produce(sink, 1.0) == 3 and len(box) == 0
+    assert box.produce(sink, 1.0) == 0 and sink.flushes == 2  # nothing left: no flush
