@@ -33,7 +33,7 @@ from streaminfer.pipelines.rollout.follower import AliasFollower, start_follower
 from streaminfer.pipelines.rollout.status import ModelServing, models_serving
 from streaminfer.pipelines.runtime.driver_thread import DriverThread, ThreadError
 from streaminfer.pipelines.runtime.metrics_server import MetricsServer
-from streaminfer.pipelines.runtime.model_store import ModelSource, ModelStore
+from streaminfer.pipelines.runtime.model_store import ModelLocator, ModelStore
 from streaminfer.pipelines.runtime.ray_setup import start_ray
 from streaminfer.pipelines.runtime.stats import PipelineStats
 from streaminfer.pipelines.runtime.worker_pool import WorkerPool
@@ -121,7 +121,7 @@ class PipelineRuntime:
             self.autoscaler = WorkerAutoscaler(self, spec.workers.autoscale)
             self.autoscaler.start()
 
-    def _start_rollout(self, declared: PipelineSpec, sources: dict[str, ModelSource],
+    def _start_rollout(self, declared: PipelineSpec, sources: dict[str, ModelLocator],
                        pool: WorkerPool, *, retrains: bool) -> None:
         """A models:/NAME@ALIAS model follows its alias (hot swaps, shadow, canary, the
         rollback and promote rules); ``retrains``: the automatic retraining thread
@@ -165,14 +165,14 @@ class PipelineRuntime:
 
     def _start_models(
         self, models: dict[str, tuple[bytes, ModelInfo]]
-    ) -> dict[str, ModelSource]:
+    ) -> dict[str, ModelLocator]:
         """One store actor per model (workers and replicas fetch the bytes from it), then
         the Serve deployments of the served models. How workers reach each model."""
         import ray
 
         spec = self.spec
         store_names: dict[str, str] = {}
-        sources: dict[str, ModelSource] = {}
+        sources: dict[str, ModelLocator] = {}
         for model in spec.model_specs:
             name = model.model_name
             data, info = models[name]
@@ -184,11 +184,11 @@ class PipelineRuntime:
             if model.serving == "serve":
                 from streaminfer.pipelines.runtime.serving import DEPLOYMENT, app_name
 
-                sources[name] = ModelSource(info, store=store_names[name],
+                sources[name] = ModelLocator(info, store=store_names[name],
                                             namespace=spec.ray.namespace,
                                             deployment=DEPLOYMENT, app=app_name(spec, model))
             else:
-                sources[name] = ModelSource(info, store=store_names[name],
+                sources[name] = ModelLocator(info, store=store_names[name],
                                             namespace=spec.ray.namespace)
         if any(m.serving == "serve" for m in spec.model_specs):
             from streaminfer.pipelines.runtime import serving
@@ -197,7 +197,7 @@ class PipelineRuntime:
             serving.deploy(spec, store_names, {n: i for n, (_, i) in models.items()})
         return sources
 
-    def _start_drift(self, sources: dict[str, ModelSource]) -> DriftMonitor | None:
+    def _start_drift(self, sources: dict[str, ModelLocator]) -> DriftMonitor | None:
         """Give each model source its training profile; the driver's drift monitor."""
         drift = self.spec.drift
         if drift is None or not drift.enabled:

@@ -35,7 +35,7 @@ class ServedVersion:
 
 
 @dataclass(frozen=True)
-class ModelSource:
+class ModelLocator:
     """How a worker reaches one model: the store actor holding its bytes (and, on Ray Serve, the
     version a rollout deployed), and for ``serve`` the Serve deployment running it, with
     what the driver learnt loading it."""
@@ -53,7 +53,7 @@ class ModelSource:
         assert self.store is not None
         return ray.get_actor(self.store, namespace=self.namespace)
 
-    def load_served(self, model: ModelSpec) -> tuple[ModelBackend, Profile | None]:
+    def load_current(self, model: ModelSpec) -> tuple[ModelBackend, Profile | None]:
         """The version the pipeline runs now (colocated: a session over the store's bytes;
         on Ray Serve: a handle on its application) and its training profile."""
         import ray

@@ -31,13 +31,13 @@ from streaminfer.pipelines.runtime.candidates import ShadowTally
 from streaminfer.pipelines.runtime.loop import Loop
 from streaminfer.pipelines.runtime.loop_actor import LoopActor
 from streaminfer.pipelines.runtime.model_backends import ModelUnavailableError
-from streaminfer.pipelines.runtime.model_store import ModelSource
+from streaminfer.pipelines.runtime.model_store import ModelLocator
 from streaminfer.pipelines.runtime.model_swaps import ModelSwaps
 from streaminfer.pipelines.runtime.scoring import BatchScorer, PreparedBatch, ScoredBatch
 from streaminfer.pipelines.runtime.worker_metrics import WorkerMetrics, WorkerStats
 from streaminfer.pipelines.runtime.worker_models import (
     load_candidates,
-    swap_served,
+    swap_to_current,
     sync_candidate,
 )
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
@@ -302,14 +302,14 @@ class SourceWorker(LoopActor[ScoringLoop, WorkerStats]):
 
     def __init__(
         self, spec: PipelineSpec, bootstrap_servers: str, worker_id: str,
-        models: dict[str, ModelSource],
+        models: dict[str, ModelLocator],
     ) -> None:
         setup_actor_logging()  # `streaminfer -v` reaches here (common/log_levels.py)
         self.spec, self.models = spec, models
 
         def build() -> ScoringLoop:
             # What serves now: after a swap, a restarted worker takes the promoted version.
-            loaded = {m.model_name: models[m.model_name].load_served(m)
+            loaded = {m.model_name: models[m.model_name].load_current(m)
                       for m in spec.model_specs}
             scorer = build_scorer(spec, {name: backend for name, (backend, _) in loaded.items()})
             load_candidates(scorer, spec, models)  # a restarted worker resumes them too
@@ -323,7 +323,7 @@ class SourceWorker(LoopActor[ScoringLoop, WorkerStats]):
         """Serve the version model ``name``'s store holds now, from the loop's next batch
         boundary (loaded here, off the loop); the version it serves."""
         loop = self._loop()
-        return swap_served(loop.scorer, loop.swaps, loop.drift, self._model(name),
+        return swap_to_current(loop.scorer, loop.swaps, loop.drift, self._model(name),
                            self.models[name], timeout_s)
 
     def set_candidate(self, name: str, timeout_s: float = 30.0) -> str:

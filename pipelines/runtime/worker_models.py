@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from streaminfer.errors import StreamInferError
 from streaminfer.operators.drift import DriftTally
-from streaminfer.pipelines.runtime.model_store import ModelSource
+from streaminfer.pipelines.runtime.model_store import ModelLocator
 from streaminfer.pipelines.runtime.model_swaps import ModelSwaps
 from streaminfer.pipelines.runtime.scoring import BatchScorer
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
@@ -13,7 +13,7 @@ from streaminfer.waiting import wait_until
 
 
 def load_candidates(scorer: BatchScorer, spec: PipelineSpec,
-                    models: dict[str, ModelSource]) -> None:
+                    models: dict[str, ModelLocator]) -> None:
     """Before the loop starts: the candidates the stores hold (after a restart too)."""
     for model in spec.model_specs:
         if model.serving != "serve":
@@ -23,15 +23,15 @@ def load_candidates(scorer: BatchScorer, spec: PipelineSpec,
                 scorer.set_candidate(model.model_name, candidate)
 
 
-def swap_served(scorer: BatchScorer, swaps: ModelSwaps, drift: DriftTally, model: ModelSpec,
-                source: ModelSource, timeout_s: float) -> str:
+def swap_to_current(scorer: BatchScorer, swaps: ModelSwaps, drift: DriftTally, model: ModelSpec,
+                locator: ModelLocator, timeout_s: float) -> str:
     """Run the store's version (on Ray Serve: call the application deployed for it) from the
     next batch boundary, its drift counted against its own training profile from there; the
     version now serving. On Ray Serve, it returns once no call to the replaced version is
     outstanding, so its application can go without failing a batch."""
     name = model.model_name
     current = scorer.backends[name]
-    backend, profile = source.load_served(model)
+    backend, profile = locator.load_current(model)
     if (backend.info.sha256, backend.info.version) == (current.info.sha256,
                                                         current.info.version):
         return current.info.version
@@ -46,12 +46,12 @@ def swap_served(scorer: BatchScorer, swaps: ModelSwaps, drift: DriftTally, model
 
 
 def sync_candidate(scorer: BatchScorer, swaps: ModelSwaps, model: ModelSpec,
-                   source: ModelSource, timeout_s: float) -> str:
+                   locator: ModelLocator, timeout_s: float) -> str:
     """Run the store's candidate (or none) from the next batch boundary; what runs."""
     name = model.model_name
     if model.serving == "serve":
         return "none (served by Ray Serve)"
-    candidate = source.load_candidate(model)
+    candidate = locator.load_candidate(model)
     if candidate is not None:
         scorer.check_replacement(name, candidate.version)
     if not swaps.candidate(name, candidate).wait(timeout_s):

@@ -15,7 +15,7 @@ from typing import Any
 
 from streaminfer.pipelines.process.log_levels import actor_options
 from streaminfer.pipelines.runtime.actor_pool import ActorPool, Actors, Reading, Series
-from streaminfer.pipelines.runtime.model_store import ModelSource
+from streaminfer.pipelines.runtime.model_store import ModelLocator
 from streaminfer.pipelines.runtime.stats import PipelineStats
 from streaminfer.pipelines.runtime.worker import SourceWorker
 from streaminfer.pipelines.runtime.worker_metrics import WorkerStats
@@ -28,7 +28,7 @@ class WorkerPool:
     their metric families are served (a retired worker's series end with it)."""
 
     def __init__(
-        self, spec: PipelineSpec, bootstrap_servers: str, sources: dict[str, ModelSource],
+        self, spec: PipelineSpec, bootstrap_servers: str, sources: dict[str, ModelLocator],
         source_partitions: int, *, series: Series | None = None, actors: Actors | None = None,
     ) -> None:
         self.spec = spec
