@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+from streaminfer.errors import ModelError
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.lifecycle.registry import Registry
@@ -108,7 +109,9 @@ def test_a_promoted_version_whose_artifact_changed_is_refused_and_the_old_one_se
     assert follower is not None
     stored = Path(registry.resolve("bc", "2").source.removeprefix("file://")) / "model.onnx"
     stored.write_bytes(stored.read_bytes() + b"\0")  # changed after registration
-    registry.promote("bc", "2")
+    with pytest.raises(ModelError, match="changed after it was registered"):
+        registry.promote("bc", "2")  # our promote checks the digest first
+    registry.set_alias("bc", "champion", "2")  # as a client that does not (the MLflow UI)
     assert wait_until(lambda: "2" in follower.following["bc"].refused, 60)
     assert "changed after it was registered; refusing" in follower.following["bc"].refused["2"]
     assert follower.serving == {"bc": "1"} and follower.history == []
