@@ -129,6 +129,5 @@ def crash_loop(crashes: Iterable[Crash], *, now: float, max_crashes: int,
 def crash_loop_line(reason: str, count: int, window_s: float) -> str:
     """The one line a crash loop stops the pipeline with."""
     return (f"workers crashed {count} times in {window_s:g} s with: {reason}; stopped. Fix "
-            "the cause (each crash's traceback is in the log, the worker's own with "
-            "`streaminfer -v`) and start again; workers.crash_loop sets how many crashes stop "
-            "the pipeline")
+            "the cause and start again (`streaminfer -v` logs each crash's traceback); "
+            "workers.crash_loop sets how many crashes stop the pipeline")

@@ -3,8 +3,9 @@ joiner are each this shell around their own loop.
 
 Set-up errors are kept and reported by :meth:`LoopActor.ready`, so the driver shows one clear
 line. An unexpected crash of the loop ends the process, and Ray restarts the actor (up to its
-``max_restarts``); first the crash's reason goes out with the counters (``stats``) until the
-driver says it read them (:meth:`LoopActor.crash_read`, or :data:`CRASH_TELL_S` passed).
+``max_restarts``); first the crash's reason (one line; its traceback too with ``-v``) goes
+out with the counters (``stats``) until the driver says it read them
+(:meth:`LoopActor.crash_read`, or :data:`CRASH_TELL_S` passed).
 Stopping is two steps, so that a pool can drain every actor before any of them leaves its
 consumer group: :meth:`~LoopActor.drain` (stop reading, finish, commit), then
 :meth:`~LoopActor.close` (leave, close the clients); ``ActorPool.retire`` does both for a
@@ -23,6 +24,7 @@ from kafka.errors import KafkaError
 
 from streaminfer.errors import StreamInferError
 from streaminfer.pipelines.process.heap import freeze_heap
+from streaminfer.pipelines.process.log_levels import is_verbose
 from streaminfer.pipelines.runtime.crash_loop import crash_text
 
 log = logging.getLogger(__name__)
@@ -86,8 +88,8 @@ class LoopActor(Generic[L, S]):
             self.loop.run()
         except Exception as exc:
             self.crash = crash_text(exc)
-            log.exception("%s: the loop crashed; exiting so Ray restarts this actor",
-                          self._name)
+            log.error("%s: the loop crashed: %s; exiting so Ray restarts this actor",
+                      self._name, self.crash, exc_info=exc if is_verbose() else None)
             self._crash_read.wait(CRASH_TELL_S)  # the driver reads the reason and counters
             os._exit(1)
 

@@ -1,12 +1,6 @@
 """A worker's run that ends (a crash, a kill) keeps its counts in the pipeline's totals, and
-workers that crash the same way again and again stop the pipeline with one line.
-
-The crash here is a poison record the loop cannot get past today: a keyless tombstone (no key,
-no value; a CDC producer writes them) is a dead letter with neither key nor value, which the
-Kafka client refuses to send (``ValueError``, not a Kafka error), so the loop crashes, Ray
-restarts the worker, and it reads the same uncommitted record again. If that ever becomes a
-plain dead letter, this test needs another record the loop crashes on.
-"""
+workers that crash the same way again and again stop the pipeline with one line (the crash:
+a poison record, ``tests/fixtures/poison.py``)."""
 
 from __future__ import annotations
 
@@ -19,19 +13,9 @@ import pytest
 
 from streaminfer.errors import PipelineError
 from streaminfer.waiting import wait_until
+from tests.fixtures.poison import keyless_tombstone
 
 pytestmark = pytest.mark.integration
-
-
-def keyless_tombstone(kafka_config: dict[str, Any], topic: str) -> None:
-    """A record with neither key nor value (kafka-python refuses to send one; librdkafka
-    does, as CDC producers do)."""
-    from confluent_kafka import Producer
-
-    producer = Producer({"bootstrap.servers": ",".join(kafka_config["bootstrap_servers"]),
-                         "log_level": 3})
-    producer.produce(topic, value=None, key=None, partition=0)
-    assert producer.flush(30) == 0
 
 
 def crash_loop_error(pipeline: Any) -> PipelineError | None:
@@ -56,9 +40,13 @@ def test_a_poison_record_crash_loop_stops_with_one_line_and_keeps_the_counts(
     keyless_tombstone(kafka_config, run.source_topic)
 
     failure: list[PipelineError] = []
-    assert wait_until(lambda: bool(failure.append(e) if (e := crash_loop_error(run.pipeline))
-                                   else False) or bool(failure), 120), \
-        "the crash loop did not stop the pipeline"
+
+    def failed() -> bool:
+        error = crash_loop_error(run.pipeline)
+        failure.extend([error] if error is not None else [])
+        return error is not None
+
+    assert wait_until(failed, 120), "the crash loop did not stop the pipeline"
     line = str(failure[0])
     assert "\n" not in line
     assert line.startswith("workers crashed 3 times in 60 s with: ValueError: Need at least one: "
