@@ -225,6 +225,12 @@ class PipelineRuntime:
                               follower.following if follower is not None else {},
                               self.retrainer[0] if self.retrainer else None)
 
+    @property
+    def last_crash(self) -> str | None:
+        """Why a worker crashed last (``None``: none did)."""
+        crash = self._monitor.last_crash if self._monitor is not None else None
+        return crash.reason if crash is not None else None
+
     def _failed(self, failure: PipelineError) -> None:
         self.failure = failure
 

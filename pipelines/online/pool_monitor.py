@@ -40,6 +40,7 @@ class PoolMonitor:
         self.rule = crash_loop or CrashLoopSpec()
         self.on_failure = on_failure
         self.crashes: list[Crash] = []  # those within the rule's window
+        self.last_crash: Crash | None = None
         self.failure: PipelineError | None = None
         self.thread = DriverThread("pool-monitor", "worker monitor", every_s, self.look)
 
@@ -66,6 +67,7 @@ class PoolMonitor:
         for crash in crashes:
             log.warning("%s crashed: %s; Ray restarts it (workers.max_restarts)", crash.actor,
                         crash.reason)
+        self.last_crash = crashes[-1]
         window = self.rule.window_s
         self.crashes = [c for c in self.crashes + crashes if now - c.at <= window]
         looping = crash_loop(self.crashes, now=now, max_crashes=self.rule.max_crashes,
