@@ -17,12 +17,12 @@ class PipelineStats:
     """The pipeline's counters, summed over the workers that answered."""
 
     workers: list[WorkerStats] = field(default_factory=list)
-    #: The last counters of the workers' runs that ended in a restart (counted in the totals).
-    earlier: list[WorkerStats] = field(default_factory=list)
     workers_expected: int = 0
     workers_dead: int = 0
     #: The last error of each driver thread that has had one (it kept going).
     thread_errors: list[ThreadError] = field(default_factory=list)
+    #: The last counters of the workers' runs that ended in a restart (counted in the totals).
+    earlier: list[WorkerStats] = field(default_factory=list)
 
     @property
     def runs(self) -> list[WorkerStats]:

@@ -82,7 +82,7 @@ class WorkerPool:
             with self._noting:
                 self._earlier += ended_incarnations(before, last)
                 earlier = list(self._earlier)
-            return PipelineStats(list(last.values()), earlier, workers_expected=stopped)
+            return PipelineStats(list(last.values()), workers_expected=stopped, earlier=earlier)
 
     def _create(self, name: str) -> Any:
         import ray
@@ -135,8 +135,8 @@ class WorkerPool:
             earlier = self._earlier + ended_incarnations(last, reading.answered)
         dead = (self.actors.dead | reading.died) & reading.asked
         last.update(reading.answered)
-        return PipelineStats(list(last.values()), earlier, workers_expected=len(reading.asked),
-                             workers_dead=len(dead))
+        return PipelineStats(list(last.values()), workers_expected=len(reading.asked),
+                             workers_dead=len(dead), earlier=earlier)
 
     def assigned(self, *, balanced: bool = False) -> bool:
         """Whether the workers own every source partition; with ``balanced``, also each
