@@ -90,8 +90,16 @@ class LoopActor(Generic[L, S]):
             self.crash = crash_text(exc)
             log.error("%s: the loop crashed: %s; exiting so Ray restarts this actor",
                       self._name, self.crash, exc_info=exc if is_verbose() else None)
-            self._crash_read.wait(CRASH_TELL_S)  # the driver reads the reason and counters
+            if self._tells_crash():  # the driver reads the reason and the last counters
+                self._crash_read.wait(CRASH_TELL_S)
             os._exit(1)
+
+    def _tells_crash(self) -> bool:
+        """Whether the loop's counters carry a crash (a worker's do, a joiner's do not)."""
+        try:
+            return isinstance(self.loop.stats(False) if self.loop else None, Crashable)
+        except Exception:
+            return False
 
     def ready(self) -> str | None:
         """``None`` once the loop runs, else why it could not start."""
