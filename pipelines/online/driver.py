@@ -63,6 +63,9 @@ class PipelineRuntime:
         self.pool: WorkerPool | None = None
         self.feedback: FeedbackService | None = None
         self._monitor: PoolMonitor | None = None
+        #: Why the pipeline failed while running (workers crashing the same way again and
+        #: again); :meth:`stats` raises it.
+        self.failure: PipelineError | None = None
         self.drift: DriftMonitor | None = None
         self.follower: AliasFollower | None = None
         self.actions = ActionLog(None)  # rollout actions; published once Kafka is known
@@ -109,7 +112,9 @@ class PipelineRuntime:
         self.pool = WorkerPool(spec, self.bootstrap_servers, sources, self.source_partitions,
                                series=self.metrics.workers if self.metrics else None)
         self.pool.scale_to(spec.workers.count)
-        self._monitor = PoolMonitor(self.pool, self.metrics, drift=self.drift).start()
+        self._monitor = PoolMonitor(self.pool, self.metrics, drift=self.drift,
+                                    crash_loop=spec.workers.crash_loop,
+                                    on_failure=self._failed).start()
         if spec.feedback is not None and spec.feedback.joiners.count > 0:
             self.feedback = FeedbackService(spec, self.bootstrap_servers, self.kafka_config,
                                             self.metrics).start()
@@ -220,6 +225,15 @@ class PipelineRuntime:
                               follower.following if follower is not None else {},
                               self.retrainer[0] if self.retrainer else None)
 
+    @property
+    def last_crash(self) -> str | None:
+        """Why a worker crashed last (``None``: none did)."""
+        crash = self._monitor.last_crash if self._monitor is not None else None
+        return crash.reason if crash is not None else None
+
+    def _failed(self, failure: PipelineError) -> None:
+        self.failure = failure
+
     def _running(self) -> WorkerPool:
         if self.pool is None:
             raise PipelineError(f"pipeline {self.spec.name} is not running")
@@ -241,7 +255,10 @@ class PipelineRuntime:
 
     def stats(self) -> PipelineStats:
         """Ask every worker for its counters; a worker that does not answer counts with its
-        last ones; with the driver threads' last errors. Changes nothing."""
+        last ones; with the driver threads' last errors. Changes nothing. Raises
+        :attr:`failure` once the pipeline failed (its workers crash again and again)."""
+        if self.failure is not None:
+            raise self.failure
         stats = self._running().stats()
         stats.thread_errors = self.thread_errors()
         return stats

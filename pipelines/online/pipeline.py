@@ -197,8 +197,10 @@ class Pipeline:
                                       feedback_table(feedback) if feedback else ""),
                                 refresh=True)
                 if stats.workers_expected and stats.workers_dead == stats.workers_expected:
+                    crash = self._runtime.last_crash if self._runtime is not None else None
                     raise PipelineError(
-                        "every worker died beyond workers.max_restarts; see the log above"
+                        "every worker died beyond workers.max_restarts"
+                        + (f"; the last crash: {crash}" if crash else "") + "; see the log above"
                     )
                 if max_events is not None and stats.events_in >= max_events:
                     return

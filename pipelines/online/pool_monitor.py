@@ -1,16 +1,27 @@
 """The driver's look at its workers, once a second: keep what it learns, publish metrics.
 
-The only place where reading the workers has effects: their last counters, deaths and
-metric families are noted in the pool (which serves the families of the workers it holds
-on the driver's ``/metrics`` endpoint), and the drift monitor gets the answers.
+The only place where reading the workers has effects: their last counters, deaths, restarts
+and metric families are noted in the pool (which serves the families of the workers it holds
+on the driver's ``/metrics`` endpoint), and the drift monitor gets the answers. Workers that
+crash with the same error ``workers.crash_loop.max_crashes`` times within its ``window_s``
+fail the pipeline with one line (:attr:`PoolMonitor.failure`, handed to ``on_failure``).
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+
+from streaminfer.errors import PipelineError
 from streaminfer.pipelines.online.drift_monitor import DriftMonitor
+from streaminfer.pipelines.runtime.crash_loop import Crash, crash_loop, crash_loop_line
 from streaminfer.pipelines.runtime.driver_thread import DriverThread
 from streaminfer.pipelines.runtime.metrics_server import MetricsServer
 from streaminfer.pipelines.runtime.worker_pool import WorkerPool
+from streaminfer.pipelines.spec.schema import CrashLoopSpec
+
+log = logging.getLogger(__name__)
 
 EVERY_S = 1.0
 
@@ -20,11 +31,17 @@ class PoolMonitor:
 
     def __init__(
         self, pool: WorkerPool, metrics: MetricsServer | None, every_s: float = EVERY_S,
-        drift: DriftMonitor | None = None,
+        drift: DriftMonitor | None = None, crash_loop: CrashLoopSpec | None = None,
+        on_failure: Callable[[PipelineError], None] | None = None,
     ) -> None:
         self.pool = pool
         self.metrics = metrics
         self.drift = drift
+        self.rule = crash_loop or CrashLoopSpec()
+        self.on_failure = on_failure
+        self.crashes: list[Crash] = []  # those within the rule's window
+        self.last_crash: Crash | None = None
+        self.failure: PipelineError | None = None
         self.thread = DriverThread("pool-monitor", "worker monitor", every_s, self.look)
 
     def start(self) -> PoolMonitor:
@@ -35,10 +52,28 @@ class PoolMonitor:
         self.thread.stop(10.0)
 
     def look(self) -> None:
-        """One reading: noted in the pool, published as metrics."""
+        """One reading: noted in the pool, published as metrics, crashes weighed."""
         reading = self.pool.read(families=self.metrics is not None)
-        self.pool.note(reading)
+        crashes = self.pool.note(reading)
         if self.metrics is not None:
             self.metrics.workers_alive.set(len(reading.answered))
         if self.drift is not None:
             self.drift.look(reading.answered)
+        if crashes:
+            self.weigh(crashes, time.time())
+
+    def weigh(self, crashes: list[Crash], now: float) -> None:
+        """Log each crash; fail the pipeline once they are a loop (once)."""
+        for crash in crashes:
+            log.warning("%s crashed: %s; Ray restarts it (workers.max_restarts)", crash.actor,
+                        crash.reason)
+        self.last_crash = crashes[-1]
+        window = self.rule.window_s
+        self.crashes = [c for c in self.crashes + crashes if now - c.at <= window]
+        looping = crash_loop(self.crashes, now=now, max_crashes=self.rule.max_crashes,
+                             window_s=window)
+        if looping is not None and self.failure is None:
+            self.failure = PipelineError(crash_loop_line(*looping, window))
+            log.error("%s", self.failure)
+            if self.on_failure is not None:
+                self.on_failure(self.failure)

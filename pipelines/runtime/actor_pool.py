@@ -65,6 +65,8 @@ class Actors(Protocol):
 
     def kill(self, actor: Any) -> None: ...
 
+    def tell(self, actor: Any, method: str) -> None: ...
+
     def ask(self, actors: dict[str, Any], method: str, args: tuple[Any, ...],
             timeout_s: float) -> dict[str, str]: ...
 
@@ -126,6 +128,10 @@ class RayActors:
         import ray
 
         ray.kill(actor, no_restart=True)
+
+    def tell(self, actor: Any, method: str) -> None:
+        """Call ``method()`` on it without waiting for an answer."""
+        getattr(actor, method).remote()
 
     def ask(self, actors: dict[str, Any], method: str, args: tuple[Any, ...],
             timeout_s: float) -> dict[str, str]:
@@ -259,6 +265,13 @@ class ActorPool(Generic[S]):
             last = dict(self._last)
         last.update(reading.answered)
         return {name: last[name] for name in sorted(reading.asked) if name in last}
+
+    def tell(self, name: str, method: str) -> None:
+        """Call ``method()`` on actor ``name`` (if in the pool) without waiting."""
+        with self._lock:
+            actor = self._actors.get(name)
+        if actor is not None:
+            self._ray.tell(actor, method)
 
     def ask_all(self, method: str, *args: Any, timeout_s: float) -> dict[str, str]:
         """Call ``method(*args)`` on every actor; actor -> its answer, or why none."""

@@ -48,6 +48,9 @@ class WorkerStats:
     drift: dict[tuple[str, str], Any] = field(default_factory=dict)
     #: Per (model, shadow version): [rows compared with the served output, rows agreeing].
     shadow: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    #: Why the loop crashed (``KeyError: 'x' (in operators/y.py)``), told before its process
+    #: ends and Ray restarts it (``pipelines/runtime/loop_actor.py``).
+    crashed: str | None = None
 
     @property
     def dead_letter_total(self) -> int:

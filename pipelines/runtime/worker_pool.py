@@ -3,18 +3,26 @@ that scales one worker at a time, swaps models and knows when its group has sett
 
 Reading (:meth:`WorkerPool.read`, :meth:`WorkerPool.stats`, :meth:`WorkerPool.assigned`)
 changes nothing; what a reading teaches (a worker's last counters, a worker dead beyond its
-restarts, its metric families) is kept by :meth:`WorkerPool.note`, which the driver's
-monitor calls.
+restarts, its metric families, a restart and the crash that caused it) is kept by
+:meth:`WorkerPool.note`, which the driver's monitor calls. The last counters of a worker's
+run that ended in a restart stay in the totals (``PipelineStats.earlier``).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from functools import partial
 from typing import Any
 
 from streaminfer.pipelines.process.log_levels import actor_options
 from streaminfer.pipelines.runtime.actor_pool import ActorPool, Actors, Reading, Series
+from streaminfer.pipelines.runtime.crash_loop import (
+    Crash,
+    Incarnation,
+    ended_incarnations,
+    new_crashes,
+)
 from streaminfer.pipelines.runtime.model_store import ModelLocator
 from streaminfer.pipelines.runtime.stats import PipelineStats
 from streaminfer.pipelines.runtime.worker import SourceWorker
@@ -38,6 +46,9 @@ class WorkerPool:
         self.actors: ActorPool[WorkerStats] = ActorPool("worker", series=series, actors=actors)
         self._next_index = 0
         self._scaling = threading.Lock()  # one scale_to or retire_all at a time
+        self._earlier: list[WorkerStats] = []  # last counters of runs ended by a restart
+        self._crashed: set[Incarnation] = set()  # runs whose end was counted as a crash
+        self._noting = threading.Lock()  # guards the two above
 
     @property
     def names(self) -> list[str]:
@@ -65,8 +76,13 @@ class WorkerPool:
     def retire_all(self, timeout_s: float) -> PipelineStats:
         """Drain and stop every worker; the final counters of every worker ever started."""
         with self._scaling:
+            before = self.actors.last()
             stopped = self.actors.retire_all(timeout_s)
-            return PipelineStats(list(self.actors.last().values()), workers_expected=stopped)
+            last = self.actors.last()
+            with self._noting:
+                self._earlier += ended_incarnations(before, last)
+                earlier = list(self._earlier)
+            return PipelineStats(list(last.values()), workers_expected=stopped, earlier=earlier)
 
     def _create(self, name: str) -> Any:
         import ray
@@ -94,20 +110,33 @@ class WorkerPool:
         families). Changes nothing."""
         return self.actors.read(families=families)
 
-    def note(self, reading: Reading[WorkerStats]) -> None:
-        """Keep what a reading taught: each answer as the worker's last counters, the
-        workers that died beyond their restarts (the next :meth:`scale_to` drops them), and
-        the families of the workers still in the pool."""
-        self.actors.note(reading)
+    def note(self, reading: Reading[WorkerStats]) -> list[Crash]:
+        """Keep what a reading taught: each answer as the worker's last counters (a
+        restarted worker's earlier run's last ones kept apart), the workers that died beyond
+        their restarts (the next :meth:`scale_to` drops them), and the families of the
+        workers still in the pool. Returns the crashes not seen before; a worker that said
+        why it crashed is told it was heard (its process ends then)."""
+        with self._noting:
+            last = self.actors.last()
+            self._earlier += ended_incarnations(last, reading.answered)
+            found = new_crashes(last, reading.answered, self._crashed, time.time())
+            self._crashed.update(run for run, _ in found)
+            self.actors.note(reading)
+        for name, stats in reading.answered.items():
+            if stats.crashed is not None:
+                self.actors.tell(name, "crash_read")
+        return [crash for _, crash in found]
 
     def stats(self, reading: Reading[WorkerStats] | None = None) -> PipelineStats:
         """The pipeline's counters: fresh where a worker answered, else its last ones."""
         reading = reading or self.read()
-        last = self.actors.last()
+        with self._noting:
+            last = self.actors.last()
+            earlier = self._earlier + ended_incarnations(last, reading.answered)
         dead = (self.actors.dead | reading.died) & reading.asked
         last.update(reading.answered)
         return PipelineStats(list(last.values()), workers_expected=len(reading.asked),
-                             workers_dead=len(dead))
+                             workers_dead=len(dead), earlier=earlier)
 
     def assigned(self, *, balanced: bool = False) -> bool:
         """Whether the workers own every source partition; with ``balanced``, also each

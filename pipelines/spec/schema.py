@@ -197,6 +197,21 @@ class WorkerAutoscaleSpec(FrozenModel):
         return self
 
 
+class CrashLoopSpec(FrozenModel):
+    """When workers that crash the same way again and again stop the pipeline."""
+
+    max_crashes: int = Field(
+        3, ge=0, le=1_000,
+        description="Stop the pipeline (one line naming the error) once workers crashed this "
+        "many times with the same error within window_s; 0: never stop, let Ray restart them "
+        "up to max_restarts.",
+    )
+    window_s: float = Field(
+        60.0, gt=0, le=86_400,
+        description="The window, in seconds, over which crashes of the same error are counted.",
+    )
+
+
 class WorkersSpec(FrozenModel):
     """Source workers: Ray actors that each own a share of the partitions."""
 
@@ -211,6 +226,10 @@ class WorkersSpec(FrozenModel):
         3, ge=-1, description="Times Ray restarts a worker that died (-1: without limit)."
     )
     _gpus = field_validator("num_gpus")(whole_above_one)
+    crash_loop: CrashLoopSpec = Field(
+        default_factory=CrashLoopSpec,
+        description="Workers crashing with the same error again and again stop the pipeline.",
+    )
     autoscale: WorkerAutoscaleSpec = Field(
         default_factory=WorkerAutoscaleSpec,
         description="Lag-driven scaling; when enabled, count is the number to start with.",

@@ -60,3 +60,52 @@ def test_the_monitor_notes_and_asks_for_families_only_with_metrics() -> None:
     fake: Any = FakePool()
     PoolMonitor(fake, None).look()
     assert fake.families_asked == [False] and len(fake.noted) == 1
+
+
+class TellingActors:
+    """:class:`Actors` that only record what they were told (``note`` needs no more)."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[Any, str]] = []
+
+    def tell(self, actor: Any, method: str) -> None:
+        self.told.append((actor, method))
+
+
+def run(name: str, pid: int, events: int, crashed: str | None = None) -> WorkerStats:
+    return WorkerStats(name, pid, events_in=events, predictions=events,
+                       dead_letters={"invalid_json": 1}, batches=1, started_at=float(pid),
+                       crashed=crashed)
+
+
+def test_a_restarted_worker_keeps_its_earlier_runs_counts_in_the_totals() -> None:
+    workers = pool()
+    workers.note(Reading({"p-worker-0": run("p-worker-0", 1, 50),
+                          "p-worker-1": run("p-worker-1", 2, 30)}, asked=ASKED))
+    restarted = Reading({"p-worker-0": run("p-worker-0", 3, 5),
+                         "p-worker-1": run("p-worker-1", 2, 40)}, asked=ASKED)
+    before_noting = workers.stats(restarted)  # a reading not noted yet counts the same
+    workers.note(restarted)
+    for stats in (before_noting, workers.stats(restarted), workers.stats(Reading(asked=ASKED))):
+        assert (stats.events_in, stats.predictions, stats.dead_letters, stats.batches,
+                stats.restarts) == (95, 95, 3, 3, 1)
+    again = Reading({"p-worker-0": run("p-worker-0", 4, 2),
+                     "p-worker-1": run("p-worker-1", 2, 40)}, asked=ASKED)
+    workers.note(again)
+    assert (workers.stats(again).events_in, workers.stats(again).restarts) == (97, 2)
+    assert len(workers.stats(again).workers) == 2  # one row per worker, its current run
+
+
+def test_a_crash_is_noted_once_and_the_worker_told_it_was_heard() -> None:
+    workers = pool()
+    fake = TellingActors()
+    workers.actors._ray = fake  # type: ignore[assignment]
+    workers.actors._actors = {"p-worker-0": "handle-0"}
+    workers.note(Reading({"p-worker-0": run("p-worker-0", 1, 10)}, asked=ASKED))
+    said = Reading({"p-worker-0": run("p-worker-0", 1, 12, crashed="E: x (in a.py)")},
+                   asked=ASKED)
+    assert [c.reason for c in workers.note(said)] == ["E: x (in a.py)"]
+    assert fake.told == [("handle-0", "crash_read")]
+    assert workers.note(said) == []  # the same run says it again: counted once
+    assert workers.note(Reading({"p-worker-0": run("p-worker-0", 2, 1)}, asked=ASKED)) == []
+    assert workers.stats(Reading(asked=ASKED)).events_in == 13

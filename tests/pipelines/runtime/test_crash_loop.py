@@ -1,0 +1,87 @@
+"""The crash-loop logic: what a crash says, which restarts were crashes, when they loop."""
+
+from __future__ import annotations
+
+import pytest
+
+from streaminfer.operators.profile import Bins
+from streaminfer.pipelines.runtime.crash_loop import (
+    DIED_UNSAID,
+    Crash,
+    crash_loop,
+    crash_loop_line,
+    crash_text,
+    ended_incarnations,
+    new_crashes,
+    short_path,
+)
+from streaminfer.pipelines.runtime.worker_metrics import WorkerStats
+
+
+def test_a_crash_names_its_error_and_the_deepest_frame_of_streaminfer() -> None:
+    with pytest.raises(KeyError) as caught:
+        Bins.from_json({})  # a real error from inside operators/
+    assert crash_text(caught.value) == "KeyError: 'name' (in operators/profile.py)"
+
+
+def test_a_crash_outside_streaminfer_names_the_deepest_frame() -> None:
+    import json
+
+    with pytest.raises(ValueError) as caught:
+        json.loads("{")
+    assert crash_text(caught.value).endswith("json/decoder.py)")
+
+
+@pytest.mark.parametrize(("path", "short"), [
+    ("/x/.venv/lib/python3.11/site-packages/kafka/producer/kafka.py", "kafka/producer/kafka.py"),
+    ("/x/.venv/lib/python3.11/site-packages/streaminfer/operators/drift.py", "operators/drift.py"),
+    ("/home/me/streaminfer/pipelines/kafka/sink.py", "pipelines/kafka/sink.py"),
+    ("/home/me/streaminfer/.venv/lib/site-packages/ray/actor.py", "ray/actor.py"),
+    ("/elsewhere/a/b/c/d/e.py", "b/c/d/e.py"),
+])
+def test_short_paths(path: str, short: str) -> None:
+    assert short_path(path) == short
+
+
+def run(pid: int, events: int = 0, crashed: str | None = None) -> WorkerStats:
+    return WorkerStats("w", pid, events_in=events, started_at=float(pid), crashed=crashed)
+
+
+def test_a_restart_ends_a_run_and_the_same_run_does_not() -> None:
+    assert ended_incarnations({"w": run(1, 7)}, {"w": run(2, 1)}) == [run(1, 7)]
+    assert ended_incarnations({"w": run(1, 7)}, {"w": run(1, 9)}) == []
+    assert ended_incarnations({}, {"w": run(1)}) == []
+
+
+def test_a_crash_is_counted_once_when_it_is_said_and_again_not_at_the_restart() -> None:
+    said = new_crashes({"w": run(1)}, {"w": run(1, crashed="KeyError: 'x'")}, [], at=5.0)
+    assert [c for _, c in said] == [Crash("w", "KeyError: 'x'", 5.0)]
+    counted = [inc for inc, _ in said]
+    assert new_crashes({"w": run(1, crashed="KeyError: 'x'")},
+                       {"w": run(1, crashed="KeyError: 'x'")}, counted, at=6.0) == []
+    assert new_crashes({"w": run(1, crashed="KeyError: 'x'")}, {"w": run(2)}, counted,
+                       at=7.0) == []
+
+
+def test_a_restart_without_a_reason_counts_as_an_unsaid_death() -> None:
+    found = new_crashes({"w": run(1)}, {"w": run(2)}, [], at=3.0)
+    assert [c.reason for _, c in found] == [DIED_UNSAID]
+
+
+def test_crashes_loop_once_enough_of_one_reason_fall_in_the_window() -> None:
+    same = [Crash(f"w{i}", "E: x", at) for i, at in enumerate((0.0, 10.0, 20.0))]
+    assert crash_loop(same, now=20.0, max_crashes=3, window_s=60) == ("E: x", 3)
+    assert crash_loop(same, now=61.0, max_crashes=3, window_s=60) is None
+    assert crash_loop(same, now=20.0, max_crashes=4, window_s=60) is None
+    assert crash_loop(same, now=20.0, max_crashes=0, window_s=60) is None  # 0: never
+    mixed = [Crash("w", reason, float(i)) for i, reason in enumerate(("A", "B", "A", "B"))]
+    assert crash_loop(mixed, now=4.0, max_crashes=3, window_s=60) is None
+    assert crash_loop([], now=0.0, max_crashes=1, window_s=60) is None
+
+
+def test_the_line_names_count_window_and_reason() -> None:
+    line = crash_loop_line("KeyError: 'label' (in operators/profile.py)", 3, 60.0)
+    assert line.startswith(
+        "workers crashed 3 times in 60 s with: KeyError: 'label' (in operators/profile.py); "
+        "stopped. Fix")
+    assert "\n" not in line and "workers.crash_loop" in line
