@@ -113,6 +113,14 @@ class ModelInfo:
     inputs: tuple[InputSignature, ...] = ()
     bindings: tuple[tuple[str, InputBinding], ...] | None = None
 
+    def input_summary(self) -> str:
+        """What the model takes, in a few words: ``input x [batch, 30] float32``, or each
+        mapped input with its element type."""
+        if self.bindings is None:
+            return (f"input {self.input_name} [batch, {self.input_width or '?'}] "
+                    f"{np.dtype(self.input_dtype).name}")
+        return "inputs " + ", ".join(f"{s.name} ({s.element_type})" for s in self.inputs)
+
     def feed_builder(self) -> FeedBuilder | None:
         """The builder of this model's feeds, when ``model.inputs`` maps its inputs."""
         if self.bindings is None:
