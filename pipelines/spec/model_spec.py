@@ -186,7 +186,7 @@ class ModelSpec(FrozenModel):
         description="Every model input, by its name in the model, fed from event fields "
         "and type-checked per element type (float, double, float16, int64, int32, int8, "
         "uint8, bool, string); default: the single float input takes source.features "
-        "(docs/configuration.md, 'model.inputs').",
+        "(docs/contracts.md, 'Typed inputs').",
     )
     outputs: dict[str, str] | None = Field(
         None,
