@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from streaminfer.operators.inputs import (
     signature_of,
     take_rows,
 )
+from streaminfer.operators.postprocess import PostProcess, Postprocessor
 from streaminfer.operators.providers import select_providers
 from streaminfer.operators.records import RecordError
 
@@ -112,6 +113,13 @@ class ModelInfo:
     providers: list[str]
     inputs: tuple[InputSignature, ...] = ()
     bindings: tuple[tuple[str, InputBinding], ...] | None = None
+    postprocess: PostProcess | None = None
+
+    def postprocessor(self) -> Postprocessor | None:
+        """What turns this model's outputs into its answer (``model.postprocess``)."""
+        if self.postprocess is None:
+            return None
+        return Postprocessor(self.postprocess, self.outputs, self.name, RESERVED_FIELDS)
 
     def input_summary(self) -> str:
         """What the model takes, in a few words: ``input x [batch, 30] float32``, or each
@@ -144,6 +152,7 @@ class OnnxModel:
         outputs: dict[str, str] | None = None,
         intra_op_threads: int = 1,
         inputs: Mapping[str, InputBinding] | None = None,
+        postprocess: PostProcess | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -162,6 +171,9 @@ class OnnxModel:
         log.info("model %s: ONNX Runtime providers %s (%s)", name, ", ".join(used), choice.reason)
         self.info = self._describe(name, version or digest[:12], digest, input_name, outputs, used,
                                    inputs)
+        if postprocess is not None:
+            self.info = replace(self.info, postprocess=postprocess)
+            self.info.postprocessor()  # refuses settings the outputs do not allow
         self._output_names = list(self.info.outputs)
 
     @classmethod

@@ -69,7 +69,8 @@ class UnitScorer:
             extractor = self.scorer.extractors[name]
         else:
             extractor = None
-        if isinstance(extractor, FeatureExtractor):  # not a model fed by model.inputs
+        # Not a model fed by model.inputs, nor one whose outputs are post-processed.
+        if isinstance(extractor, FeatureExtractor) and model.info.postprocess is None:
             self.columnar = ArrowScorer(  # the row path's model and feature extractor
                 model, extractor, id_field=spec.source.id_field,
                 event_time_field=spec.source.event_time_field,

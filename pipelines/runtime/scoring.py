@@ -23,6 +23,7 @@ from streaminfer.operators.features import FeatureExtractor
 from streaminfer.operators.inputs import Feed, FeedBuilder, take_rows
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.output_roles import output_field
+from streaminfer.operators.postprocess import Postprocessor
 from streaminfer.operators.predictions import event_id, feature_row, prediction
 from streaminfer.operators.records import Record, RecordError
 from streaminfer.operators.routing import Router
@@ -116,6 +117,7 @@ class BatchScorer:
         self.features_field = source.features_field
         self.with_features = with_features
         self.candidates: dict[str, LoadedCandidate] = {}  # by model name (shadow or canary)
+        self._post: dict[tuple[str, str], Postprocessor | None] = {}
 
     def score(self, records: list[Record]) -> ScoredBatch:
         return self.finish(self.prepare(records))
@@ -240,6 +242,12 @@ class BatchScorer:
     def _encode(self, record: Record, event: dict[str, Any], the_id: Any, info: ModelInfo,
                 outputs: dict[str, Any], now_ms: int) -> bytes | RecordError:
         """One prediction, encoded; why not when it cannot be."""
+        post = self._postprocessor(info)
+        if post is not None:
+            try:
+                outputs = post.apply(outputs)
+            except RecordError as error:
+                return error
         value = prediction(
             record=record, event_id=the_id, model=info.name, model_version=info.version,
             outputs=outputs, now_ms=now_ms,
@@ -250,6 +258,15 @@ class BatchScorer:
             return self.codec.encode(value)
         except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
             return RecordError("encode_error", f"prediction not encodable: {exc}", "encode")
+
+    def _postprocessor(self, info: ModelInfo) -> Postprocessor | None:
+        """The post-processing of a model version (built once per version)."""
+        if info.postprocess is None:
+            return None
+        key = (info.name, info.version)
+        if key not in self._post:
+            self._post[key] = info.postprocessor()
+        return self._post[key]
 
     def _feature_row(self, event: dict[str, Any], model: str) -> dict[str, Any]:
         extractor = self.extractors.get(model)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from streaminfer.operators.inputs import InputBinding
+from streaminfer.operators.postprocess import PostProcess
 from streaminfer.pipelines.spec.base import FrozenModel, ProviderName, whole_above_one
 
 
@@ -121,6 +122,41 @@ class InputSpec(FrozenModel):
         return self
 
 
+class PostprocessSpec(FrozenModel):
+    """What a classifier's outputs become in its predictions (``model.postprocess``); it
+    reads the outputs by role (label, probabilities) under the names model.outputs gives."""
+
+    softmax: bool = Field(
+        False, description="Apply softmax to the probabilities output (a model that gives "
+        "logits), before the threshold and top_k.",
+    )
+    threshold: float | None = Field(
+        None, ge=0, le=1,
+        description="Binary models: the label is 1 (or classes[1]) when the probability of "
+        "class 1 is at least this, else 0; default: the model's own label.",
+    )
+    classes: tuple[str, ...] | None = Field(
+        None, min_length=1,
+        description="Class names by label index, e.g. [legit, fraud]: the label field holds "
+        "the name (\"fraud\") instead of the index; a label without a name is "
+        "dead-lettered (error.type postprocess_error).",
+    )
+    top_k: int | None = Field(
+        None, ge=1, le=1_000,
+        description="Publish the k classes of highest probability, best first, as "
+        "[{label, score}] (label: the class name, or its index without classes).",
+    )
+    top_k_field: str = Field(
+        "top_k", min_length=1, description="The prediction field that holds top_k.",
+    )
+
+    def operator(self) -> PostProcess:
+        """This section as the scoring operators take it."""
+        return PostProcess(softmax=self.softmax, classes=self.classes,
+                           threshold=self.threshold, top_k=self.top_k,
+                           top_k_field=self.top_k_field)
+
+
 REGISTRY_SCHEME = "models:/"
 _MODEL_REF = re.compile(
     r"^models:/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:@(?P<alias>[A-Za-z][A-Za-z0-9_-]*)"
@@ -192,6 +228,10 @@ class ModelSpec(FrozenModel):
         None,
         description="Model outputs to publish, as {onnx_output_name: prediction_field}; "
         "default: every output under its own name.",
+    )
+    postprocess: PostprocessSpec | None = Field(
+        None, description="Class names, a decision threshold, top-k with scores, softmax "
+        "over logits: what a classifier's outputs become in its predictions.",
     )
     intra_op_threads: int = Field(
         1, ge=0, le=256, description="ONNX Runtime intra-op threads per session (0 = all cores)."

@@ -29,7 +29,7 @@ NUMBERS = ("amount", "hour", "card_age_days")
 def _config_model() -> dict[str, Any]:
     model: dict[str, Any] = yaml.safe_load(
         (REPO / "configs" / "fraud-mixed.yaml").read_text())["model"]
-    return {"inputs": model["inputs"], "outputs": model["outputs"]}
+    return {key: model[key] for key in ("inputs", "outputs", "postprocess")}
 
 
 def _rows(dataset: Any) -> list[dict[str, Any]]:
@@ -60,6 +60,7 @@ def test_string_and_number_inputs_online_and_in_batch(
     run = pipeline_factory(model="fraud_mixed", partitions=2, source={"features": None},
                            model_options=_config_model())
     rows = _rows(dataset_factory("fraud_mixed"))
+    post = _config_model()["postprocess"]
     bad = [{**rows[3], "id": "bad-number", "country": 7},
            {**rows[4], "id": "bad-text", "amount": "12.5"},
            {k: v for k, v in rows[5].items() if k != "card_age_days"} | {"id": "bad-missing"},
@@ -71,11 +72,17 @@ def test_string_and_number_inputs_online_and_in_batch(
     assert len(online) == COUNT
     expected = _offline(model_factory("fraud_mixed"), rows)
     assert 0 < sum(label for label, _ in expected) < COUNT  # both classes occur
+    # The config's postprocess: a class name, by the threshold on P(class 1).
+    assert post["threshold"] < 0.5
+    moved = 0
     for row, (label, probabilities) in zip(rows, expected, strict=True):
         got = online[row["id"]]
-        assert got["is_fraud"] == label, row["id"]
+        flagged = probabilities[1] >= post["threshold"]
+        moved += flagged != label
+        assert got["is_fraud"] == post["classes"][int(flagged)], row["id"]
         assert got["probabilities"] == pytest.approx(probabilities, abs=1e-6), row["id"]
 
+    assert moved > 0  # the threshold decided some rows the model's own label did not
     dead = {orjson.loads(r.value)["id"]: {k: v.decode() for k, v in r.headers}
             for r in read_topic(run.dead_letter_topic, len(bad))}
     assert {k: (h["error.type"], h["error.field"]) for k, h in dead.items()} == {
