@@ -67,7 +67,7 @@ def check_same_input(name: str, new: ModelInfo, was: ModelInfo) -> None:
             "only swap to a model with the same input")
     if (new.bindings is not None or was.bindings is not None) and new.inputs != was.inputs:
         raise ConfigError(
-            f"model {name}: version {new.version} takes inputs {new.input_summary()}, version "
+            f"model {name}: version {new.version} takes {new.input_summary()}, version "
             f"{was.version} {was.input_summary()}; a running pipeline can only swap to a "
             "model with the same inputs")
 
