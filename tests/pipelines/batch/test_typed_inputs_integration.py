@@ -108,3 +108,25 @@ def test_string_and_number_inputs_online_and_in_batch(
         for key, prediction in online.items():
             assert stable(by_file[key], without_source=True) == stable(
                 prediction, without_source=True), (source.suffix, key)
+
+
+def test_string_inputs_on_serve_replicas(
+    pipeline_factory, model_factory, dataset_factory, produce, read_topic
+) -> None:
+    """The feed of several typed inputs travels to Ray Serve replicas, which merge the
+    micro-batches of their requests input by input."""
+    run = pipeline_factory(model="fraud_mixed", partitions=2, source={"features": None},
+                           model_options={**_config_model(), "serving": "serve"})
+    rows = _rows(dataset_factory("fraud_mixed"))[:60]
+    produce(run.source_topic, [orjson.dumps(r) for r in rows]
+            + [orjson.dumps({**rows[7], "id": "bad-bool", "amount": True})])
+    served = {p["id"]: p for p in
+              (orjson.loads(r.value) for r in read_topic(run.predictions_topic, len(rows)))}
+    post = _config_model()["postprocess"]
+    for row, (_, probabilities) in zip(rows, _offline(model_factory("fraud_mixed"), rows),
+                                       strict=True):
+        assert served[row["id"]]["probabilities"] == pytest.approx(probabilities, abs=1e-6)
+        assert served[row["id"]]["is_fraud"] == \
+            post["classes"][int(probabilities[1] >= post["threshold"])]
+    [dead] = read_topic(run.dead_letter_topic, 1)
+    assert dict(dead.headers)["error.type"] == b"wrong_input_type"
