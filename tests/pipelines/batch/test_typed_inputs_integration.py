@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import onnxruntime as ort
 import orjson
@@ -110,13 +111,14 @@ def test_string_and_number_inputs_online_and_in_batch(
                 prediction, without_source=True), (source.suffix, key)
 
 
-def test_string_inputs_on_serve_replicas(
-    pipeline_factory, model_factory, dataset_factory, produce, read_topic
+def test_string_inputs_on_serve_replicas_and_over_http(
+    pipeline_factory, model_factory, dataset_factory, produce, read_topic, http_port
 ) -> None:
     """The feed of several typed inputs travels to Ray Serve replicas, which merge the
-    micro-batches of their requests input by input."""
+    micro-batches of their requests input by input; HTTP /score takes the same events."""
     run = pipeline_factory(model="fraud_mixed", partitions=2, source={"features": None},
-                           model_options={**_config_model(), "serving": "serve"})
+                           model_options={**_config_model(), "serving": "serve"},
+                           http={"enabled": True, "port": http_port})
     rows = _rows(dataset_factory("fraud_mixed"))[:60]
     produce(run.source_topic, [orjson.dumps(r) for r in rows]
             + [orjson.dumps({**rows[7], "id": "bad-bool", "amount": True})])
@@ -130,3 +132,13 @@ def test_string_inputs_on_serve_replicas(
             post["classes"][int(probabilities[1] >= post["threshold"])]
     [dead] = read_topic(run.dead_letter_topic, 1)
     assert dict(dead.headers)["error.type"] == b"wrong_input_type"
+
+    url = f"http://127.0.0.1:{http_port}/score"
+    answer = httpx.post(url, json={**rows[9], "id": "h1"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["probabilities"] == pytest.approx(
+        served[rows[9]["id"]]["probabilities"], abs=1e-6)
+    refused = httpx.post(url, json={**rows[9], "id": "h2", "channel": 3}, timeout=30)
+    assert 400 <= refused.status_code < 500, refused.text
+    [error] = refused.json()["errors"]
+    assert (error["type"], error["field"]) == ("wrong_input_type", "channel")
