@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from streaminfer.errors import ModelError
+from streaminfer.operators.inputs import (
+    Feed,
+    FeedBuilder,
+    InputBinding,
+    InputSignature,
+    feed_rows,
+    signature_of,
+    take_rows,
+)
+from streaminfer.operators.postprocess import PostProcess, Postprocessor
 from streaminfer.operators.providers import select_providers
 from streaminfer.operators.records import RecordError
 
@@ -86,7 +96,12 @@ def verify_digest(data: bytes, expected_sha256: str | None, what: str) -> None:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What the runtime needs to know of a loaded model."""
+    """What the runtime needs to know of a loaded model.
+
+    ``input_name``, ``input_width`` and ``input_dtype`` describe the feature matrix of a
+    model fed by ``source.features``; a model fed by ``model.inputs`` has ``bindings``
+    (input name -> binding), and ``input_width`` ``None``. ``inputs``: every input's
+    signature."""
 
     name: str
     version: str
@@ -96,10 +111,34 @@ class ModelInfo:
     input_dtype: type[np.floating[Any]]
     outputs: dict[str, str]
     providers: list[str]
+    inputs: tuple[InputSignature, ...] = ()
+    bindings: tuple[tuple[str, InputBinding], ...] | None = None
+    postprocess: PostProcess | None = None
+
+    def postprocessor(self) -> Postprocessor | None:
+        """What turns this model's outputs into its answer (``model.postprocess``)."""
+        if self.postprocess is None:
+            return None
+        return Postprocessor(self.postprocess, self.outputs, self.name, RESERVED_FIELDS)
+
+    def input_summary(self) -> str:
+        """What the model takes, in a few words: ``input x [batch, 30] float32``, or each
+        mapped input with its element type."""
+        if self.bindings is None:
+            return (f"input {self.input_name} [batch, {self.input_width or '?'}] "
+                    f"{np.dtype(self.input_dtype).name}")
+        return "inputs " + ", ".join(f"{s.name} ({s.element_type})" for s in self.inputs)
+
+    def feed_builder(self) -> FeedBuilder | None:
+        """The builder of this model's feeds, when ``model.inputs`` maps its inputs."""
+        if self.bindings is None:
+            return None
+        return FeedBuilder(self.inputs, dict(self.bindings), self.name)
 
 
 class OnnxModel:
-    """One ONNX Runtime session over a model with a single 2-D ``[batch, features]`` input."""
+    """One ONNX Runtime session over a model with a single 2-D ``[batch, features]`` input,
+    or, with ``inputs`` (``model.inputs``), any inputs of the types :mod:`inputs` feeds."""
 
     def __init__(
         self,
@@ -112,6 +151,8 @@ class OnnxModel:
         input_name: str | None = None,
         outputs: dict[str, str] | None = None,
         intra_op_threads: int = 1,
+        inputs: Mapping[str, InputBinding] | None = None,
+        postprocess: PostProcess | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -128,7 +169,11 @@ class OnnxModel:
             raise ModelError(f"model {name} cannot be loaded by ONNX Runtime: {exc}") from None
         used = self._session.get_providers()
         log.info("model %s: ONNX Runtime providers %s (%s)", name, ", ".join(used), choice.reason)
-        self.info = self._describe(name, version or digest[:12], digest, input_name, outputs, used)
+        self.info = self._describe(name, version or digest[:12], digest, input_name, outputs, used,
+                                   inputs)
+        if postprocess is not None:
+            self.info = replace(self.info, postprocess=postprocess)
+            self.info.postprocessor()  # refuses settings the outputs do not allow
         self._output_names = list(self.info.outputs)
 
     @classmethod
@@ -143,8 +188,17 @@ class OnnxModel:
     def _describe(
         self, name: str, version: str, digest: str, input_name: str | None,
         outputs: dict[str, str] | None, providers: list[str],
+        bindings: Mapping[str, InputBinding] | None = None,
     ) -> ModelInfo:
         inputs = self._session.get_inputs()
+        if bindings is not None:
+            signature = tuple(signature_of(i.name, i.type, i.shape, name) for i in inputs)
+            FeedBuilder(signature, bindings, name)  # refuses a mapping that does not fit
+            return ModelInfo(
+                name=name, version=version, sha256=digest, input_name=inputs[0].name,
+                input_width=None, input_dtype=np.float32, outputs=self._outputs(name, outputs),
+                providers=providers, inputs=signature, bindings=tuple(bindings.items()),
+            )
         if input_name is None:
             if len(inputs) != 1:
                 names = ", ".join(i.name for i in inputs)
@@ -160,12 +214,13 @@ class OnnxModel:
                     f"model {name} has no input {input_name!r} (model.input_name); it has {names}"
                 )
             if len(inputs) > 1:
-                raise ModelError(f"model {name}: only single-input models are supported")
+                raise ModelError(f"model {name}: only single-input models are supported by "
+                                 "source.features; map several inputs with model.inputs")
             chosen = matches[0]
         if chosen.type not in _DTYPES:
             raise ModelError(
-                f"model {name}: input {chosen.name} is {chosen.type}; "
-                "supported: tensor(float), tensor(double)"
+                f"model {name}: input {chosen.name} is {chosen.type}; supported: "
+                "tensor(float), tensor(double) (map inputs of other types with model.inputs)"
             )
         if len(chosen.shape) != 2:
             raise ModelError(
@@ -173,6 +228,16 @@ class OnnxModel:
                 "expected 2-D [batch, features]"
             )
         width = chosen.shape[1] if isinstance(chosen.shape[1], int) else None
+        mapping = self._outputs(name, outputs)
+        signature = tuple(signature_of(i.name, i.type, i.shape, name) for i in inputs)
+        return ModelInfo(
+            name=name, version=version, sha256=digest, input_name=chosen.name,
+            input_width=width, input_dtype=_DTYPES[chosen.type], outputs=mapping,
+            providers=providers, inputs=signature,
+        )
+
+    def _outputs(self, name: str, outputs: dict[str, str] | None) -> dict[str, str]:
+        """The ``model.outputs`` mapping, checked against the model's outputs."""
         model_outputs = [o.name for o in self._session.get_outputs()]
         mapping = outputs if outputs is not None else {n: n for n in model_outputs}
         unknown = sorted(set(mapping) - set(model_outputs))
@@ -194,36 +259,36 @@ class OnnxModel:
                 f"model {name}: output field {', '.join(clashes)} clashes with a prediction "
                 "field; rename it with model.outputs, e.g. {" + f"{clashes[0]}: score" + "}"
             )
-        return ModelInfo(
-            name=name, version=version, sha256=digest, input_name=chosen.name,
-            input_width=width, input_dtype=_DTYPES[chosen.type], outputs=mapping,
-            providers=providers,
-        )
+        return mapping
 
-    def run(self, matrix: np.ndarray) -> list[Any]:
-        """Run the model on a ``[batch, features]`` matrix; one value per mapped output."""
-        return list(self._session.run(self._output_names, {self.info.input_name: matrix}))
+    def run(self, matrix: Feed) -> list[Any]:
+        """Run the model on a ``[batch, features]`` matrix (or a feed of every input, by
+        name); one value per mapped output."""
+        feed = matrix if isinstance(matrix, dict) else {self.info.input_name: matrix}
+        return list(self._session.run(self._output_names, feed))
 
     def rows(self, results: list[Any], count: int) -> list[dict[str, Any]]:
         """Split :meth:`run`'s outputs into one dict of plain Python values per row."""
         return rows_of(results, count, list(self.info.outputs.values()))
 
-    def predict_rows(self, matrix: np.ndarray) -> list[dict[str, Any]]:
+    def predict_rows(self, matrix: Feed) -> list[dict[str, Any]]:
         """:meth:`run` then :meth:`rows`."""
-        return self.rows(self.run(matrix), len(matrix))
+        return self.rows(self.run(matrix), feed_rows(matrix))
 
-    def predict_each(self, matrix: np.ndarray) -> tuple[list[dict[str, Any] | RecordError], bool]:
+    def predict_each(self, matrix: Feed) -> tuple[list[dict[str, Any] | RecordError], bool]:
         """Score a batch; if the model fails on it, score each row alone, so only the rows
         it fails on alone become errors. Returns one result per row, and whether the batch
         as a whole failed."""
-        if len(matrix) == 0:
+        count = feed_rows(matrix)
+        if count == 0:
             return [], False
         try:
             return list(self.predict_rows(matrix)), False
         except Exception:
-            return [self._predict_one(matrix[i : i + 1]) for i in range(len(matrix))], True
+            return [self._predict_one(take_rows(matrix, slice(i, i + 1)))
+                    for i in range(count)], True
 
-    def _predict_one(self, row: np.ndarray) -> dict[str, Any] | RecordError:
+    def _predict_one(self, row: Feed) -> dict[str, Any] | RecordError:
         try:
             return self.predict_rows(row)[0]
         except Exception as exc:

@@ -16,6 +16,7 @@ import orjson
 from streaminfer.operators.arrow_scoring import ArrowScorer
 from streaminfer.operators.batch_units import Unit
 from streaminfer.operators.dead_letter import DeadLetter
+from streaminfer.operators.features import FeatureExtractor
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.batch.outputs import OutputFormat, PartFiles, TopicUnit, UnitOutput
 from streaminfer.pipelines.batch.rows import jsonl_records, read_table, table_records
@@ -66,8 +67,13 @@ class UnitScorer:
         if len(loaded) == 1 and spec.source.features and target.kafka is None \
                 and target.fmt == "parquet" and not self.scorer.with_features:
             (name, model), = loaded.items()
+            extractor = self.scorer.extractors[name]
+        else:
+            extractor = None
+        # Not a model fed by model.inputs, nor one whose outputs are post-processed.
+        if isinstance(extractor, FeatureExtractor) and model.info.postprocess is None:
             self.columnar = ArrowScorer(  # the row path's model and feature extractor
-                model, self.scorer.extractors[name], id_field=spec.source.id_field,
+                model, extractor, id_field=spec.source.id_field,
                 event_time_field=spec.source.event_time_field,
                 max_record_bytes=spec.source.max_record_bytes)
         self.target = target

@@ -105,6 +105,54 @@ def fraud() -> Dataset:
     return fraud_transactions(20_000, seed=7)
 
 
+#: The string columns of :func:`fraud_mixed_transactions`, with the values each takes.
+FRAUD_CATEGORICALS: dict[str, tuple[str, ...]] = {
+    "country": ("US", "GB", "FR", "DE", "ES", "BR", "NG", "IN"),
+    "category": ("grocery", "fuel", "fashion", "travel", "electronics", "gaming"),
+    "channel": ("pos", "online", "atm"),
+}
+#: Its number columns, in their real units.
+FRAUD_NUMBERS = ("amount", "hour", "card_age_days")
+
+
+def fraud_mixed_transactions(rows: int, seed: int) -> Dataset:
+    """Synthetic card transactions with string categoricals beside numbers: the merchant's
+    country, category and channel (fraud leans to a few countries, to electronics and
+    gaming, to online), the amount, the hour (fraud leans to the night) and the card's age
+    in days; ``FRAUD_RATE`` * 4 of them fraudulent. ``X`` is an object array: strings and
+    floats, columns in ``features`` order."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(rows) < FRAUD_RATE * 4).astype(np.int64)
+    bad = y == 1
+    leans = {"country": (0.08, 0.08, 0.1, 0.1, 0.1, 0.14, 0.2, 0.2),
+             "category": (0.04, 0.04, 0.12, 0.2, 0.3, 0.3),
+             "channel": (0.1, 0.8, 0.1)}
+    columns: list[np.ndarray] = []
+    for name, values in FRAUD_CATEGORICALS.items():
+        usual = np.full(len(values), 1.0 / len(values))
+        legit = rng.choice(np.array(values, dtype=object), rows, p=usual)
+        fraud = rng.choice(np.array(values, dtype=object), rows, p=np.array(leans[name]))
+        columns.append(np.where(bad, fraud, legit))
+    amount = np.where(bad, rng.lognormal(np.log(180.0), 0.9, rows),
+                      rng.lognormal(np.log(45.0), 0.7, rows))
+    night = rng.random(rows) < np.where(bad, 0.5, 0.06)
+    hour = np.where(night, rng.integers(0, 6, rows),
+                    np.clip(np.round(rng.normal(14.0, 3.5, rows)), 6, 23))
+    card_age = np.floor(np.where(bad, rng.exponential(60.0, rows),
+                                 rng.exponential(700.0, rows)))
+    columns += [np.round(amount, 2), hour.astype(np.float64), card_age]
+    X = np.empty((rows, len(columns)), dtype=object)
+    for i, column in enumerate(columns):
+        X[:, i] = column.tolist()
+    return Dataset([*FRAUD_CATEGORICALS, *FRAUD_NUMBERS], X, y)
+
+
+def fraud_mixed() -> Dataset:
+    """The mixed fraud model's training data: 8,000 :func:`fraud_mixed_transactions`
+    (seed 19)."""
+    return fraud_mixed_transactions(8_000, seed=19)
+
+
 def digits() -> Dataset:
     """8x8 images of handwritten digits: 64 pixel features (0-16), 10 classes."""
     from sklearn.datasets import load_digits
@@ -148,6 +196,40 @@ def train_fraud() -> bytes:
     )
     pipe.fit(data.X, data.y)
     return export_onnx(pipe, data.X)
+
+
+def train_fraud_mixed() -> bytes:
+    """A ColumnTransformer (OneHotEncoder on the string columns, unknown values ignored;
+    StandardScaler on the numbers) and a logistic regression, exported by skl2onnx with
+    one input per column (strings as tensor(string) [n, 1], numbers as float [n, 1]):
+    outputs ``label`` and ``probabilities``."""
+    import pandas as pd
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from streaminfer.pipelines.lifecycle.trainers import OPSET
+
+    data = fraud_mixed()
+    frame = pd.DataFrame({name: data.X[:, i] for i, name in enumerate(data.features)})
+    for name in FRAUD_NUMBERS:
+        frame[name] = frame[name].astype(np.float32)
+    pipe = make_pipeline(
+        ColumnTransformer([
+            ("categories", OneHotEncoder(handle_unknown="ignore"), list(FRAUD_CATEGORICALS)),
+            ("numbers", StandardScaler(), list(FRAUD_NUMBERS)),
+        ]),
+        LogisticRegression(max_iter=1000),
+    )
+    pipe.fit(frame, data.y)
+    types = [(name, StringTensorType([None, 1])) for name in FRAUD_CATEGORICALS]
+    types += [(name, FloatTensorType([None, 1])) for name in FRAUD_NUMBERS]
+    onx = to_onnx(pipe, initial_types=types, options={id(pipe): {"zipmap": False}},
+                  target_opset=OPSET)
+    return bytes(onx.SerializeToString())
 
 
 def train_digits_mlp() -> bytes:
@@ -219,6 +301,8 @@ class Example:
     train: Callable[[], bytes]
     dataset: Callable[[], Dataset]
     held_out: Callable[[], Dataset] | None = None  # rows the model was not trained on
+    #: Whether build writes a drift profile (numeric features only).
+    profiled: bool = True
 
 
 EXAMPLES: dict[str, Example] = {
@@ -227,6 +311,7 @@ EXAMPLES: dict[str, Example] = {
     "diabetes": Example(train_diabetes, diabetes),
     "wine_mlp": Example(train_wine_mlp, wine),
     "digits_mlp": Example(train_digits_mlp, digits, lambda: digits_split(held_out=True)),
+    "fraud_mixed": Example(train_fraud_mixed, fraud_mixed, profiled=False),
 }
 
 
@@ -258,7 +343,7 @@ def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
     path = out_dir / f"{name}.onnx"
     if force or not path.exists():
         write_model(EXAMPLES[name].train(), path)
-    if force or not profile_path(path).exists():
+    if EXAMPLES[name].profiled and (force or not profile_path(path).exists()):
         write_profile(name, path)
     return path
 

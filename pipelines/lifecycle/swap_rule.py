@@ -65,6 +65,11 @@ def check_same_input(name: str, new: ModelInfo, was: ModelInfo) -> None:
             f"{np.dtype(new.input_dtype).name} features, version {was.version} "
             f"{was.input_width} {np.dtype(was.input_dtype).name}; a running pipeline can "
             "only swap to a model with the same input")
+    if (new.bindings is not None or was.bindings is not None) and new.inputs != was.inputs:
+        raise ConfigError(
+            f"model {name}: version {new.version} takes {new.input_summary()}, version "
+            f"{was.version} {was.input_summary()}; a running pipeline can only swap to a "
+            "model with the same inputs")
 
 
 def wanted_candidate(aliases: dict[str, str], tags: dict[str, str]) -> Candidate[str] | None:

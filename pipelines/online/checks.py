@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from streaminfer.operators.model_runner import ModelInfo, read_model_file
 from streaminfer.pipelines.lifecycle.resolve import resolve_registry_models
 from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
@@ -33,8 +31,7 @@ def check(spec: PipelineSpec) -> str:
     lines = []
     for _, info in check_models(resolve_registry_models(spec)).values():
         lines.append(
-            f"model {info.name} v{info.version}: input {info.input_name} "
-            f"[batch, {info.input_width or '?'}] {np.dtype(info.input_dtype).name}, outputs "
+            f"model {info.name} v{info.version}: {info.input_summary()}, outputs "
             f"{', '.join(info.outputs.values())}; providers {', '.join(info.providers)}"
         )
     return "\n".join(lines)

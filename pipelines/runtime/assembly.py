@@ -23,7 +23,8 @@ def load_model(model: ModelSpec, data: bytes) -> OnnxModel:
     return OnnxModel(
         data, name=model.model_name, version=model.version, expected_sha256=model.sha256,
         providers=model.providers, input_name=model.input_name, outputs=model.outputs,
-        intra_op_threads=model.intra_op_threads,
+        intra_op_threads=model.intra_op_threads, inputs=model.input_bindings(),
+        postprocess=model.postprocess.operator() if model.postprocess is not None else None,
     )
 
 

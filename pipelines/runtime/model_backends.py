@@ -1,7 +1,8 @@
 """Where a model runs: in the worker's process, or on Ray Serve replicas through a handle.
 
-Both take a feature matrix and give back a :class:`Pending` result, so the worker can have
-several micro-batches at the replicas while it polls (bounded by ``serve.max_in_flight``).
+Both take a feature matrix (or a feed by input name) and give back a :class:`Pending`
+result, so the worker can have several micro-batches at the replicas while it polls
+(bounded by ``serve.max_in_flight``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
 from streaminfer.errors import StreamInferError
+from streaminfer.operators.inputs import Feed, feed_rows
 from streaminfer.operators.model_runner import ModelInfo, OnnxModel, rows_of
 from streaminfer.operators.records import RecordError
 from streaminfer.waiting import backoff_s
@@ -60,7 +60,7 @@ class Pending(Protocol):
 class ModelBackend(Protocol):
     info: ModelInfo
 
-    def submit(self, matrix: np.ndarray) -> Pending: ...
+    def submit(self, matrix: Feed) -> Pending: ...
 
 
 class _Ready:
@@ -81,7 +81,7 @@ class LocalModel:
         self.model = model
         self.info = model.info
 
-    def submit(self, matrix: np.ndarray) -> Pending:
+    def submit(self, matrix: Feed) -> Pending:
         return _Ready(self.model.predict_each(matrix))
 
 
@@ -100,12 +100,12 @@ class ServedModel:
         #: a hot swap waits for the replaced version's to reach 0 before its replicas go).
         self.outstanding = 0
 
-    def submit(self, matrix: np.ndarray) -> Pending:
+    def submit(self, matrix: Feed) -> Pending:
         return _Call(self, matrix)
 
 
 class _Call:
-    def __init__(self, backend: ServedModel, matrix: np.ndarray) -> None:
+    def __init__(self, backend: ServedModel, matrix: Feed) -> None:
         self._backend = backend
         self._matrix = matrix
         self._response = backend.handle.predict.remote(matrix)
@@ -151,4 +151,4 @@ class _Call:
                 threading.Event().wait(delay)
                 self._response = backend.handle.predict.remote(self._matrix)
         self._closed()
-        return self._value.results(len(self._matrix), list(backend.info.outputs.values()))
+        return self._value.results(feed_rows(self._matrix), list(backend.info.outputs.values()))

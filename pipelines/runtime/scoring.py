@@ -20,8 +20,10 @@ from streaminfer.errors import ConfigError
 from streaminfer.operators.codecs import JsonCodec
 from streaminfer.operators.dead_letter import DeadLetter, dead_letter
 from streaminfer.operators.features import FeatureExtractor
+from streaminfer.operators.inputs import Feed, FeedBuilder, take_rows
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.output_roles import output_field
+from streaminfer.operators.postprocess import Postprocessor
 from streaminfer.operators.predictions import event_id, feature_row, prediction
 from streaminfer.operators.records import Record, RecordError
 from streaminfer.operators.routing import Router
@@ -57,7 +59,7 @@ class _Group:
     info: ModelInfo  # of the version that scores these rows (named by their predictions)
     positions: list[int]  # indices into PreparedBatch.kept
     pending: Pending
-    matrix: np.ndarray
+    matrix: Feed  # a feature matrix, or a feed by input name (model.inputs)
 
 
 @dataclass
@@ -103,11 +105,8 @@ class BatchScorer:
         self.backends = dict(backends)
         self.router = router
         self.codec = codec
-        self.extractors = {
-            name: FeatureExtractor(
-                fields=source.features, array_field=source.features_field, width=width,
-                dtype=backend.info.input_dtype,
-            )
+        self.extractors: dict[str, FeatureExtractor | FeedBuilder] = {
+            name: backend.info.feed_builder() or _features(source, width, backend.info, name)
             for name, backend in backends.items()
         }
         self.only = next(iter(backends)) if len(backends) == 1 else None
@@ -118,6 +117,7 @@ class BatchScorer:
         self.features_field = source.features_field
         self.with_features = with_features
         self.candidates: dict[str, LoadedCandidate] = {}  # by model name (shadow or canary)
+        self._post: dict[tuple[str, str], Postprocessor | None] = {}
 
     def score(self, records: list[Record]) -> ScoredBatch:
         return self.finish(self.prepare(records))
@@ -163,7 +163,7 @@ class BatchScorer:
                 group.positions = [where[p] for p in group.positions]
         return PreparedBatch(records, kept, groups, dead, submit_s, shadows)
 
-    def _submit(self, model: str, positions: list[int], matrix: np.ndarray,
+    def _submit(self, model: str, positions: list[int], matrix: Feed,
                 kept: list[tuple[Record, dict[str, Any], Any]], groups: list[_Group],
                 shadows: list[_Group]) -> None:
         """Submit one model's rows: to the served version, a canary's share to the
@@ -174,7 +174,7 @@ class BatchScorer:
                              dtype=bool)
             for backend, mask in ((served, ~picks), (candidate.version, picks)):
                 if mask.any():
-                    part = matrix[mask]
+                    part = take_rows(matrix, mask)
                     chosen = [p for p, m in zip(positions, mask.tolist(), strict=True) if m]
                     groups.append(_Group(model, backend.info, chosen, backend.submit(part),
                                          part))
@@ -193,7 +193,8 @@ class BatchScorer:
         for group in batch.groups:
             rows, failed = group.pending.result()
             out.model_batch_failed |= failed
-            if group.info.version == self.backends[group.model].info.version:
+            if group.info.version == self.backends[group.model].info.version \
+                    and isinstance(group.matrix, np.ndarray):  # drift bins feature matrices
                 out.scored_rows[group.model] = _kept_rows(group.matrix, rows)
             for position, result in zip(group.positions, rows, strict=True):
                 results[position] = (group.info, result)
@@ -241,17 +242,37 @@ class BatchScorer:
     def _encode(self, record: Record, event: dict[str, Any], the_id: Any, info: ModelInfo,
                 outputs: dict[str, Any], now_ms: int) -> bytes | RecordError:
         """One prediction, encoded; why not when it cannot be."""
+        post = self._postprocessor(info)
+        if post is not None:
+            try:
+                outputs = post.apply(outputs)
+            except RecordError as error:
+                return error
         value = prediction(
             record=record, event_id=the_id, model=info.name, model_version=info.version,
             outputs=outputs, now_ms=now_ms,
             event_time=event.get(self.event_time_field) if self.event_time_field else None,
-            features=feature_row(event, self.feature_fields, self.features_field)
-            if self.with_features else None,
+            features=self._feature_row(event, info.name) if self.with_features else None,
         )
         try:
             return self.codec.encode(value)
         except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
             return RecordError("encode_error", f"prediction not encodable: {exc}", "encode")
+
+    def _postprocessor(self, info: ModelInfo) -> Postprocessor | None:
+        """The post-processing of a model version (built once per version)."""
+        if info.postprocess is None:
+            return None
+        key = (info.name, info.version)
+        if key not in self._post:
+            self._post[key] = info.postprocessor()
+        return self._post[key]
+
+    def _feature_row(self, event: dict[str, Any], model: str) -> dict[str, Any]:
+        extractor = self.extractors.get(model)
+        if isinstance(extractor, FeedBuilder):
+            return extractor.feature_row(event)
+        return feature_row(event, self.feature_fields, self.features_field)
 
     def replace(self, name: str, backend: ModelBackend) -> ModelBackend:
         """Score model ``name`` with ``backend`` from the next batch on (a hot swap); the
@@ -287,6 +308,16 @@ class BatchScorer:
                 "decode",
             )
         return self.codec.decode(record.value)
+
+
+def _features(source: SourceSpec, width: int | None, info: ModelInfo,
+              name: str) -> FeatureExtractor:
+    """The feature extractor of a model fed by ``source.features``/``features_field``."""
+    if source.features is None and source.features_field is None:
+        raise ConfigError(f"model {name} takes source.features, which is not given; give "
+                          "source.features or map its inputs with model.inputs")
+    return FeatureExtractor(fields=source.features, array_field=source.features_field,
+                            width=width, dtype=info.input_dtype)
 
 
 def _kept_rows(

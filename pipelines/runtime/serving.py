@@ -16,12 +16,12 @@ import socket
 import time
 from typing import Any
 
-import numpy as np
 import orjson
 from ray import serve
 
 from streaminfer.errors import ModelError, PipelineError
 from streaminfer.operators.dead_letter import ERROR_FIELD, ERROR_MESSAGE, ERROR_TYPE, SOURCE_OFFSET
+from streaminfer.operators.inputs import Feed, concat_feeds, feed_rows
 from streaminfer.operators.model_runner import ModelInfo, has_rows
 from streaminfer.operators.records import Record, RecordError, SourceRecord
 from streaminfer.pipelines.process.heap import freeze_heap
@@ -99,13 +99,13 @@ class ModelReplica:
         batched.set_batch_wait_timeout_s(model.serve.batch_wait_timeout_s)
         freeze_heap()
 
-    def _predict_merged(self, matrices: list[np.ndarray]) -> list[ReplicaAnswer]:
+    def _predict_merged(self, matrices: list[Feed]) -> list[ReplicaAnswer]:
         """One model run for every request; each gets its slice of the raw outputs (cheap to
         send; the caller makes rows). If the run fails, each row runs alone and each
         request gets its rows, errors included."""
-        sizes = [len(m) for m in matrices]
-        merged = np.concatenate(matrices)
-        total = len(merged)
+        sizes = [feed_rows(m) for m in matrices]
+        merged = concat_feeds(matrices)
+        total = sum(sizes)
         try:
             outputs = self.model.run(merged)
             usable = all(has_rows(value, total) for value in outputs)
@@ -132,7 +132,7 @@ class ModelReplica:
                 "providers": list(self.model.info.providers)}
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.0)  # set per model in __init__
-    async def predict(self, matrices: list[np.ndarray]) -> list[ReplicaAnswer]:
+    async def predict(self, matrices: list[Feed]) -> list[ReplicaAnswer]:
         # ONNX Runtime releases the GIL: the replica keeps taking requests while it runs.
         return await asyncio.to_thread(self._predict_merged, matrices)
 

@@ -66,7 +66,19 @@ def _rows(
         ref = _section_ref(prop)
         if ref is not None and ref not in seen:
             rows += _rows(defs[ref], defs, f"{path}.", seen | {ref})
+        ref = _map_section_ref(prop)  # a map of sections: one row per key of the section
+        if ref is not None and ref not in seen:
+            rows += _rows(defs[ref], defs, f"{path}.<name>.", seen | {ref})
     return rows
+
+
+def _map_section_ref(prop: dict[str, Any]) -> str | None:
+    """The definition each value of a map of sections uses (``model.inputs``)."""
+    for candidate in [prop, *prop.get("anyOf", [])]:
+        values = candidate.get("additionalProperties")
+        if isinstance(values, dict) and "$ref" in values:
+            return str(values["$ref"]).rsplit("/", 1)[-1]
+    return None
 
 
 def markdown_reference() -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from streaminfer.operators.inputs import InputBinding
+from streaminfer.operators.postprocess import PostProcess
 from streaminfer.pipelines.spec.base import FrozenModel, ProviderName, whole_above_one
 
 
@@ -76,6 +78,85 @@ class ServeSpec(FrozenModel):
         return self
 
 
+class InputSpec(FrozenModel):
+    """Where one model input's values are in an event (``model.inputs.NAME``); a plain
+    string is short for ``{field: NAME}``."""
+
+    field: str | None = Field(
+        None, min_length=1,
+        description="One event field per row: an input of shape [batch] or [batch, 1].",
+    )
+    fields: tuple[str, ...] | None = Field(
+        None, min_length=1,
+        description="Event fields that form a row, in model order: an input [batch, n].",
+    )
+    array_field: str | None = Field(
+        None, min_length=1,
+        description="One event field holding an array: an input [batch, n] (a dynamic n: "
+        "the arrays of a micro-batch must have one length; others are dead-lettered).",
+    )
+    cast: bool = Field(
+        False,
+        description="Convert a value of another JSON type to the input's type (\"3\" to 3 "
+        "for a number input, 3 to \"3\" for a string input) instead of dead-lettering it "
+        "(error.type wrong_input_type).",
+    )
+    default: float | int | bool | str | None = Field(
+        None,
+        description="Value used where the field is missing or null (with 'fields': for each "
+        "such field; not with 'array_field'); without it such an event is dead-lettered "
+        "(error.type missing_feature).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"field": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_place(self) -> InputSpec:
+        if sum(x is not None for x in (self.field, self.fields, self.array_field)) != 1:
+            raise ValueError("give exactly one of 'field', 'fields' or 'array_field'")
+        if self.array_field is not None and self.default is not None:
+            raise ValueError("'default' fills one value; an array_field takes none")
+        return self
+
+
+class PostprocessSpec(FrozenModel):
+    """What a classifier's outputs become in its predictions (``model.postprocess``); it
+    reads the outputs by role (label, probabilities) under the names model.outputs gives."""
+
+    softmax: bool = Field(
+        False, description="Apply softmax to the probabilities output (a model that gives "
+        "logits), before the threshold and top_k.",
+    )
+    threshold: float | None = Field(
+        None, ge=0, le=1,
+        description="Binary models: the label is 1 (or classes[1]) when the probability of "
+        "class 1 is at least this, else 0; default: the model's own label.",
+    )
+    classes: tuple[str, ...] | None = Field(
+        None, min_length=1,
+        description="Class names by label index, e.g. [legit, fraud]: the label field holds "
+        "the name (\"fraud\") instead of the index; a label without a name is "
+        "dead-lettered (error.type postprocess_error).",
+    )
+    top_k: int | None = Field(
+        None, ge=1, le=1_000,
+        description="Publish the k classes of highest probability, best first, as "
+        "[{label, score}] (label: the class name, or its index without classes).",
+    )
+    top_k_field: str = Field(
+        "top_k", min_length=1, description="The prediction field that holds top_k.",
+    )
+
+    def operator(self) -> PostProcess:
+        """This section as the scoring operators take it."""
+        return PostProcess(softmax=self.softmax, classes=self.classes,
+                           threshold=self.threshold, top_k=self.top_k,
+                           top_k_field=self.top_k_field)
+
+
 REGISTRY_SCHEME = "models:/"
 _MODEL_REF = re.compile(
     r"^models:/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:@(?P<alias>[A-Za-z][A-Za-z0-9_-]*)"
@@ -136,10 +217,21 @@ class ModelSpec(FrozenModel):
     input_name: str | None = Field(
         None, description="Model input that receives the features; default: the only input."
     )
+    inputs: dict[str, InputSpec] | None = Field(
+        None,
+        description="Every model input, by its name in the model, fed from event fields "
+        "and type-checked per element type (float, double, float16, int64, int32, int8, "
+        "uint8, bool, string); default: the single float input takes source.features "
+        "(docs/contracts.md, 'Typed inputs').",
+    )
     outputs: dict[str, str] | None = Field(
         None,
         description="Model outputs to publish, as {onnx_output_name: prediction_field}; "
         "default: every output under its own name.",
+    )
+    postprocess: PostprocessSpec | None = Field(
+        None, description="Class names, a decision threshold, top-k with scores, softmax "
+        "over logits: what a classifier's outputs become in its predictions.",
     )
     intra_op_threads: int = Field(
         1, ge=0, le=256, description="ONNX Runtime intra-op threads per session (0 = all cores)."
@@ -159,6 +251,23 @@ class ModelSpec(FrozenModel):
         if isinstance(value, str):
             parse_model_ref(value)  # a malformed models:/ reference is an error here
         return value
+
+    @model_validator(mode="after")
+    def _inputs_or_input_name(self) -> ModelSpec:
+        if self.inputs is not None and self.input_name is not None:
+            raise ValueError("give 'inputs' (every input mapped) or 'input_name' (the one "
+                             "input source.features feeds), not both")
+        if self.inputs is not None and not self.inputs:
+            raise ValueError("'inputs' maps no input; map each input of the model")
+        return self
+
+    def input_bindings(self) -> dict[str, InputBinding] | None:
+        """``inputs`` as the bindings the scoring operators take (``None``: not given)."""
+        if self.inputs is None:
+            return None
+        return {name: InputBinding(field=i.field, fields=i.fields, array_field=i.array_field,
+                                   cast=i.cast, default=i.default)
+                for name, i in self.inputs.items()}
 
     @property
     def registry_ref(self) -> RegistryRef | None:

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName, whole_above_one
 from streaminfer.pipelines.spec.batch_spec import BatchSpec
@@ -71,6 +71,10 @@ __all__ = [
 ]
 
 
+FEATURE_SOURCE = ("give exactly one of 'features' (a list of event fields) or 'features_field' "
+                  "(one field holding an array)")
+
+
 class SourceSpec(FrozenModel):
     """The input topics and how an event becomes a feature row."""
 
@@ -116,11 +120,8 @@ class SourceSpec(FrozenModel):
 
     @model_validator(mode="after")
     def _one_feature_source(self) -> SourceSpec:
-        if (self.features is None) == (self.features_field is None):
-            raise ValueError(
-                "give exactly one of 'features' (a list of event fields) or 'features_field' "
-                "(one field holding an array)"
-            )
+        if self.features is not None and self.features_field is not None:
+            raise ValueError(FEATURE_SOURCE)
         if self.features is not None and len(set(self.features)) != len(self.features):
             raise ValueError("'features' lists a field twice")
         return self
@@ -266,13 +267,13 @@ class PipelineSpec(FrozenModel):
         description="Pipeline name: lowercase letters, digits and '-' (used in actor names).",
     )
     kafka: KafkaSpec = Field(default_factory=KafkaSpec, description="Kafka connection.")
-    source: SourceSpec = Field(description="Input topics and feature mapping.")
     model: ModelSpec | None = Field(
         None, description="The ONNX model (or give several under 'models')."
     )
     models: tuple[ModelSpec, ...] | None = Field(
         None, min_length=1, description="Several models, with 'routing' to choose one per event."
     )
+    source: SourceSpec = Field(description="Input topics and feature mapping.")
     routing: RoutingSpec | None = Field(
         None, description="How an event finds its model when there are several."
     )
@@ -312,6 +313,21 @@ class PipelineSpec(FrozenModel):
         default_factory=RolloutSpec, description="How a running pipeline follows the "
         "registry aliases its models:/NAME@ALIAS paths name: hot swap (docs/rollout.md).",
     )
+
+    @field_validator("source")
+    @classmethod
+    def _features_unless_inputs(cls, source: SourceSpec, info: ValidationInfo) -> SourceSpec:
+        """Without features, every model must map its inputs (model.inputs); the models
+        come before the source, so their values are here."""
+        if source.features is not None or source.features_field is not None:
+            return source
+        if "model" not in info.data or "models" not in info.data:
+            return source  # a model section is invalid: its own error says why
+        given = info.data["models"] or (info.data["model"],)
+        models = [m for m in given if m is not None]
+        if models and all(m.inputs is not None for m in models):
+            return source
+        raise ValueError(f"{FEATURE_SOURCE}, or map every model input with model.inputs")
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,337 @@
+"""Feed every input of an ONNX model from event fields (``model.inputs``), type-checked.
+
+A model's inputs come from its signature (:class:`InputSignature`: name, element type,
+shape with dynamic axes). An :class:`InputBinding` says where an input's values are in an
+event: one field, a list of fields (a row) or one field holding an array. The
+:class:`FeedBuilder` checks each event's values against the input's element type (an int64
+input refuses 1.5; a string input refuses a number unless ``cast``), fills a missing value
+with the binding's ``default`` or refuses the event, then stacks a batch into the feed dict
+ONNX Runtime takes. Its interface is :class:`FeatureExtractor`'s (``values`` per event,
+``matrix`` per batch), so the scorer takes either.
+
+>>> sig = (InputSignature("country", "string", (None, 1)),
+...        InputSignature("amount", "float", (None, 1)))
+>>> fb = FeedBuilder(sig, {"country": InputBinding(field="country"),
+...                        "amount": InputBinding(field="amount")})
+>>> feed, refused = fb.matrix([fb.values({"country": "FR", "amount": 3})])
+>>> feed["country"].tolist(), feed["amount"].dtype.name, refused
+([['FR']], 'float32', {})
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter as Tally
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from streaminfer.errors import ModelError
+from streaminfer.operators.records import RecordError
+
+ElementType = Literal[
+    "float", "double", "float16", "int64", "int32", "int8", "uint8", "bool", "string"
+]
+#: ONNX Runtime's type names of the element types streaminfer feeds, and their numpy dtype.
+ONNX_TYPES: dict[str, tuple[ElementType, Any]] = {
+    "tensor(float)": ("float", np.float32),
+    "tensor(double)": ("double", np.float64),
+    "tensor(float16)": ("float16", np.float16),
+    "tensor(int64)": ("int64", np.int64),
+    "tensor(int32)": ("int32", np.int32),
+    "tensor(int8)": ("int8", np.int8),
+    "tensor(uint8)": ("uint8", np.uint8),
+    "tensor(bool)": ("bool", np.bool_),
+    "tensor(string)": ("string", np.object_),
+}
+_DTYPE = dict(ONNX_TYPES.values())
+_FLOATS = frozenset({"float", "double", "float16"})
+_INTS = frozenset({"int64", "int32", "int8", "uint8"})
+_NUMBER = (int, float)
+
+#: What a model takes: a feature matrix, or one array per input name.
+Feed = np.ndarray | dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class InputSignature:
+    """One model input: its name, element type and shape (``None`` or a name: dynamic)."""
+
+    name: str
+    element_type: ElementType
+    shape: tuple[int | str | None, ...]
+
+    @property
+    def dtype(self) -> Any:
+        """The numpy dtype of the tensor (object for strings)."""
+        return _DTYPE[self.element_type]
+
+    def width(self) -> int | None:
+        """The fixed size of axis 1, if the input has one."""
+        return self.shape[1] if len(self.shape) > 1 and isinstance(self.shape[1], int) else None
+
+
+def signature_of(name: str, onnx_type: str, shape: Sequence[Any], model: str) -> InputSignature:
+    """An input's signature from what ONNX Runtime reports; ``ModelError`` for a type
+    streaminfer cannot feed."""
+    if onnx_type not in ONNX_TYPES:
+        supported = ", ".join(kind for kind, _ in ONNX_TYPES.values())
+        raise ModelError(f"model {model}: input {name} is {onnx_type}; supported element "
+                         f"types: {supported}")
+    dims = tuple(d if isinstance(d, int) and d > 0 else None for d in shape)
+    return InputSignature(name, ONNX_TYPES[onnx_type][0], dims)
+
+
+@dataclass(frozen=True)
+class InputBinding:
+    """Where one input's values are in an event: exactly one of ``field`` (one value),
+    ``fields`` (a row of values) or ``array_field`` (a field holding an array).
+    ``cast``: convert values of another JSON type (``"3"`` to 3, 3 to ``"3"``) instead of
+    refusing them; ``default``: the value of a missing or null field (``None``: refuse)."""
+
+    field: str | None = None
+    fields: tuple[str, ...] | None = None
+    array_field: str | None = None
+    cast: bool = False
+    default: Any = None
+
+    def names(self) -> list[str]:
+        """The event fields this input reads."""
+        if self.fields is not None:
+            return list(self.fields)
+        return [self.field or self.array_field or ""]
+
+
+class FeedBuilder:
+    """Builds the feed dict of a batch of events for a model's inputs."""
+
+    def __init__(self, signature: Sequence[InputSignature], bindings: Mapping[str, InputBinding],
+                 model: str = "model") -> None:
+        names = [s.name for s in signature]
+        unknown = sorted(set(bindings) - set(names))
+        if unknown:
+            raise ModelError(f"model {model} has no input {', '.join(unknown)} (model.inputs); "
+                             f"it has {', '.join(names)}")
+        unbound = [n for n in names if n not in bindings]
+        if unbound:
+            raise ModelError(f"model {model}: input {', '.join(unbound)} is not mapped to an "
+                             "event field; add it under model.inputs, e.g. "
+                             f"{{{unbound[0]}: {{field: {unbound[0]}}}}}")
+        self.signature = tuple(signature)
+        self.bindings = [bindings[s.name] for s in self.signature]
+        for sig, binding in zip(self.signature, self.bindings, strict=True):
+            _check_shape(sig, binding, model)
+            if binding.default is not None:
+                try:
+                    _element(binding.default, sig, binding, "default", refuse=ValueError)
+                except ValueError as exc:
+                    raise ModelError(f"model {model}: model.inputs.{sig.name}.default "
+                                     f"{binding.default!r} does not fit: {exc}") from None
+        self.fields = sorted({f for b in self.bindings for f in b.names()})
+
+    def values(self, event: dict[str, Any]) -> tuple[Any, ...]:
+        """One event's value per input, checked; raises :class:`RecordError` if unusable."""
+        return tuple(_value(event, sig, binding)
+                     for sig, binding in zip(self.signature, self.bindings, strict=True))
+
+    def matrix(self, rows: Sequence[Sequence[Any]]) -> tuple[dict[str, np.ndarray],
+                                                             dict[int, RecordError]]:
+        """The feed of the usable rows (in order) and, by row index, why each other row is
+        not usable (an array of another length than its batch's, a value not finite in the
+        input's float type)."""
+        rejected: dict[int, RecordError] = {}
+        for position, (sig, binding) in enumerate(zip(self.signature, self.bindings,
+                                                      strict=True)):
+            if binding.array_field is not None and sig.width() is None and rows:
+                lengths = Tally(len(row[position]) for row in rows)
+                common = lengths.most_common(1)[0][0]
+                for index, row in enumerate(rows):
+                    if len(row[position]) != common and index not in rejected:
+                        rejected[index] = RecordError(
+                            "wrong_feature_count",
+                            f"'{binding.array_field}' (input '{sig.name}') has "
+                            f"{len(row[position])} values; the others in its batch have "
+                            f"{common}", "validate", binding.array_field)
+        kept = [i for i in range(len(rows)) if i not in rejected]
+        feed: dict[str, np.ndarray] = {}
+        for position, sig in enumerate(self.signature):
+            column = [rows[i][position] for i in kept]
+            array = _tensor(column, sig)
+            if sig.element_type in _FLOATS and len(column):
+                finite = np.isfinite(array.reshape(len(column), -1)).all(axis=1)
+                for k in np.flatnonzero(~finite).tolist():
+                    binding = self.bindings[position]
+                    rejected.setdefault(kept[k], RecordError(
+                        "non_finite_feature",
+                        f"field '{binding.names()[0]}' (input '{sig.name}') is not finite as "
+                        f"{sig.element_type}", "validate", binding.names()[0]))
+            feed[sig.name] = array
+        if any(i in rejected for i in kept):  # not finite: found after the cast
+            good = [k for k, i in enumerate(kept) if i not in rejected]
+            feed = {name: array[good] for name, array in feed.items()}
+        return feed, rejected
+
+    def feature_row(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event's values of the fields the inputs read (for labelled examples)."""
+        return {name: event.get(name) for name in self.fields}
+
+
+def feed_rows(feed: Feed) -> int:
+    """How many rows a feed holds."""
+    if isinstance(feed, np.ndarray):
+        return len(feed)
+    return len(next(iter(feed.values()))) if feed else 0
+
+
+def take_rows(feed: Feed, index: Any) -> Feed:
+    """The rows ``index`` (a mask, positions or a slice) picks of a feed."""
+    if isinstance(feed, np.ndarray):
+        picked: np.ndarray = feed[index]
+        return picked
+    return {name: array[index] for name, array in feed.items()}
+
+
+def concat_feeds(feeds: Sequence[Feed]) -> Feed:
+    """Feeds of the same model, one after the other."""
+    first = feeds[0]
+    if isinstance(first, np.ndarray):
+        return np.concatenate(feeds)  # type: ignore[arg-type]
+    return {name: np.concatenate([f[name] for f in feeds if isinstance(f, dict)])
+            for name in first}
+
+
+def _check_shape(sig: InputSignature, binding: InputBinding, model: str) -> None:
+    rank = len(sig.shape)
+    where = f"model {model}: input {sig.name} has shape {list(sig.shape)}"
+    if rank not in (1, 2):
+        raise ModelError(f"{where}; streaminfer feeds inputs of rank 1 or 2")
+    if binding.field is not None and rank == 2 and sig.width() not in (None, 1):
+        raise ModelError(f"{where}: it takes {sig.width()} values a row, not one field; map it "
+                         "with 'fields' (a list) or 'array_field'")
+    if binding.fields is not None and (rank != 2 or sig.width() not in (None,
+                                                                        len(binding.fields))):
+        raise ModelError(f"{where}; model.inputs.{sig.name}.fields lists "
+                         f"{len(binding.fields)} fields")
+    if binding.array_field is not None and rank != 2:
+        raise ModelError(f"{where}; an array_field feeds an input of shape [batch, n]")
+
+
+def _value(event: dict[str, Any], sig: InputSignature, binding: InputBinding) -> Any:
+    if binding.field is not None:
+        return _element(_present(event, binding.field, sig, binding), sig, binding,
+                        binding.field)
+    if binding.fields is not None:
+        return [_element(_present(event, name, sig, binding), sig, binding, name)
+                for name in binding.fields]
+    name = binding.array_field
+    assert name is not None
+    array = _present(event, name, sig, binding)
+    if not isinstance(array, list):
+        raise RecordError("wrong_input_type", f"field '{name}' (input '{sig.name}') is "
+                          f"{_describe(array)}, not an array", "validate", name)
+    width = sig.width()
+    if width is not None and len(array) != width:
+        raise RecordError("wrong_feature_count", f"'{name}' (input '{sig.name}') has "
+                          f"{len(array)} values, the model takes {width}", "validate", name)
+    return [_element(item, sig, binding, f"{name}[{i}]") for i, item in enumerate(array)]
+
+
+def _present(event: dict[str, Any], name: str, sig: InputSignature,
+             binding: InputBinding) -> Any:
+    value = event.get(name)
+    if value is None:
+        if binding.default is not None:
+            return binding.default
+        raise RecordError(
+            "missing_feature", f"field '{name}' (input '{sig.name}') is "
+            f"{'null' if name in event else 'missing'}; send it, or set "
+            f"model.inputs.{sig.name}.default", "validate", name)
+    return value
+
+
+def _element(value: Any, sig: InputSignature, binding: InputBinding, name: str,
+             refuse: type[Exception] = RecordError) -> Any:
+    """One value in the input's element type, as a Python value; raises ``refuse``."""
+    kind = sig.element_type
+    if isinstance(value, (dict, list)):
+        return _refused(refuse, name, sig, value, f"a {kind} (nested values are refused)")
+    if kind == "string":
+        if isinstance(value, str):
+            return value
+        if binding.cast:
+            return "true" if value is True else "false" if value is False else str(value)
+        return _refused(refuse, name, sig, value, "a string",
+                        f"; send a string, or set model.inputs.{sig.name}.cast: true")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if binding.cast and value in (0, 1, "true", "false", "0", "1"):
+            return value in (1, "true", "1")
+        return _refused(refuse, name, sig, value, "true or false")
+    if binding.cast and isinstance(value, str):
+        try:
+            value = float(value) if kind in _FLOATS else int(value)
+        except ValueError:
+            return _refused(refuse, name, sig, value, f"a number ({kind})")
+    if type(value) not in _NUMBER:
+        return _refused(refuse, name, sig, value, f"a number ({kind})",
+                        "" if binding.cast else
+                        f"; send a number, or set model.inputs.{sig.name}.cast: true")
+    if kind in _INTS:
+        if isinstance(value, float):
+            if not (math.isfinite(value) and value.is_integer()):
+                return _refused(refuse, name, sig, value, f"a whole number ({kind})")
+            value = int(value)
+        info = np.iinfo(sig.dtype)
+        if not info.min <= value <= info.max:
+            return _refused(refuse, name, sig, value,
+                            f"a whole number in [{info.min}, {info.max}] ({kind})")
+    return value
+
+
+def _refused(refuse: type[Exception], name: str, sig: InputSignature, value: Any,
+             wanted: str, fix: str = "") -> Any:
+    message = f"field '{name}' (input '{sig.name}') is {_describe(value)}, not {wanted}{fix}"
+    if refuse is RecordError:
+        raise RecordError("wrong_input_type", message, "validate", name.split("[")[0])
+    raise refuse(message)
+
+
+def _tensor(column: list[Any], sig: InputSignature) -> np.ndarray:
+    """A batch's values of one input as its tensor: ``[n]`` or ``[n, 1]`` for one value a
+    row (by the input's rank), ``[n, k]`` for rows."""
+    if sig.element_type == "string":
+        if column and isinstance(column[0], list):
+            array = np.array(column, dtype=object)
+        else:
+            array = np.empty(len(column), dtype=object)
+            array[:] = column
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                array = np.asarray(column, dtype=sig.dtype)
+            except OverflowError:  # an int beyond float64: inf, refused as not finite
+                array = np.asarray([_clip(v) for v in column], dtype=sig.dtype)
+    if len(sig.shape) == 2 and array.ndim == 1:
+        array = array.reshape(len(column), 1)
+    if len(sig.shape) == 2 and not column:
+        array = array.reshape(0, sig.width() or 1)
+    return array
+
+
+def _clip(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_clip(v) for v in value]
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40]}"
