@@ -20,7 +20,7 @@ demo: $(STAMP)                  ## run the demo pipeline live (ARGS="--max-event
 demo-loop: $(STAMP)             ## the demo's model loop: drift, retrain, gate, shadow, promote (Ctrl-C stops)
 	$(BIN)/streaminfer demo --loop $(ARGS)
 
-test: $(STAMP)                  ## the whole suite: unit and integration (real broker, Ray, ORT)
+test: $(STAMP)                  ## the whole suite: unit and integration (real broker, Ray, ORT), in 2 processes (PYTEST_ARGS="-n 0": one)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -1,5 +1,8 @@
 """Shared fixtures. Integration tests run against one real embedded broker and one real local
 Ray per test session; each test gets fresh topics, so tests never see each other's data.
+pytest-xdist runs two sessions by default (pyproject's addopts), one per worker process: each
+builds its own broker, Ray, models and registry template under its own ``tmp_path_factory``
+folder, so nothing a session makes may go to a fixed port or into the repository.
 
 Factories:
 - ``model_factory(name)``: an example model trained from scikit-learn's bundled data (cached).

@@ -48,7 +48,9 @@ def test_every_event_gets_exactly_one_prediction_equal_to_offline(
             np.testing.assert_allclose(got[field], value, rtol=1e-6, err_msg=field)
         assert got["source"]["topic"] == run.source_topic
         assert got["latency_ms"] >= 0 and got["model_version"]
-    stats = run.pipeline.stats()
+    # A worker counts a batch after its predictions are acknowledged and its offsets
+    # committed, so a live reading may lag the topic: the final counters are exact.
+    stats = run.pipeline.stop()
     assert stats.predictions == count and stats.dead_letters == 0
 
 

@@ -36,7 +36,9 @@ def test_a_variant_scores_every_event_and_agrees_as_measured(
     records = read_topic(run.predictions_topic, count, timeout_s=120)
     predictions = {p["id"]: p for p in (orjson.loads(r.value) for r in records)}
     assert sorted(predictions) == sorted(f"e{i}" for i in range(count))  # each exactly once
-    stats = run.pipeline.stats()
+    # A worker counts a batch after its predictions are acknowledged and its offsets
+    # committed, so a live reading may lag the topic: the final counters are exact.
+    stats = run.pipeline.stop()
     assert stats.predictions == count and stats.dead_letters == 0
     original = OnnxModel.load(report.model).predict_rows(rows.X.astype(np.float32))
     same = [predictions[f"e{i}"]["label"] == original[i]["label"] for i in range(count)]
