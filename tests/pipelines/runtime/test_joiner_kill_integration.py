@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -74,27 +75,40 @@ def every_example(config: dict[str, Any], topic: str,
     return seen
 
 
+def label_mid_stream(rp: Any, produce: Any, make_events: Any, dataset_factory: Any,
+                     read_topic: Any, label_records: Any, summary_of: Any,
+                     change: Callable[[], None]) -> None:
+    """Score EVENTS events, then send their labels and, once 100 examples are out while labels
+    still come, make the ``change`` (a kill, a scale); returns when every label was sent."""
+    keys, values = make_events(dataset_factory("breast_cancer"), EVENTS)
+    produce(rp.source_topic, values, keys)
+    assert len(read_topic(rp.predictions_topic, EVENTS)) == EVENTS
+
+    sender = LabelSender(produce, rp.spec.feedback.labels_topic, label_records, EVENTS)
+    sender.start()
+    try:
+        # mid-stream: some examples out, labels still coming
+        assert wait_until(lambda: summary_of(rp.pipeline).examples_out >= 100, 60)
+        assert sender.is_alive() and sender.sent < EVENTS
+        change()
+    finally:
+        sender.join(120)
+    assert not sender.failed and sender.sent == EVENTS
+
+
 def test_a_joiner_killed_mid_stream_loses_no_example(
     feedback_pipeline: Any, produce: Any, make_events: Any, dataset_factory: Any,
     read_topic: Any, label_records: Any, summary_of: Any, kafka_config: dict[str, Any],
 ) -> None:
     rp = feedback_pipeline(partitions=2)
     fb, spec = rp.spec.feedback, rp.spec
-    keys, values = make_events(dataset_factory("breast_cancer"), EVENTS)
-    produce(rp.source_topic, values, keys)
-    assert len(read_topic(rp.predictions_topic, EVENTS)) == EVENTS
 
-    sender = LabelSender(produce, fb.labels_topic, label_records, EVENTS)
-    sender.start()
-    try:
-        # mid-stream: some examples out, labels still coming
-        assert wait_until(lambda: summary_of(rp.pipeline).examples_out >= 100, 60)
-        assert sender.is_alive() and sender.sent < EVENTS
+    def kill() -> None:
         joiner = ray.get_actor(f"{spec.name}-joiner-0-0", namespace=spec.ray.namespace)
         ray.kill(joiner, no_restart=False)  # Ray restarts it: same partitions, fresh state
-    finally:
-        sender.join(120)
-    assert not sender.failed and sender.sent == EVENTS
+
+    label_mid_stream(rp, produce, make_events, dataset_factory, read_topic, label_records,
+                     summary_of, kill)
 
     seen = every_example(kafka_config, fb.training_topic)
     assert set(seen) == {f"e{i}" for i in range(EVENTS)}
@@ -110,19 +124,8 @@ def test_scaling_the_joiners_mid_stream_loses_no_example(
 ) -> None:
     rp = feedback_pipeline(partitions=2)
     fb = rp.spec.feedback
-    keys, values = make_events(dataset_factory("breast_cancer"), EVENTS)
-    produce(rp.source_topic, values, keys)
-    assert len(read_topic(rp.predictions_topic, EVENTS)) == EVENTS
-
-    sender = LabelSender(produce, fb.labels_topic, label_records, EVENTS)
-    sender.start()
-    try:
-        assert wait_until(lambda: summary_of(rp.pipeline).examples_out >= 100, 60)
-        assert sender.is_alive() and sender.sent < EVENTS
-        rp.pipeline.scale_joiners(2)  # one joiner per partition from now on
-    finally:
-        sender.join(120)
-    assert not sender.failed and sender.sent == EVENTS
+    label_mid_stream(rp, produce, make_events, dataset_factory, read_topic, label_records,
+                     summary_of, lambda: rp.pipeline.scale_joiners(2))  # a joiner per partition
     seen = every_example(kafka_config, fb.training_topic)
     assert set(seen) == {f"e{i}" for i in range(EVENTS)}
     assert sum(seen.values()) == EVENTS  # none published twice
