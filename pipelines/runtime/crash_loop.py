@@ -87,11 +87,17 @@ def _own(filename: str) -> bool:
 
 def crash_text(exc: BaseException) -> str:
     """A crash in one line: ``KeyError: 'label' (in operators/profile.py)``, naming the
-    deepest frame of streaminfer's own code (else the deepest frame)."""
+    deepest frame of streaminfer's own code (else the deepest frame). An error raised
+    *from* another (kafka-python wraps what a rebalance callback raised) names its cause
+    too: ``KafkaError: User rebalance callback throws an error, from ValueError: x (in ...)``.
+    """
+    text = error_text(exc)
+    cause = exc.__cause__
+    if cause is not None and cause.__traceback__ is not None:
+        return f"{text}, from {crash_text(cause)}"
     frames = extract_tb(exc.__traceback__)
     own = [frame for frame in frames if _own(frame.filename)]
     frame = (own or frames)[-1] if frames else None
-    text = error_text(exc)
     return f"{text} (in {short_path(frame.filename)})" if frame is not None else text
 
 
