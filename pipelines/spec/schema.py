@@ -438,6 +438,10 @@ class PipelineSpec(FrozenModel):
         """Return a copy whose relative paths are made absolute against ``base``."""
 
         def anchored(model: ModelSpec) -> ModelSpec:
+            if model.tokenizer is not None:
+                tokenizer = model.tokenizer
+                model = model.model_copy(update={"tokenizer": tokenizer.model_copy(
+                    update={"path": _absolute(tokenizer.path, base)})})
             if model.registry_ref is not None:
                 return model
             return model.model_copy(update={"path": _absolute(model.path, base)})
