@@ -325,9 +325,10 @@ class PipelineSpec(FrozenModel):
             return source  # a model section is invalid: its own error says why
         given = info.data["models"] or (info.data["model"],)
         models = [m for m in given if m is not None]
-        if models and all(m.inputs is not None for m in models):
+        if models and all(m.inputs is not None or m.tokenizer is not None for m in models):
             return source
-        raise ValueError(f"{FEATURE_SOURCE}, or map every model input with model.inputs")
+        raise ValueError(f"{FEATURE_SOURCE}, or map every model input with model.inputs "
+                         "(or model.tokenizer)")
 
     @model_validator(mode="before")
     @classmethod
