@@ -79,6 +79,12 @@ def replica_options(model: ModelSpec) -> dict[str, Any]:
     }
 
 
+def merge_pads(info: ModelInfo) -> dict[str, int]:
+    """What pads each input of a model when a replica merges feeds padded per batch."""
+    builder = info.feed_builder()
+    return builder.pad_values() if isinstance(builder, TokenFeedBuilder) else {}
+
+
 class ModelReplica:
     """One replica of a served model (the class Serve deploys)."""
 
@@ -95,8 +101,7 @@ class ModelReplica:
             raise PipelineError(f"model {model.model_name}: its store no longer holds "
                                 f"version {version}")
         self.model = load_model(model, data)  # providers auto: CUDA when Ray gave a GPU
-        builder = self.model.info.feed_builder()
-        self.pads = builder.pad_values() if isinstance(builder, TokenFeedBuilder) else {}
+        self.pads = merge_pads(self.model.info)
         batched: Any = self.predict  # Serve's batch wrapper takes its settings at run time
         batched.set_max_batch_size(model.serve.max_batch_size)
         batched.set_batch_wait_timeout_s(model.serve.batch_wait_timeout_s)
