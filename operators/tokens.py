@@ -89,6 +89,11 @@ class TextTokenizer:
         self.pad_id = int(padding["pad_id"]) if padding else (
             tokenizer.token_to_id("[PAD]") or 0)
         tokenizer.no_padding()
+        special = tokenizer.num_special_tokens_to_add(False)
+        if config.max_length <= special:  # the library would not truncate at all
+            raise ModelError(f"model.tokenizer.max_length is {config.max_length}, but the "
+                             f"tokenizer adds {special} special tokens to every text; set it "
+                             f"to more than {special}")
         tokenizer.enable_truncation(config.max_length)
         self._tokenizer = tokenizer
         self.max_length = config.max_length
@@ -111,7 +116,11 @@ class TextTokenizer:
         if len(value) > self._window:
             found = _SPACE.search(value, self._window, 2 * self._window)
             text, cut = value[: found.start() if found else 2 * self._window], True
-        encoding = self._tokenizer.encode(text)
+        try:
+            encoding = self._tokenizer.encode(text)
+        except Exception as exc:  # the library's own; not seen on a valid str
+            raise RecordError("invalid_text", f"field '{field}'{what}: the tokenizer failed: "
+                              f"{exc}", "validate", field) from None
         if not encoding.ids:
             raise RecordError("empty_text", f"field '{field}'{what} gives no tokens (it is "
                               "empty or only whitespace); a model cannot score an empty "

@@ -197,3 +197,10 @@ def test_the_pad_id_is_the_tokenizers_own() -> None:
     text = TextTokenizer(_config(tok))
     padded = text.pad([text.encode("late", "t"), text.encode("the parcel", "t")])
     assert padded["input_ids"].tolist() == [[7, 17], [4, 5]]
+
+
+def test_a_max_length_the_special_tokens_fill_is_refused_at_load() -> None:
+    with pytest.raises(ModelError, match=r"max_length is 2, but the tokenizer adds 2 special "
+                       r"tokens to every text; set it to more than 2"):
+        TextTokenizer(_config(_tokenizer(True), max_length=2))
+    assert TextTokenizer(_config(_tokenizer(True), 3)).encode("late late", "t").ids == [2, 7, 3]
