@@ -177,6 +177,10 @@ class FeedBuilder:
         """The event's values of the fields the inputs read (for labelled examples)."""
         return {name: event.get(name) for name in self.fields}
 
+    def truncated(self, rows: Sequence[Sequence[Any]]) -> int:
+        """How many of these rows had a text cut to fit (``operators/tokens.py``)."""
+        return 0
+
 
 def feed_rows(feed: Feed) -> int:
     """How many rows a feed holds."""
@@ -193,13 +197,22 @@ def take_rows(feed: Feed, index: Any) -> Feed:
     return {name: array[index] for name, array in feed.items()}
 
 
-def concat_feeds(feeds: Sequence[Feed]) -> Feed:
-    """Feeds of the same model, one after the other."""
+def concat_feeds(feeds: Sequence[Feed], pads: Mapping[str, int] | None = None) -> Feed:
+    """Feeds of the same model, one after the other; 2-D inputs of different widths (token
+    ids padded per batch) padded to the widest, with ``pads[name]`` (default 0)."""
     first = feeds[0]
     if isinstance(first, np.ndarray):
         return np.concatenate(feeds)  # type: ignore[arg-type]
-    return {name: np.concatenate([f[name] for f in feeds if isinstance(f, dict)])
-            for name in first}
+    merged = {}
+    for name in first:
+        arrays = [f[name] for f in feeds if isinstance(f, dict)]
+        widest = max(a.shape[1] if a.ndim == 2 else 0 for a in arrays)
+        if any(a.ndim == 2 and a.shape[1] != widest for a in arrays):
+            fill = (pads or {}).get(name, 0)
+            arrays = [np.pad(a, ((0, 0), (0, widest - a.shape[1])), constant_values=fill)
+                      for a in arrays]
+        merged[name] = np.concatenate(arrays)
+    return merged
 
 
 def _check_shape(sig: InputSignature, binding: InputBinding, model: str) -> None:

@@ -265,6 +265,7 @@ class ScoringLoop(Loop[WorkerStats]):
             dead_letters=[d.error_type for d in scored.dead_letters],
             latencies_ms=scored.latencies_ms, inference_s=scored.inference_s,
             model_batch_failed=scored.model_batch_failed,
+            truncated_texts=scored.truncated_texts,
         )
         self.shadow.add(scored.shadow_agreement)
         if self.drift.profiles:

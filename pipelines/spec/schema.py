@@ -251,9 +251,10 @@ class PipelineSpec(FrozenModel):
             return source  # a model section is invalid: its own error says why
         given = info.data["models"] or (info.data["model"],)
         models = [m for m in given if m is not None]
-        if models and all(m.inputs is not None for m in models):
+        if models and all(m.inputs is not None or m.tokenizer is not None for m in models):
             return source
-        raise ValueError(f"{FEATURE_SOURCE}, or map every model input with model.inputs")
+        raise ValueError(f"{FEATURE_SOURCE}, or map every model input with model.inputs "
+                         "(or model.tokenizer)")
 
     @model_validator(mode="before")
     @classmethod
@@ -364,6 +365,10 @@ class PipelineSpec(FrozenModel):
         """Return a copy whose relative paths are made absolute against ``base``."""
 
         def anchored(model: ModelSpec) -> ModelSpec:
+            if model.tokenizer is not None:
+                tokenizer = model.tokenizer
+                model = model.model_copy(update={"tokenizer": tokenizer.model_copy(
+                    update={"path": _absolute(tokenizer.path, base)})})
             if model.registry_ref is not None:
                 return model
             return model.model_copy(update={"path": _absolute(model.path, base)})
