@@ -100,11 +100,13 @@ def models_table(models: list[ModelServing]) -> Table | str:
 #: The join cases the title sums up as joined.
 JOINED = ("label_after_prediction", "label_before_prediction")
 #: Live metrics shown per model and version (those a window has).
-LIVE_COLUMNS = ("accuracy", "f1", "roc_auc", "log_loss", "calibration_error", "mae", "rmse", "r2")
+LIVE_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss",
+                "calibration_error", "mae", "rmse", "r2")
 
 
 def feedback_table(summary: FeedbackSummary) -> Table:
-    """Joins by case, pending entries, and live metrics per model and version."""
+    """Joins by case, pending entries, and live metrics per model and version (the metrics
+    as one wrapped cell, so that the table stays readable at 80 columns)."""
     cases = summary.cases
     table = Table(title=f"feedback: {summary.matched:,} joined, {summary.examples_out:,} "
                   f"examples out, pending {summary.pending.get('prediction', 0):,} predictions "
@@ -112,12 +114,14 @@ def feedback_table(summary: FeedbackSummary) -> Table:
                   caption=", ".join(f"{case} {n:,}" for case, n in cases.items()
                                     if n and case not in JOINED) or None,
                   caption_justify="left")
-    shown = [c for c in LIVE_COLUMNS if any(c in m for m in summary.live.values())]
-    for column in ("model", "version", "examples", *shown, "delay p50 ms"):
-        table.add_column(column, justify="left" if column in ("model", "version") else "right")
+    for column in ("model", "version", "examples", "live metrics", "delay p50"):
+        table.add_column(column, justify="right" if column == "examples" else "left",
+                         overflow="fold")
     for (model, version), m in sorted(summary.live.items()):
-        table.add_row(model, version, f"{int(m['examples']):,}",
-                      *(_metric(m.get(c)) for c in shown), _ms(m.get("label_delay_p50_ms")))
+        metrics = " ".join(f"{name}={_metric(m[name])}" for name in LIVE_COLUMNS if name in m)
+        delay = m.get("label_delay_p50_ms")
+        table.add_row(escape(model), escape(version), f"{int(m['examples']):,}",
+                      metrics or "-", "-" if delay is None else f"{delay / 1000:.1f} s")
     return table
 
 

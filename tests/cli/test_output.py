@@ -120,3 +120,10 @@ def test_the_old_names_still_parse() -> None:
     assert renamed(None, 5, "--max-events", "--events") == 5
     assert renamed(7, None, "--max-events", "--events") == 7
     assert renamed("label", "y", "--label-field", "--label", "label") == "y"
+
+
+def test_optimize_help_says_the_best_round_is_kept_as_the_timing_does() -> None:
+    """``pipelines/optimize/timing.py`` keeps each variant's fastest round (min), not a median."""
+    shown = " ".join(CliRunner().invoke(app, ["optimize", "--help"],
+                                        env={"COLUMNS": "200"}).output.split())
+    assert "best round is kept" in shown and "median" not in shown, shown
