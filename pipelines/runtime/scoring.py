@@ -308,6 +308,8 @@ class BatchScorer:
         return self.router.route(event, the_id)
 
     def _decode(self, record: Record) -> dict[str, Any]:
+        if record.key is None and record.value is None:
+            raise RecordError("empty_record", "empty record (no key, no value)", "decode")
         size = len(record.value) if record.value is not None else 0
         if size > self.max_record_bytes:
             raise RecordError(
