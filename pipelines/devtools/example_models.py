@@ -392,22 +392,28 @@ def support_messages() -> Dataset:
     return Dataset(["text"], X, y)
 
 
-def train_text_classifier() -> bytes:
-    """TF-IDF over words and word pairs, then a logistic regression, exported by skl2onnx
-    with one string input ``text`` [n, 1]: outputs ``label`` and ``probabilities``."""
-    from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import StringTensorType
+def text_pipeline() -> Any:
+    """The text classifier, unfitted: TF-IDF over words and word pairs (``TEXT_TOKENS``,
+    case kept), then a logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
+    return make_pipeline(
+        TfidfVectorizer(token_pattern=TEXT_TOKENS, ngram_range=(1, 2), lowercase=False),
+        LogisticRegression(max_iter=1000, C=10.0))
+
+
+def train_text_classifier() -> bytes:
+    """:func:`text_pipeline` fitted on :func:`support_messages`, exported by skl2onnx with
+    one string input ``text`` [n, 1]: outputs ``label`` and ``probabilities``."""
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import StringTensorType
+
     from streaminfer.pipelines.lifecycle.trainers import OPSET
 
     data = support_messages()
-    pipe = make_pipeline(
-        TfidfVectorizer(token_pattern=TEXT_TOKENS, ngram_range=(1, 2), lowercase=False),
-        LogisticRegression(max_iter=1000, C=10.0))
-    pipe.fit(data.X[:, 0], data.y)
+    pipe = text_pipeline().fit(data.X[:, 0], data.y)
     onx = to_onnx(pipe, initial_types=[("text", StringTensorType([None, 1]))],
                   options={id(pipe): {"zipmap": False}}, target_opset=OPSET)
     return bytes(onx.SerializeToString())
