@@ -267,7 +267,10 @@ def _element(value: Any, sig: InputSignature, binding: InputBinding, name: str,
                         else f"a {kind} (nested values are refused)")
     if kind == "string":
         if isinstance(value, str):
-            return value
+            if value.isascii() or _is_unicode(value):
+                return value
+            return _refused(refuse, name, sig, value, "text: it holds a lone surrogate "
+                            "(an escape such as \\ud800 that is half a character)")
         if binding.cast:
             try:
                 return "true" if value is True else "false" if value is False else str(value)
@@ -297,6 +300,14 @@ def _element(value: Any, sig: InputSignature, binding: InputBinding, name: str,
             return _refused(refuse, name, sig, value,
                             f"a whole number in [{info.min}, {info.max}] ({kind})")
     return value
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _number(text: str) -> int | float | str:

@@ -3,6 +3,7 @@ into the feed ONNX Runtime takes; and OnnxModel running a model with several typ
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -233,3 +234,13 @@ def test_an_int_too_long_to_write_is_refused_with_a_reason() -> None:
     assert "is int of 16610 bits, not a whole number" in _refusal(_one("int64"),
                                                                  {"v": huge}).message
     assert "not a string" in _refusal(_one("string", cast=True), {"v": huge}).message
+
+
+def test_a_string_with_a_lone_surrogate_is_refused() -> None:
+    """JSON may escape half a character ("\\ud800"); Python's json reads it, and ONNX
+    Runtime raised UnicodeEncodeError on the micro-batch that held it."""
+    event = json.loads(b'{"v": "refund \\ud800 please"}')
+    error = _refusal(_one("string"), event)
+    assert (error.error_type, error.field) == ("wrong_input_type", "v")
+    assert "lone surrogate" in error.message
+    assert _one("string").values({"v": "caf\u00e9 \U0001f64f"}) == ("caf\u00e9 \U0001f64f",)

@@ -1,12 +1,14 @@
 """A model that takes text (the text_classifier example: skl2onnx TF-IDF + logistic
 regression, one string input) fed through model.inputs as configs/text-classifier.yaml maps
 it, on the real broker and Ray: predictions equal offline ONNX Runtime fed the texts here; an
-empty text and a 1 MB text scored; a number, a nested object, a missing or null message
-dead-lettered with their reasons while the rest of the micro-batch is scored; a number
-scored as its digits where the input says ``cast: true``."""
+empty text and a 1 MB text scored; a number, a nested object, a list, a missing or null
+message, half a character and bytes that are not UTF-8 dead-lettered with their reasons
+while the rest of the micro-batch is scored; a number scored as its digits where the input
+says ``cast: true``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +65,10 @@ def test_text_is_scored_as_offline_onnx_runtime_and_bad_text_is_dead_lettered(
            {"id": "bad-missing"}, {"id": "bad-null", field: None},
            {"id": "bad-list", field: ["my", "card"]}]
     mixed = rows[:40] + bad + rows[40:]  # the bad ones in the good ones' micro-batches
-    produce(run.source_topic, [orjson.dumps(r) for r in mixed])
+    undecodable = [  # half a character escaped (Python's json reads it); bytes not UTF-8
+        b'{"id": "bad-surrogate", "%s": "refund \\ud800"}' % field.encode(),
+        b'{"id": "bad-utf8", "%s": "refund \xff\xfe"}' % field.encode()]
+    produce(run.source_topic, [orjson.dumps(r) for r in mixed] + undecodable)
 
     online = {p["id"]: p for p in
               (orjson.loads(r.value) for r in read_topic(run.predictions_topic, len(rows)))}
@@ -78,21 +83,25 @@ def test_text_is_scored_as_offline_onnx_runtime_and_bad_text_is_dead_lettered(
         _offline(model_factory("text_classifier"), ["?!"])[0], abs=1e-6)
     assert online[rows[-1]["id"]]["team"] == "billing"  # a megabyte of "refund"
 
-    dead = {orjson.loads(r.value)["id"]: {k: v.decode() for k, v in r.headers}
-            for r in read_topic(run.dead_letter_topic, len(bad))}
+    dead_letters = read_topic(run.dead_letter_topic, len(bad) + len(undecodable))
+    [utf8] = [r for r in dead_letters if r.value == undecodable[1]]
+    assert dict(utf8.headers)["error.type"] == b"invalid_json"
+    dead = {json.loads(r.value)["id"]: {k: v.decode() for k, v in r.headers}
+            for r in dead_letters if r is not utf8}
     assert {k: (h["error.type"], h["error.field"]) for k, h in dead.items()} == {
         "bad-number": ("wrong_input_type", field),
         "bad-nested": ("wrong_input_type", field),
         "bad-missing": ("missing_feature", field),
         "bad-null": ("missing_feature", field),
         "bad-list": ("wrong_input_type", field),
+        "bad-surrogate": ("wrong_input_type", field),
     }
     assert dead["bad-number"]["error.message"] == (
         f"field '{field}' (input 'text') is int 42, not a string; send a string, or set "
         "model.inputs.text.cast: true")
     # all of it, and no more: each event either predicted or dead-lettered, once
     assert len(read_all(run.predictions_topic)) == len(rows)
-    assert len(read_all(run.dead_letter_topic)) == len(bad)
+    assert len(read_all(run.dead_letter_topic)) == len(bad) + len(undecodable)
 
 
 def test_a_number_is_scored_as_its_digits_when_the_input_casts(
