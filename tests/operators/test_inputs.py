@@ -212,7 +212,7 @@ def test_cast_reads_decimal_numbers_only() -> None:
 
 
 def test_a_null_inside_an_array_is_refused_even_with_cast() -> None:
-    """Found by the fuzz tests: a string input with cast turned it into "None"."""
+    """Found while writing the fuzz tests: a string input with cast turned it into "None"."""
     fb = _one("string", (None, 2), field=None, array_field="v", cast=True)
     error = _refusal(fb, {"v": ["a", None]})
     assert (error.error_type, error.field) == ("wrong_input_type", "v")
