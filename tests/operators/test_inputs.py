@@ -220,7 +220,7 @@ def test_a_null_inside_an_array_is_refused_even_with_cast() -> None:
 
 
 def test_an_empty_array_is_refused() -> None:
-    """Found by the fuzz tests: [] made a [n, 0] tensor, which the model then fails on."""
+    """Found by the fuzz tests: [] passed, as a [n, 0] tensor when its whole batch had them."""
     fb = _one("float", (None, None), field=None, array_field="v")
     error = _refusal(fb, {"v": []})
     assert (error.error_type, error.field) == ("wrong_feature_count", "v")
