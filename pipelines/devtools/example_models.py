@@ -404,3 +404,20 @@ def write_text_tokenizer(model_path: Path, force: bool = False) -> Path:
 
 EXAMPLES["text_tokens"] = Example(train_text_tokens, text_tokens, profiled=False,
                                   beside=write_text_tokenizer)
+
+
+def support_messages() -> Dataset:
+    """The text classifier's 400 support messages (``example_text.py``)."""
+    from streaminfer.pipelines.devtools.example_text import support_messages as read
+
+    return read()
+
+
+def train_text_classifier() -> bytes:
+    """The text classifier: TF-IDF and a logistic regression (``example_text.py``)."""
+    from streaminfer.pipelines.devtools.example_text import train_text_classifier as train
+
+    return train()
+
+
+EXAMPLES["text_classifier"] = Example(train_text_classifier, support_messages, profiled=False)
