@@ -410,7 +410,8 @@ def support_messages() -> Dataset:
     """The text classifier's 400 support messages (``example_text.py``)."""
     from streaminfer.pipelines.devtools.example_text import support_messages as read
 
-    return read()
+    X, y = read()
+    return Dataset(["text"], X, y)
 
 
 def train_text_classifier() -> bytes:

@@ -12,8 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from streaminfer.pipelines.devtools.example_models import Dataset
-
 #: The text classifier's classes, in the order of its label and probabilities.
 SUPPORT_CLASSES = ("account", "billing", "shipping", "technical")
 #: skl2onnx's Tokenizer matches this regex as scikit-learn does; case is kept (lowercasing
@@ -21,10 +19,10 @@ SUPPORT_CLASSES = ("account", "billing", "shipping", "technical")
 TEXT_TOKENS = r"[a-zA-Z0-9]+"
 
 
-def support_messages() -> Dataset:
+def support_messages() -> tuple[np.ndarray, np.ndarray]:
     """400 short support messages (``support_messages.yaml``, shipped beside this module),
-    labelled by the team that answers them: ``X`` is an object array [n, 1] of texts, ``y``
-    the index in ``SUPPORT_CLASSES``."""
+    labelled by the team that answers them: an object array [n, 1] of texts, and each one's
+    index in ``SUPPORT_CLASSES``."""
     import yaml
 
     rows = yaml.safe_load(Path(__file__).with_name("support_messages.yaml").read_text(
@@ -32,7 +30,7 @@ def support_messages() -> Dataset:
     X = np.empty((len(rows), 1), dtype=object)
     X[:, 0] = [row["text"] for row in rows]
     y = np.array([SUPPORT_CLASSES.index(row["label"]) for row in rows], dtype=np.int64)
-    return Dataset(["text"], X, y)
+    return X, y
 
 
 def text_pipeline() -> Any:
@@ -55,8 +53,8 @@ def train_text_classifier() -> bytes:
 
     from streaminfer.pipelines.lifecycle.trainers import OPSET
 
-    data = support_messages()
-    pipe = text_pipeline().fit(data.X[:, 0], data.y)
+    X, y = support_messages()
+    pipe = text_pipeline().fit(X[:, 0], y)
     onx = to_onnx(pipe, initial_types=[("text", StringTensorType([None, 1]))],
                   options={id(pipe): {"zipmap": False}}, target_opset=OPSET)
     return bytes(onx.SerializeToString())

@@ -13,11 +13,8 @@ import onnxruntime as ort
 import yaml
 
 from streaminfer.operators.profile import profile_path
-from streaminfer.pipelines.devtools.example_text import (
-    SUPPORT_CLASSES,
-    support_messages,
-    text_pipeline,
-)
+from streaminfer.pipelines.devtools.example_models import support_messages
+from streaminfer.pipelines.devtools.example_text import SUPPORT_CLASSES, text_pipeline
 
 REPO = Path(__file__).parents[3]
 #: Texts off the corpus: empty, blank, accents, another script, emoji, underscores,
