@@ -119,7 +119,10 @@ def stream(model_path: Path, count: int, replicas: int, num_gpus: float) -> dict
         topic, out = uid("digits"), uid("scores")
         ensure_topics(config, {topic: PARTITIONS}, create_missing=True)
         spec = PipelineSpec.model_validate({
-            "name": uid("gpu"), "kafka": {"bootstrap_servers": broker.bootstrap_servers},
+            "name": uid("gpu"),
+            # the embedded broker holds a group join for half the session timeout
+            "kafka": {"bootstrap_servers": broker.bootstrap_servers,
+                      "session_timeout_ms": 4000, "heartbeat_interval_ms": 500},
             "source": {"topics": [topic], "group_id": uid("g"), "features": data.features,
                        "id_field": "id", "partitions": PARTITIONS},
             "model": {"path": str(model_path), "name": "digits", "serving": "serve",
