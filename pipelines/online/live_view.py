@@ -140,8 +140,11 @@ def feedback_table(summary: FeedbackSummary) -> Table:
     table = live_table(f"feedback: {summary.matched:,} joined, {summary.examples_out:,} "
                        f"examples out, pending {summary.pending.get('prediction', 0):,} "
                        f"predictions / {summary.pending.get('label', 0):,} labels",
-                       caption=", ".join(f"{case} {n:,}" for case, n in cases.items()
-                                         if n and case not in JOINED) or None,
+                       caption="; ".join(part for part in (
+                           ", ".join(f"{case} {n:,}" for case, n in cases.items()
+                                     if n and case not in JOINED),
+                           f"a joiner crashed: {summary.last_crash}" if summary.last_crash
+                           else "") if part) or None,
                        caption_justify="left")
     for column in ("model", "version", "examples", "live metrics", "delay p50"):
         table.add_column(column, justify="right" if column == "examples" else "left",

@@ -9,7 +9,6 @@ fail the pipeline with one line (:attr:`PoolMonitor.failure`, handed to ``on_fai
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 
@@ -20,8 +19,6 @@ from streaminfer.pipelines.runtime.driver_thread import DriverThread
 from streaminfer.pipelines.runtime.metrics_server import MetricsServer
 from streaminfer.pipelines.runtime.worker_pool import WorkerPool
 from streaminfer.pipelines.spec.schema import CrashLoopSpec
-
-log = logging.getLogger(__name__)
 
 EVERY_S = 1.0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from rich.console import Console
@@ -71,6 +73,9 @@ def test_status_reads_back_what_the_driver_serves() -> None:
     assert "…" not in text and max(map(len, text.splitlines())) <= 80
     for name in ("accuracy", "precision", "recall", "f1", "log_loss", "roc_auc"):
         assert f"{name}=" in text, text  # every live metric feedback.md lists
+    crashed = Console(record=True, width=200)
+    crashed.print(feedback_table(dataclasses.replace(fb, last_crash="E: x (in a.py)")))
+    assert "a joiner crashed: E: x (in a.py)" in crashed.export_text()
 
 
 def test_status_says_in_one_line_when_nothing_listens() -> None:
