@@ -145,8 +145,14 @@ def open_picture(data: bytes, config: PictureConfig, field: str,
     except Image.DecompressionBombError as exc:
         raise _too_large(field, what, str(exc), config) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        detail = "no format Pillow knows" if isinstance(exc, UnidentifiedImageError) \
+            else str(exc)
+        if "truncated" in detail.lower() or _short_webp(data):
+            raise RecordError("truncated_picture", f"field '{field}'{what}: the picture is "
+                              f"cut short ({detail}); send the whole file", "validate",
+                              field) from None
         raise RecordError("not_a_picture", f"field '{field}'{what} holds {len(data)} bytes "
-                          f"that are no picture of {allowed} ({exc})", "validate",
+                          f"that are no picture of {allowed} ({detail})", "validate",
                           field) from None
     width, height = image.size
     if width * height > config.max_pixels:
@@ -165,6 +171,13 @@ def open_picture(data: bytes, config: PictureConfig, field: str,
                           "validate", field) from None
     upright = ImageOps.exif_transpose(image)
     return _converted(upright if upright is not None else image, config, field, what)
+
+
+def _short_webp(data: bytes) -> bool:
+    """Whether the bytes begin a WebP file that its RIFF header says is longer (libwebp
+    refuses such a file at open, without saying why)."""
+    return (data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+            and int.from_bytes(data[4:8], "little") + 8 > len(data))
 
 
 def _too_large(field: str, what: str, detail: str, config: PictureConfig) -> RecordError:

@@ -140,6 +140,12 @@ def test_bad_pictures_are_refused_with_their_reasons() -> None:
     assert _refused(b64(b"just some bytes, no picture")).error_type == "not_a_picture"
     assert _refused(b64(whole[: len(whole) // 2])).error_type == "truncated_picture"
     assert _refused(b64(png[: len(png) // 2])).error_type == "truncated_picture"
+    webp = encoded(gradient(64, 64), "WEBP")
+    assert _refused(b64(webp[: len(webp) // 2])).error_type == "truncated_picture"
+    assert _refused(b64(webp[:12])).error_type == "truncated_picture"
+    assert _refused(b64(whole[:40])).error_type == "truncated_picture"  # within the header
+    unknown = _refused(b64(png[:12]))  # a PNG signature, then nothing to identify
+    assert unknown.error_type == "not_a_picture" and "0x" not in unknown.message
     gif = encoded(gradient(8, 8), "GIF")
     assert _refused(b64(gif)).error_type == "not_a_picture"  # not an accepted format
     only_png = PictureConfig(formats=("PNG",))
