@@ -2,7 +2,8 @@
 it): online on the real broker and Ray, base64 pictures of several formats, sizes and modes
 scored as offline ONNX Runtime scores them when fed preprocessing written here (Pillow and
 numpy); bad pictures dead-lettered with their reasons while the rest of their micro-batch is
-scored; on Ray Serve replicas and over HTTP /score."""
+scored; `batch` over the same events in JSONL and Parquet giving the online predictions; on
+Ray Serve replicas and over HTTP /score."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ import pytest
 import yaml
 from PIL import Image, ImageOps
 
+from streaminfer.pipelines.batch.job import batch
 from streaminfer.pipelines.devtools.example_pictures import fruit_pictures
 from tests.fixtures.pictures import b64, encoded, png_header, reference
+from tests.pipelines.batch.conftest import predictions_in, stable, with_batch, write_parquet
 
 pytestmark = pytest.mark.integration
 
@@ -105,8 +108,8 @@ def _bad() -> dict[str, tuple[bytes, str]]:
     }
 
 
-def test_pictures_scored_online_as_offline_onnx_runtime(
-    pipeline_factory, model_factory, produce, read_topic,
+def test_pictures_scored_online_and_in_batch_as_offline_onnx_runtime(
+    pipeline_factory, model_factory, produce, read_topic, tmp_path: Path,
 ) -> None:
     model_path = model_factory("apples_oranges")
     run = pipeline_factory(model=model_path, partitions=2,
@@ -135,6 +138,22 @@ def test_pictures_scored_online_as_offline_onnx_runtime(
     stats = run.pipeline.stop()  # no worker crashed (max_restarts: 0): each counted its own
     assert stats.predictions == len(files)
     assert stats.dead_letters_by_reason == {reason: 1 for _, reason in bad.values()}
+
+    # `batch` over the same events, in JSONL (bad ones too) and Parquet: the same answers.
+    spec = with_batch(run.spec, unit_rows=30)
+    jsonl = tmp_path / "pictures.jsonl"
+    jsonl.write_bytes(b"\n".join(events + [e for e, _ in bad.values()]) + b"\n")
+    parquet = write_parquet(tmp_path / "pictures.parquet",
+                            [orjson.loads(e) for e in events], row_group_size=25)
+    for source, dead_count in ((jsonl, len(bad)), (parquet, 0)):
+        out = tmp_path / source.suffix[1:]
+        result = batch(spec, str(source), str(out))
+        assert (result.predictions, result.dead_letters) == (len(files), dead_count), source
+        by_file = {p["id"]: p for p in predictions_in(out)}
+        assert by_file.keys() == online.keys()
+        for key, prediction in online.items():
+            assert stable(by_file[key], without_source=True) == \
+                stable(prediction, without_source=True), (source.suffix, key)
 
 
 def test_pictures_on_serve_replicas_and_over_http(
