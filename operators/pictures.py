@@ -227,10 +227,8 @@ def preprocess(image: Image.Image, config: PictureConfig, dtype: Any,
     else:
         ratio = min(width / w, height / h)
         sw, sh = max(1, round(w * ratio)), max(1, round(h * ratio))
-        fill = config.background if config.mode == "RGB" else \
-            round(0.299 * config.background[0] + 0.587 * config.background[1]
-                  + 0.114 * config.background[2])
-        fitted = Image.new(config.mode, (width, height), fill)
+        ground = Image.new("RGB", (width, height), config.background)
+        fitted = ground if config.mode == "RGB" else ground.convert(config.mode)
         fitted.paste(image.resize((sw, sh), resample), ((width - sw) // 2, (height - sh) // 2))
     pixels = np.asarray(fitted, dtype=np.uint8).reshape(height, width, config.channels)
     if np.dtype(dtype) == np.uint8:

@@ -29,8 +29,8 @@ class PictureSpec(FrozenModel):
         "[batch, height, width, channels] (NHWC).",
     )
     size: tuple[int, int] | None = Field(
-        None, description="[height, width] pictures are resized to; default: the model "
-        "input's (required when those axes are dynamic).",
+        None, description="[height, width] pictures are resized to (1 to 16384 each); "
+        "default: the model input's (required when those axes are dynamic).",
     )
     resize: Literal["crop", "letterbox"] = Field(
         "crop", description="'crop': scale the shorter side to fit, then cut the centre; "
@@ -73,8 +73,8 @@ class PictureSpec(FrozenModel):
             raise ValueError("every std must be above 0")
         if any(not 0 <= c <= 255 for c in self.background):
             raise ValueError("background colours lie in 0-255")
-        if self.size is not None and min(self.size) < 1:
-            raise ValueError("size is [height, width], each at least 1")
+        if self.size is not None and not 1 <= min(self.size) <= max(self.size) <= 16_384:
+            raise ValueError("size is [height, width], each from 1 to 16384")
         return self
 
     def operator(self) -> PictureConfig:

@@ -60,6 +60,16 @@ def test_letterbox_nhwc_float16_equals_the_reference() -> None:
                                                 30 * 2 / 255 - 1], abs=1e-3)  # the bars
 
 
+def test_grey_letterbox_on_the_background_in_grey() -> None:
+    picture = gradient(40, 10, seed=4)
+    config = PictureConfig(mode="L", size=(20, 20), resize="letterbox", background=(0, 128, 255))
+    got = _tensor(encoded(picture), config, np.uint8)
+    want = reference(picture.convert("L"), size=(20, 20), mode="L", fit="letterbox",
+                     dtype=np.uint8, background=(0, 128, 255))
+    np.testing.assert_array_equal(got, want)
+    assert got[0, 0, 0] == round(0.587 * 128 + 0.114 * 255)  # the bars: the background, grey
+
+
 def test_grey_uint8_as_decoded() -> None:
     picture = gradient(30, 45, seed=5)
     config = PictureConfig(mode="L", size=(16, 12))

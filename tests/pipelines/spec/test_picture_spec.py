@@ -43,6 +43,8 @@ def test_a_picture_input_becomes_the_operators_config() -> None:
     ("{field: photo, picture: {max_pixels: 200000000}}", "max_pixels"),
     ("{field: photo, picture: {formats: [GIF]}}", "formats"),
     ("{field: photo, picture: {layout: CHW}}", "layout"),
+    ("{field: photo, picture: {size: [0, 32]}}", "size"),
+    ("{field: photo, picture: {size: [32, 20000]}}", "size"),
     ("{field: photo, picture: {colour: red}}", "colour"),
 ])
 def test_settings_that_cannot_work_are_refused(image: str, message: str) -> None:
