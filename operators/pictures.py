@@ -219,11 +219,12 @@ def preprocess(image: Image.Image, config: PictureConfig, dtype: Any,
     resample = _RESAMPLE[config.resample]
     w, h = image.size
     if config.resize == "crop":
-        ratio = max(width / w, height / h)
-        sw, sh = max(width, round(w * ratio)), max(height, round(h * ratio))
-        scaled = image.resize((sw, sh), resample)
-        left, top = (sw - width) // 2, (sh - height) // 2
-        fitted = scaled.crop((left, top, left + width, top + height))
+        # The largest centred box of the target's shape, resized to the target: no scaled
+        # copy of the whole picture (of a 40,000,000 x 1 picture, one of 1.28e9 x 32).
+        aspect = width / height
+        bw, bh = (h * aspect, float(h)) if w / h > aspect else (float(w), w / aspect)
+        left, top = (w - bw) / 2, (h - bh) / 2
+        fitted = image.resize((width, height), resample, box=(left, top, left + bw, top + bh))
     else:
         ratio = min(width / w, height / h)
         sw, sh = max(1, round(w * ratio)), max(1, round(h * ratio))

@@ -60,6 +60,14 @@ def test_letterbox_nhwc_float16_equals_the_reference() -> None:
                                                 30 * 2 / 255 - 1], abs=1e-3)  # the bars
 
 
+def test_a_long_thin_picture_is_cropped_from_its_centre() -> None:
+    # Resized from the region it shows: never a scaled copy of the whole (1,920,000 x 32).
+    picture = gradient(60_000, 2, seed=8)
+    config = PictureConfig(size=(32, 32))
+    got = _tensor(encoded(picture), config, np.uint8)
+    np.testing.assert_array_equal(got, reference(picture, size=(32, 32), dtype=np.uint8))
+
+
 def test_grey_letterbox_on_the_background_in_grey() -> None:
     picture = gradient(40, 10, seed=4)
     config = PictureConfig(mode="L", size=(20, 20), resize="letterbox", background=(0, 128, 255))
