@@ -169,7 +169,12 @@ def open_picture(data: bytes, config: PictureConfig, field: str,
         raise RecordError("not_a_picture", f"field '{field}'{what}: the {image.format} "
                           f"picture cannot be decoded ({type(exc).__name__}: {exc})",
                           "validate", field) from None
-    upright = ImageOps.exif_transpose(image)
+    try:
+        upright = ImageOps.exif_transpose(image)
+    except Exception as exc:  # a malformed EXIF block: Pillow raises several types
+        raise RecordError("not_a_picture", f"field '{field}'{what}: the {image.format} "
+                          f"picture's EXIF cannot be read ({type(exc).__name__}: {exc})",
+                          "validate", field) from None
     return _converted(upright if upright is not None else image, config, field, what)
 
 

@@ -27,6 +27,7 @@ from tests.pipelines.batch.conftest import predictions_in, stable, with_batch, w
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).parents[3]
+MAX_RECORD_BYTES = 100_000  # a 200x200 picture of noise is more, base64
 
 
 def _config_model() -> dict[str, Any]:
@@ -96,6 +97,8 @@ def _event(key: str, data: bytes | str) -> bytes:
 
 def _bad() -> dict[str, tuple[bytes, str]]:
     png = encoded(Image.fromarray(fruit_pictures(1, seed=5)[0][0], "RGB"))
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200, 3),
+                                                              dtype=np.uint8), "RGB")
     return {
         "bad-base64": (orjson.dumps({"picture_id": "bad-base64", "image": "@@ not base64"}),
                        "invalid_base64"),
@@ -105,6 +108,7 @@ def _bad() -> dict[str, tuple[bytes, str]]:
         "bad-missing": (orjson.dumps({"picture_id": "bad-missing"}), "missing_feature"),
         "bad-number": (orjson.dumps({"picture_id": "bad-number", "image": 42}),
                        "wrong_input_type"),
+        "bad-oversized": (_event("bad-oversized", encoded(noise)), "oversized_record"),
     }
 
 
@@ -113,7 +117,8 @@ def test_pictures_scored_online_and_in_batch_as_offline_onnx_runtime(
 ) -> None:
     model_path = model_factory("apples_oranges")
     run = pipeline_factory(model=model_path, partitions=2,
-                           source={"features": None, "id_field": "picture_id"},
+                           source={"features": None, "id_field": "picture_id",
+                                   "max_record_bytes": MAX_RECORD_BYTES},
                            model_options=_config_model(),
                            batching={"max_size": 16, "max_wait_ms": 20})
     files, bad = _files(), _bad()
@@ -133,7 +138,8 @@ def test_pictures_scored_online_and_in_batch_as_offline_onnx_runtime(
             for r in read_topic(run.dead_letter_topic, len(bad))}
     assert {key: h["error.type"].decode() for key, h in dead.items()} == \
         {key: reason for key, (_, reason) in bad.items()}
-    assert all(h["error.field"] == b"image" for h in dead.values())
+    assert all(h["error.field"] == b"image" for key, h in dead.items()
+               if key != "bad-oversized")  # refused whole, before it is read
     assert b"max_pixels" in dead["bad-bomb"]["error.message"]
     stats = run.pipeline.stop()  # no worker crashed (max_restarts: 0): each counted its own
     assert stats.predictions == len(files)
