@@ -49,7 +49,9 @@ PictureFormat = Literal["JPEG", "PNG", "WEBP"]
 _RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
              "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS}
 _CHANNELS = {"RGB": 3, "L": 1}
-_ELEMENTS = frozenset({"float", "float16", "double", "uint8"})
+_FLOAT_TYPES: dict[str, type[np.floating[Any]]] = {"float": np.float32, "float16": np.float16,
+                                                "double": np.float64}
+_ELEMENTS = frozenset({*_FLOAT_TYPES, "uint8"})
 _SIXTEEN = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
 _ALPHA = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 
@@ -105,6 +107,13 @@ def picture_size(config: PictureConfig, element_type: str, shape: tuple[Any, ...
         if len(values) not in (1, config.channels):
             raise ModelError(f"model.inputs.{name}.picture.{setting} has {len(values)} "
                              f"values; give 1 or {config.channels} (mode {config.mode})")
+    if element_type != "uint8":
+        largest = max(max(abs(255 * config.scale - m), abs(m)) for m in config.mean) \
+            / min(config.std)
+        limit = float(np.finfo(_FLOAT_TYPES[element_type]).max)
+        if not largest < limit:
+            raise ModelError(f"model.inputs.{name}.picture: scale, mean and std give values "
+                             f"up to {largest:g}, beyond {element_type} (at most {limit:g})")
     fixed = (height, width) if isinstance(height, int) and isinstance(width, int) else None
     if config.size is not None and fixed is not None and config.size != fixed:
         raise ModelError(f"{where}: it takes {fixed[0]}x{fixed[1]} pictures, not the "

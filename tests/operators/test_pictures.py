@@ -194,6 +194,7 @@ def test_a_decompression_bomb_is_refused_before_decoding() -> None:
     (PictureConfig(), "float", (None, 3, None, None), "picture.size"),
     (PictureConfig(size=(16, 16)), "float", (None, 3, 8, 8), "8x8"),
     (PictureConfig(mean=(0.1, 0.2)), "float", (None, 3, 8, 8), "mean has 2 values"),
+    (PictureConfig(std=(0.001,)), "float16", (None, 3, 8, 8), "beyond float16"),
 ])
 def test_inputs_that_do_not_fit_are_refused_at_load(config: PictureConfig, element: str,
                                                     shape: tuple[object, ...],
