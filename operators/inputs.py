@@ -30,6 +30,13 @@ from typing import Any, Literal
 import numpy as np
 
 from streaminfer.errors import ModelError
+from streaminfer.operators.pictures import (
+    PictureConfig,
+    decode_picture,
+    picture_size,
+    preprocess,
+    stack_pictures,
+)
 from streaminfer.operators.records import RecordError
 
 ElementType = Literal[
@@ -93,13 +100,15 @@ class InputBinding:
     """Where one input's values are in an event: exactly one of ``field`` (one value),
     ``fields`` (a row of values) or ``array_field`` (a field holding an array).
     ``cast``: convert values of another JSON type (``"3"`` to 3, 3 to ``"3"``) instead of
-    refusing them; ``default``: the value of a missing or null field (``None``: refuse)."""
+    refusing them; ``default``: the value of a missing or null field (``None``: refuse);
+    ``picture``: ``field`` holds a picture as base64 (``operators/pictures.py``)."""
 
     field: str | None = None
     fields: tuple[str, ...] | None = None
     array_field: str | None = None
     cast: bool = False
     default: Any = None
+    picture: PictureConfig | None = None
 
     def names(self) -> list[str]:
         """The event fields this input reads."""
@@ -125,7 +134,14 @@ class FeedBuilder:
                              f"{{{unbound[0]}: {{field: {unbound[0]}}}}}")
         self.signature = tuple(signature)
         self.bindings = [bindings[s.name] for s in self.signature]
-        for sig, binding in zip(self.signature, self.bindings, strict=True):
+        #: By input position: the (height, width) its pictures are resized to.
+        self.picture_sizes: dict[int, tuple[int, int]] = {}
+        for position, (sig, binding) in enumerate(zip(self.signature, self.bindings,
+                                                      strict=True)):
+            if binding.picture is not None:
+                self.picture_sizes[position] = picture_size(
+                    binding.picture, sig.element_type, sig.shape, sig.name, model)
+                continue
             _check_shape(sig, binding, model)
             if binding.default is not None:
                 try:
@@ -137,8 +153,24 @@ class FeedBuilder:
 
     def values(self, event: dict[str, Any]) -> tuple[Any, ...]:
         """One event's value per input, checked; raises :class:`RecordError` if unusable."""
-        return tuple(_value(event, sig, binding)
-                     for sig, binding in zip(self.signature, self.bindings, strict=True))
+        return tuple(self._picture(event, position) if position in self.picture_sizes
+                     else _value(event, sig, binding)
+                     for position, (sig, binding) in enumerate(zip(self.signature,
+                                                                   self.bindings,
+                                                                   strict=True)))
+
+    def _picture(self, event: dict[str, Any], position: int) -> np.ndarray:
+        sig, binding = self.signature[position], self.bindings[position]
+        config, name = binding.picture, binding.field
+        assert config is not None and name is not None
+        value = event.get(name)
+        what = f" (input '{sig.name}')"
+        if value is None:
+            raise RecordError("missing_feature", f"field '{name}'{what} is "
+                              f"{'null' if name in event else 'missing'}; send the picture "
+                              "as base64", "validate", name)
+        image = decode_picture(value, config, name, what)
+        return preprocess(image, config, sig.dtype, self.picture_sizes[position])
 
     def matrix(self, rows: Sequence[Sequence[Any]]) -> tuple[dict[str, np.ndarray],
                                                              dict[int, RecordError]]:
@@ -162,6 +194,10 @@ class FeedBuilder:
         feed: dict[str, np.ndarray] = {}
         for position, sig in enumerate(self.signature):
             column = [rows[i][position] for i in kept]
+            if position in self.picture_sizes:
+                feed[sig.name] = stack_pictures(column, self._picture_shape(position),
+                                                sig.dtype)
+                continue  # finite by construction
             array = _tensor(column, sig)
             if sig.element_type in _FLOATS and len(column):
                 finite = np.isfinite(array.reshape(len(column), -1)).all(axis=1)
@@ -176,6 +212,13 @@ class FeedBuilder:
             good = [k for k, i in enumerate(kept) if i not in rejected]
             feed = {name: array[good] for name, array in feed.items()}
         return feed, rejected
+
+    def _picture_shape(self, position: int) -> tuple[int, ...]:
+        config = self.bindings[position].picture
+        assert config is not None
+        height, width = self.picture_sizes[position]
+        return (config.channels, height, width) if config.layout == "NCHW" else \
+            (height, width, config.channels)
 
     def feature_row(self, event: dict[str, Any]) -> dict[str, Any]:
         """The event's values of the fields the inputs read (for labelled examples)."""

@@ -421,4 +421,24 @@ def train_text_classifier() -> bytes:
     return train()
 
 
+def apples_oranges() -> Dataset:
+    """The picture example's training pictures: one ``image`` column of base64 PNGs,
+    labels by ``example_pictures.CLASSES``."""
+    from streaminfer.pipelines.devtools.example_pictures import png_base64, training_pictures
+
+    pictures, y = training_pictures()
+    X = np.empty((len(pictures), 1), dtype=object)
+    X[:, 0] = [png_base64(p) for p in pictures]
+    return Dataset(["image"], X, y)
+
+
+def train_apples_oranges() -> bytes:
+    """The picture example: a small CNN over 32x32 RGB pictures, trained with numpy
+    (``pipelines/devtools/example_pictures.py``)."""
+    from streaminfer.pipelines.devtools.example_pictures import train_apples_oranges as train
+
+    return train()
+
+
 EXAMPLES["text_classifier"] = Example(train_text_classifier, support_messages, profiled=False)
+EXAMPLES["apples_oranges"] = Example(train_apples_oranges, apples_oranges, profiled=False)

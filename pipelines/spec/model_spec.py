@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from streaminfer.operators.inputs import InputBinding
 from streaminfer.operators.postprocess import PostProcess
 from streaminfer.pipelines.spec.base import FrozenModel, ProviderName, whole_above_one
+from streaminfer.pipelines.spec.picture_spec import PictureSpec
 from streaminfer.pipelines.spec.tokenizer_spec import TokenizerSpec
 
 
@@ -108,6 +109,11 @@ class InputSpec(FrozenModel):
         "such field; not with 'array_field'); without it such an event is dead-lettered "
         "(error.type missing_feature).",
     )
+    picture: PictureSpec | None = Field(
+        None, description="'field' holds a picture as base64: decoded and preprocessed "
+        "into an input of shape [batch, channels, height, width] or [batch, height, width, "
+        "channels] (docs/inputs.md, 'Pictures').",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -120,6 +126,10 @@ class InputSpec(FrozenModel):
             raise ValueError("give exactly one of 'field', 'fields' or 'array_field'")
         if self.array_field is not None and self.default is not None:
             raise ValueError("'default' fills one value; an array_field takes none")
+        if self.picture is not None and (self.field is None or self.cast
+                                         or self.default is not None):
+            raise ValueError("a 'picture' is read from one 'field' (base64), without 'cast' "
+                             "or 'default'")
         return self
 
 
@@ -275,7 +285,8 @@ class ModelSpec(FrozenModel):
         if self.inputs is None:
             return None
         return {name: InputBinding(field=i.field, fields=i.fields, array_field=i.array_field,
-                                   cast=i.cast, default=i.default)
+                                   cast=i.cast, default=i.default,
+                                   picture=i.picture.operator() if i.picture else None)
                 for name, i in self.inputs.items()}
 
     @property
