@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.fixtures.shell_blocks import DOCS, shell_blocks
+from tests.fixtures.shell_blocks import DOCS, REPO, Ports, shell_blocks
 
 
 def test_blocks_are_found_with_their_skip_reasons(tmp_path: Path) -> None:
@@ -24,3 +24,14 @@ def test_every_doc_block_is_run_or_says_why_not() -> None:
     blocks = [block for doc in DOCS for block in shell_blocks(doc)]
     ran = [block for block in blocks if block.skip is None]
     assert ran and all(block.skip is None or len(block.skip) > 10 for block in blocks)
+
+
+def test_the_fixed_ports_are_changed_in_configs_and_blocks() -> None:
+    ports = Ports(kafka=1111, http=2222)
+    serve = ports.into_config((REPO / "configs" / "fraud-serve.yaml").read_text())
+    assert "\n  port: 2222\n" in serve and "\nmetrics:\n  port: 0\n" in serve
+    assert "8000\n" not in serve
+    scoring = ports.into_config((REPO / "configs" / "fraud-scoring.yaml").read_text())
+    assert "bootstrap_servers: localhost:1111" in scoring
+    assert ports.into_block("broker --port 9092 & curl localhost:8000/score") == (
+        "broker --port 1111 & curl localhost:2222/score")
