@@ -36,7 +36,8 @@ class JsonCodec:
         # reported as non-finite features by validation instead of as bad JSON.
         try:
             return json.loads(value)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: nested deeper than Python's stack (orjson stops at 1,024 levels)
             raise RecordError("invalid_json", f"not valid JSON: {fast_error}", "decode") from None
 
     def encode(self, obj: dict[str, Any]) -> bytes:

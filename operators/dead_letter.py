@@ -1,4 +1,10 @@
-"""Dead letters: the original record, unchanged, with headers that say what went wrong."""
+"""Dead letters: the original record, unchanged, with headers that say what went wrong.
+
+Kafka's producers refuse two things a record read from a topic can hold: no key and no value
+at once (a keyless tombstone) and a header whose value is null. A dead letter carries such a
+null as empty bytes and names it in the ``source.nulls`` header, so that every record that
+can be read can be dead-lettered.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ ERROR_FIELD = "error.field"
 SOURCE_TOPIC = "source.topic"
 SOURCE_PARTITION = "source.partition"
 SOURCE_OFFSET = "source.offset"
+SOURCE_NULLS = "source.nulls"
 _MAX_MESSAGE = 1_000
 
 
@@ -29,7 +36,16 @@ class DeadLetter:
 
 def dead_letter(record: Record, error: RecordError) -> DeadLetter:
     """Wrap ``record`` with the headers naming ``error`` and where the record came from."""
-    headers = list(record.headers or [])
+    nulls: list[str] = []
+    headers: list[tuple[str, bytes]] = []
+    for name, value in record.headers or []:
+        if value is None:  # kafka-python reads a null header value as None, and cannot send it
+            nulls.append(f"header:{name}")
+        headers.append((name, b"" if value is None else value))
+    value = record.value
+    if value is None and record.key is None:
+        nulls.append("value")
+        value = b""
     headers += [
         (ERROR_TYPE, error.error_type.encode()),
         (ERROR_MESSAGE, error.message[:_MAX_MESSAGE].encode("utf-8", "replace")),
@@ -40,4 +56,6 @@ def dead_letter(record: Record, error: RecordError) -> DeadLetter:
     ]
     if error.field is not None:
         headers.append((ERROR_FIELD, error.field.encode("utf-8", "replace")))
-    return DeadLetter(record.key, record.value, headers, error.error_type)
+    if nulls:
+        headers.append((SOURCE_NULLS, ",".join(nulls).encode("utf-8", "replace")))
+    return DeadLetter(record.key, value, headers, error.error_type)

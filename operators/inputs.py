@@ -21,6 +21,7 @@ ONNX Runtime takes. Its interface is :class:`FeatureExtractor`'s (``values`` per
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter as Tally
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ _DTYPE = dict(ONNX_TYPES.values())
 _FLOATS = frozenset({"float", "double", "float16"})
 _INTS = frozenset({"int64", "int32", "int8", "uint8"})
 _NUMBER = (int, float)
+#: What ``cast`` reads as a number: ASCII digits, an optional sign, fraction and exponent.
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_WHOLE_TEXT = re.compile(r"[+-]?[0-9]+")
 
 #: What a model takes: a feature matrix, or one array per input name.
 Feed = np.ndarray | dict[str, np.ndarray]
@@ -177,6 +181,10 @@ class FeedBuilder:
         """The event's values of the fields the inputs read (for labelled examples)."""
         return {name: event.get(name) for name in self.fields}
 
+    def truncated(self, rows: Sequence[Sequence[Any]]) -> int:
+        """How many of these rows had a text cut to fit (``operators/tokens.py``)."""
+        return 0
+
 
 def feed_rows(feed: Feed) -> int:
     """How many rows a feed holds."""
@@ -193,13 +201,22 @@ def take_rows(feed: Feed, index: Any) -> Feed:
     return {name: array[index] for name, array in feed.items()}
 
 
-def concat_feeds(feeds: Sequence[Feed]) -> Feed:
-    """Feeds of the same model, one after the other."""
+def concat_feeds(feeds: Sequence[Feed], pads: Mapping[str, int] | None = None) -> Feed:
+    """Feeds of the same model, one after the other; 2-D inputs of different widths (token
+    ids padded per batch) padded to the widest, with ``pads[name]`` (default 0)."""
     first = feeds[0]
     if isinstance(first, np.ndarray):
         return np.concatenate(feeds)  # type: ignore[arg-type]
-    return {name: np.concatenate([f[name] for f in feeds if isinstance(f, dict)])
-            for name in first}
+    merged = {}
+    for name in first:
+        arrays = [f[name] for f in feeds if isinstance(f, dict)]
+        widest = max(a.shape[1] if a.ndim == 2 else 0 for a in arrays)
+        if any(a.ndim == 2 and a.shape[1] != widest for a in arrays):
+            fill = (pads or {}).get(name, 0)
+            arrays = [np.pad(a, ((0, 0), (0, widest - a.shape[1])), constant_values=fill)
+                      for a in arrays]
+        merged[name] = np.concatenate(arrays)
+    return merged
 
 
 def _check_shape(sig: InputSignature, binding: InputBinding, model: str) -> None:
@@ -232,6 +249,9 @@ def _value(event: dict[str, Any], sig: InputSignature, binding: InputBinding) ->
         raise RecordError("wrong_input_type", f"field '{name}' (input '{sig.name}') is "
                           f"{_describe(array)}, not an array", "validate", name)
     width = sig.width()
+    if not array:
+        raise RecordError("wrong_feature_count", f"'{name}' (input '{sig.name}') is an "
+                          "empty array", "validate", name)
     if width is not None and len(array) != width:
         raise RecordError("wrong_feature_count", f"'{name}' (input '{sig.name}') has "
                           f"{len(array)} values, the model takes {width}", "validate", name)
@@ -255,13 +275,20 @@ def _element(value: Any, sig: InputSignature, binding: InputBinding, name: str,
              refuse: type[Exception] = RecordError) -> Any:
     """One value in the input's element type, as a Python value; raises ``refuse``."""
     kind = sig.element_type
-    if isinstance(value, (dict, list)):
-        return _refused(refuse, name, sig, value, f"a {kind} (nested values are refused)")
+    if value is None or isinstance(value, (dict, list)):
+        return _refused(refuse, name, sig, value, f"a {kind}" if value is None
+                        else f"a {kind} (nested values are refused)")
     if kind == "string":
         if isinstance(value, str):
-            return value
+            if value.isascii() or _is_unicode(value):
+                return value
+            return _refused(refuse, name, sig, value, "text: it holds a lone surrogate "
+                            "(an escape such as \\ud800 that is half a character)")
         if binding.cast:
-            return "true" if value is True else "false" if value is False else str(value)
+            try:
+                return "true" if value is True else "false" if value is False else str(value)
+            except ValueError:  # an int of more digits than Python writes
+                return _refused(refuse, name, sig, value, "a string")
         return _refused(refuse, name, sig, value, "a string",
                         f"; send a string, or set model.inputs.{sig.name}.cast: true")
     if kind == "bool":
@@ -271,10 +298,7 @@ def _element(value: Any, sig: InputSignature, binding: InputBinding, name: str,
             return value in (1, "true", "1")
         return _refused(refuse, name, sig, value, "true or false")
     if binding.cast and isinstance(value, str):
-        try:
-            value = float(value) if kind in _FLOATS else int(value)
-        except ValueError:
-            return _refused(refuse, name, sig, value, f"a number ({kind})")
+        value = _number(value)
     if type(value) not in _NUMBER:
         return _refused(refuse, name, sig, value, f"a number ({kind})",
                         "" if binding.cast else
@@ -289,6 +313,26 @@ def _element(value: Any, sig: InputSignature, binding: InputBinding, name: str,
             return _refused(refuse, name, sig, value,
                             f"a whole number in [{info.min}, {info.max}] ({kind})")
     return value
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _number(text: str) -> int | float | str:
+    """A string ``cast`` reads as a number (an int when it is written whole), or the
+    string itself when it is not one."""
+    text = text.strip()
+    if not _NUMBER_TEXT.fullmatch(text):
+        return text
+    try:
+        return int(text) if _WHOLE_TEXT.fullmatch(text) else float(text)
+    except ValueError:  # more digits than Python reads
+        return text
 
 
 def _refused(refuse: type[Exception], name: str, sig: InputSignature, value: Any,
@@ -333,5 +377,8 @@ def _clip(value: Any) -> Any:
 def _describe(value: Any) -> str:
     if value is None:
         return "null"
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more digits than Python writes
+        text = f"of {value.bit_length()} bits"
     return f"{type(value).__name__} {text[:40]}"

@@ -20,6 +20,7 @@ MODEL_BATCH_FAILURES = "streaminfer_model_batch_failures"
 PRODUCE_RETRIES = "streaminfer_produce_retries"
 SHADOW_COMPARED = "streaminfer_shadow_compared"
 SHADOW_AGREED = "streaminfer_shadow_agreed"
+TEXTS_TRUNCATED = "streaminfer_texts_truncated"
 
 # Per feedback joiner (each joiner's own registry; ``worker`` holds the joiner's name).
 JOINS = "streaminfer_feedback_joins"

@@ -30,6 +30,7 @@ from streaminfer.operators.inputs import (
 from streaminfer.operators.postprocess import PostProcess, Postprocessor
 from streaminfer.operators.providers import select_providers
 from streaminfer.operators.records import RecordError
+from streaminfer.operators.tokens import TokenFeedBuilder, TokenizerConfig
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,16 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_model_file(path: str | Path, expected_sha256: str | None = None) -> bytes:
-    """Read a model file and check its sha256.
+def read_model_file(path: str | Path, expected_sha256: str | None = None, *,
+                    setting: str = "model") -> bytes:
+    """Read a model file (or another file a model needs: ``setting`` names its section,
+    e.g. ``model.tokenizer``) and check its sha256.
 
     The expected digest is ``expected_sha256`` or, when that is not given, the one in a
     ``<file>.sha256`` file beside the model (as ``sha256sum`` writes it), if there is one.
     """
     path = Path(path)
+    kind = setting.rsplit(".", 1)[-1]
     sidecar = Path(f"{path}.sha256")
     if expected_sha256 is None and sidecar.is_file():
         expected_sha256 = (sidecar.read_text().split() or [""])[0]
@@ -61,12 +65,12 @@ def read_model_file(path: str | Path, expected_sha256: str | None = None) -> byt
         data = path.read_bytes()
     except FileNotFoundError:
         raise ModelError(
-            f"model file {path} not found (model.path); build the example models with "
-            "`streaminfer build-models` or point model.path at your .onnx file"
+            f"{kind} file {path} not found ({setting}.path); build the example models with "
+            f"`streaminfer build-models` or point {setting}.path at your {path.suffix} file"
         ) from None
     except OSError as exc:
-        raise ModelError(f"model file {path} cannot be read: {exc.strerror}") from None
-    verify_digest(data, expected_sha256, str(path))
+        raise ModelError(f"{kind} file {path} cannot be read: {exc.strerror}") from None
+    verify_digest(data, expected_sha256, str(path), setting=setting)
     return data
 
 
@@ -82,15 +86,19 @@ def write_model_file(data: bytes, path: str | Path) -> Path:
     return path
 
 
-def verify_digest(data: bytes, expected_sha256: str | None, what: str) -> None:
-    """Refuse model bytes whose sha256 is not the expected one."""
+def verify_digest(data: bytes, expected_sha256: str | None, what: str, *,
+                  setting: str = "model") -> None:
+    """Refuse model bytes (or those of the file ``setting`` names) whose sha256 is not the
+    expected one."""
     if expected_sha256 is None:
         return
     actual = sha256_hex(data)
     if actual != expected_sha256.lower():
+        kind = setting.rsplit(".", 1)[-1]
         raise ModelError(
-            f"model file {what} has sha256 {actual}, but {expected_sha256.lower()} is expected "
-            "(model.sha256, or the .sha256 file beside the model); refusing to load it"
+            f"{kind} file {what} has sha256 {actual}, but {expected_sha256.lower()} is "
+            f"expected ({setting}.sha256, or the .sha256 file beside the {kind}); refusing "
+            "to load it"
         )
 
 
@@ -100,8 +108,8 @@ class ModelInfo:
 
     ``input_name``, ``input_width`` and ``input_dtype`` describe the feature matrix of a
     model fed by ``source.features``; a model fed by ``model.inputs`` has ``bindings``
-    (input name -> binding), and ``input_width`` ``None``. ``inputs``: every input's
-    signature."""
+    (input name -> binding), and ``input_width`` ``None``; one fed by ``model.tokenizer``
+    also has ``tokenizer``. ``inputs``: every input's signature."""
 
     name: str
     version: str
@@ -114,6 +122,7 @@ class ModelInfo:
     inputs: tuple[InputSignature, ...] = ()
     bindings: tuple[tuple[str, InputBinding], ...] | None = None
     postprocess: PostProcess | None = None
+    tokenizer: TokenizerConfig | None = None
 
     def postprocessor(self) -> Postprocessor | None:
         """What turns this model's outputs into its answer (``model.postprocess``)."""
@@ -133,6 +142,8 @@ class ModelInfo:
         """The builder of this model's feeds, when ``model.inputs`` maps its inputs."""
         if self.bindings is None:
             return None
+        if self.tokenizer is not None:
+            return TokenFeedBuilder(self.inputs, dict(self.bindings), self.tokenizer, self.name)
         return FeedBuilder(self.inputs, dict(self.bindings), self.name)
 
 
@@ -153,6 +164,7 @@ class OnnxModel:
         intra_op_threads: int = 1,
         inputs: Mapping[str, InputBinding] | None = None,
         postprocess: PostProcess | None = None,
+        tokenizer: TokenizerConfig | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -169,8 +181,10 @@ class OnnxModel:
             raise ModelError(f"model {name} cannot be loaded by ONNX Runtime: {exc}") from None
         used = self._session.get_providers()
         log.info("model %s: ONNX Runtime providers %s (%s)", name, ", ".join(used), choice.reason)
+        if tokenizer is not None and inputs is None:
+            inputs = {}  # the tokenizer feeds the model's token inputs
         self.info = self._describe(name, version or digest[:12], digest, input_name, outputs, used,
-                                   inputs)
+                                   inputs, tokenizer)
         if postprocess is not None:
             self.info = replace(self.info, postprocess=postprocess)
             self.info.postprocessor()  # refuses settings the outputs do not allow
@@ -189,16 +203,19 @@ class OnnxModel:
         self, name: str, version: str, digest: str, input_name: str | None,
         outputs: dict[str, str] | None, providers: list[str],
         bindings: Mapping[str, InputBinding] | None = None,
+        tokenizer: TokenizerConfig | None = None,
     ) -> ModelInfo:
         inputs = self._session.get_inputs()
         if bindings is not None:
             signature = tuple(signature_of(i.name, i.type, i.shape, name) for i in inputs)
-            FeedBuilder(signature, bindings, name)  # refuses a mapping that does not fit
-            return ModelInfo(
+            info = ModelInfo(
                 name=name, version=version, sha256=digest, input_name=inputs[0].name,
                 input_width=None, input_dtype=np.float32, outputs=self._outputs(name, outputs),
                 providers=providers, inputs=signature, bindings=tuple(bindings.items()),
+                tokenizer=tokenizer,
             )
+            info.feed_builder()  # refuses a mapping (or a tokenizer) that does not fit
+            return info
         if input_name is None:
             if len(inputs) != 1:
                 names = ", ".join(i.name for i in inputs)

@@ -24,7 +24,7 @@ class Record(Protocol):
     @property
     def value(self) -> bytes | None: ...
     @property
-    def headers(self) -> list[tuple[str, bytes]]: ...
+    def headers(self) -> list[tuple[str, bytes | None]]: ...  # a header's value may be null
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class SourceRecord:
     timestamp: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    headers: list[tuple[str, bytes | None]] = field(default_factory=list)
 
 
 class RecordError(Exception):

@@ -147,44 +147,41 @@ def remove_temporaries(folder: Path) -> list[Path]:
 
 
 #: topic, key, value, headers
-_Outgoing = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
-
-
 class TopicUnit:
     """A unit's predictions and dead letters produced to topics, acknowledged at :meth:`commit`
     (at least once per unit: a unit stopped half way is produced again in full).
 
     Records are sent as they are added; :meth:`commit` awaits every ack and, by the
-    ``sink.delivery`` policy, sends the whole unit again after a refusal
-    (:func:`~streaminfer.pipelines.runtime.delivery.deliver`); a unit still refused after
+    ``sink.delivery`` policy, sends again only those the broker did not acknowledge
+    (:class:`~streaminfer.pipelines.runtime.delivery.Outbox`); a unit still refused after
     ``attempts`` raises :class:`~streaminfer.pipelines.kafka.sink.SinkError`."""
 
     def __init__(self, sink: Sink, predictions_topic: str, dead_letter_topic: str,
                  policy: DeliverySpec) -> None:
+        from streaminfer.pipelines.runtime.delivery import Outbox
+
         self.sink = sink
         self.predictions_topic = predictions_topic
         self.dead_letter_topic = dead_letter_topic
         self.policy = policy
-        self.sent: list[_Outgoing] = []
+        self.outbox = Outbox()
 
     def add(self, predictions: list[tuple[bytes | None, bytes]],
             dead_letters: list[DeadLetter], table: Any = None) -> None:
+        from streaminfer.pipelines.runtime.delivery import Outgoing
+
         assert table is None, "topic outputs take encoded predictions"
-        records: list[_Outgoing] = [(self.predictions_topic, key, value, [])
-                                     for key, value in predictions]
-        records += [(self.dead_letter_topic, d.key, d.value, d.headers) for d in dead_letters]
-        for topic, key, value, headers in records:
-            self.sink.send(topic, key, value, headers or None)
-        self.sent += records
+        for key, value in predictions:
+            self.outbox.add(Outgoing(self.predictions_topic, key, value), self.sink)
+        for d in dead_letters:
+            self.outbox.add(Outgoing(self.dead_letter_topic, d.key, d.value,
+                                     headers=tuple(d.headers)), self.sink)
 
     def commit(self) -> None:
         from streaminfer.pipelines.runtime.delivery import deliver
 
         def produce(attempt: int) -> int:
-            if attempt > 1:  # the refused attempt's records may be lost: all again
-                for topic, key, value, headers in self.sent:
-                    self.sink.send(topic, key, value, headers or None)
-            return self.sink.flush(self.policy.ack_timeout_s)
+            return self.outbox.produce(self.sink, self.policy.ack_timeout_s)
 
         done = deliver(produce, lambda _: None, policy=self.policy, give_up=True)
         if done.error is not None:

@@ -38,13 +38,14 @@ from streaminfer.pipelines.online.live_view import (
     RateMeter,
     drift_table,
     feedback_table,
+    live_table,
+    rows_of,
     stats_table,
 )
 from streaminfer.pipelines.online.pipeline import Pipeline
 from streaminfer.pipelines.online.stall import StallWatch, stall_message
 from streaminfer.pipelines.process.stop_signals import StopSignals
 from streaminfer.pipelines.runtime.stats import PipelineStats
-from streaminfer.pipelines.runtime.worker_metrics import quantile
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.waiting import wait_until
@@ -304,22 +305,24 @@ class DemoRun:
         return None if generator is None else summarize(generator, collector.outcomes)
 
 
-def _view(run: DemoRun, meter: RateMeter, loop: LoopWatch | None = None) -> Group:
+def _view(run: DemoRun, meter: RateMeter, console: Console,
+          loop: LoopWatch | None = None) -> Group:
+    """One screen that fits the terminal. The counts of the first table are read back from
+    the output topics, the workers' are their own (a batch once the broker acknowledged it):
+    each table's title says which; latency only in the workers' table, end to end."""
     generator, collector = run.generator, run.collector
     assert generator is not None and collector is not None
     with collector.lock:
         out = collector.outcomes
         rate = meter.update(out.accounted)
-        recent = list(out.recent_latencies_ms)
         samples = list(out.samples)
-        head = Table(title="streaminfer demo: breast-cancer scoring", title_justify="left")
-        for column in ("produced", "predictions", "dead letters", "events/s", "p50 ms", "p99 ms"):
+        head = live_table("streaminfer demo: breast-cancer scoring (read back from the "
+                          "output topics)")
+        for column in ("produced", "predictions", "dead letters", "events/s"):
             head.add_column(column, justify="right")
-        p50, p99 = quantile(recent, 0.5), quantile(recent, 0.99)
         head.add_row(f"{generator.sent:,}", f"{out.predicted.unique:,}", f"{out.dead.unique:,}",
-                     f"{rate:,.0f}", "-" if p50 is None else f"{p50:.0f}",
-                     "-" if p99 is None else f"{p99:.0f}")
-    preds = Table(title="latest predictions", title_justify="left")
+                     f"{rate:,.0f}")
+    preds = live_table("latest predictions")
     for column in ("id", "label", "P(benign)", "latency ms", "partition/offset"):
         preds.add_column(column)
     for p in samples:
@@ -328,14 +331,18 @@ def _view(run: DemoRun, meter: RateMeter, loop: LoopWatch | None = None) -> Grou
                       f"{p['probabilities'][1]:.3f}", str(p["latency_ms"]),
                       f"{src['partition']}/{src['offset']}")
     stats = run.pipeline.stats()
-    workers = stats_table("workers", stats, rate, warning=run.stall_warning(stats))
+    workers = stats_table("workers (their own counts: acknowledged by the broker)", stats,
+                          rate, warning=run.stall_warning(stats))
     shifted = generator.shift is not None and generator.sent >= generator.shift[0]
     note = (f"input shifted from event {generator.shift[0]:,}: {', '.join(SHIFTED_FEATURES)}"
             if shifted and generator.shift else "")
-    drift = drift_table(run.pipeline.drift())
+    drift = drift_table(run.pipeline.drift(),
+                        serving={m.model: m.version for m in run.pipeline.models()})
     if loop is not None:  # its panels replace the predictions and the feedback table
-        return Group(head, workers, drift, note, loop.look(
-            run.pipeline, shifted=shifted, since_start_s=time.monotonic() - generator.started_at))
+        above = Group(head, workers, drift, note)
+        return Group(above, loop.look(
+            run.pipeline, shifted=shifted, since_start_s=time.monotonic() - generator.started_at,
+            fit=(console, console.height - 1 - rows_of(console, above))))
     feedback = run.pipeline.feedback()
     return Group(head, preds, workers, drift,
                  feedback_table(feedback) if feedback is not None else "", note)
@@ -375,11 +382,11 @@ def run_demo(
             meter = RateMeter()
             with Live(console=console, auto_refresh=False) as live:
                 while not run.done() and not signals.event.wait(0.5):
-                    live.update(_view(run, meter, watch), refresh=True)
+                    live.update(_view(run, meter, console, watch), refresh=True)
                     run.check()
                     if run.memory_capped():
                         break
-                live.update(_view(run, meter, watch), refresh=True)
+                live.update(_view(run, meter, console, watch), refresh=True)
             if run.capped:
                 console.print(run.capped, soft_wrap=True)
             elif signals.event.is_set():
@@ -408,8 +415,8 @@ def _print_summary(console: Console, s: Summary, *, bounded: bool) -> None:
         ("dead letters", f"{s.dead_letters:,} (injected bad: {s.bad_injected:,})"),
         ("duplicates", f"{s.duplicates:,}"), ("missing", f"{s.missing:,}"),
         ("events/s", f"{s.events_per_s:,.0f}"),
-        ("p50 latency ms", "-" if s.p50_ms is None else f"{s.p50_ms:.0f}"),
-        ("p99 latency ms", "-" if s.p99_ms is None else f"{s.p99_ms:.0f}"),
+        ("p50 latency ms (end to end)", "-" if s.p50_ms is None else f"{s.p50_ms:.0f}"),
+        ("p99 latency ms (end to end)", "-" if s.p99_ms is None else f"{s.p99_ms:.0f}"),
     ]
     for name, value in rows:
         table.add_row(name, value)

@@ -35,8 +35,9 @@ class LoopWatch:
         _, version = seed_registry(self.spec, folder.parent / "models")
         console.print(f"registered {version.uri} as champion")
 
-    def look(self, pipeline: Pipeline, *, shifted: bool, since_start_s: float) -> Group:
-        """Read the pipeline into the story; the panels to draw."""
+    def look(self, pipeline: Pipeline, *, shifted: bool, since_start_s: float,
+             fit: tuple[Console, int] | None = None) -> Group:
+        """Read the pipeline into the story; the panels to draw (within ``fit``'s rows)."""
         now_ms = int(time.time() * 1000)
         if self.story is None:
             self.story = LoopStory(started_ms=now_ms - int(since_start_s * 1000))
@@ -56,7 +57,7 @@ class LoopWatch:
             if rollout.candidate is not None:
                 roles[rollout.candidate] = rollout.mode or "candidate"
         return loop_panels(self.story, self.model, serving, live, roles,
-                           retraining=rollout is not None and rollout.retraining)
+                           retraining=rollout is not None and rollout.retraining, fit=fit)
 
     def print_summary(self, console: Console) -> None:
         if self.story is not None:

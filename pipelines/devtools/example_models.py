@@ -303,6 +303,8 @@ class Example:
     held_out: Callable[[], Dataset] | None = None  # rows the model was not trained on
     #: Whether build writes a drift profile (numeric features only).
     profiled: bool = True
+    #: Writes files the model needs beside it (its tokenizer.json), given the model's path.
+    beside: Callable[[Path, bool], Path] | None = None
 
 
 EXAMPLES: dict[str, Example] = {
@@ -345,6 +347,9 @@ def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
         write_model(EXAMPLES[name].train(), path)
     if EXAMPLES[name].profiled and (force or not profile_path(path).exists()):
         write_profile(name, path)
+    beside = EXAMPLES[name].beside
+    if beside is not None:
+        beside(path, force)
     return path
 
 
@@ -369,3 +374,51 @@ def build_all(out_dir: Path, *, force: bool = False) -> list[Path]:
     for name in EXAMPLES:
         write_validation(name, out_dir)
     return built
+
+
+def text_tokens() -> Dataset:
+    """The token-id example's training tickets: one ``text`` column, labels by
+    ``example_tokens.CLASSES``."""
+    from streaminfer.pipelines.devtools.example_tokens import training_tickets
+
+    texts, y = training_tickets()
+    X = np.empty((len(texts), 1), dtype=object)
+    X[:, 0] = texts
+    return Dataset(["text"], X, y)
+
+
+def train_text_tokens() -> bytes:
+    """The token-id example: an embedding bag over input_ids and attention_mask
+    (``pipelines/devtools/example_tokens.py``)."""
+    from streaminfer.pipelines.devtools.example_tokens import train_text_tokens as train
+
+    return train()
+
+
+def write_text_tokenizer(model_path: Path, force: bool = False) -> Path:
+    """The token-id example's tokenizer.json, beside its model."""
+    from streaminfer.pipelines.devtools.example_tokens import write_text_tokenizer as write
+
+    return write(model_path, force)
+
+
+EXAMPLES["text_tokens"] = Example(train_text_tokens, text_tokens, profiled=False,
+                                  beside=write_text_tokenizer)
+
+
+def support_messages() -> Dataset:
+    """The text classifier's 400 support messages (``example_text.py``)."""
+    from streaminfer.pipelines.devtools.example_text import support_messages as read
+
+    X, y = read()
+    return Dataset(["text"], X, y)
+
+
+def train_text_classifier() -> bytes:
+    """The text classifier: TF-IDF and a logistic regression (``example_text.py``)."""
+    from streaminfer.pipelines.devtools.example_text import train_text_classifier as train
+
+    return train()
+
+
+EXAMPLES["text_classifier"] = Example(train_text_classifier, support_messages, profiled=False)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rich.console import Group
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from streaminfer.pipelines.devtools.loop_story import LoopStory, Step
+from streaminfer.pipelines.online.live_view import live_table, rows_of
 from streaminfer.pipelines.validation.moments import alert_label, version_label
 
 #: The headline for the latest step of each kind.
@@ -59,7 +60,7 @@ def versions_table(model: str, live: Mapping[str, Mapping[str, float]],
                    roles: Mapping[str, str]) -> Table:
     """Per version: its role (serving, shadow, ...), live accuracy and examples in the
     window."""
-    table = Table(title=f"{escape(model)}: live accuracy per version", title_justify="left")
+    table = live_table(f"{escape(model)}: live accuracy per version")
     for column in ("version", "role", "accuracy", "examples"):
         table.add_column(column, justify="right" if column in ("accuracy", "examples")
                          else "left")
@@ -72,12 +73,20 @@ def versions_table(model: str, live: Mapping[str, Mapping[str, float]],
     return table
 
 
-def timeline_table(steps: list[Step], limit: int = 12) -> Table:
-    """The latest ``limit`` steps with their time since the start."""
-    table = Table(title="the loop", title_justify="left")
-    for column in ("time", "step", "version", "what"):
-        table.add_column(column)
-    for step in steps[-limit:]:
+#: The most steps the timeline shows (fewer when the screen has no room for them).
+TIMELINE_STEPS = 12
+
+
+def timeline_table(steps: list[Step], limit: int = TIMELINE_STEPS) -> Table:
+    """The latest ``limit`` steps with their time since the start, one row each."""
+    shown = steps[-limit:] if limit > 0 else []
+    title = "the loop" if len(shown) == len(steps) else \
+        f"the loop (the latest {len(shown)} of {len(steps)} steps)"
+    table = live_table(title)
+    for column, width in (("time", 8), ("step", 9), ("version", 7)):
+        table.add_column(column, no_wrap=True, min_width=width)
+    table.add_column("what", no_wrap=True, overflow="ellipsis")
+    for step in shown:
         style = STYLES.get(step.kind, "")
         table.add_row(clock(step.at_s), Text(step.kind, style=style),
                       version_label(step.version) if step.version else "",
@@ -87,12 +96,18 @@ def timeline_table(steps: list[Step], limit: int = 12) -> Table:
 
 def loop_panels(story: LoopStory, model: str, serving: str | None,
                 live: Mapping[str, Mapping[str, float]], roles: Mapping[str, str], *,
-                retraining: bool = False) -> Group:
-    """What the loop demo adds to the demo's screen."""
+                retraining: bool = False, fit: tuple[Console, int] | None = None) -> Group:
+    """What the loop demo adds to the demo's screen; with ``fit`` (a console, rows), the
+    timeline shows only as many latest steps as leave the panels within those rows."""
     running = " (a retraining is running)" if retraining and story.steps and \
         story.steps[-1].kind != "retrain" else ""
     headline = Text(f"loop: {phase(story, serving)}{running}", style="bold")
-    return Group(headline, versions_table(model, live, roles), timeline_table(story.steps))
+    versions = versions_table(model, live, roles)
+    for limit in range(min(TIMELINE_STEPS, len(story.steps)), -1, -1):
+        panels = Group(headline, versions, timeline_table(story.steps, limit))
+        if fit is None or limit == 0 or rows_of(fit[0], panels) <= fit[1]:
+            break
+    return panels
 
 
 def summary_table(story: LoopStory) -> Table:

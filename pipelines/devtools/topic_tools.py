@@ -69,5 +69,6 @@ def describe(record: Record) -> dict[str, Any]:
         "value": value,
     }
     if record.headers:
-        out["headers"] = {k: v.decode("utf-8", "replace") for k, v in record.headers}
+        out["headers"] = {k: None if v is None else v.decode("utf-8", "replace")
+                          for k, v in record.headers}
     return out

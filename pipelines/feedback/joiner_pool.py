@@ -11,6 +11,7 @@ from typing import Any
 from streaminfer.pipelines.feedback.topics import assignment
 from streaminfer.pipelines.process.log_levels import actor_options
 from streaminfer.pipelines.runtime.actor_pool import ActorPool, Actors, Series
+from streaminfer.pipelines.runtime.crash_loop import Crash
 from streaminfer.pipelines.runtime.joiner_actor import FeedbackJoiner
 from streaminfer.pipelines.runtime.joiner_metrics import JoinerStats
 from streaminfer.pipelines.spec.schema import PipelineSpec
@@ -78,9 +79,10 @@ class JoinerPool:
             self.actors.retire_all(timeout_s)
             return list(self.actors.last().values())
 
-    def read(self, *, families: bool = False) -> list[JoinerStats]:
-        """Every joiner's counters, fresh where it answered, else its last ones; what the
-        reading taught is kept (and, with ``families``, published)."""
+    def read(self, *, families: bool = False) -> tuple[list[JoinerStats], list[Crash]]:
+        """Every joiner's counters, fresh where it answered, else its last ones, and the
+        crashes not seen before; what the reading taught is kept (and, with ``families``,
+        published)."""
         reading = self.actors.read(families=families)
-        self.actors.note(reading)
-        return list(self.actors.current(reading).values())
+        crashes = self.actors.note(reading)
+        return list(self.actors.current(reading).values()), crashes

@@ -31,6 +31,7 @@ class FeedbackSummary:
     unmatched_out: int = 0
     pending: dict[str, int] = field(default_factory=dict)
     live: dict[Key, dict[str, float]] = field(default_factory=dict)
+    last_crash: str | None = None  # why a joiner crashed last (``None``: none did)
 
     @property
     def matched(self) -> int:

@@ -4,19 +4,27 @@ Started by the online driver when the YAML has ``feedback:`` (``streaminfer run`
 by ``streaminfer join``. A monitor thread (a :class:`DriverThread`) reads the joiners once a
 second, publishes their metric families (the pool does: a retired joiner's series end) and
 the live gauges on the driver's endpoint, and keeps the latest :class:`FeedbackSummary` for
-the live view.
+the live view. Joiners that crash with the same error ``feedback.joiners.crash_loop``'s
+number of times within its window fail the service with one line (:attr:`failure`, handed
+to ``on_failure``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
+from streaminfer.errors import PipelineError
 from streaminfer.pipelines.feedback.joiner_pool import JoinerPool
 from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary, LiveGauges, summarize
 from streaminfer.pipelines.feedback.topics import prepare_feedback_topics
+from streaminfer.pipelines.runtime.crash_loop import CrashWatch
 from streaminfer.pipelines.runtime.driver_thread import DriverThread
+from streaminfer.pipelines.runtime.joiner_metrics import JoinerStats
 from streaminfer.pipelines.runtime.metrics_server import MetricsServer
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
@@ -29,7 +37,8 @@ class FeedbackService:
     """The joiners of one pipeline and their monitor; :meth:`stop` drains them."""
 
     def __init__(self, spec: PipelineSpec, bootstrap_servers: str, kafka_config: dict[str, Any],
-                 metrics: MetricsServer | None) -> None:
+                 metrics: MetricsServer | None,
+                 on_failure: Callable[[PipelineError], None] | None = None) -> None:
         assert spec.feedback is not None
         self.spec = spec
         self.fb = spec.feedback
@@ -41,6 +50,10 @@ class FeedbackService:
         self.shadow_pool: JoinerPool | None = None  # started with the first shadow
         self.gauges = LiveGauges(metrics.registry) if metrics is not None else None
         self._summary = FeedbackSummary()
+        rule = self.fb.joiners.crash_loop
+        self.crashes = CrashWatch("joiners", "feedback.joiners.crash_loop", rule.max_crashes,
+                                  rule.window_s)
+        self.on_failure = on_failure
         self._lock = threading.Lock()
         self.thread = DriverThread("feedback-monitor", "feedback monitor", EVERY_S, self.look)
 
@@ -68,10 +81,16 @@ class FeedbackService:
         log.info("joining the shadow's predictions on %s to the labels", topic)
 
     def look(self) -> FeedbackSummary:
-        """Read the joiners now; publish and keep what they say."""
-        stats = self.pool.read(families=self.metrics is not None)
-        shadow = self.shadow_pool.read() if self.shadow_pool is not None else []
-        summary = summarize(stats, self.fb, shadow)
+        """Read the joiners now; publish and keep what they say; weigh their crashes."""
+        stats, crashes = self.pool.read(families=self.metrics is not None)
+        shadow: list[JoinerStats] = []
+        if self.shadow_pool is not None:
+            shadow, more = self.shadow_pool.read()
+            crashes += more
+        failure = self.crashes.weigh(crashes, time.time())
+        if failure is not None and self.on_failure is not None:
+            self.on_failure(failure)
+        summary = self._with_crash(summarize(stats, self.fb, shadow))
         if self.gauges is not None:
             self.gauges.update(summary)
         with self._lock:
@@ -82,7 +101,16 @@ class FeedbackService:
         """Stop the monitor, drain the joiners; the final summary."""
         self.thread.stop(10.0)
         shadow = self.shadow_pool.stop(timeout_s) if self.shadow_pool is not None else []
-        final = summarize(self.pool.stop(timeout_s), self.fb, shadow)
+        final = self._with_crash(summarize(self.pool.stop(timeout_s), self.fb, shadow))
         with self._lock:
             self._summary = final
         return final
+
+    @property
+    def failure(self) -> PipelineError | None:
+        """Why the joiners stopped the pipeline (a crash loop); ``None`` while they work."""
+        return self.crashes.failure
+
+    def _with_crash(self, summary: FeedbackSummary) -> FeedbackSummary:
+        last = self.crashes.last
+        return dataclasses.replace(summary, last_crash=last.reason if last else None)

@@ -102,6 +102,7 @@ class DriftWatch:
             state.rows = total.rows if total else 0
             profile = self.profile(key)
             if total is None or total.rows < self.spec.min_events or profile is None:
+                state.psi, state.drifted = {}, []  # the last full window's PSI is stale
                 continue
             state.psi = psi_all(profile, total)
             state.drifted = []

@@ -117,7 +117,7 @@ class PipelineRuntime:
                                     on_failure=self._failed).start()
         if spec.feedback is not None and spec.feedback.joiners.count > 0:
             self.feedback = FeedbackService(spec, self.bootstrap_servers, self.kafka_config,
-                                            self.metrics).start()
+                                            self.metrics, on_failure=self._failed).start()
         self._start_rollout(declared, sources, self.pool, retrains=retrains)
         if self.metrics is not None:  # what each model serves, for `streaminfer status`
             self.metrics.registry.register(ServingCollector(self.models))
@@ -232,7 +232,7 @@ class PipelineRuntime:
         return crash.reason if crash is not None else None
 
     def _failed(self, failure: PipelineError) -> None:
-        self.failure = failure
+        self.failure = self.failure or failure
 
     def _running(self) -> WorkerPool:
         if self.pool is None:

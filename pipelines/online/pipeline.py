@@ -191,9 +191,10 @@ class Pipeline:
                 if view is not None:
                     table = stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate,
                                         warning=warning)
-                    feedback = self.feedback()
-                    view.update(Group(table, models_table(self.models()),
-                                      drift_table(self.drift()),
+                    feedback, models = self.feedback(), self.models()
+                    view.update(Group(table, models_table(models),
+                                      drift_table(self.drift(), serving={
+                                          m.model: m.version for m in models}),
                                       feedback_table(feedback) if feedback else ""),
                                 refresh=True)
                 if stats.workers_expected and stats.workers_dead == stats.workers_expected:

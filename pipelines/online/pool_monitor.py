@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from streaminfer.errors import PipelineError
 from streaminfer.pipelines.online.drift_monitor import DriftMonitor
-from streaminfer.pipelines.runtime.crash_loop import Crash, crash_loop, crash_loop_line
+from streaminfer.pipelines.runtime.crash_loop import Crash, CrashWatch
 from streaminfer.pipelines.runtime.driver_thread import DriverThread
 from streaminfer.pipelines.runtime.metrics_server import MetricsServer
 from streaminfer.pipelines.runtime.worker_pool import WorkerPool
@@ -37,11 +37,10 @@ class PoolMonitor:
         self.pool = pool
         self.metrics = metrics
         self.drift = drift
-        self.rule = crash_loop or CrashLoopSpec()
+        rule = crash_loop or CrashLoopSpec()
+        self.watch = CrashWatch("workers", "workers.crash_loop", rule.max_crashes,
+                                rule.window_s)
         self.on_failure = on_failure
-        self.crashes: list[Crash] = []  # those within the rule's window
-        self.last_crash: Crash | None = None
-        self.failure: PipelineError | None = None
         self.thread = DriverThread("pool-monitor", "worker monitor", every_s, self.look)
 
     def start(self) -> PoolMonitor:
@@ -62,18 +61,16 @@ class PoolMonitor:
         if crashes:
             self.weigh(crashes, time.time())
 
+    @property
+    def last_crash(self) -> Crash | None:
+        return self.watch.last
+
+    @property
+    def failure(self) -> PipelineError | None:
+        return self.watch.failure
+
     def weigh(self, crashes: list[Crash], now: float) -> None:
         """Log each crash; fail the pipeline once they are a loop (once)."""
-        for crash in crashes:
-            log.warning("%s crashed: %s; Ray restarts it (workers.max_restarts)", crash.actor,
-                        crash.reason)
-        self.last_crash = crashes[-1]
-        window = self.rule.window_s
-        self.crashes = [c for c in self.crashes + crashes if now - c.at <= window]
-        looping = crash_loop(self.crashes, now=now, max_crashes=self.rule.max_crashes,
-                             window_s=window)
-        if looping is not None and self.failure is None:
-            self.failure = PipelineError(crash_loop_line(*looping, window))
-            log.error("%s", self.failure)
-            if self.on_failure is not None:
-                self.on_failure(self.failure)
+        failure = self.watch.weigh(crashes, now)
+        if failure is not None and self.on_failure is not None:
+            self.on_failure(failure)

@@ -3,7 +3,8 @@
 What every pool does the same way lives here: start a set of actors and keep all or none
 (:meth:`ActorPool.start`), read their counters without effects (:meth:`ActorPool.read`),
 keep what a reading taught (:meth:`ActorPool.note`: last counters, deaths, metric
-families), and retire actors (:meth:`ActorPool.retire`: drain, close, keep their final
+families, and the crashes: a run that said why it crashed, or ended in a restart without
+saying), and retire actors (:meth:`ActorPool.retire`: drain, close, keep their final
 counters). A retired actor's metric series end with it: the pool publishes an actor's
 families only while the actor is in the pool, and forgets them when it leaves, under one
 lock, so a reading that races a retirement cannot bring them back.
@@ -14,11 +15,13 @@ How the pool talks to its actors is :class:`RayActors` (Ray); unit tests give pl
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from streaminfer.errors import PipelineError
+from streaminfer.pipelines.runtime.crash_loop import Crash, Incarnation, new_crashes
 
 #: Longest wait for started actors to say they run.
 READY_TIMEOUT_S = 120.0
@@ -27,10 +30,20 @@ STATS_TIMEOUT_S = 5.0
 
 
 class Reported(Protocol):
-    """What an actor's counters carry for the driver's endpoint."""
+    """What an actor's counters carry for the driver: its metric families and its run
+    (:class:`~.crash_loop.Run`)."""
 
     @property
     def families(self) -> list[Any]: ...
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def started_at(self) -> float: ...
+
+    @property
+    def crashed(self) -> str | None: ...
 
 
 S = TypeVar("S", bound=Reported)
@@ -164,6 +177,7 @@ class ActorPool(Generic[S]):
         self._actors: dict[str, Any] = {}
         self._last: dict[str, S] = {}
         self._dead: set[str] = set()
+        self._crashed: set[Incarnation] = set()  # runs whose end was counted as a crash
         self._lock = threading.Lock()  # guards the fields above
 
     @property
@@ -247,17 +261,24 @@ class ActorPool(Generic[S]):
         answered, died = self._ray.stats(actors, families)
         return Reading(answered, frozenset(died), frozenset(actors))
 
-    def note(self, reading: Reading[S]) -> None:
+    def note(self, reading: Reading[S]) -> list[Crash]:
         """Keep what a reading taught: each answer as the actor's last counters, the actors
         that died beyond their restarts, and (with ``series``) the families of those still in
-        the pool."""
+        the pool. Returns the crashes not seen before; an actor that said why it crashed is
+        told it was heard (its process ends then)."""
         with self._lock:
+            found = new_crashes(self._last, reading.answered, self._crashed, time.time())
+            self._crashed.update(run for run, _ in found)
             self._last.update(reading.answered)
             self._dead |= reading.died
             if self.series is not None:
                 for name, stats in reading.answered.items():
                     if name in self._actors:
                         self.series.update(name, stats.families)
+        for name, stats in reading.answered.items():
+            if stats.crashed is not None:
+                self.tell(name, "crash_read")
+        return [crash for _, crash in found]
 
     def current(self, reading: Reading[S]) -> dict[str, S]:
         """Counters of the actors asked: fresh where one answered, else its last ones."""

@@ -25,6 +25,7 @@ def load_model(model: ModelSpec, data: bytes) -> OnnxModel:
         providers=model.providers, input_name=model.input_name, outputs=model.outputs,
         intra_op_threads=model.intra_op_threads, inputs=model.input_bindings(),
         postprocess=model.postprocess.operator() if model.postprocess is not None else None,
+        tokenizer=model.tokenizer.operator() if model.tokenizer is not None else None,
     )
 
 

@@ -1,7 +1,8 @@
-"""Workers that crash the same way again and again: what a crash says, which restarts were
-crashes, and when they are a loop that must stop the pipeline. Pure functions.
+"""Loop actors (workers, joiners) that crash the same way again and again: what a crash says,
+which restarts were crashes, and when they are a loop that must stop the pipeline. Pure
+logic, no threads: the pools find the crashes, a :class:`CrashWatch` weighs them.
 
-A crashed loop tells its reason (:func:`crash_text`, ``WorkerStats.crashed``) before its
+A crashed loop tells its reason (:func:`crash_text`, the counters' ``crashed``) before its
 process ends and Ray restarts it; a restart the driver sees without a reason (the process was
 killed, ran out of memory, or died in native code) counts under :data:`DIED_UNSAID`.
 
@@ -14,20 +15,40 @@ True
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from traceback import extract_tb
+from typing import Protocol, TypeVar
 
+from streaminfer.errors import PipelineError
 from streaminfer.pipelines.runtime.driver_thread import error_text
-from streaminfer.pipelines.runtime.worker_metrics import WorkerStats
+
+log = logging.getLogger(__name__)
 
 #: The reason of a restart whose process said nothing before it ended.
-DIED_UNSAID = "the worker process ended without a reason (killed, out of memory, or native code)"
+DIED_UNSAID = "the process ended without a reason (killed, out of memory, or native code)"
 
-#: A worker's run: its process id and start time (a restarted worker has a new one).
+#: An actor's run: its name, process id and start time (a restarted actor has a new one).
 Incarnation = tuple[str, int, float]
+
+
+class Run(Protocol):
+    """What a loop actor's counters say about its run (``WorkerStats``, ``JoinerStats``)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def started_at(self) -> float: ...
+
+    @property
+    def crashed(self) -> str | None: ...
+
+
+R = TypeVar("R", bound=Run)
 
 
 @dataclass(frozen=True)
@@ -66,23 +87,29 @@ def _own(filename: str) -> bool:
 
 def crash_text(exc: BaseException) -> str:
     """A crash in one line: ``KeyError: 'label' (in operators/profile.py)``, naming the
-    deepest frame of streaminfer's own code (else the deepest frame)."""
+    deepest frame of streaminfer's own code (else the deepest frame). An error raised
+    *from* another (kafka-python wraps what a rebalance callback raised) names its cause
+    too: ``KafkaError: User rebalance callback throws an error, from ValueError: x (in ...)``.
+    """
+    text = error_text(exc)
+    cause = exc.__cause__
+    if cause is not None and cause.__traceback__ is not None:
+        return f"{text}, from {crash_text(cause)}"
     frames = extract_tb(exc.__traceback__)
     own = [frame for frame in frames if _own(frame.filename)]
     frame = (own or frames)[-1] if frames else None
-    text = error_text(exc)
     return f"{text} (in {short_path(frame.filename)})" if frame is not None else text
 
 
-def incarnation(stats: WorkerStats) -> Incarnation:
-    return stats.worker_id, stats.pid, stats.started_at
+def incarnation(name: str, stats: Run) -> Incarnation:
+    return name, stats.pid, stats.started_at
 
 
-def ended_incarnations(last: Mapping[str, WorkerStats],
-                       answered: Mapping[str, WorkerStats]) -> list[WorkerStats]:
+def ended_incarnations(last: Mapping[str, R], answered: Mapping[str, R]) -> list[R]:
     """The last counters of the runs that ended: an actor that answered from a new
     incarnation (Ray restarted it) ended the run ``last`` holds for it.
 
+    >>> from streaminfer.pipelines.runtime.worker_metrics import WorkerStats
     >>> old, new = WorkerStats("w", pid=1, events_in=7), WorkerStats("w", pid=2, events_in=1)
     >>> [s.events_in for s in ended_incarnations({"w": old}, {"w": new})]
     [7]
@@ -90,10 +117,11 @@ def ended_incarnations(last: Mapping[str, WorkerStats],
     []
     """
     return [before for name, now in answered.items()
-            if (before := last.get(name)) is not None and incarnation(before) != incarnation(now)]
+            if (before := last.get(name)) is not None
+            and incarnation(name, before) != incarnation(name, now)]
 
 
-def new_crashes(last: Mapping[str, WorkerStats], answered: Mapping[str, WorkerStats],
+def new_crashes(last: Mapping[str, Run], answered: Mapping[str, Run],
                 counted: Iterable[Incarnation], at: float) -> list[tuple[Incarnation, Crash]]:
     """The crashes a reading shows that ``counted`` does not hold yet, each with the run it
     ended: a run that says it crashed (its reason), and a run that ended (its actor answered
@@ -102,14 +130,14 @@ def new_crashes(last: Mapping[str, WorkerStats], answered: Mapping[str, WorkerSt
     found: list[tuple[Incarnation, Crash]] = []
     for name, now in answered.items():
         before = last.get(name)
-        if before is not None and incarnation(before) != incarnation(now):
-            ended = incarnation(before)
+        if before is not None and incarnation(name, before) != incarnation(name, now):
+            ended = incarnation(name, before)
             if ended not in seen:
                 seen.add(ended)
                 found.append((ended, Crash(name, before.crashed or DIED_UNSAID, at)))
-        if now.crashed is not None and incarnation(now) not in seen:
-            seen.add(incarnation(now))
-            found.append((incarnation(now), Crash(name, now.crashed, at)))
+        if now.crashed is not None and incarnation(name, now) not in seen:
+            seen.add(incarnation(name, now))
+            found.append((incarnation(name, now), Crash(name, now.crashed, at)))
     return found
 
 
@@ -126,8 +154,51 @@ def crash_loop(crashes: Iterable[Crash], *, now: float, max_crashes: int,
     return (reason, count) if count >= max_crashes else None
 
 
-def crash_loop_line(reason: str, count: int, window_s: float) -> str:
-    """The one line a crash loop stops the pipeline with."""
-    return (f"workers crashed {count} times in {window_s:g} s with: {reason}; stopped. Fix "
+def crash_loop_line(reason: str, count: int, window_s: float, kind: str = "workers",
+                    rule: str = "workers.crash_loop") -> str:
+    """The one line a crash loop stops the pipeline with (``kind``: who crashed; ``rule``:
+    the YAML field that sets when)."""
+    return (f"{kind} crashed {count} times in {window_s:g} s with: {reason}; stopped. Fix "
             "the cause and start again (`streaminfer -v` logs each crash's traceback); "
-            "workers.crash_loop sets how many crashes stop the pipeline")
+            f"{rule} sets how many crashes stop the pipeline")
+
+
+@dataclass
+class CrashWatch:
+    """Weighs the crashes of one kind of actor (``kind``, e.g. "workers") against the rule
+    ``max_crashes`` within ``window_s`` (the YAML field ``rule``): keeps the crashes within
+    the window, the last one, and the failure once they are a loop.
+
+    >>> watch = CrashWatch("joiners", "feedback.joiners.crash_loop", max_crashes=2,
+    ...                    window_s=60.0)
+    >>> watch.weigh([Crash("j-0", "E: x", 0.0)], now=0.0) is None
+    True
+    >>> str(watch.weigh([Crash("j-0", "E: x", 9.0)], now=9.0))[:37]
+    'joiners crashed 2 times in 60 s with:'
+    """
+
+    kind: str
+    rule: str
+    max_crashes: int
+    window_s: float
+    crashes: list[Crash] = field(default_factory=list)  # those within the window
+    last: Crash | None = None
+    failure: PipelineError | None = None
+
+    def weigh(self, crashes: list[Crash], now: float) -> PipelineError | None:
+        """Log each crash; the failure, the first time the crashes form a loop (else None)."""
+        for crash in crashes:
+            log.warning("%s crashed: %s; Ray restarts it (max_restarts)", crash.actor,
+                        crash.reason)
+        if not crashes:
+            return None
+        self.last = crashes[-1]
+        self.crashes = [c for c in self.crashes + crashes if now - c.at <= self.window_s]
+        looping = crash_loop(self.crashes, now=now, max_crashes=self.max_crashes,
+                             window_s=self.window_s)
+        if looping is None or self.failure is not None:
+            return None
+        self.failure = PipelineError(crash_loop_line(*looping, self.window_s, self.kind,
+                                                     self.rule))
+        log.error("%s", self.failure)
+        return self.failure

@@ -84,12 +84,16 @@ class Outgoing(NamedTuple):
     key: bytes | None
     value: bytes | None
     partition: int | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class Outbox:
     """Records to produce until every one is acknowledged: after a failed attempt only those
     the sink did not acknowledge remain (all of them when it cannot say which), so a retry
     does not publish again what the broker stored.
+
+    A record added with ``sink`` is sent at once (its ack is awaited at :meth:`produce`), so
+    a long batch overlaps its sends with its work; the others are sent at :meth:`produce`.
 
     >>> from streaminfer.pipelines.kafka.memory import MemorySink
     >>> sink, box = MemorySink(), Outbox()
@@ -105,9 +109,19 @@ class Outbox:
 
     def __init__(self) -> None:
         self.records: list[Outgoing] = []
+        self._sent = 0  # the first records, sent since the last flush
+        self._refused: SinkError | None = None  # an eager send refused before queueing
 
-    def add(self, record: Outgoing) -> None:
+    def add(self, record: Outgoing, sink: Sink | None = None) -> None:
+        """Keep ``record`` until it is acknowledged; with ``sink``, send it now (when every
+        record before it was sent, so the sink's positions stay the outbox's)."""
         self.records.append(record)
+        if sink is not None and self._sent == len(self.records) - 1 and self._refused is None:
+            try:
+                _send(sink, record)
+                self._sent += 1
+            except SinkError as refused:  # sent again at produce
+                self._refused = refused
 
     def __len__(self) -> int:
         return len(self.records)
@@ -120,13 +134,15 @@ class Outbox:
         only this outbox's records between flushes (the positions it reports are theirs)."""
         if not self.records:
             return 0
-        sent, error = 0, None
-        try:
-            for record in self.records:
-                sink.send(record.topic, record.key, record.value, partition=record.partition)
-                sent += 1
-        except SinkError as refused:  # not even queued: learn what became of those before
-            error = refused
+        sent, error = self._sent, self._refused
+        self._sent, self._refused = 0, None
+        if error is None:
+            try:
+                for record in self.records[sent:]:
+                    _send(sink, record)
+                    sent += 1
+            except SinkError as refused:  # not even queued: learn what became of those before
+                error = refused
         try:
             sink.flush(timeout_s)
             unacked: set[int] = set()
@@ -139,3 +155,8 @@ class Outbox:
         if error is not None:
             raise error
         return acked
+
+
+def _send(sink: Sink, record: Outgoing) -> None:
+    sink.send(record.topic, record.key, record.value, list(record.headers) or None,
+              partition=record.partition)

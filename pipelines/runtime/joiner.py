@@ -70,15 +70,19 @@ def join_key(value: Any) -> Hashable:
 
 
 def score_of(outputs: dict[str, Any], fb: FeedbackSpec) -> Any:
-    """What the live window needs of a prediction: its probabilities (a list) or its value
-    (a number); ``None`` when it has neither."""
+    """What the live window needs of a prediction: its probabilities (a list of numbers) or
+    its value (a number); ``None`` when it has neither (the example is still published)."""
     proba = outputs.get(fb.live.probabilities_field)
     if isinstance(proba, list):
-        return [float(p) for p in proba]
+        return [float(p) for p in proba] if proba and all(map(_is_number, proba)) else None
     value = outputs.get(fb.live.value_field)
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
-    return float(value) if isinstance(value, (int, float)) else None
+    return float(value) if value is not None and _is_number(value) else None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class JoinConsumer(Protocol):

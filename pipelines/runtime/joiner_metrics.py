@@ -7,6 +7,8 @@ joiner's name.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +44,10 @@ class JoinerStats:
     running: bool = True
     window: dict[Key, list[Row]] = field(default_factory=dict)
     families: list[Any] = field(default_factory=list)
+    pid: int = 0
+    started_at: float = 0.0  # with pid: this run of the joiner (a restart is a new one)
+    #: Why the loop crashed, told before its process ends (``None``: it did not).
+    crashed: str | None = None
 
     @property
     def matched(self) -> int:
@@ -75,7 +81,8 @@ class JoinerMetrics:
             self._invalid.labels(side)
         self.stats = JoinerStats(joiner_id, list(partitions), cases=dict.fromkeys(CASES, 0),
                                  records_in={"prediction": 0, "label": 0},
-                                 invalid={"prediction": 0, "label": 0})
+                                 invalid={"prediction": 0, "label": 0},
+                                 pid=os.getpid(), started_at=time.time())
 
     def record_read(self, side: str, count: int, invalid: int) -> None:
         self._records.labels(side).inc(count)
@@ -111,5 +118,6 @@ class JoinerMetrics:
         return JoinerStats(
             s.joiner_id, list(s.partitions), dict(s.cases), dict(s.records_in), dict(s.invalid),
             s.examples_out, s.unmatched_out, dict(s.pending), s.produce_retries, running,
-            window, list(self.registry.collect()) if families else [],
+            window, list(self.registry.collect()) if families else [], pid=s.pid,
+            started_at=s.started_at,
         )

@@ -49,6 +49,8 @@ class ScoredBatch:
     shadow_predictions: list[tuple[bytes | None, bytes]] = field(default_factory=list)
     #: Per (model, shadow version): [rows compared with the served output, rows agreeing].
     shadow_agreement: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    #: Texts cut to the tokenizer's max_length (model.tokenizer).
+    truncated_texts: int = 0
 
 
 @dataclass
@@ -72,6 +74,7 @@ class PreparedBatch:
     dead_letters: list[DeadLetter]
     submit_s: float
     shadows: list[_Group] = field(default_factory=list)  # copies scored by a shadow
+    truncated_texts: int = 0
 
     def done(self) -> bool:
         return all(group.pending.done() for group in self.groups + self.shadows)
@@ -143,8 +146,13 @@ class BatchScorer:
         groups: list[_Group] = []
         shadows: list[_Group] = []
         started = time.perf_counter()
+        truncated = 0
         for model, (entries, features) in by_model.items():
-            matrix, rejected = self.extractors[model].matrix(features)
+            extractor = self.extractors[model]
+            matrix, rejected = extractor.matrix(features)
+            if isinstance(extractor, FeedBuilder):
+                truncated += extractor.truncated(
+                    [row for i, row in enumerate(features) if i not in rejected])
             positions = []
             for index, entry in enumerate(entries):
                 if index in rejected:
@@ -161,7 +169,7 @@ class BatchScorer:
             kept = [kept[i] for i in order]
             for group in groups + shadows:
                 group.positions = [where[p] for p in group.positions]
-        return PreparedBatch(records, kept, groups, dead, submit_s, shadows)
+        return PreparedBatch(records, kept, groups, dead, submit_s, shadows, truncated)
 
     def _submit(self, model: str, positions: list[int], matrix: Feed,
                 kept: list[tuple[Record, dict[str, Any], Any]], groups: list[_Group],
@@ -186,7 +194,8 @@ class BatchScorer:
 
     def finish(self, batch: PreparedBatch) -> ScoredBatch:
         """Wait for the models and build the predictions, in input order."""
-        out = ScoredBatch(dead_letters=list(batch.dead_letters))
+        out = ScoredBatch(dead_letters=list(batch.dead_letters),
+                          truncated_texts=batch.truncated_texts)
         started = time.perf_counter()
         results: list[tuple[ModelInfo, dict[str, Any] | RecordError] | None] = \
             [None] * len(batch.kept)
@@ -299,6 +308,8 @@ class BatchScorer:
         return self.router.route(event, the_id)
 
     def _decode(self, record: Record) -> dict[str, Any]:
+        if record.key is None and record.value is None:
+            raise RecordError("empty_record", "empty record (no key, no value)", "decode")
         size = len(record.value) if record.value is not None else 0
         if size > self.max_record_bytes:
             raise RecordError(

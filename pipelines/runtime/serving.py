@@ -24,6 +24,7 @@ from streaminfer.operators.dead_letter import ERROR_FIELD, ERROR_MESSAGE, ERROR_
 from streaminfer.operators.inputs import Feed, concat_feeds, feed_rows
 from streaminfer.operators.model_runner import ModelInfo, has_rows
 from streaminfer.operators.records import Record, RecordError, SourceRecord
+from streaminfer.operators.tokens import TokenFeedBuilder
 from streaminfer.pipelines.process.heap import freeze_heap
 from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
 from streaminfer.pipelines.runtime.model_backends import ModelBackend, ReplicaAnswer, ServedModel
@@ -78,6 +79,12 @@ def replica_options(model: ModelSpec) -> dict[str, Any]:
     }
 
 
+def merge_pads(info: ModelInfo) -> dict[str, int]:
+    """What pads each input of a model when a replica merges feeds padded per batch."""
+    builder = info.feed_builder()
+    return builder.pad_values() if isinstance(builder, TokenFeedBuilder) else {}
+
+
 class ModelReplica:
     """One replica of a served model (the class Serve deploys)."""
 
@@ -94,6 +101,7 @@ class ModelReplica:
             raise PipelineError(f"model {model.model_name}: its store no longer holds "
                                 f"version {version}")
         self.model = load_model(model, data)  # providers auto: CUDA when Ray gave a GPU
+        self.pads = merge_pads(self.model.info)
         batched: Any = self.predict  # Serve's batch wrapper takes its settings at run time
         batched.set_max_batch_size(model.serve.max_batch_size)
         batched.set_batch_wait_timeout_s(model.serve.batch_wait_timeout_s)
@@ -104,7 +112,7 @@ class ModelReplica:
         send; the caller makes rows). If the run fails, each row runs alone and each
         request gets its rows, errors included."""
         sizes = [feed_rows(m) for m in matrices]
-        merged = concat_feeds(matrices)
+        merged = concat_feeds(matrices, self.pads)
         total = sum(sizes)
         try:
             outputs = self.model.run(merged)

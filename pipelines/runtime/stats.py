@@ -55,6 +55,11 @@ class PipelineStats:
         return sum(w.model_batch_failures for w in self.runs)
 
     @property
+    def truncated_texts(self) -> int:
+        """Texts cut to the tokenizer's max_length (model.tokenizer)."""
+        return sum(w.truncated_texts for w in self.runs)
+
+    @property
     def dead_letters_by_reason(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for w in self.runs:

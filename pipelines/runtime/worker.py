@@ -28,6 +28,7 @@ from streaminfer.pipelines.kafka.source import KafkaSource, Source
 from streaminfer.pipelines.process.log_levels import setup_actor_logging
 from streaminfer.pipelines.runtime.assembly import build_scorer
 from streaminfer.pipelines.runtime.candidates import ShadowTally
+from streaminfer.pipelines.runtime.delivery import Outbox, Outgoing
 from streaminfer.pipelines.runtime.loop import Loop
 from streaminfer.pipelines.runtime.loop_actor import LoopActor
 from streaminfer.pipelines.runtime.model_backends import ModelUnavailableError
@@ -225,16 +226,24 @@ class ScoringLoop(Loop[WorkerStats]):
         """Finish the oldest batch: model results, produce, await every ack, commit
         (:func:`~streaminfer.pipelines.runtime.delivery.deliver`).
 
-        A failure retries the whole batch, by the spec's ``sink.delivery`` policy: with
-        ``give_up`` (when leaving) at most ``attempts`` times, else until it succeeds or a
-        stop is requested. A batch given up is not committed, and neither is any later one
-        (they are dropped too), so its partitions' next reader scores them again.
+        A failure retries the batch, by the spec's ``sink.delivery`` policy, sending again
+        only the outputs the broker did not acknowledge (:class:`Outbox`): with ``give_up``
+        (when leaving) at most ``attempts`` times, else until it succeeds or a stop is
+        requested. A batch given up is not committed, and neither is any later one (they are
+        dropped too), so its partitions' next reader scores them again.
         """
         batch = self.in_flight.popleft()
         records = batch.records
+        scored: ScoredBatch | None = None
+        outbox = Outbox()
 
         def produce(attempt: int) -> ScoredBatch:
-            return self._produce(self.scorer.finish(batch))
+            nonlocal scored
+            if scored is None:
+                scored = self.scorer.finish(batch)
+                self._fill(outbox, scored)
+            outbox.produce(self.sink, self.delivery.ack_timeout_s)
+            return scored
 
         def retry(attempt: int, exc: Exception, delay: float) -> None:
             nonlocal batch
@@ -256,6 +265,7 @@ class ScoringLoop(Loop[WorkerStats]):
             dead_letters=[d.error_type for d in scored.dead_letters],
             latencies_ms=scored.latencies_ms, inference_s=scored.inference_s,
             model_batch_failed=scored.model_batch_failed,
+            truncated_texts=scored.truncated_texts,
         )
         self.shadow.add(scored.shadow_agreement)
         if self.drift.profiles:
@@ -282,16 +292,16 @@ class ScoringLoop(Loop[WorkerStats]):
         log.warning("%s: abandoning %d events uncommitted after %d attempt(s): %s; they will "
                     "be read again", self.worker_id, len(held), attempt, exc)
 
-    def _produce(self, scored: ScoredBatch) -> ScoredBatch:
-        sink, spec = self.sink, self.spec.sink
+    def _fill(self, outbox: Outbox, scored: ScoredBatch) -> None:
+        """A scored batch's outputs: predictions, dead letters, shadow predictions."""
+        spec = self.spec.sink
         for key, value in scored.predictions:
-            sink.send(spec.predictions_topic, key, value)
+            outbox.add(Outgoing(spec.predictions_topic, key, value))
         for letter in scored.dead_letters:
-            sink.send(spec.dead_letter_topic, letter.key, letter.value, letter.headers)
+            outbox.add(Outgoing(spec.dead_letter_topic, letter.key, letter.value,
+                                headers=tuple(letter.headers)))
         for key, value in scored.shadow_predictions:
-            sink.send(self.shadow_topic, key, value)
-        sink.flush(self.delivery.ack_timeout_s)
-        return scored
+            outbox.add(Outgoing(self.shadow_topic, key, value))
 
 
 class SourceWorker(LoopActor[ScoringLoop, WorkerStats]):

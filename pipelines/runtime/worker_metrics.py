@@ -36,6 +36,8 @@ class WorkerStats:
     produce_retries: int = 0
     commit_failures: int = 0
     model_batch_failures: int = 0
+    #: Texts cut to the tokenizer's max_length (model.tokenizer).
+    truncated_texts: int = 0
     lag: dict[str, int] = field(default_factory=dict)
     assigned: list[str] = field(default_factory=list)
     recent_latency_ms: list[int] = field(default_factory=list)
@@ -112,12 +114,18 @@ class WorkerMetrics:
             names.PRODUCE_RETRIES, "Batches produced again after the broker refused.",
             registry=self.registry,
         )
+        self._truncated = Counter(
+            names.TEXTS_TRUNCATED,
+            "Texts cut to the tokenizer's max_length before scoring (model.tokenizer).",
+            registry=self.registry,
+        )
         self.stats = WorkerStats(worker_id=worker_id, pid=pid, started_at=time.time())
         self._recent: deque[int] = deque(maxlen=_RECENT)
 
     def record_batch(
         self, *, topics: Tally[str], predictions: int, dead_letters: list[str],
         latencies_ms: list[int], inference_s: float, model_batch_failed: bool = False,
+        truncated_texts: int = 0,
     ) -> None:
         """Count one batch whose records were all acknowledged and committed."""
         size = sum(topics.values())
@@ -136,6 +144,9 @@ class WorkerMetrics:
         if model_batch_failed:
             self._model_failures.inc()
             stats.model_batch_failures += 1
+        if truncated_texts:
+            self._truncated.inc(truncated_texts)
+            stats.truncated_texts += truncated_texts
         stats.events_in += size
         stats.predictions += predictions
         stats.batches += 1
@@ -175,7 +186,8 @@ class WorkerMetrics:
             predictions=stats.predictions, dead_letters=dict(stats.dead_letters),
             batches=stats.batches, produce_retries=stats.produce_retries,
             commit_failures=stats.commit_failures,
-            model_batch_failures=stats.model_batch_failures, lag=dict(stats.lag),
+            model_batch_failures=stats.model_batch_failures,
+            truncated_texts=stats.truncated_texts, lag=dict(stats.lag),
             assigned=list(stats.assigned),
             recent_latency_ms=list(self._recent), started_at=stats.started_at,
             first_batch_at=stats.first_batch_at, last_batch_at=stats.last_batch_at,

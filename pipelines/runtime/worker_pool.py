@@ -11,18 +11,12 @@ run that ended in a restart stay in the totals (``PipelineStats.earlier``).
 from __future__ import annotations
 
 import threading
-import time
 from functools import partial
 from typing import Any
 
 from streaminfer.pipelines.process.log_levels import actor_options
 from streaminfer.pipelines.runtime.actor_pool import ActorPool, Actors, Reading, Series
-from streaminfer.pipelines.runtime.crash_loop import (
-    Crash,
-    Incarnation,
-    ended_incarnations,
-    new_crashes,
-)
+from streaminfer.pipelines.runtime.crash_loop import Crash, ended_incarnations
 from streaminfer.pipelines.runtime.model_store import ModelLocator
 from streaminfer.pipelines.runtime.stats import PipelineStats
 from streaminfer.pipelines.runtime.worker import SourceWorker
@@ -47,8 +41,7 @@ class WorkerPool:
         self._next_index = 0
         self._scaling = threading.Lock()  # one scale_to or retire_all at a time
         self._earlier: list[WorkerStats] = []  # last counters of runs ended by a restart
-        self._crashed: set[Incarnation] = set()  # runs whose end was counted as a crash
-        self._noting = threading.Lock()  # guards the two above
+        self._noting = threading.Lock()  # guards the one above
 
     @property
     def names(self) -> list[str]:
@@ -117,15 +110,8 @@ class WorkerPool:
         workers still in the pool. Returns the crashes not seen before; a worker that said
         why it crashed is told it was heard (its process ends then)."""
         with self._noting:
-            last = self.actors.last()
-            self._earlier += ended_incarnations(last, reading.answered)
-            found = new_crashes(last, reading.answered, self._crashed, time.time())
-            self._crashed.update(run for run, _ in found)
-            self.actors.note(reading)
-        for name, stats in reading.answered.items():
-            if stats.crashed is not None:
-                self.actors.tell(name, "crash_read")
-        return [crash for _, crash in found]
+            self._earlier += ended_incarnations(self.actors.last(), reading.answered)
+            return self.actors.note(reading)
 
     def stats(self, reading: Reading[WorkerStats] | None = None) -> PipelineStats:
         """The pipeline's counters: fresh where a worker answered, else its last ones."""

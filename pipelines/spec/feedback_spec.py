@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from streaminfer.operators.output_roles import Role, output_field
 from streaminfer.pipelines.spec.base import FrozenModel, TopicName
+from streaminfer.pipelines.spec.workers_spec import CrashLoopSpec
 
 #: The live window's fields, by the output role each reads.
 LIVE_FIELDS: dict[str, Role] = {"probabilities_field": "probabilities",
@@ -37,6 +38,11 @@ class JoinersSpec(FrozenModel):
         description="Times Ray restarts a joiner that died (-1: without limit); a restarted "
         "joiner reads back the ids it joined from the training topic, then rebuilds its "
         "pending entries by reading again from its committed offsets.",
+    )
+    crash_loop: CrashLoopSpec = Field(
+        default_factory=CrashLoopSpec,
+        description="Joiners crashing with the same error again and again stop the pipeline "
+        "(and `streaminfer join`).",
     )
 
 

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from streaminfer.operators.inputs import InputBinding
 from streaminfer.operators.postprocess import PostProcess
 from streaminfer.pipelines.spec.base import FrozenModel, ProviderName, whole_above_one
+from streaminfer.pipelines.spec.tokenizer_spec import TokenizerSpec
 
 
 class ServeSpec(FrozenModel):
@@ -224,6 +225,11 @@ class ModelSpec(FrozenModel):
         "uint8, bool, string); default: the single float input takes source.features "
         "(docs/contracts.md, 'Typed inputs').",
     )
+    tokenizer: TokenizerSpec | None = Field(
+        None, description="Tokenize an event's text into the model's token id inputs "
+        "(input_ids, attention_mask, token_type_ids) with a tokenizer.json; other inputs, "
+        "if any, under 'inputs'.",
+    )
     outputs: dict[str, str] | None = Field(
         None,
         description="Model outputs to publish, as {onnx_output_name: prediction_field}; "
@@ -259,6 +265,9 @@ class ModelSpec(FrozenModel):
                              "input source.features feeds), not both")
         if self.inputs is not None and not self.inputs:
             raise ValueError("'inputs' maps no input; map each input of the model")
+        if self.tokenizer is not None and self.input_name is not None:
+            raise ValueError("give 'tokenizer' (it feeds the token inputs) or 'input_name' "
+                             "(the one input source.features feeds), not both")
         return self
 
     def input_bindings(self) -> dict[str, InputBinding] | None:

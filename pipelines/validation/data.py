@@ -9,7 +9,13 @@ import orjson
 import pyarrow as pa
 
 from streaminfer.errors import ConfigError, DataError
-from streaminfer.operators.labelled_rows import LabelledRows, labelled_rows, read_table
+from streaminfer.operators.labelled_rows import (
+    LabelledRows,
+    labelled_events,
+    labelled_rows,
+    read_events,
+    read_table,
+)
 from streaminfer.operators.records import Record
 from streaminfer.operators.topic_ranges import (
     Bound,
@@ -25,10 +31,16 @@ from streaminfer.pipelines.spec.schema import PipelineSpec
 def load_rows(
     spec: PipelineSpec, data: str, *, label_field: str = "label",
     bootstrap_servers: str | None = None, progress: Callable[[int], None] | None = None,
+    as_events: bool = False,
 ) -> LabelledRows:
     """The labelled rows of ``data``: a CSV/JSONL/Parquet path, or a topic range
     ``kafka:TOPIC[?start=..][&end=..]`` (as ``streaminfer batch`` reads them) from the config's
-    Kafka (or ``bootstrap_servers``)."""
+    Kafka (or ``bootstrap_servers``). ``as_events``: each row as an event, for a model fed
+    by ``model.inputs``."""
+    if as_events:
+        events = (topic_events(spec, data, bootstrap_servers, progress)
+                  if is_topic_source(data) else read_events(data))
+        return labelled_events(events, label_field, data)
     if is_topic_source(data):
         table = topic_table(spec, data, bootstrap_servers, progress)
         where = data
@@ -44,6 +56,12 @@ def load_rows(
 def topic_table(spec: PipelineSpec, data: str, bootstrap_servers: str | None,
                 progress: Callable[[int], None] | None) -> pa.Table:
     """The JSON records of a topic range as a table (one column per top-level field)."""
+    return pa.Table.from_pylist(topic_events(spec, data, bootstrap_servers, progress))
+
+
+def topic_events(spec: PipelineSpec, data: str, bootstrap_servers: str | None,
+                 progress: Callable[[int], None] | None) -> list[dict[str, Any]]:
+    """The JSON objects of a topic range, in order."""
     rows: list[dict[str, Any]] = []
     for record in topic_records(spec, data, bootstrap_servers, progress):
         try:
@@ -57,7 +75,7 @@ def topic_table(spec: PipelineSpec, data: str, bootstrap_servers: str | None,
         rows.append(value)
     if not rows:
         raise DataError(f"{data}: no records in that range")
-    return pa.Table.from_pylist(rows)
+    return rows
 
 
 def topic_records(spec: PipelineSpec, data: str, bootstrap_servers: str | None,

@@ -1,14 +1,18 @@
 """Score labelled rows with one model and compute every number the report shows.
 
 Scoring is the pipeline's own: the model file read with its sha256 check and run by ONNX
-Runtime as the config sets it up. Metrics are ``operators.quality``'s (scikit-learn's).
+Runtime as the config sets it up; a model fed by ``model.inputs`` gets each row through its
+own feed builder (the rows it refuses are counted by reason, as dead letters would be, and
+left out). Metrics are ``operators.quality``'s (scikit-learn's). Labels are class indices,
+or the class names of ``model.postprocess.classes``.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +21,13 @@ from sklearn import metrics as skm
 
 from streaminfer.errors import DataError
 from streaminfer.operators.drift import count_batch, psi_all
+from streaminfer.operators.inputs import Feed, FeedBuilder, concat_feeds, feed_rows, take_rows
 from streaminfer.operators.labelled_rows import LabelledRows
 from streaminfer.operators.metric_table import primary_metric as table_primary
 from streaminfer.operators.model_runner import ModelInfo, OnnxModel, read_model_file
 from streaminfer.operators.profile import Profile, output_columns, profile_path
 from streaminfer.operators.quality import classifier_metrics, regressor_metrics
+from streaminfer.operators.records import RecordError
 from streaminfer.pipelines.runtime.assembly import load_model
 from streaminfer.pipelines.spec.schema import ModelSpec
 
@@ -50,6 +56,7 @@ class ModelReport:
     rows: int
     metrics: dict[str, float]
     classes: list[Any] | None = None
+    class_names: list[str] | None = None  # model.postprocess.classes, by class index
     confusion_matrix: list[list[int]] | None = None
     roc_curve: dict[str, list[float]] | None = None
     calibration: dict[str, list[float]] | None = None
@@ -57,31 +64,70 @@ class ModelReport:
     drift: dict[str, float] | None = None
     over_time: dict[str, list[dict[str, Any]]] | None = None
     over_time_source: str | None = None
+    #: Rows the model's feed refused (``model.inputs``), by dead-letter reason; left out.
+    refused: dict[str, int] = field(default_factory=dict)
     plots: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # for plots only
 
 
-def score(model: OnnxModel, X: np.ndarray, advance: Callable[[int], None] | None = None,
+def score(model: OnnxModel, X: Feed, advance: Callable[[int], None] | None = None,
           ) -> Scored:
-    """Run ``model`` over ``X`` in batches; classifier when it outputs 2-D probabilities."""
+    """Run ``model`` over ``X`` (a matrix, or a feed of every input) in batches;
+    classifier when it outputs 2-D probabilities."""
     results: list[list[Any]] = []
-    X = X.astype(model.info.input_dtype)
-    for start in range(0, len(X), BATCH):
-        results.append(model.run(X[start:start + BATCH]))
+    if isinstance(X, np.ndarray):
+        X = X.astype(model.info.input_dtype)
+    count = feed_rows(X)
+    for start in range(0, count, BATCH):
+        results.append(model.run(take_rows(X, slice(start, start + BATCH))))
         if advance is not None:
-            advance(min(BATCH, len(X) - start))
+            advance(min(BATCH, count - start))
     names = list(model.info.outputs.values())
     columns = {name: np.concatenate([np.asarray(r[i]) for r in results])
                for i, name in enumerate(names)}
-    rows = model.rows([columns[n] for n in names], len(X))
+    rows = model.rows([columns[n] for n in names], count)
     for column in columns.values():
         if column.ndim == 2 and column.shape[1] >= 2 and column.dtype.kind == "f":
             return Scored("classifier", column.astype(np.float64), rows)
     for column in columns.values():
-        flat = column.reshape(len(X), -1)
+        flat = column.reshape(count, -1)
         if flat.shape[1] == 1 and column.dtype.kind == "f":
             return Scored("regressor", flat[:, 0].astype(np.float64), rows)
     raise DataError(f"model {model.info.name}: no probabilities ([n, k]) nor one numeric "
                     "output to validate")
+
+
+def feed_of(builder: FeedBuilder, data: LabelledRows,
+            ) -> tuple[Feed, LabelledRows, dict[str, int]]:
+    """The feed of the rows ``builder`` takes, those rows, and how many it refused by
+    reason (as the pipeline would dead-letter them). Fed in batches of :data:`BATCH`, padded
+    per batch as the workers pad theirs."""
+    assert data.events is not None
+    refused: Counter[str] = Counter()
+    feeds: list[Feed] = []
+    kept: list[int] = []
+    for start in range(0, len(data.events), BATCH):
+        values, index = [], []
+        for i, event in enumerate(data.events[start:start + BATCH], start):
+            try:
+                values.append(builder.values(event))
+                index.append(i)
+            except RecordError as exc:
+                refused[exc.error_type] += 1
+        feed, rejected = builder.matrix(values)
+        for error in rejected.values():
+            refused[error.error_type] += 1
+        kept += [i for k, i in enumerate(index) if k not in rejected]
+        if feed_rows(feed):
+            feeds.append(feed)
+    if not kept:
+        raise DataError("the model's inputs refused every row: " + ", ".join(
+            f"{count} {reason}" for reason, count in refused.most_common()))
+    return concat_feeds(feeds, _pads(builder)), data.take(kept), dict(refused)
+
+
+def _pads(builder: FeedBuilder) -> dict[str, int]:
+    pad = getattr(builder, "pad_values", None)
+    return pad() if callable(pad) else {}
 
 
 def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = None,
@@ -93,17 +139,45 @@ def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = N
                        read_model_file(path, sha))
     if len(data.y) == 0:
         raise DataError("no labelled rows to validate")
-    scored = score(model, data.X, advance)
+    builder = model.info.feed_builder()
+    refused: dict[str, int] = {}
+    X: Feed = data.X
+    if builder is not None:
+        if data.events is None:
+            raise DataError(f"model {model.info.name} takes model.inputs: read the rows as "
+                            "events")
+        X, data, refused = feed_of(builder, data)
+    scored = score(model, X, advance)
     info = model.info
     report = ModelReport(info.name, str(path), info.version, info.sha256, scored.kind,
-                         len(data.y), {})
+                         len(data.y), {}, refused=refused)
+    names = info.postprocess.classes if info.postprocess is not None else None
+    if names is not None:
+        data = replace(data, y=named_labels(data.y, names))
     if scored.kind == "classifier":
-        _classifier(report, data.y, scored.values)
+        _classifier(report, data.y, scored.values, names)
     else:
         _regressor(report, data.y, scored.values)
     report.drift = _drift(Path(path), info, data, scored)
     _over_time(report, data, scored)
     return report
+
+
+def named_labels(y: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """Labels given as the model's class names (``model.postprocess.classes``) as class
+    indices; labels that are not names stay as they are.
+
+    >>> named_labels(np.asarray(["fraud", "legit"]), ("legit", "fraud")).tolist()
+    [1, 0]
+    """
+    values = y.tolist()
+    if not any(isinstance(v, str) for v in values):
+        return y
+    unknown = sorted({v for v in values if isinstance(v, str) and v not in names})
+    if unknown:
+        raise DataError(f"labels {', '.join(map(repr, unknown[:5]))} are not among the "
+                        f"model's classes ({', '.join(names)}: model.postprocess.classes)")
+    return np.asarray([names.index(v) if isinstance(v, str) else v for v in values])
 
 
 def _labels(y: np.ndarray, classes: int | None) -> np.ndarray:
@@ -124,10 +198,13 @@ def _labels(y: np.ndarray, classes: int | None) -> np.ndarray:
     return values.astype(np.int64)
 
 
-def _classifier(report: ModelReport, y: np.ndarray, proba: np.ndarray) -> None:
+def _classifier(report: ModelReport, y: np.ndarray, proba: np.ndarray,
+                names: tuple[str, ...] | None = None) -> None:
     classes = list(range(proba.shape[1]))
     labels = _labels(y, len(classes))
     report.classes = classes
+    if names is not None and len(names) == len(classes):
+        report.class_names = list(names)
     report.metrics = classifier_metrics(labels, proba, classes)
     predicted = np.argmax(proba, axis=1)
     report.confusion_matrix = skm.confusion_matrix(labels, predicted, labels=classes).tolist()

@@ -38,7 +38,8 @@ def figures(report: ModelReport, moments: Sequence[Moment] = ()) -> dict[str, st
     time marks ``moments``."""
     out: dict[str, str] = {}
     if report.confusion_matrix is not None:
-        out["confusion matrix"] = _confusion(np.asarray(report.confusion_matrix))
+        out["confusion matrix"] = _confusion(np.asarray(report.confusion_matrix),
+                                             report.class_names)
     if report.roc_curve is not None:
         fig, ax = _figure()
         ax.plot(report.roc_curve["fpr"], report.roc_curve["tpr"], label="model")
@@ -65,7 +66,7 @@ def figures(report: ModelReport, moments: Sequence[Moment] = ()) -> dict[str, st
     return out
 
 
-def _confusion(matrix: np.ndarray) -> str:
+def _confusion(matrix: np.ndarray, names: list[str] | None = None) -> str:
     fig, ax = _figure(3.6, 3.2)
     ax.imshow(matrix, cmap="Blues")
     for (i, j), value in np.ndenumerate(matrix):
@@ -73,6 +74,9 @@ def _confusion(matrix: np.ndarray) -> str:
                 color="white" if value > matrix.max() / 2 else "black")
     ax.set(xlabel="predicted", ylabel="true", title="confusion matrix",
            xticks=range(matrix.shape[1]), yticks=range(matrix.shape[0]))
+    if names is not None:
+        ax.set_xticklabels(names)
+        ax.set_yticklabels(names)
     return _png(fig)
 
 

@@ -83,6 +83,14 @@ def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | 
     for name, report in zip(names, reports, strict=True):
         parts.append(f"<div><h2>{name}</h2><p><code>{html.escape(report.path)}</code><br>"
                      f"sha256 {report.sha256[:16]}..., {report.kind}</p>")
+        if report.class_names:
+            parts.append("<p>classes: " + ", ".join(
+                f"{i} = {html.escape(n)}" for i, n in enumerate(report.class_names)) + "</p>")
+        if report.refused:
+            parts.append(f"<p>{sum(report.refused.values()):,} rows refused by the model's "
+                         "inputs and left out (the pipeline would dead-letter them): "
+                         + ", ".join(f"{count:,} {html.escape(reason)}"
+                                     for reason, count in report.refused.items()) + "</p>")
         for title, png in figures(report, moments).items():
             parts.append(f"<h3>{html.escape(title)}</h3>"
                          f"<img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>")

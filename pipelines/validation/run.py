@@ -68,6 +68,7 @@ def validate(
         reading = progress.add_task("reading", total=None)
         rows = load_rows(spec, data, label_field=label_field,
                          bootstrap_servers=bootstrap_servers,
+                         as_events=model.inputs is not None or model.tokenizer is not None,
                          progress=lambda n: progress.advance(reading, n))
         progress.update(reading, total=len(rows.y), completed=len(rows.y))
         reports = []

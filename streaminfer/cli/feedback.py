@@ -83,6 +83,8 @@ def _run_joiners(spec: PipelineSpec, bootstrap: str, *, live: bool) -> FeedbackS
             view = Live(console=err, auto_refresh=False) if live else None
             with view or contextlib.nullcontext():
                 while not signals.event.wait(1.0):
+                    if service.failure is not None:  # joiners crash again and again
+                        raise service.failure
                     if view is not None:
                         view.update(feedback_table(service.summary()), refresh=True)
         finally:

@@ -62,7 +62,8 @@ def optimize(
         help="Magnitude pruning levels, e.g. 0.5,0.9.")] = None,
     prune: Annotated[Optional[str], typer.Option(  # noqa: UP045
         help="Structured pruning: shares of hidden units to remove, e.g. 0.25,0.5.")] = None,
-    rounds: Annotated[int, typer.Option(min=1, help="Timing rounds (medians).")] = 5,
+    rounds: Annotated[int, typer.Option(
+        min=1, help="Timing rounds; each variant's best round is kept.")] = 5,
 ) -> None:
     """Make and compare optimized variants of MODEL on labelled DATA."""
     from streaminfer.operators.labelled_rows import labelled_rows, read_table

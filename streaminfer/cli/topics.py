@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import orjson
 import typer
 
-from streaminfer.cli.common import FromConfig, Servers, err, kafka_config, out
+from streaminfer.cli.common import FromConfig, Servers, err, kafka_config, out, renamed
 from streaminfer.errors import ConfigError
 
 
@@ -41,10 +41,12 @@ def produce(
 def tail(
     topic: Annotated[str, typer.Argument(help="Topic to follow.")],
     from_beginning: Annotated[bool, typer.Option(help="Start at the oldest record.")] = False,
-    max_records: Annotated[
+    max_events: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option("--max", help="Stop after this many records."),
+        typer.Option(min=1, help="Stop after this many records."),
     ] = None,
+    max_old: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--max", min=1, hidden=True, help="The old name of --max-events.")] = None,
     raw: Annotated[bool, typer.Option(help="One JSON object per line, no colour.")] = False,
     bootstrap_servers: Servers = None,
     config: FromConfig = None,
@@ -55,6 +57,7 @@ def tail(
     from streaminfer.pipelines.kafka.topic_reader import TopicReader
     from streaminfer.pipelines.kafka.topics import admin_client
 
+    max_records = renamed(max_events, max_old, "--max-events", "--max")
     kafka = kafka_config(bootstrap_servers, config)
     admin_client(kafka).close()
     shown = 0

@@ -249,7 +249,7 @@ def test_produce_then_tail_round_trip(tmp_path, broker, topic_factory):
     sent = streaminfer("produce", events, "--topic", topic, "--key-field", "id",
                        "-b", broker.bootstrap_servers)
     assert sent.returncode == 0 and "sent 5 events" in sent.stderr
-    shown = streaminfer("tail", topic, "--from-beginning", "--max", "5", "--raw",
+    shown = streaminfer("tail", topic, "--from-beginning", "--max-events", "5", "--raw",
                         "-b", broker.bootstrap_servers)
     records = [json.loads(line) for line in shown.stdout.splitlines()]
     assert [(r["key"], r["value"]["v"]) for r in records] == [(f"k{i}", i) for i in range(5)]

@@ -94,7 +94,7 @@ def test_status_as_json_and_a_file_models_version_is_not_a_v_number(
 
 @pytest.mark.parametrize(("command", "new", "old"), [
     (["batch"], "--out", "--output"), (["demo"], "--max-events", "--events"),
-    (["optimize"], "--label-field", "--label")])
+    (["optimize"], "--label-field", "--label"), (["tail"], "--max-events", "--max")])
 def test_one_name_per_option_and_the_old_one_hidden(command: list[str], new: str,
                                                     old: str) -> None:
     shown = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output
@@ -110,6 +110,7 @@ def test_the_old_names_still_parse() -> None:
     group = typer.main.get_command(app)
     for command, args, param, value in (
             ("demo", ["--events", "5"], "events", 5),
+            ("tail", ["t", "--max", "5"], "max_old", 5),
             ("batch", ["x.yaml", "-i", "x", "--output", "o"], "output", "o"),
             ("optimize", ["m.onnx", "-d", "d", "--out", "o", "--label", "y"], "label_old", "y")):
         ctx = group.make_context("streaminfer", [command])
@@ -119,3 +120,10 @@ def test_the_old_names_still_parse() -> None:
     assert renamed(None, 5, "--max-events", "--events") == 5
     assert renamed(7, None, "--max-events", "--events") == 7
     assert renamed("label", "y", "--label-field", "--label", "label") == "y"
+
+
+def test_optimize_help_says_the_best_round_is_kept_as_the_timing_does() -> None:
+    """``pipelines/optimize/timing.py`` keeps each variant's fastest round (min), not a median."""
+    shown = " ".join(CliRunner().invoke(app, ["optimize", "--help"],
+                                        env={"COLUMNS": "200"}).output.split())
+    assert "best round is kept" in shown and "median" not in shown, shown

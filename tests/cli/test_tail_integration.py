@@ -23,7 +23,7 @@ def test_tail_without_from_beginning_prints_only_new_records(broker, topic_facto
     # One flush: the producer packs them into a few large batches, the last one of many.
     produce(topic, [json.dumps({"old": i}).encode() for i in range(2000)])
     tail = subprocess.Popen(
-        [sys.executable, "-m", "streaminfer.cli", "tail", topic, "--raw", "--max", "1",
+        [sys.executable, "-m", "streaminfer.cli", "tail", topic, "--raw", "--max-events", "1",
          "-b", broker.bootstrap_servers],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     lines: queue.Queue[tuple[str, str]] = queue.Queue()

@@ -74,6 +74,15 @@ def test_a_json_value_that_is_not_an_object_is_rejected(raw: bytes, type_name: s
     assert info.value.message == f"event must be a JSON object, got {type_name}"
 
 
+def test_json_nested_deeper_than_the_stack_is_invalid_json_not_a_crash() -> None:
+    """10 KB of ``[[[...]]]``: orjson stops at 1,024 levels, Python's json overflowed its
+    stack (a RecursionError that crashed the worker, again on each restart)."""
+    with pytest.raises(RecordError) as info:
+        codec.decode(b"[" * 5_000 + b"]" * 5_000)
+    assert (info.value.error_type, info.value.stage) == ("invalid_json", "decode")
+    assert "depth limit exceeded" in info.value.message
+
+
 def test_a_tombstone_is_an_empty_value_error() -> None:
     with pytest.raises(RecordError) as info:
         codec.decode(None)

@@ -6,6 +6,7 @@ from streaminfer.operators.dead_letter import (
     ERROR_MESSAGE,
     ERROR_STAGE,
     ERROR_TYPE,
+    SOURCE_NULLS,
     SOURCE_OFFSET,
     SOURCE_PARTITION,
     SOURCE_TOPIC,
@@ -33,9 +34,30 @@ def test_the_original_key_and_value_bytes_are_kept_unchanged() -> None:
 
 
 def test_a_tombstone_and_a_keyless_record_stay_none() -> None:
-    letter = dead_letter(_record(key=None, value=None),
+    letter = dead_letter(_record(value=None),
                          RecordError("empty_value", "record has no value", "decode"))
-    assert letter.key is None and letter.value is None
+    assert letter.key == b"k-1" and letter.value is None
+    letter = dead_letter(_record(key=None), RecordError("invalid_json", "not JSON", "decode"))
+    assert letter.key is None and letter.value == b'{"id": "e1", "a": "high"}'
+    assert SOURCE_NULLS not in dict(letter.headers)
+
+
+def test_a_keyless_tombstone_is_carried_as_an_empty_value_named_in_source_nulls() -> None:
+    """Kafka producers refuse a record with neither key nor value."""
+    letter = dead_letter(_record(key=None, value=None),
+                         RecordError("empty_record", "empty record (no key, no value)",
+                                     "decode"))
+    assert letter.key is None and letter.value == b""
+    assert dict(letter.headers)[SOURCE_NULLS] == b"value"
+
+
+def test_a_null_header_value_is_carried_as_empty_bytes_named_in_source_nulls() -> None:
+    """Kafka producers refuse a header whose value is null (a consumer reads it as None)."""
+    record = _record(headers=[("trace", None), ("ok", b"1"), ("span", None)])
+    letter = dead_letter(record, RecordError("invalid_json", "not JSON", "decode"))
+    assert letter.headers[:3] == [("trace", b""), ("ok", b"1"), ("span", b"")]
+    assert all(isinstance(value, bytes) for _, value in letter.headers)
+    assert dict(letter.headers)[SOURCE_NULLS] == b"header:trace,header:span"
 
 
 def test_error_and_source_headers_are_added() -> None:

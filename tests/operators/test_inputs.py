@@ -3,6 +3,7 @@ into the feed ONNX Runtime takes; and OnnxModel running a model with several typ
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -195,3 +196,51 @@ def test_a_multi_input_model_without_a_mapping_says_how_to_map_it() -> None:
     with pytest.raises(ModelError, match=r"input codes is not mapped"):
         OnnxModel(_mixed_model(), name="mixed",
                   inputs={"country": InputBinding(field="c"), "amount": InputBinding(field="a")})
+
+
+def test_cast_reads_decimal_numbers_only() -> None:
+    """Found by tests/operators/test_inputs_fuzz.py: ``int()`` and ``float()`` also read
+    "1_000", other scripts' digits and "nan"; an int input refused "3.0"."""
+    ints, floats = _one("int64", cast=True), _one("float", cast=True)
+    assert [ints.values({"v": t})[0] for t in ("3.0", "1e3", " +7 ", "007")] == [3, 1000, 7, 7]
+    assert [floats.values({"v": t})[0] for t in (" 2.5 ", ".5", "5.", "-1E-2")] == [
+        2.5, 0.5, 5.0, -0.01]
+    for text in ("1_000", "\u0661\u0662", "nan", "Infinity", "0x10", "", "1e", "3.5"):
+        builder = ints if text == "3.5" else floats
+        error = _refusal(builder, {"v": text})
+        assert (error.error_type, error.field) == ("wrong_input_type", "v"), text
+
+
+def test_a_null_inside_an_array_is_refused_even_with_cast() -> None:
+    """Found while writing the fuzz tests: a string input with cast turned it into "None"."""
+    fb = _one("string", (None, 2), field=None, array_field="v", cast=True)
+    error = _refusal(fb, {"v": ["a", None]})
+    assert (error.error_type, error.field) == ("wrong_input_type", "v")
+    assert "'v[1]' (input 'x') is null, not a string" in error.message
+
+
+def test_an_empty_array_is_refused() -> None:
+    """Found by the fuzz tests: [] passed, as a [n, 0] tensor when its whole batch had them."""
+    fb = _one("float", (None, None), field=None, array_field="v")
+    error = _refusal(fb, {"v": []})
+    assert (error.error_type, error.field) == ("wrong_feature_count", "v")
+    assert error.message == "'v' (input 'x') is an empty array"
+
+
+def test_an_int_too_long_to_write_is_refused_with_a_reason() -> None:
+    """An int of more digits than Python writes (json.loads reads up to 4,300) raised
+    ValueError while the refusal was written."""
+    huge = 10**5000
+    assert "is int of 16610 bits, not a whole number" in _refusal(_one("int64"),
+                                                                 {"v": huge}).message
+    assert "not a string" in _refusal(_one("string", cast=True), {"v": huge}).message
+
+
+def test_a_string_with_a_lone_surrogate_is_refused() -> None:
+    """JSON may escape half a character ("\\ud800"); Python's json reads it, and ONNX
+    Runtime raised UnicodeEncodeError on the micro-batch that held it."""
+    event = json.loads(b'{"v": "refund \\ud800 please"}')
+    error = _refusal(_one("string"), event)
+    assert (error.error_type, error.field) == ("wrong_input_type", "v")
+    assert "lone surrogate" in error.message
+    assert _one("string").values({"v": "caf\u00e9 \U0001f64f"}) == ("caf\u00e9 \U0001f64f",)

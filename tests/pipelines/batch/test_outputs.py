@@ -93,6 +93,19 @@ def test_a_topic_unit_is_sent_again_in_full_after_a_refusal_then_acknowledged() 
     assert sink.values("rejects") == [b"nope"] and sink.flushes == 3
 
 
+def test_a_topic_unit_sends_again_only_what_was_not_acknowledged() -> None:
+
+    sink = MemorySink()
+    unit = TopicUnit(sink, "preds", "rejects", DeliverySpec(attempts=3, backoff_s=(0.0,)))
+    unit.add(PREDICTIONS[:3], [_letter(b"nope")])
+    sink.refuse(1, where=lambda sent: sent.value == PREDICTIONS[1][1])
+    unit.add(PREDICTIONS[3:], [])
+    unit.commit()
+    assert sorted(sink.values("preds")) == sorted(v for _, v in PREDICTIONS)  # each once
+    assert sink.values("rejects") == [b"nope"] and sink.flushes == 2 and sink.refused == 1
+    assert dict(sink.topics["rejects"][0].headers)["error.type"] == b"invalid_json"
+
+
 def test_a_topic_unit_still_refused_after_the_policys_attempts_fails() -> None:
 
     sink = MemorySink()

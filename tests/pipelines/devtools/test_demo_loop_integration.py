@@ -28,7 +28,7 @@ from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
 from streaminfer.pipelines.kafka.topic_reader import TopicReader
 from streaminfer.pipelines.spec.config_io import deep_merge
 from streaminfer.pipelines.validation.moments import alert_label
-from tests.fixtures.kafka import unique
+from tests.fixtures.kafka import FAST_GROUP, unique
 
 pytestmark = pytest.mark.integration
 
@@ -141,8 +141,7 @@ def loop_config(tmp_path: Path, broker: EmbeddedBroker) -> tuple[Path, dict[str,
               "predictions": unique("loop-predictions")}
     data = deep_merge(yaml.safe_load(LOOP_YAML.read_text()), {
         "name": unique("loop"),
-        "kafka": {"bootstrap_servers": broker.bootstrap_servers, "session_timeout_ms": 6000,
-                  "heartbeat_interval_ms": 500},
+        "kafka": {"bootstrap_servers": broker.bootstrap_servers, **FAST_GROUP},
         "source": {"topics": [unique("loop-events")], "group_id": unique("loop-group"),
                    "partitions": 2},
         "registry": {"tracking_uri": f"sqlite:///{tmp_path / 'registry' / 'mlflow.db'}",

@@ -65,6 +65,12 @@ def test_status_reads_back_what_the_driver_serves() -> None:
     console.print(feedback_table(fb))
     text = console.export_text()
     assert "5 joined" in text and "expired_prediction 1" in text and "0.500" in text
+    narrow = Console(record=True, width=80)  # a plain terminal, a pipe
+    narrow.print(feedback_table(fb))
+    text = narrow.export_text()
+    assert "…" not in text and max(map(len, text.splitlines())) <= 80
+    for name in ("accuracy", "precision", "recall", "f1", "log_loss", "roc_auc"):
+        assert f"{name}=" in text, text  # every live metric feedback.md lists
 
 
 def test_status_says_in_one_line_when_nothing_listens() -> None:

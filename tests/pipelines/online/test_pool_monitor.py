@@ -37,7 +37,7 @@ def test_crashes_spread_wider_than_the_window_do_not() -> None:
     watch, failures = monitor(window_s=15.0)
     for at in (0.0, 10.0, 20.0, 30.0):
         watch.weigh([Crash("w0", "E: x", at)], now=at)
-    assert failures == [] and [c.at for c in watch.crashes] == [20.0, 30.0]
+    assert failures == [] and [c.at for c in watch.watch.crashes] == [20.0, 30.0]
 
 
 def test_max_crashes_0_never_fails() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from streaminfer.errors import PipelineError
 from streaminfer.pipelines.runtime.actor_pool import ActorPool, Reading
+from streaminfer.pipelines.runtime.crash_loop import DIED_UNSAID
 from streaminfer.pipelines.runtime.metrics_server import WorkerFamilies
 
 
@@ -18,6 +19,9 @@ class Stats:
     name: str
     events: int = 0
     families: list[Any] = field(default_factory=list)
+    pid: int = 1
+    started_at: float = 0.0
+    crashed: str | None = None
 
 
 @dataclass
@@ -28,6 +32,9 @@ class Plain:
     events: int = 0
     fails_to_start: str | None = None
     killed: bool = False
+    pid: int = 1
+    crashed: str | None = None
+    told: list[str] = field(default_factory=list)
 
 
 class PlainActors:
@@ -44,7 +51,8 @@ class PlainActors:
     def stats(self, actors: dict[str, Any], families: bool) -> tuple[dict[str, Any], set[str]]:
         if self.before_answer is not None:
             self.before_answer()
-        answered = {n: Stats(n, a.events, [f"family of {n}"] if families else [])
+        answered = {n: Stats(n, a.events, [f"family of {n}"] if families else [], pid=a.pid,
+                             crashed=a.crashed)
                     for n, a in actors.items() if n not in self.died}
         return answered, set(actors) & self.died
 
@@ -54,6 +62,9 @@ class PlainActors:
 
     def kill(self, actor: Any) -> None:
         actor.killed = True
+
+    def tell(self, actor: Any, method: str) -> None:
+        actor.told.append(method)
 
     def ask(self, actors: dict[str, Any], method: str, args: tuple[Any, ...],
             timeout_s: float) -> dict[str, str]:
@@ -154,3 +165,18 @@ def test_an_actor_that_cannot_be_created_takes_the_ones_before_it_down() -> None
     with pytest.raises(ValueError, match="taken"):
         p.start({"w0": lambda: first, "w1": refused})
     assert first.killed and p.names == []
+
+
+def test_a_reading_finds_each_crash_once_said_or_unsaid_and_tells_the_crashed_it_was_heard(
+) -> None:
+    p, _, _, made = pool()  # the same pool runs workers, joiners and shadow joiners
+    assert p.note(p.read()) == []
+    made["w0"].crashed = "KeyError: 'x' (in operators/y.py)"
+    (said,) = p.note(p.read())
+    assert (said.actor, said.reason) == ("w0", "KeyError: 'x' (in operators/y.py)")
+    assert made["w0"].told == ["crash_read"]
+    made["w0"].pid, made["w0"].crashed = 2, None  # restarted: the same crash, not again
+    made["w1"].pid = 2  # killed and restarted without a word
+    (unsaid,) = p.note(p.read())
+    assert (unsaid.actor, unsaid.reason) == ("w1", DIED_UNSAID)
+    assert p.note(p.read()) == []

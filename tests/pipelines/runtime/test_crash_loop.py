@@ -32,6 +32,19 @@ def test_a_crash_outside_streaminfer_names_the_deepest_frame() -> None:
     assert crash_text(caught.value).endswith("json/decoder.py)")
 
 
+def test_a_crash_raised_from_another_names_the_cause_and_its_frame() -> None:
+    def callback() -> None:
+        Bins.from_json({})
+
+    with pytest.raises(RuntimeError) as caught:
+        try:
+            callback()  # what a library (kafka-python's rebalance) calls, then wraps
+        except KeyError as exc:
+            raise RuntimeError("User rebalance callback throws an error") from exc
+    assert crash_text(caught.value) == ("RuntimeError: User rebalance callback throws an "
+                                        "error, from KeyError: 'name' (in operators/profile.py)")
+
+
 @pytest.mark.parametrize(("path", "short"), [
     ("/x/.venv/lib/python3.11/site-packages/kafka/producer/kafka.py", "kafka/producer/kafka.py"),
     ("/x/.venv/lib/python3.11/site-packages/streaminfer/operators/drift.py", "operators/drift.py"),

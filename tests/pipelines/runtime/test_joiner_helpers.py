@@ -26,6 +26,10 @@ def test_the_live_window_takes_probabilities_or_a_value() -> None:
     assert score_of({"variable": [151.5]}, FB) == 151.5
     assert score_of({"variable": 3}, FB) == 3.0
     assert score_of({"label": 1}, FB) is None
+    # Not numbers: no score (the joiner crashed on these, again at each restart).
+    assert score_of({"probabilities": ["x", "y"]}, FB) is None
+    assert score_of({"probabilities": [0.5, None]}, FB) is None
+    assert score_of({"variable": True}, FB) is None
     renamed = FeedbackSpec.model_validate({"labels_topic": "l", "training_topic": "t",
                                            "live": {"value_field": "progression"}})
     assert score_of({"progression": 99.0}, renamed) == 99.0

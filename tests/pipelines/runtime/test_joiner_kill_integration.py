@@ -16,8 +16,10 @@ import orjson
 import pytest
 import ray
 
+from streaminfer.errors import PipelineError
 from streaminfer.pipelines.feedback.status import fetch_metrics, parse_status
 from streaminfer.pipelines.kafka.topic_reader import TopicReader
+from streaminfer.pipelines.runtime.crash_loop import DIED_UNSAID
 from streaminfer.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -116,6 +118,44 @@ def test_a_joiner_killed_mid_stream_loses_no_example(
     assert duplicates == 0, (duplicates, summary_of(rp.pipeline).cases)
     print(f"examples: {EVENTS}, read again and already published: "
           f"{summary_of(rp.pipeline).cases['replayed_match']}")
+    # The driver sees the restart as a crash (at its next reading): the process said nothing.
+    assert wait_until(lambda: summary_of(rp.pipeline).last_crash == DIED_UNSAID, 30)
+
+
+def test_joiners_that_crash_again_and_again_stop_the_pipeline_with_one_line(
+    feedback_pipeline: Any, summary_of: Any,
+) -> None:
+    rp = feedback_pipeline(partitions=1, joiners={"count": 1, "num_cpus": 0.25,
+                                                  "max_restarts": 5,
+                                                  "crash_loop": {"max_crashes": 2}})
+    spec = rp.spec
+
+    def pid() -> int | None:
+        joiner = ray.get_actor(f"{spec.name}-joiner-0-0", namespace=spec.ray.namespace)
+        try:
+            return int(ray.get(joiner.stats.remote(False), timeout=5).pid)
+        except ray.exceptions.RayError:  # restarting
+            return None
+
+    for crashes in (1, 2):
+        before = pid()
+        joiner = ray.get_actor(f"{spec.name}-joiner-0-0", namespace=spec.ray.namespace)
+        ray.kill(joiner, no_restart=False)
+        if crashes == 1:  # the restart is seen as a crash before the next kill
+            assert wait_until(lambda b=before: pid() not in (None, b), 60)
+            assert wait_until(lambda: summary_of(rp.pipeline).last_crash == DIED_UNSAID, 30)
+
+    def failed() -> PipelineError | None:
+        try:
+            rp.pipeline.stats()
+        except PipelineError as exc:
+            return exc
+        return None
+
+    assert wait_until(lambda: failed() is not None, 60)
+    line = str(failed())
+    assert line.startswith(f"joiners crashed 2 times in 60 s with: {DIED_UNSAID}; stopped.")
+    assert "feedback.joiners.crash_loop" in line and "\n" not in line
 
 
 def test_scaling_the_joiners_mid_stream_loses_no_example(

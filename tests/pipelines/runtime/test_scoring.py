@@ -203,9 +203,13 @@ def test_the_size_limit_is_inclusive(model: OnnxModel, cancer: Dataset) -> None:
 
 def test_a_batch_of_only_bad_records(model: OnnxModel, cancer: Dataset) -> None:
     scorer = BatchScorer(_local(model), _source(cancer.features), JsonCodec())
-    scored = scorer.score([_record(0, b"nope"), _record(1, None)])
+    scored = scorer.score([_record(0, b"nope"), _record(1, None, b"k"), _record(2, None)])
     assert scored.predictions == [] and scored.latencies_ms == []
-    assert [d.error_type for d in scored.dead_letters] == ["invalid_json", "empty_value"]
+    assert [d.error_type for d in scored.dead_letters] == ["invalid_json", "empty_value",
+                                                          "empty_record"]
+    keyless = _headers(scored.dead_letters[2])
+    assert keyless["error.message"] == "empty record (no key, no value)"
+    assert keyless["source.nulls"] == "value" and scored.dead_letters[2].value == b""
     assert scorer.score([]).predictions == []
 
 
