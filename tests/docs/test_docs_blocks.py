@@ -11,6 +11,7 @@ from tests.fixtures.shell_blocks import DOCS, REPO, models_for_docs, run_doc_blo
 
 
 @pytest.mark.integration
+@pytest.mark.timeout(600)  # a file's commands each start their own Ray (optimize alone ~1 min)
 @pytest.mark.parametrize("doc", [doc for doc in DOCS if doc.name != "README.md" and runnable(doc)],
                          ids=lambda doc: doc.relative_to(REPO).as_posix())
 def test_doc_blocks_run_as_written(doc: Path, model_dir: Path, tmp_path: Path) -> None:
