@@ -31,6 +31,7 @@ from streaminfer.pipelines.devtools.outcomes import (
     histogram_quantile,
     seen_in_either,
 )
+from streaminfer.pipelines.devtools.shipped import load_demo_spec
 from streaminfer.pipelines.kafka.embedded_broker import PRODUCER_SETTINGS
 from streaminfer.pipelines.kafka.factory import new_producer
 from streaminfer.pipelines.online.live_view import (
@@ -46,7 +47,6 @@ from streaminfer.pipelines.online.stall import StallWatch, stall_message
 from streaminfer.pipelines.process.stop_signals import StopSignals
 from streaminfer.pipelines.runtime.stats import PipelineStats
 from streaminfer.pipelines.spec.kafka_settings import client_config
-from streaminfer.pipelines.spec.loader import load_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from streaminfer.waiting import wait_until
 
@@ -349,7 +349,7 @@ def _view(run: DemoRun, meter: RateMeter, console: Console,
 
 
 def run_demo(
-    config_path: Path, *, events: int | None, rate: float, bad_every: int,
+    config_path: Path | None, *, events: int | None, rate: float, bad_every: int,
     workers: int | None = None, console: Console | None = None,
     shift_after: int | None = None, shift_sd: float = 2.0, label_delay_s: float = 5.0,
     loop: bool = False, broker_memory_cap_mb: float | None = BROKER_MEMORY_CAP_MB,
@@ -357,12 +357,15 @@ def run_demo(
     """Run the demo; with ``events`` it stops by itself and returns 0 only if all add up.
     With ``loop``, the model comes from a registry of the demo's own and the screen shows
     the loop (retrain, gate, shadow, promote: pipelines/devtools/demo_loop.py).
+    ``config_path`` None: ``configs/demo[-loop].yaml`` here, else the packaged copy.
 
     SIGINT and SIGTERM drain it (finish, commit, print the summary); a second one aborts.
     So does the embedded broker's memory going over ``broker_memory_cap_mb``, with one line.
     """
     console = console or Console()
-    spec = load_spec(config_path).with_overrides(workers=workers)
+    spec, source = load_demo_spec(config_path, loop=loop)
+    spec = spec.with_overrides(workers=workers)
+    console.print(f"pipeline {source}")
     run = DemoRun(spec, events=events, rate=rate, bad_every=bad_every,
                   shift_after=shift_after, shift_sd=shift_sd, label_delay_s=label_delay_s,
                   broker_memory_cap_mb=broker_memory_cap_mb)

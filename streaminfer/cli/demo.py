@@ -25,8 +25,8 @@ def demo(
         Optional[int], typer.Option(min=1, help="Override workers.count.")  # noqa: UP045
     ] = None,
     config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        help="The demo pipeline YAML (default: configs/demo.yaml; with --loop "
-        "configs/demo-loop.yaml).")] = None,
+        help="The demo pipeline YAML (default: configs/demo.yaml here, with --loop "
+        "configs/demo-loop.yaml, else the copy streaminfer ships).")] = None,
     shift_after: Annotated[Optional[int], typer.Option(  # noqa: UP045
         min=0, help="Shift the input distribution from this event on, so the drift alert "
         "fires (0: never). Default: 60,000; with --loop 30,000.")] = None,
@@ -46,9 +46,8 @@ def demo(
     """Train the demo model, run the demo pipeline on the embedded broker, feed it, watch it."""
     from streaminfer.pipelines.devtools.demo import BROKER_MEMORY_CAP_MB, run_demo
 
-    path = config or Path("configs/demo-loop.yaml" if loop else "configs/demo.yaml")
     events = renamed(max_events, events, "--max-events", "--events")
-    code = run_demo(path, events=events, rate=rate, bad_every=bad_every, workers=workers,
+    code = run_demo(config, events=events, rate=rate, bad_every=bad_every, workers=workers,
                     console=out, shift_after=_shift_after(shift_after, loop),
                     shift_sd=shift_sd,
                     label_delay_s=label_delay_s, loop=loop,

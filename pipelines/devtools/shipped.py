@@ -1,0 +1,41 @@
+"""The demo's pipeline YAMLs, found from any folder: ``configs/<name>`` in the current folder
+when there is one (a clone of the project), else the copy the package ships.
+
+The shipped copy is read as if it sat at ``./configs/<name>``, so what it writes lands in
+folders the user owns, as in a clone: the model in ``./models/``, the loop demo's registry
+in ``./.demo-loop/``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from streaminfer.pipelines.spec.loader import load_spec, parse_spec
+from streaminfer.pipelines.spec.schema import PipelineSpec
+
+#: The folder, beside the current folder's files and inside the package, that holds them.
+CONFIGS = "configs"
+
+
+def demo_config_name(loop: bool) -> str:
+    """The file name of the demo's (or with ``loop`` the loop demo's) YAML."""
+    return "demo-loop.yaml" if loop else "demo.yaml"
+
+
+def shipped_text(name: str) -> str:
+    """The text of the packaged ``configs/<name>``."""
+    return (resources.files("streaminfer") / CONFIGS / name).read_text(encoding="utf-8")
+
+
+def load_demo_spec(config: Path | None, *, loop: bool) -> tuple[PipelineSpec, str]:
+    """The demo's spec and where it came from: ``config`` when given, else
+    ``configs/demo[-loop].yaml`` here, else the packaged copy (anchored at ``./configs``)."""
+    if config is not None:
+        return load_spec(config), str(config)
+    local = Path(CONFIGS) / demo_config_name(loop)
+    if local.exists():
+        return load_spec(local), str(local)
+    source = f"{local} (the copy shipped with streaminfer)"
+    spec = parse_spec(shipped_text(local.name), source=source, base=Path.cwd() / CONFIGS)
+    return spec, source
