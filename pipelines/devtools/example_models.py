@@ -198,38 +198,49 @@ def train_fraud() -> bytes:
     return export_onnx(pipe, data.X)
 
 
-def train_fraud_mixed() -> bytes:
-    """A ColumnTransformer (OneHotEncoder on the string columns, unknown values ignored;
-    StandardScaler on the numbers) and a logistic regression, exported by skl2onnx with
-    one input per column (strings as tensor(string) [n, 1], numbers as float [n, 1]):
-    outputs ``label`` and ``probabilities``."""
-    import pandas as pd
-    from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+def fraud_mixed_pipeline(C: float = 1.0) -> Any:
+    """The mixed fraud model, unfitted: a ColumnTransformer (OneHotEncoder on the string
+    columns, unknown values ignored; StandardScaler on the numbers), then a logistic
+    regression. Takes a pandas DataFrame with a column per input."""
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    from streaminfer.pipelines.lifecycle.trainers import OPSET
+    return make_pipeline(
+        ColumnTransformer([
+            ("categories", OneHotEncoder(handle_unknown="ignore"), list(FRAUD_CATEGORICALS)),
+            ("numbers", StandardScaler(), list(FRAUD_NUMBERS)),
+        ]),
+        LogisticRegression(max_iter=1000, C=C),
+    )
+
+
+def fit_fraud_mixed(X: Any, y: np.ndarray, **params: Any) -> Any:
+    """:func:`fraud_mixed_pipeline` fitted on ``X`` (a DataFrame, a column per input):
+    ``retrain.estimator.function:
+    streaminfer.pipelines.devtools.example_models:fit_fraud_mixed``; ``params`` go to the
+    pipeline (``C``)."""
+    return fraud_mixed_pipeline(**params).fit(X, y)
+
+
+def train_fraud_mixed() -> bytes:
+    """:func:`fraud_mixed_pipeline` on :func:`fraud_mixed`, exported by skl2onnx with one
+    input per column (strings as tensor(string) [n, 1], numbers as float [n, 1]): outputs
+    ``label`` and ``probabilities``."""
+    import pandas as pd
+
+    from streaminfer.operators.inputs import InputSignature
+    from streaminfer.pipelines.lifecycle.trainers import export_typed
 
     data = fraud_mixed()
     frame = pd.DataFrame({name: data.X[:, i] for i, name in enumerate(data.features)})
     for name in FRAUD_NUMBERS:
         frame[name] = frame[name].astype(np.float32)
-    pipe = make_pipeline(
-        ColumnTransformer([
-            ("categories", OneHotEncoder(handle_unknown="ignore"), list(FRAUD_CATEGORICALS)),
-            ("numbers", StandardScaler(), list(FRAUD_NUMBERS)),
-        ]),
-        LogisticRegression(max_iter=1000),
-    )
-    pipe.fit(frame, data.y)
-    types = [(name, StringTensorType([None, 1])) for name in FRAUD_CATEGORICALS]
-    types += [(name, FloatTensorType([None, 1])) for name in FRAUD_NUMBERS]
-    onx = to_onnx(pipe, initial_types=types, options={id(pipe): {"zipmap": False}},
-                  target_opset=OPSET)
-    return bytes(onx.SerializeToString())
+    pipe = fit_fraud_mixed(frame, data.y)
+    signature = [InputSignature(name, "string", (None, 1)) for name in FRAUD_CATEGORICALS]
+    signature += [InputSignature(name, "float", (None, 1)) for name in FRAUD_NUMBERS]
+    return export_typed(pipe, signature)
 
 
 def train_digits_mlp() -> bytes:

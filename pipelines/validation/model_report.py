@@ -10,7 +10,6 @@ or the class names of ``model.postprocess.classes``.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,17 +20,16 @@ from sklearn import metrics as skm
 
 from streaminfer.errors import DataError
 from streaminfer.operators.drift import count_batch, psi_all
-from streaminfer.operators.inputs import Feed, FeedBuilder, concat_feeds, feed_rows, take_rows
+from streaminfer.operators.inputs import Feed, feed_rows, take_rows
+from streaminfer.operators.labelled_feed import BATCH, feed_of, named_labels
 from streaminfer.operators.labelled_rows import LabelledRows
 from streaminfer.operators.metric_table import primary_metric as table_primary
 from streaminfer.operators.model_runner import ModelInfo, OnnxModel, read_model_file
 from streaminfer.operators.profile import Profile, output_columns, profile_path
 from streaminfer.operators.quality import classifier_metrics, regressor_metrics
-from streaminfer.operators.records import RecordError
 from streaminfer.pipelines.runtime.assembly import load_model
 from streaminfer.pipelines.spec.schema import ModelSpec
 
-BATCH = 4096
 TIME_BUCKETS = 10
 
 
@@ -96,40 +94,6 @@ def score(model: OnnxModel, X: Feed, advance: Callable[[int], None] | None = Non
                     "output to validate")
 
 
-def feed_of(builder: FeedBuilder, data: LabelledRows,
-            ) -> tuple[Feed, LabelledRows, dict[str, int]]:
-    """The feed of the rows ``builder`` takes, those rows, and how many it refused by
-    reason (as the pipeline would dead-letter them). Fed in batches of :data:`BATCH`, padded
-    per batch as the workers pad theirs."""
-    assert data.events is not None
-    refused: Counter[str] = Counter()
-    feeds: list[Feed] = []
-    kept: list[int] = []
-    for start in range(0, len(data.events), BATCH):
-        values, index = [], []
-        for i, event in enumerate(data.events[start:start + BATCH], start):
-            try:
-                values.append(builder.values(event))
-                index.append(i)
-            except RecordError as exc:
-                refused[exc.error_type] += 1
-        feed, rejected = builder.matrix(values)
-        for error in rejected.values():
-            refused[error.error_type] += 1
-        kept += [i for k, i in enumerate(index) if k not in rejected]
-        if feed_rows(feed):
-            feeds.append(feed)
-    if not kept:
-        raise DataError("the model's inputs refused every row: " + ", ".join(
-            f"{count} {reason}" for reason, count in refused.most_common()))
-    return concat_feeds(feeds, _pads(builder)), data.take(kept), dict(refused)
-
-
-def _pads(builder: FeedBuilder) -> dict[str, int]:
-    pad = getattr(builder, "pad_values", None)
-    return pad() if callable(pad) else {}
-
-
 def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = None,
              advance: Callable[[int], None] | None = None) -> ModelReport:
     """Score ``data`` with the model (``path`` overrides its file) and measure it."""
@@ -161,23 +125,6 @@ def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = N
     report.drift = _drift(Path(path), info, data, scored)
     _over_time(report, data, scored)
     return report
-
-
-def named_labels(y: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    """Labels given as the model's class names (``model.postprocess.classes``) as class
-    indices; labels that are not names stay as they are.
-
-    >>> named_labels(np.asarray(["fraud", "legit"]), ("legit", "fraud")).tolist()
-    [1, 0]
-    """
-    values = y.tolist()
-    if not any(isinstance(v, str) for v in values):
-        return y
-    unknown = sorted({v for v in values if isinstance(v, str) and v not in names})
-    if unknown:
-        raise DataError(f"labels {', '.join(map(repr, unknown[:5]))} are not among the "
-                        f"model's classes ({', '.join(names)}: model.postprocess.classes)")
-    return np.asarray([names.index(v) if isinstance(v, str) else v for v in values])
 
 
 def _labels(y: np.ndarray, classes: int | None) -> np.ndarray:
