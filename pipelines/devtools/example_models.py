@@ -199,9 +199,8 @@ def train_fraud() -> bytes:
 
 
 def fraud_mixed_pipeline(C: float = 1.0) -> Any:
-    """The mixed fraud model, unfitted: a ColumnTransformer (OneHotEncoder on the string
-    columns, unknown values ignored; StandardScaler on the numbers), then a logistic
-    regression. Takes a pandas DataFrame with a column per input."""
+    """The mixed fraud model, unfitted, over a DataFrame: one-hot strings (unknown values
+    ignored) and scaled numbers (a ColumnTransformer), then a logistic regression."""
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -217,10 +216,8 @@ def fraud_mixed_pipeline(C: float = 1.0) -> Any:
 
 
 def fit_fraud_mixed(X: Any, y: np.ndarray, **params: Any) -> Any:
-    """:func:`fraud_mixed_pipeline` fitted on ``X`` (a DataFrame, a column per input):
-    ``retrain.estimator.function:
-    streaminfer.pipelines.devtools.example_models:fit_fraud_mixed``; ``params`` go to the
-    pipeline (``C``)."""
+    """:func:`fraud_mixed_pipeline` (``params``: its ``C``) fitted on a DataFrame, a column
+    per input: a ``retrain.estimator.function`` (docs/inputs.md)."""
     return fraud_mixed_pipeline(**params).fit(X, y)
 
 
@@ -312,8 +309,10 @@ class Example:
     train: Callable[[], bytes]
     dataset: Callable[[], Dataset]
     held_out: Callable[[], Dataset] | None = None  # rows the model was not trained on
-    #: Whether build writes a drift profile (numeric features only).
+    #: Whether build writes a drift profile.
     profiled: bool = True
+    #: Fed by ``model.inputs``, one input per dataset feature (its profile bins inputs).
+    typed: bool = False
     #: Writes files the model needs beside it (its tokenizer.json), given the model's path.
     beside: Callable[[Path, bool], Path] | None = None
 
@@ -324,7 +323,7 @@ EXAMPLES: dict[str, Example] = {
     "diabetes": Example(train_diabetes, diabetes),
     "wine_mlp": Example(train_wine_mlp, wine),
     "digits_mlp": Example(train_digits_mlp, digits, lambda: digits_split(held_out=True)),
-    "fraud_mixed": Example(train_fraud_mixed, fraud_mixed, profiled=False),
+    "fraud_mixed": Example(train_fraud_mixed, fraud_mixed, typed=True),
 }
 
 
@@ -335,13 +334,28 @@ def write_model(data: bytes, path: Path) -> Path:
 
 def write_profile(name: str, path: Path) -> Path:
     """Profile the model at ``path`` on its training data, scored by a real ONNX Runtime
-    session, into ``<path>.profile.json`` (what drift compares live traffic with)."""
+    session, into ``<path>.profile.json`` (what drift compares live traffic with). A model
+    fed by ``model.inputs`` (``Example.typed``) gets each training row as an event through
+    its feed builder, and bins per input (``operators/input_profile.py``)."""
+    from streaminfer.operators.input_profile import build_input_profile
+    from streaminfer.operators.inputs import InputBinding
     from streaminfer.operators.model_runner import OnnxModel, read_model_file
     from streaminfer.operators.profile import build_profile, profile_path
 
     data = read_model_file(path)
-    model = OnnxModel(data, name=name, providers=["CPUExecutionProvider"])
     dataset = EXAMPLES[name].dataset()
+    if EXAMPLES[name].typed:  # input names are the dataset's feature names
+        model = OnnxModel(data, name=name, providers=["CPUExecutionProvider"],
+                          inputs={f: InputBinding(field=f) for f in dataset.features})
+        builder = model.info.feed_builder()
+        assert builder is not None
+        events = [dict(zip(dataset.features, row, strict=True)) for row in dataset.X.tolist()]
+        feed, refused = builder.matrix([builder.values(event) for event in events])
+        assert not refused, refused
+        outputs = dict(zip(model.info.outputs.values(), model.run(feed), strict=True))
+        profile = build_input_profile(feed, outputs, model_sha256=sha256_hex(data))
+        return profile.write(profile_path(path))
+    model = OnnxModel(data, name=name, providers=["CPUExecutionProvider"])
     X = dataset.X.astype(model.info.input_dtype)
     outputs = dict(zip(model.info.outputs.values(), model.run(X), strict=True))
     profile = build_profile(dataset.features, X, outputs, model_sha256=sha256_hex(data))
@@ -432,4 +446,4 @@ def train_text_classifier() -> bytes:
     return train()
 
 
-EXAMPLES["text_classifier"] = Example(train_text_classifier, support_messages, profiled=False)
+EXAMPLES["text_classifier"] = Example(train_text_classifier, support_messages, typed=True)

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from streaminfer.errors import BrokerError, ConfigError
+from streaminfer.operators.input_profile import build_input_profile
 from streaminfer.operators.inputs import InputSignature
 from streaminfer.operators.model_runner import sha256_hex
 from streaminfer.operators.profile import build_profile, profile_path
@@ -164,6 +165,19 @@ def write_profile(folder: Path, features: tuple[str, ...], X: np.ndarray,
     return profile.write(profile_path(folder / MODEL_FILE))
 
 
+def write_input_profile(folder: Path, split: Split, onnx: bytes) -> Path:
+    """The training profile of a model fed by ``model.inputs``: bins per input of its
+    training feed, and its outputs on it (``operators/input_profile.py``)."""
+    from streaminfer.operators.model_runner import OnnxModel
+
+    assert split.train_feed is not None and split.bindings is not None
+    model = OnnxModel(onnx, name="candidate", providers=("CPUExecutionProvider",),
+                      inputs=split.bindings)
+    outputs = dict(zip(model.info.outputs.values(), model.run(split.train_feed), strict=True))
+    profile = build_input_profile(split.train_feed, outputs, model_sha256=sha256_hex(onnx))
+    return profile.write(profile_path(folder / MODEL_FILE))
+
+
 class Steps(Protocol):
     """Where retraining reports its steps (rich's ``Progress`` is one; the CLI passes it)."""
 
@@ -251,8 +265,10 @@ def _register(
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = Path(tmp) / "model.onnx"
         onnx_path.write_bytes(trained.onnx)
-        profile = (write_profile(Path(tmp), data.features, split.X, trained.onnx)
-                   if split.signature is None else None)
+        if split.train_feed is None:
+            profile = write_profile(Path(tmp), data.features, split.X, trained.onnx)
+        else:
+            profile = write_input_profile(Path(tmp), split, trained.onnx)
         lineage = Lineage("retrain", champion.version if champion else None, data.data_range)
         return registry.register_model(name, onnx_path, metrics=all_metrics, lineage=lineage,
                                        tags=tags, profile_path=profile)

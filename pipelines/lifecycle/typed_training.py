@@ -33,6 +33,7 @@ class Split:
     signature: tuple[InputSignature, ...] | None = None
     bindings: dict[str, InputBinding] | None = None
     refused: int = 0
+    train_feed: dict[str, np.ndarray] | None = None  # the training rows' feed (typed)
 
 
 def numeric_split(data: Examples, train_rows: np.ndarray, hold_rows: np.ndarray) -> Split:
@@ -63,8 +64,9 @@ def typed_split(model: ModelSpec, reference: bytes, data: Examples,
     train_feed, train, refused_train = feed_of(builder, rows.take(train_rows.tolist()))
     hold_feed, hold, refused_hold = feed_of(builder, rows.take(hold_rows.tolist()))
     refused = sum(refused_train.values()) + sum(refused_hold.values())
+    assert isinstance(train_feed, dict)
     return Split(training_frame(builder, train_feed), train.y, hold_feed, hold.y,
-                 builder.signature, bindings, refused)
+                 builder.signature, bindings, refused, train_feed)
 
 
 def _rows(data: Examples, names: tuple[str, ...] | None) -> LabelledRows:

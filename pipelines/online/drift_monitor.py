@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streaminfer.errors import DataError
 from streaminfer.operators import metric_names as names
+from streaminfer.operators.input_profile import INPUTS_FEED
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.profile import Profile, profile_path
 from streaminfer.pipelines.kafka.alert_publisher import AlertPublisher
@@ -48,9 +49,13 @@ def load_profile(model: ModelSpec, info: ModelInfo, feature_names: tuple[str, ..
         log.warning("drift off for model %s: %s profiles another model file (sha256 %s...)",
                     name, path, str(profile.model_sha256)[:12])
         return None
+    mismatch = input_mismatch(profile, info)
+    if mismatch is not None:
+        log.warning("drift off for model %s: %s %s", name, path, mismatch)
+        return None
     width = info.input_width
-    if (width is not None and len(profile.features) != width) or (
-            feature_names is not None and profile.feature_names != feature_names):
+    if info.bindings is None and ((width is not None and len(profile.features) != width) or (
+            feature_names is not None and profile.feature_names != feature_names)):
         log.warning("drift off for model %s: %s has features %s, the source gives %s",
                     name, path, ", ".join(profile.feature_names),
                     ", ".join(feature_names or ()) or f"{width} values")
@@ -61,6 +66,20 @@ def load_profile(model: ModelSpec, info: ModelInfo, feature_names: tuple[str, ..
                  "its profile bins (model.outputs); feature drift stays on", name,
                  profile.prediction.output)
     return published
+
+
+def input_mismatch(profile: Profile, info: ModelInfo) -> str | None:
+    """Why a profile does not fit how the model is fed (``model.inputs`` or features), or
+    ``None`` when it fits."""
+    by_inputs = profile.extra.get("feed") == INPUTS_FEED
+    if by_inputs != (info.bindings is not None):
+        return ("profiles the inputs of a model fed by model.inputs" if by_inputs else
+                "profiles feature columns; this model is fed by model.inputs")
+    if by_inputs:
+        unknown = [n for n in profile.feature_names if n not in {s.name for s in info.inputs}]
+        if unknown:
+            return f"bins input(s) {', '.join(unknown)} the model does not have"
+    return None
 
 
 def load_profiles(spec: PipelineSpec, infos: Mapping[str, ModelInfo]) -> dict[str, Profile]:

@@ -16,6 +16,7 @@ from sklearn import metrics as skm
 
 from streaminfer.errors import ConfigError, DataError
 from streaminfer.operators.model_runner import OnnxModel
+from streaminfer.operators.profile import Profile, profile_path
 from streaminfer.pipelines.devtools.example_models import (
     FRAUD_CATEGORICALS,
     FRAUD_NUMBERS,
@@ -102,6 +103,12 @@ def test_a_mixed_model_is_retrained_with_the_same_inputs_and_sklearns_holdout_me
                 "accuracy": skm.accuracy_score(truth, proba.argmax(axis=1))}
     for metric, value in expected.items():
         assert result.metrics[metric] == pytest.approx(value, abs=1e-4), metric
+    # Its drift profile bins each input, beside the model where drift looks for it.
+    profile = Profile.read(profile_path(registry.fetch(result.version)))
+    assert {b.name: b.kind for b in profile.features} == {
+        **dict.fromkeys(FRAUD_CATEGORICALS, "categorical"),
+        **dict.fromkeys(FRAUD_NUMBERS, "numeric")}
+    assert profile.rows == ROWS - held and profile.extra["feed"] == "inputs"
     # The candidate scores a raw event through the pipeline's own mapping.
     event = {"country": "NG", "category": "gaming", "channel": "online", "amount": 900.0,
              "hour": 3, "card_age_days": 2}
