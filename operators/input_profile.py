@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.profile import (
     BINS,
     Bins,
@@ -105,3 +106,18 @@ def build_input_profile(
     return Profile(tuple(features), prediction_bins(output_columns(outputs), bins), rows=rows,
                    model_sha256=model_sha256,
                    extra={"feed": INPUTS_FEED, "free_text": text, "several_values": wide})
+
+
+def input_mismatch(profile: Profile, info: ModelInfo) -> str | None:
+    """Why a profile does not fit how the model is fed (``model.inputs`` or feature
+    columns), or ``None`` when it fits."""
+    by_inputs = profile.extra.get("feed") == INPUTS_FEED
+    if by_inputs != (info.bindings is not None):
+        return ("profiles the inputs of a model fed by model.inputs" if by_inputs else
+                "profiles feature columns; this model is fed by model.inputs")
+    if by_inputs:
+        names = {s.name for s in info.inputs}
+        unknown = [n for n in profile.feature_names if n not in names]
+        if unknown:
+            return f"bins input(s) {', '.join(unknown)} the model does not have"
+    return None

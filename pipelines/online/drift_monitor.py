@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streaminfer.errors import DataError
 from streaminfer.operators import metric_names as names
-from streaminfer.operators.input_profile import INPUTS_FEED
+from streaminfer.operators.input_profile import input_mismatch
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.profile import Profile, profile_path
 from streaminfer.pipelines.kafka.alert_publisher import AlertPublisher
@@ -66,20 +66,6 @@ def load_profile(model: ModelSpec, info: ModelInfo, feature_names: tuple[str, ..
                  "its profile bins (model.outputs); feature drift stays on", name,
                  profile.prediction.output)
     return published
-
-
-def input_mismatch(profile: Profile, info: ModelInfo) -> str | None:
-    """Why a profile does not fit how the model is fed (``model.inputs`` or features), or
-    ``None`` when it fits."""
-    by_inputs = profile.extra.get("feed") == INPUTS_FEED
-    if by_inputs != (info.bindings is not None):
-        return ("profiles the inputs of a model fed by model.inputs" if by_inputs else
-                "profiles feature columns; this model is fed by model.inputs")
-    if by_inputs:
-        unknown = [n for n in profile.feature_names if n not in {s.name for s in info.inputs}]
-        if unknown:
-            return f"bins input(s) {', '.join(unknown)} the model does not have"
-    return None
 
 
 def load_profiles(spec: PipelineSpec, infos: Mapping[str, ModelInfo]) -> dict[str, Profile]:

@@ -20,6 +20,7 @@ from sklearn import metrics as skm
 
 from streaminfer.errors import DataError
 from streaminfer.operators.drift import count_batch, psi_all
+from streaminfer.operators.input_profile import input_mismatch
 from streaminfer.operators.inputs import Feed, feed_rows, take_rows
 from streaminfer.operators.labelled_feed import BATCH, feed_of, named_labels
 from streaminfer.operators.labelled_rows import LabelledRows
@@ -122,7 +123,7 @@ def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = N
         _classifier(report, data.y, scored.values, names)
     else:
         _regressor(report, data.y, scored.values)
-    report.drift = _drift(Path(path), info, data, scored)
+    report.drift = _drift(Path(path), info, data, X, scored)
     _over_time(report, data, scored)
     return report
 
@@ -187,7 +188,7 @@ def _regressor(report: ModelReport, y: np.ndarray, predicted: np.ndarray) -> Non
     report.plots["residual"] = residual
 
 
-def _drift(path: Path, info: ModelInfo, data: LabelledRows, scored: Scored,
+def _drift(path: Path, info: ModelInfo, data: LabelledRows, X: Feed, scored: Scored,
            ) -> dict[str, float] | None:
     """PSI of the data against the model's training profile (``None`` without a profile);
     the prediction read under the field the model publishes it as (``model.outputs``)."""
@@ -195,11 +196,11 @@ def _drift(path: Path, info: ModelInfo, data: LabelledRows, scored: Scored,
     if not where.is_file():
         return None
     profile = Profile.read(where)
-    if (profile.model_sha256 not in (None, info.sha256)
-            or len(profile.features) != data.X.shape[1]):
+    if profile.model_sha256 not in (None, info.sha256) or input_mismatch(profile, info) or (
+            info.bindings is None and len(profile.features) != data.X.shape[1]):
         return None
     profile = profile.published(info.outputs)
-    return psi_all(profile, count_batch(profile, data.X, scored.rows))
+    return psi_all(profile, count_batch(profile, X, scored.rows))
 
 
 def primary_metric(kind: str) -> str:
