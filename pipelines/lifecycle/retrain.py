@@ -57,7 +57,8 @@ class RetrainResult:
     gate: GateResult
     train_count: int
     holdout_count: int
-    skipped: int  # records that were not labelled examples, or that the model's inputs refused
+    skipped: int  # records that were not labelled examples
+    refused: int = 0  # labelled examples the model's inputs refused (model.inputs)
 
 
 def registered_name(spec: PipelineSpec) -> str:
@@ -242,7 +243,7 @@ def retrain(
         version = registry.resolve(name, version.version)
     progress.update(step, advance=1, description="done")
     return RetrainResult(version, metrics, champion, champion_metrics, verdict,
-                         len(split.y), len(split.y_hold), data.skipped + split.refused)
+                         len(split.y), len(split.y_hold), data.skipped, split.refused)
 
 
 def _where(rt: RetrainSpec) -> str:

@@ -45,6 +45,11 @@ def examples_file(folder: Path, named: bool) -> tuple[Path, pd.DataFrame, np.nda
             "id": f"t{i}", "features": dict(zip(data.features, row, strict=True)),
             "label": CLASSES[label] if named else label, "model_version": "1",
             "predicted_at": T0_MS + 1_000 * i, "labelled_at": T0_MS + 1_000 * i + 500}))
+    if named:  # the newest example has a number for a string input: refused, as online
+        bad = orjson.loads(lines[0])
+        bad["features"]["country"], bad["predicted_at"] = 7, T0_MS + 1_000 * ROWS
+        bad["labelled_at"] = bad["predicted_at"] + 500
+        lines.append(orjson.dumps(bad))
     path = folder / "examples.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     frame = pd.DataFrame({name: data.X[:, i] for i, name in enumerate(data.features)})
@@ -83,8 +88,9 @@ def test_a_mixed_model_is_retrained_with_the_same_inputs_and_sklearns_holdout_me
 
     result = retrain(spec, registry=registry)
 
-    held = ROWS // 5  # holdout_share 0.2: the newest rows
-    assert (result.train_count, result.holdout_count, result.skipped) == (ROWS - held, held, 0)
+    held = ROWS // 5  # holdout_share 0.2: the newest rows (and the refused one, if any)
+    assert (result.train_count, result.holdout_count, result.skipped, result.refused) == (
+        ROWS - held, held, 0, int(named))
     assert result.gate.passed, result.gate.reasons
     candidate = OnnxModel(registry.fetch(result.version).read_bytes(), name="candidate",
                           inputs=spec.model_specs[0].input_bindings())
