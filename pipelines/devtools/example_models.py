@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from streaminfer.operators.model_runner import sha256_hex, write_model_file
+from streaminfer.operators.model_runner import write_model_file
 from streaminfer.pipelines.lifecycle.trainers import export_onnx
 
 
@@ -311,7 +311,8 @@ class Example:
     held_out: Callable[[], Dataset] | None = None  # rows the model was not trained on
     #: Whether build writes a drift profile.
     profiled: bool = True
-    #: Fed by ``model.inputs``, one input per dataset feature (its profile bins inputs).
+    #: Fed by ``model.inputs`` (one input per dataset feature) or, with ``beside``, by a
+    #: tokenizer of the dataset's one text column: its profile bins inputs.
     typed: bool = False
     #: Writes files the model needs beside it (its tokenizer.json), given the model's path.
     beside: Callable[[Path, bool], Path] | None = None
@@ -332,36 +333,6 @@ def write_model(data: bytes, path: Path) -> Path:
     return write_model_file(data, path)
 
 
-def write_profile(name: str, path: Path) -> Path:
-    """Profile the model at ``path`` on its training data, scored by a real ONNX Runtime
-    session, into ``<path>.profile.json`` (what drift compares live traffic with). A model
-    fed by ``model.inputs`` (``Example.typed``) gets each training row as an event through
-    its feed builder, and bins per input (``operators/input_profile.py``)."""
-    from streaminfer.operators.input_profile import build_input_profile
-    from streaminfer.operators.inputs import InputBinding
-    from streaminfer.operators.model_runner import OnnxModel, read_model_file
-    from streaminfer.operators.profile import build_profile, profile_path
-
-    data = read_model_file(path)
-    dataset = EXAMPLES[name].dataset()
-    if EXAMPLES[name].typed:  # input names are the dataset's feature names
-        model = OnnxModel(data, name=name, providers=["CPUExecutionProvider"],
-                          inputs={f: InputBinding(field=f) for f in dataset.features})
-        builder = model.info.feed_builder()
-        assert builder is not None
-        events = [dict(zip(dataset.features, row, strict=True)) for row in dataset.X.tolist()]
-        feed, refused = builder.matrix([builder.values(event) for event in events])
-        assert not refused, refused
-        outputs = dict(zip(model.info.outputs.values(), model.run(feed), strict=True))
-        profile = build_input_profile(feed, outputs, model_sha256=sha256_hex(data))
-        return profile.write(profile_path(path))
-    model = OnnxModel(data, name=name, providers=["CPUExecutionProvider"])
-    X = dataset.X.astype(model.info.input_dtype)
-    outputs = dict(zip(model.info.outputs.values(), model.run(X), strict=True))
-    profile = build_profile(dataset.features, X, outputs, model_sha256=sha256_hex(data))
-    return profile.write(profile_path(path))
-
-
 def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
     """Train and export one example model unless it is already there, and its training
     profile unless that is there."""
@@ -371,6 +342,8 @@ def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
     if force or not path.exists():
         write_model(EXAMPLES[name].train(), path)
     if EXAMPLES[name].profiled and (force or not profile_path(path).exists()):
+        from streaminfer.pipelines.devtools.example_profiles import write_profile
+
         write_profile(name, path)
     beside = EXAMPLES[name].beside
     if beside is not None:
@@ -427,7 +400,7 @@ def write_text_tokenizer(model_path: Path, force: bool = False) -> Path:
     return write(model_path, force)
 
 
-EXAMPLES["text_tokens"] = Example(train_text_tokens, text_tokens, profiled=False,
+EXAMPLES["text_tokens"] = Example(train_text_tokens, text_tokens, typed=True,
                                   beside=write_text_tokenizer)
 
 
