@@ -344,7 +344,7 @@ def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
     if EXAMPLES[name].profiled and (force or not profile_path(path).exists()):
         from streaminfer.pipelines.devtools.example_profiles import write_profile
 
-        write_profile(name, path)
+        write_profile(name, EXAMPLES[name], path)
     beside = EXAMPLES[name].beside
     if beside is not None:
         beside(path, force)

@@ -3,8 +3,9 @@ training rows scored by a real ONNX Runtime session and binned, as drift reads t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from streaminfer.operators.model_runner import OnnxModel, read_model_file, sha256_hex
 from streaminfer.operators.profile import Profile, build_profile, profile_path
@@ -13,13 +14,23 @@ from streaminfer.operators.profile import Profile, build_profile, profile_path
 TOKENS_MAX_LENGTH = 64
 
 
-def write_profile(name: str, path: Path) -> Path:
+class Example(Protocol):
+    """What profiling needs of an example (``example_models.Example``)."""
+
+    @property
+    def dataset(self) -> Callable[[], Any]: ...
+
+    @property
+    def typed(self) -> bool: ...
+
+    @property
+    def beside(self) -> Callable[[Path, bool], Path] | None: ...
+
+
+def write_profile(name: str, example: Example, path: Path) -> Path:
     """Profile the example model at ``path`` on its training data into
     ``<path>.profile.json``. A typed example (``Example.typed``) gets each training row as an
     event through its feed builder, and bins per input (``operators/input_profile.py``)."""
-    from streaminfer.pipelines.devtools.example_models import EXAMPLES
-
-    example = EXAMPLES[name]
     data = read_model_file(path)
     dataset = example.dataset()
     if not example.typed:
@@ -29,18 +40,17 @@ def write_profile(name: str, path: Path) -> Path:
         profile = build_profile(dataset.features, X, outputs, model_sha256=sha256_hex(data))
         return profile.write(profile_path(path))
     events = [dict(zip(dataset.features, row, strict=True)) for row in dataset.X.tolist()]
-    return _typed_profile(_typed_model(name, path, data, dataset.features), events,
-                          sha256_hex(data)).write(profile_path(path))
+    model = _typed_model(name, example.beside, path, data, dataset.features)
+    return _typed_profile(model, events, sha256_hex(data)).write(profile_path(path))
 
 
-def _typed_model(name: str, path: Path, data: bytes, features: list[str]) -> OnnxModel:
+def _typed_model(name: str, beside: Callable[[Path, bool], Path] | None, path: Path,
+                 data: bytes, features: list[str]) -> OnnxModel:
     """The example as the pipeline loads it: its inputs named as the dataset's features, or
-    its tokenizer (written beside it) reading the one text column."""
+    its tokenizer (written beside it by ``beside``) reading the one text column."""
     from streaminfer.operators.inputs import InputBinding
     from streaminfer.operators.tokens import TokenizerConfig
-    from streaminfer.pipelines.devtools.example_models import EXAMPLES
 
-    beside = EXAMPLES[name].beside
     options: dict[str, Any] = {"inputs": {f: InputBinding(field=f) for f in features}}
     if beside is not None:
         text = beside(path, False).read_text(encoding="utf-8")
