@@ -38,7 +38,12 @@ from streaminfer.pipelines.lifecycle.registry import (
 )
 from streaminfer.pipelines.lifecycle.roles import CHAMPION
 from streaminfer.pipelines.lifecycle.trainers import TrainedModel, train
-from streaminfer.pipelines.lifecycle.typed_training import Split, numeric_split, typed_split
+from streaminfer.pipelines.lifecycle.typed_training import (
+    Split,
+    check_retrainable,
+    numeric_split,
+    typed_split,
+)
 from streaminfer.pipelines.spec.kafka_settings import client_config
 from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
 from streaminfer.pipelines.spec.training_spec import RetrainSpec
@@ -219,11 +224,14 @@ def retrain(
     progress = steps or NoSteps()
     model = retrained_model(spec, name)
     typed = model.inputs is not None or model.tokenizer is not None
+    if typed:  # before reading: what cannot be retrained says so at once
+        check_retrainable(model)
+    reference = reference_model(model, champion, registry) if typed else b""
     data = read_examples(spec, champion, progress, typed)
     ex.check_enough(data, rt.min_examples, _where(rt))
     train_rows, hold_rows = ex.time_split(data.times, rt.holdout_share)
-    split = (typed_split(model, reference_model(model, champion, registry), data, train_rows,
-                         hold_rows) if typed else numeric_split(data, train_rows, hold_rows))
+    split = (typed_split(model, reference, data, train_rows, hold_rows) if typed
+             else numeric_split(data, train_rows, hold_rows))
     step = progress.add_task("training", total=3)
     trained = run_training(rt, split.X, split.y, address, split.signature)
     progress.update(step, advance=1, description="measuring on the holdout")

@@ -41,11 +41,9 @@ def numeric_split(data: Examples, train_rows: np.ndarray, hold_rows: np.ndarray)
     return Split(data.X[train_rows], data.y[train_rows], data.X[hold_rows], data.y[hold_rows])
 
 
-def typed_split(model: ModelSpec, reference: bytes, data: Examples,
-                train_rows: np.ndarray, hold_rows: np.ndarray) -> Split:
-    """The split of a model fed by ``model.inputs``, through the feed builder of
-    ``reference`` (the model file being replaced); labels given as class names
-    (``model.postprocess.classes``) become class indices."""
+def check_retrainable(model: ModelSpec) -> dict[str, InputBinding]:
+    """The bindings of a typed model retraining can fit (one field per input); else a
+    ``ConfigError`` saying why not."""
     bindings = model.input_bindings()
     if model.tokenizer is not None or bindings is None:
         raise ConfigError(f"retrain: model {model.model_name} is fed by a tokenizer (token "
@@ -56,6 +54,15 @@ def typed_split(model: ModelSpec, reference: bytes, data: Examples,
         raise ConfigError(f"retrain: model.inputs.{wide[0]} reads several values a row "
                           "('fields' or 'array_field'); retraining fits inputs of one field "
                           "each (a column per input)")
+    return bindings
+
+
+def typed_split(model: ModelSpec, reference: bytes, data: Examples,
+                train_rows: np.ndarray, hold_rows: np.ndarray) -> Split:
+    """The split of a model fed by ``model.inputs``, through the feed builder of
+    ``reference`` (the model file being replaced); labels given as class names
+    (``model.postprocess.classes``) become class indices."""
+    bindings = check_retrainable(model)
     builder = OnnxModel(reference, name=model.model_name, inputs=bindings,
                         providers=("CPUExecutionProvider",)).info.feed_builder()
     assert builder is not None
