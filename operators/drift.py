@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from streaminfer.operators.input_profile import one_per_row
+from streaminfer.operators.inputs import Feed, feed_rows
 from streaminfer.operators.profile import Profile
 
 log = logging.getLogger(__name__)
@@ -86,16 +88,28 @@ class BinCounts:
 
 
 def count_batch(
-    profile: Profile, X: np.ndarray, outputs: Sequence[Mapping[str, Any]],
+    profile: Profile, X: Feed, outputs: Sequence[Mapping[str, Any]],
 ) -> BinCounts:
-    """Bin counts of one scored batch: feature rows ``X`` (profile order) and their outputs."""
-    X = np.asarray(X)
-    columns = np.ascontiguousarray(X.T)  # one contiguous row per feature
-    features = [b.counts(columns[i]) for i, b in enumerate(profile.features)]
+    """Bin counts of one scored batch: feature rows ``X`` (profile order), or the feed of a
+    model fed by ``model.inputs`` (each bin reads the input of its name), and their
+    outputs."""
+    if isinstance(X, dict):
+        features = [b.counts(_one_per_row(X[b.name], b.name)) for b in profile.features]
+    else:
+        columns = np.ascontiguousarray(np.asarray(X).T)  # one contiguous row per feature
+        features = [b.counts(columns[i]) for i, b in enumerate(profile.features)]
     prediction = None
     if profile.prediction is not None:
         prediction = profile.prediction.counts(profile.prediction.values(outputs))
-    return BinCounts(len(X), features, prediction)
+    return BinCounts(feed_rows(X), features, prediction)
+
+
+def _one_per_row(array: np.ndarray, name: str) -> np.ndarray:
+    values = one_per_row(array)
+    if values is None:
+        raise ValueError(f"input {name} has {array.shape[1:]} values a row; its profile "
+                         "bins one")
+    return values
 
 
 def delta(now: BinCounts, before: BinCounts | None) -> BinCounts:
@@ -182,11 +196,12 @@ class DriftTally:
         self._counts: dict[tuple[str, str], BinCounts] = {}
         self.failed: dict[tuple[str, str], int] = {}
 
-    def add(self, model: str, version: str, X: np.ndarray,
+    def add(self, model: str, version: str, X: Feed,
             outputs: Sequence[Mapping[str, Any]]) -> None:
-        """Count one batch a model scored (a model without a profile is skipped)."""
+        """Count one batch a model scored, its feature rows or its feed (a model without a
+        profile is skipped)."""
         profile = self.profiles.get(model)
-        if profile is None or len(X) == 0:
+        if profile is None or feed_rows(X) == 0:
             return
         try:
             counts = count_batch(profile, X, outputs)

@@ -65,7 +65,7 @@ class Bins:
         else:
             lookup = {c: i for i, c in enumerate(self.categories)}
             other = len(self.categories)
-            which = np.fromiter((lookup.get(_plain(v), other) for v in values.tolist()),
+            which = np.fromiter((lookup.get(plain(v), other) for v in values.tolist()),
                                 dtype=np.int64, count=len(values))
         return np.bincount(which, minlength=self.size).astype(np.int64)[: self.size]
 
@@ -196,17 +196,18 @@ def numeric_bins(name: str, values: np.ndarray, bins: int = BINS) -> Bins:
     if len(edges) and edges[-1] >= values.max():  # keep a non-empty last bin above the last edge
         edges = edges[:-1]
     draft = Bins(name, "numeric", (0.0,) * (len(edges) + 1), tuple(edges.tolist()))
-    return _with_shares(draft, values)
+    return with_shares(draft, values)
 
 
 def categorical_bins(name: str, values: np.ndarray) -> Bins:
     """One bin per value seen (sorted), plus one for anything else."""
-    seen = sorted({_plain(v) for v in np.asarray(values).tolist()}, key=str)
+    seen = sorted({plain(v) for v in np.asarray(values).tolist()}, key=str)
     draft = Bins(name, "categorical", (0.0,) * (len(seen) + 1), categories=tuple(seen))
-    return _with_shares(draft, np.asarray(values))
+    return with_shares(draft, np.asarray(values))
 
 
-def _with_shares(draft: Bins, values: np.ndarray) -> Bins:
+def with_shares(draft: Bins, values: np.ndarray) -> Bins:
+    """``draft`` with the share of ``values`` in each of its bins."""
     counts = draft.counts(values)
     shares = tuple((counts / max(1, counts.sum())).tolist())
     return Bins(draft.name, draft.kind, shares, draft.edges, draft.categories)
@@ -261,7 +262,7 @@ def build_profile(
                    model_sha256=model_sha256)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A JSON-stable key: integral floats as ints, numpy scalars as Python ones."""
     if isinstance(value, float) and value.is_integer():
         return int(value)

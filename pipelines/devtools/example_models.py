@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from streaminfer.operators.model_runner import sha256_hex, write_model_file
+from streaminfer.operators.model_runner import write_model_file
 from streaminfer.pipelines.lifecycle.trainers import export_onnx
 
 
@@ -198,38 +198,46 @@ def train_fraud() -> bytes:
     return export_onnx(pipe, data.X)
 
 
-def train_fraud_mixed() -> bytes:
-    """A ColumnTransformer (OneHotEncoder on the string columns, unknown values ignored;
-    StandardScaler on the numbers) and a logistic regression, exported by skl2onnx with
-    one input per column (strings as tensor(string) [n, 1], numbers as float [n, 1]):
-    outputs ``label`` and ``probabilities``."""
-    import pandas as pd
-    from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+def fraud_mixed_pipeline(C: float = 1.0) -> Any:
+    """The mixed fraud model, unfitted, over a DataFrame: one-hot strings (unknown values
+    ignored) and scaled numbers (a ColumnTransformer), then a logistic regression."""
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    from streaminfer.pipelines.lifecycle.trainers import OPSET
+    return make_pipeline(
+        ColumnTransformer([
+            ("categories", OneHotEncoder(handle_unknown="ignore"), list(FRAUD_CATEGORICALS)),
+            ("numbers", StandardScaler(), list(FRAUD_NUMBERS)),
+        ]),
+        LogisticRegression(max_iter=1000, C=C),
+    )
+
+
+def fit_fraud_mixed(X: Any, y: np.ndarray, **params: Any) -> Any:
+    """:func:`fraud_mixed_pipeline` (``params``: its ``C``) fitted on a DataFrame, a column
+    per input: a ``retrain.estimator.function`` (docs/inputs.md)."""
+    return fraud_mixed_pipeline(**params).fit(X, y)
+
+
+def train_fraud_mixed() -> bytes:
+    """:func:`fraud_mixed_pipeline` on :func:`fraud_mixed`, exported by skl2onnx with one
+    input per column (strings as tensor(string) [n, 1], numbers as float [n, 1]): outputs
+    ``label`` and ``probabilities``."""
+    import pandas as pd
+
+    from streaminfer.operators.inputs import InputSignature
+    from streaminfer.pipelines.lifecycle.trainers import export_typed
 
     data = fraud_mixed()
     frame = pd.DataFrame({name: data.X[:, i] for i, name in enumerate(data.features)})
     for name in FRAUD_NUMBERS:
         frame[name] = frame[name].astype(np.float32)
-    pipe = make_pipeline(
-        ColumnTransformer([
-            ("categories", OneHotEncoder(handle_unknown="ignore"), list(FRAUD_CATEGORICALS)),
-            ("numbers", StandardScaler(), list(FRAUD_NUMBERS)),
-        ]),
-        LogisticRegression(max_iter=1000),
-    )
-    pipe.fit(frame, data.y)
-    types = [(name, StringTensorType([None, 1])) for name in FRAUD_CATEGORICALS]
-    types += [(name, FloatTensorType([None, 1])) for name in FRAUD_NUMBERS]
-    onx = to_onnx(pipe, initial_types=types, options={id(pipe): {"zipmap": False}},
-                  target_opset=OPSET)
-    return bytes(onx.SerializeToString())
+    pipe = fit_fraud_mixed(frame, data.y)
+    signature = [InputSignature(name, "string", (None, 1)) for name in FRAUD_CATEGORICALS]
+    signature += [InputSignature(name, "float", (None, 1)) for name in FRAUD_NUMBERS]
+    return export_typed(pipe, signature)
 
 
 def train_digits_mlp() -> bytes:
@@ -301,8 +309,11 @@ class Example:
     train: Callable[[], bytes]
     dataset: Callable[[], Dataset]
     held_out: Callable[[], Dataset] | None = None  # rows the model was not trained on
-    #: Whether build writes a drift profile (numeric features only).
+    #: Whether build writes a drift profile.
     profiled: bool = True
+    #: Fed by ``model.inputs`` (one input per dataset feature) or, with ``beside``, by a
+    #: tokenizer of the dataset's one text column: its profile bins inputs.
+    typed: bool = False
     #: Writes files the model needs beside it (its tokenizer.json), given the model's path.
     beside: Callable[[Path, bool], Path] | None = None
 
@@ -313,28 +324,13 @@ EXAMPLES: dict[str, Example] = {
     "diabetes": Example(train_diabetes, diabetes),
     "wine_mlp": Example(train_wine_mlp, wine),
     "digits_mlp": Example(train_digits_mlp, digits, lambda: digits_split(held_out=True)),
-    "fraud_mixed": Example(train_fraud_mixed, fraud_mixed, profiled=False),
+    "fraud_mixed": Example(train_fraud_mixed, fraud_mixed, typed=True),
 }
 
 
 def write_model(data: bytes, path: Path) -> Path:
     """Write ``path`` and ``path.sha256`` (checked by the pipeline before it loads the model)."""
     return write_model_file(data, path)
-
-
-def write_profile(name: str, path: Path) -> Path:
-    """Profile the model at ``path`` on its training data, scored by a real ONNX Runtime
-    session, into ``<path>.profile.json`` (what drift compares live traffic with)."""
-    from streaminfer.operators.model_runner import OnnxModel, read_model_file
-    from streaminfer.operators.profile import build_profile, profile_path
-
-    data = read_model_file(path)
-    model = OnnxModel(data, name=name, providers=["CPUExecutionProvider"])
-    dataset = EXAMPLES[name].dataset()
-    X = dataset.X.astype(model.info.input_dtype)
-    outputs = dict(zip(model.info.outputs.values(), model.run(X), strict=True))
-    profile = build_profile(dataset.features, X, outputs, model_sha256=sha256_hex(data))
-    return profile.write(profile_path(path))
 
 
 def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
@@ -346,7 +342,9 @@ def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
     if force or not path.exists():
         write_model(EXAMPLES[name].train(), path)
     if EXAMPLES[name].profiled and (force or not profile_path(path).exists()):
-        write_profile(name, path)
+        from streaminfer.pipelines.devtools.example_profiles import write_profile
+
+        write_profile(name, EXAMPLES[name], path)
     beside = EXAMPLES[name].beside
     if beside is not None:
         beside(path, force)
@@ -402,7 +400,7 @@ def write_text_tokenizer(model_path: Path, force: bool = False) -> Path:
     return write(model_path, force)
 
 
-EXAMPLES["text_tokens"] = Example(train_text_tokens, text_tokens, profiled=False,
+EXAMPLES["text_tokens"] = Example(train_text_tokens, text_tokens, typed=True,
                                   beside=write_text_tokenizer)
 
 
@@ -440,5 +438,5 @@ def train_apples_oranges() -> bytes:
     return train()
 
 
-EXAMPLES["text_classifier"] = Example(train_text_classifier, support_messages, profiled=False)
+EXAMPLES["text_classifier"] = Example(train_text_classifier, support_messages, typed=True)
 EXAMPLES["apples_oranges"] = Example(train_apples_oranges, apples_oranges, profiled=False)

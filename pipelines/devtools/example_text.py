@@ -33,7 +33,7 @@ def support_messages() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def text_pipeline() -> Any:
+def text_pipeline(C: float = 10.0) -> Any:
     """The text classifier, unfitted: TF-IDF over words and word pairs (``TEXT_TOKENS``,
     case kept), then a logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -42,7 +42,16 @@ def text_pipeline() -> Any:
 
     return make_pipeline(
         TfidfVectorizer(token_pattern=TEXT_TOKENS, ngram_range=(1, 2), lowercase=False),
-        LogisticRegression(max_iter=1000, C=10.0))
+        LogisticRegression(max_iter=1000, C=C))
+
+
+def fit_text_classifier(X: Any, y: np.ndarray, **params: Any) -> Any:
+    """:func:`text_pipeline` fitted on the one text column of ``X`` (a DataFrame, as
+    retraining gives it): ``retrain.estimator.function:
+    streaminfer.pipelines.devtools.example_text:fit_text_classifier``."""
+    if getattr(X, "shape", (0, 0))[1:] != (1,):
+        raise ValueError(f"the text classifier takes one text column, not {X.shape}")
+    return text_pipeline(**params).fit(X.iloc[:, 0] if hasattr(X, "iloc") else X[:, 0], y)
 
 
 def train_text_classifier() -> bytes:

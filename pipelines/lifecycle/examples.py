@@ -13,7 +13,12 @@ import orjson
 import pyarrow as pa
 
 from streaminfer.errors import DataError
-from streaminfer.operators.labelled_rows import labelled_rows, read_table
+from streaminfer.operators.labelled_rows import (
+    labelled_events,
+    labelled_rows,
+    read_events,
+    read_table,
+)
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.spec.training_spec import ExamplesSourceSpec
 
@@ -22,7 +27,8 @@ TIME_FIELDS = ("labelled_at", "predicted_at")
 
 @dataclass(frozen=True)
 class Examples:
-    """Feature rows with labels and times (epoch ms, or row order), and where they came from."""
+    """Feature rows with labels and times (epoch ms, or row order), and where they came from;
+    for a model fed by ``model.inputs``, each example as its event (``X`` has no columns)."""
 
     features: tuple[str, ...]
     X: np.ndarray
@@ -30,6 +36,7 @@ class Examples:
     times: np.ndarray
     data_range: dict[str, Any]
     skipped: int = 0
+    events: tuple[dict[str, Any], ...] | None = None
 
 
 def decode_examples(
@@ -86,6 +93,35 @@ def examples_from_files(
     where = ", ".join(map(str, source.files))
     return examples_from_table(table, features, label_field,
                                {"files": [str(p) for p in source.files]}, where=where)
+
+
+def examples_from_events(
+    events: Sequence[dict[str, Any]], label_field: str, data_range: dict[str, Any],
+    skipped: int = 0, where: str = "the examples",
+) -> Examples:
+    """Labelled examples kept as the events they stand for (``labelled_events``: the
+    ``features`` object spread into each), for a model fed by ``model.inputs``."""
+    unlabelled = sum(e.get(label_field) is None for e in events)
+    if unlabelled:
+        raise DataError(f"{where}: {unlabelled} of {len(events)} example(s) have no "
+                        f"{label_field!r}; label them or leave them out")
+    rows = labelled_events(events, label_field, where)
+    times = np.arange(len(events), dtype=np.int64)
+    for name in TIME_FIELDS:
+        stamps = [e.get(name) for e in events]
+        if events and all(isinstance(t, int) for t in stamps):
+            times = np.asarray(stamps, dtype=np.int64)
+            break
+    return Examples((), rows.X, rows.y, times, data_range, skipped, rows.events)
+
+
+def events_from_files(source: ExamplesSourceSpec, label_field: str) -> Examples:
+    """Every row of the files as an event, in file order (then by time)."""
+    assert source.files is not None
+    events = [event for path in source.files for event in read_events(path)]
+    where = ", ".join(map(str, source.files))
+    return examples_from_events(events, label_field, {"files": [str(p) for p in source.files]},
+                                where=where)
 
 
 def time_split(times: np.ndarray, holdout_share: float) -> tuple[np.ndarray, np.ndarray]:

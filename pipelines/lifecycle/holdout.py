@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from streaminfer.errors import ModelError
+from streaminfer.operators.inputs import Feed, InputBinding
 from streaminfer.operators.model_runner import OnnxModel
 from streaminfer.operators.output_roles import ONNX_OUTPUTS
 from streaminfer.operators.quality import classifier_metrics, regressor_metrics
 
 
 def holdout_metrics(
-    data: bytes, X: np.ndarray, y: np.ndarray, classes: Sequence[Any] | None, name: str,
+    data: bytes, X: Feed, y: np.ndarray, classes: Sequence[Any] | None, name: str,
+    inputs: Mapping[str, InputBinding] | None = None,
 ) -> dict[str, float]:
     """Classifier metrics (from ``probabilities``, columns in ``classes`` order) or regressor
     metrics (from ``variable``, else the only output) of an ONNX model on ``X``, ``y``: the
-    model's own output names (a candidate file, before any ``model.outputs``)."""
-    model = OnnxModel(data, name=name, providers=("CPUExecutionProvider",))
-    results = model.run(X.astype(model.info.input_dtype))
+    model's own output names (a candidate file, before any ``model.outputs``). ``X`` is a
+    feature matrix, or with ``inputs`` (``model.inputs``) the feed of every input."""
+    model = OnnxModel(data, name=name, providers=("CPUExecutionProvider",),
+                      inputs=None if inputs is None else dict(inputs))
+    results = model.run(X if isinstance(X, dict) else X.astype(model.info.input_dtype))
     outputs = dict(zip(model.info.outputs.values(), results, strict=True))
     if classes is not None:
         proba = outputs.get(ONNX_OUTPUTS["probabilities"])

@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 
 from streaminfer.errors import BrokerError, ConfigError
+from streaminfer.operators.input_profile import build_input_profile
+from streaminfer.operators.inputs import InputSignature
 from streaminfer.operators.model_runner import sha256_hex
 from streaminfer.operators.profile import build_profile, profile_path
 from streaminfer.pipelines.kafka.range_reader import read_range
@@ -36,8 +38,14 @@ from streaminfer.pipelines.lifecycle.registry import (
 )
 from streaminfer.pipelines.lifecycle.roles import CHAMPION
 from streaminfer.pipelines.lifecycle.trainers import TrainedModel, train
+from streaminfer.pipelines.lifecycle.typed_training import (
+    Split,
+    check_retrainable,
+    numeric_split,
+    typed_split,
+)
 from streaminfer.pipelines.spec.kafka_settings import client_config
-from streaminfer.pipelines.spec.schema import PipelineSpec
+from streaminfer.pipelines.spec.schema import ModelSpec, PipelineSpec
 from streaminfer.pipelines.spec.training_spec import RetrainSpec
 
 CHAMPION_PREFIX = "champion."
@@ -54,7 +62,8 @@ class RetrainResult:
     gate: GateResult
     train_count: int
     holdout_count: int
-    skipped: int
+    skipped: int  # records that were not labelled examples
+    refused: int = 0  # labelled examples the model's inputs refused (model.inputs)
 
 
 def registered_name(spec: PipelineSpec) -> str:
@@ -70,13 +79,16 @@ def registered_name(spec: PipelineSpec) -> str:
 
 
 def read_examples(
-    spec: PipelineSpec, champion: ModelVersion | None, progress: Steps,
+    spec: PipelineSpec, champion: ModelVersion | None, progress: Steps, typed: bool = False,
 ) -> ex.Examples:
-    """The labelled examples the ``retrain.source`` section names."""
+    """The labelled examples the ``retrain.source`` section names (``typed``: as events,
+    for a model fed by ``model.inputs``)."""
     rt = spec.retrain
     assert rt is not None
     source, features = rt.source, spec.source.features
     if source.files is not None:
+        if typed:
+            return ex.events_from_files(source, rt.label_field)
         return ex.examples_from_files(source, features, rt.label_field)
     assert source.topic is not None
     if spec.kafka.is_embedded:
@@ -100,8 +112,33 @@ def read_examples(
     for key in ("from_time_ms", "until_time_ms"):
         if getattr(source, key) is not None:
             data_range[key] = getattr(source, key)
+    where = f"topic {source.topic}"
+    if typed:
+        return ex.examples_from_events(rows, rt.label_field, data_range, skipped, where)
     return ex.examples_from_table(pa.Table.from_pylist(rows), features, rt.label_field,
-                                  data_range, skipped, where=f"topic {source.topic}")
+                                  data_range, skipped, where=where)
+
+
+def retrained_model(spec: PipelineSpec, name: str) -> ModelSpec:
+    """The pipeline's model that ``name`` (the registered name) retrains."""
+    for model in spec.model_specs:
+        ref = model.registry_ref
+        if (ref.name if ref else model.model_name) == name:
+            return model
+    return spec.model_specs[0]
+
+
+def reference_model(model: ModelSpec, champion: ModelVersion | None,
+                    registry: Registry) -> bytes:
+    """The model file a typed candidate replaces (its inputs are the candidate's): the
+    champion, else the pipeline's model file."""
+    if champion is not None:
+        return registry.fetch(champion).read_bytes()
+    if model.registry_ref is None and Path(model.path).is_file():
+        return Path(model.path).read_bytes()
+    raise ConfigError(f"retrain: model {model.model_name} is fed by model.inputs; the new "
+                      "model takes the inputs of the one it replaces, and there is none: "
+                      "register a champion, or set model.path to its file")
 
 
 def _after(champion: ModelVersion, topic: str) -> dict[int, int]:
@@ -112,17 +149,18 @@ def _after(champion: ModelVersion, topic: str) -> dict[int, int]:
     return {int(p): int(span[1]) for p, span in recorded.get("partitions", {}).items()}
 
 
-def run_training(rt: RetrainSpec, X: np.ndarray, y: np.ndarray,
-                 address: str | None) -> TrainedModel:
+def run_training(rt: RetrainSpec, X: Any, y: np.ndarray, address: str | None,
+                 signature: tuple[InputSignature, ...] | None = None) -> TrainedModel:
     """Fit and export, as a Ray task when ``address`` names a Ray, else here."""
     if address is None:
-        return train(rt.estimator, X, y, rt.seed)
+        return train(rt.estimator, X, y, rt.seed, signature)
     import ray
 
     if not ray.is_initialized():
         ray.init(address=address, logging_level=logging.WARNING)
     task = ray.remote(train).options(num_cpus=1)
-    return ray.get(task.remote(rt.estimator, X, y, rt.seed))
+    trained: TrainedModel = ray.get(task.remote(rt.estimator, X, y, rt.seed, signature))
+    return trained
 
 
 def write_profile(folder: Path, features: tuple[str, ...], X: np.ndarray,
@@ -130,6 +168,19 @@ def write_profile(folder: Path, features: tuple[str, ...], X: np.ndarray,
     """The training profile (the features and the model's outputs on its training rows),
     written where drift looks for it beside ``model.onnx``."""
     profile = build_profile(features, X, _outputs(onnx, X), model_sha256=sha256_hex(onnx))
+    return profile.write(profile_path(folder / MODEL_FILE))
+
+
+def write_input_profile(folder: Path, split: Split, onnx: bytes) -> Path:
+    """The training profile of a model fed by ``model.inputs``: bins per input of its
+    training feed, and its outputs on it (``operators/input_profile.py``)."""
+    from streaminfer.operators.model_runner import OnnxModel
+
+    assert split.train_feed is not None and split.bindings is not None
+    model = OnnxModel(onnx, name="candidate", providers=("CPUExecutionProvider",),
+                      inputs=split.bindings)
+    outputs = dict(zip(model.info.outputs.values(), model.run(split.train_feed), strict=True))
+    profile = build_input_profile(split.train_feed, outputs, model_sha256=sha256_hex(onnx))
     return profile.write(profile_path(folder / MODEL_FILE))
 
 
@@ -171,30 +222,36 @@ def retrain(
     name = registered_name(spec)
     champion = registry.find(name, CHAMPION)
     progress = steps or NoSteps()
-    data = read_examples(spec, champion, progress)
+    model = retrained_model(spec, name)
+    typed = model.inputs is not None or model.tokenizer is not None
+    if typed:  # before reading: what cannot be retrained says so at once
+        check_retrainable(model)
+    reference = reference_model(model, champion, registry) if typed else b""
+    data = read_examples(spec, champion, progress, typed)
     ex.check_enough(data, rt.min_examples, _where(rt))
     train_rows, hold_rows = ex.time_split(data.times, rt.holdout_share)
-    X, y = data.X[train_rows], data.y[train_rows]
+    split = (typed_split(model, reference, data, train_rows, hold_rows) if typed
+             else numeric_split(data, train_rows, hold_rows))
     step = progress.add_task("training", total=3)
-    trained = run_training(rt, X, y, address)
+    trained = run_training(rt, split.X, split.y, address, split.signature)
     progress.update(step, advance=1, description="measuring on the holdout")
-    X_hold, y_hold = data.X[hold_rows], data.y[hold_rows]
-    metrics = holdout_metrics(trained.onnx, X_hold, y_hold, trained.classes,
-                              f"{name} candidate")
+    metrics = holdout_metrics(trained.onnx, split.X_hold, split.y_hold, trained.classes,
+                              f"{name} candidate", split.bindings)
     champion_metrics = None
     if champion is not None:
-        champion_metrics = holdout_metrics(registry.fetch(champion).read_bytes(), X_hold,
-                                           y_hold, trained.classes, champion.uri)
+        champion_metrics = holdout_metrics(registry.fetch(champion).read_bytes(), split.X_hold,
+                                           split.y_hold, trained.classes, champion.uri,
+                                           split.bindings)
     verdict = evaluate_gate(metrics, champion_metrics, rt.gate)
     progress.update(step, advance=1, description="registering")
-    version = _register(registry, name, trained, data, (X, metrics, champion_metrics),
+    version = _register(registry, name, trained, data, (split, metrics, champion_metrics),
                         champion, verdict)
     if verdict.passed:
         registry.set_alias(name, rt.alias_on_pass, version.version)
         version = registry.resolve(name, version.version)
     progress.update(step, advance=1, description="done")
     return RetrainResult(version, metrics, champion, champion_metrics, verdict,
-                         len(train_rows), len(hold_rows), data.skipped)
+                         len(split.y), len(split.y_hold), data.skipped, split.refused)
 
 
 def _where(rt: RetrainSpec) -> str:
@@ -203,10 +260,10 @@ def _where(rt: RetrainSpec) -> str:
 
 def _register(
     registry: Registry, name: str, trained: TrainedModel, data: ex.Examples,
-    measured: tuple[np.ndarray, dict[str, float], dict[str, float] | None],
+    measured: tuple[Split, dict[str, float], dict[str, float] | None],
     champion: ModelVersion | None, verdict: GateResult,
 ) -> ModelVersion:
-    X, metrics, champion_metrics = measured
+    split, metrics, champion_metrics = measured
     all_metrics = {**metrics, **{CHAMPION_PREFIX + k: v for k, v in
                                  (champion_metrics or {}).items()}}
     tags = {TAG_GATE: "passed" if verdict.passed else "rejected"}
@@ -217,7 +274,10 @@ def _register(
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = Path(tmp) / "model.onnx"
         onnx_path.write_bytes(trained.onnx)
-        profile = write_profile(Path(tmp), data.features, X, trained.onnx)
+        if split.train_feed is None:
+            profile = write_profile(Path(tmp), data.features, split.X, trained.onnx)
+        else:
+            profile = write_input_profile(Path(tmp), split, trained.onnx)
         lineage = Lineage("retrain", champion.version if champion else None, data.data_range)
         return registry.register_model(name, onnx_path, metrics=all_metrics, lineage=lineage,
                                        tags=tags, profile_path=profile)

@@ -3,19 +3,23 @@
 A scikit-learn class path with parameters out of the box; a user's ``module:function`` that
 returns a fitted scikit-learn-compatible model as the extension point. Classifiers are
 exported with ``zipmap=False``, so their outputs are ``label`` and ``probabilities`` like every
-classifier streaminfer serves; regressors give ``variable``.
+classifier streaminfer serves; regressors give ``variable``. A model fed by ``model.inputs``
+is fitted on a pandas DataFrame (one column per input) and exported with the inputs of the
+model it replaces (:func:`export_typed`), so the same mapping feeds it.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from streaminfer.errors import ConfigError, DataError, ModelError
+from streaminfer.operators.inputs import InputSignature
 from streaminfer.pipelines.spec.training_spec import EstimatorSpec
 
 OPSET = {"": 17, "ai.onnx.ml": 3}
@@ -74,7 +78,7 @@ def check_labels(y: np.ndarray, classifier: bool, where: str) -> None:
                         "examples; wait for labels of the other class(es)")
 
 
-def fit(spec: EstimatorSpec, X: np.ndarray, y: np.ndarray, seed: int) -> Any:
+def fit(spec: EstimatorSpec, X: Any, y: np.ndarray, seed: int) -> Any:
     """The fitted model (a class built from the spec, or what the user's function returns)."""
     if spec.function is not None:
         model = _import(spec.function, ":")(X, y, **spec.params)
@@ -100,11 +104,39 @@ def export_onnx(model: Any, X: np.ndarray) -> bytes:
     return bytes(onx.SerializeToString())
 
 
-def train(spec: EstimatorSpec, X: np.ndarray, y: np.ndarray, seed: int) -> TrainedModel:
-    """Fit and export; run as a Ray task on a cluster, or in-process."""
+def export_typed(model: Any, signature: Sequence[InputSignature]) -> bytes:
+    """The model as ONNX with one input per entry of ``signature`` (name, element type and
+    shape kept): what a model fed by ``model.inputs`` takes."""
+    from skl2onnx import to_onnx
+    from skl2onnx.common import data_types as types
+
+    tensor = {"string": types.StringTensorType, "float": types.FloatTensorType,
+              "double": types.DoubleTensorType, "int64": types.Int64TensorType,
+              "int32": types.Int32TensorType, "bool": types.BooleanTensorType}
+    initial = []
+    for sig in signature:
+        if sig.element_type not in tensor:
+            raise ModelError(f"retrain: input {sig.name} is {sig.element_type}; skl2onnx "
+                             f"exports inputs of {', '.join(tensor)}")
+        initial.append((sig.name, tensor[sig.element_type](
+            [d if isinstance(d, int) else None for d in sig.shape])))
+    options = {id(model): {"zipmap": False}} if is_classifier(model) else None
+    try:
+        onx = to_onnx(model, initial_types=initial, options=options, target_opset=OPSET)
+    except Exception as exc:  # skl2onnx raises many types for models it cannot convert
+        raise ModelError(f"cannot export {type(model).__name__} to ONNX with skl2onnx with "
+                         f"inputs {', '.join(s.name for s in signature)}: {exc}") from None
+    return bytes(onx.SerializeToString())
+
+
+def train(spec: EstimatorSpec, X: Any, y: np.ndarray, seed: int,
+          signature: Sequence[InputSignature] | None = None) -> TrainedModel:
+    """Fit and export; run as a Ray task on a cluster, or in-process. ``signature``: the
+    inputs of a model fed by ``model.inputs`` (``X`` a DataFrame, a column per input)."""
     model = fit(spec, X, y, seed)
     classifier = is_classifier(model)
     if classifier:
         check_labels(y, True, "retrain")
     classes = tuple(np.asarray(model.classes_).tolist()) if classifier else None
-    return TrainedModel(export_onnx(model, X), classes)
+    onnx = export_onnx(model, X) if signature is None else export_typed(model, signature)
+    return TrainedModel(onnx, classes)

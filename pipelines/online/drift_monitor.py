@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streaminfer.errors import DataError
 from streaminfer.operators import metric_names as names
+from streaminfer.operators.input_profile import input_mismatch
 from streaminfer.operators.model_runner import ModelInfo
 from streaminfer.operators.profile import Profile, profile_path
 from streaminfer.pipelines.kafka.alert_publisher import AlertPublisher
@@ -48,9 +49,13 @@ def load_profile(model: ModelSpec, info: ModelInfo, feature_names: tuple[str, ..
         log.warning("drift off for model %s: %s profiles another model file (sha256 %s...)",
                     name, path, str(profile.model_sha256)[:12])
         return None
+    mismatch = input_mismatch(profile, info)
+    if mismatch is not None:
+        log.warning("drift off for model %s: %s %s", name, path, mismatch)
+        return None
     width = info.input_width
-    if (width is not None and len(profile.features) != width) or (
-            feature_names is not None and profile.feature_names != feature_names):
+    if info.bindings is None and ((width is not None and len(profile.features) != width) or (
+            feature_names is not None and profile.feature_names != feature_names)):
         log.warning("drift off for model %s: %s has features %s, the source gives %s",
                     name, path, ", ".join(profile.feature_names),
                     ", ".join(feature_names or ()) or f"{width} values")

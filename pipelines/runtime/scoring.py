@@ -42,8 +42,8 @@ class ScoredBatch:
     latencies_ms: list[int] = field(default_factory=list)
     inference_s: float = 0.0
     model_batch_failed: bool = False
-    #: Per model name: the feature rows it scored and their outputs (for drift counts).
-    scored_rows: dict[str, tuple[np.ndarray, list[dict[str, Any]]]] = field(
+    #: Per model name: the feature rows (or feed) it scored and their outputs (for drift).
+    scored_rows: dict[str, tuple[Feed, list[dict[str, Any]]]] = field(
         default_factory=dict)
     #: A shadow candidate's predictions (for the shadow topic only).
     shadow_predictions: list[tuple[bytes | None, bytes]] = field(default_factory=list)
@@ -202,8 +202,7 @@ class BatchScorer:
         for group in batch.groups:
             rows, failed = group.pending.result()
             out.model_batch_failed |= failed
-            if group.info.version == self.backends[group.model].info.version \
-                    and isinstance(group.matrix, np.ndarray):  # drift bins feature matrices
+            if group.info.version == self.backends[group.model].info.version:
                 out.scored_rows[group.model] = _kept_rows(group.matrix, rows)
             for position, result in zip(group.positions, rows, strict=True):
                 results[position] = (group.info, result)
@@ -332,12 +331,12 @@ def _features(source: SourceSpec, width: int | None, info: ModelInfo,
 
 
 def _kept_rows(
-    matrix: np.ndarray, rows: list[dict[str, Any] | RecordError],
-) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    matrix: Feed, rows: list[dict[str, Any] | RecordError],
+) -> tuple[Feed, list[dict[str, Any]]]:
     """The rows the model scored (not those it failed on) and their outputs."""
     ok = [i for i, row in enumerate(rows) if not isinstance(row, RecordError)]
     outputs = [row for row in rows if not isinstance(row, RecordError)]
-    return (matrix if len(ok) == len(rows) else matrix[ok]), outputs
+    return (matrix if len(ok) == len(rows) else take_rows(matrix, ok)), outputs
 
 
 def _arrival(record: Record) -> tuple[str, int, int]:

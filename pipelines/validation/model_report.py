@@ -10,7 +10,6 @@ or the class names of ``model.postprocess.classes``.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,17 +20,17 @@ from sklearn import metrics as skm
 
 from streaminfer.errors import DataError
 from streaminfer.operators.drift import count_batch, psi_all
-from streaminfer.operators.inputs import Feed, FeedBuilder, concat_feeds, feed_rows, take_rows
+from streaminfer.operators.input_profile import input_mismatch
+from streaminfer.operators.inputs import Feed, feed_rows, take_rows
+from streaminfer.operators.labelled_feed import BATCH, feed_of, named_labels
 from streaminfer.operators.labelled_rows import LabelledRows
 from streaminfer.operators.metric_table import primary_metric as table_primary
 from streaminfer.operators.model_runner import ModelInfo, OnnxModel, read_model_file
 from streaminfer.operators.profile import Profile, output_columns, profile_path
 from streaminfer.operators.quality import classifier_metrics, regressor_metrics
-from streaminfer.operators.records import RecordError
 from streaminfer.pipelines.runtime.assembly import load_model
 from streaminfer.pipelines.spec.schema import ModelSpec
 
-BATCH = 4096
 TIME_BUCKETS = 10
 
 
@@ -96,40 +95,6 @@ def score(model: OnnxModel, X: Feed, advance: Callable[[int], None] | None = Non
                     "output to validate")
 
 
-def feed_of(builder: FeedBuilder, data: LabelledRows,
-            ) -> tuple[Feed, LabelledRows, dict[str, int]]:
-    """The feed of the rows ``builder`` takes, those rows, and how many it refused by
-    reason (as the pipeline would dead-letter them). Fed in batches of :data:`BATCH`, padded
-    per batch as the workers pad theirs."""
-    assert data.events is not None
-    refused: Counter[str] = Counter()
-    feeds: list[Feed] = []
-    kept: list[int] = []
-    for start in range(0, len(data.events), BATCH):
-        values, index = [], []
-        for i, event in enumerate(data.events[start:start + BATCH], start):
-            try:
-                values.append(builder.values(event))
-                index.append(i)
-            except RecordError as exc:
-                refused[exc.error_type] += 1
-        feed, rejected = builder.matrix(values)
-        for error in rejected.values():
-            refused[error.error_type] += 1
-        kept += [i for k, i in enumerate(index) if k not in rejected]
-        if feed_rows(feed):
-            feeds.append(feed)
-    if not kept:
-        raise DataError("the model's inputs refused every row: " + ", ".join(
-            f"{count} {reason}" for reason, count in refused.most_common()))
-    return concat_feeds(feeds, _pads(builder)), data.take(kept), dict(refused)
-
-
-def _pads(builder: FeedBuilder) -> dict[str, int]:
-    pad = getattr(builder, "pad_values", None)
-    return pad() if callable(pad) else {}
-
-
 def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = None,
              advance: Callable[[int], None] | None = None) -> ModelReport:
     """Score ``data`` with the model (``path`` overrides its file) and measure it."""
@@ -158,26 +123,9 @@ def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = N
         _classifier(report, data.y, scored.values, names)
     else:
         _regressor(report, data.y, scored.values)
-    report.drift = _drift(Path(path), info, data, scored)
+    report.drift = _drift(Path(path), info, data, X, scored)
     _over_time(report, data, scored)
     return report
-
-
-def named_labels(y: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    """Labels given as the model's class names (``model.postprocess.classes``) as class
-    indices; labels that are not names stay as they are.
-
-    >>> named_labels(np.asarray(["fraud", "legit"]), ("legit", "fraud")).tolist()
-    [1, 0]
-    """
-    values = y.tolist()
-    if not any(isinstance(v, str) for v in values):
-        return y
-    unknown = sorted({v for v in values if isinstance(v, str) and v not in names})
-    if unknown:
-        raise DataError(f"labels {', '.join(map(repr, unknown[:5]))} are not among the "
-                        f"model's classes ({', '.join(names)}: model.postprocess.classes)")
-    return np.asarray([names.index(v) if isinstance(v, str) else v for v in values])
 
 
 def _labels(y: np.ndarray, classes: int | None) -> np.ndarray:
@@ -240,7 +188,7 @@ def _regressor(report: ModelReport, y: np.ndarray, predicted: np.ndarray) -> Non
     report.plots["residual"] = residual
 
 
-def _drift(path: Path, info: ModelInfo, data: LabelledRows, scored: Scored,
+def _drift(path: Path, info: ModelInfo, data: LabelledRows, X: Feed, scored: Scored,
            ) -> dict[str, float] | None:
     """PSI of the data against the model's training profile (``None`` without a profile);
     the prediction read under the field the model publishes it as (``model.outputs``)."""
@@ -248,11 +196,11 @@ def _drift(path: Path, info: ModelInfo, data: LabelledRows, scored: Scored,
     if not where.is_file():
         return None
     profile = Profile.read(where)
-    if (profile.model_sha256 not in (None, info.sha256)
-            or len(profile.features) != data.X.shape[1]):
+    if profile.model_sha256 not in (None, info.sha256) or input_mismatch(profile, info) or (
+            info.bindings is None and len(profile.features) != data.X.shape[1]):
         return None
     profile = profile.published(info.outputs)
-    return psi_all(profile, count_batch(profile, data.X, scored.rows))
+    return psi_all(profile, count_batch(profile, X, scored.rows))
 
 
 def primary_metric(kind: str) -> str:

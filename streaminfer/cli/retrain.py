@@ -57,6 +57,9 @@ def retrain(
     out.print(table)
     if result.skipped:
         out.print(f"{result.skipped} record(s) on the topic were not labelled examples")
+    if result.refused:
+        out.print(f"{result.refused} labelled example(s) refused by the model's inputs "
+                  "(as the pipeline would dead-letter them), left out")
     if result.gate.passed:
         out.print(f"[green]gate passed[/green]: {result.version.uri} is "
                   f"{', '.join(result.version.aliases)}")

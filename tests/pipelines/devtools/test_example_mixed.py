@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from streaminfer.operators.profile import profile_path
+from streaminfer.operators.drift import PREDICTION, count_batch, psi_all
+from streaminfer.operators.inputs import InputBinding
+from streaminfer.operators.model_runner import OnnxModel
+from streaminfer.operators.profile import Profile, profile_path
 from streaminfer.pipelines.devtools.example_models import (
     FRAUD_CATEGORICALS,
     FRAUD_NUMBERS,
@@ -32,7 +35,6 @@ def test_the_model_takes_one_input_per_column_and_separates_unseen_rows(
     model_factory: Callable[[str], Path],
 ) -> None:
     path = model_factory("fraud_mixed")
-    assert not profile_path(path).exists()  # drift profiles bin numbers only
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     kinds = {i.name: i.type for i in session.get_inputs()}
     assert kinds == {**{n: "tensor(string)" for n in FRAUD_CATEGORICALS},
@@ -46,3 +48,35 @@ def test_the_model_takes_one_input_per_column_and_separates_unseen_rows(
     # the share of (fraud, legit) pairs ranked right: ROC AUC, computed here
     auc = (fraud[:, None] > legit[None, :]).mean()
     assert auc > 0.9
+
+
+def test_its_profile_bins_categories_and_numbers_and_catches_a_shifted_country_mix(
+    model_factory: Callable[[str], Path],
+) -> None:
+    path = model_factory("fraud_mixed")
+    profile = Profile.read(profile_path(path))
+    kinds = {b.name: b.kind for b in profile.features}
+    assert kinds == {**dict.fromkeys(FRAUD_CATEGORICALS, "categorical"),
+                     **dict.fromkeys(FRAUD_NUMBERS, "numeric")}
+    country = next(b for b in profile.features if b.name == "country")
+    assert set(country.categories) == set(FRAUD_CATEGORICALS["country"])
+    assert country.expected[-1] == 0.0  # no training row outside the eight countries
+    model = OnnxModel(path.read_bytes(), name="fraud-mixed", expected_sha256=profile.model_sha256,
+                      inputs={n: InputBinding(field=n) for n in profile.feature_names})
+    builder = model.info.feed_builder()
+    assert builder is not None
+    data = fraud_mixed_transactions(4_000, seed=77)
+    events = [dict(zip(data.features, row, strict=True)) for row in data.X.tolist()]
+
+    def drift(rows: list[dict[str, object]]) -> dict[str, float]:
+        feed, refused = builder.matrix([builder.values(e) for e in rows])
+        assert not refused
+        return psi_all(profile, count_batch(profile, feed, model.predict_rows(feed)))
+
+    calm = drift(events)
+    assert set(calm) == {*FRAUD_CATEGORICALS, *FRAUD_NUMBERS, PREDICTION}
+    assert max(calm.values()) < 0.05, calm
+    shifted = [{**e, "country": "NG" if i % 2 else e["country"]} for i, e in enumerate(events)]
+    moved = drift(shifted)
+    assert moved["country"] > 0.2, moved  # drift.feature_threshold's default
+    assert moved["amount"] == calm["amount"] and moved["channel"] == calm["channel"]

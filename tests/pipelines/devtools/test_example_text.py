@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import yaml
 
-from streaminfer.operators.profile import profile_path
+from streaminfer.operators.profile import Profile, profile_path
 from streaminfer.pipelines.devtools.example_models import support_messages
 from streaminfer.pipelines.devtools.example_text import SUPPORT_CLASSES, text_pipeline
 
@@ -49,7 +49,9 @@ def test_the_onnx_model_scores_text_as_scikit_learn_does(
     model_factory: Callable[[str], Path],
 ) -> None:
     path = model_factory("text_classifier")
-    assert not profile_path(path).exists()  # drift profiles bin numbers only
+    profile = Profile.read(profile_path(path))  # free text: prediction drift only
+    assert profile.features == () and profile.extra["free_text"] == ["text"]
+    assert profile.prediction is not None and profile.prediction.output == "label"
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     [text_input] = session.get_inputs()
     assert (text_input.name, text_input.type) == ("text", "tensor(string)")

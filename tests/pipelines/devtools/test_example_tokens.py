@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 from tokenizers import Tokenizer
 
 from streaminfer.operators.model_runner import sha256_hex
-from streaminfer.operators.profile import profile_path
+from streaminfer.operators.profile import Profile, profile_path
 from streaminfer.pipelines.devtools.example_tokens import (
     CLASSES,
     support_tickets,
@@ -33,7 +34,10 @@ def test_the_model_takes_token_ids_and_sorts_unseen_tickets(
     model_factory: Callable[[str], Path],
 ) -> None:
     path = model_factory("text_tokens")
-    assert not profile_path(path).exists()
+    profile = Profile.read(profile_path(path))  # token ids: prediction drift only
+    assert profile.features == () and profile.prediction is not None
+    assert profile.extra["several_values"] == ["input_ids", "attention_mask"]
+    assert profile.prediction.expected[:3] == pytest.approx([1 / 3] * 3, abs=0.1)
     tok_file = tokenizer_path(path)
     digest = Path(f"{tok_file}.sha256").read_text().split()[0]
     assert digest == sha256_hex(tok_file.read_bytes())

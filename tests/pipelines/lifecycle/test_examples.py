@@ -12,6 +12,7 @@ from streaminfer.operators.records import SourceRecord
 from streaminfer.pipelines.lifecycle.examples import (
     check_enough,
     decode_examples,
+    examples_from_events,
     examples_from_table,
     time_split,
 )
@@ -62,3 +63,21 @@ def test_too_few_examples_is_one_line() -> None:
     with pytest.raises(DataError, match=r"^topic t: 1 labelled example\(s\), fewer than "
                        r"retrain.min_examples=5 \(2 record\(s\)"):
         check_enough(data, 5, "topic t")
+
+
+def test_typed_examples_from_the_topic_are_events_with_their_string_values() -> None:
+    values = [{"id": f"t{i}", "features": {"country": c, "amount": 10.0 * i},
+               "label": name, "predicted_at": 100 + i, "labelled_at": 300 - i}
+              for i, (c, name) in enumerate([("FR", "legit"), ("NG", "fraud"), ("DE", "legit")])]
+    rows, skipped = decode_examples([record(i, v) for i, v in enumerate(values)] +
+                                    [record(9, b"not json")], "label", TOPIC)
+    data = examples_from_events(rows, "label", {"topic": "training"}, skipped)
+    assert data.events is not None and data.skipped == 1
+    assert [(e["country"], e["amount"]) for e in data.events] == [
+        ("FR", 0.0), ("NG", 10.0), ("DE", 20.0)]
+    assert data.y.tolist() == ["legit", "fraud", "legit"]
+    assert data.times.tolist() == [300, 299, 298]  # labelled_at first
+    assert data.X.shape == (3, 0)
+    with pytest.raises(DataError, match="1 of 2 example"):
+        examples_from_events([{"features": {"a": 1}, "label": 0},
+                              {"features": {"a": 2}, "label": None}], "label", {})

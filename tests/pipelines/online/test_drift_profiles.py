@@ -64,3 +64,31 @@ def test_a_profile_that_does_not_fit_turns_drift_off_with_one_line(
     assert _load(model_copy, features, caplog) is None
     (record,) = caplog.records
     assert record.getMessage().startswith("drift off for model bc")
+
+
+def test_a_model_fed_by_inputs_uses_its_input_profile_and_refuses_a_feature_profile(
+    tmp_path: Path, model_factory: Callable[[str], Path], caplog: pytest.LogCaptureFixture,
+) -> None:
+    from dataclasses import replace
+
+    source = model_factory("fraud_mixed")
+    path = tmp_path / source.name
+    shutil.copyfile(source, path)
+    shutil.copyfile(profile_path(source), profile_path(path))
+    inputs = {n: n for n in ("country", "category", "channel", "amount", "hour",
+                             "card_age_days")}
+    spec = ModelSpec.model_validate({"path": str(path), "name": "mixed", "inputs": inputs,
+                                     "outputs": {"label": "is_fraud",
+                                                 "probabilities": "p"}})
+    info = OnnxModel.load(path, name="mixed", inputs=spec.input_bindings(),
+                          outputs=spec.outputs).info
+    with caplog.at_level(logging.INFO, logger="streaminfer.pipelines.online.drift_monitor"):
+        profile = load_profile(spec, info, None)
+    assert profile is not None and "country" in profile.feature_names
+    assert profile.prediction is not None and profile.prediction.output == "p"
+    assert caplog.records == []
+    as_features = replace(Profile.read(profile_path(path)), extra={})
+    as_features.write(profile_path(path))
+    with caplog.at_level(logging.INFO, logger="streaminfer.pipelines.online.drift_monitor"):
+        assert load_profile(spec, info, None) is None
+    assert "profiles feature columns; this model is fed by model.inputs" in caplog.text

@@ -13,8 +13,10 @@ import pytest
 
 from streaminfer.errors import ConfigError
 from streaminfer.operators.codecs import JsonCodec
+from streaminfer.operators.drift import DriftTally
 from streaminfer.operators.inputs import InputBinding
 from streaminfer.operators.model_runner import OnnxModel
+from streaminfer.operators.profile import Profile, profile_path
 from streaminfer.operators.records import SourceRecord
 from streaminfer.pipelines.runtime.model_backends import LocalModel
 from streaminfer.pipelines.runtime.scoring import BatchScorer
@@ -35,7 +37,7 @@ def _records(events: list[dict[str, Any]]) -> list[SourceRecord]:
 
 
 def test_bad_events_are_dead_lettered_and_the_rest_scored_with_their_fields(
-    model: OnnxModel,
+    model: OnnxModel, model_factory: Callable[[str], Path],
 ) -> None:
     good = {"country": "FR", "category": "travel", "channel": "pos", "amount": 80.0,
             "hour": 14, "card_age_days": 400}
@@ -49,7 +51,14 @@ def test_bad_events_are_dead_lettered_and_the_rest_scored_with_their_fields(
     assert predictions[1]["features"]["country"] == "GB"
     reasons = {dict(d.headers)["error.field"].decode(): d.error_type for d in scored.dead_letters}
     assert reasons == {"hour": "non_finite_feature", "category": "missing_feature"}
-    assert scored.scored_rows == {}  # drift bins feature matrices only
+    # Drift counts the scored rows' feed, each input by name, against the input profile.
+    feed, outputs = scored.scored_rows["mixed"]
+    assert isinstance(feed, dict) and feed["country"][:, 0].tolist() == ["FR", "GB"]
+    tally = DriftTally({"mixed": Profile.read(profile_path(model_factory("fraud_mixed")))})
+    tally.add("mixed", "v1", feed, outputs)
+    counts = tally.snapshot()[("mixed", "v1")]
+    assert counts.rows == 2 and tally.failed == {}
+    assert counts.prediction is not None and int(counts.prediction.sum()) == 2
 
 
 def test_a_model_without_inputs_needs_source_features(model_factory) -> None:

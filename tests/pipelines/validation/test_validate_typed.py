@@ -82,6 +82,9 @@ def test_string_inputs_and_class_name_labels_are_validated_and_refusals_counted(
     assert got["metrics"]["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba[:, 1]),
                                                       abs=1e-6)
     assert got["confusion_matrix"] == skm.confusion_matrix(y, predicted).tolist()
+    # Rows from the training data do not drift from the model's per-input profile.
+    assert set(got["drift"]) == {*STRINGS, *NUMBERS, "prediction"}
+    assert max(got["drift"].values()) < 0.2, got["drift"]
     html = (tmp_path / "out" / "report.html").read_text()
     assert "3 rows refused by the model's inputs" in html and "1 = fraud" in html
 
