@@ -23,6 +23,13 @@ from streaminfer.errors import DataError
 from streaminfer.operators.drift import count_batch, psi_all
 from streaminfer.operators.inputs import Feed, FeedBuilder, concat_feeds, feed_rows, take_rows
 from streaminfer.operators.labelled_rows import LabelledRows
+from streaminfer.operators.metric_intervals import (
+    LEVEL,
+    RESAMPLES,
+    SEED,
+    classifier_intervals,
+    regressor_intervals,
+)
 from streaminfer.operators.metric_table import primary_metric as table_primary
 from streaminfer.operators.model_runner import ModelInfo, OnnxModel, read_model_file
 from streaminfer.operators.profile import Profile, output_columns, profile_path
@@ -30,6 +37,7 @@ from streaminfer.operators.quality import classifier_metrics, regressor_metrics
 from streaminfer.operators.records import RecordError
 from streaminfer.pipelines.runtime.assembly import load_model
 from streaminfer.pipelines.spec.schema import ModelSpec
+from streaminfer.pipelines.validation import classifier_detail as detail
 
 BATCH = 4096
 TIME_BUCKETS = 10
@@ -55,10 +63,18 @@ class ModelReport:
     kind: str
     rows: int
     metrics: dict[str, float]
+    #: Per metric, its bootstrap percentile interval (``interval_method`` says how).
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    interval_method: str = (f"bootstrap percentile, {LEVEL:.0%}, {RESAMPLES} resamples of "
+                            f"the rows, seed {SEED}")
     classes: list[Any] | None = None
     class_names: list[str] | None = None  # model.postprocess.classes, by class index
     confusion_matrix: list[list[int]] | None = None
+    #: The confusion matrix's rows as percentages of each true class's rows.
+    confusion_matrix_normalized: list[list[float]] | None = None
+    per_class: dict[str, Any] | None = None
     roc_curve: dict[str, list[float]] | None = None
+    pr_curve: dict[str, Any] | None = None
     calibration: dict[str, list[float]] | None = None
     residuals: dict[str, Any] | None = None
     drift: dict[str, float] | None = None
@@ -206,33 +222,26 @@ def _classifier(report: ModelReport, y: np.ndarray, proba: np.ndarray,
     if names is not None and len(names) == len(classes):
         report.class_names = list(names)
     report.metrics = classifier_metrics(labels, proba, classes)
+    report.intervals = classifier_intervals(labels, proba, len(classes))
     predicted = np.argmax(proba, axis=1)
     report.confusion_matrix = skm.confusion_matrix(labels, predicted, labels=classes).tolist()
+    report.confusion_matrix_normalized = detail.normalized_confusion(
+        np.asarray(report.confusion_matrix))
+    report.per_class = detail.per_class(labels, predicted, len(classes), report.class_names)
     report.plots["confusion"] = np.asarray(report.confusion_matrix)
     if len(classes) == 2 and len(np.unique(labels)) == 2:
         fpr, tpr, _ = skm.roc_curve(labels == 1, proba[:, 1])
         report.roc_curve = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+        report.pr_curve = detail.pr_curve(labels == 1, proba[:, 1])
     positive = (labels == 1) if len(classes) == 2 else (labels == predicted)
     confidence = proba[:, 1] if len(classes) == 2 else proba.max(axis=1)
-    report.calibration = _calibration(positive.astype(np.float64), confidence)
-
-
-def _calibration(outcomes: np.ndarray, confidence: np.ndarray, bins: int = 10,
-                 ) -> dict[str, list[float]]:
-    """Per equal-width confidence bin (as ``calibration_error`` bins): mean confidence,
-    observed rate and rows; empty bins left out."""
-    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
-    counts = np.bincount(which, minlength=bins)
-    used = counts > 0
-    mean_conf = np.bincount(which, weights=confidence, minlength=bins)[used] / counts[used]
-    observed = np.bincount(which, weights=outcomes, minlength=bins)[used] / counts[used]
-    return {"confidence": mean_conf.tolist(), "observed": observed.tolist(),
-            "rows": counts[used].astype(float).tolist()}
+    report.calibration = detail.calibration(positive.astype(np.float64), confidence)
 
 
 def _regressor(report: ModelReport, y: np.ndarray, predicted: np.ndarray) -> None:
     targets = _labels(y, None)
     report.metrics = regressor_metrics(targets, predicted)
+    report.intervals = regressor_intervals(targets, predicted)
     residual = targets - predicted
     report.residuals = {"mean": float(residual.mean()), "std": float(residual.std()),
                         "min": float(residual.min()), "max": float(residual.max())}

@@ -12,6 +12,7 @@ import orjson
 from streaminfer.pipelines.validation.model_report import ModelReport, finite
 from streaminfer.pipelines.validation.moments import Timeline, utc
 from streaminfer.pipelines.validation.plots import figures
+from streaminfer.pipelines.validation.report_sections import fmt, model_sections, table
 
 
 def as_json(source: str, rows: int, reports: list[ModelReport],
@@ -23,6 +24,8 @@ def as_json(source: str, rows: int, reports: list[ModelReport],
         data = asdict(report)
         data.pop("plots")
         data["metrics"] = {k: finite(v) for k, v in report.metrics.items()}
+        data["intervals"] = {k: [finite(lo), finite(hi)]
+                             for k, (lo, hi) in report.intervals.items()}
         if report.drift is not None:
             data["drift"] = {k: finite(v) for k, v in report.drift.items()}
         models.append(data)
@@ -43,14 +46,13 @@ def write_report(out_dir: Path, source: str, rows: int, reports: list[ModelRepor
     return json_path, html_path
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None or value != value else f"{value:.4f}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+def metric_cell(report: ModelReport, metric: str) -> str:
+    """A metric and its interval, as ``0.9512 [0.9300, 0.9700]``."""
+    value = report.metrics.get(metric)
+    low, high = report.intervals.get(metric, (None, None))
+    if value is None or value != value or low is None or low != low:
+        return fmt(value)
+    return f"{fmt(value)} <small>[{fmt(low)}, {fmt(high)}]</small>"
 
 
 def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | None,
@@ -66,14 +68,15 @@ def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | 
         "<h1>streaminfer validation</h1>",
         f"<p>data: <code>{html.escape(source)}</code>, {rows:,} labelled rows</p>",
         "<h2>metrics</h2>",
-        _table(["metric", *names],
-               [[html.escape(m), *(_fmt(r.metrics.get(m)) for r in reports)] for m in metrics]),
+        f"<p>[low, high]: {html.escape(reports[0].interval_method)} interval.</p>",
+        table(["metric", *names],
+               [[html.escape(m), *(metric_cell(r, m) for r in reports)] for m in metrics]),
     ]
     drift_names = list(dict.fromkeys(k for r in reports for k in (r.drift or {})))
     if drift_names:
         parts += ["<h2>drift against the training profile (PSI)</h2>",
                   "<p>PSI above 0.2 (in red) is a significant shift.</p>",
-                  _table(["feature", *names], [[html.escape(k), *(_drift_cell(r, k)
+                  table(["feature", *names], [[html.escape(k), *(_drift_cell(r, k)
                                                                   for r in reports)]
                                                for k in drift_names])]
     if marks is not None:
@@ -91,6 +94,7 @@ def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | 
                          "inputs and left out (the pipeline would dead-letter them): "
                          + ", ".join(f"{count:,} {html.escape(reason)}"
                                      for reason, count in report.refused.items()) + "</p>")
+        parts += model_sections(report)
         for title, png in figures(report, moments).items():
             parts.append(f"<h3>{html.escape(title)}</h3>"
                          f"<img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>")
@@ -101,7 +105,7 @@ def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | 
 
 def _drift_cell(report: ModelReport, feature: str) -> str:
     value = (report.drift or {}).get(feature)
-    text = _fmt(value)
+    text = fmt(value)
     return f"<span class='drifted'>{text}</span>" if value is not None and value > 0.2 else text
 
 
@@ -113,4 +117,4 @@ def _timeline_html(marks: Timeline) -> list[str]:
     rows = [[html.escape(utc(m.ts_ms)), html.escape(m.label), html.escape(m.source),
              html.escape(m.message)] for m in marks.moments]
     return ["<h2>rollout moments</h2>", f"<p>{read}</p>",
-            _table(["time (UTC)", "moment", "from", "message"], rows)]
+            table(["time (UTC)", "moment", "from", "message"], rows)]
