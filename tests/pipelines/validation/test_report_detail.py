@@ -1,0 +1,100 @@
+"""The report's detail: intervals on every metric, per-class metrics with their averages,
+the normalized confusion matrix, precision and recall at the threshold marks, calibration
+bin counts; each checked against numpy computed here from the model's own outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from streaminfer.cli.commands import app
+from streaminfer.pipelines.devtools.example_models import Dataset
+from streaminfer.pipelines.validation.classifier_detail import per_class
+
+runner = CliRunner()
+
+
+def test_per_class_metrics_and_averages_by_hand() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 4, 300)
+    pred = np.where(rng.random(300) < 0.7, y, rng.integers(0, 4, 300))
+    pred[pred == 3] = 2  # class 3 never predicted: precision 0 by convention
+    got = per_class(y, pred, 4, ["a", "b", "c", "d"])
+    f1s, supports = [], []
+    for c, row in enumerate(got["classes"]):
+        tp = np.sum((y == c) & (pred == c))
+        precision = tp / np.sum(pred == c) if np.any(pred == c) else 0.0
+        recall = tp / np.sum(y == c)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        assert row["name"] == "abcd"[c] and row["support"] == np.sum(y == c)
+        assert (row["precision"], row["recall"], row["f1"]) == pytest.approx(
+            (precision, recall, f1), abs=1e-12)
+        f1s.append(f1)
+        supports.append(row["support"])
+    assert got["averages"]["macro"]["f1"] == pytest.approx(np.mean(f1s), abs=1e-12)
+    assert got["averages"]["weighted"]["f1"] == pytest.approx(
+        np.average(f1s, weights=supports), abs=1e-12)
+
+
+def test_binary_report_detail(
+    tmp_path: Path, validation_config: Callable[..., Path],
+    dataset_factory: Callable[[str], Dataset], model_factory: Callable[[str], Path],
+    onnx_outputs: Callable[..., list[np.ndarray]],
+) -> None:
+    data = dataset_factory("breast_cancer")
+    take = np.random.default_rng(8).permutation(len(data.X))[:450]
+    X, y = data.X[take], data.y[take].astype(int)
+    pd.DataFrame(X, columns=data.features).assign(label=y).to_csv(tmp_path / "rows.csv",
+                                                                  index=False)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["validate", str(validation_config("breast_cancer")),
+                                 "--data", str(tmp_path / "rows.csv"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (m,) = orjson.loads((out / "report.json").read_bytes())["models"]
+    _, proba = onnx_outputs(model_factory("breast_cancer"), X)
+    p1 = proba[:, 1].astype(np.float64) / proba.astype(np.float64).sum(axis=1)
+    pred = np.argmax(proba, axis=1)
+
+    # Every metric has an interval around it; accuracy's by a bootstrap of our own.
+    assert set(m["intervals"]) == set(m["metrics"])
+    for name, (lo, hi) in m["intervals"].items():
+        assert lo <= m["metrics"][name] + 1e-12 and m["metrics"][name] <= hi + 1e-12, name
+    rng = np.random.default_rng(0)
+    hits = (pred == y).astype(float)
+    means = np.concatenate([hits[rng.integers(0, 450, (100, 450))].mean(axis=1)
+                            for _ in range(10)])
+    assert m["intervals"]["accuracy"] == pytest.approx(
+        list(np.percentile(means, [2.5, 97.5])), abs=1e-12)
+
+    counts = np.array([[np.sum((y == i) & (pred == j)) for j in (0, 1)] for i in (0, 1)])
+    assert m["confusion_matrix"] == counts.tolist()
+    assert np.ravel(m["confusion_matrix_normalized"]) == pytest.approx(
+        np.ravel(100 * counts / counts.sum(axis=1, keepdims=True)))
+    assert m["per_class"]["classes"][1]["recall"] == pytest.approx(
+        counts[1, 1] / counts[1].sum())
+
+    marks = {mk["threshold"]: mk for mk in m["pr_curve"]["marks"]}
+    assert sorted(marks) == [0.3, 0.5, 0.7]
+    for t, mk in marks.items():
+        chosen = p1 >= t
+        assert mk["rows_positive"] == chosen.sum()
+        assert mk["precision"] == pytest.approx(np.mean(y[chosen] == 1))
+        assert mk["recall"] == pytest.approx(np.mean(chosen[y == 1]))
+
+    which = np.minimum((p1 * 10).astype(int), 9)
+    expected_rows = [float(np.sum(which == b)) for b in range(10) if np.any(which == b)]
+    assert m["calibration"]["rows"] == expected_rows and sum(expected_rows) == 450
+
+    page = (out / "report.html").read_text()
+    acc, (lo, hi) = m["metrics"]["accuracy"], m["intervals"]["accuracy"]
+    assert f"{acc:.4f} <small>[{lo:.4f}, {hi:.4f}]</small>" in page
+    for heading in ("per-class metrics", "macro average", "weighted average",
+                    "precision and recall by threshold", "calibration bins",
+                    "precision-recall curve", "bootstrap percentile"):
+        assert heading in page, heading
