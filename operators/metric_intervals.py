@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
-from scipy import stats
+from scipy import stats  # type: ignore[import-untyped]
 
 from streaminfer.operators.metric_table import CLASSIFIER_METRICS, REGRESSOR_METRICS
 

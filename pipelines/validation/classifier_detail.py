@@ -38,7 +38,8 @@ def normalized_confusion(matrix: np.ndarray) -> list[list[float]]:
     matrix = np.asarray(matrix, dtype=np.float64)
     totals = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
-    return (share * 100).tolist()
+    percent: list[list[float]] = (share * 100).tolist()
+    return percent
 
 
 def pr_curve(positive: np.ndarray, score: np.ndarray,

@@ -20,7 +20,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from streaminfer.errors import DataError
-from streaminfer.operators.drift import count_batch, psi_all
+from streaminfer.operators.drift import count_batch
 from streaminfer.operators.inputs import Feed, FeedBuilder, concat_feeds, feed_rows, take_rows
 from streaminfer.operators.labelled_rows import LabelledRows
 from streaminfer.operators.metric_intervals import (
@@ -38,6 +38,7 @@ from streaminfer.operators.records import RecordError
 from streaminfer.pipelines.runtime.assembly import load_model
 from streaminfer.pipelines.spec.schema import ModelSpec
 from streaminfer.pipelines.validation import classifier_detail as detail
+from streaminfer.pipelines.validation import drift_detail
 
 BATCH = 4096
 TIME_BUCKETS = 10
@@ -77,7 +78,10 @@ class ModelReport:
     pr_curve: dict[str, Any] | None = None
     calibration: dict[str, list[float]] | None = None
     residuals: dict[str, Any] | None = None
-    drift: dict[str, float] | None = None
+    drift: dict[str, float] | None = None  # PSI by feature, highest first
+    #: Per feature (highest PSI first): PSI, the chi-squared test, both samples' bin shares.
+    drift_tests: list[dict[str, Any]] | None = None
+    drift_test_method: str | None = None
     over_time: dict[str, list[dict[str, Any]]] | None = None
     over_time_source: str | None = None
     #: Rows the model's feed refused (``model.inputs``), by dead-letter reason; left out.
@@ -174,7 +178,10 @@ def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = N
         _classifier(report, data.y, scored.values, names)
     else:
         _regressor(report, data.y, scored.values)
-    report.drift = _drift(Path(path), info, data, scored)
+    report.drift_tests = _drift(Path(path), info, data, scored)
+    if report.drift_tests is not None:
+        report.drift = {row["feature"]: row["psi"] for row in report.drift_tests}
+        report.drift_test_method = drift_detail.METHOD
     _over_time(report, data, scored)
     return report
 
@@ -250,9 +257,10 @@ def _regressor(report: ModelReport, y: np.ndarray, predicted: np.ndarray) -> Non
 
 
 def _drift(path: Path, info: ModelInfo, data: LabelledRows, scored: Scored,
-           ) -> dict[str, float] | None:
-    """PSI of the data against the model's training profile (``None`` without a profile);
-    the prediction read under the field the model publishes it as (``model.outputs``)."""
+           ) -> list[dict[str, Any]] | None:
+    """PSI and a test per feature of the data against the model's training profile
+    (``None`` without a profile); the prediction read under the field the model publishes
+    it as (``model.outputs``)."""
     where = profile_path(path)
     if not where.is_file():
         return None
@@ -261,7 +269,7 @@ def _drift(path: Path, info: ModelInfo, data: LabelledRows, scored: Scored,
             or len(profile.features) != data.X.shape[1]):
         return None
     profile = profile.published(info.outputs)
-    return psi_all(profile, count_batch(profile, data.X, scored.rows))
+    return drift_detail.drift_table(profile, count_batch(profile, data.X, scored.rows))
 
 
 def primary_metric(kind: str) -> str:

@@ -60,7 +60,32 @@ def figures(report: ModelReport, moments: Sequence[Moment] = ()) -> dict[str, st
         out["residuals"] = _png(fig)
     if report.over_time:
         out["metric over time"] = _over_time(report, moments)
+    top = [row for row in report.drift_tests or [] if row["feature"] != "prediction"][:3]
+    if top:
+        out["reference vs current: the highest-PSI features"] = _histograms(top)
     return out
+
+
+def _histograms(rows: list[dict[str, Any]]) -> str:
+    """Per feature, the training profile's share of rows per bin beside the data's."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), 1, figsize=(5.0, 2.6 * len(rows)), squeeze=False)
+    for ax, row in zip(axes[:, 0], rows, strict=True):
+        x = np.arange(len(row["bins"]))
+        ax.bar(x - 0.2, row["reference_share"], width=0.4, label="training profile",
+               color="tab:grey")
+        ax.bar(x + 0.2, row["current_share"], width=0.4, label="this data", color="tab:blue")
+        p = row["p_value"]
+        ax.set_title(f"{row['feature']}: PSI {row['psi']:.3f}, chi2 p "
+                     + ("-" if p != p else f"{p:.2g}"), fontsize=9)
+        ax.set_ylabel("share of rows")
+        ax.set_xticks(x)
+        ax.set_xticklabels(row["bins"], rotation=35, ha="right", fontsize=7)
+        top = max(max(row["reference_share"]), max(row["current_share"]))
+        ax.set_ylim(0, top * 1.3)  # room for the legend above the bars
+        ax.legend(loc="upper right", fontsize=7, ncol=2)
+    return _png(fig)
 
 
 def _confusion(matrix: np.ndarray, names: list[str] | None = None) -> str:

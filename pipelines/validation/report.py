@@ -28,6 +28,8 @@ def as_json(source: str, rows: int, reports: list[ModelReport],
                              for k, (lo, hi) in report.intervals.items()}
         if report.drift is not None:
             data["drift"] = {k: finite(v) for k, v in report.drift.items()}
+        for row in data["drift_tests"] or []:
+            row.update({k: finite(row[k]) for k in ("psi", "chi2", "p_value")})
         models.append(data)
     return {"data": {"source": source, "rows": rows}, "models": models,
             "timeline": None if marks is None else marks.as_dict()}
@@ -74,11 +76,15 @@ def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | 
     ]
     drift_names = list(dict.fromkeys(k for r in reports for k in (r.drift or {})))
     if drift_names:
-        parts += ["<h2>drift against the training profile (PSI)</h2>",
-                  "<p>PSI above 0.2 (in red) is a significant shift.</p>",
-                  table(["feature", *names], [[html.escape(k), *(_drift_cell(r, k)
-                                                                  for r in reports)]
-                                               for k in drift_names])]
+        method = next(r.drift_test_method for r in reports if r.drift_test_method)
+        header = ["feature", *(f"{n}: {h}" for n in names for h in ("PSI", "chi2 p-value"))]
+        parts += ["<h2>drift against the training profile</h2>",
+                  "<p>Highest PSI first. PSI above 0.2 (in red) is a significant shift. "
+                  f"p-value: {html.escape(method)}; below 0.01 (in red) the data's bins "
+                  "differ from training's beyond chance.</p>",
+                  table(header, [[html.escape(k), *(cell for r in reports
+                                                    for cell in _drift_cells(r, k))]
+                                 for k in drift_names])]
     if marks is not None:
         parts += _timeline_html(marks)
     moments = marks.moments if marks is not None else []
@@ -103,10 +109,15 @@ def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | 
     return "\n".join(parts)
 
 
-def _drift_cell(report: ModelReport, feature: str) -> str:
-    value = (report.drift or {}).get(feature)
-    text = fmt(value)
-    return f"<span class='drifted'>{text}</span>" if value is not None and value > 0.2 else text
+def _drift_cells(report: ModelReport, feature: str) -> list[str]:
+    """PSI and the test's p-value of one feature, red where they flag a shift."""
+    row = next((r for r in report.drift_tests or [] if r["feature"] == feature), None)
+    if row is None:
+        return ["-", "-"]
+    value, p = row["psi"], row["p_value"]
+    cells = [fmt(value), "-" if p != p else f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"]
+    return [f"<span class='drifted'>{c}</span>" if flag else c for c, flag in
+            zip(cells, (value == value and value > 0.2, p == p and p < 0.01), strict=True)]
 
 
 def _timeline_html(marks: Timeline) -> list[str]:

@@ -11,11 +11,15 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
+from scipy.stats import chi2
 from typer.testing import CliRunner
 
 from streaminfer.cli.commands import app
+from streaminfer.operators.drift import count_batch
+from streaminfer.operators.profile import build_profile
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.validation.classifier_detail import per_class
+from streaminfer.pipelines.validation.drift_detail import drift_table
 
 runner = CliRunner()
 
@@ -98,3 +102,28 @@ def test_binary_report_detail(
                     "precision and recall by threshold", "calibration bins",
                     "precision-recall curve", "bootstrap percentile"):
         assert heading in page, heading
+
+
+def test_drift_table_chi2_by_hand_and_sorted_by_psi() -> None:
+    rng = np.random.default_rng(6)
+    train = rng.normal(size=(2000, 3))
+    profile = build_profile(["same", "shifted", "wider"], train, {"variable": train[:, 0]})
+    now = rng.normal(size=(400, 3)) * [1, 1, 1.6] + [0, 0.8, 0]
+    rows = drift_table(profile, count_batch(profile, now, [{"variable": v} for v in now[:, 0]]))
+    psis = [r["psi"] for r in rows]
+    assert psis == sorted(psis, reverse=True) and rows[0]["feature"] == "shifted"
+    by_name = {r["feature"]: r for r in rows}
+    for i, name in enumerate(["same", "shifted", "wider"]):
+        edges = profile.features[i].edges
+        ref = np.bincount(np.searchsorted(edges, train[:, i]), minlength=len(edges) + 1)
+        cur = np.bincount(np.searchsorted(edges, now[:, i]), minlength=len(edges) + 1)
+        table = np.vstack([ref, cur]).astype(float)
+        expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
+        statistic = ((table - expected) ** 2 / expected).sum()
+        got = by_name[name]
+        assert got["chi2"] == pytest.approx(statistic, rel=1e-9)
+        assert got["dof"] == len(ref) - 1
+        assert got["p_value"] == pytest.approx(chi2.sf(statistic, len(ref) - 1), rel=1e-6)
+        assert got["current_share"] == pytest.approx((cur / cur.sum()).tolist())
+    assert by_name["shifted"]["p_value"] < 1e-6 and by_name["wider"]["p_value"] < 1e-6
+    assert by_name["same"]["p_value"] > 0.01
