@@ -83,6 +83,10 @@ class ModelReport:
     drift_tests: list[dict[str, Any]] | None = None
     drift_test_method: str | None = None
     over_time: dict[str, list[dict[str, Any]]] | None = None
+    #: Per model version that served the rows (``model_version``): its rows, and the metrics
+    #: with intervals ``served`` (of the outputs recorded with the rows, when they carry
+    #: them) and ``rescored`` (this model's on the same rows).
+    by_version: dict[str, dict[str, Any]] | None = None
     over_time_source: str | None = None
     #: Rows the model's feed refused (``model.inputs``), by dead-letter reason; left out.
     refused: dict[str, int] = field(default_factory=dict)
@@ -299,6 +303,8 @@ def _over_time(report: ModelReport, data: LabelledRows, scored: Scored) -> None:
     served = _served_values(data, scored)
     if served is not None:
         values, report.over_time_source = served, "served"
+    report.by_version = _by_version(scored.kind, data.y, versions.astype(str), scored.values,
+                                    served)
     metric = primary_metric(scored.kind)
     report.over_time = {}
     for version in sorted({str(v) for v in versions}):
@@ -310,6 +316,32 @@ def _over_time(report: ModelReport, data: LabelledRows, scored: Scored) -> None:
             points.append({"from_ms": int(times[chunk[0]]), "to_ms": int(times[chunk[-1]]),
                            "rows": len(chunk), metric: value})
         report.over_time[version] = points
+
+
+def measure(kind: str, y: np.ndarray, values: np.ndarray) -> dict[str, Any]:
+    """Every metric of ``values`` against labels ``y``, and their intervals."""
+    if kind == "classifier":
+        classes = values.shape[1]
+        labels = _labels(y, classes)
+        return {"metrics": classifier_metrics(labels, values, list(range(classes))),
+                "intervals": classifier_intervals(labels, values, classes)}
+    targets = _labels(y, None)
+    return {"metrics": regressor_metrics(targets, values),
+            "intervals": regressor_intervals(targets, values)}
+
+
+def _by_version(kind: str, y: np.ndarray, versions: np.ndarray, rescored: np.ndarray,
+                served: np.ndarray | None) -> dict[str, dict[str, Any]]:
+    """Per version: rows, metrics as served (``None`` without served outputs) and as
+    re-scored by this model, on the rows that version served."""
+    out = {}
+    for version in sorted(set(versions.tolist())):
+        index = np.flatnonzero(versions == version)
+        out[version] = {"rows": len(index),
+                        "served": None if served is None else measure(kind, y[index],
+                                                                      served[index]),
+                        "rescored": measure(kind, y[index], rescored[index])}
+    return out
 
 
 def _served_values(data: LabelledRows, scored: Scored) -> np.ndarray | None:

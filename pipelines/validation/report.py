@@ -12,7 +12,12 @@ import orjson
 from streaminfer.pipelines.validation.model_report import ModelReport, finite
 from streaminfer.pipelines.validation.moments import Timeline, utc
 from streaminfer.pipelines.validation.plots import figures
-from streaminfer.pipelines.validation.report_sections import fmt, model_sections, table
+from streaminfer.pipelines.validation.report_sections import (
+    fmt,
+    model_sections,
+    table,
+    with_interval,
+)
 
 
 def as_json(source: str, rows: int, reports: list[ModelReport],
@@ -50,11 +55,7 @@ def write_report(out_dir: Path, source: str, rows: int, reports: list[ModelRepor
 
 def metric_cell(report: ModelReport, metric: str) -> str:
     """A metric and its interval, as ``0.9512 [0.9300, 0.9700]``."""
-    value = report.metrics.get(metric)
-    low, high = report.intervals.get(metric, (None, None))
-    if value is None or value != value or low is None or low != low:
-        return fmt(value)
-    return f"{fmt(value)} <small>[{fmt(low)}, {fmt(high)}]</small>"
+    return with_interval(report.metrics.get(metric), report.intervals.get(metric))
 
 
 def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | None,

@@ -7,6 +7,7 @@ import html
 from typing import Any
 
 from streaminfer.pipelines.validation.model_report import ModelReport
+from streaminfer.pipelines.validation.moments import version_label
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
@@ -21,6 +22,14 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def with_interval(value: float | None, interval: Any = None) -> str:
+    """A metric and its interval, as ``0.9512 [0.9300, 0.9700]``."""
+    low, high = interval if interval is not None else (None, None)
+    if value is None or value != value or low is None or low != low:
+        return fmt(value)
+    return f"{fmt(value)} <small>[{fmt(low)}, {fmt(high)}]</small>"
+
+
 def class_label(report: ModelReport, index: int) -> str:
     """A class's name where the model names it, else its index."""
     if report.class_names and index < len(report.class_names):
@@ -31,6 +40,8 @@ def class_label(report: ModelReport, index: int) -> str:
 def model_sections(report: ModelReport) -> list[str]:
     """The detail tables of one model that apply to it."""
     parts: list[str] = []
+    if report.by_version:
+        parts += _by_version(report, report.by_version)
     if report.per_class is not None:
         parts += _per_class(report, report.per_class)
     if report.confusion_matrix is not None and report.confusion_matrix_normalized is not None:
@@ -81,3 +92,27 @@ def _confusion(report: ModelReport, counts: list[list[int]],
     return ["<h3>confusion matrix</h3>",
             "<p>rows: true class; columns: predicted class; count (percent of the true "
             "class's rows).</p>", table(header, rows)]
+
+
+def _by_version(report: ModelReport, versions: dict[str, dict[str, Any]]) -> list[str]:
+    """Per version that served the rows: its metrics as served beside this model's on the
+    same rows."""
+    header, columns = ["metric"], []
+    for version, entry in versions.items():
+        label = version_label(version)
+        for view, title in (("served", "as served"), ("rescored", "re-scored")):
+            if entry[view] is not None:
+                header.append(f"{label} {title} ({entry['rows']:,} rows)")
+                columns.append(entry[view])
+    if not columns:
+        return []
+    rows = [[html.escape(metric), *(with_interval(c["metrics"].get(metric),
+                                                  c["intervals"].get(metric))
+                                    for c in columns)]
+            for metric in report.metrics]
+    served = any(e["served"] is not None for e in versions.values())
+    what = ("as served: the outputs recorded with the rows, by the version that served "
+            "them" if served else "the rows carry no served outputs, so only the re-scored "
+            "view")
+    return ["<h3>per version that served the rows</h3>",
+            f"<p>{what}; re-scored: this model on the same rows.</p>", table(header, rows)]

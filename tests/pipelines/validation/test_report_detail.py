@@ -127,3 +127,48 @@ def test_drift_table_chi2_by_hand_and_sorted_by_psi() -> None:
         assert got["current_share"] == pytest.approx((cur / cur.sum()).tolist())
     assert by_name["shifted"]["p_value"] < 1e-6 and by_name["wider"]["p_value"] < 1e-6
     assert by_name["same"]["p_value"] > 0.01
+
+
+def test_metrics_per_version_as_served_beside_rescored(
+    tmp_path: Path, validation_config: Callable[..., Path],
+    dataset_factory: Callable[[str], Dataset], model_factory: Callable[[str], Path],
+    onnx_outputs: Callable[..., list[np.ndarray]],
+) -> None:
+    data = dataset_factory("breast_cancer")
+    rng = np.random.default_rng(9)
+    n = 300
+    take = rng.permutation(len(data.X))[:n]
+    X, y = data.X[take], data.y[take].astype(int)
+    version = np.where(np.arange(n) < 120, "1", "2")
+    # v1 served the truth; v2 a coin flipped on a third of its rows.
+    flip = (version == "2") & (rng.random(n) < 1 / 3)
+    served_p1 = np.where((y == 1) != flip, 0.9, 0.1).tolist()
+    lines = [orjson.dumps({
+        "features": dict(zip(data.features, X[i].tolist(), strict=True)), "label": int(y[i]),
+        "outputs": {"label": int(served_p1[i] > 0.5),
+                    "probabilities": [1 - served_p1[i], served_p1[i]]},
+        "model_version": str(version[i]), "predicted_at": 1_000_000 + i * 1000},
+        option=orjson.OPT_SERIALIZE_NUMPY)
+        for i in range(n)]
+    (tmp_path / "rows.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["validate", str(validation_config("breast_cancer")),
+                                 "--data", str(tmp_path / "rows.jsonl"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (m,) = orjson.loads((out / "report.json").read_bytes())["models"]
+    _, proba = onnx_outputs(model_factory("breast_cancer"), X)
+    rescored = np.argmax(proba, axis=1)
+    assert sorted(m["by_version"]) == ["1", "2"]
+    for v, entry in m["by_version"].items():
+        rows = version == v
+        assert entry["rows"] == rows.sum()
+        served = entry["served"]["metrics"]["accuracy"]
+        assert served == pytest.approx(np.mean((np.asarray(served_p1)[rows] > 0.5) == y[rows]))
+        lo, hi = entry["served"]["intervals"]["accuracy"]
+        assert lo <= served <= hi
+        assert entry["rescored"]["metrics"]["accuracy"] == pytest.approx(
+            np.mean(rescored[rows] == y[rows]))
+    assert m["by_version"]["1"]["served"]["metrics"]["accuracy"] == 1.0
+    assert m["by_version"]["2"]["served"]["metrics"]["accuracy"] < 0.8
+    page = (out / "report.html").read_text()
+    assert "v2 as served (180 rows)" in page and "v2 re-scored (180 rows)" in page
