@@ -39,6 +39,7 @@ from streaminfer.pipelines.runtime.assembly import load_model
 from streaminfer.pipelines.spec.schema import ModelSpec
 from streaminfer.pipelines.validation import classifier_detail as detail
 from streaminfer.pipelines.validation import drift_detail
+from streaminfer.pipelines.validation.slices import slice_table, slice_values
 
 BATCH = 4096
 TIME_BUCKETS = 10
@@ -87,6 +88,8 @@ class ModelReport:
     #: with intervals ``served`` (of the outputs recorded with the rows, when they carry
     #: them) and ``rescored`` (this model's on the same rows).
     by_version: dict[str, dict[str, Any]] | None = None
+    #: ``--slice FIELD``: the primary metric and its interval per value of the field.
+    slices: dict[str, Any] | None = None
     over_time_source: str | None = None
     #: Rows the model's feed refused (``model.inputs``), by dead-letter reason; left out.
     refused: dict[str, int] = field(default_factory=dict)
@@ -155,8 +158,10 @@ def _pads(builder: FeedBuilder) -> dict[str, int]:
 
 
 def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = None,
-             advance: Callable[[int], None] | None = None) -> ModelReport:
-    """Score ``data`` with the model (``path`` overrides its file) and measure it."""
+             advance: Callable[[int], None] | None = None,
+             slice_field: str | None = None) -> ModelReport:
+    """Score ``data`` with the model (``path`` overrides its file) and measure it (per
+    value of ``slice_field`` too)."""
     path = path or model_spec.path
     sha = model_spec.sha256 if path == model_spec.path else None
     model = load_model(model_spec.model_copy(update={"path": path, "sha256": None}),
@@ -182,6 +187,11 @@ def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = N
         _classifier(report, data.y, scored.values, names)
     else:
         _regressor(report, data.y, scored.values)
+    if slice_field is not None:
+        labels = _labels(data.y, scored.values.shape[1] if scored.kind == "classifier"
+                         else None)
+        report.slices = slice_table(scored.kind, labels, scored.values,
+                                    slice_values(data, slice_field), slice_field)
     report.drift_tests = _drift(Path(path), info, data, scored)
     if report.drift_tests is not None:
         report.drift = {row["feature"]: row["psi"] for row in report.drift_tests}

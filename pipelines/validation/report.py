@@ -54,7 +54,7 @@ def write_report(out_dir: Path, source: str, rows: int, reports: list[ModelRepor
 
 
 def metric_cell(report: ModelReport, metric: str) -> str:
-    """A metric and its interval, as ``0.9512 [0.9300, 0.9700]``."""
+    """A metric and its interval, as ``0.9512 [0.9300, 0.9700]`` (HTML)."""
     return with_interval(report.metrics.get(metric), report.intervals.get(metric))
 
 
@@ -71,7 +71,7 @@ def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | 
         "<h1>streaminfer validation</h1>",
         f"<p>data: <code>{html.escape(source)}</code>, {rows:,} labelled rows</p>",
         "<h2>metrics</h2>",
-        f"<p>[low, high]: {html.escape(reports[0].interval_method)} interval.</p>",
+        f"<p>[low, high]: 95% interval ({html.escape(reports[0].interval_method)}).</p>",
         table(["metric", *names],
                [[html.escape(m), *(metric_cell(r, m) for r in reports)] for m in metrics]),
     ]

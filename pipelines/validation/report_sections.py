@@ -42,6 +42,8 @@ def model_sections(report: ModelReport) -> list[str]:
     parts: list[str] = []
     if report.by_version:
         parts += _by_version(report, report.by_version)
+    if report.slices is not None:
+        parts += _slices(report.slices)
     if report.per_class is not None:
         parts += _per_class(report, report.per_class)
     if report.confusion_matrix is not None and report.confusion_matrix_normalized is not None:
@@ -116,3 +118,14 @@ def _by_version(report: ModelReport, versions: dict[str, dict[str, Any]]) -> lis
             "view")
     return ["<h3>per version that served the rows</h3>",
             f"<p>{what}; re-scored: this model on the same rows.</p>", table(header, rows)]
+
+
+def _slices(slices: dict[str, Any]) -> list[str]:
+    """The primary metric per value of the ``--slice`` field."""
+    metric = slices["metric"]
+    rows = [[html.escape(str(s["value"])), f"{s['rows']:,}",
+             with_interval(s[metric], s["interval"])] for s in slices["slices"]]
+    return [f"<h3>{html.escape(metric)} by {html.escape(slices['field'])}</h3>",
+            "<p>the most frequent values first (at most 8, the rest as 'other'); a numeric "
+            "field with many values by quartile.</p>",
+            table([slices["field"], "rows", metric], rows)]

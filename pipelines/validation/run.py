@@ -49,14 +49,14 @@ def validate(
     spec: PipelineSpec, data: str, out_dir: Path, *, model_path: Path | None = None,
     compare: Path | None = None, model_name: str | None = None, label_field: str = "label",
     bootstrap_servers: str | None = None, console: Console | None = None,
-    alerts: str | None = None,
+    alerts: str | None = None, slice_field: str | None = None,
 ) -> Validation:
     """Score ``data`` with the config's model (``model_path`` overrides its file) and, with
     ``compare``, another model file too; write ``report.json`` and ``report.html``.
 
     The timeline of the metric per version marks the rollout moments: from the data, and
     from ``alerts`` (``kafka:TOPIC`` or a JSON lines file; default: the config's alert topics
-    when ``data`` is a topic)."""
+    when ``data`` is a topic). ``slice_field``: the primary metric per value of that field."""
     console = console or Console(stderr=True)
     if model_path is None:
         spec = resolve_registry_models(spec)  # models:/NAME@ALIAS: the version it names now
@@ -74,7 +74,7 @@ def validate(
         reports = []
         for path in [model_path or model.path, *([compare] if compare else [])]:
             task = progress.add_task(f"scoring with {Path(path).name}", total=len(rows.y))
-            reports.append(evaluate(model, rows, path=Path(path),
+            reports.append(evaluate(model, rows, path=Path(path), slice_field=slice_field,
                                     advance=partial(progress.advance, task)))
     read = read_alerts(spec, alerts, data=data, bootstrap_servers=bootstrap_servers)
     marks = timeline(rows.table, read.alerts if read else (), read.where if read else ())

@@ -20,6 +20,7 @@ from streaminfer.operators.profile import build_profile
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.validation.classifier_detail import per_class
 from streaminfer.pipelines.validation.drift_detail import drift_table
+from streaminfer.pipelines.validation.slices import quartile_labels, slice_table
 
 runner = CliRunner()
 
@@ -153,11 +154,17 @@ def test_metrics_per_version_as_served_beside_rescored(
     (tmp_path / "rows.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     out = tmp_path / "out"
     result = runner.invoke(app, ["validate", str(validation_config("breast_cancer")),
-                                 "--data", str(tmp_path / "rows.jsonl"), "--out", str(out)])
+                                 "--data", str(tmp_path / "rows.jsonl"), "--out", str(out),
+                                 "--slice", "model_version"])
     assert result.exit_code == 0, result.output
     (m,) = orjson.loads((out / "report.json").read_bytes())["models"]
     _, proba = onnx_outputs(model_factory("breast_cancer"), X)
     rescored = np.argmax(proba, axis=1)
+    assert m["slices"]["field"] == "model_version" and m["slices"]["metric"] == "accuracy"
+    assert [(s["value"], s["rows"]) for s in m["slices"]["slices"]] == [("2", 180), ("1", 120)]
+    for s in m["slices"]["slices"]:
+        assert s["accuracy"] == pytest.approx(np.mean((rescored == y)[version == s["value"]]))
+        assert s["interval"][0] <= s["accuracy"] <= s["interval"][1]
     assert sorted(m["by_version"]) == ["1", "2"]
     for v, entry in m["by_version"].items():
         rows = version == v
@@ -172,3 +179,26 @@ def test_metrics_per_version_as_served_beside_rescored(
     assert m["by_version"]["2"]["served"]["metrics"]["accuracy"] < 0.8
     page = (out / "report.html").read_text()
     assert "v2 as served (180 rows)" in page and "v2 re-scored (180 rows)" in page
+    assert "accuracy by model_version" in page
+    bad = runner.invoke(app, ["validate", str(validation_config("breast_cancer")), "--data",
+                              str(tmp_path / "rows.jsonl"), "--out", str(out), "--slice", "nope"])
+    assert bad.exit_code != 0 and "--slice nope: no such field" in str(bad.exception)
+
+
+def test_slices_keep_the_top_values_and_pool_the_rest() -> None:
+    rng = np.random.default_rng(4)
+    n = 600
+    groups = np.asarray([f"g{int(v)}" for v in np.minimum(rng.geometric(0.3, n), 12)],
+                        dtype=object)
+    y = rng.integers(0, 2, n)
+    p1 = np.clip(np.where(y == 1, 0.65, 0.35) + rng.normal(0, 0.25, n), 0, 1)
+    got = slice_table("classifier", y, np.column_stack([1 - p1, p1]), groups, "g")
+    names, counts = np.unique(groups, return_counts=True)
+    top = [str(v) for v in names[np.argsort(-counts, kind="stable")][:8]]
+    values = [s["value"] for s in got["slices"]]
+    assert values[:8] == top and values[8] == "other" and len(names) > 8
+    for s in got["slices"]:
+        rows = ~np.isin(groups, top) if s["value"] == "other" else groups == s["value"]
+        assert s["rows"] == rows.sum()
+        assert s["accuracy"] == pytest.approx(np.mean((p1[rows] > 0.5) == y[rows]))
+    assert quartile_labels(np.arange(1.0, 101.0)).tolist().count("<= 25.75") == 25
