@@ -35,6 +35,9 @@ def validate(
         "--slice", help="A field of the rows (or a feature): the primary metric per value "
                         "(the 8 most frequent, then 'other'; quartiles of a numeric field).")
     ] = None,
+    log_to_registry: Annotated[bool, typer.Option(
+        help="Also log report.json, report.html and the metrics as an MLflow run of the "
+             "config's registry.")] = False,
     bootstrap_servers: Servers = None,
 ) -> None:
     """Score labelled data with the config's model (and --compare another), and write an
@@ -48,7 +51,7 @@ def validate(
     result = run_validation(spec, data, out_dir, model_path=model, compare=compare,
                             model_name=model_name, label_field=label_field,
                             bootstrap_servers=bootstrap_servers, console=err, alerts=alerts,
-                            slice_field=slice_field)
+                            slice_field=slice_field, log_to_registry=log_to_registry)
     table = Table(title=f"validation on {result.rows:,} rows", title_justify="left")
     table.add_column("metric")
     for report in result.reports:
@@ -64,3 +67,5 @@ def validate(
         for moment in marks.moments:
             out.print(f"  {utc(moment.ts_ms)}  {moment.label}", highlight=False)
     out.print(f"wrote {result.html_path} and {result.json_path}")
+    if result.run_id is not None:
+        out.print(f"logged to the registry as run {result.run_id}")
