@@ -67,8 +67,8 @@ class ModelReport:
     metrics: dict[str, float]
     #: Per metric, its bootstrap percentile interval (``interval_method`` says how).
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
-    interval_method: str = (f"bootstrap percentile, {LEVEL:.0%}, {RESAMPLES} resamples of "
-                            f"the rows, seed {SEED}")
+    interval_method: str = (f"{LEVEL:.0%} bootstrap percentile interval, {RESAMPLES} "
+                            f"resamples of the rows, seed {SEED}")
     classes: list[Any] | None = None
     class_names: list[str] | None = None  # model.postprocess.classes, by class index
     confusion_matrix: list[list[int]] | None = None

@@ -71,7 +71,7 @@ def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | 
         "<h1>streaminfer validation</h1>",
         f"<p>data: <code>{html.escape(source)}</code>, {rows:,} labelled rows</p>",
         "<h2>metrics</h2>",
-        f"<p>[low, high]: 95% interval ({html.escape(reports[0].interval_method)}).</p>",
+        f"<p>[low, high]: {html.escape(reports[0].interval_method)}.</p>",
         table(["metric", *names],
                [[html.escape(m), *(metric_cell(r, m) for r in reports)] for m in metrics]),
     ]

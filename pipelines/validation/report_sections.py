@@ -89,7 +89,8 @@ def _confusion(report: ModelReport, counts: list[list[int]],
                percent: list[list[float]]) -> list[str]:
     header = ["true \\ predicted", *(class_label(report, j) for j in range(len(counts)))]
     rows = [[f"<b>{class_label(report, i)}</b>",
-             *(f"{n:,} <small>({p:.1f}%)</small>" for n, p in zip(row, prow, strict=True))]
+             *(f"{n:,} <small>({p:.1f}%)</small>" if n else "0"
+               for n, p in zip(row, prow, strict=True))]
             for i, (row, prow) in enumerate(zip(counts, percent, strict=True))]
     return ["<h3>confusion matrix</h3>",
             "<p>rows: true class; columns: predicted class; count (percent of the true "

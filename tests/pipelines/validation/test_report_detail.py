@@ -202,3 +202,18 @@ def test_slices_keep_the_top_values_and_pool_the_rest() -> None:
         assert s["rows"] == rows.sum()
         assert s["accuracy"] == pytest.approx(np.mean((p1[rows] > 0.5) == y[rows]))
     assert quartile_labels(np.arange(1.0, 101.0)).tolist().count("<= 25.75") == 25
+
+
+def test_slices_of_a_regressor_by_quartile() -> None:
+    rng = np.random.default_rng(12)
+    x = rng.uniform(0, 10, 400)
+    t = rng.normal(0, 1, 400)
+    p = t + rng.normal(0, 1, 400) * (x / 5)  # the error grows with x
+    got = slice_table("regressor", t, p, quartile_labels(x), "x")
+    assert got["metric"] == "rmse" and len(got["slices"]) == 4
+    cuts = np.quantile(x, [0.25, 0.5, 0.75])
+    by_value = {s["value"]: s for s in got["slices"]}
+    for q, label in enumerate(sorted(by_value, key=lambda v: by_value[v]["rmse"])):
+        rows = np.searchsorted(cuts, x, side="left") == q
+        assert by_value[label]["rows"] == rows.sum()
+        assert by_value[label]["rmse"] == pytest.approx(np.sqrt(np.mean((t - p)[rows] ** 2)))
