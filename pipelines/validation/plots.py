@@ -58,6 +58,15 @@ def figures(report: ModelReport, moments: Sequence[Moment] = ()) -> dict[str, st
         ax.axhline(0, color="grey", linestyle=":")
         ax.set(xlabel="predicted", ylabel="target - predicted", title="residuals")
         out["residuals"] = _png(fig)
+        fig, ax = _figure()
+        target = report.plots["predicted"] + report.plots["residual"]
+        ax.scatter(target, report.plots["predicted"], s=6, alpha=0.5)
+        ends = [min(target.min(), report.plots["predicted"].min()),
+                max(target.max(), report.plots["predicted"].max())]
+        ax.plot(ends, ends, color="grey", linestyle=":", label="predicted = target")
+        ax.set(xlabel="target", ylabel="predicted", title="predicted vs target")
+        ax.legend(loc="upper left", fontsize=8)
+        out["predicted vs target"] = _png(fig)
     if report.over_time:
         out["metric over time"] = _over_time(report, moments)
     top = [row for row in report.drift_tests or [] if row["feature"] != "prediction"][:3]

@@ -99,6 +99,11 @@ def test_binary_report_detail(
     page = (out / "report.html").read_text()
     acc, (lo, hi) = m["metrics"]["accuracy"], m["intervals"]["accuracy"]
     assert f"{acc:.4f} <small>[{lo:.4f}, {hi:.4f}]</small>" in page
+    features = [r for r in m["drift_tests"] if r["feature"] != "prediction"]
+    assert len(features) == len(data.features)
+    low_p = sum(r["p_value"] is not None and r["p_value"] < 0.01 for r in features)
+    assert (f"0 of {len(data.features)} features with PSI above 0.2, {low_p} with p below"
+            in page)
     for heading in ("per-class metrics", "macro average", "weighted average",
                     "precision and recall by threshold", "calibration bins",
                     "precision-recall curve", "bootstrap percentile"):
