@@ -36,7 +36,7 @@ def validate(
                         "(the 8 most frequent, then 'other'; quartiles of a numeric field).")
     ] = None,
     log_to_registry: Annotated[bool, typer.Option(
-        help="Also log report.json, report.html and the metrics as an MLflow run of the "
+        "--log-to-registry", help="Also log report.json, report.html and the metrics as an MLflow run of the "
              "config's registry.")] = False,
     bootstrap_servers: Servers = None,
 ) -> None:
