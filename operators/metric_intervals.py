@@ -20,14 +20,14 @@ import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
-from scipy import stats  # type: ignore[import-untyped]
 
 from streaminfer.operators.metric_table import CLASSIFIER_METRICS, REGRESSOR_METRICS
 
 RESAMPLES = 1000
 SEED = 0
 LEVEL = 0.95
-CHUNK = 100  # resamples per vectorized step (bounds memory: CHUNK x rows)
+CHUNK = 100  # resamples per vectorized step at most
+CELLS = 2_000_000  # and at most this many drawn rows per step (memory, and cache: 4x faster)
 CALIBRATION_BINS = 10
 
 Interval = tuple[float, float]
@@ -35,11 +35,13 @@ Interval = tuple[float, float]
 
 def resample_indices(rows: int, resamples: int = RESAMPLES, seed: int = SEED,
                      ) -> Iterator[np.ndarray]:
-    """The bootstrap's row indices, ``[k, rows]`` blocks of at most :data:`CHUNK` resamples,
-    from one generator seeded ``seed`` (so a test can redraw the same resamples)."""
+    """The bootstrap's row indices, ``[k, rows]`` blocks of at most :data:`CHUNK` resamples
+    and :data:`CELLS` cells, from one generator seeded ``seed`` (so a test can redraw the
+    same resamples)."""
     rng = np.random.default_rng(seed)
-    for start in range(0, resamples, CHUNK):
-        yield rng.integers(0, rows, size=(min(CHUNK, resamples - start), rows))
+    chunk = max(1, min(CHUNK, CELLS // max(rows, 1)))
+    for start in range(0, resamples, chunk):
+        yield rng.integers(0, rows, size=(min(chunk, resamples - start), rows))
 
 
 def percentile_interval(values: np.ndarray, level: float = LEVEL) -> Interval:
@@ -81,6 +83,7 @@ def classifier_intervals(labels: np.ndarray, probabilities: np.ndarray, classes:
     confidence = proba[:, 1] if binary else proba.max(axis=1)
     outcome = (labels == 1) if binary else (labels == predicted)
     which = np.minimum((confidence * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1)
+    levels = np.unique(proba[:, 1], return_inverse=True)[1].ravel() if binary else which
 
     def per_resample(index: np.ndarray) -> dict[str, np.ndarray]:
         k, n = index.shape
@@ -103,22 +106,27 @@ def classifier_intervals(labels: np.ndarray, probabilities: np.ndarray, classes:
                                     minlength=size)).reshape(k, CALIBRATION_BINS)
         return {"accuracy": (y == p).mean(axis=1), "precision": pick(precision),
                 "recall": pick(recall), "f1": pick(f1), "log_loss": row_loss[index].mean(axis=1),
-                "roc_auc": (_auc(y == 1, proba[:, 1][index]) if binary
+                "roc_auc": (_auc(labels == 1, levels, index) if binary
                             else np.full(k, math.nan)),
                 "calibration_error": gaps.sum(axis=1) / n}
 
     return _intervals(len(labels), per_resample, CLASSIFIER_METRICS, resamples, seed)
 
 
-def _auc(positive: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """ROC AUC per row of ``[k, n]`` arrays (Mann-Whitney, ties as halves); NaN with one
-    class."""
-    ranks = stats.rankdata(score, axis=1)
-    n_pos = positive.sum(axis=1).astype(np.float64)
-    n_neg = positive.shape[1] - n_pos
-    rank_sum = np.where(positive, ranks, 0.0).sum(axis=1)
+def _auc(positive: np.ndarray, groups: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """ROC AUC of each resample (a row of ``index``): Mann-Whitney with ties as halves, from
+    the positives and negatives drawn per score level (``groups``: each row's rank among
+    the distinct scores); NaN where a resample has one class."""
+    k = index.shape[0]
+    size = int(groups.max()) + 1
+    slots = (np.arange(k)[:, None] * size + groups[index]).ravel()
+    drawn_pos = positive[index].ravel().astype(np.float64)
+    pos = np.bincount(slots, weights=drawn_pos, minlength=k * size).reshape(k, size)
+    neg = np.bincount(slots, weights=1 - drawn_pos, minlength=k * size).reshape(k, size)
+    below = np.cumsum(neg, axis=1) - neg  # negatives with a lower score
+    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        auc = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        auc = (pos * (below + neg / 2)).sum(axis=1) / (n_pos * n_neg)
     return np.where((n_pos > 0) & (n_neg > 0), auc, math.nan)
 
 

@@ -36,8 +36,8 @@ def validate(
                         "(the 8 most frequent, then 'other'; quartiles of a numeric field).")
     ] = None,
     log_to_registry: Annotated[bool, typer.Option(
-        "--log-to-registry", help="Also log report.json, report.html and the metrics as an MLflow run of the "
-             "config's registry.")] = False,
+        "--log-to-registry", help="Also log report.json, report.html and the metrics as "
+                                  "an MLflow run of the config's registry.")] = False,
     bootstrap_servers: Servers = None,
 ) -> None:
     """Score labelled data with the config's model (and --compare another), and write an
