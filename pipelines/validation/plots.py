@@ -126,10 +126,11 @@ def _pr_curve(curve: dict[str, Any]) -> str:
         if mark["precision"] is None or mark["recall"] is None:
             continue
         ax.plot(mark["recall"], mark["precision"], "o", color=colour,
-                label=f"p >= {mark['threshold']:.1f}")
+                label=f"p >= {mark['threshold']:.1f}: precision {mark['precision']:.2f}, "
+                      f"recall {mark['recall']:.2f}")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.05),
            title=f"precision-recall (AP {curve['average_precision']:.3f})")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="lower left", fontsize=7)
     return _png(fig)
 
 
@@ -141,7 +142,13 @@ def _calibration(calibration: dict[str, list[float]]) -> str:
                                     gridspec_kw={"height_ratios": [3, 1]})
     ax.plot(calibration["confidence"], calibration["observed"], marker="o", label="model")
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect")
-    ax.set(ylabel="observed rate", title="calibration", xlim=(0, 1), ylim=(-0.02, 1.02))
+    for x, y, rows in zip(calibration["confidence"], calibration["observed"],
+                          calibration["rows"], strict=True):  # each point's rows
+        ax.annotate(f"{int(rows)}", (x, y), textcoords="offset points",
+                    xytext=(0, -11 if y > 0.5 else 5), ha="center", fontsize=7,
+                    color="tab:blue")
+    ax.set(ylabel="observed rate", title="calibration (rows per bin at each point)",
+           xlim=(0, 1), ylim=(-0.06, 1.06))
     ax.legend(loc="upper left", fontsize=8)
     starts = calibration.get("bin_from") or [c - 0.05 for c in calibration["confidence"]]
     below.bar(starts, calibration["rows"], width=0.1, align="edge", color="tab:blue",
