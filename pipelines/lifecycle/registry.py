@@ -205,6 +205,25 @@ class Registry:
         )
         return self._version(created, {})
 
+    def log_run(self, run_name: str, *, metrics: Mapping[str, float],
+                artifacts: list[Path], artifact_dir: str, tags: Mapping[str, str]) -> str:
+        """A finished run of this registry's experiment with ``metrics`` (NaN left out),
+        ``tags`` and ``artifacts`` (files, under ``artifact_dir``); its run id."""
+        from mlflow.entities import Metric
+
+        client = self.client
+        run = self._call("create run", client.create_run, self._experiment_id(),
+                         run_name=run_name, tags=dict(tags))
+        run_id = str(run.info.run_id)
+        for path in artifacts:
+            self._call("log artifact", client.log_artifact, run_id, str(path), artifact_dir)
+        now = run.info.start_time
+        self._call("log metrics", client.log_batch, run_id, metrics=[
+            Metric(key, float(value), now, 0) for key, value in metrics.items()
+            if value == value])
+        self._call("end run", client.set_terminated, run_id)
+        return run_id
+
     def _version(self, mv: Any, aliases: Mapping[str, str]) -> ModelVersion:
         version = str(mv.version)
         return ModelVersion(

@@ -19,17 +19,27 @@ import numpy as np
 from sklearn import metrics as skm
 
 from streaminfer.errors import DataError
-from streaminfer.operators.drift import count_batch, psi_all
+from streaminfer.operators.drift import count_batch
 from streaminfer.operators.input_profile import input_mismatch
 from streaminfer.operators.inputs import Feed, feed_rows, take_rows
 from streaminfer.operators.labelled_feed import BATCH, feed_of, named_labels
 from streaminfer.operators.labelled_rows import LabelledRows
+from streaminfer.operators.metric_intervals import (
+    LEVEL,
+    RESAMPLES,
+    SEED,
+    classifier_intervals,
+    regressor_intervals,
+)
 from streaminfer.operators.metric_table import primary_metric as table_primary
 from streaminfer.operators.model_runner import ModelInfo, OnnxModel, read_model_file
 from streaminfer.operators.profile import Profile, output_columns, profile_path
 from streaminfer.operators.quality import classifier_metrics, regressor_metrics
 from streaminfer.pipelines.runtime.assembly import load_model
 from streaminfer.pipelines.spec.schema import ModelSpec
+from streaminfer.pipelines.validation import classifier_detail as detail
+from streaminfer.pipelines.validation import drift_detail
+from streaminfer.pipelines.validation.slices import slice_table, slice_values
 
 TIME_BUCKETS = 10
 
@@ -54,14 +64,31 @@ class ModelReport:
     kind: str
     rows: int
     metrics: dict[str, float]
+    #: Per metric, its bootstrap percentile interval (``interval_method`` says how).
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    interval_method: str = (f"{LEVEL:.0%} bootstrap percentile interval, {RESAMPLES} "
+                            f"resamples of the rows, seed {SEED}")
     classes: list[Any] | None = None
     class_names: list[str] | None = None  # model.postprocess.classes, by class index
     confusion_matrix: list[list[int]] | None = None
+    #: The confusion matrix's rows as percentages of each true class's rows.
+    confusion_matrix_normalized: list[list[float]] | None = None
+    per_class: dict[str, Any] | None = None
     roc_curve: dict[str, list[float]] | None = None
+    pr_curve: dict[str, Any] | None = None
     calibration: dict[str, list[float]] | None = None
     residuals: dict[str, Any] | None = None
-    drift: dict[str, float] | None = None
+    drift: dict[str, float] | None = None  # PSI by feature, highest first
+    #: Per feature (highest PSI first): PSI, the chi-squared test, both samples' bin shares.
+    drift_tests: list[dict[str, Any]] | None = None
+    drift_test_method: str | None = None
     over_time: dict[str, list[dict[str, Any]]] | None = None
+    #: Per model version that served the rows (``model_version``): its rows, and the metrics
+    #: with intervals ``served`` (of the outputs recorded with the rows, when they carry
+    #: them) and ``rescored`` (this model's on the same rows).
+    by_version: dict[str, dict[str, Any]] | None = None
+    #: ``--slice FIELD``: the primary metric and its interval per value of the field.
+    slices: dict[str, Any] | None = None
     over_time_source: str | None = None
     #: Rows the model's feed refused (``model.inputs``), by dead-letter reason; left out.
     refused: dict[str, int] = field(default_factory=dict)
@@ -96,8 +123,10 @@ def score(model: OnnxModel, X: Feed, advance: Callable[[int], None] | None = Non
 
 
 def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = None,
-             advance: Callable[[int], None] | None = None) -> ModelReport:
-    """Score ``data`` with the model (``path`` overrides its file) and measure it."""
+             advance: Callable[[int], None] | None = None,
+             slice_field: str | None = None) -> ModelReport:
+    """Score ``data`` with the model (``path`` overrides its file) and measure it (per
+    value of ``slice_field`` too)."""
     path = path or model_spec.path
     sha = model_spec.sha256 if path == model_spec.path else None
     model = load_model(model_spec.model_copy(update={"path": path, "sha256": None}),
@@ -123,7 +152,15 @@ def evaluate(model_spec: ModelSpec, data: LabelledRows, *, path: Path | None = N
         _classifier(report, data.y, scored.values, names)
     else:
         _regressor(report, data.y, scored.values)
-    report.drift = _drift(Path(path), info, data, X, scored)
+    if slice_field is not None:
+        labels = _labels(data.y, scored.values.shape[1] if scored.kind == "classifier"
+                         else None)
+        report.slices = slice_table(scored.kind, labels, scored.values,
+                                    slice_values(data, slice_field), slice_field)
+    report.drift_tests = _drift(Path(path), info, data, X, scored)
+    if report.drift_tests is not None:
+        report.drift = {row["feature"]: row["psi"] for row in report.drift_tests}
+        report.drift_test_method = drift_detail.METHOD
     _over_time(report, data, scored)
     return report
 
@@ -154,33 +191,26 @@ def _classifier(report: ModelReport, y: np.ndarray, proba: np.ndarray,
     if names is not None and len(names) == len(classes):
         report.class_names = list(names)
     report.metrics = classifier_metrics(labels, proba, classes)
+    report.intervals = classifier_intervals(labels, proba, len(classes))
     predicted = np.argmax(proba, axis=1)
     report.confusion_matrix = skm.confusion_matrix(labels, predicted, labels=classes).tolist()
+    report.confusion_matrix_normalized = detail.normalized_confusion(
+        np.asarray(report.confusion_matrix))
+    report.per_class = detail.per_class(labels, predicted, len(classes), report.class_names)
     report.plots["confusion"] = np.asarray(report.confusion_matrix)
     if len(classes) == 2 and len(np.unique(labels)) == 2:
         fpr, tpr, _ = skm.roc_curve(labels == 1, proba[:, 1])
         report.roc_curve = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+        report.pr_curve = detail.pr_curve(labels == 1, proba[:, 1])
     positive = (labels == 1) if len(classes) == 2 else (labels == predicted)
     confidence = proba[:, 1] if len(classes) == 2 else proba.max(axis=1)
-    report.calibration = _calibration(positive.astype(np.float64), confidence)
-
-
-def _calibration(outcomes: np.ndarray, confidence: np.ndarray, bins: int = 10,
-                 ) -> dict[str, list[float]]:
-    """Per equal-width confidence bin (as ``calibration_error`` bins): mean confidence,
-    observed rate and rows; empty bins left out."""
-    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
-    counts = np.bincount(which, minlength=bins)
-    used = counts > 0
-    mean_conf = np.bincount(which, weights=confidence, minlength=bins)[used] / counts[used]
-    observed = np.bincount(which, weights=outcomes, minlength=bins)[used] / counts[used]
-    return {"confidence": mean_conf.tolist(), "observed": observed.tolist(),
-            "rows": counts[used].astype(float).tolist()}
+    report.calibration = detail.calibration(positive.astype(np.float64), confidence)
 
 
 def _regressor(report: ModelReport, y: np.ndarray, predicted: np.ndarray) -> None:
     targets = _labels(y, None)
     report.metrics = regressor_metrics(targets, predicted)
+    report.intervals = regressor_intervals(targets, predicted)
     residual = targets - predicted
     report.residuals = {"mean": float(residual.mean()), "std": float(residual.std()),
                         "min": float(residual.min()), "max": float(residual.max())}
@@ -189,9 +219,10 @@ def _regressor(report: ModelReport, y: np.ndarray, predicted: np.ndarray) -> Non
 
 
 def _drift(path: Path, info: ModelInfo, data: LabelledRows, X: Feed, scored: Scored,
-           ) -> dict[str, float] | None:
-    """PSI of the data against the model's training profile (``None`` without a profile);
-    the prediction read under the field the model publishes it as (``model.outputs``)."""
+           ) -> list[dict[str, Any]] | None:
+    """PSI and a test per feature (per input) of the data against the model's training
+    profile (``None`` without a profile); the prediction read under the field the model
+    publishes it as (``model.outputs``)."""
     where = profile_path(path)
     if not where.is_file():
         return None
@@ -200,7 +231,7 @@ def _drift(path: Path, info: ModelInfo, data: LabelledRows, X: Feed, scored: Sco
             info.bindings is None and len(profile.features) != data.X.shape[1]):
         return None
     profile = profile.published(info.outputs)
-    return psi_all(profile, count_batch(profile, X, scored.rows))
+    return drift_detail.drift_table(profile, count_batch(profile, X, scored.rows))
 
 
 def primary_metric(kind: str) -> str:
@@ -230,6 +261,8 @@ def _over_time(report: ModelReport, data: LabelledRows, scored: Scored) -> None:
     served = _served_values(data, scored)
     if served is not None:
         values, report.over_time_source = served, "served"
+    report.by_version = _by_version(scored.kind, data.y, versions.astype(str), scored.values,
+                                    served)
     metric = primary_metric(scored.kind)
     report.over_time = {}
     for version in sorted({str(v) for v in versions}):
@@ -241,6 +274,32 @@ def _over_time(report: ModelReport, data: LabelledRows, scored: Scored) -> None:
             points.append({"from_ms": int(times[chunk[0]]), "to_ms": int(times[chunk[-1]]),
                            "rows": len(chunk), metric: value})
         report.over_time[version] = points
+
+
+def measure(kind: str, y: np.ndarray, values: np.ndarray) -> dict[str, Any]:
+    """Every metric of ``values`` against labels ``y``, and their intervals."""
+    if kind == "classifier":
+        classes = values.shape[1]
+        labels = _labels(y, classes)
+        return {"metrics": classifier_metrics(labels, values, list(range(classes))),
+                "intervals": classifier_intervals(labels, values, classes)}
+    targets = _labels(y, None)
+    return {"metrics": regressor_metrics(targets, values),
+            "intervals": regressor_intervals(targets, values)}
+
+
+def _by_version(kind: str, y: np.ndarray, versions: np.ndarray, rescored: np.ndarray,
+                served: np.ndarray | None) -> dict[str, dict[str, Any]]:
+    """Per version: rows, metrics as served (``None`` without served outputs) and as
+    re-scored by this model, on the rows that version served."""
+    out = {}
+    for version in sorted(set(versions.tolist())):
+        index = np.flatnonzero(versions == version)
+        out[version] = {"rows": len(index),
+                        "served": None if served is None else measure(kind, y[index],
+                                                                      served[index]),
+                        "rescored": measure(kind, y[index], rescored[index])}
+    return out
 
 
 def _served_values(data: LabelledRows, scored: Scored) -> np.ndarray | None:

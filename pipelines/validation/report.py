@@ -12,6 +12,12 @@ import orjson
 from streaminfer.pipelines.validation.model_report import ModelReport, finite
 from streaminfer.pipelines.validation.moments import Timeline, utc
 from streaminfer.pipelines.validation.plots import figures
+from streaminfer.pipelines.validation.report_sections import (
+    fmt,
+    model_sections,
+    table,
+    with_interval,
+)
 
 
 def as_json(source: str, rows: int, reports: list[ModelReport],
@@ -23,8 +29,12 @@ def as_json(source: str, rows: int, reports: list[ModelReport],
         data = asdict(report)
         data.pop("plots")
         data["metrics"] = {k: finite(v) for k, v in report.metrics.items()}
+        data["intervals"] = {k: [finite(lo), finite(hi)]
+                             for k, (lo, hi) in report.intervals.items()}
         if report.drift is not None:
             data["drift"] = {k: finite(v) for k, v in report.drift.items()}
+        for row in data["drift_tests"] or []:
+            row.update({k: finite(row[k]) for k in ("psi", "chi2", "p_value")})
         models.append(data)
     return {"data": {"source": source, "rows": rows}, "models": models,
             "timeline": None if marks is None else marks.as_dict()}
@@ -43,14 +53,9 @@ def write_report(out_dir: Path, source: str, rows: int, reports: list[ModelRepor
     return json_path, html_path
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None or value != value else f"{value:.4f}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+def metric_cell(report: ModelReport, metric: str) -> str:
+    """A metric and its interval, as ``0.9512 [0.9300, 0.9700]`` (HTML)."""
+    return with_interval(report.metrics.get(metric), report.intervals.get(metric))
 
 
 def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | None,
@@ -66,16 +71,24 @@ def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | 
         "<h1>streaminfer validation</h1>",
         f"<p>data: <code>{html.escape(source)}</code>, {rows:,} labelled rows</p>",
         "<h2>metrics</h2>",
-        _table(["metric", *names],
-               [[html.escape(m), *(_fmt(r.metrics.get(m)) for r in reports)] for m in metrics]),
+        f"<p>[low, high]: {html.escape(reports[0].interval_method)}.</p>",
+        table(["metric", *names],
+               [[html.escape(m), *(metric_cell(r, m) for r in reports)] for m in metrics]),
     ]
     drift_names = list(dict.fromkeys(k for r in reports for k in (r.drift or {})))
     if drift_names:
-        parts += ["<h2>drift against the training profile (PSI)</h2>",
-                  "<p>PSI above 0.2 (in red) is a significant shift.</p>",
-                  _table(["feature", *names], [[html.escape(k), *(_drift_cell(r, k)
-                                                                  for r in reports)]
-                                               for k in drift_names])]
+        method = next(r.drift_test_method for r in reports if r.drift_test_method)
+        header = ["feature", *(f"{n}: {h}" for n in names for h in ("PSI", "chi2 p-value"))]
+        parts += ["<h2>drift against the training profile</h2>",
+                  "<p>Highest PSI first. PSI above 0.2 (in red) is a significant shift. "
+                  f"p-value: {html.escape(method)}; below 0.01 (in red) the data's bins "
+                  "differ from training's beyond chance (with many features, expect about "
+                  "1 in 100 below it by chance).</p>",
+                  *(f"<p>{name}: {_drift_summary(r)}.</p>" for name, r in
+                    zip(names, reports, strict=True) if r.drift_tests),
+                  table(header, [[html.escape(k), *(cell for r in reports
+                                                    for cell in _drift_cells(r, k))]
+                                 for k in drift_names])]
     if marks is not None:
         parts += _timeline_html(marks)
     moments = marks.moments if marks is not None else []
@@ -91,6 +104,7 @@ def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | 
                          "inputs and left out (the pipeline would dead-letter them): "
                          + ", ".join(f"{count:,} {html.escape(reason)}"
                                      for reason, count in report.refused.items()) + "</p>")
+        parts += model_sections(report)
         for title, png in figures(report, moments).items():
             parts.append(f"<h3>{html.escape(title)}</h3>"
                          f"<img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>")
@@ -99,10 +113,24 @@ def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | 
     return "\n".join(parts)
 
 
-def _drift_cell(report: ModelReport, feature: str) -> str:
-    value = (report.drift or {}).get(feature)
-    text = _fmt(value)
-    return f"<span class='drifted'>{text}</span>" if value is not None and value > 0.2 else text
+def _drift_summary(report: ModelReport) -> str:
+    """How many features drifted, by PSI and by the test."""
+    features = [r for r in report.drift_tests or [] if r["feature"] != "prediction"]
+    by_psi = sum(r["psi"] > 0.2 for r in features)
+    by_test = sum(r["p_value"] < 0.01 for r in features)
+    return (f"{by_psi} of {len(features)} features with PSI above 0.2, {by_test} with "
+            "p below 0.01")
+
+
+def _drift_cells(report: ModelReport, feature: str) -> list[str]:
+    """PSI and the test's p-value of one feature, red where they flag a shift."""
+    row = next((r for r in report.drift_tests or [] if r["feature"] == feature), None)
+    if row is None:
+        return ["-", "-"]
+    value, p = row["psi"], row["p_value"]
+    cells = [fmt(value), "-" if p != p else f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"]
+    return [f"<span class='drifted'>{c}</span>" if flag else c for c, flag in
+            zip(cells, (value == value and value > 0.2, p == p and p < 0.01), strict=True)]
 
 
 def _timeline_html(marks: Timeline) -> list[str]:
@@ -113,4 +141,4 @@ def _timeline_html(marks: Timeline) -> list[str]:
     rows = [[html.escape(utc(m.ts_ms)), html.escape(m.label), html.escape(m.source),
              html.escape(m.message)] for m in marks.moments]
     return ["<h2>rollout moments</h2>", f"<p>{read}</p>",
-            _table(["time (UTC)", "moment", "from", "message"], rows)]
+            table(["time (UTC)", "moment", "from", "message"], rows)]

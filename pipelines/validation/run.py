@@ -16,6 +16,7 @@ from streaminfer.pipelines.validation.alerts_source import read_alerts
 from streaminfer.pipelines.validation.data import load_rows
 from streaminfer.pipelines.validation.model_report import ModelReport, evaluate
 from streaminfer.pipelines.validation.moments import Timeline, timeline
+from streaminfer.pipelines.validation.registry_log import log_report
 from streaminfer.pipelines.validation.report import write_report
 
 
@@ -28,6 +29,7 @@ class Validation:
     rows: int
     reports: list[ModelReport]
     timeline: Timeline | None = None
+    run_id: str | None = None  # the registry's run, with --log-to-registry
 
 
 def chosen_model(spec: PipelineSpec, name: str | None) -> ModelSpec:
@@ -49,14 +51,15 @@ def validate(
     spec: PipelineSpec, data: str, out_dir: Path, *, model_path: Path | None = None,
     compare: Path | None = None, model_name: str | None = None, label_field: str = "label",
     bootstrap_servers: str | None = None, console: Console | None = None,
-    alerts: str | None = None,
+    alerts: str | None = None, slice_field: str | None = None, log_to_registry: bool = False,
 ) -> Validation:
     """Score ``data`` with the config's model (``model_path`` overrides its file) and, with
     ``compare``, another model file too; write ``report.json`` and ``report.html``.
 
     The timeline of the metric per version marks the rollout moments: from the data, and
     from ``alerts`` (``kafka:TOPIC`` or a JSON lines file; default: the config's alert topics
-    when ``data`` is a topic)."""
+    when ``data`` is a topic). ``slice_field``: the primary metric per value of that field.
+    ``log_to_registry``: both files and the metrics as a run of the config's registry."""
     console = console or Console(stderr=True)
     if model_path is None:
         spec = resolve_registry_models(spec)  # models:/NAME@ALIAS: the version it names now
@@ -74,9 +77,11 @@ def validate(
         reports = []
         for path in [model_path or model.path, *([compare] if compare else [])]:
             task = progress.add_task(f"scoring with {Path(path).name}", total=len(rows.y))
-            reports.append(evaluate(model, rows, path=Path(path),
+            reports.append(evaluate(model, rows, path=Path(path), slice_field=slice_field,
                                     advance=partial(progress.advance, task)))
     read = read_alerts(spec, alerts, data=data, bootstrap_servers=bootstrap_servers)
     marks = timeline(rows.table, read.alerts if read else (), read.where if read else ())
     json_path, html_path = write_report(out_dir, data, len(rows.y), reports, marks)
-    return Validation(json_path, html_path, len(rows.y), reports, marks)
+    run_id = (log_report(spec, data, reports, [json_path, html_path]) if log_to_registry
+              else None)
+    return Validation(json_path, html_path, len(rows.y), reports, marks, run_id)

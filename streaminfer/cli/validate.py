@@ -31,6 +31,13 @@ def validate(
              "swap, rollback, drift): kafka:TOPIC or a JSON lines file. Default: with "
              "--data kafka:..., the config's rollout.alerts_topic and drift.alerts_topic.")
     ] = None,
+    slice_field: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--slice", help="A field of the rows (or a feature): the primary metric per value "
+                        "(the 8 most frequent, then 'other'; quartiles of a numeric field).")
+    ] = None,
+    log_to_registry: Annotated[bool, typer.Option(
+        "--log-to-registry", help="Also log report.json, report.html and the metrics as "
+                                  "an MLflow run of the config's registry.")] = False,
     bootstrap_servers: Servers = None,
 ) -> None:
     """Score labelled data with the config's model (and --compare another), and write an
@@ -43,7 +50,8 @@ def validate(
     spec = load_spec(path)
     result = run_validation(spec, data, out_dir, model_path=model, compare=compare,
                             model_name=model_name, label_field=label_field,
-                            bootstrap_servers=bootstrap_servers, console=err, alerts=alerts)
+                            bootstrap_servers=bootstrap_servers, console=err, alerts=alerts,
+                            slice_field=slice_field, log_to_registry=log_to_registry)
     table = Table(title=f"validation on {result.rows:,} rows", title_justify="left")
     table.add_column("metric")
     for report in result.reports:
@@ -59,3 +67,5 @@ def validate(
         for moment in marks.moments:
             out.print(f"  {utc(moment.ts_ms)}  {moment.label}", highlight=False)
     out.print(f"wrote {result.html_path} and {result.json_path}")
+    if result.run_id is not None:
+        out.print(f"logged to the registry as run {result.run_id}")
