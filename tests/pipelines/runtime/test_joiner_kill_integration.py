@@ -137,6 +137,9 @@ def test_joiners_that_crash_again_and_again_stop_the_pipeline_with_one_line(
         except ray.exceptions.RayError:  # restarting
             return None
 
+    # The driver finds a crash by reading a joiner's run before and after it: let it read
+    # the first run before the first kill.
+    assert wait_until(lambda: summary_of(rp.pipeline).joiners == 1, 30)
     for crashes in (1, 2):
         before = pid()
         joiner = ray.get_actor(f"{spec.name}-joiner-0-0", namespace=spec.ray.namespace)
