@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from streaminfer.errors import PipelineError
-from streaminfer.pipelines.runtime.crash_loop import Crash, Incarnation, new_crashes
+from streaminfer.pipelines.runtime.crash_loop import Crash, Incarnation, Run, new_crashes
 
 #: Longest wait for started actors to say they run.
 READY_TIMEOUT_S = 120.0
@@ -29,21 +29,12 @@ READY_TIMEOUT_S = 120.0
 STATS_TIMEOUT_S = 5.0
 
 
-class Reported(Protocol):
-    """What an actor's counters carry for the driver: its metric families and its run
-    (:class:`~.crash_loop.Run`)."""
+class Reported(Run, Protocol):
+    """What an actor's counters carry for the driver: its run (:class:`~.crash_loop.Run`)
+    and its metric families."""
 
     @property
     def families(self) -> list[Any]: ...
-
-    @property
-    def pid(self) -> int: ...
-
-    @property
-    def started_at(self) -> float: ...
-
-    @property
-    def crashed(self) -> str | None: ...
 
 
 S = TypeVar("S", bound=Reported)
