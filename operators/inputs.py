@@ -228,6 +228,11 @@ class FeedBuilder:
         """How many of these rows had a text cut to fit (``operators/tokens.py``)."""
         return 0
 
+    def pad_values(self) -> dict[str, int]:
+        """What pads each input when feeds of several batches are merged (none: the inputs
+        of a plain feed have one width)."""
+        return {}
+
 
 def feed_rows(feed: Feed) -> int:
     """How many rows a feed holds."""

@@ -43,12 +43,7 @@ def feed_of(builder: FeedBuilder, data: LabelledRows,
     if not kept:
         raise DataError("the model's inputs refused every row: " + ", ".join(
             f"{count} {reason}" for reason, count in refused.most_common()))
-    return concat_feeds(feeds, _pads(builder)), data.take(kept), dict(refused)
-
-
-def _pads(builder: FeedBuilder) -> dict[str, int]:
-    pad = getattr(builder, "pad_values", None)
-    return pad() if callable(pad) else {}
+    return concat_feeds(feeds, builder.pad_values()), data.take(kept), dict(refused)
 
 
 def named_labels(y: np.ndarray, names: tuple[str, ...]) -> np.ndarray:

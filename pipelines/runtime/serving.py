@@ -24,7 +24,6 @@ from streaminfer.operators.dead_letter import ERROR_FIELD, ERROR_MESSAGE, ERROR_
 from streaminfer.operators.inputs import Feed, concat_feeds, feed_rows
 from streaminfer.operators.model_runner import ModelInfo, has_rows
 from streaminfer.operators.records import Record, RecordError, SourceRecord
-from streaminfer.operators.tokens import TokenFeedBuilder
 from streaminfer.pipelines.process.heap import freeze_heap
 from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
 from streaminfer.pipelines.runtime.model_backends import ModelBackend, ReplicaAnswer, ServedModel
@@ -82,7 +81,7 @@ def replica_options(model: ModelSpec) -> dict[str, Any]:
 def merge_pads(info: ModelInfo) -> dict[str, int]:
     """What pads each input of a model when a replica merges feeds padded per batch."""
     builder = info.feed_builder()
-    return builder.pad_values() if isinstance(builder, TokenFeedBuilder) else {}
+    return builder.pad_values() if builder is not None else {}
 
 
 class ModelReplica:
