@@ -18,6 +18,8 @@ TopicName = Annotated[
         description="A Kafka topic name: letters, digits, '.', '_' and '-'.",
     ),
 ]
+#: A file's expected sha256: 64 hex digits.
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
 
 
 

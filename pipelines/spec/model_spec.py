@@ -11,7 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from streaminfer.operators.inputs import InputBinding
 from streaminfer.operators.postprocess import PostProcess
-from streaminfer.pipelines.spec.base import FrozenModel, ProviderName, whole_above_one
+from streaminfer.pipelines.spec.base import FrozenModel, ProviderName, Sha256, whole_above_one
 from streaminfer.pipelines.spec.picture_spec import PictureSpec
 from streaminfer.pipelines.spec.tokenizer_spec import TokenizerSpec
 
@@ -215,9 +215,8 @@ class ModelSpec(FrozenModel):
     version: str | None = Field(
         None, description="Model version in predictions; default: first 12 hex of its sha256."
     )
-    sha256: str | None = Field(
+    sha256: Sha256 | None = Field(
         None,
-        pattern=r"^[0-9a-fA-F]{64}$",
         description="Expected sha256 of the file (64 hex digits); the model is refused if "
         "it differs. Without it, a '<file>.sha256' beside the model is checked if present.",
     )

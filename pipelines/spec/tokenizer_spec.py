@@ -8,7 +8,7 @@ from pydantic import Field
 
 from streaminfer.operators.model_runner import read_model_file
 from streaminfer.operators.tokens import TokenizerConfig, load_tokenizer
-from streaminfer.pipelines.spec.base import FrozenModel
+from streaminfer.pipelines.spec.base import FrozenModel, Sha256
 
 SETTING = "model.tokenizer"
 
@@ -23,8 +23,8 @@ class TokenizerSpec(FrozenModel):
         description="The tokenizer.json file (relative to this YAML file's folder); read "
         "where the model is loaded (workers, Serve replicas, batch).",
     )
-    sha256: str | None = Field(
-        None, pattern=r"^[0-9a-fA-F]{64}$",
+    sha256: Sha256 | None = Field(
+        None,
         description="Expected sha256 of the file; the model is refused if it differs. "
         "Without it, a '<file>.sha256' beside the file is checked if present.",
     )
