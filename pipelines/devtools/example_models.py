@@ -363,8 +363,9 @@ def write_validation(name: str, out_dir: Path) -> Path | None:
     data = held_out()
     columns = {f: data.X[:, i].astype(np.float32) for i, f in enumerate(data.features)}
     path = out_dir / f"{name}.validation.parquet"
-    parquet.write_table(pa.table({**columns, "label": data.y}), path)
-    return path
+    tmp = path.with_suffix(".tmp")  # whole or not there, as the model files
+    parquet.write_table(pa.table({**columns, "label": data.y}), tmp)
+    return tmp.replace(path)
 
 
 def build_all(out_dir: Path, *, force: bool = False) -> list[Path]:
