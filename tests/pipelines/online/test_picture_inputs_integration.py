@@ -2,11 +2,13 @@
 it): online on the real broker and Ray, base64 pictures of several formats, sizes and modes
 scored as offline ONNX Runtime scores them when fed preprocessing written here (Pillow and
 numpy); bad pictures dead-lettered with their reasons while the rest of their micro-batch is
-scored; `batch` over the same events in JSONL and Parquet giving the online predictions; on
+scored; `batch` over the same events in JSONL and Parquet, and over the same pictures as
+files in a folder, giving the online predictions; on
 Ray Serve replicas and over HTTP /score."""
 
 from __future__ import annotations
 
+import base64
 import io
 from pathlib import Path
 from typing import Any
@@ -160,6 +162,23 @@ def test_pictures_scored_online_and_in_batch_as_offline_onnx_runtime(
         for key, prediction in online.items():
             assert stable(by_file[key], without_source=True) == \
                 stable(prediction, without_source=True), (source.suffix, key)
+
+    # `batch` over a folder of the same pictures as files (each file one event, its id its
+    # path in the folder): the same answers again.
+    folder, names = tmp_path / "folder", {}
+    for key, data in files.items():
+        raw = data if isinstance(data, bytes) else base64.b64decode(data.split(",", 1)[1])
+        suffix = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[Image.open(io.BytesIO(raw)).format]
+        names[f"{'sub/' if len(names) % 2 else ''}{key}.{suffix}"] = key
+        (folder / next(reversed(names))).parent.mkdir(parents=True, exist_ok=True)
+        (folder / next(reversed(names))).write_bytes(raw)
+    result = batch(with_batch(run.spec, unit_pictures=30), str(folder), str(tmp_path / "pics"))
+    assert (result.predictions, result.dead_letters, result.units) == (len(files), 0, 3)
+    by_path = {p["id"]: p for p in predictions_in(tmp_path / "pics")}
+    assert by_path.keys() == names.keys()
+    for name, key in names.items():
+        assert stable({**by_path[name], "id": key}, without_source=True) == \
+            stable(online[key], without_source=True), name
 
 
 def test_pictures_on_serve_replicas_and_over_http(
