@@ -80,7 +80,8 @@ class UnitScorer:
                 max_record_bytes=spec.source.max_record_bytes)
         field = picture_field(spec)
         self.pictures = None if field is None else PictureFiles(
-            field, spec.source.id_field, spec.source.max_record_bytes)
+            field, spec.source.id_field, spec.source.max_record_bytes,
+            spec.batching.max_bytes)
         self.target = target
         self.source_kafka = source_kafka
         self.batch_size = batch_size
@@ -130,7 +131,7 @@ class UnitScorer:
             assert self.pictures is not None, "picture units are planned for picture inputs"
             for records, unread, originals in self.pictures.chunks(unit, stamp,
                                                                    self.batch_size):
-                piece = self._row_path(records)
+                piece = self._row_path(records) if records else Piece(rows=0)
                 piece.rows += len(unread)
                 piece.dead_letters = [*with_files(piece.dead_letters, originals), *unread]
                 yield piece

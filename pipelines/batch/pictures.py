@@ -44,30 +44,43 @@ class PictureFiles:
     field: str
     id_field: str | None
     max_record_bytes: int
+    max_batch_bytes: int | None = None  # batching.max_bytes: bytes of events in one call
 
     def chunks(self, unit: Unit, stamp_ms: int,
                batch_size: int) -> Iterator[tuple[list[Record], list[DeadLetter],
                                                   dict[str, bytes]]]:
-        """The unit's files, ``batch_size`` at a time: their records, the dead letters of
-        those not read, and each read file's bytes by its ``topic``."""
-        for start in range(0, len(unit.files), batch_size):
-            records: list[Record] = []
-            unread: list[DeadLetter] = []
-            originals: dict[str, bytes] = {}
-            for name in unit.files[start:start + batch_size]:
-                path = posixpath.join(unit.path, name)
-                try:
-                    data = self._read(path)
-                except RecordError as error:
-                    unread.append(dead_letter(
-                        SourceRecord(path, 0, 0, stamp_ms, name.encode(), None), error))
-                    continue
+        """The unit's files, ``batch_size`` at a time and, with ``max_batch_bytes``, no more
+        of them than fit in that many bytes of events (one at least): their records, the dead
+        letters of those not read, and each read file's bytes by its ``topic``."""
+        records: list[Record] = []
+        unread: list[DeadLetter] = []
+        originals: dict[str, bytes] = {}
+        held = 0
+        for name in unit.files:
+            path = posixpath.join(unit.path, name)
+            try:
+                data = self._read(path)
+            except RecordError as error:
+                unread.append(dead_letter(
+                    SourceRecord(path, 0, 0, stamp_ms, name.encode(), None), error))
+                record = None
+            else:
                 event = {self.field: base64.b64encode(data).decode("ascii")}
                 if self.id_field is not None:
                     event = {self.id_field: name, **event}
-                records.append(SourceRecord(path, 0, 0, stamp_ms, name.encode(),
-                                            orjson.dumps(event)))
+                record = SourceRecord(path, 0, 0, stamp_ms, name.encode(), orjson.dumps(event))
+                size = len(record.value or b"")
+                if records and self.max_batch_bytes is not None \
+                        and held + size > self.max_batch_bytes:
+                    yield records, unread, originals
+                    records, unread, originals, held = [], [], {}, 0
+                records.append(record)
                 originals[path] = data
+                held += size
+            if len(records) + len(unread) >= batch_size:
+                yield records, unread, originals
+                records, unread, originals, held = [], [], {}, 0
+        if records or unread:
             yield records, unread, originals
 
     def _read(self, path: str) -> bytes:

@@ -124,3 +124,19 @@ def test_a_refused_picture_dead_letter_holds_the_files_bytes() -> None:
     kept = with_files(refused, {"/p/a.png": b"file bytes"})
     assert [letter.value for letter in kept] == [b"file bytes", b"{}"]
     assert [letter.headers for letter in kept] == [letter.headers for letter in refused]
+
+
+def test_a_chunk_stops_before_the_file_that_would_pass_batching_max_bytes(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for name, size in (("a.png", 30), ("b.png", 30), ("c.png", 300), ("d.png", 3)):
+        (folder / name).write_bytes(b"x" * size)
+    [unit] = plan_files(str(folder), 10, unit_pictures=10)
+    reader = PictureFiles("image", None, 10**6, max_batch_bytes=120)
+    chunks = [records for records, _, _ in reader.chunks(unit, 7, 10)]
+    # a and b fit together (52 bytes each: 40 of base64 and the JSON); c alone is above the
+    # bound, so it is a chunk of its own; then d.
+    assert [[(r.key, len(r.value or b"")) for r in chunk] for chunk in chunks] == [
+        [(b"a.png", 52), (b"b.png", 52)], [(b"c.png", 412)], [(b"d.png", 16)]]
