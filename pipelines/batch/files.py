@@ -90,8 +90,9 @@ def plan_files(source: str, unit_rows: int, input_format: str | None = None,
     glob: the folder before its first wildcard)."""
     base, found = _found(source, unit_pictures is not None)
     pictures = [name for name in found if unit_pictures and is_picture_file(name)]
+    data = sorted(set(found) - set(pictures))
     units: list[Unit] = []
-    for path in (_uri(name, source) for name in found if name not in set(pictures)):
+    for path in (_uri(name, source) for name in data):
         try:
             fmt = file_format(path, input_format)
         except ValueError as exc:
