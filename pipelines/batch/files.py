@@ -44,6 +44,7 @@ def _uri(path: str, template: str) -> str:
 def _found(source: str, pictures: bool) -> tuple[str, list[str]]:
     """The folder the files of ``source`` are named relative to, and the files (sorted)."""
     filesystem, path = filesystem_of(source)
+    unread = False  # picture files left out (no picture input)
     if any(char in _GLOB for char in path):
         base = path[: min(path.index(c) for c in _GLOB if c in path)].rsplit("/", 1)[0] or "/"
         found = [info.path for info in _listing(filesystem, base, source)
@@ -54,14 +55,15 @@ def _found(source: str, pictures: bool) -> tuple[str, list[str]]:
             raise DataError(f"input {source} does not exist")
         if info.type == fs.FileType.Directory:
             base = path
-            found = [entry.path for entry in _listing(filesystem, path, source)
-                     if _is_data_file(entry.path, pictures)]
+            listed = [entry.path for entry in _listing(filesystem, path, source)]
+            found = [name for name in listed if _is_data_file(name, pictures)]
+            unread = not pictures and any(_is_data_file(name, True) for name in listed)
         else:
             base, found = posixpath.dirname(path) or "/", [path]
     if not found:
         wanted = ".parquet, .csv, .jsonl" + (", .jpg, .jpeg, .png, .webp" if pictures else "")
-        hint = "" if pictures else "; pictures are read for a model with a picture input " \
-            "(model.inputs.NAME.picture)"
+        hint = "; it holds pictures, which are read for a model with a picture input " \
+            "(model.inputs.NAME.picture)" if unread else ""
         raise DataError(f"input {source} matches no data file ({wanted}){hint}")
     return base, sorted(found)
 
