@@ -57,7 +57,7 @@ def test_a_folder_of_pictures_for_a_model_without_a_picture_input_says_why(
     folder = tmp_path / "pics"
     folder.mkdir()
     (folder / "a.png").write_bytes(b"x")
-    with pytest.raises(DataError, match=r"no data file .*holds pictures.*model\.inputs\.NAME\.picture"):
+    with pytest.raises(DataError, match=r"no data file .*holds pictures.*NAME\.picture"):
         plan_files(str(folder), 100)
 
 
