@@ -1,14 +1,19 @@
-"""The prepared GPU check (issue 12): CPU against CUDA on the digits MLP over batch sizes
-1..4096, fp32 against fp16, and a pipeline whose Ray Serve replicas ask for ``num_gpus: 0.5``
-scoring a stream end to end (which provider each replica used, events/s, p50/p99 latency).
+"""The prepared GPU check (issues 12 and 20): CPU against CUDA on two models, the digits MLP
+(batch sizes 1..4096, rows/s) and the apples_oranges picture CNN (batch sizes 1..256,
+images/s), fp32 against fp16, and for each a pipeline whose Ray Serve replicas ask for
+``num_gpus: 0.5`` scoring a stream end to end (digits events; JPEG picture events for the CNN,
+decoded and preprocessed as ``configs/pictures.yaml`` says): which provider each replica
+used, events/s, p50/p99 latency.
 
 Refuses with one line, exit code 2, where no GPU is present: it needs onnxruntime's CUDA
 provider, a GPU that ``nvidia-smi -L`` lists, and a usable CUDA driver and libraries.
-``--cpu-dry-run`` runs every step on the CPU at a small size (replicas ask for no GPU), to
-check the script itself on a machine without one; ``--check-only`` only says whether it
-would run. Prints JSON; about 3-6 minutes on a GPU machine at the default sizes.
+``--cpu-dry-run`` runs every step on the CPU at a tiny size (replicas ask for no GPU; one
+pipeline per model: the MLP's in fp32, the CNN's in fp16), to check the script itself on a
+machine without one; ``--check-only`` only says whether it would run. Both models share one
+broker and one Ray. Prints JSON; about 6-10 minutes on a GPU machine at the default sizes.
 
-    python benchmarks/gpu.py [--events 40000] [--replicas 2] [--plot docs/benchmarks/gpu.png]
+    python benchmarks/gpu.py [--model mlp|cnn|both] [--events 40000] [--replicas 2]
+                             [--plot docs/benchmarks/gpu.png]
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +37,26 @@ from streaminfer.pipelines.devtools.example_models import EXAMPLES, build, write
 from streaminfer.pipelines.optimize.timing import open_session, time_sessions
 from streaminfer.pipelines.runtime.worker_metrics import quantile
 
-BATCHES = (1, 4, 16, 64, 256, 1024, 4096)
+HERE = Path(__file__).resolve().parent
+PRECISIONS = ("fp32", "fp16")
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One model the check measures."""
+
+    example: str  # its name in example_models
+    unit: str  # what one row (and one event) is
+    batches: tuple[int, ...]  # the sweep's batch sizes on a GPU machine
+    max_batch: int  # the pipeline's batching.max_size
+    dry_precision: str  # the one pipeline the CPU dry run starts
+
+
+BENCHES = {
+    "mlp": Bench("digits_mlp", "rows", (1, 4, 16, 64, 256, 1024, 4096), 512, "fp32"),
+    "cnn": Bench("apples_oranges", "images", (1, 2, 4, 8, 16, 32, 64, 128, 256), 256, "fp16"),
+}
+DRY_BATCHES = (1, 8)  # the dry run checks the script, not the speed
 
 
 def refusal(available: list[str], gpus: list[str], cuda_usable: bool, why: str) -> str | None:
@@ -70,14 +95,53 @@ def why_not() -> str | None:
     return refusal(ort.get_available_providers(), listed_gpus(), status.usable, status.reason)
 
 
-def sweep(model: bytes, X: np.ndarray, batches: list[int], devices: list[str],
-          rounds: int, block_s: float) -> dict[str, dict[int, float]]:
-    """rows/s per (device, precision) and batch size."""
-    half = to_fp16(model)
-    sessions = {f"{device}-{precision}": open_session(data, device)
-                for device in devices
-                for precision, data in (("fp32", model), ("fp16", half))
-                if not (device == "cpu" and precision == "fp16")}  # fp16 is for GPUs
+def pipelines_of(bench: Bench, dry: bool) -> tuple[str, ...]:
+    """The precisions a model's pipeline runs in: both on a GPU; in the dry run one per
+    model, so that across the two models each precision is served once.
+
+    >>> pipelines_of(BENCHES["cnn"], True), pipelines_of(BENCHES["cnn"], False)
+    (('fp16',), ('fp32', 'fp16'))
+    """
+    return (bench.dry_precision,) if dry else PRECISIONS
+
+
+class Shaped:
+    """A session timed on flat rows (``time_sessions`` repeats the rows of a matrix) that
+    gets them in the shape its input takes (the CNN's ``[batch, 3, 32, 32]``)."""
+
+    def __init__(self, session: Any, shape: tuple[int, ...]) -> None:
+        self.session, self.shape = session, shape
+
+    def get_inputs(self) -> Any:
+        return self.session.get_inputs()
+
+    def run(self, outputs: Any, feed: dict[str, np.ndarray]) -> Any:
+        return self.session.run(outputs, {name: rows.reshape(-1, *self.shape)
+                                          for name, rows in feed.items()})
+
+
+def sample(key: str) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Rows to time the model on, as a float32 matrix, and the shape one row takes."""
+    if key == "mlp":
+        return EXAMPLES["digits_mlp"].dataset().X.astype(np.float32), ()
+    from streaminfer.pipelines.devtools.example_pictures import fruit_pictures, normalized
+
+    pictures, _ = fruit_pictures(64, seed=11)
+    X = normalized(pictures).transpose(0, 3, 1, 2)  # NHWC to the model's NCHW
+    return np.ascontiguousarray(X.reshape(len(X), -1)), X.shape[1:]
+
+
+def sweep(models: dict[str, bytes], X: np.ndarray, shape: tuple[int, ...], batches: list[int],
+          devices: list[str], rounds: int, block_s: float) -> dict[str, dict[int, float]]:
+    """Rows/s per (device, precision) and batch size."""
+    sessions = {}
+    for device in devices:
+        for precision, data in models.items():
+            if device == "cpu" and precision == "fp16":
+                continue  # fp16 is for GPUs
+            session, load_ms = open_session(data, device)
+            sessions[f"{device}-{precision}"] = (Shaped(session, shape) if shape else session,
+                                                 load_ms)
     speeds = time_sessions(sessions, X, batches, rounds=rounds, block_s=block_s)
     return {name: {1: round(1000 / s.latency_ms_b1, 1), **s.rows_per_s}
             for name, s in speeds.items()}
@@ -98,69 +162,99 @@ def replica_providers(app: str, replicas: int, calls: int = 200) -> dict[str, li
     return seen
 
 
-def stream(model_path: Path, count: int, replicas: int, num_gpus: float) -> dict[str, Any]:
+def events_of(key: str, count: int, pixels: int) -> tuple[list[bytes], dict[str, Any],
+                                                          dict[str, Any]]:
+    """The stream's events, the pipeline's source keys and its model keys for the model."""
+    if key == "mlp":
+        data = EXAMPLES["digits_mlp"].dataset()
+        return ([json.dumps({"id": f"e{i}", **dict(zip(data.features,
+                                                       data.X[i % len(data.X)].tolist(),
+                                                       strict=True))}).encode()
+                 for i in range(count)], {"features": data.features}, {})
+    from pictures import make_events, model_section  # benchmarks/pictures.py
+
+    return make_events(count, pixels), {}, model_section()  # JPEG, configs/pictures.yaml's
+
+
+def stream(bootstrap: str, model_path: Path, bench: Bench, events: tuple[list[bytes],
+           dict[str, Any], dict[str, Any]], replicas: int, num_gpus: float) -> dict[str, Any]:
     """The pipeline with Serve replicas: events/s, latency percentiles, replica providers."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from throughput import PARTITIONS, latencies, produce, uid
 
     from streaminfer import Pipeline, PipelineSpec
-    from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
     from streaminfer.pipelines.kafka.topics import ensure_topics
     from streaminfer.pipelines.runtime.serving import app_name
     from streaminfer.waiting import wait_until
 
-    data = EXAMPLES["digits_mlp"].dataset()
-    events = [json.dumps({"id": f"e{i}", **dict(zip(data.features,
-                                                    data.X[i % len(data.X)].tolist(),
-                                                    strict=True))}).encode()
-              for i in range(count)]
-    with EmbeddedBroker() as broker:
-        config = {"bootstrap_servers": [broker.bootstrap_servers]}
-        topic, out = uid("digits"), uid("scores")
-        ensure_topics(config, {topic: PARTITIONS}, create_missing=True)
-        spec = PipelineSpec.model_validate({
-            "name": uid("gpu"),
-            # the embedded broker holds a group join for half the session timeout
-            "kafka": {"bootstrap_servers": broker.bootstrap_servers,
-                      "session_timeout_ms": 4000, "heartbeat_interval_ms": 500},
-            "source": {"topics": [topic], "group_id": uid("g"), "features": data.features,
-                       "id_field": "id", "partitions": PARTITIONS},
-            "model": {"path": str(model_path), "name": "digits", "serving": "serve",
-                      "serve": {"min_replicas": replicas, "max_replicas": replicas,
-                                "num_cpus": 1, "num_gpus": num_gpus, "max_batch_size": 8}},
-            "batching": {"max_size": 512, "max_wait_ms": 20},
-            "sink": {"predictions_topic": out, "dead_letter_topic": uid("dlq")},
-            "workers": {"count": 2, "num_cpus": 0.5}, "metrics": {"enabled": False},
-        })
-        assert spec.model is not None
-        pipeline = Pipeline(spec).start().wait_ready(timeout_s=300)
-        try:
-            providers = replica_providers(app_name(spec, spec.model), replicas)
-            start = time.monotonic()
-            produce(config, topic, events, None)
-            if not wait_until(lambda: pipeline.stats().predictions >= count, 600, every_s=0.25):
-                raise RuntimeError(f"{pipeline.stats().predictions}/{count} scored after 600 s")
-            seconds = time.monotonic() - start
-        finally:
-            pipeline.stop()
-        lat = latencies(config, out, count)
+    values, source, model = events
+    count = len(values)
+    config = {"bootstrap_servers": [bootstrap]}
+    topic, out = uid(bench.example), uid("scores")
+    ensure_topics(config, {topic: PARTITIONS}, create_missing=True)
+    spec = PipelineSpec.model_validate({
+        "name": uid("gpu"),
+        # the embedded broker holds a group join for half the session timeout
+        "kafka": {"bootstrap_servers": bootstrap,
+                  "session_timeout_ms": 4000, "heartbeat_interval_ms": 500},
+        "source": {"topics": [topic], "group_id": uid("g"), "id_field": "id",
+                   "partitions": PARTITIONS, **source},
+        "model": {"path": str(model_path), "name": bench.example, "serving": "serve",
+                  "serve": {"min_replicas": replicas, "max_replicas": replicas,
+                            "num_cpus": 1, "num_gpus": num_gpus, "max_batch_size": 8},
+                  **model},
+        "batching": {"max_size": bench.max_batch, "max_wait_ms": 20},
+        "sink": {"predictions_topic": out, "dead_letter_topic": uid("dlq")},
+        "workers": {"count": 2, "num_cpus": 0.5}, "metrics": {"enabled": False},
+    })
+    assert spec.model is not None
+    pipeline = Pipeline(spec).start().wait_ready(timeout_s=300)
+    try:
+        providers = replica_providers(app_name(spec, spec.model), replicas)
+        start = time.monotonic()
+        produce(config, topic, values, None)
+        if not wait_until(lambda: pipeline.stats().predictions >= count, 600, every_s=0.25):
+            raise RuntimeError(f"{pipeline.stats().predictions}/{count} scored after 600 s")
+        seconds = time.monotonic() - start
+    finally:
+        pipeline.stop()
+    lat = latencies(config, out, count)
     return {"events": count, "replicas": replicas, "num_gpus_per_replica": num_gpus,
             "replica_providers": providers, "events_per_s": round(count / seconds, 1),
             "p50_ms": quantile(lat, 0.5), "p99_ms": quantile(lat, 0.99)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def replicas_ran(run: dict[str, Any]) -> str:
+    """The providers the replicas ran first, counted.
+
+    >>> replicas_ran({"replica_providers": {"a": [CUDA, "CPUExecutionProvider"], "b": [CUDA]}})
+    'CUDA x2'
+    """
+    first = [providers[0].removesuffix("ExecutionProvider")
+             for providers in run["replica_providers"].values()]
+    return ", ".join(f"{name} x{first.count(name)}" for name in sorted(set(first)))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--cpu-dry-run", action="store_true",
-                        help="Run every step on the CPU at a small size (no GPU needed).")
+                        help="Run every step on the CPU at a tiny size (no GPU needed).")
     parser.add_argument("--check-only", action="store_true",
                         help="Only say whether this machine can run the check.")
-    parser.add_argument("--events", type=int, default=40_000)
+    parser.add_argument("--model", choices=("mlp", "cnn", "both"), default="both",
+                        help="The digits MLP, the apples_oranges picture CNN, or both.")
+    parser.add_argument("--events", type=int, default=40_000,
+                        help="Events per pipeline (at most 3,000 in the dry run).")
+    parser.add_argument("--pixels", type=int, default=64,
+                        help="Side of the square JPEG pictures the CNN's stream sends.")
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("build/bench-gpu"))
     parser.add_argument("--plot", type=Path, default=None)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     problem = why_not()
     if problem and not args.cpu_dry_run:
         print(f"benchmarks/gpu.py refuses: {problem}", file=sys.stderr)
@@ -170,25 +264,42 @@ def main() -> None:
         return
     import ray
 
+    from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
+
+    sys.path.insert(0, str(HERE))
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     dry = args.cpu_dry_run  # on the CPU even where a GPU is present
     devices = ["cpu"] if dry else ["cpu", "cuda"]
-    batches = [1, 16, 64] if dry else list(BATCHES)
-    model_path = build("digits_mlp", args.out)
-    X = EXAMPLES["digits_mlp"].dataset().X.astype(np.float32)
+    keys = list(BENCHES) if args.model == "both" else [args.model]
     report: dict[str, Any] = {"dry_run_on_cpu": dry, "devices": devices,
-                              "gpus": listed_gpus()}
+                              "gpus": listed_gpus(), "models": {}}
     started = time.monotonic()
-    report["sweep_rows_per_s"] = sweep(model_path.read_bytes(), X, batches, devices,
-                                       args.rounds, 0.05 if dry else 0.3)
-    fp16_path = write_model(to_fp16(model_path.read_bytes()), args.out / "digits_mlp_fp16.onnx")
+    paths: dict[str, dict[str, Path]] = {}
+    for key in keys:  # the sweeps first, on a machine Ray and the broker do not share yet
+        bench = BENCHES[key]
+        fp32 = build(bench.example, args.out)
+        fp16 = to_fp16(fp32.read_bytes())
+        paths[key] = {"fp32": fp32,
+                      "fp16": write_model(fp16, args.out / f"{bench.example}_fp16.onnx")}
+        X, shape = sample(key)
+        report["models"][key] = {"model": bench.example, "unit": bench.unit, "sweep_per_s": sweep(
+            {"fp32": fp32.read_bytes(), "fp16": fp16}, X, shape,
+            list(DRY_BATCHES if dry else bench.batches), devices, args.rounds,
+            0.02 if dry else 0.3)}
     ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
              num_cpus=8)  # Ray finds the GPUs itself
     count = min(args.events, 3000) if dry else args.events
-    report["pipeline"] = {
-        precision: stream(path, count, args.replicas, 0.0 if dry else 0.5)
-        for precision, path in (("fp32", model_path), ("fp16", fp16_path))}
-    ray.shutdown()
+    try:
+        with EmbeddedBroker() as broker:  # one broker and one Ray for every pipeline
+            for key in keys:
+                bench = BENCHES[key]
+                events = events_of(key, count, args.pixels)
+                report["models"][key]["pipeline"] = {
+                    precision: stream(broker.bootstrap_servers, paths[key][precision], bench,
+                                      events, args.replicas, 0.0 if dry else 0.5)
+                    for precision in pipelines_of(bench, dry)}
+    finally:
+        ray.shutdown()
     report["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(report, indent=2))
     if args.plot:
@@ -196,24 +307,52 @@ def main() -> None:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
+    """One figure: a sweep panel per model (log-log), and the pipelines' throughput."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, curve in report["sweep_rows_per_s"].items():
-        sizes = sorted(int(b) for b in curve)
-        ax.plot(sizes, [curve[b] for b in sizes], marker="o", label=name)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("rows/s")
-    ax.set_title("digits MLP: CPU against CUDA, fp32 against fp16")
-    ax.legend()
-    ax.grid(True, alpha=0.3)
+    plain = FuncFormatter(lambda value, _: f"{value:,.0f}")
+    models = report["models"]
+    fig, axes = plt.subplots(1, len(models) + 1, figsize=(5.2 * (len(models) + 1), 4.6))
+    for ax, (key, result) in zip(axes, models.items(), strict=False):
+        for name, curve in sorted(result["sweep_per_s"].items()):
+            points = sorted((int(size), speed) for size, speed in curve.items())  # JSON: str
+            ax.plot(*zip(*points, strict=True), marker="o", label=name,
+                    color="tab:green" if name.startswith("cuda") else "tab:blue",
+                    linestyle="--" if "fp16" in name else "-")
+            ax.set_xticks([size for size, _ in points])
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("batch size")
+        ax.set_ylabel(f"{result['unit']}/s")
+        ax.set_title(f"{result['model']} ({key}): session alone")
+        ax.legend(fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+    ax = axes[-1]
+    runs = [(f"{key} {precision}\n{replicas_ran(run)}", run) for key, result in models.items()
+            for precision, run in result.get("pipeline", {}).items()]
+    bars = ax.bar([label for label, _ in runs], [run["events_per_s"] for _, run in runs],
+                  color=["tab:blue" if "fp32" in label else "tab:orange" for label, _ in runs])
+    for bar, (_, run) in zip(bars, runs, strict=True):
+        ax.annotate(f"p50 {run['p50_ms']:.0f} ms\np99 {run['p99_ms']:.0f} ms",
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    ax.margins(y=0.25)
+    gpus = runs[0][1]["num_gpus_per_replica"] if runs else 0
+    ax.set_title(f"Serve pipeline, {runs[0][1]['replicas'] if runs else 0} replicas "
+                 f"x num_gpus {gpus}")
+    ax.set_ylabel("events/s (an event: one row, or one picture)")
+    where = "CPU dry run" if report["dry_run_on_cpu"] else ", ".join(report["gpus"]) or "GPU"
+    fig.suptitle(f"benchmarks/gpu.py: CPU against CUDA, fp32 against fp16 ({where})")
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, dpi=110)
     print(f"plot written to {path}", file=sys.stderr)
 
 

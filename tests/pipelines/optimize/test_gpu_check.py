@@ -47,27 +47,44 @@ def test_the_script_refuses_in_one_line_exactly_where_there_is_no_gpu() -> None:
         assert done.stderr.strip() == f"benchmarks/gpu.py refuses: {problem}"
 
 
+@pytest.fixture
+def models_there(tmp_path: Path, model_factory: Callable[[str], Path]) -> Path:
+    """A folder holding the session's digits MLP and picture CNN: ``build`` keeps a model that
+    is there, so the script does not train them again."""
+    for name in ("digits_mlp", "apples_oranges"):
+        model = model_factory(name)
+        for made in model.parent.glob(f"{model.name}*"):  # the model, its sha256 and profile
+            shutil.copyfile(made, tmp_path / made.name)
+    return tmp_path
+
+
 @pytest.mark.integration
-def test_the_cpu_dry_run_goes_through_every_step(
-    tmp_path: Path, model_factory: Callable[[str], Path]
-) -> None:
-    """Sweep, fp16 conversion and the Serve pipeline, on the CPU at a small size. The
-    session's digits MLP waits where the script builds it (``build`` keeps a model that is
-    there), so the script does not train it again."""
-    model = model_factory("digits_mlp")
-    for made in model.parent.glob(f"{model.name}*"):  # the model, its sha256 and profile
-        shutil.copyfile(made, tmp_path / made.name)
+def test_the_cpu_dry_run_goes_through_every_step_for_both_models(models_there: Path) -> None:
+    """Sweeps, fp16 conversion and the Serve pipelines of both models (digits events for the
+    MLP, JPEG pictures for the CNN), on the CPU at a tiny size, on one broker and one Ray."""
+    out = models_there
     done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--cpu-dry-run", "--events", "1000",
-         "--rounds", "1", "--out", str(tmp_path)],
+        [sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--cpu-dry-run", "--events", "200",
+         "--rounds", "1", "--out", str(out), "--plot", str(out / "gpu.png")],
         capture_output=True, text=True, timeout=500, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
     assert report["dry_run_on_cpu"] is True and report["devices"] == ["cpu"]
-    assert set(report["sweep_rows_per_s"]["cpu-fp32"]) == {"1", "16", "64"}
-    for precision in ("fp32", "fp16"):
-        run = report["pipeline"][precision]
-        assert run["events"] == 1000 and run["events_per_s"] > 0
-        assert len(run["replica_providers"]) == 2  # both replicas answered
-        assert all(p == ["CPUExecutionProvider"] for p in run["replica_providers"].values())
-        assert 0 <= run["p50_ms"] <= run["p99_ms"]
+    models = report["models"]
+    assert {key: (m["model"], m["unit"]) for key, m in models.items()} == {
+        "mlp": ("digits_mlp", "rows"), "cnn": ("apples_oranges", "images")}
+    served = {}
+    for result in models.values():
+        assert list(result["sweep_per_s"]) == ["cpu-fp32"]  # fp16 sessions are for GPUs
+        assert set(result["sweep_per_s"]["cpu-fp32"]) == {"1", "8"}
+        assert all(speed > 0 for speed in result["sweep_per_s"]["cpu-fp32"].values())
+        for precision, run in result["pipeline"].items():
+            served[result["model"]] = precision
+            assert run["events"] == 200 and run["events_per_s"] > 0
+            assert run["num_gpus_per_replica"] == 0.0
+            assert len(run["replica_providers"]) == 2  # both replicas answered
+            assert all(p == [CPU] for p in run["replica_providers"].values())
+            assert 0 <= run["p50_ms"] <= run["p99_ms"]
+    assert served == {"digits_mlp": "fp32", "apples_oranges": "fp16"}  # each precision once
+    assert (out / "apples_oranges_fp16.onnx").stat().st_size > 0
+    assert (out / "gpu.png").stat().st_size > 10_000
