@@ -10,7 +10,8 @@ provider, a GPU that ``nvidia-smi -L`` lists, and a usable CUDA driver and libra
 ``--cpu-dry-run`` runs every step on the CPU at a tiny size (replicas ask for no GPU; one
 pipeline per model: the MLP's in fp32, the CNN's in fp16), to check the script itself on a
 machine without one; ``--check-only`` only says whether it would run. Both models share one
-broker and one Ray. Prints JSON; about 6-10 minutes on a GPU machine at the default sizes.
+broker and one Ray. Prints JSON; several minutes on a GPU machine at the default sizes (not
+yet run on one).
 
     python benchmarks/gpu.py [--model mlp|cnn|both] [--events 40000] [--replicas 2]
                              [--plot docs/benchmarks/gpu.png]
@@ -25,9 +26,8 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -41,8 +41,7 @@ HERE = Path(__file__).resolve().parent
 PRECISIONS = ("fp32", "fp16")
 
 
-@dataclass(frozen=True)
-class Bench:
+class Bench(NamedTuple):
     """One model the check measures."""
 
     example: str  # its name in example_models
@@ -176,18 +175,30 @@ def events_of(key: str, count: int, pixels: int) -> tuple[list[bytes], dict[str,
     return make_events(count, pixels), {}, model_section()  # JPEG, configs/pictures.yaml's
 
 
-def stream(bootstrap: str, model_path: Path, bench: Bench, events: tuple[list[bytes],
-           dict[str, Any], dict[str, Any]], replicas: int, num_gpus: float) -> dict[str, Any]:
-    """The pipeline with Serve replicas: events/s, latency percentiles, replica providers."""
-    from throughput import PARTITIONS, latencies, produce, uid
+class Stream(NamedTuple):
+    """A pipeline started, the topics it reads and writes, and its events."""
+
+    pipeline: Any
+    app: str  # its Serve application
+    config: dict[str, Any]
+    topic: str
+    out: str
+    values: list[bytes]
+    replicas: int
+    num_gpus: float
+
+
+def start(bootstrap: str, model_path: Path, bench: Bench, events: tuple[list[bytes],
+          dict[str, Any], dict[str, Any]], replicas: int, num_gpus: float,
+          workers: int) -> Stream:
+    """The pipeline with Serve replicas, started (not yet ready), its stream not yet sent."""
+    from throughput import PARTITIONS, uid
 
     from streaminfer import Pipeline, PipelineSpec
     from streaminfer.pipelines.kafka.topics import ensure_topics
     from streaminfer.pipelines.runtime.serving import app_name
-    from streaminfer.waiting import wait_until
 
     values, source, model = events
-    count = len(values)
     config = {"bootstrap_servers": [bootstrap]}
     topic, out = uid(bench.example), uid("scores")
     ensure_topics(config, {topic: PARTITIONS}, create_missing=True)
@@ -204,23 +215,66 @@ def stream(bootstrap: str, model_path: Path, bench: Bench, events: tuple[list[by
                   **model},
         "batching": {"max_size": bench.max_batch, "max_wait_ms": 20},
         "sink": {"predictions_topic": out, "dead_letter_topic": uid("dlq")},
-        "workers": {"count": 2, "num_cpus": 0.5}, "metrics": {"enabled": False},
+        "workers": {"count": workers, "num_cpus": 0.5}, "metrics": {"enabled": False},
     })
     assert spec.model is not None
-    pipeline = Pipeline(spec).start().wait_ready(timeout_s=300)
+    return Stream(Pipeline(spec).start(), app_name(spec, spec.model), config, topic, out,
+                  values, replicas, num_gpus)
+
+
+def measure(run: Stream) -> dict[str, Any]:
+    """Send the stream through the started pipeline, then stop it: events/s, latency
+    percentiles, the providers its replicas use."""
+    from throughput import drop_topics, latencies, produce
+
+    from streaminfer.waiting import wait_until
+
+    count = len(run.values)
     try:
-        providers = replica_providers(app_name(spec, spec.model), replicas)
-        start = time.monotonic()
-        produce(config, topic, values, None)
-        if not wait_until(lambda: pipeline.stats().predictions >= count, 600, every_s=0.25):
-            raise RuntimeError(f"{pipeline.stats().predictions}/{count} scored after 600 s")
-        seconds = time.monotonic() - start
+        run.pipeline.wait_ready(timeout_s=300)
+        providers = replica_providers(run.app, run.replicas)
+        began = time.monotonic()
+        produce(run.config, run.topic, run.values, None)
+        if not wait_until(lambda: run.pipeline.stats().predictions >= count, 600, every_s=0.25):
+            raise RuntimeError(f"{run.pipeline.stats().predictions}/{count} scored after 600 s")
+        seconds = time.monotonic() - began
     finally:
-        pipeline.stop()
-    lat = latencies(config, out, count)
-    return {"events": count, "replicas": replicas, "num_gpus_per_replica": num_gpus,
+        run.pipeline.stop()
+    lat = latencies(run.config, run.out, count)
+    drop_topics(run.config, [run.topic, run.out])  # the in-memory broker keeps every record
+    return {"events": count, "replicas": run.replicas, "num_gpus_per_replica": run.num_gpus,
             "replica_providers": providers, "events_per_s": round(count / seconds, 1),
             "p50_ms": quantile(lat, 0.5), "p99_ms": quantile(lat, 0.99)}
+
+
+def pipelines(bootstrap: str, keys: list[str], paths: dict[str, dict[str, Path]],
+              args: argparse.Namespace, dry: bool) -> dict[str, dict[str, Any]]:
+    """Each model's pipelines by precision. On a GPU one pipeline runs at a time, alone on the
+    machine, with two workers; the dry run gives each one worker and starts them all before
+    it measures any (their starts overlap: it checks the script, not the speed)."""
+    count = min(args.events, 3000) if dry else args.events
+    planned = [(key, precision) for key in keys for precision in pipelines_of(BENCHES[key], dry)]
+    events = {key: events_of(key, count, args.pixels) for key in keys}
+
+    def started(key: str, precision: str) -> Stream:  # not yet ready
+        return start(bootstrap, paths[key][precision], BENCHES[key], events[key],
+                     args.replicas, 0.0 if dry else 0.5, 1 if dry else 2)
+
+    results: dict[str, dict[str, Any]] = {key: {} for key in keys}
+    if not dry:
+        for key, precision in planned:
+            results[key][precision] = measure(started(key, precision))
+        return results
+    runs: list[Stream] = []
+    try:
+        for key, precision in planned:
+            runs.append(started(key, precision))
+        for (key, precision), run in zip(planned, runs, strict=True):
+            results[key][precision] = measure(run)
+    finally:
+        for run in runs:
+            run.pipeline.stop()  # safe twice
+    return results
 
 
 def replicas_ran(run: dict[str, Any]) -> str:
@@ -288,16 +342,10 @@ def main() -> None:
             0.02 if dry else 0.3)}
     ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
              num_cpus=8)  # Ray finds the GPUs itself
-    count = min(args.events, 3000) if dry else args.events
     try:
         with EmbeddedBroker() as broker:  # one broker and one Ray for every pipeline
-            for key in keys:
-                bench = BENCHES[key]
-                events = events_of(key, count, args.pixels)
-                report["models"][key]["pipeline"] = {
-                    precision: stream(broker.bootstrap_servers, paths[key][precision], bench,
-                                      events, args.replicas, 0.0 if dry else 0.5)
-                    for precision in pipelines_of(bench, dry)}
+            for key, runs in pipelines(broker.bootstrap_servers, keys, paths, args, dry).items():
+                report["models"][key]["pipeline"] = runs
     finally:
         ray.shutdown()
     report["seconds"] = round(time.monotonic() - started, 1)
