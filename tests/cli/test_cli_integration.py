@@ -251,6 +251,7 @@ def test_demo_stops_by_itself_and_its_numbers_add_up(tmp_path, ray_address):
     assert summary["predictions"] + summary["dead_letters"] == 1000
     assert summary["dead_letters"] == summary["bad_injected"] == 10
     assert (tmp_path / "models/breast_cancer.onnx").exists()
+    assert "pid=" not in result.stdout + result.stderr  # no actor's line in the live view
 
 
 def test_produce_then_tail_round_trip(tmp_path, broker, topic_factory):
