@@ -1,9 +1,10 @@
 """Ray for a pipeline: joined when it runs, else started with room for every actor.
 
-Quiet (no ``--verbose``): the actors' own lines stay in Ray's session logs
+On a terminal and quiet (no ``--verbose``), the actors' own lines stay in Ray's session logs
 (``/tmp/ray/session_latest/logs/worker-*``) instead of printing into the live view; a crash
 reaches the screen once, through the pools' crash reporting (``runtime/crash_loop.py``), and
-Ray's own errors (an actor killed, out of memory) still print. Verbose: all of them.
+Ray's own errors (an actor killed, out of memory) still print. Verbose, or when stderr is not
+a terminal (a pod's log, a file, a pipe: no live view to garble), the actors' lines print.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 from typing import Any
 
 from streaminfer.errors import PipelineError
@@ -25,7 +27,7 @@ def start_ray(spec: PipelineSpec) -> bool:
     if ray.is_initialized():
         return False
     kwargs = init_options(spec, verbose=is_verbose(), joins=bool(os.environ.get("RAY_ADDRESS")),
-                          cpus=os.cpu_count() or 1)
+                          cpus=os.cpu_count() or 1, terminal=sys.stderr.isatty())
     try:
         ray.init(**kwargs)
     except ConnectionError as exc:
@@ -35,15 +37,16 @@ def start_ray(spec: PipelineSpec) -> bool:
     return True
 
 
-def init_options(spec: PipelineSpec, *, verbose: bool, joins: bool, cpus: int) -> dict[str, Any]:
+def init_options(spec: PipelineSpec, *, verbose: bool, joins: bool, cpus: int,
+                 terminal: bool = True) -> dict[str, Any]:
     """``ray.init`` keywords: ``spec.ray``'s cluster, else the one ``RAY_ADDRESS`` names
     (``joins``), else a local Ray with ``cpus`` or what the actors need; the actors' lines on
-    the driver's screen only when ``verbose``."""
+    the driver's stderr when ``verbose`` or when it is no ``terminal`` (a log, not a screen)."""
     kwargs: dict[str, Any] = {
         "namespace": spec.ray.namespace,
         "include_dashboard": False,
         "logging_level": logging.WARNING,
-        "log_to_driver": verbose,
+        "log_to_driver": verbose or not terminal,
     }
     if spec.ray.address:
         kwargs["address"] = spec.ray.address

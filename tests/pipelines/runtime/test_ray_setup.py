@@ -42,11 +42,17 @@ def test_the_automatic_retraining_task_is_counted_when_it_is_on() -> None:
     assert cpus_needed(spec(retrain=off)) == 1
 
 
-def test_actors_lines_reach_the_screen_only_when_verbose() -> None:
-    """Quiet, a crash reaches the screen once through the pools' crash reporting; the actor's
-    own lines ("(SourceWorker pid=...) ...") would print into the live view."""
-    assert init_options(spec(), verbose=False, joins=False, cpus=4)["log_to_driver"] is False
-    assert init_options(spec(), verbose=True, joins=False, cpus=4)["log_to_driver"] is True
+def test_actors_lines_reach_a_screen_only_when_verbose_and_a_log_always() -> None:
+    """Quiet on a terminal, a crash reaches the screen once through the pools' crash
+    reporting; the actor's own lines ("(SourceWorker pid=...) ...") would print into the live
+    view. Into a log (a pod's, a file), a worker's warnings are what an operator reads."""
+    def forwarded(verbose: bool, terminal: bool) -> bool:
+        return bool(init_options(spec(), verbose=verbose, joins=False, cpus=4,
+                                 terminal=terminal)["log_to_driver"])
+
+    assert not forwarded(verbose=False, terminal=True)
+    assert forwarded(verbose=True, terminal=True)
+    assert forwarded(verbose=False, terminal=False)
 
 
 def test_a_local_ray_gets_the_cpus_a_named_cluster_or_ray_address_is_joined() -> None:
