@@ -66,8 +66,21 @@ def reasons(report: Report) -> list[str]:
 
 
 def write_json(report: Report, path: Path) -> Path:
-    path.write_text(json.dumps(report.to_json(), indent=2, default=_plain) + "\n")
+    """``report`` as strict JSON: a metric that is not defined (NaN) is ``null``."""
+    path.write_text(json.dumps(_finite(report.to_json()), indent=2, default=_plain,
+                               allow_nan=False) + "\n")
     return path
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float as ``None``."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _plain(value: Any) -> Any:
