@@ -77,8 +77,9 @@ def optimize(
     """Make and compare optimized variants of MODEL on labelled DATA."""
     from streaminfer.pipelines.lifecycle.registry import Registry
     from streaminfer.pipelines.optimize.data import batch_sizes, read_data, the_model
+    from streaminfer.pipelines.optimize.plot import write_png
     from streaminfer.pipelines.optimize.registration import log_report, open_model, register_best
-    from streaminfer.pipelines.optimize.report import reasons, table, write_json, write_png
+    from streaminfer.pipelines.optimize.report import reasons, table, write_json
     from streaminfer.pipelines.optimize.run import Settings
     from streaminfer.pipelines.optimize.run import optimize as run_optimize
     from streaminfer.pipelines.spec.loader import load_spec

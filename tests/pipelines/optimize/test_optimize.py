@@ -22,9 +22,10 @@ from streaminfer.operators.quality import classifier_metrics
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.lifecycle.registry import Registry
 from streaminfer.pipelines.online.drift_monitor import load_profile
+from streaminfer.pipelines.optimize.plot import write_png
 from streaminfer.pipelines.optimize.recipes import Inputs, Recipe
 from streaminfer.pipelines.optimize.registration import open_model, register_best
-from streaminfer.pipelines.optimize.report import reasons, table, write_json, write_png
+from streaminfer.pipelines.optimize.report import reasons, table, write_json
 from streaminfer.pipelines.optimize.run import Report
 from streaminfer.pipelines.optimize.timing import Speed
 from streaminfer.pipelines.optimize.variants import build_variant
@@ -68,7 +69,7 @@ def test_every_reported_delta_and_agreement_equals_a_recomputation(
         assert v.size_bytes == Path(v.file).stat().st_size
         assert v.sha256 == sha256_hex(Path(v.file).read_bytes())
         checked += 1
-    assert checked >= 5
+    assert checked >= (5 if run_name == "digits_run" else 4)  # the linear: original, graph-*
 
 
 def test_the_mlp_gets_every_technique_and_destructive_pruning_is_rejected(digits_run: Run) -> None:
