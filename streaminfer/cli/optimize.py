@@ -67,7 +67,8 @@ def optimize(
     sparsities: Annotated[Optional[str], typer.Option(  # noqa: UP045
         help="Magnitude pruning levels, e.g. 0.5,0.9.")] = None,
     prune: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        help="Structured pruning: shares of hidden units to remove, e.g. 0.25,0.5.")] = None,
+        help="Structured and channel pruning: shares of hidden units (and of convolutions' "
+        "output channels) to remove, e.g. 0.25,0.5.")] = None,
     rounds: Annotated[int, typer.Option(
         min=1, help="Timing rounds; each variant's best round is kept.")] = 5,
     log_to_registry: Annotated[bool, typer.Option(
