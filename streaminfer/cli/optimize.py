@@ -116,6 +116,9 @@ def optimize(
     out.print(table(report))
     for line in reasons(report):
         out.print(f"  {line}", highlight=False)
+    if report.refused:
+        out.print("  rows the model's inputs refused, left out: " + ", ".join(
+            f"{count} {reason}" for reason, count in report.refused.items()), highlight=False)
     files = [write_json(report, out_dir / "report.json"), write_png(report, out_dir / "report.png")]
     out.print("  ".join(map(str, files)))
     if log_to_registry:

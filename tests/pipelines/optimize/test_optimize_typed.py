@@ -33,14 +33,16 @@ def test_the_text_classifier_gets_what_applies_and_the_rest_says_why(
     data = tmp_path / "messages.jsonl"  # labels as the config's class names
     data.write_bytes(b"".join(orjson.dumps({"message": str(text), "label": classes[label]})
                               + b"\n" for text, label in zip(texts.X[:, 0], texts.y,
-                                                             strict=True)))
+                                                             strict=True))
+                     + b'{"message": 42, "label": "billing"}\n')  # refused: not a string
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["optimize", str(config), "--data", str(data), "--out",
                                       str(out), "--rounds", "1"])
     assert result.exit_code == 0, result.output
     report = orjson.loads((out / "report.json").read_bytes())
     variants = {v["name"]: v for v in report["variants"]}
-    assert report["rows"] == len(texts.y)
+    assert report["rows"] == len(texts.y) and report["refused"] == {"wrong_input_type": 1}
+    assert "refused, left out: 1 wrong_input_type" in result.output
 
     session = ort.InferenceSession(str(model_factory("text_classifier")),
                                    providers=["CPUExecutionProvider"])
