@@ -363,8 +363,9 @@ def write_validation(name: str, out_dir: Path) -> Path | None:
     data = held_out()
     columns = {f: data.X[:, i].astype(np.float32) for i, f in enumerate(data.features)}
     path = out_dir / f"{name}.validation.parquet"
-    parquet.write_table(pa.table({**columns, "label": data.y}), path)
-    return path
+    tmp = path.with_suffix(".tmp")  # whole or not there, as the model files
+    parquet.write_table(pa.table({**columns, "label": data.y}), tmp)
+    return tmp.replace(path)
 
 
 def build_all(out_dir: Path, *, force: bool = False) -> list[Path]:
@@ -431,11 +432,11 @@ def apples_oranges() -> Dataset:
 
 
 def train_apples_oranges() -> bytes:
-    """The picture example: a small CNN over 32x32 RGB pictures, trained with numpy
-    (``pipelines/devtools/example_pictures.py``)."""
-    from streaminfer.pipelines.devtools.example_pictures import train_apples_oranges as train
+    """The picture example: a small CNN over 32x32 RGB pictures, trained with numpy by
+    ``pipelines/devtools/example_pictures.py`` and shipped (no training here)."""
+    from streaminfer.pipelines.devtools.example_pictures import shipped_apples_oranges
 
-    return train()
+    return shipped_apples_oranges()
 
 
 EXAMPLES["text_classifier"] = Example(train_text_classifier, support_messages, typed=True)

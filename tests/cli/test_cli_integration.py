@@ -20,6 +20,7 @@ import yaml
 
 from streaminfer.pipelines.process.ports import free_port
 from tests.fixtures.cli import streaminfer_here
+from tests.fixtures.models import models_locked
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -86,7 +87,8 @@ def test_every_shipped_config_validates(tmp_path, model_dir):
     from streaminfer.pipelines.devtools.example_models import EXAMPLES
 
     models = tmp_path / "models"
-    shutil.copytree(model_dir, models)
+    with models_locked(model_dir):
+        shutil.copytree(model_dir, models, ignore=shutil.ignore_patterns(".lock"))
     for config in sorted((REPO / "configs").glob("*.yaml")):
         text = config.read_text().replace("../models/", f"{models}/")
         (tmp_path / config.name).write_text(text)
