@@ -129,3 +129,30 @@ def test_unknown_settings_are_refused(wine: tuple[bytes, np.ndarray]) -> None:
         quantize_static_int8(model, X, input_name="features", fmt="int4")
     with pytest.raises(ValueError, match="level"):
         optimize_graph(model, "max")
+
+
+def test_static_int8_quantizes_a_cnns_convolutions_per_channel_from_a_feed() -> None:
+    from streaminfer.pipelines.devtools.example_cnn import Cnn, cnn_onnx
+
+    rng = np.random.default_rng(5)
+    model = cnn_onnx(Cnn.new(rng, (3, 8, 16), 2), 16)
+    x = rng.normal(0, 1, (64, 3, 16, 16)).astype(np.float32)
+    quantized = quantize_static_int8(model, {"image": x}, per_channel=True)
+    proto = onnx.load_model_from_string(quantized)
+    conv_inputs = [i for n in proto.graph.node if n.op_type == "Conv" for i in n.input[:2]]
+    made = {o: n for n in proto.graph.node for o in n.output}
+    assert all(made[i].op_type == "DequantizeLinear" for i in conv_inputs)  # QDQ around Conv
+    scales = {init.name: init for init in proto.graph.initializer}
+    weight_scale = scales[made[conv_inputs[1]].input[1]]
+    assert list(weight_scale.dims) == [8]  # one scale per output channel
+    np.testing.assert_allclose(outputs(quantized, x)["probabilities"],
+                               outputs(model, x)["probabilities"], atol=0.05)
+
+
+def test_fp16_does_not_apply_where_the_weights_live_in_operators_without_float16_kernels(
+    model_factory: Callable[[str], Path],
+) -> None:
+    linear = model_factory("breast_cancer").read_bytes()  # Scaler + LinearClassifier
+    with pytest.raises(NotApplicable, match="122 of the model's 122 float weights are in "
+                                            "LinearClassifier, Scaler, which have no float16"):
+        to_fp16(linear)
