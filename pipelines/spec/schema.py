@@ -138,13 +138,17 @@ class SourceSpec(FrozenModel):
         return data
 
     @model_validator(mode="after")
-    def _one_feature_source(self) -> SourceSpec:
+    def _raw_fields(self) -> SourceSpec:
         if self.codec == "raw" and (self.features is not None or self.features_field is not None
                                     or self.raw.field == self.id_field):
             raise ValueError(f"codec raw gives each event one field, '{self.raw.field}' "
                              f"(raw.field), and the id ('{self.id_field}'): map the field with "
                              "model.inputs.NAME.picture instead of 'features'/'features_field', "
                              "and name the id field otherwise")
+        return self
+
+    @model_validator(mode="after")
+    def _one_feature_source(self) -> SourceSpec:
         if self.features is not None and self.features_field is not None:
             raise ValueError(FEATURE_SOURCE)
         if self.features is not None and len(set(self.features)) != len(self.features):
