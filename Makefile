@@ -8,10 +8,12 @@ PYTEST_ARGS ?=
 
 .PHONY: demo demo-loop demo-pictures test lint typecheck bench models clean
 
+# PYTHONWARNINGS: setuptools' note on every editable install ("Editable installation. Please
+# be careful with folders ... with the same name as your package"), nothing to act on here.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 demo: $(STAMP)                  ## run the demo pipeline live (ARGS="--max-events 5000" to stop by itself)

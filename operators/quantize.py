@@ -44,10 +44,20 @@ class MatrixReader:
         return next(self._slices, None)
 
 
+def errors_only() -> None:
+    """ONNX Runtime's sessions that quantization makes itself (calibration, preprocessing) log
+    errors only: they warned on stderr, coloured, of each unused initializer they dropped."""
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)
+
+
 def preprocess(model: bytes) -> bytes:
     """ONNX Runtime's recommended step before static quantization (shape inference and graph
     optimization); without sympy, so without symbolic shapes."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    errors_only()
 
     def run(source: Path, target: Path) -> None:
         quant_pre_process(str(source), str(target), skip_symbolic_shape=True)
@@ -65,6 +75,7 @@ def quantize_static_int8(
     (QLinear* operators); ``prepare`` runs :func:`preprocess` first."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
 
+    errors_only()
     if fmt not in FORMATS:
         raise ValueError(f"unknown quantization format {fmt!r}; use one of {', '.join(FORMATS)}")
     require_dense(model, "int8 quantization")

@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "streaminfer.operators.batcher",
+    "streaminfer.operators.batch_units",
     "streaminfer.operators.features",
     "streaminfer.operators.join_state",
     "streaminfer.operators.live_window",

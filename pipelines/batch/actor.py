@@ -1,6 +1,7 @@
 """The scoring actor of Ray Data's ``map_batches``: loads the models once, then reads,
 scores and writes whole units with the online path's :class:`BatchScorer` (and, for
-numeric Parquet/CSV rows into Parquet, the column-wise :class:`ArrowScorer`)."""
+numeric Parquet/CSV rows into Parquet, the column-wise :class:`ArrowScorer`; picture files
+as the events of ``pictures.py``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from streaminfer.operators.dead_letter import DeadLetter
 from streaminfer.operators.features import FeatureExtractor
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.batch.outputs import OutputFormat, PartFiles, TopicUnit, UnitOutput
+from streaminfer.pipelines.batch.pictures import PictureFiles, picture_field, with_files
 from streaminfer.pipelines.batch.rows import jsonl_records, read_table, table_records
 from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
 from streaminfer.pipelines.runtime.model_backends import LocalModel
@@ -76,6 +78,10 @@ class UnitScorer:
                 model, extractor, id_field=spec.source.id_field,
                 event_time_field=spec.source.event_time_field,
                 max_record_bytes=spec.source.max_record_bytes)
+        field = picture_field(spec)
+        self.pictures = None if field is None else PictureFiles(
+            field, spec.source.id_field, spec.source.max_record_bytes,
+            spec.batching.max_bytes)
         self.target = target
         self.source_kafka = source_kafka
         self.batch_size = batch_size
@@ -120,6 +126,15 @@ class UnitScorer:
             assert self.source_kafka is not None
             for records in read_topic_unit(self.source_kafka, unit, self.batch_size):
                 yield self._row_path(records)
+            return
+        if unit.kind == "pictures":
+            assert self.pictures is not None, "picture units are planned for picture inputs"
+            for records, unread, originals in self.pictures.chunks(unit, stamp,
+                                                                   self.batch_size):
+                piece = self._row_path(records) if records else Piece(rows=0)
+                piece.rows += len(unread)
+                piece.dead_letters = [*with_files(piece.dead_letters, originals), *unread]
+                yield piece
             return
         if unit.kind == "jsonl":
             for records in jsonl_records(unit.path, stamp, self.batch_size):

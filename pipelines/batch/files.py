@@ -1,10 +1,12 @@
 """Input files: a file, a folder or a glob, local or on an object store (pyarrow's
-filesystems: ``s3://``, ``gs://``, ``hdfs://``...), planned into units."""
+filesystems: ``s3://``, ``gs://``, ``hdfs://``...), planned into units; for a model with a
+picture input, picture files too (each one event)."""
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import posixpath
 from typing import Any
 
 from pyarrow import fs
@@ -14,6 +16,8 @@ from streaminfer.operators.batch_units import (
     SUFFIXES,
     Unit,
     file_format,
+    is_picture_file,
+    picture_units,
     row_group_runs,
     unit_key,
 )
@@ -37,10 +41,10 @@ def _uri(path: str, template: str) -> str:
     return f"{scheme}{path}"
 
 
-def expand(source: str) -> list[str]:
-    """The files ``source`` names, sorted: itself, every data file under a folder (hidden
-    and ``_`` files left out), or the matches of a glob (``*``, ``?``, ``[...]``)."""
+def _found(source: str, pictures: bool) -> tuple[str, list[str]]:
+    """The folder the files of ``source`` are named relative to, and the files (sorted)."""
     filesystem, path = filesystem_of(source)
+    unread = False  # picture files left out (no picture input)
     if any(char in _GLOB for char in path):
         base = path[: min(path.index(c) for c in _GLOB if c in path)].rsplit("/", 1)[0] or "/"
         found = [info.path for info in _listing(filesystem, base, source)
@@ -50,13 +54,18 @@ def expand(source: str) -> list[str]:
         if info.type == fs.FileType.NotFound:
             raise DataError(f"input {source} does not exist")
         if info.type == fs.FileType.Directory:
-            found = [entry.path for entry in _listing(filesystem, path, source)
-                     if _is_data_file(entry.path)]
+            base = path
+            listed = [entry.path for entry in _listing(filesystem, path, source)]
+            found = [name for name in listed if _is_data_file(name, pictures)]
+            unread = not pictures and any(_is_data_file(name, True) for name in listed)
         else:
-            found = [path]
+            base, found = posixpath.dirname(path) or "/", [path]
     if not found:
-        raise DataError(f"input {source} matches no data file (.parquet, .csv, .jsonl)")
-    return [_uri(name, source) for name in sorted(found)]
+        wanted = ".parquet, .csv, .jsonl" + (", .jpg, .jpeg, .png, .webp" if pictures else "")
+        hint = "; it holds pictures, which are read for a model with a picture input " \
+            "(model.inputs.NAME.picture)" if unread else ""
+        raise DataError(f"input {source} matches no data file ({wanted}){hint}")
+    return base, sorted(found)
 
 
 def _listing(filesystem: fs.FileSystem, base: str, source: str) -> list[Any]:
@@ -69,16 +78,23 @@ def _listing(filesystem: fs.FileSystem, base: str, source: str) -> list[Any]:
     return [entry for entry in entries if entry.type == fs.FileType.File]
 
 
-def _is_data_file(path: str) -> bool:
+def _is_data_file(path: str, pictures: bool) -> bool:
     name = path.rsplit("/", 1)[-1]
-    return not name.startswith((".", "_")) and any(name.lower().endswith(s) for s in SUFFIXES)
+    return not name.startswith((".", "_")) and (
+        any(name.lower().endswith(s) for s in SUFFIXES) or (pictures and is_picture_file(name)))
 
 
-def plan_files(source: str, unit_rows: int, input_format: str | None = None) -> list[Unit]:
+def plan_files(source: str, unit_rows: int, input_format: str | None = None,
+               unit_pictures: int | None = None) -> list[Unit]:
     """Units over the files of ``source``: Parquet row groups joined up to ``unit_rows``
-    rows, each CSV or JSONL file whole."""
+    rows, each CSV or JSONL file whole; with ``unit_pictures`` (a model with a picture
+    input), then the picture files in runs of that many, named relative to the folder (a
+    glob: the folder before its first wildcard)."""
+    base, found = _found(source, unit_pictures is not None)
+    pictures = [name for name in found if unit_pictures and is_picture_file(name)]
+    data = sorted(set(found) - set(pictures))
     units: list[Unit] = []
-    for path in expand(source):
+    for path in (_uri(name, source) for name in data):
         try:
             fmt = file_format(path, input_format)
         except ValueError as exc:
@@ -89,6 +105,10 @@ def plan_files(source: str, unit_rows: int, input_format: str | None = None) -> 
         for groups, rows in row_group_runs(parquet_row_groups(path), unit_rows):
             units.append(Unit(unit_key(len(units)), "parquet", path, row_groups=groups,
                               rows=rows))
+    if pictures:
+        assert unit_pictures is not None
+        named = [posixpath.relpath(name, base) for name in pictures]
+        units += picture_units(_uri(base, source), named, unit_pictures, first=len(units))
     return units
 
 

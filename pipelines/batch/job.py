@@ -40,6 +40,7 @@ from streaminfer.pipelines.batch.outputs import (
     dead_letter_folder,
     remove_temporaries,
 )
+from streaminfer.pipelines.batch.pictures import picture_field
 from streaminfer.pipelines.batch.topic_source import plan_topic
 from streaminfer.pipelines.lifecycle.resolve import resolve_registry_models
 from streaminfer.pipelines.spec.batch_spec import BatchSpec
@@ -140,7 +141,8 @@ class BatchJob:
     def _plan(self) -> list[Unit]:
         rows = self.settings.unit_rows
         if not is_topic_source(self.source):
-            return plan_files(self.source, rows, self.input_format)
+            pictures = self.settings.unit_pictures if picture_field(self.spec) else None
+            return plan_files(self.source, rows, self.input_format, pictures)
         try:
             request = parse_topic_source(self.source)
         except RangeError as exc:

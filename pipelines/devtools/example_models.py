@@ -318,8 +318,7 @@ class Example:
     typed: bool = False
     #: Writes files the model needs beside it (its tokenizer.json), given the model's path.
     beside: Callable[[Path, bool], Path] | None = None
-    #: How a typed example's inputs decode their pictures (its dataset holds base64 pictures).
-    picture: Callable[[], PictureConfig] | None = None
+    picture: Callable[[], PictureConfig] | None = None  # how its inputs decode pictures
 
 
 EXAMPLES: dict[str, Example] = {
@@ -365,8 +364,9 @@ def write_validation(name: str, out_dir: Path) -> Path | None:
     data = held_out()
     columns = {f: data.X[:, i].astype(np.float32) for i, f in enumerate(data.features)}
     path = out_dir / f"{name}.validation.parquet"
-    parquet.write_table(pa.table({**columns, "label": data.y}), path)
-    return path
+    tmp = path.with_suffix(".tmp")  # whole or not there, as the model files
+    parquet.write_table(pa.table({**columns, "label": data.y}), tmp)
+    return tmp.replace(path)
 
 
 def build_all(out_dir: Path, *, force: bool = False) -> list[Path]:
@@ -430,10 +430,10 @@ def apples_oranges() -> Dataset:
 
 
 def train_apples_oranges() -> bytes:
-    """The picture example: a small CNN trained with numpy (``example_pictures.py``)."""
-    from streaminfer.pipelines.devtools.example_pictures import train_apples_oranges as train
+    """The picture example: a small CNN trained with numpy, shipped (``example_pictures.py``)."""
+    from streaminfer.pipelines.devtools.example_pictures import shipped_apples_oranges
 
-    return train()
+    return shipped_apples_oranges()
 
 
 def apples_oranges_pictures() -> PictureConfig:

@@ -10,12 +10,18 @@ Gemm to two logits, Softmax and ArgMax) is trained with a forward and backward p
 written in numpy (Adam, cross-entropy) and written as an ONNX graph with the onnx helper
 API. It takes ``image`` float32 ``[batch, 3, 32, 32]``, pixels scaled by 1/255 then
 ``(x - 0.5) / 0.25`` (:data:`MEAN`, :data:`STD`; ``configs/pictures.yaml`` says so).
+
+The trained model ships beside this file (``apples_oranges.onnx`` and its sha256), so
+``build-models`` and the pictures demo need no training; ``python -m
+streaminfer.pipelines.devtools.example_pictures`` trains it again (seeded, one thread: the
+same file) and writes it there.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +34,8 @@ if TYPE_CHECKING:
 CLASSES = ("apple", "orange")
 SIZE = 32
 MEAN, STD = 0.5, 0.25
+#: The trained model as shipped (``python -m streaminfer.pipelines.devtools.example_pictures``).
+SHIPPED = Path(__file__).with_name("apples_oranges.onnx")
 
 
 def _palette(rng: np.random.Generator, label: int) -> np.ndarray:
@@ -151,3 +159,16 @@ def picture_config() -> PictureConfig:
     from streaminfer.operators.pictures import PictureConfig
 
     return PictureConfig(scale=1 / 255, mean=(MEAN,), std=(STD,))
+
+
+def shipped_apples_oranges() -> bytes:
+    """The shipped CNN's bytes, checked against its shipped sha256."""
+    from streaminfer.operators.model_runner import read_model_file
+
+    return read_model_file(SHIPPED)
+
+
+if __name__ == "__main__":  # train the example again and ship it
+    from streaminfer.operators.model_runner import write_model_file
+
+    print(write_model_file(train_apples_oranges(), SHIPPED))

@@ -18,7 +18,7 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from streaminfer.errors import StreamInferError
-from streaminfer.operators.batcher import MicroBatcher
+from streaminfer.operators.batcher import MicroBatcher, record_bytes
 from streaminfer.operators.drift import DriftTally
 from streaminfer.operators.profile import Profile
 from streaminfer.operators.records import Record
@@ -124,8 +124,8 @@ class ScoringLoop(Loop[WorkerStats]):
         self.max_in_flight = max_in_flight(spec)
         self.in_flight: deque[PreparedBatch] = deque()
         self.batcher: MicroBatcher[Record] = MicroBatcher(
-            spec.batching.max_size, spec.batching.max_wait_ms
-        )
+            spec.batching.max_size, spec.batching.max_wait_ms,
+            max_bytes=spec.batching.max_bytes, size=record_bytes)
         self.sink = sink or make_sink(spec, bootstrap_servers, worker_id)
         try:
             self.source = source or make_source(spec, bootstrap_servers, worker_id)
@@ -217,7 +217,9 @@ class ScoringLoop(Loop[WorkerStats]):
     def _finish_all(self) -> None:
         """Submit the open batch and deliver everything in flight (before leaving: stopping,
         or partitions revoked), giving each batch up after ``sink.delivery.attempts``."""
-        if len(self.batcher):
+        while len(self.batcher):  # one batch at a time: it may be bounded by bytes
+            if len(self.in_flight) >= self.max_in_flight:
+                self._deliver_oldest(give_up=True)
             self.in_flight.append(self.scorer.prepare(self.batcher.drain()))
         while self.in_flight:
             self._deliver_oldest(give_up=True)
@@ -286,7 +288,8 @@ class ScoringLoop(Loop[WorkerStats]):
         """Give a batch up: drop it and everything read after it, uncommitted, and read its
         partitions again from its first record. Nothing read after it may be committed
         before it is delivered, or it would be skipped for good."""
-        held = records + [r for b in self.in_flight for r in b.records] + self.batcher.drain()
+        held = records + [r for b in self.in_flight for r in b.records] + \
+            self.batcher.drain_all()
         self.in_flight.clear()
         self.source.rewind(first_offsets(held))
         log.warning("%s: abandoning %d events uncommitted after %d attempt(s): %s; they will "

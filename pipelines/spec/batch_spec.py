@@ -30,4 +30,9 @@ class BatchSpec(FrozenModel):
         "into chunks of this many offsets, Parquet row groups are joined up to it; a CSV or "
         "JSONL file is always one unit.",
     )
+    unit_pictures: int = Field(
+        1_000, ge=1, le=1_000_000,
+        description="Picture files in one unit of work and of resumption, for a model with "
+        "a picture input fed a folder of pictures (.jpg, .jpeg, .png, .webp).",
+    )
     _gpus = field_validator("num_gpus")(whole_above_one)

@@ -11,7 +11,7 @@ from streaminfer.pipelines.spec.base import FrozenModel
 class RawValueSpec(FrozenModel):
     """With ``codec: raw``, the record's value is one event field's bytes as they are (a JPEG,
     PNG or WebP file: map it with ``model.inputs.NAME.picture``), and the event's id comes
-    from the record key or a header (docs/inputs.md, 'Pictures as the record's value')."""
+    from the record key or a header (docs/pictures.md, 'Pictures as the record's value')."""
 
     field: str = Field(
         "value", min_length=1,

@@ -159,11 +159,19 @@ class SourceSpec(FrozenModel):
 
 
 class BatchingSpec(FrozenModel):
-    """Micro-batching: a batch closes at max_size events or max_wait_ms after its first event."""
+    """Micro-batching: a batch closes at max_size events, at max_bytes of them, or
+    max_wait_ms after its first event."""
 
     max_size: int = Field(256, ge=1, le=65_536, description="Most events in one model call.")
     max_wait_ms: int = Field(
         10, ge=0, le=60_000, description="Longest an event waits for its batch to fill."
+    )
+    max_bytes: int | None = Field(
+        None, ge=1, le=2**31,
+        description="Most bytes of events (record values: pictures as base64) in one model "
+        "call: a batch stops growing there, and what was read beyond waits for the next "
+        "(an event larger than this is a batch of its own); bounds a worker's memory with "
+        "pictures, colocated or on Serve (each request a worker's batch). Default: no bound.",
     )
 
 

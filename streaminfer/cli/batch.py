@@ -17,8 +17,9 @@ def batch(
     path: ConfigArg,
     input: Annotated[str, typer.Option(
         "--input", "-i", help="Parquet/CSV/JSONL file, folder or glob (local or a URI such "
-        "as s3://...), or kafka:TOPIC?start=earliest&end=latest (offsets: 0:100,1:50; "
-        "time:ISO-8601).")],
+        "as s3://...): with a model that takes pictures, picture files too (.jpg, .png, "
+        ".webp: each one event, its id the path in the folder); or "
+        "kafka:TOPIC?start=earliest&end=latest (offsets: 0:100,1:50; time:ISO-8601).")],
     out_to: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--out", "-o", help="Folder for the part files, or kafka:TOPIC (required).")] = None,
     output: Annotated[Optional[str], typer.Option(  # noqa: UP045

@@ -27,7 +27,8 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 
 
 def optimize(
-    model: Annotated[str, typer.Argument(help="The ONNX model file (checked against its "
+    model: Annotated[str, typer.Argument(metavar="MODEL",
+                                         help="The ONNX model file (checked against its "
                                               ".sha256 file when there is one), or a registry "
                                               "version: models:/NAME@ALIAS, models:/NAME/N.")],
     data: Annotated[Path, typer.Option("--data", "-d", help="Labelled rows: CSV, JSONL or "

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.shell_blocks import REPO, models_for_docs, run_doc_blocks
+from tests.fixtures.shell_blocks import REPO, Session, models_for_docs, run_doc_blocks
 
 
 @pytest.mark.integration
-# Ten commands, each starting its own Ray as a user's would: 3-4 min on the 2-core machine,
-# over the suite's 5-minute limit under load.
+# Ten commands (a Serve pipeline among them): over the suite's 5-minute limit under load.
 @pytest.mark.timeout(900)
-def test_readme_blocks_run_as_written(model_dir: Path, tmp_path: Path) -> None:
-    run_doc_blocks(REPO / "README.md", tmp_path, models_for_docs(model_dir))
+def test_readme_blocks_run_as_written(model_dir: Path, tmp_path: Path,
+                                      doc_session: Session) -> None:
+    run_doc_blocks(REPO / "README.md", tmp_path, models_for_docs(model_dir), doc_session)

@@ -1,13 +1,15 @@
-"""Planning units: row-group runs, offset chunks, formats."""
+"""Planning units: row-group runs, offset chunks, picture runs, formats."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from streaminfer.operators.batch_units import (
     Unit,
     file_format,
     offset_units,
+    picture_units,
     row_group_runs,
 )
 
@@ -36,6 +38,18 @@ def test_offset_units_cut_a_partition_exactly() -> None:
 def test_a_unit_survives_its_dict_form() -> None:
     unit = Unit("part-00001", "parquet", "s3://b/x.parquet", row_groups=(2, 3), rows=9)
     assert Unit.from_dict(unit.to_dict()) == unit
+    assert "files" not in unit.to_dict()  # the manifests of other kinds keep their shape
+    pictures = Unit("part-00002", "pictures", "s3://b/pics", rows=2, files=("a.png", "s/b.jpg"))
+    assert Unit.from_dict(orjson.loads(orjson.dumps(pictures.to_dict()))) == pictures
+
+
+def test_picture_units_cut_the_files_in_order_and_count_them() -> None:
+    units = picture_units("/p", [f"{i}.png" for i in range(5)], 2, first=3)
+    assert [(u.key, u.kind, u.path, u.files, u.rows) for u in units] == [
+        ("part-00003", "pictures", "/p", ("0.png", "1.png"), 2),
+        ("part-00004", "pictures", "/p", ("2.png", "3.png"), 2),
+        ("part-00005", "pictures", "/p", ("4.png",), 1)]
+    assert picture_units("/p", [], 2, first=0) == []
 
 
 @pytest.mark.parametrize(("path", "fmt"), [

@@ -1,4 +1,4 @@
-"""MicroBatcher with an injected clock: size and wait triggers, time_left, drain, room.
+"""MicroBatcher with an injected clock: size, bytes and wait triggers, time_left, drain, room.
 
 Times are multiples of 1/8 s so every sum is exact in binary floating point.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from streaminfer.operators.batcher import MicroBatcher
+from streaminfer.operators.batcher import MicroBatcher, batch_cut
 
 
 class FakeClock:
@@ -123,3 +123,51 @@ def test_zero_wait_makes_any_batch_ready(clock: FakeClock) -> None:
     assert batcher.time_left() == 0.0
     assert batcher.ready()
 
+
+
+def test_a_batch_stops_growing_at_max_bytes_and_the_rest_waits_for_the_next(
+    clock: FakeClock,
+) -> None:
+    batcher: MicroBatcher[bytes] = MicroBatcher(max_size=10, max_wait_ms=250, clock=clock,
+                                                max_bytes=100, size=len)
+    batcher.add([b"a" * 40, b"b" * 40])
+    assert (batcher.room, batcher.held_bytes, batcher.ready()) == (8, 80, False)
+    batcher.add([b"c" * 40, b"d" * 10])  # read together: 130 bytes, more than 100
+    assert (batcher.room, batcher.ready()) == (0, True)  # no more reading into it
+    assert batcher.drain() == [b"a" * 40, b"b" * 40]  # the most that fit in 100 bytes
+    assert (len(batcher), batcher.held_bytes) == (2, 50)
+    assert batcher.time_left() == 0.25  # the rest is the next batch, as old as it is
+    clock.now += 0.25
+    assert batcher.ready() and batcher.drain() == [b"c" * 40, b"d" * 10]
+    assert not batcher.ready() and batcher.room == 10
+
+
+def test_an_item_larger_than_max_bytes_is_a_batch_of_its_own(clock: FakeClock) -> None:
+    batcher: MicroBatcher[bytes] = MicroBatcher(max_size=10, max_wait_ms=250, clock=clock,
+                                                max_bytes=100, size=len)
+    batcher.add([b"x" * 500, b"y"])
+    assert batcher.drain() == [b"x" * 500]
+    assert batcher.drain() == [b"y"]
+
+
+def test_drain_all_takes_everything_held_whatever_its_bytes(clock: FakeClock) -> None:
+    batcher: MicroBatcher[bytes] = MicroBatcher(max_size=10, max_wait_ms=250, clock=clock,
+                                                max_bytes=10, size=len)
+    batcher.add([b"x" * 8, b"y" * 8, b"z" * 8])
+    assert batcher.drain_all() == [b"x" * 8, b"y" * 8, b"z" * 8]
+    assert (len(batcher), batcher.held_bytes) == (0, 0)
+
+
+def test_max_bytes_needs_the_size_of_an_item() -> None:
+    with pytest.raises(ValueError, match="size"):
+        MicroBatcher(max_size=10, max_wait_ms=250, max_bytes=10)
+
+
+@pytest.mark.parametrize(("sizes", "max_size", "max_bytes", "cut"), [
+    ([], 4, 10, 0), ([3, 3, 3, 3], 4, 10, 3), ([3, 3, 3, 3], 2, 10, 2), ([3, 7], 4, 10, 2),
+    ([11, 1], 4, 10, 1), ([5] * 6, 4, None, 4), ([1, 2], 4, None, 2),
+])
+def test_batch_cut_takes_at_most_max_size_and_max_bytes_but_one(
+    sizes: list[int], max_size: int, max_bytes: int | None, cut: int,
+) -> None:
+    assert batch_cut(sizes, max_size, max_bytes) == cut

@@ -53,6 +53,21 @@ def test_int8_variants_load_hold_int8_weights_and_predict_close(
     assert np.mean(before["label"] == after["label"]) >= 0.95
 
 
+def test_static_int8_prepared_prints_no_onnx_runtime_warning(
+    model_factory: Callable[[str], Path], dataset_factory: Callable[[str], Dataset],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The calibration session ONNX Runtime's quantization opens on the preprocessed digits
+    MLP warned, coloured, on stderr of an initializer it dropped (`streaminfer optimize`)."""
+    model = model_factory("digits_mlp").read_bytes()
+    X = dataset_factory("digits_mlp").X.astype(np.float32)
+    name = onnx.load_model_from_string(model).graph.input[0].name
+    capfd.readouterr()
+    quantized = quantize_static_int8(model, X[:64], input_name=name, prepare=True)
+    assert "onnxruntime" not in capfd.readouterr().err
+    assert np.mean(outputs(quantized, X)["label"] == outputs(model, X)["label"]) >= 0.95
+
+
 def test_fp16_is_a_valid_model_with_float32_inputs_and_outputs(
     model_factory: Callable[[str], Path], dataset_factory: Callable[[str], Dataset]
 ) -> None:

@@ -2,11 +2,13 @@
 it): online on the real broker and Ray, base64 pictures of several formats, sizes and modes
 scored as offline ONNX Runtime scores them when fed preprocessing written here (Pillow and
 numpy); bad pictures dead-lettered with their reasons while the rest of their micro-batch is
-scored; `batch` over the same events in JSONL and Parquet giving the online predictions; on
+scored; `batch` over the same events in JSONL and Parquet, and over the same pictures as
+files in a folder, giving the online predictions; on
 Ray Serve replicas and over HTTP /score."""
 
 from __future__ import annotations
 
+import base64
 import io
 from pathlib import Path
 from typing import Any
@@ -145,21 +147,32 @@ def test_pictures_scored_online_and_in_batch_as_offline_onnx_runtime(
     assert stats.predictions == len(files)
     assert stats.dead_letters_by_reason == {reason: 1 for _, reason in bad.values()}
 
-    # `batch` over the same events, in JSONL (bad ones too) and Parquet: the same answers.
+    # `batch` over the same events, in JSONL (bad ones too) and Parquet, and over the same
+    # pictures as files in a folder beside the JSONL (each file one event, its id its path in
+    # the folder): the same answers.
     spec = with_batch(run.spec, unit_rows=30)
-    jsonl = tmp_path / "pictures.jsonl"
-    jsonl.write_bytes(b"\n".join(events + [e for e, _ in bad.values()]) + b"\n")
+    folder, names = tmp_path / "folder", {}
+    for key, data in files.items():
+        raw = data if isinstance(data, bytes) else base64.b64decode(data.split(",", 1)[1])
+        fmt = Image.open(io.BytesIO(raw)).format
+        name = f"{'sub/' if len(names) % 2 else ''}{key}.{fmt.lower()}"
+        names[name] = key
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(raw)
+    (folder / "pictures.jsonl").write_bytes(b"\n".join(events + [e for e, _ in bad.values()])
+                                            + b"\n")
     parquet = write_parquet(tmp_path / "pictures.parquet",
                             [orjson.loads(e) for e in events], row_group_size=25)
-    for source, dead_count in ((jsonl, len(bad)), (parquet, 0)):
-        out = tmp_path / source.suffix[1:]
+    for source, dead_count, as_files in ((folder, len(bad), names), (parquet, 0, {})):
+        out = tmp_path / f"out-{source.name}"
         result = batch(spec, str(source), str(out))
-        assert (result.predictions, result.dead_letters) == (len(files), dead_count), source
+        assert (result.predictions, result.dead_letters) == \
+            (len(files) + len(as_files), dead_count), source
         by_file = {p["id"]: p for p in predictions_in(out)}
-        assert by_file.keys() == online.keys()
-        for key, prediction in online.items():
-            assert stable(by_file[key], without_source=True) == \
-                stable(prediction, without_source=True), (source.suffix, key)
+        assert by_file.keys() == online.keys() | as_files.keys()
+        for key, prediction in [*online.items(), *((n, online[k]) for n, k in as_files.items())]:
+            assert stable({**by_file[key], "id": prediction["id"]}, without_source=True) == \
+                stable(prediction, without_source=True), (source.name, key)
 
 
 def test_pictures_on_serve_replicas_and_over_http(

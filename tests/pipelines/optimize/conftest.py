@@ -13,6 +13,7 @@ from pyarrow import parquet
 from streaminfer.operators.labelled_rows import LabelledRows, labelled_rows, read_table
 from streaminfer.pipelines.devtools.example_models import Dataset, write_validation
 from streaminfer.pipelines.optimize.run import Report, Settings, optimize
+from tests.fixtures.models import models_locked
 
 QUICK = {"rounds": 1, "block_s": 0.02}
 
@@ -33,7 +34,8 @@ def digits_run(model_factory: Callable[[str], Path], model_dir: Path,
     """Every technique on the digits MLP, judged on its held-out rows; structured-95 is
     there to be destroyed."""
     model = model_factory("digits_mlp")
-    data = write_validation("digits_mlp", model_dir)
+    with models_locked(model_dir):
+        data = write_validation("digits_mlp", model_dir)
     assert data is not None
     rows = read_rows(data, [c for c in read_table(data).column_names if c != "label"])
     settings = Settings(fractions=(0.25, 0.95), sparsities=(0.5,), **QUICK)

@@ -23,6 +23,7 @@ from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset, write_validation
 from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
 from tests.fixtures.cli import streaminfer_here
+from tests.fixtures.models import models_locked
 
 from .conftest import read_rows
 
@@ -62,7 +63,8 @@ def test_an_optimized_registry_version_is_registered_listed_promoted_and_served(
     produce: Callable[..., None], read_topic: Callable[..., list[Record]],
 ) -> None:
     model = model_factory("digits_mlp")
-    data = write_validation("digits_mlp", model_dir)
+    with models_locked(model_dir):
+        data = write_validation("digits_mlp", model_dir)
     assert data is not None
     rows = read_rows(data, [c for c in read_table(data).column_names if c != "label"])
     report, stdout = optimize_champion(registry, model, list(rows.features), data, tmp_path)

@@ -277,3 +277,28 @@ def test_a_batch_failing_in_the_model_is_scored_row_by_row_and_committed(
         assert headers["error.type"] == "model_error" and headers["error.stage"] == "model"
         assert "reshape" in headers["error.message"].lower()
     assert loop.stats().model_batch_failures == 2  # batches of 20: each held two poison rows
+
+
+def test_batches_bounded_by_bytes_score_every_event_once_and_a_stop_drains_them_all(
+    memory_spec, dataset_factory
+):
+    source, sink = MemorySource(partitions=1), MemorySink()
+    dataset = dataset_factory("breast_cancer")
+    _, values = events_of(dataset, 3)
+    limit = sum(len(v) for v in values)  # three events' bytes; at least two events fit
+    spec = memory_spec(batching={"max_size": 1000, "max_wait_ms": 60_000, "max_bytes": limit})
+    loop = memory_loop(spec, source, sink)
+    sizes: list[int] = []
+    prepare = loop.scorer.prepare
+
+    def counted(records):
+        sizes.append(sum(len(r.value) for r in records))
+        return prepare(records)
+
+    loop.scorer.prepare = counted  # type: ignore[method-assign]
+    feed(source, dataset, 25)
+    steps_until(loop, lambda: len(ids(sink)) >= 9)  # full batches leave before their wait
+    loop.finish()  # the rest: several batches, each within the bound
+    assert sorted(ids(sink)) == sorted(f"e{i}" for i in range(25))
+    assert len(ids(sink)) == 25
+    assert all(size <= limit for size in sizes) and len(sizes) >= 25 // 3

@@ -73,7 +73,7 @@ def test_an_unknown_key_names_file_field_and_a_guess() -> None:
     assert message.splitlines() == [
         "configs/my.yaml: 1 problem(s) in the pipeline config",
         "  batching.max_sise: unknown key (did you mean 'max_size'?). "
-        "Allowed here: max_size, max_wait_ms",
+        "Allowed here: max_bytes, max_size, max_wait_ms",
     ]
 
 
@@ -93,7 +93,7 @@ def test_an_unknown_key_far_from_any_field_has_no_guess() -> None:
     message = _problem(_with(batching="{zzzzzz: 1}"))
     assert "  batching.zzzzzz: unknown key" in message
     assert "did you mean" not in message
-    assert message.endswith("Allowed here: max_size, max_wait_ms")
+    assert message.endswith("Allowed here: max_bytes, max_size, max_wait_ms")
 
 
 def test_a_wrong_type() -> None:
