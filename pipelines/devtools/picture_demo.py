@@ -35,9 +35,9 @@ from streaminfer.pipelines.devtools.shipped import load_demo_spec
 from streaminfer.pipelines.online.live_view import RateMeter, feedback_table, live_table
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
-#: Pictures a second by default: one worker on this project's 2-core machine decodes and
-#: scores ~900 a second, while the generator (drawing and encoding each picture) and the
-#: embedded broker share the cores (docs/decisions.md, 2026-12-06).
+#: Pictures a second by default: one worker decoded and scored ~680 a second on this
+#: project's busy 2-core machine, the generator (drawing and encoding each picture) ~200,
+#: and both share the cores with the broker (docs/decisions.md, 2026-12-06).
 PICTURE_RATE = 100.0
 #: The picture the light starts fading at, by default (30 s at the default rate).
 PICTURE_SHIFT_AFTER = 3_000
