@@ -22,9 +22,13 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    from streaminfer.operators.pictures import PictureConfig
 
 #: The classes, by label index.
 CLASSES = ("apple", "orange")
@@ -147,6 +151,14 @@ def train_apples_oranges() -> bytes:
     with threadpool_limits(1):  # small products: threads only contend
         net = train(normalized(pictures), labels, classes=len(CLASSES), epochs=12)
     return cnn_onnx(net, SIZE)
+
+
+def picture_config() -> PictureConfig:
+    """How the pipeline decodes the example's pictures (``configs/pictures.yaml`` says so):
+    RGB, NCHW, the centre square, pixel / 255 then ``(x - MEAN) / STD``."""
+    from streaminfer.operators.pictures import PictureConfig
+
+    return PictureConfig(scale=1 / 255, mean=(MEAN,), std=(STD,))
 
 
 def shipped_apples_oranges() -> bytes:
