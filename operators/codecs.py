@@ -1,4 +1,4 @@
-"""Codecs: a record to an event (a JSON object, or the value's bytes as they are), and
+r"""Codecs: a record to an event (a JSON object, or the value's bytes as they are), and
 predictions back to bytes.
 
 >>> from streaminfer.operators.records import SourceRecord
