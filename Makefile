@@ -6,12 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo demo-loop test lint typecheck bench models clean
+.PHONY: demo demo-loop demo-pictures test lint typecheck bench models clean
 
+# PYTHONWARNINGS: setuptools' note on every editable install ("Editable installation. Please
+# be careful with folders ... with the same name as your package"), nothing to act on here.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 demo: $(STAMP)                  ## run the demo pipeline live (ARGS="--max-events 5000" to stop by itself)
@@ -19,6 +21,9 @@ demo: $(STAMP)                  ## run the demo pipeline live (ARGS="--max-event
 
 demo-loop: $(STAMP)             ## the demo's model loop: drift, retrain, gate, shadow, promote (Ctrl-C stops)
 	$(BIN)/streaminfer demo --loop $(ARGS)
+
+demo-pictures: $(STAMP)         ## apples and oranges named by a small CNN, live; the light fades (Ctrl-C stops)
+	$(BIN)/streaminfer demo --pictures $(ARGS)
 
 test: $(STAMP)                  ## the whole suite: unit and integration (real broker, Ray, ORT), in 2 processes (PYTEST_ARGS="-n 0": one)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

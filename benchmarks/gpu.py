@@ -104,43 +104,25 @@ def pipelines_of(bench: Bench, dry: bool) -> tuple[str, ...]:
     return (bench.dry_precision,) if dry else PRECISIONS
 
 
-class Shaped:
-    """A session timed on flat rows (``time_sessions`` repeats the rows of a matrix) that
-    gets them in the shape its input takes (the CNN's ``[batch, 3, 32, 32]``)."""
-
-    def __init__(self, session: Any, shape: tuple[int, ...]) -> None:
-        self.session, self.shape = session, shape
-
-    def get_inputs(self) -> Any:
-        return self.session.get_inputs()
-
-    def run(self, outputs: Any, feed: dict[str, np.ndarray]) -> Any:
-        return self.session.run(outputs, {name: rows.reshape(-1, *self.shape)
-                                          for name, rows in feed.items()})
-
-
-def sample(key: str) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Rows to time the model on, as a float32 matrix, and the shape one row takes."""
+def sample(key: str) -> np.ndarray:
+    """Rows to time the model on, float32, in the shape its input takes."""
     if key == "mlp":
-        return EXAMPLES["digits_mlp"].dataset().X.astype(np.float32), ()
+        return EXAMPLES["digits_mlp"].dataset().X.astype(np.float32)
     from streaminfer.pipelines.devtools.example_pictures import fruit_pictures, normalized
 
     pictures, _ = fruit_pictures(64, seed=11)
-    X = normalized(pictures).transpose(0, 3, 1, 2)  # NHWC to the model's NCHW
-    return np.ascontiguousarray(X.reshape(len(X), -1)), X.shape[1:]
+    return np.ascontiguousarray(normalized(pictures).transpose(0, 3, 1, 2))  # NHWC to NCHW
 
 
-def sweep(models: dict[str, bytes], X: np.ndarray, shape: tuple[int, ...], batches: list[int],
-          devices: list[str], rounds: int, block_s: float) -> dict[str, dict[int, float]]:
+def sweep(models: dict[str, bytes], X: np.ndarray, batches: list[int], devices: list[str],
+          rounds: int, block_s: float) -> dict[str, dict[int, float]]:
     """Rows/s per (device, precision) and batch size."""
     sessions = {}
     for device in devices:
         for precision, data in models.items():
             if device == "cpu" and precision == "fp16":
                 continue  # fp16 is for GPUs
-            session, load_ms = open_session(data, device)
-            sessions[f"{device}-{precision}"] = (Shaped(session, shape) if shape else session,
-                                                 load_ms)
+            sessions[f"{device}-{precision}"] = open_session(data, device)
     speeds = time_sessions(sessions, X, batches, rounds=rounds, block_s=block_s)
     return {name: {1: round(1000 / s.latency_ms_b1, 1), **s.rows_per_s}
             for name, s in speeds.items()}
@@ -335,9 +317,8 @@ def main() -> None:
         fp16 = to_fp16(fp32.read_bytes())
         paths[key] = {"fp32": fp32,
                       "fp16": write_model(fp16, args.out / f"{bench.example}_fp16.onnx")}
-        X, shape = sample(key)
         report["models"][key] = {"model": bench.example, "unit": bench.unit, "sweep_per_s": sweep(
-            {"fp32": fp32.read_bytes(), "fp16": fp16}, X, shape,
+            {"fp32": fp32.read_bytes(), "fp16": fp16}, sample(key),
             list(DRY_BATCHES if dry else bench.batches), devices, args.rounds,
             0.02 if dry else 0.3)}
     ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,

@@ -5,11 +5,14 @@ batch 256, within 0.5% accuracy (relative) of the original, on the held-out rows
 variant is timed in the same run as the original (interleaved rounds, best round kept),
 one intra-op thread each, as a pipeline worker runs it.
 
-Prints JSON; ``--plot`` draws accuracy against speed (Pareto front marked), ``--markdown``
-writes the table.
+Prints JSON; ``--plot`` draws accuracy against speed (Pareto front marked, the chosen
+variant ringed), ``--markdown`` writes the table. ``--plot-from JSON`` redraws the plot from
+a JSON this script printed, without measuring again.
 
     python benchmarks/optimize.py [--rounds 7] [--block-s 0.3] [--plot docs/benchmarks/optimize.png]
         [--markdown docs/benchmarks/optimize.md]
+    python benchmarks/optimize.py --plot-from docs/benchmarks/optimize.json \
+        --plot docs/benchmarks/optimize.png
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from typing import Any
 
 from streaminfer.operators.labelled_rows import labelled_rows, read_table
 from streaminfer.pipelines.devtools.example_models import build, write_validation
-from streaminfer.pipelines.optimize.report import write_png
-from streaminfer.pipelines.optimize.run import Report, Settings, optimize
+from streaminfer.pipelines.optimize.plot import write_png
+from streaminfer.pipelines.optimize.run import Report, Settings, VariantReport, optimize
 from streaminfer.pipelines.optimize.timing import Speed
 
 GOAL_SPEEDUP, GOAL_LOSS = 1.5, 0.005
@@ -67,6 +70,26 @@ def summary(report: Report) -> dict[str, Any]:
             "chosen": report.chosen, "variants": variants}
 
 
+def from_summary(result: dict[str, Any]) -> Report:
+    """The report a printed JSON (:func:`summary` and the run's fields) stands for, as far
+    as the plot needs it."""
+    variants = []
+    for name, v in result["variants"].items():
+        cpu = v["cpu"]
+        speed = Speed(cpu["load_ms"], cpu["latency_ms_b1"],
+                      {int(b): r for b, r in cpu["rows_per_s"].items()}) if isinstance(
+                          cpu, dict) else cpu
+        metrics = {} if v["accuracy"] is None else {"accuracy": v["accuracy"]}
+        variants.append(VariantReport(name, "", {}, v["status"], v["reason"] or "",
+                                      size_bytes=v["size_bytes"], metrics=metrics,
+                                      loss=v["loss"], agreement=v["agreement"],
+                                      speed={"cpu": speed}, speedup=v["speedup_b256"],
+                                      pareto=v["pareto"]))
+    return Report(result["model"], "", "classifier", "accuracy", "", result["rows"],
+                  result["goal"]["max_loss"], 256, result["devices"], variants,
+                  result["chosen"])
+
+
 def markdown(report: Report) -> str:
     batches = sorted(next(v.speed["cpu"].rows_per_s for v in report.variants
                           if isinstance(v.speed.get("cpu"), Speed)))
@@ -95,7 +118,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("build/bench-optimize"))
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument("--plot-from", type=Path, default=None,
+                        help="A JSON this script printed: draw --plot from it, measure nothing.")
     args = parser.parse_args()
+    if args.plot_from:
+        if not args.plot:
+            parser.error("--plot-from needs --plot PNG")
+        write_png(from_summary(json.loads(args.plot_from.read_text())), args.plot)
+        print(f"plot written to {args.plot}", file=sys.stderr)
+        return
     models = args.out / "models"
     model = build("digits_mlp", models)
     data = write_validation("digits_mlp", models)

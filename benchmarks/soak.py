@@ -10,7 +10,8 @@ the whole run as JSON and draws it.
     python benchmarks/soak.py --minutes 60 [--rate 2000] [--interval 60]
         [--out docs/benchmarks/soak.json] [--plot docs/benchmarks/soak.png]
 
-SIGINT/SIGTERM end the run early, with the same summary and files.
+SIGINT/SIGTERM end the run early, with the same summary and files. ``--replot JSON`` only
+redraws an earlier run's plot.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ class Sampler:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
+    """Three panels over the run's minutes, each legend above its panel (never on the data):
+    throughput against the rate fed, latency, and the broker's CPU (left axis) and resident
+    memory (right axis)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,26 +96,33 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     rows = [r for r in result["intervals"] if r["events_per_s"] is not None]
     minutes = [r["minute"] for r in rows]
-    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
-    axes[0].plot(minutes, [r["events_per_s"] for r in rows], marker=".")
-    axes[0].axhline(result["settings"]["rate"], color="grey", linestyle=":", label="rate fed")
+    rate = result["settings"]["rate"]
+    fig, axes = plt.subplots(3, 1, figsize=(9, 9), sharex=True)
+    axes[0].plot(minutes, [r["events_per_s"] for r in rows], marker=".",
+                 label="events/s accounted for")
+    axes[0].axhline(rate, color="grey", linestyle=":", label=f"rate fed ({rate:.0f}/s)")
     axes[0].set_ylabel("events/s")
-    axes[0].set_ylim(0, result["settings"]["rate"] * 1.25)
-    axes[0].legend(loc="lower right")
+    axes[0].set_ylim(0, rate * 1.15)
     axes[1].plot(minutes, [r["p50_ms"] for r in rows], marker=".", label="p50")
     axes[1].plot(minutes, [r["p99_ms"] for r in rows], marker=".", label="p99")
-    axes[1].set_ylabel("latency ms")
-    axes[1].set_ylim(bottom=0)
-    axes[1].legend(loc="upper right")
-    axes[2].plot(minutes, [r["broker_cpu_percent"] for r in rows], marker=".", label="CPU %")
-    axes[2].set_ylabel("broker CPU %")
+    axes[1].set_ylabel("end-to-end latency ms")
+    axes[1].set_ylim(0, max(r["p99_ms"] for r in rows) * 1.1)
+    cpu = axes[2].plot(minutes, [r["broker_cpu_percent"] for r in rows], marker=".",
+                       color="tab:blue", label="broker CPU % (left axis)")
+    axes[2].set_ylabel("broker CPU %", color="tab:blue")
     axes[2].set_ylim(bottom=0)
     memory = axes[2].twinx()
-    memory.plot(minutes, [r["broker_rss_mb"] for r in rows], color="tab:red", label="RSS")
-    memory.set_ylabel("broker RSS MB", color="tab:red")
+    rss = memory.plot(minutes, [r["broker_rss_mb"] for r in rows], color="tab:red",
+                      label="broker resident memory MB (right axis)")
+    memory.set_ylabel("broker resident memory MB", color="tab:red")
+    memory.set_ylim(bottom=0)
     axes[2].set_xlabel("minutes")
+    for axis, lines in ((axes[0], None), (axes[1], None), (axes[2], cpu + rss)):
+        handles = lines or axis.get_legend_handles_labels()[0]
+        axis.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0),
+                    ncol=len(handles), frameon=False, borderaxespad=0.2)
     summary = result["summary"]
-    fig.suptitle(f"streaminfer demo soak: {result['settings']['rate']:.0f} events/s, "
+    fig.suptitle(f"streaminfer demo soak: {rate:.0f} events/s, "
                  f"{result['minutes_run']:.0f} min, adds up: {summary and summary['adds_up']}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -127,7 +138,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here")
     parser.add_argument("--plot", type=Path, default=None, help="draw a PNG here")
     parser.add_argument("--replot", type=Path, default=None,
-                        help="only draw --plot from this JSON of an earlier run")
+                        help="only draw --plot (default: this JSON's name, .png) from this JSON "
+                        "of an earlier run")
     args = parser.parse_args()
     if args.replot:
         plot(json.loads(args.replot.read_text()), args.plot or args.replot.with_suffix(".png"))

@@ -13,10 +13,11 @@ and after/before ratios, so the numbers carry over between machines.
 With ``--serving serve`` the model runs on Ray Serve replicas (one, 1 CPU) instead: the swap
 deploys the new version as an application of its own and the workers move their handles.
 
-Prints JSON; ``--plot FILE.png`` draws it.
+Prints JSON; ``--plot FILE.png`` draws it; ``--replot JSON`` only redraws an earlier run's.
 
     python benchmarks/swap.py [--events 60000] [--workers 2] [--poll 1.0]
                               [--serving colocated|serve] [--plot F]
+    python benchmarks/swap.py --replot docs/benchmarks/swap.json
 """
 
 from __future__ import annotations
@@ -169,6 +170,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
+    """Predictions per second stacked by version around the promote; the legend above the
+    bars, one row, so it covers none of them."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -176,21 +179,24 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     rows = report["per_second"]
     seconds = [r["second"] for r in rows]
-    fig, axis = plt.subplots(figsize=(9, 4))
+    first_v2 = report["promote_to_first_v2_s"]
+    fig, axis = plt.subplots(figsize=(9, 4.4))
     axis.bar(seconds, [r["v1"] for r in rows], label="version 1", color="tab:blue",
              align="edge", width=0.9)  # second s is [s, s + 1)
     axis.bar(seconds, [r["v2"] for r in rows], bottom=[r["v1"] for r in rows],
              label="version 2", color="tab:orange", align="edge", width=0.9)
     axis.axvline(0, color="black", linestyle="--", label="promote")
-    axis.axvline(report["promote_to_first_v2_s"], color="tab:red", linestyle=":",
-                 label=f"first v2 prediction (+{report['promote_to_first_v2_s']:.2f}s)")
+    axis.axvline(first_v2, color="tab:red", linestyle=":",
+                 label=f"first v2 prediction (+{first_v2:.2f} s)")
+    axis.set_ylim(0, max(r["v1"] + r["v2"] for r in rows) * 1.08)
     s = report["settings"]
-    axis.set_title(f"Hot swap ({s.get('serving', 'colocated')}): events/s per second "
-                   f"({s['events']} events, {s['workers']} "
-                   f"worker(s), poll {s['poll_interval_s']}s, {s['cpus']} CPUs)")
-    axis.set_xlabel("seconds since `promote` (prediction ts)")
+    axis.set_title(f"Hot swap ({s.get('serving', 'colocated')}): predictions per second by "
+                   f"version\n{s['events']:,} events, {s['workers']} worker(s), poll "
+                   f"{s['poll_interval_s']} s, {s['cpus']} CPUs", pad=28)
+    axis.set_xlabel("seconds since `promote` (prediction timestamps)")
     axis.set_ylabel("predictions per second")
-    axis.legend(loc="lower left")
+    axis.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=4, frameon=False,
+                borderaxespad=0.2)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -209,9 +215,14 @@ def main() -> None:
                         help="model.serving")
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--out", type=Path, help="also write the JSON here")
-    parser.add_argument("--from-json", type=Path, help="plot this report instead of running")
+    parser.add_argument("--replot", type=Path, default=None,
+                        help="only draw --plot (default: this JSON's name, .png) from this JSON "
+                        "of an earlier run")
     args = parser.parse_args()
-    report = json.loads(args.from_json.read_text()) if args.from_json else run(args)
+    if args.replot:
+        plot(json.loads(args.replot.read_text()), args.plot or args.replot.with_suffix(".png"))
+        return
+    report = run(args)
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:

@@ -1,13 +1,30 @@
-"""Codecs: event bytes to a JSON object, and predictions back to bytes."""
+r"""Codecs: a record to an event (a JSON object, or the value's bytes as they are), and
+predictions back to bytes.
+
+>>> from streaminfer.operators.records import SourceRecord
+>>> raw = RawCodec(field="image", id_field="id")
+>>> raw.decode_record(SourceRecord("t", 0, 7, 0, b"p-1", b"\xff\xd8 jpeg bytes"))
+{'image': b'\xff\xd8 jpeg bytes', 'id': 'p-1'}
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-from streaminfer.operators.records import RecordError
+from streaminfer.operators.records import Record, RecordError
+
+
+class Codec(Protocol):
+    """Decodes records into events and encodes predictions."""
+
+    name: str
+
+    def decode_record(self, record: Record) -> dict[str, Any]: ...
+
+    def encode(self, obj: dict[str, Any]) -> bytes: ...
 
 
 class JsonCodec:
@@ -30,6 +47,10 @@ class JsonCodec:
             )
         return event
 
+    def decode_record(self, record: Record) -> dict[str, Any]:
+        """The record's value decoded (:meth:`decode`)."""
+        return self.decode(record.value)
+
     @staticmethod
     def _decode_lenient(value: bytes, fast_error: Exception) -> Any:
         # Only reached for input orjson refuses: NaN/Infinity literals are then
@@ -42,11 +63,52 @@ class JsonCodec:
 
     def encode(self, obj: dict[str, Any]) -> bytes:
         """Encode a prediction (numpy scalars and arrays allowed)."""
-        return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+        return encode_json(obj)
 
 
-def codec_for(name: str) -> JsonCodec:
-    """Look up a codec by its config name."""
+def encode_json(obj: dict[str, Any]) -> bytes:
+    """A prediction as JSON (numpy scalars and arrays allowed)."""
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class RawCodec:
+    """The record's value as it is (a picture's file) in the event's ``field``, and the
+    event's id, under ``id_field``, from the record key or, with ``id_header``, from that
+    header (UTF-8 text; none there: the event has no id, and is known by where it was read).
+    Predictions are JSON."""
+
+    name = "raw"
+
+    def __init__(self, *, field: str, id_field: str | None, id_header: str | None = None
+                 ) -> None:
+        self.field, self.id_field, self.id_header = field, id_field, id_header
+
+    def decode_record(self, record: Record) -> dict[str, Any]:
+        if record.value is None:
+            raise RecordError("empty_value", "record has no value (tombstone)", "decode")
+        event: dict[str, Any] = {self.field: bytes(record.value)}
+        raw_id = record.key if self.id_header is None else next(
+            (value for name, value in record.headers or () if name == self.id_header), None)
+        if raw_id is not None and self.id_field is not None:
+            try:
+                event[self.id_field] = raw_id.decode("utf-8")
+            except UnicodeDecodeError:
+                where = "key" if self.id_header is None else f"header '{self.id_header}'"
+                raise RecordError("invalid_id", f"the record's {where} (the event id) is not "
+                                  "UTF-8 text", "decode", self.id_field) from None
+        return event
+
+    def encode(self, obj: dict[str, Any]) -> bytes:
+        """Encode a prediction, as JSON."""
+        return encode_json(obj)
+
+
+def codec_for(name: str, *, field: str = "value", id_field: str | None = None,
+              id_header: str | None = None) -> Codec:
+    """Look up a codec by its config name (``field``, ``id_field``, ``id_header``: the raw
+    codec's, see :class:`RawCodec`)."""
     if name == "json":
         return JsonCodec()
-    raise ValueError(f"unknown codec {name!r}; known: json")
+    if name == "raw":
+        return RawCodec(field=field, id_field=id_field, id_header=id_header)
+    raise ValueError(f"unknown codec {name!r}; known: json, raw")

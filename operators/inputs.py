@@ -20,6 +20,7 @@ ONNX Runtime takes. Its interface is :class:`FeatureExtractor`'s (``values`` per
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from collections import Counter as Tally
@@ -221,8 +222,9 @@ class FeedBuilder:
             (height, width, config.channels)
 
     def feature_row(self, event: dict[str, Any]) -> dict[str, Any]:
-        """The event's values of the fields the inputs read (for labelled examples)."""
-        return {name: event.get(name) for name in self.fields}
+        """The event's values of the fields the inputs read (for labelled examples; bytes,
+        a raw record's picture, as base64 text, as a JSON event would carry it)."""
+        return {name: _plain(event.get(name)) for name in self.fields}
 
     def truncated(self, rows: Sequence[Sequence[Any]]) -> int:
         """How many of these rows had a text cut to fit (``operators/tokens.py``)."""
@@ -430,3 +432,8 @@ def _describe(value: Any) -> str:
     except ValueError:  # an int of more digits than Python writes
         text = f"of {value.bit_length()} bits"
     return f"{type(value).__name__} {text[:40]}"
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON can carry it: bytes as base64 text."""
+    return base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value

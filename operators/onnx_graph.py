@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,17 +58,20 @@ def initializers(proto: Any) -> dict[str, np.ndarray]:
     return {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
 
 
-def dense_weights(proto: Any) -> list[str]:
-    """Names of the 2-D float32 initializers that MatMul/Gemm nodes multiply by."""
+def dense_weights(proto: Any, ops: Sequence[str] = DENSE) -> list[str]:
+    """Names of the float32 weight initializers that ``ops`` nodes (MatMul/Gemm: 2-D; Conv:
+    4-D kernels) multiply by."""
     arrays = initializers(proto)
     return sorted({node.input[1] for node in proto.graph.node
-                   if node.op_type in DENSE and node.input[1] in arrays
-                   and arrays[node.input[1]].ndim == 2
+                   if node.op_type in ops and node.input[1] in arrays
+                   and arrays[node.input[1]].ndim == (4 if node.op_type == "Conv" else 2)
                    and arrays[node.input[1]].dtype == np.float32})
 
 
-def require_dense(model: bytes, technique: str) -> None:
-    """Raise :class:`NotApplicable` when the model has no dense weights for ``technique``."""
-    if not dense_weights(load_proto(model)):
-        raise NotApplicable(f"{technique}: the model has no MatMul/Gemm weights (tree and "
-                            "ai.onnx.ml linear operators keep their weights in attributes)")
+def require_dense(model: bytes, technique: str, ops: Sequence[str] = DENSE) -> None:
+    """Raise :class:`NotApplicable` when the model has no weights of ``ops`` for
+    ``technique``."""
+    if not dense_weights(load_proto(model), ops):
+        raise NotApplicable(f"{technique}: the model has no {'/'.join(ops)} weights (tree and "
+                            "ai.onnx.ml linear operators, and TF-IDF, keep their weights in "
+                            "attributes)")

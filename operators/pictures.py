@@ -1,6 +1,7 @@
 """Pictures to tensors for models that take them (``model.inputs.NAME.picture``), with Pillow.
 
-An event field holds a picture (JPEG, PNG or WebP) as base64 text (or a ``data:`` URI).
+An event field holds a picture (JPEG, PNG or WebP) as base64 text (or a ``data:`` URI), or,
+from a record whose value is the file itself (``source.codec: raw``), as bytes.
 :func:`decode_picture` decodes it: the size read from the header is checked against
 ``max_pixels`` before any pixel is decoded (a decompression bomb costs nothing), EXIF
 orientation is applied, and the mode is converted to RGB or L. :func:`preprocess` resizes
@@ -128,8 +129,11 @@ def picture_size(config: PictureConfig, element_type: str, shape: tuple[Any, ...
 
 def decode_picture(value: Any, config: PictureConfig, field: str,
                    what: str = "") -> Image.Image:
-    """One event's base64 picture, decoded, upright, in the config's mode; raises
+    """One event's picture, decoded, upright, in the config's mode: base64 text (from a
+    JSON event) or the file's bytes (a record's raw value, ``source.codec: raw``); raises
     :class:`RecordError` if it is not a picture streaminfer can use."""
+    if isinstance(value, bytes):
+        return open_picture(value, config, field, what)
     if not isinstance(value, str):
         kind = "null" if value is None else type(value).__name__
         raise RecordError("wrong_input_type", f"field '{field}'{what} is {kind}, not a "

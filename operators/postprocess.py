@@ -5,10 +5,12 @@ the top k classes with their scores.
 It works on one prediction's published outputs, found by role (``operators/output_roles.py``),
 so picking and renaming outputs with ``model.outputs`` keeps working.
 
+The threshold decides the label; ``top_k`` lists classes by score:
+
 >>> post = Postprocessor(PostProcess(classes=("legit", "fraud"), threshold=0.3, top_k=1),
 ...                      {"label": "is_fraud", "probabilities": "p"})
 >>> post.apply({"is_fraud": 0, "p": [0.6, 0.4]})
-{'is_fraud': 'fraud', 'p': [0.6, 0.4], 'top_k': [{'label': 'fraud', 'score': 0.4}]}
+{'is_fraud': 'fraud', 'p': [0.6, 0.4], 'top_k': [{'label': 'legit', 'score': 0.6}]}
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Pruning the dense layers (MatMul/Gemm with weight initializers) of an ONNX model.
+"""Pruning the dense layers (MatMul/Gemm with weight initializers) and the convolutions of an
+ONNX model.
 
 - :func:`magnitude_prune` zeros the smallest weights of each layer. The matrices keep their
   shape, so ONNX Runtime's dense kernels do the same work: it buys no speed (measured in
@@ -6,6 +7,8 @@
 - :func:`structured_prune` removes whole hidden units (those whose incoming weights have the
   smallest L2 norm): the layer's weight columns and bias, and the next layer's weight rows, so
   the matrices really shrink.
+- :func:`channel_prune` removes whole output channels of convolutions (the filters with the
+  smallest L2 norm) and the next layer's inputs they fed: the kernels really shrink.
 """
 
 from __future__ import annotations
@@ -153,3 +156,97 @@ def structured_prune(model: bytes, fraction: float) -> bytes:
             following[:, keep] if layer.next_transposed else following[keep, :])
     return _store(proto, {name: arrays[name] for layer in layers
                           for name in (layer.weight, layer.bias, layer.next_weight) if name})
+
+
+#: Operators that work channel by channel: removing a channel keeps them valid.
+PER_CHANNEL = (*ACTIVATIONS, "MaxPool", "AveragePool", "LpPool")
+GLOBAL_POOLS = ("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
+
+
+@dataclass(frozen=True)
+class ConvChannels:
+    """A convolution whose output channels feed, through per-channel operators, another
+    convolution (its input channels) or, after a global pool and a Flatten, a dense layer
+    (its input rows)."""
+
+    weight: str  # [out, in, kh, kw]
+    bias: str | None
+    next_weight: str
+    next_axis: int  # the axis of the next weight that indexes the channels
+
+
+def conv_chains(proto: Any) -> list[ConvChannels]:
+    """The convolutions (group 1, weights as initializers) whose output channels can go:
+    every tensor on the chain has one consumer and is no graph output."""
+    arrays = initializers(proto)
+    outputs = {o.name for o in proto.graph.output}
+    consumers: dict[str, list[Any]] = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def only(tensor: str) -> Any | None:
+        users = consumers.get(tensor, [])
+        return users[0] if len(users) == 1 and tensor not in outputs else None
+
+    def weight_of(node: Any, via: str, ndim: int) -> str | None:
+        if node.input[0] != via or len(node.input) < 2:
+            return None
+        name = node.input[1]
+        ok = name in arrays and arrays[name].ndim == ndim and len(consumers[name]) == 1
+        return name if ok else None
+
+    def conv(node: Any, via: str) -> str | None:
+        grouped = any(a.name == "group" and a.i != 1 for a in node.attribute)
+        return None if node.op_type != "Conv" or grouped else weight_of(node, via, 4)
+
+    chains = []
+    for node in proto.graph.node:
+        weight = conv(node, node.input[0])
+        bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
+        if weight is None or (bias is not None and (bias not in arrays
+                                                     or len(consumers[bias]) != 1)):
+            continue
+        tensor, pooled, flat = node.output[0], False, False
+        following = only(tensor)
+        while following is not None and not flat and (
+                following.op_type in PER_CHANNEL or following.op_type in GLOBAL_POOLS
+                or (pooled and following.op_type == "Flatten"
+                    and all(a.i == 1 for a in following.attribute if a.name == "axis"))):
+            pooled = pooled or following.op_type in GLOBAL_POOLS
+            flat = following.op_type == "Flatten"
+            tensor = following.output[0]
+            following = only(tensor)
+        if following is None:
+            continue
+        if not flat and (nxt := conv(following, tensor)) is not None:
+            chains.append(ConvChannels(weight, bias, nxt, 1))
+        elif (flat and following.op_type in DENSE
+              and not (following.op_type == "Gemm" and _transposed(following, 0))
+              and (nxt := weight_of(following, tensor, 2)) is not None):
+            turned = following.op_type == "Gemm" and _transposed(following, 1)
+            chains.append(ConvChannels(weight, bias, nxt, 1 if turned else 0))
+    return chains
+
+
+def channel_prune(model: bytes, fraction: float) -> bytes:
+    """Remove ``fraction`` of the output channels of every convolution :func:`conv_chains`
+    finds (those whose filters have the smallest L2 norm), and the inputs they fed."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"fraction {fraction} is not in [0, 1)")
+    proto = load_proto(model)
+    chains = conv_chains(proto)
+    if not chains:
+        raise NotApplicable("no convolution whose output channels feed, through per-channel "
+                            "operators, another convolution or a dense layer")
+    arrays = initializers(proto)
+    for chain in chains:
+        weight = arrays[chain.weight]
+        keep = units_to_keep(weight.reshape(weight.shape[0], -1).T, fraction)
+        arrays[chain.weight] = np.ascontiguousarray(weight[keep])
+        if chain.bias is not None:
+            arrays[chain.bias] = np.ascontiguousarray(arrays[chain.bias][keep])
+        arrays[chain.next_weight] = np.ascontiguousarray(
+            np.take(arrays[chain.next_weight], keep, axis=chain.next_axis))
+    return _store(proto, {name: arrays[name] for chain in chains
+                          for name in (chain.weight, chain.bias, chain.next_weight) if name})

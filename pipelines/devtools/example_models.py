@@ -10,12 +10,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from streaminfer.operators.model_runner import write_model_file
 from streaminfer.pipelines.lifecycle.trainers import export_onnx
+
+if TYPE_CHECKING:
+    from streaminfer.operators.pictures import PictureConfig
 
 
 @dataclass(frozen=True)
@@ -148,8 +151,7 @@ def fraud_mixed_transactions(rows: int, seed: int) -> Dataset:
 
 
 def fraud_mixed() -> Dataset:
-    """The mixed fraud model's training data: 8,000 :func:`fraud_mixed_transactions`
-    (seed 19)."""
+    """The mixed fraud model's training data: 8,000 mixed transactions (seed 19)."""
     return fraud_mixed_transactions(8_000, seed=19)
 
 
@@ -316,6 +318,7 @@ class Example:
     typed: bool = False
     #: Writes files the model needs beside it (its tokenizer.json), given the model's path.
     beside: Callable[[Path, bool], Path] | None = None
+    picture: Callable[[], PictureConfig] | None = None  # how its inputs decode pictures
 
 
 EXAMPLES: dict[str, Example] = {
@@ -334,8 +337,7 @@ def write_model(data: bytes, path: Path) -> Path:
 
 
 def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
-    """Train and export one example model unless it is already there, and its training
-    profile unless that is there."""
+    """Train and export one example model, and its training profile, unless there."""
     from streaminfer.operators.profile import profile_path
 
     path = out_dir / f"{name}.onnx"
@@ -352,8 +354,7 @@ def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
 
 
 def write_validation(name: str, out_dir: Path) -> Path | None:
-    """Write the held-out rows of an example (feature columns and ``label``) to
-    ``<name>.validation.parquet``, for ``streaminfer optimize --data``; None if it has none."""
+    """Write an example's held-out rows to ``<name>.validation.parquet`` (None: none)."""
     held_out = EXAMPLES[name].held_out
     if held_out is None:
         return None
@@ -376,8 +377,7 @@ def build_all(out_dir: Path, *, force: bool = False) -> list[Path]:
 
 
 def text_tokens() -> Dataset:
-    """The token-id example's training tickets: one ``text`` column, labels by
-    ``example_tokens.CLASSES``."""
+    """The token-id example's training tickets: one ``text`` column."""
     from streaminfer.pipelines.devtools.example_tokens import training_tickets
 
     texts, y = training_tickets()
@@ -387,8 +387,7 @@ def text_tokens() -> Dataset:
 
 
 def train_text_tokens() -> bytes:
-    """The token-id example: an embedding bag over input_ids and attention_mask
-    (``pipelines/devtools/example_tokens.py``)."""
+    """The token-id example: an embedding bag (``example_tokens.py``)."""
     from streaminfer.pipelines.devtools.example_tokens import train_text_tokens as train
 
     return train()
@@ -421,8 +420,7 @@ def train_text_classifier() -> bytes:
 
 
 def apples_oranges() -> Dataset:
-    """The picture example's training pictures: one ``image`` column of base64 PNGs,
-    labels by ``example_pictures.CLASSES``."""
+    """The picture example's training pictures: one ``image`` column of base64 PNGs."""
     from streaminfer.pipelines.devtools.example_pictures import png_base64, training_pictures
 
     pictures, y = training_pictures()
@@ -432,12 +430,20 @@ def apples_oranges() -> Dataset:
 
 
 def train_apples_oranges() -> bytes:
-    """The picture example: a small CNN over 32x32 RGB pictures, trained with numpy
-    (``pipelines/devtools/example_pictures.py``)."""
-    from streaminfer.pipelines.devtools.example_pictures import train_apples_oranges as train
+    """The picture example: a small CNN trained with numpy, shipped (``example_pictures.py``)."""
+    from streaminfer.pipelines.devtools.example_pictures import shipped_apples_oranges
 
-    return train()
+    return shipped_apples_oranges()
+
+
+def apples_oranges_pictures() -> PictureConfig:
+    """How the picture example decodes its pictures (as ``configs/pictures.yaml``)."""
+    from streaminfer.pipelines.devtools.example_pictures import picture_config as config
+
+    return config()
 
 
 EXAMPLES["text_classifier"] = Example(train_text_classifier, support_messages, typed=True)
-EXAMPLES["apples_oranges"] = Example(train_apples_oranges, apples_oranges, profiled=False)
+
+EXAMPLES["apples_oranges"] = Example(train_apples_oranges, apples_oranges, typed=True,
+                                     picture=apples_oranges_pictures)

@@ -10,20 +10,32 @@ Gemm to two logits, Softmax and ArgMax) is trained with a forward and backward p
 written in numpy (Adam, cross-entropy) and written as an ONNX graph with the onnx helper
 API. It takes ``image`` float32 ``[batch, 3, 32, 32]``, pixels scaled by 1/255 then
 ``(x - 0.5) / 0.25`` (:data:`MEAN`, :data:`STD`; ``configs/pictures.yaml`` says so).
+
+The trained model ships beside this file (``apples_oranges.onnx`` and its sha256), so
+``build-models`` and the pictures demo need no training; ``python -m
+streaminfer.pipelines.devtools.example_pictures`` trains it again (seeded, one thread: the
+same file) and writes it there.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    from streaminfer.operators.pictures import PictureConfig
 
 #: The classes, by label index.
 CLASSES = ("apple", "orange")
 SIZE = 32
 MEAN, STD = 0.5, 0.25
+#: The trained model as shipped (``python -m streaminfer.pipelines.devtools.example_pictures``).
+SHIPPED = Path(__file__).with_name("apples_oranges.onnx")
 
 
 def _palette(rng: np.random.Generator, label: int) -> np.ndarray:
@@ -139,3 +151,24 @@ def train_apples_oranges() -> bytes:
     with threadpool_limits(1):  # small products: threads only contend
         net = train(normalized(pictures), labels, classes=len(CLASSES), epochs=12)
     return cnn_onnx(net, SIZE)
+
+
+def picture_config() -> PictureConfig:
+    """How the pipeline decodes the example's pictures (``configs/pictures.yaml`` says so):
+    RGB, NCHW, the centre square, pixel / 255 then ``(x - MEAN) / STD``."""
+    from streaminfer.operators.pictures import PictureConfig
+
+    return PictureConfig(scale=1 / 255, mean=(MEAN,), std=(STD,))
+
+
+def shipped_apples_oranges() -> bytes:
+    """The shipped CNN's bytes, checked against its shipped sha256."""
+    from streaminfer.operators.model_runner import read_model_file
+
+    return read_model_file(SHIPPED)
+
+
+if __name__ == "__main__":  # train the example again and ship it
+    from streaminfer.operators.model_runner import write_model_file
+
+    print(write_model_file(train_apples_oranges(), SHIPPED))

@@ -26,6 +26,9 @@ class Example(Protocol):
     @property
     def beside(self) -> Callable[[Path, bool], Path] | None: ...
 
+    @property
+    def picture(self) -> Callable[[], Any] | None: ...
+
 
 def write_profile(name: str, example: Example, path: Path) -> Path:
     """Profile the example model at ``path`` on its training data into
@@ -40,18 +43,21 @@ def write_profile(name: str, example: Example, path: Path) -> Path:
         profile = build_profile(dataset.features, X, outputs, model_sha256=sha256_hex(data))
         return profile.write(profile_path(path))
     events = [dict(zip(dataset.features, row, strict=True)) for row in dataset.X.tolist()]
-    model = _typed_model(name, example.beside, path, data, dataset.features)
+    picture = example.picture() if example.picture is not None else None
+    model = _typed_model(name, example.beside, path, data, dataset.features, picture)
     return _typed_profile(model, events, sha256_hex(data)).write(profile_path(path))
 
 
 def _typed_model(name: str, beside: Callable[[Path, bool], Path] | None, path: Path,
-                 data: bytes, features: list[str]) -> OnnxModel:
-    """The example as the pipeline loads it: its inputs named as the dataset's features, or
-    its tokenizer (written beside it by ``beside``) reading the one text column."""
+                 data: bytes, features: list[str], picture: Any = None) -> OnnxModel:
+    """The example as the pipeline loads it: its inputs named as the dataset's features
+    (decoding pictures as ``picture`` says, if given), or its tokenizer (written beside it
+    by ``beside``) reading the one text column."""
     from streaminfer.operators.inputs import InputBinding
     from streaminfer.operators.tokens import TokenizerConfig
 
-    options: dict[str, Any] = {"inputs": {f: InputBinding(field=f) for f in features}}
+    options: dict[str, Any] = {"inputs": {f: InputBinding(field=f, picture=picture)
+                                          for f in features}}
     if beside is not None:
         text = beside(path, False).read_text(encoding="utf-8")
         options = {"tokenizer": TokenizerConfig(json=text, field=features[0],

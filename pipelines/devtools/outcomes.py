@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,9 @@ from streaminfer.pipelines.kafka.topic_reader import TopicReader
 
 #: How often the collector reads the output topics.
 READ_EVERY_S = 1.0
+
+#: How many of the latest predictions' classes are kept (:attr:`Outcomes.recent_classes`).
+RECENT = 500
 
 #: Latencies are counted in 1 ms buckets up to this (longer ones in the last bucket).
 MAX_LATENCY_MS = 120_000
@@ -78,6 +81,9 @@ class Outcomes:
         default_factory=lambda: np.zeros(MAX_LATENCY_MS + 1, np.int64))
     recent_latencies_ms: deque[int] = field(default_factory=lambda: deque(maxlen=2000))
     samples: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=5))
+    #: The predicted classes, all and the most recent (when the collector counts them).
+    classes: Counter[Any] = field(default_factory=Counter)
+    recent_classes: deque[Any] = field(default_factory=lambda: deque(maxlen=RECENT))
     last_at: float = 0.0
 
     @property
@@ -94,12 +100,14 @@ class Outcomes:
 
 
 class OutcomeCollector(threading.Thread):
-    """Reads both output topics from the start, outside the pipeline's consumer group."""
+    """Reads both output topics from the start, outside the pipeline's consumer group;
+    with ``label_field``, counts the classes the predictions name there."""
 
-    def __init__(self, config: dict[str, Any], predictions_topic: str, dead_topic: str) -> None:
+    def __init__(self, config: dict[str, Any], predictions_topic: str, dead_topic: str, *,
+                 label_field: str | None = None) -> None:
         super().__init__(name="demo-collector", daemon=True)
         self.reader = TopicReader(config, [predictions_topic, dead_topic])
-        self.dead_topic = dead_topic
+        self.dead_topic, self.label_field = dead_topic, label_field
         self.outcomes = Outcomes()
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
@@ -132,4 +140,8 @@ class OutcomeCollector(threading.Thread):
                 value = orjson.loads(record.value)
                 out.add_latency(value["latency_ms"])
                 out.samples.append(value)
+                if self.label_field is not None:
+                    label = value.get(self.label_field)
+                    out.classes[label] += 1
+                    out.recent_classes.append(label)
             out.last_at = time.monotonic()

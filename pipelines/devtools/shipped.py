@@ -18,9 +18,10 @@ from streaminfer.pipelines.spec.schema import PipelineSpec
 CONFIGS = "configs"
 
 
-def demo_config_name(loop: bool) -> str:
-    """The file name of the demo's (or with ``loop`` the loop demo's) YAML."""
-    return "demo-loop.yaml" if loop else "demo.yaml"
+def demo_config_name(loop: bool, pictures: bool = False) -> str:
+    """The file name of the demo's (with ``loop`` the loop demo's, with ``pictures`` the
+    pictures demo's) YAML."""
+    return "demo-pictures.yaml" if pictures else "demo-loop.yaml" if loop else "demo.yaml"
 
 
 def shipped_text(name: str) -> str:
@@ -28,12 +29,14 @@ def shipped_text(name: str) -> str:
     return (resources.files("streaminfer") / CONFIGS / name).read_text(encoding="utf-8")
 
 
-def load_demo_spec(config: Path | None, *, loop: bool) -> tuple[PipelineSpec, str]:
+def load_demo_spec(config: Path | None, *, loop: bool = False, pictures: bool = False
+                   ) -> tuple[PipelineSpec, str]:
     """The demo's spec and where it came from: ``config`` when given, else
-    ``configs/demo[-loop].yaml`` here, else the packaged copy (anchored at ``./configs``)."""
+    ``configs/demo[-loop|-pictures].yaml`` here, else the packaged copy (anchored at
+    ``./configs``)."""
     if config is not None:
         return load_spec(config), str(config)
-    local = Path(CONFIGS) / demo_config_name(loop)
+    local = Path(CONFIGS) / demo_config_name(loop, pictures)
     if local.exists():
         return load_spec(local), str(local)
     source = f"{local} (the copy shipped with streaminfer)"

@@ -103,9 +103,11 @@ def _local_sqlite(uri: str) -> Path | None:
 
 
 def _quiet_mlflow() -> None:
-    """No telemetry, no INFO lines about creating tables, no deprecation notice from its
-    SQLAlchemy use (a user's MLFLOW_DISABLE_TELEMETRY wins)."""
+    """No telemetry, no INFO lines about creating tables, no progress bar per download (of
+    one small file), no deprecation notice from its SQLAlchemy use (a user's
+    MLFLOW_DISABLE_TELEMETRY and MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR win)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r"The ``noload`` loader strategy")

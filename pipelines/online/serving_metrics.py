@@ -43,8 +43,9 @@ def read_serving(text: str) -> list[ModelServing]:
     >>> registry = CollectorRegistry()
     >>> registry.register(ServingCollector(lambda: [ModelServing("bc", "2", None, "3",
     ...                                                          "canary", 0.1)]))
-    >>> read_serving(generate_latest(registry).decode())
-    [ModelServing(model='bc', version='2', follows=None, candidate='3', mode='canary', share=0.1)]
+    >>> [(m.model, m.version, m.candidate, m.mode, m.share)
+    ...  for m in read_serving(generate_latest(registry).decode())]
+    [('bc', '2', '3', 'canary', 0.1)]
     """
     from prometheus_client.parser import text_string_to_metric_families
 

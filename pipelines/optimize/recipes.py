@@ -12,7 +12,7 @@ import numpy as np
 
 from streaminfer.operators.graph_optimize import LEVELS, optimize_graph
 from streaminfer.operators.half import to_fp16
-from streaminfer.operators.prune import magnitude_prune, structured_prune
+from streaminfer.operators.prune import channel_prune, magnitude_prune, structured_prune
 from streaminfer.operators.quantize import quantize_dynamic_int8, quantize_static_int8
 
 ORIGINAL = "original"
@@ -22,10 +22,10 @@ FRACTIONS = (0.25, 0.5, 0.9)
 
 @dataclass(frozen=True)
 class Inputs:
-    """What a recipe may need besides the model: the input's name and calibration rows."""
+    """What a recipe may need besides the model: calibration rows, a feed of every input by
+    name (for a model fed by ``model.inputs``, as its own feed builder made it)."""
 
-    input_name: str
-    calibration: np.ndarray
+    calibration: dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,8 @@ def _of_model(transform: Callable[[bytes], bytes]) -> Maker:
 
 def _static(fmt: str, per_channel: bool, prepare: bool) -> Callable[[bytes, Inputs], bytes]:
     def make(model: bytes, inputs: Inputs) -> bytes:
-        return quantize_static_int8(model, inputs.calibration, input_name=inputs.input_name,
-                                    fmt=fmt, per_channel=per_channel, prepare=prepare)
+        return quantize_static_int8(model, inputs.calibration, fmt=fmt,
+                                    per_channel=per_channel, prepare=prepare)
     return make
 
 
@@ -82,4 +82,6 @@ def recipes(sparsities: Sequence[float] = SPARSITIES,
                     _of_model(partial(magnitude_prune, sparsity=s))) for s in sparsities]
     made += [Recipe(f"structured-{_percent(f)}", "structured-pruning", {"units_removed": f},
                     _of_model(partial(structured_prune, fraction=f))) for f in fractions]
+    made += [Recipe(f"channels-{_percent(f)}", "channel-pruning", {"channels_removed": f},
+                    _of_model(partial(channel_prune, fraction=f))) for f in fractions]
     return made

@@ -155,3 +155,26 @@ def register_best(report: Report, origin: Origin, registry: Registry, name: str,
         version = replace(version, aliases=(alias,))
     report.registered = version.uri
     return version
+
+
+ARTIFACT_DIR = "optimize"
+
+
+def run_metrics(report: Report) -> dict[str, float]:
+    """Every measured variant's numbers (:func:`variant_metrics`) under ``VARIANT.``."""
+    return {f"{v.name}.{key}": value for v in report.variants
+            for key, value in variant_metrics(v).items()}
+
+
+def log_report(report: Report, registry: Registry, files: list[Path]) -> str:
+    """``--log-to-registry``: ``files`` (report.json, report.png) and every variant's numbers
+    as one run of the registry's experiment, so optimizations compare in the MLflow UI; the
+    run id."""
+    tags = {"streaminfer.kind": "optimize", "streaminfer.model": report.model,
+            "streaminfer.sha256": report.model_sha256, "streaminfer.data": report.data,
+            "streaminfer.rows": str(report.rows), "streaminfer.max_loss": str(report.max_loss),
+            "streaminfer.chosen": report.chosen or "none"}
+    if report.registered:
+        tags["streaminfer.registered"] = report.registered
+    return registry.log_run(f"optimize-{Path(report.model).stem}", metrics=run_metrics(report),
+                            artifacts=files, artifact_dir=ARTIFACT_DIR, tags=tags)

@@ -87,6 +87,8 @@ class Report:
     variants: list[VariantReport]
     chosen: str | None = None
     registered: str | None = None
+    #: Rows the model's feed builder refused (``model.inputs``), by reason; left out.
+    refused: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,7 +97,7 @@ class Report:
         return next(v for v in self.variants if v.name == name)
 
 
-def _measure(built: list[Built], X: np.ndarray, settings: Settings,
+def _measure(built: list[Built], X: dict[str, np.ndarray], settings: Settings,
              devices: list[str]) -> dict[str, dict[str, Speed | str | None]]:
     batches = sorted({*settings.batches, settings.rank_batch})
     speeds: dict[str, dict[str, Speed | str | None]] = {b.recipe.name: {} for b in built}
@@ -163,18 +165,24 @@ def _judge(reports: list[VariantReport], settings: Settings, primary: str) -> st
 
 
 def optimize(model_path: Path, rows: LabelledRows, out_dir: Path, *, data_name: str = "",
-             settings: Settings | None = None, model_ref: str | None = None) -> Report:
+             settings: Settings | None = None, model_ref: str | None = None,
+             feed: dict[str, np.ndarray] | None = None,
+             refused: dict[str, int] | None = None) -> Report:
     """Make, measure and compare every variant of ``model_path`` on ``rows`` (``model_ref``:
-    how the report names the model, e.g. the ``models:/`` reference it was fetched by)."""
+    how the report names the model, e.g. the ``models:/`` reference it was fetched by).
+
+    ``feed``: the rows as the model's own feed builder made them (every input by name, for a
+    model fed by ``model.inputs``; ``refused`` counts the rows it refused); else ``rows.X``
+    feeds the model's one input."""
     settings = settings or Settings()
     if len(rows.y) == 0:
         raise DataError(f"{data_name or 'the data'}: no rows to validate on")
     original = read_model_file(model_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     session, _ = open_session(original)
-    X = rows.X.astype(np.float32)
-    sample = np.random.default_rng(0).permutation(len(X))[: settings.calibration_rows]
-    inputs = Inputs(session.get_inputs()[0].name, X[sample])
+    X = feed if feed is not None else {session.get_inputs()[0].name: rows.X.astype(np.float32)}
+    sample = np.random.default_rng(0).permutation(len(rows.y))[: settings.calibration_rows]
+    inputs = Inputs({name: values[sample] for name, values in X.items()})
     chosen = [r for r in recipes(settings.sparsities, settings.fractions)
               if r.name == ORIGINAL or settings.only is None or r.name in settings.only]
     built = []
@@ -201,5 +209,5 @@ def optimize(model_path: Path, rows: LabelledRows, out_dir: Path, *, data_name: 
     best = _judge(reports, settings, primary)
     return Report(model_ref or str(model_path), sha256_hex(original), kind, primary,
                   data_name, len(rows.y), settings.max_loss, settings.rank_batch, devices,
-                  reports, best)
+                  reports, best, refused=dict(refused or {}))
 

@@ -49,9 +49,21 @@ def open_session(model: bytes, device: str = "cpu", threads: int = 1) -> tuple[A
     return session, (time.perf_counter() - start) * 1000
 
 
-def batch_of(X: np.ndarray, size: int) -> np.ndarray:
-    """``size`` rows of ``X``, repeated as needed."""
-    return np.ascontiguousarray(np.resize(X, (size, X.shape[1])).astype(np.float32))
+def batch_of(feed: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
+    """``size`` rows of every input of ``feed``, repeated as needed.
+
+    >>> batch_of({"x": np.arange(4).reshape(2, 2)}, 3)["x"].tolist()
+    [[0, 1], [2, 3], [0, 1]]
+    """
+    return {name: np.ascontiguousarray(np.resize(rows, (size, *rows.shape[1:])))
+            for name, rows in feed.items()}
+
+
+def _named(session: Any, feed: dict[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+    """A feed by input name; a matrix feeds the session's one input, as float32."""
+    if isinstance(feed, dict):
+        return feed
+    return {session.get_inputs()[0].name: feed.astype(np.float32)}
 
 
 def _seconds_per_run(session: Any, feed: dict[str, np.ndarray], block_s: float) -> float:
@@ -64,23 +76,23 @@ def _seconds_per_run(session: Any, feed: dict[str, np.ndarray], block_s: float) 
 
 
 def time_sessions(
-    sessions: dict[str, tuple[Any, float]], X: np.ndarray, batches: Sequence[int], *,
-    rounds: int = 5, block_s: float = 0.2,
+    sessions: dict[str, tuple[Any, float]], feed: dict[str, np.ndarray] | np.ndarray,
+    batches: Sequence[int], *, rounds: int = 5, block_s: float = 0.2,
 ) -> dict[str, Speed]:
-    """Speed of each ``name -> (session, load_ms)``: batch 1 latency and rows/s per batch."""
+    """Speed of each ``name -> (session, load_ms)`` on rows of ``feed`` (every input by
+    name, or the rows of a model's one input): batch 1 latency and rows/s per batch."""
     sizes = sorted({1, *batches})
-    inputs = {size: batch_of(X, size) for size in sizes}
+    inputs = {name: {size: batch_of(_named(session, feed), size) for size in sizes}
+              for name, (session, _) in sessions.items()}
     seen: dict[str, dict[int, list[float]]] = {name: {s: [] for s in sizes} for name in sessions}
-    for session, _ in sessions.values():  # warm up
-        session.run(None, {session.get_inputs()[0].name: inputs[max(sizes)]})
+    for name, (session, _) in sessions.items():  # warm up
+        session.run(None, inputs[name][max(sizes)])
     names = list(sessions)
     for turn in range(rounds):
         for name in names[turn % len(names):] + names[: turn % len(names)]:  # rotated
             session = sessions[name][0]
-            input_name = session.get_inputs()[0].name
             for size in sizes:
-                seen[name][size].append(
-                    _seconds_per_run(session, {input_name: inputs[size]}, block_s))
+                seen[name][size].append(_seconds_per_run(session, inputs[name][size], block_s))
     return {name: Speed(
         load_ms=round(sessions[name][1], 2),
         latency_ms_b1=round(min(seen[name][1]) * 1000, 4),

@@ -50,17 +50,19 @@ def output_roles(outputs: list[tuple[str, str, list[Any]]]) -> dict[str, str]:
     return roles
 
 
-def predict(session: Any, X: np.ndarray) -> Predictions:
-    """Run ``session`` on ``X`` (in slices of 1024 rows) and sort its outputs by role."""
+def predict(session: Any, feed: dict[str, np.ndarray]) -> Predictions:
+    """Run ``session`` on ``feed`` (every input by name; in slices of 1024 rows) and sort
+    its outputs by role."""
     outputs = session.get_outputs()
     roles = output_roles([(o.name, o.type, list(o.shape)) for o in outputs])
     names = list(roles.values())
-    input_name = session.get_inputs()[0].name
-    parts = [session.run(names, {input_name: X[i : i + 1024]}) for i in range(0, len(X), 1024)]
+    count = len(next(iter(feed.values())))
+    parts = [session.run(names, {name: rows[i : i + 1024] for name, rows in feed.items()})
+             for i in range(0, count, 1024)]
     merged = {role: np.concatenate([part[k] for part in parts])
               for k, role in enumerate(roles)}
     if "value" in merged:
-        return Predictions(values=merged["value"].reshape(len(X)).astype(np.float64))
+        return Predictions(values=merged["value"].reshape(count).astype(np.float64))
     probabilities = merged["probabilities"].astype(np.float64)
     return Predictions(labels=merged.get("label"), probabilities=probabilities)
 

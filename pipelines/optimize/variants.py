@@ -39,9 +39,10 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
-def build_variant(recipe: Recipe, original: bytes, inputs: Inputs, rows: Any,
+def build_variant(recipe: Recipe, original: bytes, inputs: Inputs, rows: dict[str, Any],
                   out_dir: Path, threads: int) -> Built:
-    """Make, write, load (CPU) and run one variant on the validation rows."""
+    """Make, write, load (CPU) and run one variant on the validation rows (a feed of every
+    input by name)."""
     try:
         data = recipe.make(original, inputs)
     except NotApplicable as exc:

@@ -4,7 +4,8 @@ The driver sets it (:func:`set_verbose`); the pools hand it to each actor they s
 (:func:`actor_options`, through the actor's environment) and the actor applies it
 (:func:`setup_actor_logging`). Quiet (the default): kafka-python only says what is
 CRITICAL (it logs every retried connection; the pipeline reports what matters), Ray and
-filelock WARNING, and an actor's own lines WARNING. Verbose: all of them at INFO.
+filelock WARNING (but for Ray's note that a local Ray it starts uses token authentication, its
+default: nothing to act on), and an actor's own lines WARNING. Verbose: all of them at INFO.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 #: The environment variable that carries the setting into actors ("1": verbose).
 VERBOSE_ENV = "STREAMINFER_VERBOSE"
+#: The logger of Ray's "Token authentication is enabled for this Ray cluster" warning.
+RAY_TOKEN_NOTE = "ray._private.authentication.authentication_token_setup"
 #: Log line format inside actors (Ray prefixes the actor and pid).
 ACTOR_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -23,7 +26,8 @@ def library_levels(verbose: bool) -> dict[str, int]:
     """Logger name -> level for the libraries the setting governs."""
     return {"kafka": logging.INFO if verbose else logging.CRITICAL,
             "ray": logging.INFO if verbose else logging.WARNING,
-            "filelock": logging.INFO if verbose else logging.WARNING}
+            "filelock": logging.INFO if verbose else logging.WARNING,
+            RAY_TOKEN_NOTE: logging.INFO if verbose else logging.ERROR}
 
 
 def apply_levels(verbose: bool) -> None:

@@ -36,5 +36,8 @@ def build_scorer(spec: PipelineSpec, backends: Mapping[str, ModelBackend]) -> Ba
     if routing is not None:
         router = Router(field=routing.field, routes=routing.routes, default=routing.default,
                         weights=routing.weights)
-    return BatchScorer(backends, spec.source, codec_for(spec.source.codec), router,
+    source = spec.source
+    codec = codec_for(source.codec, field=source.raw.field, id_field=source.id_field,
+                      id_header=source.raw.id_header)
+    return BatchScorer(backends, source, codec, router,
                        with_features=spec.feedback is not None)

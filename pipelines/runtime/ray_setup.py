@@ -1,13 +1,22 @@
-"""Ray for a pipeline: joined when it runs, else started with room for every actor."""
+"""Ray for a pipeline: joined when it runs, else started with room for every actor.
+
+On a terminal and quiet (no ``--verbose``), the actors' own lines stay in Ray's session logs
+(``/tmp/ray/session_latest/logs/worker-*``) instead of printing into the live view; a crash
+reaches the screen once, through the pools' crash reporting (``runtime/crash_loop.py``), and
+Ray's own errors (an actor killed, out of memory) still print. Verbose, or when stderr is not
+a terminal (a pod's log, a file, a pipe: no live view to garble), the actors' lines print.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 import os
+import sys
 from typing import Any
 
 from streaminfer.errors import PipelineError
+from streaminfer.pipelines.process.log_levels import is_verbose
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 
@@ -17,15 +26,8 @@ def start_ray(spec: PipelineSpec) -> bool:
 
     if ray.is_initialized():
         return False
-    kwargs: dict[str, Any] = {
-        "namespace": spec.ray.namespace,
-        "include_dashboard": False,
-        "logging_level": logging.WARNING,
-    }
-    if spec.ray.address:
-        kwargs["address"] = spec.ray.address
-    elif not os.environ.get("RAY_ADDRESS"):  # else ray.init joins that cluster
-        kwargs["num_cpus"] = max(os.cpu_count() or 1, cpus_needed(spec))
+    kwargs = init_options(spec, verbose=is_verbose(), joins=bool(os.environ.get("RAY_ADDRESS")),
+                          cpus=os.cpu_count() or 1, terminal=sys.stderr.isatty())
     try:
         ray.init(**kwargs)
     except ConnectionError as exc:
@@ -33,6 +35,24 @@ def start_ray(spec: PipelineSpec) -> bool:
             f"cannot connect to Ray at {spec.ray.address} (ray.address): {exc}"
         ) from None
     return True
+
+
+def init_options(spec: PipelineSpec, *, verbose: bool, joins: bool, cpus: int,
+                 terminal: bool = True) -> dict[str, Any]:
+    """``ray.init`` keywords: ``spec.ray``'s cluster, else the one ``RAY_ADDRESS`` names
+    (``joins``), else a local Ray with ``cpus`` or what the actors need; the actors' lines on
+    the driver's stderr when ``verbose`` or when it is no ``terminal`` (a log, not a screen)."""
+    kwargs: dict[str, Any] = {
+        "namespace": spec.ray.namespace,
+        "include_dashboard": False,
+        "logging_level": logging.WARNING,
+        "log_to_driver": verbose or not terminal,
+    }
+    if spec.ray.address:
+        kwargs["address"] = spec.ray.address
+    elif not joins:
+        kwargs["num_cpus"] = max(cpus, cpus_needed(spec))
+    return kwargs
 
 
 def cpus_needed(spec: PipelineSpec) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from streaminfer.errors import ConfigError
-from streaminfer.operators.codecs import JsonCodec
+from streaminfer.operators.codecs import Codec
 from streaminfer.operators.dead_letter import DeadLetter, dead_letter
 from streaminfer.operators.features import FeatureExtractor
 from streaminfer.operators.inputs import Feed, FeedBuilder, take_rows
@@ -85,7 +85,7 @@ class BatchScorer:
     record (a model that cannot be reached raises ``ModelUnavailableError`` from finish)."""
 
     def __init__(
-        self, backends: Mapping[str, ModelBackend], source: SourceSpec, codec: JsonCodec,
+        self, backends: Mapping[str, ModelBackend], source: SourceSpec, codec: Codec,
         router: Router | None = None, *, with_features: bool = False,
     ) -> None:
         """``with_features``: each prediction carries its feature row (for feedback)."""
@@ -317,7 +317,7 @@ class BatchScorer:
                 f"({self.max_record_bytes})",
                 "decode",
             )
-        return self.codec.decode(record.value)
+        return self.codec.decode_record(record)
 
 
 def _features(source: SourceSpec, width: int | None, info: ModelInfo,

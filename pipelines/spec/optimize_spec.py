@@ -25,7 +25,8 @@ class OptimizeSpec(FrozenModel):
     )
     prune: tuple[Share, ...] = Field(
         (0.25, 0.5, 0.9),
-        description="Structured pruning: shares of each hidden layer's units removed.",
+        description="Structured pruning: shares of each hidden layer's units removed (and "
+        "of each convolution's output channels, where channel pruning applies).",
     )
     calibration_rows: int = Field(
         256, ge=1, le=1_000_000,

@@ -43,6 +43,7 @@ from streaminfer.pipelines.spec.model_spec import (
     ServeSpec,
 )
 from streaminfer.pipelines.spec.optimize_spec import OptimizeSpec
+from streaminfer.pipelines.spec.raw_spec import RawValueSpec
 from streaminfer.pipelines.spec.rollout_spec import RolloutSpec
 from streaminfer.pipelines.spec.training_spec import RegistrySpec, RetrainSpec
 from streaminfer.pipelines.spec.workers_spec import CrashLoopSpec, WorkerAutoscaleSpec, WorkersSpec
@@ -84,9 +85,18 @@ class SourceSpec(FrozenModel):
         min_length=1, description="Topics to consume events from."
     )
     group_id: str = Field(min_length=1, description="Kafka consumer group shared by the workers.")
-    codec: Literal["json"] = Field("json", description="How event values are decoded.")
+    codec: Literal["json", "raw"] = Field(
+        "json", description="How event values are decoded: json (each value a JSON object) "
+        "or raw (each value one field's bytes as they are, such as a picture's file; see "
+        "'raw').",
+    )
+    raw: RawValueSpec = Field(
+        default_factory=RawValueSpec,
+        description="With codec raw: the field the value goes to, and where the id comes from.",
+    )
     id_field: str | None = Field(
-        None, description="Event field that identifies it; without it topic/partition/offset."
+        None, description="Event field that identifies it; without it topic/partition/offset. "
+        "With codec raw, the field the record key (or raw.id_header) goes to: default 'id'.",
     )
     features: tuple[str, ...] | None = Field(
         None, min_length=1, description="Event fields that form the feature row, in model order."
@@ -119,6 +129,23 @@ class SourceSpec(FrozenModel):
     partitions: int = Field(
         4, ge=1, le=10_000, description="Partitions of a source topic that streaminfer creates."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _raw_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("codec") == "raw" and data.get("id_field") is None:
+            return {**data, "id_field": "id"}
+        return data
+
+    @model_validator(mode="after")
+    def _raw_fields(self) -> SourceSpec:
+        if self.codec == "raw" and (self.features is not None or self.features_field is not None
+                                    or self.raw.field == self.id_field):
+            raise ValueError(f"codec raw gives each event one field, '{self.raw.field}' "
+                             f"(raw.field), and the id ('{self.id_field}'): map the field with "
+                             "model.inputs.NAME.picture instead of 'features'/'features_field', "
+                             "and name the id field otherwise")
+        return self
 
     @model_validator(mode="after")
     def _one_feature_source(self) -> SourceSpec:

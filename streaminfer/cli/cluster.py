@@ -19,7 +19,7 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-PipelineArg = Annotated[Path, typer.Argument(help="Pipeline YAML file.")]
+PipelineArg = Annotated[Path, typer.Argument(metavar="CONFIG", help="Pipeline YAML file.")]
 
 
 def _warn(lines: list[str]) -> None:

@@ -19,7 +19,7 @@ out = Console()
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of "
                                          "tables.")]
 
-ConfigArg = Annotated[Path, typer.Argument(help="Pipeline YAML file.")]
+ConfigArg = Annotated[Path, typer.Argument(metavar="CONFIG", help="Pipeline YAML file.")]
 Servers = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at run time
     typer.Option("--bootstrap-servers", "-b", help="Kafka host:port[,host:port].")

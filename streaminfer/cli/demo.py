@@ -17,7 +17,9 @@ def demo(
     ] = None,
     events: Annotated[Optional[int], typer.Option(  # noqa: UP045
         "--events", min=1, hidden=True, help="The old name of --max-events.")] = None,
-    rate: Annotated[float, typer.Option(min=1, help="Events per second to produce.")] = 2000.0,
+    rate: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        min=1, help="Events per second to produce. Default: 2,000; with --pictures 100.")
+    ] = None,
     bad_every: Annotated[
         int, typer.Option(min=0, help="Make every Nth event malformed (0: none).")
     ] = 100,
@@ -26,10 +28,12 @@ def demo(
     ] = None,
     config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         help="The demo pipeline YAML (default: configs/demo.yaml here, with --loop "
-        "configs/demo-loop.yaml, else the copy streaminfer ships).")] = None,
+        "configs/demo-loop.yaml, with --pictures configs/demo-pictures.yaml, else the copy "
+        "streaminfer ships).")] = None,
     shift_after: Annotated[Optional[int], typer.Option(  # noqa: UP045
         min=0, help="Shift the input distribution from this event on, so the drift alert "
-        "fires (0: never). Default: 60,000; with --loop 30,000.")] = None,
+        "fires (0: never). Default: 60,000; with --loop 30,000; with --pictures 3,000 (the "
+        "light fades).")] = None,
     shift_sd: Annotated[float, typer.Option(
         help="How far the shifted features move, in standard deviations.")] = 2.0,
     label_delay_s: Annotated[float, typer.Option(
@@ -38,28 +42,50 @@ def demo(
         "--loop", help="The model's whole loop: served from a registry of the demo's own "
         "(.demo-loop/), retrained by itself when the shift makes live accuracy fall, gated, "
         "shadowed, promoted; the loop's steps on screen.")] = False,
+    pictures: Annotated[bool, typer.Option(
+        "--pictures", help="Pictures of apples and oranges, drawn as they are sent, named by "
+        "a small CNN (configs/demo-pictures.yaml); labels follow, and the light fades after "
+        "--shift-after pictures.")] = False,
     broker_memory_cap_mb: Annotated[Optional[float], typer.Option(  # noqa: UP045
         min=0, help="The embedded broker keeps every record in memory: past this much "
         "resident memory (MB) the demo stops, drains and prints its books. Default: 4096; "
         "0: no cap.")] = None,
 ) -> None:
     """Train the demo model, run the demo pipeline on the embedded broker, feed it, watch it."""
-    from streaminfer.pipelines.devtools.demo import BROKER_MEMORY_CAP_MB, run_demo
+    from streaminfer.pipelines.devtools.demo_run import BROKER_MEMORY_CAP_MB
 
     events = renamed(max_events, events, "--max-events", "--events")
-    code = run_demo(config, events=events, rate=rate, bad_every=bad_every, workers=workers,
-                    console=out, shift_after=_shift_after(shift_after, loop),
-                    shift_sd=shift_sd,
-                    label_delay_s=label_delay_s, loop=loop,
-                    broker_memory_cap_mb=BROKER_MEMORY_CAP_MB if broker_memory_cap_mb is None
-                    else broker_memory_cap_mb or None)
+    cap = BROKER_MEMORY_CAP_MB if broker_memory_cap_mb is None else broker_memory_cap_mb or None
+    if pictures:
+        from streaminfer.pipelines.devtools.picture_demo import (
+            PICTURE_RATE,
+            PICTURE_SHIFT_AFTER,
+            run_picture_demo,
+        )
+
+        if loop:
+            raise typer.BadParameter("--loop runs the tabular demo's model loop; drop "
+                                     "--loop or --pictures", param_hint="--pictures")
+        code = run_picture_demo(
+            config, events=events, rate=rate or PICTURE_RATE, bad_every=bad_every,
+            workers=workers, console=out, label_delay_s=label_delay_s,
+            shift_after=_shift_after(shift_after, PICTURE_SHIFT_AFTER),
+            broker_memory_cap_mb=cap)
+        raise typer.Exit(code)
+    from streaminfer.pipelines.devtools.demo import run_demo
+
+    code = run_demo(config, events=events, rate=rate or 2000.0, bad_every=bad_every,
+                    workers=workers, console=out,
+                    shift_after=_shift_after(shift_after, 30_000 if loop else 60_000),
+                    shift_sd=shift_sd, label_delay_s=label_delay_s, loop=loop,
+                    broker_memory_cap_mb=cap)
     raise typer.Exit(code)
 
 
-def _shift_after(given: int | None, loop: bool) -> int | None:
+def _shift_after(given: int | None, default: int) -> int | None:
     """The event the input shifts at (``None``: never)."""
     if given is None:
-        return 30_000 if loop else 60_000
+        return default
     return given or None
 
 

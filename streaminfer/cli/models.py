@@ -36,7 +36,8 @@ TrackingUri = Annotated[
 ]
 Name = Annotated[
     Optional[str],  # noqa: UP045
-    typer.Argument(help="Registered model name; default: the one the --config YAML names."),
+    typer.Argument(metavar="NAME",
+                   help="Registered model name; default: the one the --config YAML names."),
 ]
 SHOWN_METRICS = ("roc_auc", "accuracy", "log_loss", "r2", "rmse")
 
@@ -207,8 +208,8 @@ def canary(
 
 @app.command("register")
 def register(
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
-    file: Annotated[Path, typer.Argument(help="ONNX model file.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Registered model name.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="ONNX model file.")],
     alias: Annotated[Optional[str], typer.Option(  # noqa: UP045
         help="Point this alias at the new version (e.g. champion).")] = None,
     config: Config = None, tracking_uri: TrackingUri = None,

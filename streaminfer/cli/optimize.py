@@ -27,16 +27,21 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 
 
 def optimize(
-    model: Annotated[str, typer.Argument(help="The ONNX model file (checked against its "
-                                              ".sha256 file when there is one), or a registry "
-                                              "version: models:/NAME@ALIAS, models:/NAME/N.")],
+    model: Annotated[str, typer.Argument(
+        metavar="MODEL", help="The ONNX model file (checked against its .sha256 file when "
+        "there is one), a registry version (models:/NAME@ALIAS, models:/NAME/N), or a "
+        "pipeline YAML: its model, fed as it feeds it.")],
     data: Annotated[Path, typer.Option("--data", "-d", help="Labelled rows: CSV, JSONL or "
-                                       "Parquet (e.g. models/digits_mlp.validation.parquet).")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the variants, "
-                                          "report.json and report.png.")],
+                                       "Parquet (e.g. models/digits_mlp.validation.parquet); "
+                                       "for a model fed by model.inputs (pictures, text), "
+                                       "rows holding the event's fields and the label.")],
+    out_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Folder for the variants, report.json and report.png (default: "
+        "optimized/NAME).")] = None,
     config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--config", "-c", help="Pipeline YAML: feature names (source.features or "
-        "source.features_field), batching.max_size, optimize and registry sections.")] = None,
+        "source.features_field) or model.inputs, batching.max_size, optimize and registry "
+        "sections.")] = None,
     label_field: Annotated[str, typer.Option(help="The label column.")] = "label",
     label_old: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--label", hidden=True, help="The old name of --label-field.")] = None,
@@ -61,36 +66,43 @@ def optimize(
     sparsities: Annotated[Optional[str], typer.Option(  # noqa: UP045
         help="Magnitude pruning levels, e.g. 0.5,0.9.")] = None,
     prune: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        help="Structured pruning: shares of hidden units to remove, e.g. 0.25,0.5.")] = None,
+        help="Structured and channel pruning: shares of hidden units (and of convolutions' "
+        "output channels) to remove, e.g. 0.25,0.5.")] = None,
     rounds: Annotated[int, typer.Option(
         min=1, help="Timing rounds; each variant's best round is kept.")] = 5,
+    log_to_registry: Annotated[bool, typer.Option(
+        "--log-to-registry", help="Also log report.json, report.png and every variant's "
+                                  "numbers as an MLflow run of the registry.")] = False,
 ) -> None:
     """Make and compare optimized variants of MODEL on labelled DATA."""
-    from streaminfer.operators.labelled_rows import labelled_rows, read_table
     from streaminfer.pipelines.lifecycle.registry import Registry
-    from streaminfer.pipelines.optimize.registration import open_model, register_best
-    from streaminfer.pipelines.optimize.report import reasons, table, write_json, write_png
+    from streaminfer.pipelines.optimize.data import batch_sizes, read_data, the_model
+    from streaminfer.pipelines.optimize.plot import write_png
+    from streaminfer.pipelines.optimize.registration import log_report, open_model, register_best
+    from streaminfer.pipelines.optimize.report import reasons, table, write_json
     from streaminfer.pipelines.optimize.run import Settings
     from streaminfer.pipelines.optimize.run import optimize as run_optimize
     from streaminfer.pipelines.spec.loader import load_spec
     from streaminfer.pipelines.spec.optimize_spec import OptimizeSpec
 
     label = renamed(label_field, label_old, "--label-field", "--label", "label")
-    table_data = read_table(data)
+    if Path(model).suffix.lower() in (".yaml", ".yml"):  # a pipeline: its model, its feed
+        config, model = Path(model), str(the_model(load_spec(Path(model))).path)
     spec = load_spec(config) if config else None
     registry = Registry.from_spec(spec.registry if spec else None, tracking_uri)
     origin = open_model(model, registry)
-    features, features_field, batches = _features(spec, table_data.column_names, label)
-    rows = labelled_rows(table_data, features, label, features_field, where=str(data))
+    found = read_data(data, spec, origin.file, label)
     levels = (spec.optimize if spec else None) or OptimizeSpec()
     settings = Settings(
-        max_loss=levels.max_loss if max_loss is None else max_loss, batches=batches,
+        max_loss=levels.max_loss if max_loss is None else max_loss, batches=batch_sizes(spec),
         rounds=rounds, calibration_rows=levels.calibration_rows,
         sparsities=levels.sparsities if sparsities is None else _floats(sparsities,
                                                                          "--sparsities"),
         fractions=levels.prune if prune is None else _floats(prune, "--prune"))
-    report = run_optimize(origin.file, rows, out_dir, data_name=str(data), settings=settings,
-                          model_ref=origin.reference)
+    out_dir = out_dir or Path("optimized") / origin.name
+    report = run_optimize(origin.file, found.rows, out_dir, data_name=str(data),
+                          settings=settings, model_ref=origin.reference, feed=found.feed,
+                          refused=found.refused)
     if register:
         role = None if no_alias else alias or _default_alias(spec)
         version = register_best(report, origin, registry, name or origin.name, alias=role)
@@ -103,8 +115,13 @@ def optimize(
     out.print(table(report))
     for line in reasons(report):
         out.print(f"  {line}", highlight=False)
-    out.print(f"{write_json(report, out_dir / 'report.json')}  "
-              f"{write_png(report, out_dir / 'report.png')}")
+    if report.refused:
+        out.print("  rows the model's inputs refused, left out: " + ", ".join(
+            f"{count} {reason}" for reason, count in report.refused.items()), highlight=False)
+    files = [write_json(report, out_dir / "report.json"), write_png(report, out_dir / "report.png")]
+    out.print("  ".join(map(str, files)))
+    if log_to_registry:
+        out.print(f"logged to the registry as run {log_report(report, registry, files)}")
 
 
 def _default_alias(spec: PipelineSpec | None) -> str:
@@ -112,12 +129,3 @@ def _default_alias(spec: PipelineSpec | None) -> str:
     else challenger."""
     return spec.retrain.alias_on_pass if spec and spec.retrain else "challenger"
 
-
-def _features(spec: PipelineSpec | None, columns: list[str],
-              label: str) -> tuple[list[str] | None, str | None, tuple[int, ...]]:
-    """Feature names (or the list field) and batch sizes, from the pipeline YAML or else
-    the file's columns in order, less the label."""
-    if spec is None:
-        return [c for c in columns if c != label], None, (256,)
-    features = list(spec.source.features) if spec.source.features else None
-    return features, spec.source.features_field, tuple(sorted({256, spec.batching.max_size}))

@@ -13,7 +13,8 @@ from streaminfer.errors import ConfigError
 
 
 def produce(
-    file: Annotated[str, typer.Argument(help="File of JSON events, one per line; - for stdin.")],
+    file: Annotated[str, typer.Argument(
+        metavar="FILE", help="File of JSON events, one per line; - for stdin.")],
     topic: Annotated[str, typer.Option("--topic", "-t", help="Topic to send to.")],
     key_field: Annotated[
         Optional[str], typer.Option(help="Event field used as the record key.")  # noqa: UP045
@@ -39,7 +40,7 @@ def produce(
 
 
 def tail(
-    topic: Annotated[str, typer.Argument(help="Topic to follow.")],
+    topic: Annotated[str, typer.Argument(metavar="TOPIC", help="Topic to follow.")],
     from_beginning: Annotated[bool, typer.Option(help="Start at the oldest record.")] = False,
     max_events: Annotated[
         Optional[int],  # noqa: UP045

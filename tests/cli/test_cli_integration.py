@@ -141,15 +141,19 @@ def wait_for_line(proc: subprocess.Popen[str], text: str, timeout_s: float) -> s
     pytest.fail(f"nothing said {text!r} within {timeout_s:.0f}s")
 
 
-def start_run(path: Path, *extra: str) -> subprocess.Popen[str]:
-    """`streaminfer run PATH` as a subprocess, once it says the pipeline runs."""
+def start_run(path: Path, *extra: str, env: dict[str, str] | None = None
+              ) -> tuple[subprocess.Popen[str], str]:
+    """`streaminfer run PATH` as a subprocess (in ``env``, else this one's), once it says the
+    pipeline runs; with what its stderr said until then."""
     proc = subprocess.Popen([*CLI, "run", str(path), "--no-live", *extra], cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "COLUMNS": "400"})
+                            env={**(env or os.environ), "COLUMNS": "400"})
     assert proc.stderr is not None
+    said = []
     for line in proc.stderr:  # wait for the pipeline to say it runs
+        said.append(line)
         if "running: kafka" in line:
-            return proc
+            return proc, "".join(said)
     proc.kill()
     pytest.fail(f"run exited early: {proc.wait()}: {proc.stderr.read()}")
 
@@ -167,7 +171,10 @@ def test_run_drains_mid_stream_and_exits_0_on_sigint_and_sigterm(
     values = [orjson.dumps({"id": f"e{i}", **good}) if i % 50 else b"not json"
               for i in range(6000)]
     join = ["--address", ray_address] if sig == signal.SIGINT else []
-    proc = start_run(write_yaml(tmp_path / "p.yaml", pipeline_yaml), *join)
+    # Its own Ray starts as in a user's shell: not told the authentication mode that the
+    # session's Ray set in this process's environment.
+    own = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"} if not join else None
+    proc, started = start_run(write_yaml(tmp_path / "p.yaml", pipeline_yaml), *join, env=own)
     feeding = threading.Thread(target=lambda: [produce(topic, values[i:i + 100])
                                                for i in range(0, len(values), 100)])
     try:
@@ -181,6 +188,10 @@ def test_run_drains_mid_stream_and_exits_0_on_sigint_and_sigterm(
             proc.kill()
     assert proc.returncode == 0, stderr[-3000:]
     assert "Traceback" not in stderr and "SIGTERM received" not in stderr
+    # Nothing on screen that is not the pipeline's: not Ray's note on token authentication
+    # (printed where a run starts a Ray of its own), not its copies of the actors' lines.
+    assert "Token authentication" not in started + stderr
+    assert "pid=" not in started + stderr
     events, predictions, dead = _stopped_counts(stdout)
     assert 500 <= events < len(values), "stopped mid-stream"
     assert predictions + dead == events
@@ -202,8 +213,8 @@ def test_run_says_so_in_one_line_when_the_broker_stops_answering(
     data = spec.model_dump(mode="json", exclude_defaults=True)
     data["kafka"]["bootstrap_servers"] = spec.kafka.bootstrap_servers
     fill_with_batches(spec.source.topics[0], 25_000, b'{"id": "x"}')
-    proc = start_run(write_yaml(tmp_path / "stuck.yaml", data),
-                     "--address", ray_address)
+    proc, _ = start_run(write_yaml(tmp_path / "stuck.yaml", data),
+                        "--address", ray_address)
     assert proc.stderr is not None
     try:
         line = wait_for_line(proc, "wait in the source topics", timeout_s=90)
@@ -242,6 +253,7 @@ def test_demo_stops_by_itself_and_its_numbers_add_up(tmp_path, ray_address):
     assert summary["predictions"] + summary["dead_letters"] == 1000
     assert summary["dead_letters"] == summary["bad_injected"] == 10
     assert (tmp_path / "models/breast_cancer.onnx").exists()
+    assert "pid=" not in result.stdout + result.stderr  # no actor's line in the live view
 
 
 def test_produce_then_tail_round_trip(tmp_path, broker, topic_factory):

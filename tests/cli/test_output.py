@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,8 @@ def test_help_at_80_columns_is_wrapped_never_cut(command: list[str]) -> None:
     assert "…" not in result.output, result.output
     assert max(map(len, result.output.splitlines())) <= 80, result.output
     assert "\x1b[" not in result.output
+    usage = result.output.splitlines()[0]  # arguments by name, as the help explains them
+    assert not re.search(r"[{\[][a-z_]+[}\]]", usage.replace("[OPTIONS]", "")), usage
 
 
 def test_no_colour_codes_into_a_pipe(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""JsonCodec: event bytes -> JSON object (or a RecordError), predictions -> bytes."""
+"""Codecs: event bytes -> JSON object (or a RecordError), predictions -> bytes; the raw codec:
+a record's value as it is, its id from the key or a header."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import numpy as np
 import orjson
 import pytest
 
-from streaminfer.operators.codecs import JsonCodec, codec_for
-from streaminfer.operators.records import RecordError
+from streaminfer.operators.codecs import JsonCodec, RawCodec, codec_for
+from streaminfer.operators.records import RecordError, SourceRecord
 
 codec = JsonCodec()
 
@@ -122,5 +123,41 @@ def test_encoding_an_unserializable_value_raises_type_error() -> None:
 def test_codec_for_json_and_for_an_unknown_name() -> None:
     assert isinstance(codec_for("json"), JsonCodec)
     assert codec_for("json").name == "json"
-    with pytest.raises(ValueError, match="unknown codec 'avro'; known: json"):
+    with pytest.raises(ValueError, match="unknown codec 'avro'; known: json, raw"):
         codec_for("avro")
+
+
+def _raw(key: bytes | None, value: bytes | None,
+         headers: list[tuple[str, bytes | None]] | None = None) -> SourceRecord:
+    return SourceRecord("pictures", 1, 9, 0, key, value, headers or [])
+
+
+def test_the_raw_codec_keeps_the_value_as_it_is_with_the_id_from_the_key() -> None:
+    raw = codec_for("raw", field="image", id_field="picture_id")
+    assert isinstance(raw, RawCodec) and raw.name == "raw"
+    jpeg = b"\xff\xd8\xff\xe0 not json {"
+    assert raw.decode_record(_raw(b"p-1", jpeg, [("picture_id", b"ignored")])) == \
+        {"image": jpeg, "picture_id": "p-1"}
+    assert raw.decode_record(_raw(None, b"")) == {"image": b""}  # no key: known by its place
+    assert orjson.loads(raw.encode({"id": "p-1", "p": np.float32(0.5)})) == {"id": "p-1",
+                                                                              "p": 0.5}
+
+
+def test_the_raw_codec_takes_the_id_from_a_named_header() -> None:
+    raw = RawCodec(field="value", id_field="id", id_header="picture-id")
+    record = _raw(b"the key", b"bytes", [("other", b"x"), ("picture-id", b"p-7")])
+    assert raw.decode_record(record) == {"value": b"bytes", "id": "p-7"}
+    assert raw.decode_record(_raw(b"the key", b"bytes", [("other", b"x")])) == \
+        {"value": b"bytes"}
+    assert raw.decode_record(_raw(b"k", b"bytes", [("picture-id", None)])) == {"value": b"bytes"}
+
+
+def test_the_raw_codec_refuses_a_tombstone_and_an_id_that_is_not_text() -> None:
+    raw = RawCodec(field="image", id_field="id")
+    with pytest.raises(RecordError) as empty:
+        raw.decode_record(_raw(b"k", None))
+    assert (empty.value.error_type, empty.value.stage) == ("empty_value", "decode")
+    with pytest.raises(RecordError) as bad_id:
+        raw.decode_record(_raw(b"\xff\xfe", b"bytes"))
+    assert (bad_id.value.error_type, bad_id.value.field) == ("invalid_id", "id")
+    assert "key" in bad_id.value.message

@@ -38,6 +38,14 @@ def test_pictures_and_another_input_make_one_feed() -> None:
     assert empty["image"].shape == (0, 3, 12, 16)
 
 
+def test_a_raw_records_picture_is_carried_in_labelled_examples_as_base64() -> None:
+    data = encoded(gradient(16, 12))
+    builder = _builder()
+    row = builder.values({"photo": data, "hour": 2})  # bytes: a raw record's value
+    np.testing.assert_array_equal(row[0], builder.values({"photo": b64(data), "hour": 2})[0])
+    assert builder.feature_row({"photo": data, "hour": 2}) == {"photo": b64(data), "hour": 2}
+
+
 @pytest.mark.parametrize(("event", "reason"), [
     ({"hour": 1}, "missing_feature"),
     ({"photo": None, "hour": 1}, "missing_feature"),

@@ -150,6 +150,17 @@ def test_a_data_uri_is_read() -> None:
     assert image.size == (10, 10)
 
 
+def test_a_raw_records_bytes_decode_as_the_same_picture_as_base64() -> None:
+    data = encoded(gradient(40, 30), "JPEG", quality=85)
+    config = PictureConfig(size=(16, 16), scale=1 / 255)
+    from_bytes = preprocess(decode_picture(data, config, "image"), config, np.float32)
+    np.testing.assert_array_equal(from_bytes, _tensor(data, config))
+    assert _refused(b"raw bytes, no picture").error_type == "not_a_picture"
+    assert _refused(data[: len(data) // 2]).error_type == "truncated_picture"
+    assert _refused(png_header(6000, 5000), PictureConfig(max_pixels=1000)).error_type == \
+        "picture_too_large"
+
+
 def test_bad_pictures_are_refused_with_their_reasons() -> None:
     whole = encoded(gradient(64, 64), "JPEG", quality=90)
     png = encoded(gradient(64, 64), "PNG")

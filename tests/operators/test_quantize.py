@@ -53,6 +53,21 @@ def test_int8_variants_load_hold_int8_weights_and_predict_close(
     assert np.mean(before["label"] == after["label"]) >= 0.95
 
 
+def test_static_int8_prepared_prints_no_onnx_runtime_warning(
+    model_factory: Callable[[str], Path], dataset_factory: Callable[[str], Dataset],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The calibration session ONNX Runtime's quantization opens on the preprocessed digits
+    MLP warned, coloured, on stderr of an initializer it dropped (`streaminfer optimize`)."""
+    model = model_factory("digits_mlp").read_bytes()
+    X = dataset_factory("digits_mlp").X.astype(np.float32)
+    name = onnx.load_model_from_string(model).graph.input[0].name
+    capfd.readouterr()
+    quantized = quantize_static_int8(model, X[:64], input_name=name, prepare=True)
+    assert "onnxruntime" not in capfd.readouterr().err
+    assert np.mean(outputs(quantized, X)["label"] == outputs(model, X)["label"]) >= 0.95
+
+
 def test_fp16_is_a_valid_model_with_float32_inputs_and_outputs(
     model_factory: Callable[[str], Path], dataset_factory: Callable[[str], Dataset]
 ) -> None:
@@ -114,3 +129,30 @@ def test_unknown_settings_are_refused(wine: tuple[bytes, np.ndarray]) -> None:
         quantize_static_int8(model, X, input_name="features", fmt="int4")
     with pytest.raises(ValueError, match="level"):
         optimize_graph(model, "max")
+
+
+def test_static_int8_quantizes_a_cnns_convolutions_per_channel_from_a_feed() -> None:
+    from streaminfer.pipelines.devtools.example_cnn import Cnn, cnn_onnx
+
+    rng = np.random.default_rng(5)
+    model = cnn_onnx(Cnn.new(rng, (3, 8, 16), 2), 16)
+    x = rng.normal(0, 1, (64, 3, 16, 16)).astype(np.float32)
+    quantized = quantize_static_int8(model, {"image": x}, per_channel=True)
+    proto = onnx.load_model_from_string(quantized)
+    conv_inputs = [i for n in proto.graph.node if n.op_type == "Conv" for i in n.input[:2]]
+    made = {o: n for n in proto.graph.node for o in n.output}
+    assert all(made[i].op_type == "DequantizeLinear" for i in conv_inputs)  # QDQ around Conv
+    scales = {init.name: init for init in proto.graph.initializer}
+    weight_scale = scales[made[conv_inputs[1]].input[1]]
+    assert list(weight_scale.dims) == [8]  # one scale per output channel
+    np.testing.assert_allclose(outputs(quantized, x)["probabilities"],
+                               outputs(model, x)["probabilities"], atol=0.05)
+
+
+def test_fp16_does_not_apply_where_the_weights_live_in_operators_without_float16_kernels(
+    model_factory: Callable[[str], Path],
+) -> None:
+    linear = model_factory("breast_cancer").read_bytes()  # Scaler + LinearClassifier
+    with pytest.raises(NotApplicable, match="122 of the model's 122 float weights are in "
+                                            "LinearClassifier, Scaler, which have no float16"):
+        to_fp16(linear)

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from streaminfer.pipelines.devtools.demo import DemoRun, memory_cap_line
+from streaminfer.pipelines.devtools.demo import DemoRun
+from streaminfer.pipelines.devtools.demo_run import memory_cap_line
 from streaminfer.waiting import wait_until
 
 

@@ -13,7 +13,7 @@ from streaminfer.pipelines.devtools.shipped import load_demo_spec, shipped_text
 REPO = Path(__file__).resolve().parents[3]
 
 
-@pytest.mark.parametrize("name", ["demo.yaml", "demo-loop.yaml"])
+@pytest.mark.parametrize("name", ["demo.yaml", "demo-loop.yaml", "demo-pictures.yaml"])
 def test_the_packaged_configs_are_the_repositorys(name: str) -> None:
     assert shipped_text(name) == (REPO / "configs" / name).read_text()
 

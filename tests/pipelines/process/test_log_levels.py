@@ -8,6 +8,7 @@ import os
 import pytest
 
 from streaminfer.pipelines.process.log_levels import (
+    RAY_TOKEN_NOTE,
     VERBOSE_ENV,
     actor_options,
     is_verbose,
@@ -19,7 +20,7 @@ from streaminfer.pipelines.process.log_levels import (
 @pytest.fixture(autouse=True)
 def _restore(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(VERBOSE_ENV, raising=False)
-    for name in ("kafka", "ray", "filelock", "streaminfer"):
+    for name in ("kafka", "ray", "filelock", "streaminfer", RAY_TOKEN_NOTE):
         monkeypatch.setattr(logging.getLogger(name), "level", logging.getLogger(name).level)
 
 
@@ -54,3 +55,12 @@ def test_the_cli_flag_sets_it(monkeypatch: pytest.MonkeyPatch) -> None:
     assert is_verbose()
     setup_logging(False)
     assert not is_verbose() and logging.getLogger("kafka").level == logging.CRITICAL
+
+
+def test_rays_token_authentication_note_only_when_verbose() -> None:
+    """Ray's "Token authentication is enabled" warning, at every local start: nothing to do."""
+    set_verbose(False)
+    assert not logging.getLogger(RAY_TOKEN_NOTE).isEnabledFor(logging.WARNING)
+    assert logging.getLogger(RAY_TOKEN_NOTE).isEnabledFor(logging.ERROR)
+    set_verbose(True)
+    assert logging.getLogger(RAY_TOKEN_NOTE).isEnabledFor(logging.INFO)

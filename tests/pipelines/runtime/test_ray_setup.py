@@ -1,10 +1,11 @@
-"""The CPUs a local Ray is started with: every actor and task a pipeline may run (pure)."""
+"""How Ray is started (pure): the CPUs a local Ray gets (every actor and task a pipeline may
+run), the cluster joined, and whether the actors' lines reach the driver's screen."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from streaminfer.pipelines.runtime.ray_setup import cpus_needed
+from streaminfer.pipelines.runtime.ray_setup import cpus_needed, init_options
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 FEATURES = ["a", "b"]
@@ -39,3 +40,28 @@ def test_the_automatic_retraining_task_is_counted_when_it_is_on() -> None:
     assert cpus_needed(spec(retrain=RETRAIN)) == 2
     off = {**RETRAIN, "when": {"enabled": False, "num_cpus": 1.0}}
     assert cpus_needed(spec(retrain=off)) == 1
+
+
+def test_actors_lines_reach_a_screen_only_when_verbose_and_a_log_always() -> None:
+    """Quiet on a terminal, a crash reaches the screen once through the pools' crash
+    reporting; the actor's own lines ("(SourceWorker pid=...) ...") would print into the live
+    view. Into a log (a pod's, a file), a worker's warnings are what an operator reads."""
+    def forwarded(verbose: bool, terminal: bool) -> bool:
+        return bool(init_options(spec(), verbose=verbose, joins=False, cpus=4,
+                                 terminal=terminal)["log_to_driver"])
+
+    assert not forwarded(verbose=False, terminal=True)
+    assert forwarded(verbose=True, terminal=True)
+    assert forwarded(verbose=False, terminal=False)
+
+
+def test_a_local_ray_gets_the_cpus_a_named_cluster_or_ray_address_is_joined() -> None:
+    local = init_options(spec(), verbose=False, joins=False, cpus=1)
+    assert local["num_cpus"] == 1 and "address" not in local
+    assert init_options(spec(workers={"count": 8, "num_cpus": 1.0}), verbose=False,
+                        joins=False, cpus=2)["num_cpus"] == 8
+    joined = init_options(spec(), verbose=False, joins=True, cpus=4)
+    assert "num_cpus" not in joined and "address" not in joined  # ray.init reads RAY_ADDRESS
+    named = init_options(spec(ray={"address": "10.0.0.1:6379"}), verbose=False, joins=True,
+                         cpus=4)
+    assert named["address"] == "10.0.0.1:6379" and "num_cpus" not in named

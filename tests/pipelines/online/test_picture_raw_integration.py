@@ -1,0 +1,77 @@
+"""Pictures as the record's raw value (``source.codec: raw``), on the real broker and Ray:
+JPEG and PNG files produced as they are, keyed by their id, scored as offline ONNX Runtime
+scores them when fed preprocessing written here (Pillow and numpy); bytes that are no
+picture, or a file cut short, dead-lettered with their reasons, their bytes unchanged."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import orjson
+import pytest
+import yaml
+from PIL import Image
+
+from streaminfer.pipelines.devtools.example_pictures import fruit_pictures
+from tests.fixtures.pictures import encoded, reference
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).parents[3]
+
+
+def _files() -> dict[str, bytes]:
+    """Good pictures by id, as files: PNGs, and JPEGs bigger than the model's 32x32."""
+    pictures, _ = fruit_pictures(24, seed=91)  # not the training pictures
+    files = {}
+    for i, picture in enumerate(pictures):
+        image = Image.fromarray(picture, "RGB")
+        files[f"p{i}"] = encoded(image) if i % 2 else \
+            encoded(image.resize((48, 40)), "JPEG", quality=90)
+    return files
+
+
+def _expected(model_path: Path, files: dict[str, bytes]) -> dict[str, list[float]]:
+    batch = np.stack([reference(Image.open(io.BytesIO(data)).convert("RGB"), size=(32, 32),
+                                scale=1 / 255, mean=0.5, std=0.25) for data in files.values()])
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    [probabilities] = session.run(["probabilities"], {"image": batch})
+    return {key: p.tolist() for key, p in zip(files, probabilities, strict=True)}
+
+
+def test_raw_picture_records_are_scored_as_offline_onnx_runtime(
+    pipeline_factory: Callable[..., Any], model_factory: Callable[[str], Path],
+    produce: Callable[..., None], read_topic: Callable[..., list[Any]],
+) -> None:
+    model_path = model_factory("apples_oranges")
+    config = yaml.safe_load((REPO / "configs/pictures.yaml").read_text())["model"]
+    run = pipeline_factory(
+        model=model_path, partitions=2,
+        source={"features": None, "codec": "raw", "raw": {"field": "image"}},
+        model_options={key: config[key] for key in ("inputs", "outputs", "postprocess")},
+        batching={"max_size": 16, "max_wait_ms": 20})
+    files = _files()
+    jpeg = files["p0"]
+    bad = {"bad-bytes": (b"these bytes are no picture", "not_a_picture"),
+           "bad-cut": (jpeg[: len(jpeg) // 2], "truncated_picture")}
+    values = list(files.values())[:12] + [data for data, _ in bad.values()] + \
+        list(files.values())[12:]
+    keys = list(files)[:12] + list(bad) + list(files)[12:]
+    produce(run.source_topic, values, [k.encode() for k in keys])
+
+    online = {p["id"]: p for p in
+              (orjson.loads(r.value) for r in read_topic(run.predictions_topic, len(files)))}
+    assert online.keys() == files.keys()
+    for key, probabilities in _expected(model_path, files).items():
+        assert online[key]["probabilities"] == pytest.approx(probabilities, abs=1e-5), key
+        assert online[key]["fruit"] == ("apple", "orange")[int(np.argmax(probabilities))]
+    dead = {r.key.decode(): r for r in read_topic(run.dead_letter_topic, len(bad))}
+    assert {key: dict(r.headers)["error.type"].decode() for key, r in dead.items()} == \
+        {key: reason for key, (_, reason) in bad.items()}
+    assert all(dead[key].value == data for key, (data, _) in bad.items())  # unchanged
+    assert all(dict(r.headers)["error.field"] == b"image" for r in dead.values())
