@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import numpy as np
-import onnxruntime as ort
 import orjson
 import pytest
 import yaml
@@ -23,7 +22,7 @@ from PIL import Image, ImageOps
 
 from streaminfer.pipelines.batch.job import batch
 from streaminfer.pipelines.devtools.example_pictures import fruit_pictures
-from tests.fixtures.pictures import b64, encoded, png_header, reference
+from tests.fixtures.pictures import apples_oranges_offline, b64, encoded, png_header
 from tests.pipelines.batch.conftest import predictions_in, stable, with_batch, write_parquet
 
 pytestmark = pytest.mark.integration
@@ -84,14 +83,6 @@ def _upright_rgb(data: bytes | str) -> Image.Image:
     return image.convert("RGB")
 
 
-def _expected(model_path: Path, files: dict[str, bytes | str]) -> dict[str, list[float]]:
-    batch = np.stack([reference(_upright_rgb(data), size=(32, 32), scale=1 / 255, mean=0.5,
-                                std=0.25) for data in files.values()])
-    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    [probabilities] = session.run(["probabilities"], {"image": batch})
-    return {key: p.tolist() for key, p in zip(files, probabilities, strict=True)}
-
-
 def _event(key: str, data: bytes | str) -> bytes:
     return orjson.dumps({"picture_id": key, "image": data if isinstance(data, str) else
                          b64(data)})
@@ -131,7 +122,8 @@ def test_pictures_scored_online_and_in_batch_as_offline_onnx_runtime(
     online = {p["id"]: p for p in
               (orjson.loads(r.value) for r in read_topic(run.predictions_topic, len(files)))}
     assert online.keys() == files.keys()
-    for key, probabilities in _expected(model_path, files).items():
+    for key, probabilities in apples_oranges_offline(
+            model_path, {k: _upright_rgb(d) for k, d in files.items()}).items():
         assert online[key]["probabilities"] == pytest.approx(probabilities, abs=1e-5), key
         assert online[key]["fruit"] == ("apple", "orange")[int(np.argmax(probabilities))]
         assert [k["label"] for k in online[key]["top_k"]] == sorted(
@@ -190,7 +182,7 @@ def test_pictures_on_serve_replicas_and_over_http(
     produce(run.source_topic, [_event(key, data) for key, data in files.items()])
     served = {p["id"]: p for p in
               (orjson.loads(r.value) for r in read_topic(run.predictions_topic, len(files)))}
-    expected = _expected(model_path, files)
+    expected = apples_oranges_offline(model_path, {k: _upright_rgb(d) for k, d in files.items()})
     for key, probabilities in expected.items():
         assert served[key]["probabilities"] == pytest.approx(probabilities, abs=1e-5), key
 

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 import orjson
 import pytest
 import yaml
 from PIL import Image
 
 from streaminfer.pipelines.devtools.example_pictures import fruit_pictures
-from tests.fixtures.pictures import encoded, reference
+from tests.fixtures.pictures import apples_oranges_offline, encoded
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +33,6 @@ def _files() -> dict[str, bytes]:
         files[f"p{i}"] = encoded(image) if i % 2 else \
             encoded(image.resize((48, 40)), "JPEG", quality=90)
     return files
-
-
-def _expected(model_path: Path, files: dict[str, bytes]) -> dict[str, list[float]]:
-    batch = np.stack([reference(Image.open(io.BytesIO(data)).convert("RGB"), size=(32, 32),
-                                scale=1 / 255, mean=0.5, std=0.25) for data in files.values()])
-    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    [probabilities] = session.run(["probabilities"], {"image": batch})
-    return {key: p.tolist() for key, p in zip(files, probabilities, strict=True)}
 
 
 def test_raw_picture_records_are_scored_as_offline_onnx_runtime(
@@ -67,7 +58,8 @@ def test_raw_picture_records_are_scored_as_offline_onnx_runtime(
     online = {p["id"]: p for p in
               (orjson.loads(r.value) for r in read_topic(run.predictions_topic, len(files)))}
     assert online.keys() == files.keys()
-    for key, probabilities in _expected(model_path, files).items():
+    images = {key: Image.open(io.BytesIO(data)).convert("RGB") for key, data in files.items()}
+    for key, probabilities in apples_oranges_offline(model_path, images).items():
         assert online[key]["probabilities"] == pytest.approx(probabilities, abs=1e-5), key
         assert online[key]["fruit"] == ("apple", "orange")[int(np.argmax(probabilities))]
     dead = {r.key.decode(): r for r in read_topic(run.dead_letter_topic, len(bad))}
