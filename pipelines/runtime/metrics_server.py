@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterator
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Gauge, make_wsgi_app
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -95,7 +98,7 @@ class MetricsServer:
             WORKERS_ALIVE, "Source workers answering.", registry=self.registry
         )
         try:
-            self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+            self._server = _serve(host, port, self.registry)
         except OSError as exc:
             raise ConfigError(
                 f"metrics.port {port} on {host} cannot be bound ({exc.strerror}); choose "
@@ -111,3 +114,29 @@ class MetricsServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+#: How often the endpoint's thread looks for a stop: prometheus_client's own server waits up
+#: to 0.5 s, which every pipeline stop paid (measured: ~0.25 s a stop on average).
+STOP_POLL_S = 0.02
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """No access log for scrapes."""
+
+
+def _serve(host: str, port: int, registry: CollectorRegistry) -> WSGIServer:
+    """prometheus_client's WSGI app on ``host:port`` (IPv4 or IPv6), in a daemon thread."""
+    family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                flags=socket.AI_PASSIVE)[0][0]
+    server_class = type("MetricsHTTPServer", (_ThreadingServer,), {"address_family": family})
+    server: WSGIServer = make_server(host, port, make_wsgi_app(registry), server_class,
+                                     handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": STOP_POLL_S},
+                     name="metrics-http", daemon=True).start()
+    return server
