@@ -19,7 +19,6 @@ from typing import Any, Protocol
 import orjson
 import psutil
 from rich.console import Console, RenderableType
-from rich.live import Live
 from rich.table import Table
 
 from streaminfer.operators.profile import profile_path
@@ -36,6 +35,7 @@ from streaminfer.pipelines.kafka.factory import new_producer
 from streaminfer.pipelines.online.live_view import (
     RateMeter,
     drift_table,
+    live_display,
     live_table,
     stats_table,
 )
@@ -335,7 +335,7 @@ def watch_live(run: DemoStream, console: Console, view: Callable[[], RenderableT
             signals.install()  # ray.init took SIGTERM over
             console.print(f"kafka {run.pipeline.bootstrap_servers}; metrics "
                           f"{run.pipeline.metrics_url}; Ctrl-C stops")
-            with Live(console=console, auto_refresh=False) as live:
+            with live_display(console) as live:
                 while not run.done() and not signals.event.wait(0.5):
                     live.update(view(), refresh=True)
                     run.check()

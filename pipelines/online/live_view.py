@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rich import box
 from rich.console import Console, RenderableType
+from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
@@ -16,6 +18,16 @@ from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary
 from streaminfer.pipelines.online.drift_watch import DriftState
 from streaminfer.pipelines.rollout.status import ModelServing
 from streaminfer.pipelines.runtime.stats import PipelineStats
+
+
+@contextlib.contextmanager
+def live_display(console: Console) -> Iterator[Live]:
+    """Rich's ``Live``, refreshed by the caller. On a console that is not a terminal (a log
+    file) Rich leaves its last view's last line unterminated: it is terminated here."""
+    with Live(console=console, auto_refresh=False) as live:
+        yield live
+    if not console.is_terminal:
+        console.line()
 
 
 class RateMeter:

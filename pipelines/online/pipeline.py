@@ -170,33 +170,33 @@ class Pipeline:
     def _watch(self, stop: threading.Event, *, live: bool, max_events: int | None,
                refresh_s: float) -> None:
         from rich.console import Console, Group
-        from rich.live import Live
 
         from streaminfer.pipelines.online.live_view import (
             RateMeter,
             drift_table,
             feedback_table,
+            live_display,
             models_table,
             stats_table,
         )
 
         meter = RateMeter()
         watch = StallWatch(self.spec.metrics.stall_after_s)
-        view = Live(console=Console(stderr=True), auto_refresh=False) if live else None
-        with view or contextlib.nullcontext():
+        view = live_display(Console(stderr=True)) if live else None
+        with view or contextlib.nullcontext() as shown:
             while not stop.wait(refresh_s):
                 stats = self.stats()
                 meter.update(stats.events_in)
                 warning = self._stall_warning(watch, stats)
-                if view is not None:
+                if shown is not None:
                     table = stats_table(f"streaminfer: {self.spec.name}", stats, meter.rate,
                                         warning=warning)
                     feedback, models = self.feedback(), self.models()
-                    view.update(Group(table, models_table(models),
-                                      drift_table(self.drift(), serving={
-                                          m.model: m.version for m in models}),
-                                      feedback_table(feedback) if feedback else ""),
-                                refresh=True)
+                    shown.update(Group(table, models_table(models),
+                                       drift_table(self.drift(), serving={
+                                           m.model: m.version for m in models}),
+                                       feedback_table(feedback) if feedback else ""),
+                                 refresh=True)
                 if stats.workers_expected and stats.workers_dead == stats.workers_expected:
                     crash = self._runtime.last_crash if self._runtime is not None else None
                     raise PipelineError(
