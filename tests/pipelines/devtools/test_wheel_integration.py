@@ -15,15 +15,13 @@ REPO = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.integration
 
-def user_env() -> dict[str, str]:
-    """As a user's shell has it: not this checkout on the path (pip would see it as
-    installed). Read at call time: the session's Ray sets what joining it takes."""
-    return {key: value for key, value in os.environ.items()
-            if key not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")} | {"COLUMNS": "200"}
+#: As a user's shell has it: not this checkout on the path (pip would see it as installed).
+ENV = {key: value for key, value in os.environ.items()
+       if key not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")} | {"COLUMNS": "200"}
 
 
 def _run(*args: object, cwd: Path | None = None) -> str:
-    done = subprocess.run([str(a) for a in args], cwd=cwd, env=user_env(), capture_output=True,
+    done = subprocess.run([str(a) for a in args], cwd=cwd, env=ENV, capture_output=True,
                           text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
@@ -45,16 +43,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv / "bin"
 
 
-def test_the_wheel_runs_the_demo_from_an_empty_folder(installed: Path, tmp_path: Path,
-                                                      ray_address: str) -> None:
+def test_the_wheel_runs_the_demo_from_an_empty_folder(installed: Path, tmp_path: Path) -> None:
     where = _run(installed / "python", "-c", "import streaminfer; print(streaminfer.__file__)",
                  cwd=tmp_path)
     assert where.startswith(str(installed.parent)), where  # the wheel's copy, not REPO's
-    # The demo joins the session's Ray (starting one is not what this proves: 5-10 s here);
-    # its driver, which reads the packaged YAML and trains the model, is the wheel's.
     done = subprocess.run([installed / "streaminfer", "demo", "--max-events", "300"],
-                          cwd=tmp_path, env=user_env() | {"RAY_ADDRESS": ray_address},
-                          capture_output=True, text=True, timeout=240)
+                          cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "all events accounted for" in done.stdout
     assert "shipped with streaminfer" in done.stdout
