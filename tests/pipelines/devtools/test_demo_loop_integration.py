@@ -33,7 +33,7 @@ from tests.fixtures.kafka import FAST_GROUP, unique
 pytestmark = pytest.mark.integration
 
 LOOP_YAML = Path(__file__).parents[3] / "configs" / "demo-loop.yaml"
-RATE, SHIFT_AFTER = 1_000, 5_000
+RATE, SHIFT_AFTER = 1_000, 1_500  # few unshifted examples: the first candidate learns the shift
 V2_EXAMPLES = 300  # labelled examples of the promoted version before the SIGTERM
 DEADLINE_S = 150.0
 

@@ -37,7 +37,7 @@ def test_the_demo_stops_at_the_broker_memory_cap_with_its_books_adding_up(
         start_mb = run.broker_rss_mb()
         assert start_mb is not None
         assert run.memory_capped() is None  # no cap yet
-        run.broker_memory_cap_mb = start_mb + 8  # a few seconds of the demo's traffic
+        run.broker_memory_cap_mb = start_mb + 4  # a second or two of the demo's traffic
         assert wait_until(lambda: run.memory_capped() is not None, 120), run.broker_rss_mb()
         sent_at_cap = run.generator.sent if run.generator else 0
     finally:

@@ -25,7 +25,7 @@ from tests.fixtures.feedback import feedback_section
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
-EVENTS, SHIFT_AFTER, BAD_EVERY = 1_000, 500, 50
+EVENTS, SHIFT_AFTER, BAD_EVERY = 600, 300, 50  # 12 bad ones: each of the 4 kinds
 
 
 def _accuracy(examples: list[dict[str, Any]]) -> float:
@@ -46,7 +46,7 @@ def test_the_pictures_demo_names_the_fruit_and_shows_the_fall_after_the_light_fa
         drift={**config["drift"], "window_s": 600, "alerts_topic": topic_factory(1)},
         feedback=fb)
     console = Console(file=io.StringIO(), width=120)
-    run = PictureRun(spec, events=EVENTS, rate=400, bad_every=BAD_EVERY,
+    run = PictureRun(spec, events=EVENTS, rate=600, bad_every=BAD_EVERY,
                      shift_after=SHIFT_AFTER, label_delay_s=1.0)
     good = EVENTS - EVENTS // BAD_EVERY
     try:
@@ -78,5 +78,6 @@ def test_the_pictures_demo_names_the_fruit_and_shows_the_fall_after_the_light_fa
 
     shown = console.file.getvalue()  # type: ignore[attr-defined]
     for line in ("what the CNN sees", "apple", "orange", "accuracy=", "images/s",
-                 "e2e p99 ms", "prediction", "input shifted from event 500: the light fades"):
+                 "e2e p99 ms", "prediction",
+                 f"input shifted from event {SHIFT_AFTER}: the light fades"):
         assert line in shown, (line, shown)

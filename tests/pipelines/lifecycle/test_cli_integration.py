@@ -1,6 +1,7 @@
-"""``streaminfer models`` and ``streaminfer retrain`` as a user runs them (the first command
-of each test a real process, the rest through the same entry point in this process; a real
-SQLite store, models trained from a shipped dataset)."""
+"""``streaminfer models`` and ``streaminfer retrain`` as a user runs them (``retrain`` a real
+process, the rest through the same entry point in this process; the docs' shell blocks run
+``streaminfer models`` as real processes, docs/rollout.md; a real SQLite store, models
+trained from a shipped dataset)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def test_models_list_promote_rollback_and_register(
     registry.set_alias("bc", "challenger", "3")
     uri = ("--tracking-uri", registry.uri)
 
-    listed = streaminfer("models", "list", "bc", *uri, cwd=tmp_path)
+    listed = streaminfer_here("models", "list", "bc", *uri, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     lines = {line.split("│")[1].strip(): line for line in listed.stdout.splitlines()
              if line.count("│") > 3 and line.split("│")[1].strip().isdigit()}

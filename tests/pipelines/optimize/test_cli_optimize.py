@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,8 +21,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def streaminfer(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streaminfer.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    """Through the entry point in this process (``main`` makes the lines and exit codes): a
+    real ``streaminfer optimize`` process runs in the docs' shell blocks (tests/docs)."""
+    return streaminfer_here(*args, cwd=REPO)
 
 
 def test_optimize_a_linear_model_with_features_from_a_pipeline_yaml(
@@ -61,12 +61,6 @@ def test_optimize_a_linear_model_with_features_from_a_pipeline_yaml(
 
 
 def test_bad_input_is_one_line(model_factory: Callable[[str], Path], tmp_path: Path) -> None:
-    """Through the entry point in this process (``main`` makes the line; the test above
-    runs a real process)."""
-
-    def streaminfer(*args: object) -> subprocess.CompletedProcess[str]:
-        return streaminfer_here(*args, cwd=REPO)
-
     model = model_factory("breast_cancer")
     missing = streaminfer("optimize", model, "--data", tmp_path / "none.csv", "--out", tmp_path)
     assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0
