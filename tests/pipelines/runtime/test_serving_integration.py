@@ -1,5 +1,5 @@
 """Models on Ray Serve replicas: the model's predictions, autoscaling, failures
-(HTTP: test_http_integration.py). One served pipeline proves them all, in turn."""
+(HTTP: test_http_integration.py)."""
 
 from __future__ import annotations
 
@@ -33,27 +33,43 @@ def _replicas(spec, model) -> int:
     return int(states.get("RUNNING", 0))
 
 
-def test_replicas_scale_up_under_load_a_killed_one_loses_nothing_and_they_scale_down(
-    pipeline_factory, dataset_factory, feeder, read_topic
+def test_replicas_scale_up_under_load_and_back_down_when_it_stops(
+    pipeline_factory, dataset_factory, feeder
 ):
-    """Under load Serve adds a replica; one of the two is killed and no event is lost; every
-    prediction is the model's offline one for its row (in-process scoring equals offline:
-    test_scoring.py); once the load stops, Serve goes back to one replica."""
     serve_options = {"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 1,
                      "upscale_delay_s": 1, "downscale_delay_s": 2, "max_in_flight": 4,
-                     "num_cpus": 0.5, "batch_wait_timeout_s": 0.05, "max_batch_size": 1,
-                     "request_timeout_s": 5}
+                     "num_cpus": 0.5, "batch_wait_timeout_s": 0.05, "max_batch_size": 1}
     run = pipeline_factory(model_options={"serving": "serve", "serve": serve_options},
                            workers={"count": 2}, batching={"max_size": 16, "max_wait_ms": 1})
     model = run.spec.model
     assert _replicas(run.spec, model) == 1
-    data = dataset_factory("breast_cancer")
-    load = feeder(run.source_topic, data, ENDLESS, rate=3000)
+    load = feeder(run.source_topic, dataset_factory("breast_cancer"), ENDLESS, rate=3000)
     load.start()
     try:
         # serve.status() asks Serve's controller: not too often, it is busy scaling
-        assert wait_until(lambda: _replicas(run.spec, model) == 2, 120, every_s=0.5), \
+        assert wait_until(lambda: _replicas(run.spec, model) == 2, 60, every_s=0.5), \
             "no scale-up"
+    finally:
+        load.halt.set()
+        load.join()
+    assert wait_until(lambda: _replicas(run.spec, model) == 1, 60, every_s=0.5), \
+        "no scale-down"
+
+
+def test_served_predictions_equal_the_model_offline_and_a_killed_replica_loses_nothing(
+    pipeline_factory, dataset_factory, feeder, read_topic
+):
+    """Two replicas under load, one killed: every event is scored, each prediction as the
+    model scores its row offline (in-process scoring equals offline: test_scoring.py)."""
+    run = pipeline_factory(model_options={"serving": "serve",
+                                          "serve": {"min_replicas": 2, "max_replicas": 2,
+                                                    "num_cpus": 0.5, "request_timeout_s": 5}})
+    model = run.spec.model
+    data = dataset_factory("breast_cancer")
+    load = feeder(run.source_topic, data, ENDLESS, rate=1000)
+    load.start()
+    try:
+        assert wait_until(lambda: run.pipeline.stats().predictions >= 1000, 60)
         replicas = [a for a in ray.util.list_named_actors(all_namespaces=True)
                     if a["name"].startswith(f"SERVE_REPLICA::{app_name(run.spec, model)}")]
         assert len(replicas) == 2
@@ -76,6 +92,3 @@ def test_replicas_scale_up_under_load_a_killed_one_loses_nothing_and_they_scale_
         np.testing.assert_allclose(got["probabilities"], row["probabilities"], rtol=1e-6,
                                    atol=1e-6)
         assert (got["model"], got["model_version"]) == (scorer.info.name, scorer.info.version)
-
-    assert wait_until(lambda: _replicas(run.spec, model) == 1, 60, every_s=0.5), \
-        "no scale-down"
