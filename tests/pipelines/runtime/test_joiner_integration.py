@@ -35,8 +35,8 @@ def test_every_join_case_is_handled_and_counted_exactly(
     feedback_pipeline: Any, produce: Any, make_events: Any, dataset_factory: Any,
     read_topic: Any, tmp_path: Path, label_records: Any, summary_of: Any,
 ) -> None:
-    # short windows, so that expiry happens within the test
-    rp = feedback_pipeline(prediction_wait_s=12, label_wait_s=12,
+    # short windows, so that expiry happens within the test (a join here takes < 1 s)
+    rp = feedback_pipeline(prediction_wait_s=6, label_wait_s=6,
                            unmatched_topic=f"unmatched-{rp_tag()}")
     fb, pipe = rp.spec.feedback, rp.pipeline
     data = dataset_factory("breast_cancer")
@@ -185,38 +185,13 @@ def test_a_training_topic_with_another_partition_count_is_refused(
     assert "recreate" in message and "\n" not in message
 
 
-def test_a_regressors_live_metrics_equal_sklearns(
-    feedback_pipeline: Any, produce: Any, dataset_factory: Any, read_topic: Any,
-    label_records: Any, summary_of: Any,
-) -> None:
-    rp = feedback_pipeline(model="diabetes")  # events {"id", "x": [10 numbers]}
-    fb = rp.spec.feedback
-    data = dataset_factory("diabetes")
-    ids = [f"e{i}" for i in range(60)]
-    produce(rp.source_topic, [orjson.dumps({"id": i, "x": data.X[n].tolist()})
-                              for n, i in enumerate(ids)], [i.encode() for i in ids])
-    produce(fb.labels_topic, *label_records(ids, [float(data.y[i]) for i in range(60)]))
-    examples = [orjson.loads(r.value) for r in read_topic(fb.training_topic, 60)]
-    assert sorted(e["id"] for e in examples) == sorted(ids)
-    assert all(list(e["features"]) == [f"f{j}" for j in range(10)] for e in examples)
-    y = np.array([e["label"] for e in examples])
-    predicted = np.array([e["outputs"]["variable"] for e in examples], dtype=np.float64)
-    key = (examples[0]["model"], examples[0]["model_version"])
-    assert wait_until(lambda: summary_of(rp.pipeline).live.get(key, {}).get("examples") == 60,
-                      30)
-    live = summary_of(rp.pipeline).live[key]
-    assert live["mae"] == pytest.approx(skm.mean_absolute_error(y, predicted), abs=1e-9)
-    assert live["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, predicted)),
-                                         abs=1e-9)
-    assert live["r2"] == pytest.approx(skm.r2_score(y, predicted), abs=1e-9)
-
-
-def test_live_metrics_read_a_renamed_output(
+def test_a_regressors_live_metrics_equal_sklearns_on_a_renamed_output(
     pipeline_factory: Any, fb_section: Any, produce: Any, dataset_factory: Any,
     read_topic: Any, label_records: Any, summary_of: Any,
 ) -> None:
     """configs/diabetes-regression.yaml publishes ``variable`` as ``progression``; with no
-    ``feedback.live.value_field`` the live window still finds the value there."""
+    ``feedback.live.value_field`` the live window still finds the value there, and its MAE,
+    RMSE and R2 are scikit-learn's."""
     repo = Path(__file__).resolve().parents[3]
     outputs = yaml.safe_load((repo / "configs" / "diabetes-regression.yaml").read_text())[
         "model"]["outputs"]
@@ -225,17 +200,22 @@ def test_live_metrics_read_a_renamed_output(
                           model_options={"outputs": outputs},
                           batching={"max_size": 256, "max_wait_ms": 20})
     fb = rp.spec.feedback
-    data = dataset_factory("diabetes")
-    ids = [f"e{i}" for i in range(40)]
+    data = dataset_factory("diabetes")  # events {"id", "x": [10 numbers]}
+    ids = [f"e{i}" for i in range(60)]
     produce(rp.source_topic, [orjson.dumps({"id": i, "x": data.X[n].tolist()})
                               for n, i in enumerate(ids)], [i.encode() for i in ids])
-    produce(fb.labels_topic, *label_records(ids, [float(data.y[i]) for i in range(40)]))
-    examples = [orjson.loads(r.value) for r in read_topic(fb.training_topic, 40)]
+    produce(fb.labels_topic, *label_records(ids, [float(data.y[i]) for i in range(60)]))
+    examples = [orjson.loads(r.value) for r in read_topic(fb.training_topic, 60)]
+    assert sorted(e["id"] for e in examples) == sorted(ids)
+    assert all(list(e["features"]) == [f"f{j}" for j in range(10)] for e in examples)
     assert all(set(e["outputs"]) == {"progression"} for e in examples)
     y = np.array([e["label"] for e in examples])
     predicted = np.array([e["outputs"]["progression"] for e in examples], dtype=np.float64)
     key = (examples[0]["model"], examples[0]["model_version"])
-    assert wait_until(lambda: summary_of(rp.pipeline).live.get(key, {}).get("examples") == 40,
+    assert wait_until(lambda: summary_of(rp.pipeline).live.get(key, {}).get("examples") == 60,
                       30), summary_of(rp.pipeline).live
     live = summary_of(rp.pipeline).live[key]
     assert live["mae"] == pytest.approx(skm.mean_absolute_error(y, predicted), abs=1e-9)
+    assert live["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, predicted)),
+                                         abs=1e-9)
+    assert live["r2"] == pytest.approx(skm.r2_score(y, predicted), abs=1e-9)

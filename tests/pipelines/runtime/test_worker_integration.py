@@ -22,7 +22,7 @@ def test_two_workers_share_partitions_and_a_killed_worker_loses_nothing(
     assert len(shares) == 2 and all(len(s) == 2 for s in shares.values()), shares
     assert set.union(*shares.values()) == {f"{run.source_topic}/{p}" for p in range(4)}
 
-    count = 6000
+    count = 3000
     feed = feeder(run.source_topic, dataset_factory("breast_cancer"), count, rate=1500)
     seen = watcher(run.predictions_topic)
     feed.start()
