@@ -109,15 +109,19 @@ class PipelineRuntime:
                 AlertPublisher(self.kafka_config, spec.rollout.alerts_topic),
                 registry=self.metrics.registry if self.metrics else None)
         self.drift = self._start_drift(sources)
+        # Made here, before any actor starts, so that feedback topics that do not fit (a
+        # partition count) are refused at once, not after the workers' start.
+        feedback = (FeedbackService(spec, self.bootstrap_servers, self.kafka_config,
+                                    self.metrics, on_failure=self._failed)
+                    if spec.feedback is not None and spec.feedback.joiners.count > 0 else None)
         self.pool = WorkerPool(spec, self.bootstrap_servers, sources, self.source_partitions,
                                series=self.metrics.workers if self.metrics else None)
         self.pool.scale_to(spec.workers.count)
         self._monitor = PoolMonitor(self.pool, self.metrics, drift=self.drift,
                                     crash_loop=spec.workers.crash_loop,
                                     on_failure=self._failed).start()
-        if spec.feedback is not None and spec.feedback.joiners.count > 0:
-            self.feedback = FeedbackService(spec, self.bootstrap_servers, self.kafka_config,
-                                            self.metrics, on_failure=self._failed).start()
+        if feedback is not None:
+            self.feedback = feedback.start()
         self._start_rollout(declared, sources, self.pool, retrains=retrains)
         if self.metrics is not None:  # what each model serves, for `streaminfer status`
             self.metrics.registry.register(ServingCollector(self.models))
