@@ -20,6 +20,7 @@ import yaml
 
 from streaminfer.pipelines.process.ports import free_port
 from tests.fixtures.cli import streaminfer_here
+from tests.fixtures.kafka import FAST_GROUP
 from tests.fixtures.models import models_locked
 
 pytestmark = pytest.mark.integration
@@ -208,7 +209,7 @@ def test_run_says_so_in_one_line_when_the_broker_stops_answering(
     """A partition full of one-record batches, which the broker cannot list within the
     workers' fetch wait (2 ms here: a listing of 25,000 batches takes ~15 ms), so fetches
     come back empty while 25,000 events wait. The run joins the session's Ray."""
-    spec = pipeline_spec_factory(partitions=1, metrics={"port": 0, "stall_after_s": 3},
+    spec = pipeline_spec_factory(partitions=1, metrics={"port": 0, "stall_after_s": 1},
                                  source={"fetch_max_wait_ms": 2})
     data = spec.model_dump(mode="json", exclude_defaults=True)
     data["kafka"]["bootstrap_servers"] = spec.kafka.bootstrap_servers
@@ -241,6 +242,7 @@ def test_demo_stops_by_itself_and_its_numbers_add_up(tmp_path, ray_address):
     accounted for. It joins the session's Ray (the `run` tests start one of their own)."""
     config = yaml.safe_load((REPO / "configs/demo.yaml").read_text())
     config["kafka"]["embedded"]["port"] = 0
+    config["kafka"].update(FAST_GROUP)  # its two group joins held 2 s, not 3
     config["metrics"]["port"] = 0
     config["ray"] = {"address": ray_address}
     config["model"]["path"] = str(tmp_path / "models/breast_cancer.onnx")

@@ -46,11 +46,18 @@ def test_no_colour_codes_into_a_pipe(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
            if k not in ("FORCE_COLOR", "PY_COLORS", "TTY_COMPATIBLE", "MLFLOW_TRACKING_URI")}
     env["TERM"] = "xterm-256color"
-    for args in (["batch", "--help"], ["models", "list"], ["batch", "nope.yaml"]):
-        done = subprocess.run([*CLI, *args], capture_output=True, text=True, check=False,
-                              timeout=120, cwd=tmp_path, env=env)
-        assert done.stdout or done.stderr, args
-        assert "\x1b[" not in done.stdout + done.stderr, (args, done.stdout, done.stderr)
+    commands = (["batch", "--help"], ["models", "list"], ["batch", "nope.yaml"])
+    procs = [subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, cwd=tmp_path, env=env) for args in commands]
+    try:
+        for args, proc in zip(commands, procs, strict=True):  # side by side
+            stdout, stderr = proc.communicate(timeout=120)
+            assert stdout or stderr, args
+            assert "\x1b[" not in stdout + stderr, (args, stdout, stderr)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
 
 
 def test_status_as_json_and_a_file_models_version_is_not_a_v_number(

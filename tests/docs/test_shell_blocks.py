@@ -4,9 +4,18 @@ test_docs_blocks.py)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
-from tests.fixtures.shell_blocks import DOCS, REPO, Ports, shell_blocks
+from tests.fixtures.shell_blocks import (
+    DOCS,
+    OWNER,
+    REPO,
+    Ports,
+    shell_blocks,
+    sweep_orphans,
+    user_env,
+)
 
 
 def test_blocks_are_found_with_their_skip_reasons(tmp_path: Path) -> None:
@@ -35,3 +44,22 @@ def test_the_fixed_ports_are_changed_in_configs_and_blocks() -> None:
     assert "bootstrap_servers: localhost:1111" in scoring
     assert ports.into_block("broker --port 9092 & curl localhost:8000/score") == (
         "broker --port 1111 & curl localhost:2222/score")
+
+
+def test_what_a_killed_doc_test_left_is_swept_and_nothing_else() -> None:
+    """A process whose doc-test is gone (its owner's id lives on with another start time) is
+    killed; one of this test process's, and one without the mark, are left alone."""
+    ours = user_env("unused")
+    gone = {**ours, OWNER: ours[OWNER].split("@")[0] + "@1.000"}
+    unmarked = {key: value for key, value in ours.items() if key != OWNER}
+    procs = [subprocess.Popen(["cat"], stdin=subprocess.PIPE, env=env)
+             for env in (gone, ours, unmarked)]
+    try:
+        killed = sweep_orphans()
+        assert procs[0].wait(10) != 0 and procs[0].pid in killed
+        assert procs[1].poll() is None and procs[2].poll() is None
+        assert not {procs[1].pid, procs[2].pid} & set(killed)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
