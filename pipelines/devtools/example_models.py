@@ -353,17 +353,20 @@ def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
     return path
 
 
-def write_validation(name: str, out_dir: Path) -> Path | None:
-    """Write an example's held-out rows to ``<name>.validation.parquet`` (None: none)."""
+def write_validation(name: str, out_dir: Path, *, force: bool = False) -> Path | None:
+    """Write an example's held-out rows to ``<name>.validation.parquet``, unless there, as
+    :func:`build` does with the model (None: the example has none)."""
     held_out = EXAMPLES[name].held_out
     if held_out is None:
         return None
+    path = out_dir / f"{name}.validation.parquet"
+    if path.exists() and not force:
+        return path
     import pyarrow as pa
     from pyarrow import parquet
 
     data = held_out()
     columns = {f: data.X[:, i].astype(np.float32) for i, f in enumerate(data.features)}
-    path = out_dir / f"{name}.validation.parquet"
     tmp = path.with_suffix(".tmp")  # whole or not there, as the model files
     parquet.write_table(pa.table({**columns, "label": data.y}), tmp)
     return tmp.replace(path)
@@ -372,7 +375,7 @@ def write_validation(name: str, out_dir: Path) -> Path | None:
 def build_all(out_dir: Path, *, force: bool = False) -> list[Path]:
     built = [build(name, out_dir, force=force) for name in EXAMPLES]
     for name in EXAMPLES:
-        write_validation(name, out_dir)
+        write_validation(name, out_dir, force=force)
     return built
 
 
