@@ -1,5 +1,7 @@
 """Interrupt and resume: `streaminfer batch` stopped by SIGTERM half way, then run again,
-leaves every row scored exactly once and no half-written file under a final name."""
+leaves every row scored exactly once and no half-written file under a final name. The run
+stopped is a real process (what the signal does to it is what is proven); the run again
+goes through the same entry point in this process (``streaminfer_here``)."""
 
 from __future__ import annotations
 
@@ -17,11 +19,12 @@ import pytest
 import yaml
 
 from streaminfer.waiting import wait_until
+from tests.fixtures.cli import streaminfer_here
 from tests.pipelines.batch.conftest import with_batch
 
 pytestmark = pytest.mark.integration
 
-ROWS = 120_000
+ROWS = 40_000  # 40 units: a stop after the third leaves most of them to the resume
 UNIT = 1_000
 REPO = Path(__file__).resolve().parents[3]
 
@@ -35,9 +38,8 @@ def _big_parquet(path: Path, dataset) -> None:
     pq.write_table(pa.table(columns), path, row_group_size=UNIT)
 
 
-def _command(config: Path, source: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "streaminfer.cli", "batch", str(config),
-            "--input", str(source), "--out", str(out), "--no-progress"]
+def _arguments(config: Path, source: Path, out: Path) -> list[str]:
+    return ["batch", str(config), "--input", str(source), "--out", str(out), "--no-progress"]
 
 
 def _done(manifest: Path) -> int:
@@ -60,7 +62,8 @@ def test_stopped_by_sigterm_then_resumed_scores_every_row_once(
     _big_parquet(source, dataset_factory("breast_cancer"))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 
-    first = subprocess.Popen(_command(config, source, out), env=env, stdout=subprocess.PIPE,
+    first = subprocess.Popen([sys.executable, "-m", "streaminfer.cli",
+                              *_arguments(config, source, out)], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
     assert wait_until(lambda: _done(out / "_manifest.json") >= 3 or first.poll() is not None,
                       timeout_s=240), "no unit finished in time"
@@ -73,11 +76,10 @@ def test_stopped_by_sigterm_then_resumed_scores_every_row_once(
     for part in out.glob("part-*.parquet"):  # whatever carries a final name is whole
         assert pq.read_metadata(part).num_rows == UNIT
 
-    second = subprocess.run(_command(config, source, out), env=env, capture_output=True,
-                            timeout=600)
-    assert second.returncode == 0, second.stderr.decode()[-2000:]
-    assert b"complete: 120,000 rows = 120,000 predictions + 0 dead letters" in second.stdout
-    assert f"({len(manifest['done'])} skipped as done)".encode() in second.stdout
+    second = streaminfer_here(*_arguments(config, source, out), cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "complete: 40,000 rows = 40,000 predictions + 0 dead letters" in second.stdout
+    assert f"({len(manifest['done'])} skipped as done)" in second.stdout
     assert not [p for p in out.rglob("*") if p.name.startswith(".")], "temporary files left"
     ids = pq.read_table(sorted(out.glob("part-*.parquet")), columns=["id"]).column("id")
     assert len(ids) == ROWS

@@ -1,9 +1,10 @@
 """A model that takes token ids (the text_tokens example: input_ids and attention_mask),
 fed by model.tokenizer as configs/text-tokens.yaml configures it: online on the real broker
-and Ray, its predictions equal to offline ONNX Runtime fed ids the tokenizers library gives
-here; bad texts dead-lettered with their reasons; a long text cut and counted on /metrics;
-`batch` over the same texts in JSONL and Parquet giving the online predictions; on Ray Serve
-replicas and over HTTP /score."""
+and Ray, on Ray Serve replicas, its predictions equal to offline ONNX Runtime fed ids the
+tokenizers library gives here; bad texts dead-lettered with their reasons; a long text cut
+and counted on /metrics; HTTP /score taking texts; `batch` over the same texts in JSONL and
+Parquet giving the online predictions. (Token feeds scored in the worker's own session:
+tests/pipelines/runtime/test_scoring_tokens.py, and the batch actors here.)"""
 
 from __future__ import annotations
 
@@ -80,12 +81,17 @@ def _truncated(url: str) -> float:
                if s.name.endswith("_total"))
 
 
-def test_texts_scored_online_and_in_batch_as_offline_onnx_runtime(
-    pipeline_factory, model_factory, produce, read_topic, tmp_path: Path,
+def test_texts_on_serve_replicas_over_http_and_in_batch_as_offline_onnx_runtime(
+    pipeline_factory, model_factory, produce, read_topic, http_port, tmp_path: Path,
 ) -> None:
+    """Feeds padded per micro-batch travel to Ray Serve replicas (their merge, padded to
+    the widest: tests/pipelines/runtime/test_serving_tokens.py); HTTP /score takes texts."""
     model_path = model_factory("text_tokens")
-    run = pipeline_factory(model=model_path, partitions=2, source={"features": None},
-                           model_options=_config_model(model_path))
+    run = pipeline_factory(
+        model=model_path, partitions=2, source={"features": None},
+        model_options={**_config_model(model_path), "serving": "serve",
+                       "serve": {"max_batch_size": 8, "batch_wait_timeout_s": 0.05}},
+        batching={"max_size": 7, "max_wait_ms": 5}, http={"enabled": True, "port": http_port})
     rows = _rows()
     produce(run.source_topic, [orjson.dumps(r) for r in rows] + _bad())
 
@@ -105,6 +111,16 @@ def test_texts_scored_online_and_in_batch_as_offline_onnx_runtime(
     url = run.pipeline.metrics_url
     assert url is not None
     assert wait_until(lambda: _truncated(url) == 1, 15), _truncated(url)
+
+    score = f"http://127.0.0.1:{http_port}/score"
+    answer = httpx.post(score, json={"id": "h1", "text": rows[3]["text"]}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["probabilities"] == pytest.approx(
+        online[rows[3]["id"]]["probabilities"], abs=1e-6)
+    refused = httpx.post(score, json={"id": "h2", "text": "  "}, timeout=30)
+    assert 400 <= refused.status_code < 500, refused.text
+    [error] = refused.json()["errors"]
+    assert (error["type"], error["field"]) == ("empty_text", "text")
     assert run.pipeline.stop().truncated_texts == 1
 
     spec = with_batch(run.spec, unit_rows=100)
@@ -122,32 +138,3 @@ def test_texts_scored_online_and_in_batch_as_offline_onnx_runtime(
             got, want = (stable(p, without_source=True) for p in (by_file[key], prediction))
             assert _scores(got) == pytest.approx(_scores(want), abs=1e-6), (source, key)
             assert _labels(got) == _labels(want), (source.suffix, key)
-
-
-def test_texts_on_serve_replicas_and_over_http(
-    pipeline_factory, model_factory, produce, read_topic, http_port,
-) -> None:
-    """Feeds padded per micro-batch travel to Ray Serve replicas (their merge, padded to
-    the widest: tests/pipelines/runtime/test_serving_tokens.py); HTTP /score takes texts."""
-    model_path = model_factory("text_tokens")
-    run = pipeline_factory(
-        model=model_path, partitions=2, source={"features": None},
-        model_options={**_config_model(model_path), "serving": "serve",
-                       "serve": {"max_batch_size": 8, "batch_wait_timeout_s": 0.05}},
-        batching={"max_size": 7, "max_wait_ms": 5}, http={"enabled": True, "port": http_port})
-    rows = _rows()[:120]
-    produce(run.source_topic, [orjson.dumps(r) for r in rows])
-    served = {p["id"]: p for p in
-              (orjson.loads(r.value) for r in read_topic(run.predictions_topic, len(rows)))}
-    for key, probabilities in _expected(model_path, rows).items():
-        assert served[key]["probabilities"] == pytest.approx(probabilities, abs=1e-6), key
-
-    url = f"http://127.0.0.1:{http_port}/score"
-    answer = httpx.post(url, json={"id": "h1", "text": rows[3]["text"]}, timeout=30)
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["probabilities"] == pytest.approx(
-        served[rows[3]["id"]]["probabilities"], abs=1e-6)
-    refused = httpx.post(url, json={"id": "h2", "text": "  "}, timeout=30)
-    assert 400 <= refused.status_code < 500, refused.text
-    [error] = refused.json()["errors"]
-    assert (error["type"], error["field"]) == ("empty_text", "text")

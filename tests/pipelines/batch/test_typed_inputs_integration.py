@@ -1,8 +1,11 @@
 """A model with string and number inputs (the fraud_mixed example: skl2onnx ColumnTransformer,
 one input per column) fed through model.inputs as configs/fraud-mixed.yaml maps them: online
-on the real broker (colocated), its predictions equal to offline ONNX Runtime fed by arrays
-built here; a value of the wrong type dead-lettered with its reason; and `batch` over the
-same rows in JSONL and Parquet (string columns) giving the same predictions as online."""
+on the real broker, on Ray Serve replicas (which merge the micro-batches of their requests
+input by input), its predictions equal to offline ONNX Runtime fed by arrays built here; a
+value of the wrong type dead-lettered with its reason; HTTP /score taking the same events;
+and `batch` over the same rows in JSONL and Parquet (string columns) giving the same
+predictions as online. (Typed inputs scored colocated online on the real broker:
+tests/pipelines/online/test_typed_drift_integration.py, test_text_inputs_integration.py.)"""
 
 from __future__ import annotations
 
@@ -55,17 +58,20 @@ def _offline(model_path: Path, rows: list[dict[str, Any]]) -> list[tuple[int, li
     return list(zip(labels.tolist(), probabilities.tolist(), strict=True))
 
 
-def test_string_and_number_inputs_online_and_in_batch(
-    pipeline_factory, model_factory, dataset_factory, produce, read_topic, tmp_path: Path
+def test_string_and_number_inputs_on_serve_replicas_over_http_and_in_batch(
+    pipeline_factory, model_factory, dataset_factory, produce, read_topic, http_port,
+    tmp_path: Path
 ) -> None:
     run = pipeline_factory(model="fraud_mixed", partitions=2, source={"features": None},
-                           model_options=_config_model())
+                           model_options={**_config_model(), "serving": "serve"},
+                           http={"enabled": True, "port": http_port})
     rows = _rows(dataset_factory("fraud_mixed"))
     post = _config_model()["postprocess"]
     bad = [{**rows[3], "id": "bad-number", "country": 7},
            {**rows[4], "id": "bad-text", "amount": "12.5"},
            {k: v for k, v in rows[5].items() if k != "card_age_days"} | {"id": "bad-missing"},
-           {**rows[6], "id": "bad-nested", "channel": {"kind": "web"}}]
+           {**rows[6], "id": "bad-nested", "channel": {"kind": "web"}},
+           {**rows[7], "id": "bad-bool", "amount": True}]
     produce(run.source_topic, [orjson.dumps(r) for r in rows + bad])
 
     online = {p["id"]: p for p in
@@ -91,10 +97,21 @@ def test_string_and_number_inputs_online_and_in_batch(
         "bad-text": ("wrong_input_type", "amount"),
         "bad-missing": ("missing_feature", "card_age_days"),
         "bad-nested": ("wrong_input_type", "channel"),
+        "bad-bool": ("wrong_input_type", "amount"),
     }
     assert dead["bad-number"]["error.message"] == (
         "field 'country' (input 'country') is int 7, not a string; send a string, or set "
         "model.inputs.country.cast: true")
+
+    url = f"http://127.0.0.1:{http_port}/score"
+    answer = httpx.post(url, json={**rows[9], "id": "h1"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["probabilities"] == pytest.approx(
+        online[rows[9]["id"]]["probabilities"], abs=1e-6)
+    refused = httpx.post(url, json={**rows[9], "id": "h2", "channel": 3}, timeout=30)
+    assert 400 <= refused.status_code < 500, refused.text
+    [error] = refused.json()["errors"]
+    assert (error["type"], error["field"]) == ("wrong_input_type", "channel")
 
     spec = with_batch(run.spec, unit_rows=100)
     jsonl = tmp_path / "rows.jsonl"
@@ -109,36 +126,3 @@ def test_string_and_number_inputs_online_and_in_batch(
         for key, prediction in online.items():
             assert stable(by_file[key], without_source=True) == stable(
                 prediction, without_source=True), (source.suffix, key)
-
-
-def test_string_inputs_on_serve_replicas_and_over_http(
-    pipeline_factory, model_factory, dataset_factory, produce, read_topic, http_port
-) -> None:
-    """The feed of several typed inputs travels to Ray Serve replicas, which merge the
-    micro-batches of their requests input by input; HTTP /score takes the same events."""
-    run = pipeline_factory(model="fraud_mixed", partitions=2, source={"features": None},
-                           model_options={**_config_model(), "serving": "serve"},
-                           http={"enabled": True, "port": http_port})
-    rows = _rows(dataset_factory("fraud_mixed"))[:60]
-    produce(run.source_topic, [orjson.dumps(r) for r in rows]
-            + [orjson.dumps({**rows[7], "id": "bad-bool", "amount": True})])
-    served = {p["id"]: p for p in
-              (orjson.loads(r.value) for r in read_topic(run.predictions_topic, len(rows)))}
-    post = _config_model()["postprocess"]
-    for row, (_, probabilities) in zip(rows, _offline(model_factory("fraud_mixed"), rows),
-                                       strict=True):
-        assert served[row["id"]]["probabilities"] == pytest.approx(probabilities, abs=1e-6)
-        assert served[row["id"]]["is_fraud"] == \
-            post["classes"][int(probabilities[1] >= post["threshold"])]
-    [dead] = read_topic(run.dead_letter_topic, 1)
-    assert dict(dead.headers)["error.type"] == b"wrong_input_type"
-
-    url = f"http://127.0.0.1:{http_port}/score"
-    answer = httpx.post(url, json={**rows[9], "id": "h1"}, timeout=30)
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["probabilities"] == pytest.approx(
-        served[rows[9]["id"]]["probabilities"], abs=1e-6)
-    refused = httpx.post(url, json={**rows[9], "id": "h2", "channel": 3}, timeout=30)
-    assert 400 <= refused.status_code < 500, refused.text
-    [error] = refused.json()["errors"]
-    assert (error["type"], error["field"]) == ("wrong_input_type", "channel")

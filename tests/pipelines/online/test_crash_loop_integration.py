@@ -1,6 +1,8 @@
-"""A worker's run that ends (a crash, a kill) keeps its counts in the pipeline's totals, and
-workers that crash the same way again and again stop the pipeline with one line (the crash:
-its process killed each time it runs again, ``tests/fixtures/crashes.py``)."""
+"""A worker's run that ends (a kill) keeps its counts in the pipeline's totals, and the
+restarted worker scores on; a worker that crashes the same way again and again stops the
+pipeline with one line (the crash: its process killed each time it runs again,
+``tests/fixtures/crashes.py``). One pipeline goes through both: Ray restarts its worker
+after a kill, then after the second and third kills (three in a minute) it stops."""
 
 from __future__ import annotations
 
@@ -26,17 +28,39 @@ def crash_loop_error(pipeline: Any) -> PipelineError | None:
     return None
 
 
-def test_a_crash_loop_stops_with_one_line_and_keeps_the_counts(
+def test_a_killed_worker_keeps_its_counts_and_a_crash_loop_stops_with_one_line(
     pipeline_factory: Callable[..., Any], dataset_factory: Callable[[str], Any],
     make_events: Callable[..., tuple[list[bytes], list[bytes]]],
     produce: Callable[..., None], read_topic: Callable[..., list[Any]],
     read_all: Callable[[str], list[Any]],
 ) -> None:
+    import ray
+
     run = pipeline_factory(workers={"count": 1, "max_restarts": 12}, partitions=1)
-    keys, values = make_events(dataset_factory("breast_cancer"), 300)
+    bc = dataset_factory("breast_cancer")
+    keys, values = make_events(bc, 300)
     produce(run.source_topic, values, keys)
     assert len(read_topic(run.predictions_topic, 300)) == 300
+    # The driver's monitor must have seen the counters before a kill: a killed process's
+    # counts since the monitor's last look (1 s) die with it.
     assert wait_until(lambda: run.pipeline.stats().predictions == 300, 30)
+    monitor = run.pipeline._runtime.driver_threads()[0]
+    steps = monitor.steps
+    assert monitor.wait_for(lambda: monitor.steps >= steps + 2, 30)
+
+    # One kill: Ray restarts the worker, its counters start from 0, the totals keep the
+    # killed run's counts, and the new run scores what comes next.
+    victim = run.pipeline.worker_names[0]
+    handle = ray.get_actor(victim, namespace=run.spec.ray.namespace)
+    pid = ray.get(handle.stats.remote(False)).pid
+    ray.kill(handle, no_restart=False)
+    assert wait_until(lambda: _pid_of(handle) not in (None, pid), 120)
+    keys, values = make_events(bc, 300, start=300)
+    produce(run.source_topic, values, keys)
+    assert len(read_topic(run.predictions_topic, 600)) >= 600
+    assert wait_until(lambda: run.pipeline.stats().predictions >= 600, 60)
+    live = run.pipeline.stats()
+    assert (live.events_in, live.predictions, live.restarts) == (600, 600, 1)
 
     failure: list[PipelineError] = []
 
@@ -45,55 +69,19 @@ def test_a_crash_loop_stops_with_one_line_and_keeps_the_counts(
         failure.extend([error] if error is not None else [])
         return bool(failure)
 
-    # The driver's monitor must have seen the counters before the first kill (as below).
-    monitor = run.pipeline._runtime.driver_threads()[0]
+    # Two more kills within the minute make three: the crash loop.
     steps = monitor.steps
     assert monitor.wait_for(lambda: monitor.steps >= steps + 2, 30)
-    kills = kill_each_run(run.pipeline.worker_names[0], run.spec.ray.namespace, failed)
+    kills = 1 + kill_each_run(victim, run.spec.ray.namespace, failed)
     assert failure, "the crash loop did not stop the pipeline"
     line = str(failure[0])
     assert "\n" not in line
     assert line.startswith(CRASH_LOOP), line
     final = run.pipeline.stop()
-    held = read_all(run.predictions_topic)
-    assert len(held) == 300 and final.predictions == 300 and final.events_in == 300
-    assert final.restarts >= 2 and kills >= 3  # the killed runs before the last one, in the totals
-
-
-def test_a_killed_worker_restarted_by_ray_keeps_its_counts_in_the_totals(
-    pipeline_factory: Callable[..., Any], dataset_factory: Callable[[str], Any],
-    make_events: Callable[..., tuple[list[bytes], list[bytes]]],
-    produce: Callable[..., None], read_topic: Callable[..., list[Any]],
-    read_all: Callable[[str], list[Any]],
-) -> None:
-    import ray
-
-    run = pipeline_factory(workers={"count": 2, "max_restarts": 2}, partitions=2)
-    bc = dataset_factory("breast_cancer")
-    keys, values = make_events(bc, 400)
-    produce(run.source_topic, values, keys)
-    assert len(read_topic(run.predictions_topic, 400)) == 400
-    # The driver's monitor must have seen the counters before the kill: a killed process's
-    # counts since the monitor's last look (1 s) die with it.
-    monitor = run.pipeline._runtime.driver_threads()[0]
-    steps = monitor.steps
-    assert wait_until(lambda: run.pipeline.stats().events_in == 400, 30)
-    assert monitor.wait_for(lambda: monitor.steps >= steps + 2, 30)
-    victim = run.pipeline.worker_names[0]
-    handle = ray.get_actor(victim, namespace=run.spec.ray.namespace)
-    pid = ray.get(handle.stats.remote(False)).pid
-    ray.kill(handle, no_restart=False)  # Ray restarts it: its counters start from 0
-    assert wait_until(lambda: _pid_of(handle) not in (None, pid), 120)
-
-    keys, values = make_events(bc, 400, start=400)
-    produce(run.source_topic, values, keys)
-    assert len(read_topic(run.predictions_topic, 800)) >= 800
-    assert wait_until(lambda: run.pipeline.stats().events_in >= 800, 60)
-    final = run.pipeline.stop()
     ids = Counter(orjson.loads(r.value)["id"] for r in read_all(run.predictions_topic))
-    assert set(ids) == {f"e{i}" for i in range(800)}
-    assert (final.events_in, final.predictions) == (800, 800) == (len(ids), sum(ids.values()))
-    assert final.restarts == 1
+    assert set(ids) == {f"e{i}" for i in range(600)}
+    assert (final.events_in, final.predictions) == (600, 600) == (len(ids), sum(ids.values()))
+    assert final.restarts >= 2 and kills >= 3  # the killed runs before the last one, in the totals
 
 
 def _pid_of(handle: Any) -> int | None:

@@ -1,10 +1,12 @@
 """Pictures as events (the apples_oranges example, fed as configs/pictures.yaml configures
-it): online on the real broker and Ray, base64 pictures of several formats, sizes and modes
-scored as offline ONNX Runtime scores them when fed preprocessing written here (Pillow and
-numpy); bad pictures dead-lettered with their reasons while the rest of their micro-batch is
-scored; `batch` over the same events in JSONL and Parquet, and over the same pictures as
-files in a folder, giving the online predictions; on
-Ray Serve replicas and over HTTP /score."""
+it): online on the real broker and Ray, on Ray Serve replicas (which merge the batches of
+pictures of their requests), base64 pictures of several formats, sizes and modes scored as
+offline ONNX Runtime scores them when fed preprocessing written here (Pillow and numpy); bad
+pictures dead-lettered with their reasons while the rest of their micro-batch is scored;
+HTTP /score taking a picture and refusing a bad one with its reason; `batch` over the same
+events in JSONL and Parquet, and over the same pictures as files in a folder, giving the
+online predictions. (Pictures scored in the worker's own session on the real broker:
+test_picture_raw_integration.py.)"""
 
 from __future__ import annotations
 
@@ -105,15 +107,16 @@ def _bad() -> dict[str, tuple[bytes, str]]:
     }
 
 
-def test_pictures_scored_online_and_in_batch_as_offline_onnx_runtime(
-    pipeline_factory, model_factory, produce, read_topic, tmp_path: Path,
+def test_pictures_on_serve_replicas_over_http_and_in_batch_as_offline_onnx_runtime(
+    pipeline_factory, model_factory, produce, read_topic, http_port, tmp_path: Path,
 ) -> None:
     model_path = model_factory("apples_oranges")
-    run = pipeline_factory(model=model_path, partitions=2,
-                           source={"features": None, "id_field": "picture_id",
-                                   "max_record_bytes": MAX_RECORD_BYTES},
-                           model_options=_config_model(),
-                           batching={"max_size": 16, "max_wait_ms": 20})
+    run = pipeline_factory(
+        model=model_path, partitions=2,
+        source={"features": None, "id_field": "picture_id", "max_record_bytes": MAX_RECORD_BYTES},
+        model_options={**_config_model(), "serving": "serve",
+                       "serve": {"max_batch_size": 8, "batch_wait_timeout_s": 0.05}},
+        batching={"max_size": 7, "max_wait_ms": 5}, http={"enabled": True, "port": http_port})
     files, bad = _files(), _bad()
     events = [_event(key, data) for key, data in files.items()]
     # Bad pictures in the middle of good ones: their micro-batches are scored all the same.
@@ -122,8 +125,8 @@ def test_pictures_scored_online_and_in_batch_as_offline_onnx_runtime(
     online = {p["id"]: p for p in
               (orjson.loads(r.value) for r in read_topic(run.predictions_topic, len(files)))}
     assert online.keys() == files.keys()
-    for key, probabilities in apples_oranges_offline(
-            model_path, {k: _upright_rgb(d) for k, d in files.items()}).items():
+    expected = apples_oranges_offline(model_path, {k: _upright_rgb(d) for k, d in files.items()})
+    for key, probabilities in expected.items():
         assert online[key]["probabilities"] == pytest.approx(probabilities, abs=1e-5), key
         assert online[key]["fruit"] == ("apple", "orange")[int(np.argmax(probabilities))]
         assert [k["label"] for k in online[key]["top_k"]] == sorted(
@@ -135,6 +138,16 @@ def test_pictures_scored_online_and_in_batch_as_offline_onnx_runtime(
     assert all(h["error.field"] == b"image" for key, h in dead.items()
                if key != "bad-oversized")  # refused whole, before it is read
     assert b"max_pixels" in dead["bad-bomb"]["error.message"]
+
+    url = f"http://127.0.0.1:{http_port}/score"
+    key, data = next(iter(files.items()))
+    answer = httpx.post(url, content=_event("h1", data), timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["probabilities"] == pytest.approx(expected[key], abs=1e-5)
+    refused = httpx.post(url, content=_event("h2", b"not a picture"), timeout=30)
+    assert 400 <= refused.status_code < 500, refused.text
+    [error] = refused.json()["errors"]
+    assert (error["type"], error["field"]) == ("not_a_picture", "image")
     stats = run.pipeline.stop()  # no worker crashed (max_restarts: 0): each counted its own
     assert stats.predictions == len(files)
     assert stats.dead_letters_by_reason == {reason: 1 for _, reason in bad.values()}
@@ -165,33 +178,3 @@ def test_pictures_scored_online_and_in_batch_as_offline_onnx_runtime(
         for key, prediction in [*online.items(), *((n, online[k]) for n, k in as_files.items())]:
             assert stable({**by_file[key], "id": prediction["id"]}, without_source=True) == \
                 stable(prediction, without_source=True), (source.name, key)
-
-
-def test_pictures_on_serve_replicas_and_over_http(
-    pipeline_factory, model_factory, produce, read_topic, http_port,
-) -> None:
-    """Batches of pictures travel to Ray Serve replicas, which merge them; HTTP /score takes
-    a picture and refuses a bad one with its reason."""
-    model_path = model_factory("apples_oranges")
-    run = pipeline_factory(
-        model=model_path, partitions=2, source={"features": None, "id_field": "picture_id"},
-        model_options={**_config_model(), "serving": "serve",
-                       "serve": {"max_batch_size": 8, "batch_wait_timeout_s": 0.05}},
-        batching={"max_size": 7, "max_wait_ms": 5}, http={"enabled": True, "port": http_port})
-    files = dict(list(_files().items())[:40])
-    produce(run.source_topic, [_event(key, data) for key, data in files.items()])
-    served = {p["id"]: p for p in
-              (orjson.loads(r.value) for r in read_topic(run.predictions_topic, len(files)))}
-    expected = apples_oranges_offline(model_path, {k: _upright_rgb(d) for k, d in files.items()})
-    for key, probabilities in expected.items():
-        assert served[key]["probabilities"] == pytest.approx(probabilities, abs=1e-5), key
-
-    url = f"http://127.0.0.1:{http_port}/score"
-    key, data = next(iter(files.items()))
-    answer = httpx.post(url, content=_event("h1", data), timeout=30)
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["probabilities"] == pytest.approx(expected[key], abs=1e-5)
-    refused = httpx.post(url, content=_event("h2", b"not a picture"), timeout=30)
-    assert 400 <= refused.status_code < 500, refused.text
-    [error] = refused.json()["errors"]
-    assert (error["type"], error["field"]) == ("not_a_picture", "image")

@@ -8,6 +8,7 @@ import pytest
 
 from streaminfer.operators.model_runner import OnnxModel
 from streaminfer.waiting import wait_until
+from tests.fixtures.poison import keyless_tombstone, null_header_record
 
 pytestmark = pytest.mark.integration
 
@@ -26,18 +27,13 @@ def _events(dataset, count: int, array_field: bool) -> tuple[list[bytes], list[b
     return keys, values, rows
 
 
-@pytest.mark.parametrize("model", ["breast_cancer", "diabetes", "wine_mlp"])
-def test_every_event_gets_exactly_one_prediction_equal_to_offline(
-    model, pipeline_factory, dataset_factory, model_factory, produce, read_topic
-):
-    run = pipeline_factory(model=model, partitions=3)
-    count = 600
-    keys, values, rows = _events(dataset_factory(model), count, model != "breast_cancer")
-    produce(run.source_topic, values, keys)
-
-    records = read_topic(run.predictions_topic, count)
+def _check_once_and_as_offline(run, model: str, records, rows: np.ndarray, model_factory,
+                               others: set[str]) -> list[dict]:
+    """Events ``e0``...: one prediction each, keyed by its id, equal to offline ONNX Runtime
+    (beside the events ``others``, scored too)."""
     predictions = [orjson.loads(r.value) for r in records]
-    assert sorted(p["id"] for p in predictions) == sorted(f"e{i}" for i in range(count))
+    assert sorted(p["id"] for p in predictions) == sorted(
+        [f"e{i}" for i in range(len(rows))] + sorted(others))
     assert all(r.key == p["id"].encode() for r, p in zip(records, predictions, strict=True))
 
     offline = OnnxModel.load(model_factory(model)).predict_rows(rows.astype(np.float32))
@@ -48,6 +44,21 @@ def test_every_event_gets_exactly_one_prediction_equal_to_offline(
             np.testing.assert_allclose(got[field], value, rtol=1e-6, err_msg=field)
         assert got["source"]["topic"] == run.source_topic
         assert got["latency_ms"] >= 0 and got["model_version"]
+    return predictions
+
+
+@pytest.mark.parametrize("model", ["diabetes", "wine_mlp"])
+def test_every_event_gets_exactly_one_prediction_equal_to_offline(
+    model, pipeline_factory, dataset_factory, model_factory, produce, read_topic
+):
+    """Models fed by one array field (breast_cancer, fed by named features: below)."""
+    run = pipeline_factory(model=model, partitions=3)
+    count = 600
+    keys, values, rows = _events(dataset_factory(model), count, True)
+    produce(run.source_topic, values, keys)
+
+    records = read_topic(run.predictions_topic, count)
+    _check_once_and_as_offline(run, model, records, rows, model_factory, set())
     # A worker counts a batch after its predictions are acknowledged and its offsets
     # committed, so a live reading may lag the topic: the final counters are exact.
     stats = run.pipeline.stop()
@@ -58,10 +69,17 @@ def _headers(record) -> dict[str, str]:
     return {k: v.decode() for k, v in record.headers}
 
 
-def test_each_kind_of_bad_input_is_dead_lettered_while_good_events_are_scored(
-    pipeline_factory, dataset_factory, produce, read_topic
+def test_every_event_is_predicted_once_as_offline_and_each_bad_input_is_dead_lettered(
+    pipeline_factory, dataset_factory, model_factory, produce, read_topic, kafka_config
 ):
-    run = pipeline_factory(source={"max_record_bytes": 4096})
+    """breast_cancer, fed by named features: each kind of bad input is dead-lettered with
+    its original bytes while the good events beside it (in its micro-batches) are scored,
+    and every good event gets exactly one prediction equal to offline. Among the bad ones,
+    records that kafka-python cannot produce back as they are (a keyless tombstone, a null
+    header value; CDC producers and librdkafka clients write both): dead letters too, and
+    the workers go on scoring (before, the first crashed a worker, again and again)."""
+    run = pipeline_factory(model="breast_cancer", partitions=3,
+                           source={"max_record_bytes": 4096})
     features = dataset_factory("breast_cancer").features
     good = dict(zip(features, dataset_factory("breast_cancer").X[0].tolist(), strict=True))
 
@@ -85,14 +103,22 @@ def test_each_kind_of_bad_input_is_dead_lettered_while_good_events_are_scored(
         keys += [f"g{i}".encode(), kind.encode()]
     values.append(overflow)
     keys.append(b"non_finite_feature_f32")
-    produce(run.source_topic, values, keys, partition=0)
+    produce(run.source_topic, values, keys, partition=0)  # offsets 0...: their index
+    keyless_tombstone(kafka_config, run.source_topic)  # offset 15
+    null_header_record(kafka_config, run.source_topic, b"nh", b"not json")  # offset 16
+    count = 600
+    good_keys, good_values, rows = _events(dataset_factory("breast_cancer"), count, False)
+    produce(run.source_topic, good_values, good_keys)
 
-    letters = read_topic(run.dead_letter_topic, len(bad) + 1)
-    predictions = read_topic(run.predictions_topic, len(bad))
-    assert sorted(orjson.loads(p.value)["id"] for p in predictions) == sorted(
-        f"g{i}" for i in range(len(bad))
-    )
-    assert len(letters) == len(bad) + 1
+    letters = read_topic(run.dead_letter_topic, len(bad) + 3)
+    records = read_topic(run.predictions_topic, count + len(bad))
+    _check_once_and_as_offline(run, "breast_cancer", records, rows, model_factory,
+                               {f"g{i}" for i in range(len(bad))})
+    assert len(letters) == len(bad) + 3
+    tombstone, null_header = sorted((r for r in letters if r.key in (None, b"nh")),
+                                    key=lambda r: r.key or b"")
+    _check_unproducible(tombstone, null_header)
+    letters = [r for r in letters if r.key not in (None, b"nh")]
     sent = dict(zip(keys, values, strict=True))
     for letter in letters:
         headers = _headers(letter)
@@ -106,9 +132,29 @@ def test_each_kind_of_bad_input_is_dead_lettered_while_good_events_are_scored(
         assert letter.value == sent[letter.key]  # the original bytes, unchanged
         assert int(headers["source.offset"]) == keys.index(letter.key)
     # A batch is counted once committed, a moment after its records are on the topics.
-    expected = {kind: 1 for kind in bad} | {"non_finite_feature": 2}
+    expected = {kind: 1 for kind in bad} | {"non_finite_feature": 2, "invalid_json": 2,
+                                            "empty_record": 1}
     assert wait_until(lambda: run.pipeline.stats().dead_letters_by_reason == expected, 10), (
         run.pipeline.stats().dead_letters_by_reason)
+    stats = run.pipeline.stop()
+    assert stats.predictions == count + len(bad)
+    assert stats.dead_letters_by_reason == expected
+    assert stats.restarts == 0
+
+
+def _check_unproducible(tombstone, null_header) -> None:
+    """The dead letters of a keyless tombstone (offset 15) and of a record with a null
+    header value (offset 16): the record as it was, what was null, why."""
+    headers = _headers(tombstone)
+    assert (tombstone.key, tombstone.value) == (None, b"")
+    assert headers["error.type"] == "empty_record"
+    assert headers["error.message"] == "empty record (no key, no value)"
+    assert headers["source.nulls"] == "value" and headers["source.offset"] == "15"
+    headers = _headers(null_header)
+    assert (null_header.key, null_header.value) == (b"nh", b"not json")
+    assert null_header.headers[0] == ("trace", b"")
+    assert headers["error.type"] == "invalid_json" and headers["source.nulls"] == "header:trace"
+    assert headers["source.offset"] == "16"
 
 
 _DROP = object()
