@@ -121,7 +121,9 @@ def _view(run: DemoStream, meter: RateMeter, console: Console,
         return Group(above, loop.look(
             run.pipeline, shifted=generator.shifted,
             since_start_s=time.monotonic() - generator.started_at,
-            fit=(console, console.height - 1 - rows_of(console, above))))
+            # a screen's height bounds the timeline; a log (no terminal) has none
+            fit=(console, console.height - 1 - rows_of(console, above))
+            if console.is_terminal else None))
     feedback = run.pipeline.feedback()
     return Group(head, preds, workers, drift,
                  feedback_table(feedback) if feedback is not None else "", note)
