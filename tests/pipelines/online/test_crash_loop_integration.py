@@ -15,7 +15,7 @@ import pytest
 
 from streaminfer.errors import PipelineError
 from streaminfer.waiting import wait_until
-from tests.fixtures.crashes import CRASH_LOOP, kill_each_run
+from tests.fixtures.crashes import CRASH_LOOP, kill_and_await_restart, kill_each_run
 
 pytestmark = pytest.mark.integration
 
@@ -52,9 +52,7 @@ def test_a_killed_worker_keeps_its_counts_and_a_crash_loop_stops_with_one_line(
     # killed run's counts, and the new run scores what comes next.
     victim = run.pipeline.worker_names[0]
     handle = ray.get_actor(victim, namespace=run.spec.ray.namespace)
-    pid = ray.get(handle.stats.remote(False)).pid
-    ray.kill(handle, no_restart=False)
-    assert wait_until(lambda: _pid_of(handle) not in (None, pid), 120)
+    kill_and_await_restart(handle)
     keys, values = make_events(bc, 300, start=300)
     produce(run.source_topic, values, keys)
     assert len(read_topic(run.predictions_topic, 600)) >= 600
@@ -83,12 +81,3 @@ def test_a_killed_worker_keeps_its_counts_and_a_crash_loop_stops_with_one_line(
     assert (final.events_in, final.predictions) == (600, 600) == (len(ids), sum(ids.values()))
     assert final.restarts >= 2 and kills >= 3  # the killed runs before the last one, in the totals
 
-
-def _pid_of(handle: Any) -> int | None:
-    import ray
-
-    try:
-        stats = ray.get(handle.stats.remote(False), timeout=5)
-    except ray.exceptions.RayError:
-        return None
-    return None if stats is None else int(stats.pid)

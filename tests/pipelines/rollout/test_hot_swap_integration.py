@@ -18,6 +18,7 @@ from streaminfer.operators.records import Record
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
 from streaminfer.waiting import wait_until
+from tests.fixtures.crashes import kill_and_await_restart
 from tests.fixtures.registry import stop_and_check_versions
 
 pytestmark = pytest.mark.integration
@@ -96,9 +97,7 @@ def test_a_changed_artifact_is_refused_then_a_worker_restarted_after_a_promotion
                       == 400, 60)
     [name] = running.pipeline.worker_names
     worker = ray.get_actor(name, namespace=running.spec.ray.namespace)
-    pid = ray.get(worker.stats.remote(False)).pid
-    ray.kill(worker, no_restart=False)
-    assert wait_until(lambda: _pid_of(worker) not in (None, pid), 120)
+    kill_and_await_restart(worker)
     keys, values = make_events(bc, 200, start=400)
     produce(running.source_topic, values, keys)
     predictions = [orjson.loads(r.value) for r in read_topic(running.predictions_topic, 600)
@@ -107,12 +106,3 @@ def test_a_changed_artifact_is_refused_then_a_worker_restarted_after_a_promotion
     assert len({p["id"] for p in after}) == 200
     assert {p["model_version"] for p in predictions if int(p["id"][1:]) >= 200} == {"2"}
 
-
-def _pid_of(worker: Any) -> int | None:
-    import ray
-
-    try:
-        stats = ray.get(worker.stats.remote(False), timeout=5)
-    except ray.exceptions.RayError:
-        return None
-    return None if stats is None else int(stats.pid)
