@@ -354,14 +354,11 @@ def build(name: str, out_dir: Path, *, force: bool = False) -> Path:
 
 
 def write_validation(name: str, out_dir: Path, *, force: bool = False) -> Path | None:
-    """Write an example's held-out rows to ``<name>.validation.parquet``, unless there, as
-    :func:`build` does with the model (None: the example has none)."""
+    """Write an example's held-out rows to ``<name>.validation.parquet`` unless there."""
     held_out = EXAMPLES[name].held_out
-    if held_out is None:
-        return None
     path = out_dir / f"{name}.validation.parquet"
-    if path.exists() and not force:
-        return path
+    if held_out is None or (path.exists() and not force):
+        return None if held_out is None else path  # none, or there already
     import pyarrow as pa
     from pyarrow import parquet
 
