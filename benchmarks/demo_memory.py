@@ -1,14 +1,15 @@
 """Demo memory: `streaminfer demo` left running, its embedded broker's memory sampled.
 
-It starts the demo as a user does (a subprocess: configs/demo.yaml on free ports, at its
-default rate, with a memory cap), samples the broker process's resident memory every
-``--interval`` seconds, and ends when the demo stops by itself (the cap) or after
-``--minutes`` (then with SIGTERM: the demo drains and prints its books). It prints JSON (the
-samples, when and with which line the demo stopped, its exit code and books) and can draw
-the curve.
+It starts the demo as a user does (a subprocess: configs/demo.yaml on free ports, or with
+``--loop`` the loop demo exactly as ``make demo-loop`` runs it, on its own ports, at the
+default rate, with a memory cap), samples every ``--interval`` seconds the resident memory of
+the broker and of the whole demo (the demo process and all its descendants: Ray, workers,
+joiners, the broker), and ends when the demo stops by itself (the cap) or after ``--minutes``
+(then with SIGTERM: the demo drains and prints its books). It prints JSON (the samples, when
+and with which line the demo stopped, its exit code and books) and can draw the curve.
 
     python benchmarks/demo_memory.py --minutes 5 --cap-mb 300 [--rate 2000] [--interval 5]
-        [--out docs/benchmarks/demo_memory.json] [--plot docs/benchmarks/demo_memory.png]
+        [--loop] [--out docs/benchmarks/demo_memory.json] [--plot docs/benchmarks/demo_memory.png]
 """
 
 from __future__ import annotations
@@ -59,6 +60,15 @@ def broker_of(demo: psutil.Process) -> psutil.Process | None:
     return None
 
 
+def tree_rss_mb(demo: psutil.Process) -> float | None:
+    """Resident memory of the demo process and all its descendants, in MB."""
+    total = 0
+    for process in [demo, *demo.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += process.memory_info().rss
+    return round(total / 2**20, 1) if total else None
+
+
 def books(output: str) -> dict[str, Any] | None:
     """The summary JSON the demo prints last."""
     start = output.rfind("\n{")
@@ -73,10 +83,11 @@ def books(output: str) -> dict[str, Any] | None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        config = demo_config(args.config, Path(folder))
         log = Path(folder) / "demo.log"
-        command = [sys.executable, "-m", "streaminfer.cli", "demo", "--config", str(config),
-                   "--rate", str(args.rate), "--broker-memory-cap-mb", str(args.cap_mb)]
+        command = [sys.executable, "-m", "streaminfer.cli", "demo", "--rate", str(args.rate),
+                   "--broker-memory-cap-mb", str(args.cap_mb)]
+        command += (["--loop"] if args.loop  # its registry in .demo-loop/, as make demo-loop
+                    else ["--config", str(demo_config(args.config, Path(folder)))])
         env = {**os.environ, "COLUMNS": "160"}
         with log.open("w") as out:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -99,7 +110,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 except psutil.NoSuchProcess:
                     rss = None
                 samples.append({"s": round(now - started, 1),
-                                "broker_rss_mb": None if rss is None else round(rss, 1)})
+                                "broker_rss_mb": None if rss is None else round(rss, 1),
+                                "total_rss_mb": tree_rss_mb(demo)})
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(args.interval)
             ended = round(time.monotonic() - started, 1)
@@ -107,12 +119,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cap_line = next((line[line.index(CAP_LINE):].strip() for line in output.splitlines()
                      if CAP_LINE in line), None)
     measured = [s["broker_rss_mb"] for s in samples if s["broker_rss_mb"] is not None]
+    totals = [s["total_rss_mb"] for s in samples if s.get("total_rss_mb") is not None]
     return {
         "benchmark": "demo_memory", "machine": platform.node(), "cpus": os.cpu_count(),
         "settings": {"minutes": args.minutes, "cap_mb": args.cap_mb, "rate": args.rate,
-                     "interval_s": args.interval, "config": str(args.config.relative_to(REPO))},
+                     "interval_s": args.interval, "loop": args.loop,
+                     "config": "configs/demo-loop.yaml" if args.loop
+                     else str(args.config.relative_to(REPO))},
         "exit_code": process.returncode, "ended_s": ended, "sigterm_at_s": signalled_at,
         "cap_line": cap_line, "max_broker_rss_mb": max(measured, default=None),
+        "max_total_rss_mb": max(totals, default=None),
         "books": books(output), "output_tail": output[-2000:], "samples": samples,
     }
 
@@ -127,6 +143,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 4))
     ax.plot([s["s"] / 60 for s in rows], [s["broker_rss_mb"] for s in rows], marker=".",
             label="broker RSS")
+    totals = [s for s in result["samples"] if s.get("total_rss_mb") is not None]
+    if totals:
+        ax.plot([s["s"] / 60 for s in totals], [s["total_rss_mb"] for s in totals],
+                marker=".", label="the whole demo's RSS (broker, Ray, workers, driver)")
     ax.axhline(result["settings"]["cap_mb"], color="tab:red", linestyle=":", label="cap")
     ax.axvline(result["ended_s"] / 60, color="grey", linestyle="--", label="demo ended")
     ax.set_xlabel("minutes")
@@ -135,7 +155,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper left")
     books = result["books"] or {}
-    ax.set_title(f"streaminfer demo, {result['settings']['rate']:.0f} events/s, cap "
+    loop = " --loop" if result["settings"].get("loop") else ""
+    ax.set_title(f"streaminfer demo{loop}, {result['settings']['rate']:.0f} events/s, cap "
                  f"{result['settings']['cap_mb']:.0f} MB: {books.get('events')} events, "
                  f"adds up: {books.get('adds_up')}")
     fig.tight_layout()
@@ -148,6 +169,7 @@ def main() -> int:
     parser.add_argument("--cap-mb", type=float, default=300.0, help="the demo's memory cap")
     parser.add_argument("--rate", type=float, default=2000.0, help="events/s (demo default)")
     parser.add_argument("--interval", type=float, default=5.0, help="seconds per sample")
+    parser.add_argument("--loop", action="store_true", help="the loop demo (make demo-loop)")
     parser.add_argument("--config", type=Path, default=REPO / "configs/demo.yaml")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here")
     parser.add_argument("--plot", type=Path, default=None, help="draw a PNG here")
