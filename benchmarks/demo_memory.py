@@ -70,15 +70,16 @@ def tree_rss_mb(demo: psutil.Process) -> float | None:
 
 
 def books(output: str) -> dict[str, Any] | None:
-    """The summary JSON the demo prints last."""
-    start = output.rfind("\n{")
+    """The summary JSON the demo prints (the last one; the loop demo prints its loop's
+    table after it)."""
+    start = output.rfind("\n{\n")
     if start < 0:
         return None
     try:
-        result: dict[str, Any] = json.loads(output[start:])
-        return result
+        result, _ = json.JSONDecoder().raw_decode(output[start + 1:])
     except json.JSONDecodeError:
         return None
+    return result if isinstance(result, dict) else None
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -140,20 +141,21 @@ def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = [s for s in result["samples"] if s["broker_rss_mb"] is not None]
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = plt.subplots(figsize=(9, 4.6))
     ax.plot([s["s"] / 60 for s in rows], [s["broker_rss_mb"] for s in rows], marker=".",
             label="broker RSS")
     totals = [s for s in result["samples"] if s.get("total_rss_mb") is not None]
     if totals:
         ax.plot([s["s"] / 60 for s in totals], [s["total_rss_mb"] for s in totals],
                 marker=".", label="the whole demo's RSS (broker, Ray, workers, driver)")
-    ax.axhline(result["settings"]["cap_mb"], color="tab:red", linestyle=":", label="cap")
+    ax.axhline(result["settings"]["cap_mb"], color="tab:red", linestyle=":",
+               label="the broker's cap (--broker-memory-cap-mb)")
     ax.axvline(result["ended_s"] / 60, color="grey", linestyle="--", label="demo ended")
     ax.set_xlabel("minutes")
     ax.set_ylabel("MB")
     ax.set_xlim(0, max(result["settings"]["minutes"], result["ended_s"] / 60))
     ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False)
     books = result["books"] or {}
     loop = " --loop" if result["settings"].get("loop") else ""
     ax.set_title(f"streaminfer demo{loop}, {result['settings']['rate']:.0f} events/s, cap "
@@ -174,10 +176,14 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here")
     parser.add_argument("--plot", type=Path, default=None, help="draw a PNG here")
     parser.add_argument("--replot", type=Path, default=None,
-                        help="only draw --plot from this JSON of an earlier run")
+                        help="only draw --plot from this JSON of an earlier run (and read "
+                        "its books again from its output)")
     args = parser.parse_args()
     if args.replot:
-        plot(json.loads(args.replot.read_text()), args.plot or args.replot.with_suffix(".png"))
+        result = json.loads(args.replot.read_text())
+        result["books"] = result["books"] or books(result["output_tail"])
+        args.replot.write_text(json.dumps(result, indent=2) + "\n")
+        plot(result, args.plot or args.replot.with_suffix(".png"))
         return 0
     args.config = args.config.resolve()
     result = run(args)
