@@ -92,7 +92,7 @@ class TypedRun(DemoStream):
                          label_field=label, broker_memory_cap_mb=broker_memory_cap_mb)
 
 
-def _vector(value: Any, shown: int = 4) -> str:
+def _vector(value: Any, shown: int = 3) -> str:
     """A float list, its first ``shown`` values and its length."""
     if not isinstance(value, list):
         return str(value)

@@ -7,6 +7,7 @@ every ``bad_every``-th event is malformed, one kind after the other.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,14 +43,24 @@ def fraud_rows(chunk: int) -> Rows:
 
 
 def message_rows(chunk: int) -> Rows:
-    """The shipped support messages (``support_messages.yaml``), shuffled (seed 2,000 +
-    ``chunk``), in ``message``."""
-    from streaminfer.pipelines.devtools.example_text import SUPPORT_CLASSES, support_messages
+    """The shipped support messages (``support_messages.yaml``), each round through them
+    shuffled (seed 2,000 + ``chunk``), in ``message``."""
+    from streaminfer.pipelines.devtools.example_text import SUPPORT_CLASSES
 
-    X, y = support_messages()
-    order = np.random.default_rng(2_000 + chunk).permutation(len(y))
+    X, y = _messages()
+    rng = np.random.default_rng(2_000 + chunk)
+    rounds = -(-CHUNK // len(y))
+    order = np.concatenate([rng.permutation(len(y)) for _ in range(rounds)])[:CHUNK]
     return ([{"message": str(X[i, 0])} for i in order.tolist()],
             [SUPPORT_CLASSES[int(y[i])] for i in order.tolist()])
+
+
+@functools.cache
+def _messages() -> tuple[np.ndarray, np.ndarray]:
+    """The shipped corpus, read once."""
+    from streaminfer.pipelines.devtools.example_text import support_messages
+
+    return support_messages()
 
 
 def ticket_rows(chunk: int) -> Rows:
