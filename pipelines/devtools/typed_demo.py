@@ -32,14 +32,15 @@ from streaminfer.pipelines.spec.config_io import parse_yaml, read_text
 from streaminfer.pipelines.spec.loader import parse_spec
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
-#: The embedded broker's port for these demos (``streaminfer tail -b 127.0.0.1:19095``).
-TYPED_DEMO_PORT = 19095
+#: The embedded broker's port for these demos (``streaminfer tail -b 127.0.0.1:19095``) and
+#: their metrics port: the other demos' are 19092-19094 and 9464, 9466, 9469.
+TYPED_DEMO_PORT, TYPED_DEMO_METRICS_PORT = 19095, 9470
 
 
 def demo_sections(data: dict[str, Any], example: TypedExample) -> dict[str, Any]:
     """An example's config (YAML as a dict) as its demo runs it: on the embedded broker,
     tuned for it as ``configs/demo.yaml`` (fetch waits, batches every 250 ms, gzip), one
-    worker, the example's extra outputs published, labels joined (live accuracy per class
+    worker, metrics on their own port, the example's extra outputs published, labels joined (live accuracy per class
     name) and drift watched against the model's training profile."""
     name = f"demo-{data['name']}"
     model = dict(data["model"])
@@ -53,6 +54,7 @@ def demo_sections(data: dict[str, Any], example: TypedExample) -> dict[str, Any]
         "batching": {**data.get("batching", {}), "max_wait_ms": 250},
         "sink": {**data["sink"], "compression": "gzip"},
         "workers": {"count": 1, "num_cpus": 0.5},
+        "metrics": {**data.get("metrics", {}), "port": TYPED_DEMO_METRICS_PORT},
         "drift": {"window_s": 60, "prediction_threshold": 0.2, "min_events": 500,
                   "alerts_topic": f"{name}-alerts"},
         "feedback": {
