@@ -40,8 +40,9 @@ TYPED_DEMO_PORT, TYPED_DEMO_METRICS_PORT = 19095, 9470
 def demo_sections(data: dict[str, Any], example: TypedExample) -> dict[str, Any]:
     """An example's config (YAML as a dict) as its demo runs it: on the embedded broker,
     tuned for it as ``configs/demo.yaml`` (fetch waits, batches every 250 ms, gzip), one
-    worker, metrics on their own port, the example's extra outputs published, labels joined (live accuracy per class
-    name) and drift watched against the model's training profile."""
+    worker, metrics on their own port, the example's extra outputs published, labels
+    joined (live accuracy per class name) and drift watched against the model's training
+    profile."""
     name = f"demo-{data['name']}"
     model = dict(data["model"])
     model["outputs"] = {**(model.get("outputs") or {}), **example.outputs}
