@@ -117,7 +117,8 @@ class TypedFeed:
     def __init__(self, example: TypedExample, *, id_field: str | None, bad_every: int) -> None:
         self.example, self.id_field, self.bad_every = example, id_field, bad_every
         self.model = example.model
-        self._chunk, self._rows = -1, ([], [])  # type: tuple[int, Rows]
+        self._chunk: int = -1  # the chunk _rows holds
+        self._rows: Rows = ([], [])
 
     def event(self, index: int) -> Event:
         key = event_key(index)
