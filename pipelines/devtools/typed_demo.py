@@ -148,8 +148,8 @@ def run_typed_demo(
     label_delay_s: float = 5.0, broker_memory_cap_mb: float | None = BROKER_MEMORY_CAP_MB,
 ) -> int:
     """Run example ``name``'s demo (:data:`~.typed_feeds.TYPED_EXAMPLES`); with ``events``
-    it stops by itself and returns 0 only if all add up. SIGINT and SIGTERM drain it, as
-    the tabular demo (``demo.run_demo``)."""
+    it stops by itself and returns 0 only if all add up. SIGINT and SIGTERM drain it: every
+    event produced comes back before the books are printed (a second signal aborts)."""
     console = console or Console()
     example = TYPED_EXAMPLES[name]
     spec, source = load_typed_demo_spec(name, config_path)
@@ -159,7 +159,9 @@ def run_typed_demo(
                    bad_every=bad_every, label_delay_s=label_delay_s,
                    broker_memory_cap_mb=broker_memory_cap_mb)
     meter = RateMeter()
-    summary = watch_live(run, console, lambda: typed_view(run, meter, name))
+    # A signal drains it: every event produced is waited for, so the books add up.
+    summary = watch_live(run, console, lambda: typed_view(run, meter, name),
+                         drain_on_signal=True)
     if summary is None:
         return 1
     return print_summary(console, summary, bounded=events is not None)
