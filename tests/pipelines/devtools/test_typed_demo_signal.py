@@ -59,7 +59,7 @@ def test_a_sigterm_drains_the_text_demo_and_its_books_close(
     sender = threading.Thread(target=terminate_once_scored, daemon=True)
     sender.start()
     try:
-        code = run_typed_demo("text", config, events=None, rate=300, bad_every=20,
+        code = run_typed_demo("text", config, events=None, rate=1500, bad_every=20,
                               label_delay_s=0.5, console=console)
     finally:
         halt.set()
