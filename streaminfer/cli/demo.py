@@ -18,7 +18,8 @@ def demo(
     events: Annotated[Optional[int], typer.Option(  # noqa: UP045
         "--events", min=1, hidden=True, help="The old name of --max-events.")] = None,
     rate: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        min=1, help="Events per second to produce. Default: 2,000; with --pictures 100.")
+        min=1, help="Events per second to produce. Default: 2,000; with --pictures 100; "
+        "with --example 500 (text: 300).")
     ] = None,
     bad_every: Annotated[
         int, typer.Option(min=0, help="Make every Nth event malformed (0: none).")
