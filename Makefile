@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 PYTEST_ARGS ?=
+EXAMPLE ?= fraud-mixed
 
-.PHONY: demo demo-loop demo-pictures test lint typecheck bench models clean
+.PHONY: demo demo-loop demo-pictures demo-typed test lint typecheck bench models clean
 
 # PYTHONWARNINGS: setuptools' note on every editable install ("Editable installation. Please
 # be careful with folders ... with the same name as your package"), nothing to act on here.
@@ -24,6 +25,9 @@ demo-loop: $(STAMP)             ## the demo's model loop: drift, retrain, gate, 
 
 demo-pictures: $(STAMP)         ## apples and oranges named by a small CNN, live; the light fades (Ctrl-C stops)
 	$(BIN)/streaminfer demo --pictures $(ARGS)
+
+demo-typed: $(STAMP)            ## a typed example model live: EXAMPLE=fraud-mixed|text|tokens (Ctrl-C stops)
+	$(BIN)/streaminfer demo --example $(EXAMPLE) $(ARGS)
 
 test: $(STAMP)                  ## the whole suite: unit and integration (real broker, Ray, ORT), in 2 processes (PYTEST_ARGS="-n 0": one)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -58,8 +58,7 @@ def classifier_metrics(
         "f1": float(skm.f1_score(
             labels, predicted, average=average, pos_label=pos, labels=list(classes),
             zero_division=0)),
-        "log_loss": float(skm.log_loss(labels, np.clip(proba, 1e-15, 1.0),
-                                       labels=list(classes))),
+        "log_loss": _log_loss(labels, proba, classes),
         "roc_auc": math.nan,
         "calibration_error": calibration_error(
             (labels == pos).astype(np.float64) if binary else (labels == predicted),
@@ -69,6 +68,14 @@ def classifier_metrics(
     if binary and len(np.unique(labels)) == 2:
         scores["roc_auc"] = float(skm.roc_auc_score(labels == pos, proba[:, 1]))
     return scores
+
+
+def _log_loss(labels: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> float:
+    """scikit-learn's log loss, which reads the columns in the sorted order of the classes:
+    ``proba``'s columns (in the order of ``classes``, e.g. ``[legit, fraud]``) are sorted so."""
+    order = sorted(range(len(classes)), key=lambda i: classes[i])
+    return float(skm.log_loss(labels, np.clip(proba[:, order], 1e-15, 1.0),
+                              labels=[classes[i] for i in order]))
 
 
 def regressor_metrics(targets: np.ndarray, predicted: np.ndarray) -> dict[str, float]:

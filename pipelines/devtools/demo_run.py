@@ -25,6 +25,7 @@ from streaminfer.operators.profile import profile_path
 from streaminfer.pipelines.devtools.demo_labels import LabelSender
 from streaminfer.pipelines.devtools.example_models import build
 from streaminfer.pipelines.devtools.outcomes import (
+    RECENT,
     OutcomeCollector,
     Outcomes,
     histogram_quantile,
@@ -309,6 +310,25 @@ def books_table(run: DemoStream, meter: RateMeter, title: str, unit: str = "even
         head.add_row(f"{generator.sent:,}", f"{out.predicted.unique:,}", f"{out.dead.unique:,}",
                      f"{rate:,.0f}")
     return head, rate
+
+
+def class_table(run: DemoStream, title: str, column: str) -> Table:
+    """What the model named: each class's count, its share of all predictions and of the
+    latest :data:`~streaminfer.pipelines.devtools.outcomes.RECENT` (a prediction drift shows
+    there first); ``column`` heads the classes."""
+    assert run.collector is not None
+    with run.collector.lock:
+        counts = dict(run.collector.outcomes.classes)
+        recent = list(run.collector.outcomes.recent_classes)
+    table = live_table(title)
+    for name in (column, "predicted", "share", f"share of the last {RECENT}"):
+        table.add_column(name, justify="left" if name == column else "right")
+    total = max(1, sum(counts.values()))
+    for name in sorted(counts, key=str):
+        latest = sum(1 for c in recent if c == name) / max(1, len(recent))
+        table.add_row(str(name), f"{counts[name]:,}", f"{counts[name] / total:.1%}",
+                      f"{latest:.1%}")
+    return table
 
 
 def pipeline_tables(run: DemoStream, rate: float) -> tuple[Table, RenderableType]:

@@ -135,7 +135,8 @@ def _descend(params: list[np.ndarray], share: np.ndarray, onehot: np.ndarray,
 
 def embedding_bag_onnx(table: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> bytes:
     """The classifier as an ONNX graph: inputs ``input_ids`` and ``attention_mask`` (int64
-    ``[batch, sequence]``), outputs ``label`` and ``probabilities``."""
+    ``[batch, sequence]``), outputs ``label``, ``probabilities`` and ``embedding`` (the
+    text's pooled vector: the mean of its kept tokens' embeddings, float ``[batch, dim]``)."""
     from onnx import TensorProto, helper, numpy_helper
 
     def const(name: str, value: Any, dtype: Any = np.float32) -> Any:
@@ -149,8 +150,8 @@ def embedding_bag_onnx(table: np.ndarray, weights: np.ndarray, bias: np.ndarray)
         helper.make_node("ReduceSum", ["kept", "axis1"], ["total"], keepdims=0),
         helper.make_node("ReduceSum", ["mask", "axis1"], ["count"], keepdims=1),
         helper.make_node("Max", ["count", "one"], ["at_least_one"]),
-        helper.make_node("Div", ["total", "at_least_one"], ["mean"]),
-        helper.make_node("MatMul", ["mean", "weights"], ["scaled"]),
+        helper.make_node("Div", ["total", "at_least_one"], ["embedding"]),
+        helper.make_node("MatMul", ["embedding", "weights"], ["scaled"]),
         helper.make_node("Add", ["scaled", "bias"], ["logits"]),
         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
         helper.make_node("ArgMax", ["logits"], ["label"], axis=1, keepdims=0),
@@ -162,7 +163,9 @@ def embedding_bag_onnx(table: np.ndarray, weights: np.ndarray, bias: np.ndarray)
          helper.make_tensor_value_info("attention_mask", TensorProto.INT64, tokens)],
         [helper.make_tensor_value_info("label", TensorProto.INT64, ["batch"]),
          helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
-                                       ["batch", len(CLASSES)])],
+                                       ["batch", len(CLASSES)]),
+         helper.make_tensor_value_info("embedding", TensorProto.FLOAT,
+                                       ["batch", table.shape[1]])],
         initializer=[const("embeddings", table), const("weights", weights),
                      const("bias", bias), const("one", [1.0]),
                      const("axis1", [1], np.int64), const("axis2", [2], np.int64)],

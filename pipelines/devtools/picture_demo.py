@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import orjson
 from rich.console import Console, Group
-from rich.table import Table
 
 from streaminfer.operators.output_roles import output_field
 from streaminfer.pipelines.devtools.demo_run import (
@@ -24,15 +23,15 @@ from streaminfer.pipelines.devtools.demo_run import (
     DemoStream,
     Event,
     books_table,
+    class_table,
     event_key,
     pipeline_tables,
     print_summary,
     watch_live,
 )
 from streaminfer.pipelines.devtools.example_pictures import CLASSES, draw_fruit
-from streaminfer.pipelines.devtools.outcomes import RECENT
 from streaminfer.pipelines.devtools.shipped import load_demo_spec
-from streaminfer.pipelines.online.live_view import RateMeter, feedback_table, live_table
+from streaminfer.pipelines.online.live_view import RateMeter, feedback_table
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 #: Pictures a second by default: one worker decoded and scored ~680 a second on this
@@ -106,25 +105,6 @@ class PictureRun(DemoStream):
                          label_field=label, broker_memory_cap_mb=broker_memory_cap_mb)
 
 
-def fruit_table(run: DemoStream) -> Table:
-    """What the CNN named: each class's count, its share of all pictures and of the latest
-    :data:`~streaminfer.pipelines.devtools.outcomes.RECENT` (a prediction drift shows there
-    first)."""
-    assert run.collector is not None
-    with run.collector.lock:
-        counts = dict(run.collector.outcomes.classes)
-        recent = list(run.collector.outcomes.recent_classes)
-    table = live_table("what the CNN sees (its predictions)")
-    for column in ("fruit", "predicted", "share", f"share of the last {RECENT}"):
-        table.add_column(column, justify="left" if column == "fruit" else "right")
-    total = max(1, sum(counts.values()))
-    for name in sorted(counts, key=str):
-        latest = sum(1 for c in recent if c == name) / max(1, len(recent))
-        table.add_row(str(name), f"{counts[name]:,}", f"{counts[name] / total:.1%}",
-                      f"{latest:.1%}")
-    return table
-
-
 def picture_view(run: DemoStream, meter: RateMeter) -> Group:
     """The pictures demo's screen: the books, the fruit predicted, the workers (images/s,
     end-to-end p50/p99), the drift of the prediction and the live accuracy."""
@@ -132,7 +112,8 @@ def picture_view(run: DemoStream, meter: RateMeter) -> Group:
                              "(read back from the output topics)", unit="images")
     workers, drift = pipeline_tables(run, rate)
     feedback = run.pipeline.feedback()
-    return Group(head, fruit_table(run), workers, drift,
+    return Group(head, class_table(run, "what the CNN sees (its predictions)", "fruit"),
+                 workers, drift,
                  feedback_table(feedback) if feedback is not None else "", run.shift_line())
 
 

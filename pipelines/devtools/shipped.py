@@ -29,6 +29,16 @@ def shipped_text(name: str) -> str:
     return (resources.files("streaminfer") / CONFIGS / name).read_text(encoding="utf-8")
 
 
+def config_text(name: str) -> tuple[str, str, Path]:
+    """``configs/<name>`` here, else the packaged copy (anchored at ``./configs``): its text,
+    where it came from and the folder its relative paths resolve against."""
+    local = Path(CONFIGS) / name
+    if local.exists():
+        return local.read_text(encoding="utf-8"), str(local), local.resolve().parent
+    return (shipped_text(name), f"{local} (the copy shipped with streaminfer)",
+            Path.cwd() / CONFIGS)
+
+
 def load_demo_spec(config: Path | None, *, loop: bool = False, pictures: bool = False
                    ) -> tuple[PipelineSpec, str]:
     """The demo's spec and where it came from: ``config`` when given, else
@@ -36,9 +46,5 @@ def load_demo_spec(config: Path | None, *, loop: bool = False, pictures: bool = 
     ``./configs``)."""
     if config is not None:
         return load_spec(config), str(config)
-    local = Path(CONFIGS) / demo_config_name(loop, pictures)
-    if local.exists():
-        return load_spec(local), str(local)
-    source = f"{local} (the copy shipped with streaminfer)"
-    spec = parse_spec(shipped_text(local.name), source=source, base=Path.cwd() / CONFIGS)
-    return spec, source
+    text, source, base = config_text(demo_config_name(loop, pictures))
+    return parse_spec(text, source=source, base=base), source

@@ -18,7 +18,8 @@ def demo(
     events: Annotated[Optional[int], typer.Option(  # noqa: UP045
         "--events", min=1, hidden=True, help="The old name of --max-events.")] = None,
     rate: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        min=1, help="Events per second to produce. Default: 2,000; with --pictures 100.")
+        min=1, help="Events per second to produce. Default: 2,000; with --pictures 100; "
+        "with --example 500 (text: 300).")
     ] = None,
     bad_every: Annotated[
         int, typer.Option(min=0, help="Make every Nth event malformed (0: none).")
@@ -28,7 +29,8 @@ def demo(
     ] = None,
     config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         help="The demo pipeline YAML (default: configs/demo.yaml here, with --loop "
-        "configs/demo-loop.yaml, with --pictures configs/demo-pictures.yaml, else the copy "
+        "configs/demo-loop.yaml, with --pictures configs/demo-pictures.yaml, with --example "
+        "the example's config; else the copy "
         "streaminfer ships).")] = None,
     shift_after: Annotated[Optional[int], typer.Option(  # noqa: UP045
         min=0, help="Shift the input distribution from this event on, so the drift alert "
@@ -46,6 +48,12 @@ def demo(
         "--pictures", help="Pictures of apples and oranges, drawn as they are sent, named by "
         "a small CNN (configs/demo-pictures.yaml); labels follow, and the light fades after "
         "--shift-after pictures.")] = False,
+    example: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--example", metavar="fraud-mixed|text|tokens",
+        help="A typed example model live, its own config on the embedded broker with labels: "
+        "fraud-mixed (strings beside numbers, configs/fraud-mixed.yaml), text (TF-IDF, "
+        "configs/text-classifier.yaml), tokens (token ids and an embedding, "
+        "configs/text-tokens.yaml). Default rate: 500 events/s, text 300.")] = None,
     broker_memory_cap_mb: Annotated[Optional[float], typer.Option(  # noqa: UP045
         min=0, help="The embedded broker keeps every record in memory: past this much "
         "resident memory (MB) the demo stops, drains and prints its books. Default: 4096; "
@@ -56,6 +64,10 @@ def demo(
 
     events = renamed(max_events, events, "--max-events", "--events")
     cap = BROKER_MEMORY_CAP_MB if broker_memory_cap_mb is None else broker_memory_cap_mb or None
+    if example is not None:
+        _typed_demo(example, loop=loop, pictures=pictures, config=config, events=events,
+                    rate=rate, bad_every=bad_every, workers=workers,
+                    label_delay_s=label_delay_s, cap=cap)
     if pictures:
         from streaminfer.pipelines.devtools.picture_demo import (
             PICTURE_RATE,
@@ -80,6 +92,24 @@ def demo(
                     shift_sd=shift_sd, label_delay_s=label_delay_s, loop=loop,
                     broker_memory_cap_mb=cap)
     raise typer.Exit(code)
+
+
+def _typed_demo(name: str, *, loop: bool, pictures: bool, config: Path | None,
+                events: int | None, rate: float | None, bad_every: int,
+                workers: int | None, label_delay_s: float, cap: float | None) -> None:
+    """``demo --example NAME``: exits with the demo's status."""
+    from streaminfer.pipelines.devtools.typed_demo import run_typed_demo
+    from streaminfer.pipelines.devtools.typed_feeds import TYPED_EXAMPLES
+
+    if name not in TYPED_EXAMPLES:
+        raise typer.BadParameter(f"no example {name!r}; choose one of "
+                                 f"{', '.join(TYPED_EXAMPLES)}", param_hint="--example")
+    if loop or pictures:
+        raise typer.BadParameter("--example runs a typed example's model; drop --loop and "
+                                 "--pictures", param_hint="--example")
+    raise typer.Exit(run_typed_demo(
+        name, config, events=events, rate=rate, bad_every=bad_every, workers=workers,
+        console=out, label_delay_s=label_delay_s, broker_memory_cap_mb=cap))
 
 
 def _shift_after(given: int | None, default: int) -> int | None:

@@ -36,6 +36,19 @@ def test_multiclass_uses_macro_averages_and_no_auc() -> None:
     assert math.isnan(got["roc_auc"])
 
 
+def test_class_names_out_of_sorted_order_give_the_same_metrics_as_indices() -> None:
+    """``classes: [legit, fraud]`` (the mixed fraud example): scikit-learn's log loss reads
+    columns in sorted order, so they are sorted for it (a log loss of ~11 before)."""
+    labels = np.array([0, 1, 0, 0, 1, 0])
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.6, 0.4], [0.4, 0.6], [0.8, 0.2]])
+    by_index = classifier_metrics(labels, proba, classes=[0, 1])
+    by_name = classifier_metrics(np.array(["legit", "fraud"])[labels], proba,
+                                 classes=["legit", "fraud"])
+    assert by_name == by_index
+    # by hand: the mean of -log P(true class)
+    assert math.isclose(by_name["log_loss"], -np.mean(np.log([0.9, 0.8, 0.7, 0.6, 0.6, 0.8])))
+
+
 def test_one_class_window_has_no_auc_but_other_metrics() -> None:
     got = classifier_metrics(np.array([1, 1]), np.array([[0.2, 0.8], [0.7, 0.3]]), [0, 1])
     assert math.isnan(got["roc_auc"])
