@@ -1,5 +1,6 @@
 """Pure comparison logic: metric loss against the original, the tolerance, the Pareto front
-of speed against quality, and the fastest accepted variant.
+of speed against quality, and the fastest accepted variant if it beats the original by more
+than the timing's noise.
 
 Which way a metric is better, and which metric is primary: ``operators.metric_table``.
 
@@ -19,6 +20,9 @@ from collections.abc import Mapping
 from streaminfer.operators.metric_table import METRICS, gain
 
 DEFAULT_MAX_LOSS = 0.005
+#: The least speed-up a variant must show over the original to be chosen (more where the
+#: timing's measured spread is larger): below it, a shared machine's noise could be the gain.
+MIN_GAIN = 0.05
 
 
 def relative_loss(metric: str, original: float, variant: float) -> float:
@@ -71,3 +75,32 @@ def fastest(speeds: Mapping[str, float], allowed: set[str]) -> str | None:
     """The allowed name with the highest speed, if any."""
     candidates = [(speed, name) for name, speed in speeds.items() if name in allowed]
     return max(candidates)[1] if candidates else None
+
+
+def choose(speeds: Mapping[str, float], allowed: set[str], original: str,
+           spreads: Mapping[str, float] | None = None, min_gain: float = MIN_GAIN,
+           ) -> tuple[str | None, str]:
+    """The fastest allowed variant if its speed-up over ``original`` is more than the margin,
+    the larger of ``min_gain`` and the two timings' ``spreads`` (relative), else ``None``;
+    and why, in words.
+
+    >>> choose({"original": 100.0, "int8": 103.0}, {"int8"}, "original")[0] is None
+    True
+    >>> choose({"original": 100.0, "int8": 130.0}, {"int8"}, "original", {"int8": 0.08})[0]
+    'int8'
+    """
+    best = fastest(speeds, allowed)
+    base = speeds.get(original)
+    if best is None:
+        return None, "no accepted variant was timed; the original is kept"
+    if not base:
+        return None, "the original's speed was not measured; the original is kept"
+    gain = speeds[best] / base - 1
+    noise = spreads or {}
+    margin = max(min_gain, noise.get(best, 0.0), noise.get(original, 0.0))
+    said = (f"{best}, the fastest accepted variant, is {abs(gain):.1%} "
+            f"{'faster' if gain >= 0 else 'slower'} than the original")
+    if gain > margin:
+        return best, f"{said}: more than the {margin:.1%} margin (timing noise)"
+    return None, f"{said}: not more than the {margin:.1%} margin (timing noise); the " \
+        "original is kept"

@@ -19,7 +19,7 @@ from streaminfer.operators.model_runner import read_model_file, sha256_hex
 from streaminfer.pipelines.optimize.compare import (
     DEFAULT_MAX_LOSS,
     accepted,
-    fastest,
+    choose,
     loss_words,
     oriented,
     pareto_front,
@@ -89,6 +89,8 @@ class Report:
     registered: str | None = None
     #: Rows the model's feed builder refused (``model.inputs``), by reason; left out.
     refused: dict[str, int] = field(default_factory=dict)
+    #: Why the chosen variant was chosen, or why none was (``compare.choose``).
+    why: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,10 +137,13 @@ def _row(b: Built, reference: Built, rows: LabelledRows, classes: list[Any] | No
     return report
 
 
-def _judge(reports: list[VariantReport], settings: Settings, primary: str) -> str | None:
-    """Mark accepted/rejected, the Pareto front and the speedups; the fastest accepted."""
+def _judge(reports: list[VariantReport], settings: Settings, primary: str
+           ) -> tuple[str | None, str]:
+    """Mark accepted/rejected, the Pareto front and the speedups; the fastest accepted if
+    faster than the original by more than the noise, and why."""
     rank = settings.rank_batch
     speeds: dict[str, float] = {}
+    spreads: dict[str, float] = {}
     for v in reports:
         if v.loss is None:
             continue
@@ -149,6 +154,7 @@ def _judge(reports: list[VariantReport], settings: Settings, primary: str) -> st
         cpu = v.speed.get("cpu")
         if isinstance(cpu, Speed):
             speeds[v.name] = cpu.rows_per_s[rank]
+            spreads[v.name] = cpu.spread.get(rank, 0.0)
     base = speeds.get(ORIGINAL)
     points = {}
     for v in reports:
@@ -160,8 +166,7 @@ def _judge(reports: list[VariantReport], settings: Settings, primary: str) -> st
     for name in pareto_front(points):
         next(v for v in reports if v.name == name).pareto = True
     allowed = {v.name for v in reports if v.status == "accepted"}
-    best = fastest(speeds, allowed)
-    return best if best is not None and base and speeds[best] > base else None
+    return choose(speeds, allowed, ORIGINAL, spreads)
 
 
 def optimize(model_path: Path, rows: LabelledRows, out_dir: Path, *, data_name: str = "",
@@ -206,8 +211,8 @@ def optimize(model_path: Path, rows: LabelledRows, out_dir: Path, *, data_name: 
         report.speed = speeds.get(b.recipe.name, {})
         reports.append(report)
     reports[0].status = ORIGINAL
-    best = _judge(reports, settings, primary)
+    best, why = _judge(reports, settings, primary)
     return Report(model_ref or str(model_path), sha256_hex(original), kind, primary,
                   data_name, len(rows.y), settings.max_loss, settings.rank_batch, devices,
-                  reports, best, refused=dict(refused or {}))
+                  reports, best, refused=dict(refused or {}), why=why)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,9 @@ class Speed:
     load_ms: float
     latency_ms_b1: float
     rows_per_s: dict[int, float]
+    #: Per batch size, how far the median round is from the best one (0.04: 4% slower):
+    #: the timing's noise, which a variant's speed-up must exceed to count.
+    spread: dict[int, float] = field(default_factory=dict)
 
 
 def cuda_usable() -> bool:
@@ -97,4 +100,15 @@ def time_sessions(
         load_ms=round(sessions[name][1], 2),
         latency_ms_b1=round(min(seen[name][1]) * 1000, 4),
         rows_per_s={size: round(size / min(seen[name][size]), 1) for size in sizes if size > 1},
+        spread={size: round(spread(seen[name][size]), 4) for size in sizes if size > 1},
     ) for name in sessions}
+
+
+def spread(seconds: Sequence[float]) -> float:
+    """How much slower the median round is than the best, relative to the best.
+
+    >>> spread([1.0, 1.1, 1.02])
+    0.02
+    """
+    ordered = sorted(seconds)
+    return round(ordered[len(ordered) // 2] / ordered[0] - 1, 6)

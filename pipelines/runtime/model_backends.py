@@ -7,10 +7,11 @@ result, so the worker can have several micro-batches at the replicas while it po
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from streaminfer.errors import StreamInferError
 from streaminfer.operators.inputs import Feed, feed_rows
@@ -19,7 +20,7 @@ from streaminfer.operators.records import RecordError
 from streaminfer.waiting import backoff_s
 
 if TYPE_CHECKING:
-    from ray.serve.handle import DeploymentHandle
+    from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +109,25 @@ class _Call:
     def __init__(self, backend: ServedModel, matrix: Feed) -> None:
         self._backend = backend
         self._matrix = matrix
-        self._response = backend.handle.predict.remote(matrix)
+        self._response = self._send()
         self._value: ReplicaAnswer | None = None
         self._open = True
         backend.outstanding += 1
+
+    def _send(self) -> DeploymentResponse[Any]:
+        """Call the replicas, and wait until the call has left for one of them.
+
+        ``remote()`` only queues the call on Serve's router, a thread of this process; the
+        worker's next step (decoding the next micro-batch) holds the GIL, so the router
+        would send it late, and the replica ran while the worker waited for its answer
+        (docs/decisions.md, 2026-12-07). Waiting here for the assignment overlaps them.
+        """
+        backend = self._backend
+        response = cast("DeploymentResponse[Any]", backend.handle.predict.remote(self._matrix))
+        # No replica took it in time, or it failed: result() retries, as for any failure.
+        with contextlib.suppress(Exception):
+            response._to_object_ref_sync(_timeout_s=backend.timeout_s)
+        return response
 
     def _closed(self) -> None:
         """Answered, or given up: no longer outstanding (once)."""
@@ -149,6 +165,6 @@ class _Call:
                 log.warning("model %s call failed (%s); retrying in %.1fs", backend.info.name,
                             type(exc).__name__, delay)
                 threading.Event().wait(delay)
-                self._response = backend.handle.predict.remote(self._matrix)
+                self._response = self._send()
         self._closed()
         return self._value.results(feed_rows(self._matrix), list(backend.info.outputs.values()))

@@ -54,17 +54,21 @@ DEPLOYMENT = "ModelReplica"
 
 def replica_options(model: ModelSpec) -> dict[str, Any]:
     """The Serve deployment options a model's spec asks for (checked by unit tests, no GPU
-    needed): resources for Ray's placement, and Serve's autoscaling."""
+    needed): resources for Ray's placement, and Serve's autoscaling, unless
+    ``min_replicas == max_replicas``: then a fixed count, and no autoscaling metrics for
+    the callers' handles to gather and push (docs/decisions.md, 2026-12-07)."""
     serve = model.serve
     actor: dict[str, Any] = {"num_cpus": serve.num_cpus}
     if serve.num_gpus:
         actor["num_gpus"] = serve.num_gpus
     if serve.accelerator_type:
         actor["accelerator_type"] = serve.accelerator_type
+    common = {"name": DEPLOYMENT, "ray_actor_options": actor,
+              "max_ongoing_requests": serve.max_ongoing_requests}
+    if serve.min_replicas == serve.max_replicas:
+        return {**common, "num_replicas": serve.min_replicas}
     return {
-        "name": DEPLOYMENT,
-        "ray_actor_options": actor,
-        "max_ongoing_requests": serve.max_ongoing_requests,
+        **common,
         "autoscaling_config": {
             "min_replicas": serve.min_replicas,
             "max_replicas": serve.max_replicas,

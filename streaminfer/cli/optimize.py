@@ -109,12 +109,13 @@ def optimize(
         said = f" as {role}" if role else ""
         out.print(f"registered {report.chosen}: {version.uri}{said} in {registry.uri}"
                   if version else
-                  "nothing registered: no accepted variant is faster than the original")
+                  f"nothing registered: {report.why}")
     if not out.is_terminal:
         out.width = max(out.width, 160)  # to a file or a pipe: the table unwrapped
     out.print(table(report))
     for line in reasons(report):
         out.print(f"  {line}", highlight=False)
+    out.print(f"  chosen: {report.chosen or 'none'}: {report.why}", highlight=False)
     if report.refused:
         out.print("  rows the model's inputs refused, left out: " + ", ".join(
             f"{count} {reason}" for reason, count in report.refused.items()), highlight=False)

@@ -5,8 +5,8 @@ offline ONNX Runtime scores them when fed preprocessing written here (Pillow and
 pictures dead-lettered with their reasons while the rest of their micro-batch is scored;
 HTTP /score taking a picture and refusing a bad one with its reason; `batch` over the same
 events in JSONL and Parquet, and over the same pictures as files in a folder, giving the
-online predictions. (Pictures scored in the worker's own session on the real broker:
-test_picture_raw_integration.py.)"""
+online predictions. (Pictures as the record's raw value, on Serve and in `batch` over the
+topic: test_picture_raw_integration.py.)"""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ import pytest
 
 from streaminfer.operators.metric_table import Metric
 from streaminfer.pipelines.optimize.compare import (
+    MIN_GAIN,
     accepted,
+    choose,
     fastest,
     loss_words,
     oriented,
@@ -67,3 +69,42 @@ def test_fastest_picks_among_the_allowed_only() -> None:
     speeds = {"a": 10.0, "b": 30.0, "c": 20.0}
     assert fastest(speeds, {"a", "c"}) == "c"
     assert fastest(speeds, set()) is None
+
+
+SPEEDS = {"original": 1000.0, "within": 1040.0, "beyond": 1080.0, "rejected": 2000.0}
+
+
+def test_a_variant_within_the_noise_margin_is_not_chosen_and_the_report_says_why() -> None:
+    chosen, why = choose(SPEEDS, {"within"}, "original")
+    assert chosen is None
+    assert "within, the fastest accepted variant, is 4.0% faster" in why
+    assert "not more than the 5.0% margin" in why and "original is kept" in why
+    # only just above the margin: chosen; a slower variant never is
+    assert choose({"original": 100.0, "v": 100.0 * (1 + MIN_GAIN) + 0.01}, {"v"},
+                  "original")[0] == "v"
+    assert choose({"original": 100.0, "v": 100.0 * (1 + MIN_GAIN) - 0.01}, {"v"},
+                  "original")[0] is None
+    chosen, why = choose({"original": 100.0, "v": 90.0}, {"v"}, "original")
+    assert chosen is None and "10.0% slower" in why
+
+
+def test_the_fastest_allowed_variant_beyond_the_margin_is_chosen() -> None:
+    chosen, why = choose(SPEEDS, {"within", "beyond"}, "original")
+    assert chosen == "beyond"  # "rejected" is faster but not allowed
+    assert "8.0% faster" in why and "more than the 5.0% margin" in why
+
+
+def test_a_larger_measured_spread_widens_the_margin() -> None:
+    # either timing's spread counts: the original's or the variant's
+    for spreads in ({"original": 0.1}, {"beyond": 0.1}):
+        chosen, why = choose(SPEEDS, {"beyond"}, "original", spreads)
+        assert chosen is None and "10.0% margin" in why, spreads
+    assert choose(SPEEDS, {"beyond"}, "original", {"original": 0.02})[0] == "beyond"
+    assert choose(SPEEDS, {"within"}, "original", min_gain=0.01)[0] == "within"
+
+
+def test_nothing_to_choose_says_so() -> None:
+    assert choose(SPEEDS, set(), "original") == (
+        None, "no accepted variant was timed; the original is kept")
+    chosen, why = choose({"v": 10.0}, {"v"}, "original")
+    assert chosen is None and "original's speed was not measured" in why

@@ -46,6 +46,16 @@ def test_serve_autoscaling_comes_from_the_yaml() -> None:
         "autoscaling_config"]["initial_replicas"] == 2
 
 
+def test_a_fixed_replica_count_is_deployed_without_serve_autoscaling() -> None:
+    # no autoscaling metrics for the workers' handles to gather and push (docs/serving.md)
+    for count in (1, 3):
+        options = replica_options(_model(min_replicas=count, max_replicas=count,
+                                         max_ongoing_requests=4))
+        assert options["num_replicas"] == count and "autoscaling_config" not in options
+        assert options["max_ongoing_requests"] == 4
+    assert "num_replicas" not in replica_options(_model(min_replicas=1, max_replicas=2))
+
+
 @pytest.mark.parametrize("serve", [{"min_replicas": 3, "max_replicas": 2},
                                    {"min_replicas": 1, "max_replicas": 2, "initial_replicas": 5},
                                    {"num_gpus": -1}, {"num_gpus": 1.5}])
