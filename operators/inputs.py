@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from streaminfer.errors import ModelError
+from streaminfer.operators.input_columns import screened, tensor
 from streaminfer.operators.pictures import (
     PictureConfig,
     decode_picture,
@@ -151,14 +152,55 @@ class FeedBuilder:
                     raise ModelError(f"model {model}: model.inputs.{sig.name}.default "
                                      f"{binding.default!r} does not fit: {exc}") from None
         self.fields = sorted({f for b in self.bindings for f in b.names()})
+        #: By input position: an int input's range (``None`` for other types).
+        self._bounds = [(int(np.iinfo(s.dtype).min), int(np.iinfo(s.dtype).max))
+                        if s.element_type in _INTS else None for s in self.signature]
 
     def values(self, event: dict[str, Any]) -> tuple[Any, ...]:
         """One event's value per input, checked; raises :class:`RecordError` if unusable."""
-        return tuple(self._picture(event, position) if position in self.picture_sizes
-                     else _value(event, sig, binding)
-                     for position, (sig, binding) in enumerate(zip(self.signature,
-                                                                   self.bindings,
-                                                                   strict=True)))
+        rows, refused = FeedBuilder.rows(self, [event])
+        if refused:
+            raise refused[0]
+        return rows[0]
+
+    def rows(self, events: Sequence[dict[str, Any]]) -> tuple[list[tuple[Any, ...]],
+                                                              dict[int, RecordError]]:
+        """:meth:`values` of a batch, built input by input: the rows of the usable events
+        (in order) and, by event index, why each other one is refused (what :meth:`values`
+        raises for it: the first input, in order, that refuses it)."""
+        refused: dict[int, RecordError] = {}
+        columns = [self._column(events, position, refused)
+                   for position in range(len(self.signature))]
+        rows = list(zip(*columns, strict=True)) if columns else [()] * len(events)
+        if refused:
+            rows = [row for i, row in enumerate(rows) if i not in refused]
+        return rows, refused
+
+    def _column(self, events: Sequence[dict[str, Any]], position: int,
+                refused: dict[int, RecordError]) -> list[Any]:
+        """One input's value of each event (anything where ``refused`` has the event,
+        which gains the events this input refuses)."""
+        sig, binding = self.signature[position], self.bindings[position]
+        if position not in self.picture_sizes and binding.array_field is None:
+            picked = []
+            for name in binding.names():  # each field of every event, if screened
+                column = [e.get(name) for e in events] if binding.default is None else \
+                    [binding.default if (v := e.get(name)) is None else v for e in events]
+                if not screened(column, sig.element_type, self._bounds[position]):
+                    break
+                picked.append(column)
+            else:  # a row of fields: a list a row, as _value gives it
+                return picked[0] if binding.fields is None else \
+                    [list(row) for row in zip(*picked, strict=True)]
+        column = [None] * len(events)
+        for index, event in enumerate(events):
+            if index not in refused:
+                try:
+                    column[index] = self._picture(event, position) \
+                        if position in self.picture_sizes else _value(event, sig, binding)
+                except RecordError as error:
+                    refused[index] = error
+        return column
 
     def _picture(self, event: dict[str, Any], position: int) -> np.ndarray:
         sig, binding = self.signature[position], self.bindings[position]
@@ -199,7 +241,7 @@ class FeedBuilder:
                 feed[sig.name] = stack_pictures(column, self._picture_shape(position),
                                                 sig.dtype)
                 continue  # finite by construction
-            array = _tensor(column, sig)
+            array = tensor(column, sig)
             if sig.element_type in _FLOATS and len(column):
                 finite = np.isfinite(array.reshape(len(column), -1)).all(axis=1)
                 for k in np.flatnonzero(~finite).tolist():
@@ -391,37 +433,6 @@ def _refused(refuse: type[Exception], name: str, sig: InputSignature, value: Any
     if refuse is RecordError:
         raise RecordError("wrong_input_type", message, "validate", name.split("[")[0])
     raise refuse(message)
-
-
-def _tensor(column: list[Any], sig: InputSignature) -> np.ndarray:
-    """A batch's values of one input as its tensor: ``[n]`` or ``[n, 1]`` for one value a
-    row (by the input's rank), ``[n, k]`` for rows."""
-    if sig.element_type == "string":
-        if column and isinstance(column[0], list):
-            array = np.array(column, dtype=object)
-        else:
-            array = np.empty(len(column), dtype=object)
-            array[:] = column
-    else:
-        with np.errstate(over="ignore", invalid="ignore"):
-            try:
-                array = np.asarray(column, dtype=sig.dtype)
-            except OverflowError:  # an int beyond float64: inf, refused as not finite
-                array = np.asarray([_clip(v) for v in column], dtype=sig.dtype)
-    if len(sig.shape) == 2 and array.ndim == 1:
-        array = array.reshape(len(column), 1)
-    if len(sig.shape) == 2 and not column:
-        array = array.reshape(0, sig.width() or 1)
-    return array
-
-
-def _clip(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_clip(v) for v in value]
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
 
 
 def _describe(value: Any) -> str:
