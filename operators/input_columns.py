@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from streaminfer.errors import ModelError
+
 if TYPE_CHECKING:
-    from streaminfer.operators.inputs import InputSignature
+    from streaminfer.operators.inputs import InputBinding, InputSignature
 
 _NUMBERS = frozenset((int, float))
 _INT = frozenset((int,))
@@ -48,11 +50,12 @@ def screened(column: list[Any], kind: str, bounds: tuple[int, int] | None) -> bo
     return types <= _NUMBERS
 
 
-def tensor(column: list[Any], sig: InputSignature) -> np.ndarray:
-    """A batch's values of one input as its tensor: ``[n]`` or ``[n, 1]`` for one value a
-    row (by the input's rank), ``[n, k]`` for rows."""
+def tensor(column: list[Any] | np.ndarray, sig: InputSignature) -> np.ndarray:
+    """A batch's values of one input (a list, or an array of a file's column) as its
+    tensor: ``[n]`` or ``[n, 1]`` for one value a row (by the input's rank), ``[n, k]`` for
+    rows."""
     if sig.element_type == "string":
-        if column and isinstance(column[0], list):
+        if len(column) and isinstance(column[0], list):
             array = np.array(column, dtype=object)
         else:
             array = np.empty(len(column), dtype=object)
@@ -65,9 +68,26 @@ def tensor(column: list[Any], sig: InputSignature) -> np.ndarray:
                 array = np.asarray([_clip(v) for v in column], dtype=sig.dtype)
     if len(sig.shape) == 2 and array.ndim == 1:
         array = array.reshape(len(column), 1)
-    if len(sig.shape) == 2 and not column:
+    if len(sig.shape) == 2 and not len(column):
         array = array.reshape(0, sig.width() or 1)
     return array
+
+
+def check_shape(sig: InputSignature, binding: InputBinding, model: str) -> None:
+    """Refuse (``ModelError``) a binding that cannot feed an input of this shape."""
+    rank = len(sig.shape)
+    where = f"model {model}: input {sig.name} has shape {list(sig.shape)}"
+    if rank not in (1, 2):
+        raise ModelError(f"{where}; streaminfer feeds inputs of rank 1 or 2")
+    if binding.field is not None and rank == 2 and sig.width() not in (None, 1):
+        raise ModelError(f"{where}: it takes {sig.width()} values a row, not one field; map it "
+                         "with 'fields' (a list) or 'array_field'")
+    if binding.fields is not None and (rank != 2 or sig.width() not in (None,
+                                                                        len(binding.fields))):
+        raise ModelError(f"{where}; model.inputs.{sig.name}.fields lists "
+                         f"{len(binding.fields)} fields")
+    if binding.array_field is not None and rank != 2:
+        raise ModelError(f"{where}; an array_field feeds an input of shape [batch, n]")
 
 
 def _clip(value: Any) -> Any:

@@ -31,12 +31,11 @@ from typing import Any, Literal
 import numpy as np
 
 from streaminfer.errors import ModelError
-from streaminfer.operators.input_columns import screened, tensor
+from streaminfer.operators.input_columns import check_shape, screened, tensor
 from streaminfer.operators.pictures import (
     PictureConfig,
-    decode_picture,
     picture_size,
-    preprocess,
+    picture_value,
     stack_pictures,
 )
 from streaminfer.operators.records import RecordError
@@ -144,7 +143,7 @@ class FeedBuilder:
                 self.picture_sizes[position] = picture_size(
                     binding.picture, sig.element_type, sig.shape, sig.name, model)
                 continue
-            _check_shape(sig, binding, model)
+            check_shape(sig, binding, model)
             if binding.default is not None:
                 try:
                     _element(binding.default, sig, binding, "default", refuse=ValueError)
@@ -204,16 +203,9 @@ class FeedBuilder:
 
     def _picture(self, event: dict[str, Any], position: int) -> np.ndarray:
         sig, binding = self.signature[position], self.bindings[position]
-        config, name = binding.picture, binding.field
-        assert config is not None and name is not None
-        value = event.get(name)
-        what = f" (input '{sig.name}')"
-        if value is None:
-            raise RecordError("missing_feature", f"field '{name}'{what} is "
-                              f"{'null' if name in event else 'missing'}; send the picture "
-                              "as base64", "validate", name)
-        image = decode_picture(value, config, name, what)
-        return preprocess(image, config, sig.dtype, self.picture_sizes[position])
+        assert binding.picture is not None and binding.field is not None
+        return picture_value(event, binding.field, binding.picture, sig.name, sig.dtype,
+                             self.picture_sizes[position])
 
     def matrix(self, rows: Sequence[Sequence[Any]]) -> tuple[dict[str, np.ndarray],
                                                              dict[int, RecordError]]:
@@ -255,6 +247,26 @@ class FeedBuilder:
             good = [k for k, i in enumerate(kept) if i not in rejected]
             feed = {name: array[good] for name, array in feed.items()}
         return feed, rejected
+
+    def column_matrix(self, columns: Sequence[np.ndarray]) -> tuple[dict[str, np.ndarray],
+                                                                    np.ndarray]:
+        """:meth:`matrix` for a table's columns (an array per input, in order, of present
+        values of the input's kind): the feed of every row, and which rows it takes (ints in
+        range, floats finite; :meth:`rows` refuses the others with their reason). Ints go to
+        float inputs through float64, as numpy converts a row's Python ints."""
+        count = len(columns[0]) if columns else 0
+        usable = np.ones(count, dtype=bool)
+        feed: dict[str, np.ndarray] = {}
+        for sig, bounds, column in zip(self.signature, self._bounds, columns, strict=True):
+            if bounds is not None:
+                usable &= (column >= bounds[0]) & (column <= bounds[1])
+            elif sig.element_type in _FLOATS and column.dtype.kind in "iu":
+                column = column.astype(np.float64)
+            array = tensor(column, sig)
+            if sig.element_type in _FLOATS and count:
+                usable &= np.isfinite(array.reshape(count, -1)).all(axis=1)
+            feed[sig.name] = array
+        return feed, usable
 
     def _picture_shape(self, position: int) -> tuple[int, ...]:
         config = self.bindings[position].picture
@@ -309,22 +321,6 @@ def concat_feeds(feeds: Sequence[Feed], pads: Mapping[str, int] | None = None) -
                       for a in arrays]
         merged[name] = np.concatenate(arrays)
     return merged
-
-
-def _check_shape(sig: InputSignature, binding: InputBinding, model: str) -> None:
-    rank = len(sig.shape)
-    where = f"model {model}: input {sig.name} has shape {list(sig.shape)}"
-    if rank not in (1, 2):
-        raise ModelError(f"{where}; streaminfer feeds inputs of rank 1 or 2")
-    if binding.field is not None and rank == 2 and sig.width() not in (None, 1):
-        raise ModelError(f"{where}: it takes {sig.width()} values a row, not one field; map it "
-                         "with 'fields' (a list) or 'array_field'")
-    if binding.fields is not None and (rank != 2 or sig.width() not in (None,
-                                                                        len(binding.fields))):
-        raise ModelError(f"{where}; model.inputs.{sig.name}.fields lists "
-                         f"{len(binding.fields)} fields")
-    if binding.array_field is not None and rank != 2:
-        raise ModelError(f"{where}; an array_field feeds an input of shape [batch, n]")
 
 
 def _value(event: dict[str, Any], sig: InputSignature, binding: InputBinding) -> Any:

@@ -185,6 +185,19 @@ class BatchScorer:
                 group.positions = [where[p] for p in group.positions]
         return PreparedBatch(records, kept, groups, dead, submit_s, shadows, truncated)
 
+    def score_feed(self, records: list[Record], events: list[dict[str, Any]], ids: list[Any],
+                   feed: Feed) -> ScoredBatch:
+        """Score rows of the one model whose feed is built already (batch's column-wise
+        path: ``pipelines/batch/typed_columns.py``), as :meth:`score` would."""
+        assert self.only is not None
+        kept = list(zip(records, events, ids, strict=True))
+        groups: list[_Group] = []
+        shadows: list[_Group] = []
+        started = time.perf_counter()
+        self._submit(self.only, list(range(len(kept))), feed, kept, groups, shadows)
+        return self.finish(PreparedBatch(records, kept, groups, [],
+                                         time.perf_counter() - started, shadows))
+
     def _submit(self, model: str, positions: list[int], matrix: Feed,
                 kept: list[tuple[Record, dict[str, Any], Any]], groups: list[_Group],
                 shadows: list[_Group]) -> None:
