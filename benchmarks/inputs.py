@@ -12,7 +12,9 @@ Two models with typed inputs, each scored from the same filled topic by:
 The models: ``fraud_mixed`` (configs/fraud-mixed.yaml: three string and three number inputs)
 and ``text_classifier`` (configs/text-classifier.yaml: one string input, TF-IDF in the
 graph). Rounds alternate the contestants; each figure is the median over rounds; the ratio
-is pipeline/bare. Prints JSON. Keep it short on a shared machine:
+is pipeline/bare, in events/s and in events per CPU-second of the process that scores (the
+bare loop's; the pipeline worker's, its Kafka and Ray threads included: steadier than wall
+time on a loaded machine). Prints JSON. Keep it short on a shared machine:
 
     python benchmarks/inputs.py [--events 20000] [--rounds 3]
 """
@@ -60,7 +62,7 @@ def bare(argv: list[str]) -> None:
                              batch_size=256 * 1024)
     classes, threshold, top_k = plan["classes"], plan["threshold"], plan["top_k"]
     label_field = plan["label_field"]
-    done, started, ready = 0, None, False
+    done, started, cpu_started, ready = 0, None, 0.0, False
     while done < total:
         batches = consumer.poll(timeout_ms=100, max_records=256)
         if not ready and consumer.assignment():
@@ -70,7 +72,7 @@ def bare(argv: list[str]) -> None:
         if not records:
             continue
         if started is None:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
         events = [orjson.loads(r.value) for r in records]
         feed = {}
         for name, (field, kind, default) in plan["inputs"].items():
@@ -93,10 +95,12 @@ def bare(argv: list[str]) -> None:
             r.offset + 1, "", -1) for r in records})
         done += len(records)
     seconds = time.perf_counter() - (started or time.perf_counter())
+    cpu_s = time.process_time() - cpu_started
     consumer.close()
     producer.close()
     print(json.dumps({"events": done, "seconds": round(seconds, 3),
-                      "events_per_s": round(done / seconds, 1)}))
+                      "events_per_s": round(done / seconds, 1),
+                      "events_per_cpu_s": round(done / cpu_s, 1)}))
 
 
 def model_section(name: str) -> dict[str, Any]:
@@ -145,6 +149,31 @@ def run_bare(bootstrap: str, topic: str, model: Path, plan: dict[str, Any],
     return result
 
 
+def run_pipeline(pipeline: Any, source: str, out: str, count: int) -> dict[str, Any]:
+    """``Streaming.run`` (events/s from the worker's batch times), and the worker process's
+    CPU seconds from ready to done (its threads too: Kafka's, Ray's)."""
+    import psutil
+
+    from streaminfer.pipelines.online.pipeline import Pipeline
+    from streaminfer.waiting import wait_until
+
+    running = Pipeline(pipeline.spec(source, out)).start().wait_ready()
+    try:
+        worker = psutil.Process(running.stats().workers[0].pid)
+        before = sum(worker.cpu_times()[:2])
+        if not wait_until(lambda: running.stats().events_in >= count, 600, every_s=0.25):
+            raise RuntimeError(f"pipeline: {running.stats().events_in}/{count} after 600s")
+        cpu_s = sum(worker.cpu_times()[:2]) - before
+        stats = running.stats()
+    finally:
+        running.stop()
+    first = min(w.first_batch_at for w in stats.workers if w.first_batch_at)
+    last = max(w.last_batch_at for w in stats.workers if w.last_batch_at)
+    seconds = max(last - first, 1e-6)
+    return {"events_per_s": round(stats.events_in / seconds, 1),
+            "events_per_cpu_s": round(stats.events_in / cpu_s, 1)}
+
+
 def count_records(config: dict[str, Any], topic: str) -> int:
     from streaminfer.pipelines.kafka.range_reader import read_range
 
@@ -169,22 +198,28 @@ def measure(name: str, bootstrap: str, events: int, rounds: int, out_dir: Path
     pipeline = Streaming(bootstrap, model, None, 1,  # type: ignore[arg-type]
                          model_options=model_section(name), name="pipeline_1w")
     runs: dict[str, list[float]] = {"bare": [], "pipeline_1w": []}
+    cpu: dict[str, list[float]] = {"bare": [], "pipeline_1w": []}
     for _ in range(rounds):
         result = run_bare(bootstrap, source, model, plan, events)
         runs["bare"].append(result["events_per_s"])
+        cpu["bare"].append(result["events_per_cpu_s"])
         out = uid("inputs-out")
-        result = pipeline.run(source, out, events)
+        result = run_pipeline(pipeline, source, out, events)
+        cpu["pipeline_1w"].append(result["events_per_cpu_s"])
         scored = count_records(config, out)
         drop_topics(config, [out])
         if scored != events:  # every event is valid: each one predicted, none dead-lettered
             raise RuntimeError(f"{name}: {scored} predictions of {events} events")
         runs["pipeline_1w"].append(result["events_per_s"])
-        print(f"{name}: bare {runs['bare'][-1]}, pipeline_1w {runs['pipeline_1w'][-1]}",
-              file=sys.stderr)
+        print(f"{name}: bare {runs['bare'][-1]}, pipeline_1w {runs['pipeline_1w'][-1]} "
+              f"(per CPU-s: {cpu['bare'][-1]}, {cpu['pipeline_1w'][-1]})", file=sys.stderr)
     drop_topics(config, [source])
     medians = {k: statistics.median(v) for k, v in runs.items()}
+    per_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     return {"events": events, "runs": runs, "events_per_s": medians,
-            "ratio_pipeline_to_bare": round(medians["pipeline_1w"] / medians["bare"], 3)}
+            "ratio_pipeline_to_bare": round(medians["pipeline_1w"] / medians["bare"], 3),
+            "cpu_runs": cpu, "events_per_cpu_s": per_cpu,
+            "cpu_ratio_pipeline_to_bare": round(per_cpu["pipeline_1w"] / per_cpu["bare"], 3)}
 
 
 def main() -> None:

@@ -31,11 +31,11 @@ from typing import Any, Literal
 import numpy as np
 
 from streaminfer.errors import ModelError
+from streaminfer.operators.input_columns import check_shape, screened, tensor
 from streaminfer.operators.pictures import (
     PictureConfig,
-    decode_picture,
     picture_size,
-    preprocess,
+    picture_value,
     stack_pictures,
 )
 from streaminfer.operators.records import RecordError
@@ -143,7 +143,7 @@ class FeedBuilder:
                 self.picture_sizes[position] = picture_size(
                     binding.picture, sig.element_type, sig.shape, sig.name, model)
                 continue
-            _check_shape(sig, binding, model)
+            check_shape(sig, binding, model)
             if binding.default is not None:
                 try:
                     _element(binding.default, sig, binding, "default", refuse=ValueError)
@@ -151,27 +151,61 @@ class FeedBuilder:
                     raise ModelError(f"model {model}: model.inputs.{sig.name}.default "
                                      f"{binding.default!r} does not fit: {exc}") from None
         self.fields = sorted({f for b in self.bindings for f in b.names()})
+        #: By input position: an int input's range (``None`` for other types).
+        self._bounds = [(int(np.iinfo(s.dtype).min), int(np.iinfo(s.dtype).max))
+                        if s.element_type in _INTS else None for s in self.signature]
 
     def values(self, event: dict[str, Any]) -> tuple[Any, ...]:
         """One event's value per input, checked; raises :class:`RecordError` if unusable."""
-        return tuple(self._picture(event, position) if position in self.picture_sizes
-                     else _value(event, sig, binding)
-                     for position, (sig, binding) in enumerate(zip(self.signature,
-                                                                   self.bindings,
-                                                                   strict=True)))
+        rows, refused = FeedBuilder.rows(self, [event])
+        if refused:
+            raise refused[0]
+        return rows[0]
+
+    def rows(self, events: Sequence[dict[str, Any]]) -> tuple[list[tuple[Any, ...]],
+                                                              dict[int, RecordError]]:
+        """:meth:`values` of a batch, built input by input: the rows of the usable events
+        (in order) and, by event index, why each other one is refused (what :meth:`values`
+        raises for it: the first input, in order, that refuses it)."""
+        refused: dict[int, RecordError] = {}
+        columns = [self._column(events, position, refused)
+                   for position in range(len(self.signature))]
+        rows = list(zip(*columns, strict=True)) if columns else [()] * len(events)
+        if refused:
+            rows = [row for i, row in enumerate(rows) if i not in refused]
+        return rows, refused
+
+    def _column(self, events: Sequence[dict[str, Any]], position: int,
+                refused: dict[int, RecordError]) -> list[Any]:
+        """One input's value of each event (anything where ``refused`` has the event,
+        which gains the events this input refuses)."""
+        sig, binding = self.signature[position], self.bindings[position]
+        if position not in self.picture_sizes and binding.array_field is None:
+            picked = []
+            for name in binding.names():  # each field of every event, if screened
+                column = [e.get(name) for e in events] if binding.default is None else \
+                    [binding.default if (v := e.get(name)) is None else v for e in events]
+                if not screened(column, sig.element_type, self._bounds[position]):
+                    break
+                picked.append(column)
+            else:  # a row of fields: a list a row, as _value gives it
+                return picked[0] if binding.fields is None else \
+                    [list(row) for row in zip(*picked, strict=True)]
+        column = [None] * len(events)
+        for index, event in enumerate(events):
+            if index not in refused:
+                try:
+                    column[index] = self._picture(event, position) \
+                        if position in self.picture_sizes else _value(event, sig, binding)
+                except RecordError as error:
+                    refused[index] = error
+        return column
 
     def _picture(self, event: dict[str, Any], position: int) -> np.ndarray:
         sig, binding = self.signature[position], self.bindings[position]
-        config, name = binding.picture, binding.field
-        assert config is not None and name is not None
-        value = event.get(name)
-        what = f" (input '{sig.name}')"
-        if value is None:
-            raise RecordError("missing_feature", f"field '{name}'{what} is "
-                              f"{'null' if name in event else 'missing'}; send the picture "
-                              "as base64", "validate", name)
-        image = decode_picture(value, config, name, what)
-        return preprocess(image, config, sig.dtype, self.picture_sizes[position])
+        assert binding.picture is not None and binding.field is not None
+        return picture_value(event, binding.field, binding.picture, sig.name, sig.dtype,
+                             self.picture_sizes[position])
 
     def matrix(self, rows: Sequence[Sequence[Any]]) -> tuple[dict[str, np.ndarray],
                                                              dict[int, RecordError]]:
@@ -199,7 +233,7 @@ class FeedBuilder:
                 feed[sig.name] = stack_pictures(column, self._picture_shape(position),
                                                 sig.dtype)
                 continue  # finite by construction
-            array = _tensor(column, sig)
+            array = tensor(column, sig)
             if sig.element_type in _FLOATS and len(column):
                 finite = np.isfinite(array.reshape(len(column), -1)).all(axis=1)
                 for k in np.flatnonzero(~finite).tolist():
@@ -213,6 +247,26 @@ class FeedBuilder:
             good = [k for k, i in enumerate(kept) if i not in rejected]
             feed = {name: array[good] for name, array in feed.items()}
         return feed, rejected
+
+    def column_matrix(self, columns: Sequence[np.ndarray]) -> tuple[dict[str, np.ndarray],
+                                                                    np.ndarray]:
+        """:meth:`matrix` for a table's columns (an array per input, in order, of present
+        values of the input's kind): the feed of every row, and which rows it takes (ints in
+        range, floats finite; :meth:`rows` refuses the others with their reason). Ints go to
+        float inputs through float64, as numpy converts a row's Python ints."""
+        count = len(columns[0]) if columns else 0
+        usable = np.ones(count, dtype=bool)
+        feed: dict[str, np.ndarray] = {}
+        for sig, bounds, column in zip(self.signature, self._bounds, columns, strict=True):
+            if bounds is not None:
+                usable &= (column >= bounds[0]) & (column <= bounds[1])
+            elif sig.element_type in _FLOATS and column.dtype.kind in "iu":
+                column = column.astype(np.float64)
+            array = tensor(column, sig)
+            if sig.element_type in _FLOATS and count:
+                usable &= np.isfinite(array.reshape(count, -1)).all(axis=1)
+            feed[sig.name] = array
+        return feed, usable
 
     def _picture_shape(self, position: int) -> tuple[int, ...]:
         config = self.bindings[position].picture
@@ -267,22 +321,6 @@ def concat_feeds(feeds: Sequence[Feed], pads: Mapping[str, int] | None = None) -
                       for a in arrays]
         merged[name] = np.concatenate(arrays)
     return merged
-
-
-def _check_shape(sig: InputSignature, binding: InputBinding, model: str) -> None:
-    rank = len(sig.shape)
-    where = f"model {model}: input {sig.name} has shape {list(sig.shape)}"
-    if rank not in (1, 2):
-        raise ModelError(f"{where}; streaminfer feeds inputs of rank 1 or 2")
-    if binding.field is not None and rank == 2 and sig.width() not in (None, 1):
-        raise ModelError(f"{where}: it takes {sig.width()} values a row, not one field; map it "
-                         "with 'fields' (a list) or 'array_field'")
-    if binding.fields is not None and (rank != 2 or sig.width() not in (None,
-                                                                        len(binding.fields))):
-        raise ModelError(f"{where}; model.inputs.{sig.name}.fields lists "
-                         f"{len(binding.fields)} fields")
-    if binding.array_field is not None and rank != 2:
-        raise ModelError(f"{where}; an array_field feeds an input of shape [batch, n]")
 
 
 def _value(event: dict[str, Any], sig: InputSignature, binding: InputBinding) -> Any:
@@ -391,37 +429,6 @@ def _refused(refuse: type[Exception], name: str, sig: InputSignature, value: Any
     if refuse is RecordError:
         raise RecordError("wrong_input_type", message, "validate", name.split("[")[0])
     raise refuse(message)
-
-
-def _tensor(column: list[Any], sig: InputSignature) -> np.ndarray:
-    """A batch's values of one input as its tensor: ``[n]`` or ``[n, 1]`` for one value a
-    row (by the input's rank), ``[n, k]`` for rows."""
-    if sig.element_type == "string":
-        if column and isinstance(column[0], list):
-            array = np.array(column, dtype=object)
-        else:
-            array = np.empty(len(column), dtype=object)
-            array[:] = column
-    else:
-        with np.errstate(over="ignore", invalid="ignore"):
-            try:
-                array = np.asarray(column, dtype=sig.dtype)
-            except OverflowError:  # an int beyond float64: inf, refused as not finite
-                array = np.asarray([_clip(v) for v in column], dtype=sig.dtype)
-    if len(sig.shape) == 2 and array.ndim == 1:
-        array = array.reshape(len(column), 1)
-    if len(sig.shape) == 2 and not column:
-        array = array.reshape(0, sig.width() or 1)
-    return array
-
-
-def _clip(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_clip(v) for v in value]
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
 
 
 def _describe(value: Any) -> str:

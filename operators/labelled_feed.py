@@ -11,7 +11,6 @@ import numpy as np
 from streaminfer.errors import DataError
 from streaminfer.operators.inputs import Feed, FeedBuilder, concat_feeds, feed_rows
 from streaminfer.operators.labelled_rows import LabelledRows
-from streaminfer.operators.records import RecordError
 
 #: Rows fed at a time (padded per batch, as the workers pad theirs).
 BATCH = 4096
@@ -27,13 +26,10 @@ def feed_of(builder: FeedBuilder, data: LabelledRows,
     feeds: list[Feed] = []
     kept: list[int] = []
     for start in range(0, len(data.events), BATCH):
-        values, index = [], []
-        for i, event in enumerate(data.events[start:start + BATCH], start):
-            try:
-                values.append(builder.values(event))
-                index.append(i)
-            except RecordError as exc:
-                refused[exc.error_type] += 1
+        chunk = data.events[start:start + BATCH]
+        values, refusals = builder.rows(chunk)  # each input for the whole chunk at once
+        refused.update(error.error_type for error in refusals.values())
+        index = [i for i in range(start, start + len(chunk)) if i - start not in refusals]
         feed, rejected = builder.matrix(values)
         for error in rejected.values():
             refused[error.error_type] += 1

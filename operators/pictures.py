@@ -127,6 +127,19 @@ def picture_size(config: PictureConfig, element_type: str, shape: tuple[Any, ...
     return size
 
 
+def picture_value(event: dict[str, Any], name: str, config: PictureConfig, input_name: str,
+                  dtype: Any, size: tuple[int, int]) -> np.ndarray:
+    """The picture in field ``name`` of an event, decoded and preprocessed for its input;
+    :class:`RecordError` when it is missing or unusable."""
+    value = event.get(name)
+    what = f" (input '{input_name}')"
+    if value is None:
+        raise RecordError("missing_feature", f"field '{name}'{what} is "
+                          f"{'null' if name in event else 'missing'}; send the picture "
+                          "as base64", "validate", name)
+    return preprocess(decode_picture(value, config, name, what), config, dtype, size)
+
+
 def decode_picture(value: Any, config: PictureConfig, field: str,
                    what: str = "") -> Image.Image:
     """One event's picture, decoded, upright, in the config's mode: base64 text (from a

@@ -36,6 +36,9 @@ class PostProcess:
     top_k_field: str = "top_k"
 
 
+_FLOAT = frozenset((float,))
+
+
 class Postprocessor:
     """Applies a :class:`PostProcess` to one prediction's published outputs."""
 
@@ -67,13 +70,15 @@ class Postprocessor:
         scores: list[float] | None = None
         if self.probabilities is not None and self.probabilities in out:
             value = out[self.probabilities]
-            if not isinstance(value, list) or not all(
-                    isinstance(v, (int, float)) for v in value):
+            floats = isinstance(value, list) and set(map(type, value)) <= _FLOAT
+            if not floats and (not isinstance(value, list) or not all(
+                    isinstance(v, (int, float)) for v in value)):
                 if post.softmax or post.threshold is not None or post.top_k is not None:
                     raise RecordError("postprocess_error", f"output {self.probabilities} is "
                                       f"{type(value).__name__}, not a list of scores", "model")
             else:
-                scores = softmax(value) if post.softmax else [float(v) for v in value]
+                scores = softmax(value) if post.softmax else \
+                    list(value) if floats else [float(v) for v in value]
                 out[self.probabilities] = scores
         if post.threshold is not None and scores is not None:
             if len(scores) != 2:

@@ -176,13 +176,32 @@ class TokenFeedBuilder(FeedBuilder):
         self._what = f" (input '{config.input_ids}')"
 
     def values(self, event: dict[str, Any]) -> tuple[Any, ...]:
+        return (self._encoded(event), *super().values(event))
+
+    def rows(self, events: Sequence[dict[str, Any]]) -> tuple[list[tuple[Any, ...]],
+                                                              dict[int, RecordError]]:
+        encoded: list[Any] = []
+        refused: dict[int, RecordError] = {}
+        for index, event in enumerate(events):
+            try:
+                encoded.append(self._encoded(event))
+            except RecordError as error:
+                refused[index] = error
+        live = [i for i in range(len(events)) if i not in refused]
+        rows, later = super().rows([events[i] for i in live] if refused else events)
+        for k, why in later.items():
+            refused[live[k]] = why
+        kept = [e for k, e in enumerate(encoded) if k not in later] if later else encoded
+        return [(e, *row) for e, row in zip(kept, rows, strict=True)], refused
+
+    def _encoded(self, event: dict[str, Any]) -> Any:
         field = self.config.field
         value = event.get(field)
         if value is None:
             raise RecordError("missing_feature", f"field '{field}'{self._what} is "
                               f"{'null' if field in event else 'missing'}; send the text to "
                               "tokenize", "validate", field)
-        return (self.tokenizer.encode(value, field, self._what), *super().values(event))
+        return self.tokenizer.encode(value, field, self._what)
 
     def matrix(self, rows: Sequence[Sequence[Any]]) -> tuple[dict[str, np.ndarray],
                                                              dict[int, RecordError]]:

@@ -1,7 +1,8 @@
 """The scoring actor of Ray Data's ``map_batches``: loads the models once, then reads,
 scores and writes whole units with the online path's :class:`BatchScorer` (and, for
-numeric Parquet/CSV rows into Parquet, the column-wise :class:`ArrowScorer`; picture files
-as the events of ``pictures.py``)."""
+numeric Parquet/CSV rows into Parquet, the column-wise :class:`ArrowScorer`; for Parquet/CSV
+rows of a model fed by ``model.inputs``, the column-wise :class:`TypedColumns`; picture
+files as the events of ``pictures.py``)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ from streaminfer.operators.arrow_scoring import ArrowScorer
 from streaminfer.operators.batch_units import Unit
 from streaminfer.operators.dead_letter import DeadLetter
 from streaminfer.operators.features import FeatureExtractor
+from streaminfer.operators.inputs import FeedBuilder
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.batch.outputs import OutputFormat, PartFiles, TopicUnit, UnitOutput
 from streaminfer.pipelines.batch.pictures import PictureFiles, picture_field, with_files
 from streaminfer.pipelines.batch.rows import jsonl_records, read_table, table_records
+from streaminfer.pipelines.batch.typed_columns import TypedColumns
 from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
 from streaminfer.pipelines.runtime.model_backends import LocalModel
 from streaminfer.pipelines.spec.schema import PipelineSpec
@@ -78,6 +81,11 @@ class UnitScorer:
                 model, extractor, id_field=spec.source.id_field,
                 event_time_field=spec.source.event_time_field,
                 max_record_bytes=spec.source.max_record_bytes)
+        self.typed = None
+        if self.columnar is None and len(loaded) == 1 and not self.scorer.with_features:
+            builder = next(iter(self.scorer.extractors.values()))
+            if isinstance(builder, FeedBuilder) and TypedColumns.fits(builder):
+                self.typed = TypedColumns(self.scorer, builder)  # the row path's operators
         field = picture_field(spec)
         self.pictures = None if field is None else PictureFiles(
             field, spec.source.id_field, spec.source.max_record_bytes,
@@ -145,6 +153,7 @@ class UnitScorer:
             yield Piece(rows=len(refused), dead_letters=refused)
         columnar = self.columnar if self.columnar and self.columnar.usable(table.schema) \
             else None
+        typed = self.typed if self.typed and self.typed.usable(table.schema) else None
         for start in range(0, table.num_rows, self.batch_size):
             part = table.slice(start, self.batch_size)
             rest = np.arange(part.num_rows)
@@ -153,6 +162,11 @@ class UnitScorer:
                                               stamp_ms=stamp, now_ms=int(time.time() * 1000))
                 if scored is not None:
                     yield Piece(rows=scored.num_rows, table=scored)
+            elif typed is not None:
+                batch, rest = typed.score(part, topic=unit.path, first_offset=first + start,
+                                          stamp_ms=stamp)
+                if batch is not None:
+                    yield Piece(rows=part.num_rows - len(rest), predictions=batch.predictions)
             if len(rest):
                 yield self._row_path(table_records(part.take(rest), unit.path,
                                                    first + start + rest, stamp))

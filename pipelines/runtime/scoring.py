@@ -127,27 +127,41 @@ class BatchScorer:
 
     def prepare(self, records: list[Record]) -> PreparedBatch:
         """Decode, validate and route each record; submit each model's rows."""
-        dead: list[DeadLetter] = []
+        refusals: dict[int, RecordError] = {}  # by record index
         by_model: dict[str, tuple[list[tuple[Record, dict[str, Any], Any]],
-                                  list[Sequence[float]]]] = {}
-        for record in records:
+                                  list[Sequence[Any]], list[int]]] = {}
+        for index, record in enumerate(records):
             try:
                 event = self._decode(record)
                 the_id = event_id(event, record, self.id_field)
                 model = self.only or self._route(event, the_id)
-                row = self.extractors[model].values(event)
+                extractor = self.extractors[model]
+                row = extractor.values(event) if isinstance(extractor, FeatureExtractor) \
+                    else None  # model.inputs: each input for the whole batch, below
             except RecordError as error:
-                dead.append(dead_letter(record, error))
+                refusals[index] = error
                 continue
-            entries, features = by_model.setdefault(model, ([], []))
+            entries, features, indices = by_model.setdefault(model, ([], [], []))
             entries.append((record, event, the_id))
-            features.append(row)
+            indices.append(index)
+            if row is not None:
+                features.append(row)
+        for model, (entries, _, indices) in by_model.items():
+            extractor = self.extractors[model]
+            if isinstance(extractor, FeedBuilder):
+                rows, refused = extractor.rows([event for _, event, _ in entries])
+                for k, why in refused.items():
+                    refusals[indices[k]] = why
+                if refused:
+                    entries = [e for k, e in enumerate(entries) if k not in refused]
+                by_model[model] = (entries, [*rows], indices)
+        dead = [dead_letter(records[i], refusals[i]) for i in sorted(refusals)]
         kept: list[tuple[Record, dict[str, Any], Any]] = []
         groups: list[_Group] = []
         shadows: list[_Group] = []
         started = time.perf_counter()
         truncated = 0
-        for model, (entries, features) in by_model.items():
+        for model, (entries, features, _) in by_model.items():
             extractor = self.extractors[model]
             matrix, rejected = extractor.matrix(features)
             if isinstance(extractor, FeedBuilder):
@@ -170,6 +184,19 @@ class BatchScorer:
             for group in groups + shadows:
                 group.positions = [where[p] for p in group.positions]
         return PreparedBatch(records, kept, groups, dead, submit_s, shadows, truncated)
+
+    def score_feed(self, records: list[Record], events: list[dict[str, Any]], ids: list[Any],
+                   feed: Feed) -> ScoredBatch:
+        """Score rows of the one model whose feed is built already (batch's column-wise
+        path: ``pipelines/batch/typed_columns.py``), as :meth:`score` would."""
+        assert self.only is not None
+        kept = list(zip(records, events, ids, strict=True))
+        groups: list[_Group] = []
+        shadows: list[_Group] = []
+        started = time.perf_counter()
+        self._submit(self.only, list(range(len(kept))), feed, kept, groups, shadows)
+        return self.finish(PreparedBatch(records, kept, groups, [],
+                                         time.perf_counter() - started, shadows))
 
     def _submit(self, model: str, positions: list[int], matrix: Feed,
                 kept: list[tuple[Record, dict[str, Any], Any]], groups: list[_Group],
