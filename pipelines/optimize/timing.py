@@ -105,10 +105,16 @@ def time_sessions(
 
 
 def spread(seconds: Sequence[float]) -> float:
-    """How much slower the median round is than the best, relative to the best.
+    """How much slower the median round is than the best, relative to the best; 0 with
+    fewer than three rounds (their "median" is the worst round: one round slowed by
+    anything else on the machine would make it a margin no variant passes).
 
     >>> spread([1.0, 1.1, 1.02])
     0.02
+    >>> spread([1.0, 1.64])
+    0.0
     """
+    if len(seconds) < 3:
+        return 0.0
     ordered = sorted(seconds)
     return round(ordered[len(ordered) // 2] / ordered[0] - 1, 6)
