@@ -102,6 +102,7 @@ def test_every_shipped_config_validates(tmp_path, model_dir):
         result = streaminfer_here("validate-config", tmp_path / config.name, cwd=tmp_path)
         assert result.returncode == 0, (config.name, result.stderr)
         assert result.stdout.startswith("ok "), result.stdout
+        assert " version " in result.stdout, result.stdout  # not "v" + a hash: "vaf27..."
 
 
 def seed_registry(config: Path, models: Path) -> None:
