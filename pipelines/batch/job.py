@@ -245,6 +245,10 @@ def scoring_dataset(pending: list[Unit], settings: BatchSpec, scorer_args: dict[
     context.print_on_execution_start = False
     # Our own progress bar replaces Ray Data's; its notice that they are off says nothing.
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+    # Importing ray.data sets its loggers to DEBUG: where Ray logs only warnings (the CLI
+    # without --verbose), so does Ray Data ("Dataset ... execution finished": our summary).
+    if not logging.getLogger("ray").isEnabledFor(logging.INFO):
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
     items = [{"unit": orjson.dumps(unit.to_dict()).decode()} for unit in pending]
     units = ray.data.from_items(items, override_num_blocks=len(items))
     with warnings.catch_warnings():  # max_restarts has no named parameter in 2.60

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
@@ -86,8 +85,6 @@ def _run(job: BatchJob, progress: bool) -> BatchSummary:
     from streaminfer.pipelines.runtime.ray_setup import start_ray
 
     bar = RowsProgress(err) if progress and err.is_terminal else None
-    if not logging.getLogger("ray").isEnabledFor(logging.INFO):  # not --verbose
-        logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar and summary say it
     import_ray_data_soon()  # while the plan is made and Ray starts
     with StopSignals("stopping: finishing the units under way (again to abort)") as signals:
         if job.manifest().pending():
