@@ -20,7 +20,7 @@ from streaminfer.pipelines.devtools.outcomes import event_index
 from streaminfer.pipelines.devtools.picture_demo import PictureRun, picture_view
 from streaminfer.pipelines.online.live_view import RateMeter
 from streaminfer.waiting import wait_until
-from tests.fixtures.feedback import feedback_section
+from tests.fixtures.feedback import feedback_section, run_demo_until_joined
 
 pytestmark = pytest.mark.integration
 
@@ -50,13 +50,7 @@ def test_the_pictures_demo_names_the_fruit_and_shows_the_fall_after_the_light_fa
                      shift_after=SHIFT_AFTER, label_delay_s=1.0)
     good = EVENTS - EVENTS // BAD_EVERY
     try:
-        run.start(console)
-        assert wait_until(run.done, 120), "the demo did not finish"
-
-        def joined() -> bool:
-            summary = run.pipeline.feedback()
-            return summary is not None and summary.matched >= good
-        assert wait_until(joined, 60), run.pipeline.feedback()
+        run_demo_until_joined(run, console, good)
         assert wait_until(lambda: sum(s.rows for s in run.pipeline.drift()) >= good, 60)
         [drift] = run.pipeline.drift()
         console.print(picture_view(run, RateMeter()))

@@ -24,8 +24,7 @@ from streaminfer.pipelines.devtools.example_tokens import tokenizer_path
 from streaminfer.pipelines.devtools.typed_demo import TypedRun, demo_sections, typed_view
 from streaminfer.pipelines.devtools.typed_feeds import TYPED_EXAMPLES
 from streaminfer.pipelines.online.live_view import RateMeter
-from streaminfer.waiting import wait_until
-from tests.fixtures.feedback import feedback_section
+from tests.fixtures.feedback import feedback_section, run_demo_until_joined
 
 pytestmark = pytest.mark.integration
 
@@ -82,13 +81,7 @@ def test_a_typed_demo_closes_its_books_and_scores_as_onnx_runtime(
                    label_delay_s=0.5)
     good = EVENTS - EVENTS // BAD_EVERY
     try:
-        run.start(console)
-        assert wait_until(run.done, 120), "the demo did not finish"
-
-        def joined() -> bool:
-            summary = run.pipeline.feedback()
-            return summary is not None and summary.matched >= good
-        assert wait_until(joined, 60), run.pipeline.feedback()
+        run_demo_until_joined(run, console, good)
         console.print(typed_view(run, RateMeter(), name))
         feedback = run.pipeline.feedback()
     finally:
