@@ -157,6 +157,8 @@ class FeedBuilder:
 
     def values(self, event: dict[str, Any]) -> tuple[Any, ...]:
         """One event's value per input, checked; raises :class:`RecordError` if unusable."""
+        # This class's rows, not a subclass's: TokenFeedBuilder.values adds its own input
+        # in front of what this returns.
         rows, refused = FeedBuilder.rows(self, [event])
         if refused:
             raise refused[0]
