@@ -31,7 +31,8 @@ def check(spec: PipelineSpec) -> str:
     lines = []
     for _, info in check_models(resolve_registry_models(spec)).values():
         lines.append(
-            f"model {info.name} version {info.version}: {info.input_summary()}, outputs "
+            f"model {info.name} {'v' if info.version.isdigit() else 'version '}{info.version}: "
+            f"{info.input_summary()}, outputs "
             f"{', '.join(info.outputs.values())}; providers {', '.join(info.providers)}"
         )
     return "\n".join(lines)
