@@ -19,6 +19,21 @@ from typing import Generic, Literal, TypeVar
 
 from streaminfer.operators.profile import Profile
 
+def version_label(version: str) -> str:
+    """How every screen, log and plot names a version: ``v3`` for a registry version (or one
+    already written ``v3``); a file model's version (its sha256's first 12 hex digits) as
+    ``sha256 af27c3d1e2f0``, never as a ``v``-number.
+
+    >>> version_label("3"), version_label("v3"), version_label("af27c3d1e2f0")
+    ('v3', 'v3', 'sha256 af27c3d1e2f0')
+    """
+    if version.isdigit():
+        return f"v{version}"
+    if version[:1] == "v" and version[1:].isdigit():
+        return version
+    return f"sha256 {version}"
+
+
 Mode = Literal["shadow", "canary"]
 """How a candidate runs: ``shadow`` scores a copy of every event (its predictions go to the
 shadow topic only); ``canary`` answers a stable share of the events, chosen by their id."""

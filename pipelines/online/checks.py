@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from streaminfer.operators.model_runner import ModelInfo, read_model_file
 from streaminfer.pipelines.lifecycle.resolve import resolve_registry_models
+from streaminfer.pipelines.lifecycle.versions import version_label
 from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
 from streaminfer.pipelines.runtime.model_backends import LocalModel, ModelBackend
 from streaminfer.pipelines.spec.schema import PipelineSpec
@@ -31,7 +32,7 @@ def check(spec: PipelineSpec) -> str:
     lines = []
     for _, info in check_models(resolve_registry_models(spec)).values():
         lines.append(
-            f"model {info.name} {'v' if info.version.isdigit() else 'version '}{info.version}: "
+            f"model {info.name} {version_label(info.version)}: "
             f"{info.input_summary()}, outputs "
             f"{', '.join(info.outputs.values())}; providers {', '.join(info.providers)}"
         )

@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from streaminfer.pipelines.lifecycle.versions import version_label
+
 #: The alert kinds drawn on the timeline, in the order a loop goes through them.
 ALERT_KINDS = ("drift", "retrain", "candidate", "shadow", "canary", "promote", "swap",
                "rollback")
@@ -48,15 +50,6 @@ class Moment:
     def as_dict(self) -> dict[str, Any]:
         return {"ts": self.ts_ms, "kind": self.kind, "version": self.version,
                 "label": self.label, "source": self.source, "message": self.message}
-
-
-def version_label(version: str) -> str:
-    """A registry version number as ``v2``; any other version label as it is.
-
-    >>> version_label("2"), version_label("af27c1")
-    ('v2', 'af27c1')
-    """
-    return f"v{version}" if version.isdigit() else version
 
 
 def alert_label(kind: str, version: str, message: str = "") -> str:

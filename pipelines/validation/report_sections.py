@@ -7,7 +7,7 @@ import html
 from typing import Any
 
 from streaminfer.pipelines.validation.model_report import ModelReport
-from streaminfer.pipelines.validation.moments import version_label
+from streaminfer.pipelines.lifecycle.versions import version_label
 
 
 def fmt(value: float | None, digits: int = 4) -> str:

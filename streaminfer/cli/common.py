@@ -71,13 +71,3 @@ def renamed(value: Any, old_value: Any, new: str, old: str, default: Any = None)
 def print_json(data: object) -> None:
     """``data`` as indented JSON on stdout: no colours, no wrapping, whatever the terminal."""
     typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
-
-
-def version_label(version: str) -> str:
-    """``v3`` for a registry version; a file model's version (its sha256's first 12 hex
-    digits) as ``sha256 af27c3d1e2f0``, never as a ``v``-number.
-
-    >>> version_label("3"), version_label("af27c3d1e2f0")
-    ('v3', 'sha256 af27c3d1e2f0')
-    """
-    return f"v{version}" if version.isdigit() else f"sha256 {version}"

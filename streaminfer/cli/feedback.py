@@ -15,9 +15,9 @@ from streaminfer.cli.common import (
     err,
     out,
     print_json,
-    version_label,
 )
 from streaminfer.errors import ConfigError
+from streaminfer.pipelines.lifecycle.versions import version_label
 
 if TYPE_CHECKING:
     from streaminfer.pipelines.feedback.live_metrics import FeedbackSummary

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from streaminfer.cli.common import JsonFlag, out, print_json
 from streaminfer.errors import ConfigError
+from streaminfer.pipelines.lifecycle.versions import version_label
 
 if TYPE_CHECKING:
     from streaminfer.pipelines.lifecycle.registry import ModelVersion, Registry
@@ -128,7 +129,8 @@ def list_models(name: Name = None, config: Config = None,
     if not names:
         out.print(f"no registered models in {registry.uri}")
     for each in names:
-        roles = ", ".join(f"{a}=v{v}" for a, v in sorted(registry.aliases(each).items()))
+        aliases = sorted(registry.aliases(each).items())
+        roles = ", ".join(f"{a}={version_label(v)}" for a, v in aliases)
         out.print(f"{each}: {roles or 'no aliases'}")
 
 
@@ -228,6 +230,6 @@ def register(
 
 
 def _said(name: str | None, moved: dict[str, str], removed: tuple[str, ...]) -> None:
-    parts = [f"{alias} -> v{version}" for alias, version in moved.items()]
+    parts = [f"{alias} -> {version_label(version)}" for alias, version in moved.items()]
     parts += [f"{alias} removed" for alias in removed if alias not in moved]
     out.print(f"{name}: {', '.join(parts)}")

@@ -102,7 +102,8 @@ def test_every_shipped_config_validates(tmp_path, model_dir):
         result = streaminfer_here("validate-config", tmp_path / config.name, cwd=tmp_path)
         assert result.returncode == 0, (config.name, result.stderr)
         assert result.stdout.startswith("ok "), result.stdout
-        assert " version " in result.stdout, result.stdout  # not "v" + a hash: "vaf27..."
+        # a registry version as v1, a file model's as its sha256, never "v" + a hash
+        assert re.search(r" model \S+ (v\d+|sha256 [0-9a-f]{12}): ", result.stdout), result.stdout
 
 
 def seed_registry(config: Path, models: Path) -> None:

@@ -18,7 +18,6 @@ from streaminfer.pipelines.validation.moments import (
     moments_from_alerts,
     moments_from_data,
     timeline,
-    version_label,
 )
 from streaminfer.pipelines.validation.plots import figures
 from streaminfer.pipelines.validation.report import as_json
@@ -84,11 +83,6 @@ def test_other_kinds_and_malformed_alerts_are_left_out() -> None:
 ])
 def test_candidate_labels_say_the_verdict(message: str, label: str) -> None:
     assert alert_label("candidate", "3", message) == label
-
-
-def test_version_labels() -> None:
-    assert [version_label(v) for v in ("1", "12", "v3", "af275799cb0c")] == [
-        "v1", "v12", "v3", "af275799cb0c"]
 
 
 def test_first_and_last_row_of_each_version() -> None:
