@@ -10,8 +10,10 @@ default: nothing to act on), and an actor's own lines WARNING. Verbose: all of t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 #: The environment variable that carries the setting into actors ("1": verbose).
@@ -33,6 +35,26 @@ def library_levels(verbose: bool) -> dict[str, int]:
 def apply_levels(verbose: bool) -> None:
     for name, level in library_levels(verbose).items():
         logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
+def quiet_ray_token_note() -> Iterator[None]:
+    """While a local Ray starts: its token-authentication note stays off the screen unless
+    verbose, also when the pipeline runs from Python (where nothing else is changed: the
+    logger's own level comes back after).
+
+    >>> with quiet_ray_token_note():
+    ...     logging.getLogger(RAY_TOKEN_NOTE).isEnabledFor(logging.WARNING)
+    False
+    """
+    note = logging.getLogger(RAY_TOKEN_NOTE)
+    before = note.level
+    if not is_verbose():
+        note.setLevel(max(before, logging.ERROR))
+    try:
+        yield
+    finally:
+        note.setLevel(before)
 
 
 def set_verbose(verbose: bool) -> None:

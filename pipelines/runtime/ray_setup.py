@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from streaminfer.errors import PipelineError
-from streaminfer.pipelines.process.log_levels import is_verbose
+from streaminfer.pipelines.process.log_levels import is_verbose, quiet_ray_token_note
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 
@@ -29,7 +29,8 @@ def start_ray(spec: PipelineSpec) -> bool:
     kwargs = init_options(spec, verbose=is_verbose(), joins=bool(os.environ.get("RAY_ADDRESS")),
                           cpus=os.cpu_count() or 1, terminal=sys.stderr.isatty())
     try:
-        ray.init(**kwargs)
+        with quiet_ray_token_note():
+            ray.init(**kwargs)
     except ConnectionError as exc:
         raise PipelineError(
             f"cannot connect to Ray at {spec.ray.address} (ray.address): {exc}"

@@ -3,9 +3,13 @@ run), the cluster joined, and whether the actors' lines reach the driver's scree
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from streaminfer.pipelines.runtime.ray_setup import cpus_needed, init_options
+import pytest
+
+from streaminfer.pipelines.process.log_levels import RAY_TOKEN_NOTE, VERBOSE_ENV
+from streaminfer.pipelines.runtime.ray_setup import cpus_needed, init_options, start_ray
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 FEATURES = ["a", "b"]
@@ -65,3 +69,24 @@ def test_a_local_ray_gets_the_cpus_a_named_cluster_or_ray_address_is_joined() ->
     named = init_options(spec(ray={"address": "10.0.0.1:6379"}), verbose=False, joins=True,
                          cpus=4)
     assert named["address"] == "10.0.0.1:6379" and "num_cpus" not in named
+
+
+def test_ray_s_token_note_stays_off_the_screen_while_a_local_ray_starts_unless_verbose(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """From Python too (the README's snippet), not only from the CLI; the logger's own level
+    comes back after. ``ray.init`` stands in for Ray here: what it logs is the point."""
+    import ray
+
+    def init(**_: Any) -> None:
+        logging.getLogger(RAY_TOKEN_NOTE).warning("Token authentication is enabled")
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    for verbose, shown in ((False, 0), (True, 1)):
+        monkeypatch.setenv(VERBOSE_ENV, "1" if verbose else "0")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert start_ray(spec()) is True
+        assert len([r for r in caplog.records if r.name == RAY_TOKEN_NOTE]) == shown
+        assert logging.getLogger(RAY_TOKEN_NOTE).level == logging.NOTSET
