@@ -180,7 +180,7 @@ class OnnxModel:
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
             raise ModelError(f"model {name} cannot be loaded by ONNX Runtime: {exc}") from None
         used = self._session.get_providers()
-        log.info("model %s: ONNX Runtime providers %s (%s)", name, ", ".join(used), choice.reason)
+        log.info("model %s: ONNX Runtime providers %s; %s", name, ", ".join(used), choice.reason)
         if tokenizer is not None and inputs is None:
             inputs = {}  # the tokenizer feeds the model's token inputs
         self.info = self._describe(name, version or digest[:12], digest, input_name, outputs, used,

@@ -52,7 +52,7 @@ def choose_providers(
         if CUDA in available and cuda.usable:
             return ProviderChoice([CUDA, CPU], f"CUDA: {cuda.reason}")
         why = cuda.reason if CUDA in available else "this onnxruntime build has no CUDA provider"
-        return ProviderChoice([CPU], f"CPU ({why})")
+        return ProviderChoice([CPU], f"CPU: {why}")
     wanted = [requested] if isinstance(requested, str) else list(requested)
     for name in wanted:
         if name not in available:

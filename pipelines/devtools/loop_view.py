@@ -11,8 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from streaminfer.pipelines.devtools.loop_story import LoopStory, Step
-from streaminfer.pipelines.online.live_view import live_table, rows_of
 from streaminfer.pipelines.lifecycle.versions import version_label
+from streaminfer.pipelines.online.live_view import live_table, rows_of
 from streaminfer.pipelines.validation.moments import alert_label
 
 #: The headline for the latest step of each kind.
@@ -45,7 +45,8 @@ def clock(seconds: float) -> str:
 def phase(story: LoopStory, serving: str | None) -> str:
     """One line: where the loop is now."""
     if not story.steps:
-        return f"serving {version_label(serving) if serving else '?'}; waiting for the input to shift"
+        now = version_label(serving) if serving else "?"
+        return f"serving {now}; waiting for the input to shift"
     step = story.steps[-1]
     if step.kind == "candidate" and not step.version:
         return "the retraining failed (the timeline says why); the next one after the cooldown"

@@ -19,6 +19,7 @@ from typing import Generic, Literal, TypeVar
 
 from streaminfer.operators.profile import Profile
 
+
 def version_label(version: str) -> str:
     """How every screen, log and plot names a version: ``v3`` for a registry version (or one
     already written ``v3``); a file model's version (its sha256's first 12 hex digits) as

@@ -35,6 +35,7 @@ from streaminfer.operators.metric_table import primary_metric as table_primary
 from streaminfer.operators.model_runner import ModelInfo, OnnxModel, read_model_file
 from streaminfer.operators.profile import Profile, output_columns, profile_path
 from streaminfer.operators.quality import classifier_metrics, regressor_metrics
+from streaminfer.pipelines.lifecycle.versions import version_label
 from streaminfer.pipelines.runtime.assembly import load_model
 from streaminfer.pipelines.spec.schema import ModelSpec
 from streaminfer.pipelines.validation import classifier_detail as detail
@@ -93,6 +94,11 @@ class ModelReport:
     #: Rows the model's feed refused (``model.inputs``), by dead-letter reason; left out.
     refused: dict[str, int] = field(default_factory=dict)
     plots: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # for plots only
+
+    @property
+    def label(self) -> str:
+        """The model as tables and headings name it: ``bc v2``, ``bc sha256 af27c3d1e2f0``."""
+        return f"{self.name} {version_label(self.version)}"
 
 
 def score(model: OnnxModel, X: Feed, advance: Callable[[int], None] | None = None,

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from streaminfer.pipelines.validation.model_report import ModelReport, primary_metric
 from streaminfer.pipelines.lifecycle.versions import version_label
+from streaminfer.pipelines.validation.model_report import ModelReport, primary_metric
 from streaminfer.pipelines.validation.moments import Moment
 
 

@@ -60,7 +60,7 @@ def metric_cell(report: ModelReport, metric: str) -> str:
 
 def _html(source: str, rows: int, reports: list[ModelReport], marks: Timeline | None,
           ) -> str:
-    names = [f"{html.escape(r.name)} {html.escape(r.version)}" for r in reports]
+    names = [html.escape(r.label) for r in reports]
     metrics = list(dict.fromkeys(m for r in reports for m in r.metrics))
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>streaminfer validation</title>"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from streaminfer.pipelines.validation.model_report import ModelReport
 from streaminfer.pipelines.lifecycle.versions import version_label
+from streaminfer.pipelines.validation.model_report import ModelReport
 
 
 def fmt(value: float | None, digits: int = 4) -> str:

@@ -55,7 +55,7 @@ def validate(
     table = Table(title=f"validation on {result.rows:,} rows", title_justify="left")
     table.add_column("metric")
     for report in result.reports:
-        table.add_column(f"{report.name} {report.version}", justify="right")
+        table.add_column(report.label, justify="right")
     for metric in dict.fromkeys(m for r in result.reports for m in r.metrics):
         table.add_row(metric, *(f"{r.metrics.get(metric, float('nan')):.4f}"
                                 for r in result.reports))

@@ -36,14 +36,14 @@ def test_auto_uses_cuda_then_cpu_when_cuda_is_usable() -> None:
 
 def test_auto_falls_back_to_cpu_with_the_reason_when_cuda_is_not_usable() -> None:
     assert choose_providers("auto", GPU_BUILD, UNUSABLE) == ProviderChoice(
-        [CPU], "CPU (no NVIDIA driver (libcuda.so.1 not found))"
+        [CPU], "CPU: no NVIDIA driver (libcuda.so.1 not found)"
     )
 
 
 def test_auto_on_a_build_without_cuda_uses_cpu_whatever_the_machine() -> None:
     for cuda in (USABLE, UNUSABLE):
         assert choose_providers("auto", CPU_BUILD, cuda) == ProviderChoice(
-            [CPU], "CPU (this onnxruntime build has no CUDA provider)"
+            [CPU], "CPU: this onnxruntime build has no CUDA provider"
         )
 
 
@@ -101,9 +101,9 @@ def test_select_providers_uses_this_onnxruntime_build(monkeypatch: pytest.Monkey
     auto = select_providers("auto")
     assert auto.providers == [CPU]
     if CUDA in ort.get_available_providers():
-        assert auto.reason == "CPU (faked)"
+        assert auto.reason == "CPU: faked"
     else:
-        assert auto.reason == "CPU (this onnxruntime build has no CUDA provider)"
+        assert auto.reason == "CPU: this onnxruntime build has no CUDA provider"
 
 
 # ---------------------------------------------------------------- the CUDA probe

@@ -62,6 +62,7 @@ def test_binary_report_detail(
                                  "--data", str(tmp_path / "rows.csv"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     (m,) = orjson.loads((out / "report.json").read_bytes())["models"]
+    assert f"{m['name']} sha256 {m['version']}" in result.output  # a file model's version
     _, proba = onnx_outputs(model_factory("breast_cancer"), X)
     p1 = proba[:, 1].astype(np.float64) / proba.astype(np.float64).sum(axis=1)
     pred = np.argmax(proba, axis=1)
