@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -72,17 +73,23 @@ def _need(name: str | None) -> str:
 
 def versions_table(registry: Registry, name: str) -> Table:
     """One row per version: roles, lineage, gate, holdout metrics, sha256."""
-    table = Table(title=f"{name} ({registry.uri})", title_justify="left")
-    for column in ("version", "aliases", "made by", "parent", "gate", "metrics", "sha256",
-                   "created"):
-        table.add_column(column, overflow="fold")  # narrow: wrap, never cut a hash with …
+    # At 80 columns (a pipe, a plain terminal) the short cells stay whole and the long ones
+    # (a gate's reason) wrap between words; a hash folds rather than being cut with "…".
+    table = Table(title=f"{name} ({registry.uri})", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  collapse_padding=True)
+    for column in ("version", "aliases", "made by", "gate", "metrics", "sha256", "created"):
+        table.add_column(column, overflow="fold", no_wrap=column != "gate",
+                         min_width=6 if column == "gate" else None)
     for version in registry.versions(name):
-        table.add_row(version.version, ", ".join(version.aliases) or "-",
-                      version.tags.get("produced_by", "-"),
-                      version.tags.get("parent_version", "-"), _gate(version),
-                      _metrics(registry.metrics(version)), version.sha256[:12],
+        made_by = version.tags.get("produced_by", "-")
+        parent = version.tags.get("parent_version")
+        table.add_row(version.version, "\n".join(version.aliases) or "-",
+                      made_by + (f"\nfrom {version_label(parent)}" if parent else ""),
+                      _gate(version), _metrics(registry.metrics(version)),
+                      version.sha256[:12],
                       datetime.fromtimestamp(version.created_ms / 1000, timezone.utc)
-                      .strftime("%Y-%m-%d %H:%M:%S"))
+                      .strftime("%Y-%m-%d\n%H:%M UTC"))
     return table
 
 
@@ -95,7 +102,7 @@ def _gate(version: ModelVersion) -> str:
 def _metrics(metrics: dict[str, float]) -> str:
     shown = [f"{key} {metrics[key]:.4f}" for key in SHOWN_METRICS
              if key in metrics and not math.isnan(metrics[key])]
-    return ", ".join(shown) or "-"
+    return "\n".join(shown) or "-"
 
 
 def versions_json(registry: Registry, name: str) -> list[dict[str, object]]:

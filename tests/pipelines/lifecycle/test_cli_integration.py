@@ -19,7 +19,12 @@ from rich.console import Console
 from streaminfer.cli.models import versions_table
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.lifecycle.registry import Lineage, Registry
-from tests.fixtures.cli import one_clear_error, streaminfer, streaminfer_here
+from tests.fixtures.cli import (
+    models_table_rows,
+    one_clear_error,
+    streaminfer,
+    streaminfer_here,
+)
 
 from .conftest import labelled_examples
 
@@ -55,25 +60,20 @@ def test_models_list_promote_rollback_and_register(
 
     listed = streaminfer_here("models", "list", "bc", *uri, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    lines = {line.split("│")[1].strip(): line for line in listed.stdout.splitlines()
-             if line.count("│") > 3 and line.split("│")[1].strip().isdigit()}
-    assert sorted(lines) == ["1", "2", "3"]
-    assert "champion" in lines["1"] and "challenger" in lines["3"]
-    assert "rejected: roc_auc fell" in lines["2"] and "roc_auc 0.9877" in lines["2"]
+    rows = models_table_rows(listed.stdout)
+    assert sorted(rows) == ["1", "2", "3"]
+    assert rows["1"]["aliases"] == "champion" and rows["3"]["aliases"] == "challenger"
+    assert rows["2"]["gate"] == "rejected: roc_auc fell", rows["2"]
+    assert rows["2"]["metrics"] == "roc_auc 0.9877" and rows["2"]["made by"] == "retrain from v1"
     everything = streaminfer_here("models", "list", *uri, cwd=tmp_path)
     assert everything.stdout.strip() == "bc: challenger=v3, champion=v1"
     narrow = Console(width=80, record=True, file=io.StringIO())
     narrow.print(versions_table(registry, "bc"))
     shown = narrow.export_text()
     assert "…" not in shown and max(map(len, shown.splitlines())) <= 80, shown
-    hashes: dict[str, str] = {}  # version -> its sha256 cell, folded over lines
-    version = ""
-    for line in shown.splitlines():
-        cells = [cell.strip() for cell in line.split("│")[1:-1]]
-        if len(cells) == 8:
-            version = cells[0] or version
-            hashes[version] = hashes.get(version, "") + cells[6]
-    assert hashes["3"] == registry.resolve("bc", "3").sha256[:12], shown
+    shown_rows = models_table_rows(shown)
+    assert shown_rows["3"]["sha256"] == registry.resolve("bc", "3").sha256[:12], shown
+    assert shown_rows["3"]["created"].endswith(" UTC"), shown  # whole, not cut
     as_json = json.loads(streaminfer_here("models", "list", "bc", "--json", *uri,
                                           cwd=tmp_path).stdout)
     assert [(v["version"], v["aliases"], v["gate"]) for v in as_json["versions"]] == [
@@ -183,3 +183,4 @@ def test_reading_a_registry_that_is_not_there_creates_none(
     assert (f"no registry at {tmp_path / 'mlflow.db'} (sqlite:///mlflow.db)" in message
             and "--config PIPELINE.yaml, --tracking-uri or MLFLOW_TRACKING_URI" in message), message
     assert list(tmp_path.iterdir()) == []
+
