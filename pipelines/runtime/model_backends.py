@@ -105,6 +105,30 @@ class ServedModel:
         return _Call(self, matrix)
 
 
+#: Ray Serve's call that waits until a replica has taken a request (a DeveloperAPI of
+#: ``DeploymentResponse``; tests/pipelines/runtime/test_model_backends.py fails on a Ray
+#: without it, and here it is missed once, loudly, never silently).
+HAND_OVER = "_to_object_ref_sync"
+_missing_said = threading.Event()
+
+
+def hand_over(response: Any, timeout_s: float) -> bool:
+    """Wait until a replica has taken ``response``'s request; False where this Ray lacks the
+    call (logged once: calls then leave when the worker next waits, slower, not wrong).
+    A call no replica took in time, or that failed, is left to ``result()``, which retries
+    as for any failure."""
+    assign = getattr(response, HAND_OVER, None)
+    if assign is None:
+        if not _missing_said.is_set():
+            _missing_said.set()
+            log.warning("this Ray Serve has no DeploymentResponse.%s: calls to replicas "
+                        "leave when the worker next waits (slower, not wrong)", HAND_OVER)
+        return False
+    with contextlib.suppress(Exception):
+        assign(_timeout_s=timeout_s)
+    return True
+
+
 class _Call:
     def __init__(self, backend: ServedModel, matrix: Feed) -> None:
         self._backend = backend
@@ -124,9 +148,7 @@ class _Call:
         """
         backend = self._backend
         response = cast("DeploymentResponse[Any]", backend.handle.predict.remote(self._matrix))
-        # No replica took it in time, or it failed: result() retries, as for any failure.
-        with contextlib.suppress(Exception):
-            response._to_object_ref_sync(_timeout_s=backend.timeout_s)
+        hand_over(response, backend.timeout_s)
         return response
 
     def _closed(self) -> None:
