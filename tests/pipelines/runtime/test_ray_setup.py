@@ -83,10 +83,16 @@ def test_ray_s_token_note_stays_off_the_screen_while_a_local_ray_starts_unless_v
 
     monkeypatch.setattr(ray, "init", init)
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
-    for verbose, shown in ((False, 0), (True, 1)):
-        monkeypatch.setenv(VERBOSE_ENV, "1" if verbose else "0")
-        caplog.clear()
-        with caplog.at_level(logging.WARNING):
-            assert start_ray(spec()) is True
-        assert len([r for r in caplog.records if r.name == RAY_TOKEN_NOTE]) == shown
-        assert logging.getLogger(RAY_TOKEN_NOTE).level == logging.NOTSET
+    note = logging.getLogger(RAY_TOKEN_NOTE)
+    earlier = note.level  # a CLI test in this process may have set it
+    note.setLevel(logging.NOTSET)  # as in a user's Python
+    try:
+        for verbose, shown in ((False, 0), (True, 1)):
+            monkeypatch.setenv(VERBOSE_ENV, "1" if verbose else "0")
+            caplog.clear()
+            with caplog.at_level(logging.WARNING):
+                assert start_ray(spec()) is True
+            assert len([r for r in caplog.records if r.name == RAY_TOKEN_NOTE]) == shown
+            assert note.level == logging.NOTSET
+    finally:
+        note.setLevel(earlier)
