@@ -50,7 +50,7 @@ def quiet_ray_token_note() -> Iterator[None]:
     note = logging.getLogger(RAY_TOKEN_NOTE)
     before = note.level
     if not is_verbose():
-        note.setLevel(max(before, logging.ERROR))
+        note.setLevel(max(before, library_levels(verbose=False)[RAY_TOKEN_NOTE]))
     try:
         yield
     finally:

@@ -88,8 +88,7 @@ def versions_table(registry: Registry, name: str) -> Table:
                       made_by + (f"\nfrom {version_label(parent)}" if parent else ""),
                       _gate(version), _metrics(registry.metrics(version)),
                       version.sha256[:12],
-                      datetime.fromtimestamp(version.created_ms / 1000, timezone.utc)
-                      .strftime("%Y-%m-%d\n%H:%M UTC"))
+                      _created(version).strftime("%Y-%m-%d\n%H:%M UTC"))
     return table
 
 
@@ -97,6 +96,10 @@ def _gate(version: ModelVersion) -> str:
     verdict = version.tags.get("gate", "-")
     reason = version.tags.get("gate_reason")
     return f"{verdict}: {escape(reason)}" if reason else verdict
+
+
+def _created(version: ModelVersion) -> datetime:
+    return datetime.fromtimestamp(version.created_ms / 1000, timezone.utc)
 
 
 def _metrics(metrics: dict[str, float]) -> str:
@@ -113,7 +116,7 @@ def versions_json(registry: Registry, name: str) -> list[dict[str, object]]:
              "gate_reason": v.tags.get("gate_reason"),
              "metrics": {k: m for k, m in registry.metrics(v).items() if not math.isnan(m)},
              "sha256": v.sha256, "source": v.source,
-             "created": datetime.fromtimestamp(v.created_ms / 1000, timezone.utc).isoformat()}
+             "created": _created(v).isoformat()}
             for v in registry.versions(name)]
 
 
