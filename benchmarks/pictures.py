@@ -19,8 +19,8 @@ From the same filled topic:
 Every contestant is timed from the delivery of its first batch (of up to 256) to that of
 its last, over all its events, as ``throughput.Streaming`` times a pipeline: give a few
 thousand events, or the first batch weighs. Rounds alternate the contestants; each figure
-is the median over rounds; ratios are pipeline/bare. Prints JSON; ``--plot FILE.png``
-draws it. Keep it short on a shared machine:
+is the median over rounds; ratios are pipeline/bare, of the medians and round by round.
+Prints JSON; ``--plot FILE.png`` draws it. Keep it short on a shared machine:
 
     python benchmarks/pictures.py [--events 5000] [--rounds 3] [--int8 m.int8.onnx] [--plot p.png]
 """
@@ -195,12 +195,25 @@ def measure(args: argparse.Namespace, bootstrap: str, model: Path) -> dict[str, 
     report: dict[str, Any] = {
         "events": args.events, "pixels": args.pixels, "runs": runs, "images_per_s": medians,
         "ratio_to_bare": {k: round(v / medians["bare"], 3) for k, v in medians.items()
-                          if k != "bare"}}
+                          if k != "bare"},
+        "ratio_by_round": ratio_by_round(runs)}
     if args.int8:
         report["int8"] = {"pipeline_speedup": round(medians["pipeline_1w_int8"]
                                                     / medians["pipeline_1w"], 2),
                           "model_only": model_only(model, args.int8, events)}
     return report
+
+
+def ratio_by_round(runs: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """Each contestant's images/s over the bare loop's of the same round: the median, the
+    lowest and the highest (on a shared machine a round's load moves both)."""
+    out = {}
+    for name, rates in runs.items():
+        if name != "bare":
+            ratios = [rate / bare for rate, bare in zip(rates, runs["bare"], strict=True)]
+            out[name] = {"median": round(statistics.median(ratios), 3),
+                         "min": round(min(ratios), 3), "max": round(max(ratios), 3)}
+    return out
 
 
 def run_bare(bootstrap: str, topic: str, model: Path, count: int) -> float:

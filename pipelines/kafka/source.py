@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from kafka import ConsumerRebalanceListener, TopicPartition
+from kafka import AsyncConsumerRebalanceListener, TopicPartition
+from kafka.errors import KafkaError
+from kafka.future import Future
 from kafka.structs import OffsetAndMetadata
 
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.kafka.factory import new_consumer
+
+log = logging.getLogger(__name__)
 
 Offsets = dict[TopicPartition, int]
 Partitions = Callable[[set[TopicPartition]], None]
@@ -32,24 +37,51 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, on_revoked: Partitions, on_assigned: Partitions) -> None:
+class _Listener(AsyncConsumerRebalanceListener):  # type: ignore[misc]
+    """The source's callbacks, run where kafka-python 3 runs a rebalance listener: on the
+    consumer's IO loop, where a blocking consumer call raises. So a commit made by
+    ``on_revoked`` is sent without blocking (:meth:`KafkaSource.commit`) and awaited here,
+    before the partitions move to another member."""
+
+    def __init__(self, source: KafkaSource, on_revoked: Partitions,
+                 on_assigned: Partitions) -> None:
+        self._source = source
         self._on_revoked = on_revoked
         self._on_assigned = on_assigned
 
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        self._on_revoked(set(revoked))
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self._source.sent_commits = []
+        try:
+            self._on_revoked(set(revoked))
+        finally:
+            sent, self._source.sent_commits = self._source.sent_commits, None
+        for offsets, future in sent:
+            try:
+                await future
+            except KafkaError as exc:  # as a failed commit outside a rebalance: said, not fatal
+                log.warning("commit of %s failed while its partitions were revoked (%s: %s); "
+                            "their next owner may score their last events again",
+                            _described(offsets), type(exc).__name__, exc)
 
-    def on_partitions_assigned(self, assigned: Any) -> None:
+    async def on_partitions_lost(self, lost: Any) -> None:
+        await self.on_partitions_revoked(lost)  # its commit fails, and is said
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
         self._on_assigned(set(assigned))
+
+
+def _described(offsets: Offsets) -> str:
+    return ", ".join(f"{tp.topic}/{tp.partition}@{offset}"
+                     for tp, offset in sorted(offsets.items()))
 
 
 class KafkaSource:
     """A consumer in ``group_id`` over ``topics`` that never commits on its own; it joins
     the group at :meth:`subscribe`.
 
-    ``on_revoked`` runs inside :meth:`poll` before partitions move to another member, so the
-    caller can finish (or abandon) what it holds of them while it may still commit;
+    ``on_revoked`` runs inside :meth:`poll` (and :meth:`close`) before partitions move to
+    another member, so the caller can finish (or abandon) what it holds of them while it may
+    still commit (its commits are awaited when it returns);
     ``on_assigned`` runs inside :meth:`poll` with the partitions this member owns now.
     """
 
@@ -66,6 +98,8 @@ class KafkaSource:
         heartbeat_interval_ms: int,
     ) -> None:
         self.topics = list(topics)
+        #: Commits sent (not awaited) while ``on_revoked`` runs; None outside it.
+        self.sent_commits: list[tuple[Offsets, Future]] | None = None
         self._consumer = new_consumer(
             config,
             group_id=group_id,
@@ -78,7 +112,8 @@ class KafkaSource:
 
     def subscribe(self, on_revoked: Partitions, on_assigned: Partitions) -> None:
         """Join the group (at the next :meth:`poll`); the callbacks run inside polls."""
-        self._consumer.subscribe(self.topics, listener=_Listener(on_revoked, on_assigned))
+        self._consumer.subscribe(self.topics,
+                                 listener=_Listener(self, on_revoked, on_assigned))
 
     def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
         """Records in partition order (each partition's records in offset order)."""
@@ -90,11 +125,15 @@ class KafkaSource:
         return [record for records in batches.values() for record in records]
 
     def commit(self, next_offsets: Offsets) -> None:
-        """Commit, per partition, the offset of the next record to read."""
-        if next_offsets:
-            self._consumer.commit(
-                {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in next_offsets.items()}
-            )
+        """Commit, per partition, the offset of the next record to read (inside
+        ``on_revoked``: sent now, awaited when it returns, before the partitions move)."""
+        if not next_offsets:
+            return
+        offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in next_offsets.items()}
+        if self.sent_commits is not None:
+            self.sent_commits.append((dict(next_offsets), self._consumer.commit_async(offsets)))
+        else:
+            self._consumer.commit(offsets)
 
     def rewind(self, offsets: Offsets) -> None:
         """Read these partitions again from these offsets (those still assigned)."""

@@ -1,5 +1,9 @@
 """A source worker: poll -> micro-batch -> score -> produce -> wait for acks -> commit.
 
+The acks of a batch's outputs are awaited after the next batch is scored (when one is ready),
+so the broker's answer overlaps the decoding and the model; its offsets are committed then,
+as always only once every output is acknowledged.
+
 :class:`ScoringLoop` is the loop itself (a :class:`~streaminfer.pipelines.runtime.loop.Loop`:
 plain Python, one thread); :class:`SourceWorker` is the Ray actor that runs one loop in a
 thread of its own and answers ``stats``/``stop``.
@@ -12,6 +16,7 @@ import os
 import time
 from collections import Counter as Tally
 from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import TopicPartition
@@ -23,6 +28,7 @@ from streaminfer.operators.drift import DriftTally
 from streaminfer.operators.profile import Profile
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.kafka.clients import member_config
+from streaminfer.pipelines.kafka.confluent import ConfluentSink, ConfluentSource
 from streaminfer.pipelines.kafka.sink import KafkaSink, Sink, SinkError
 from streaminfer.pipelines.kafka.source import KafkaSource, Source
 from streaminfer.pipelines.process.log_levels import setup_actor_logging
@@ -58,15 +64,18 @@ def worker_client_config(
     return member_config(spec.kafka, bootstrap_servers, worker_id)
 
 
-def make_sink(spec: PipelineSpec, bootstrap_servers: str, worker_id: str) -> KafkaSink:
-    """The Kafka sink of one worker, as the spec configures it."""
-    return KafkaSink(worker_client_config(spec, bootstrap_servers, worker_id),
-                     linger_ms=spec.sink.linger_ms, compression=spec.sink.compression)
+def make_sink(spec: PipelineSpec, bootstrap_servers: str, worker_id: str) -> Sink:
+    """The Kafka sink of one worker, as the spec configures it (``kafka.client``)."""
+    sink = ConfluentSink if spec.kafka.client == "confluent" else KafkaSink
+    return sink(worker_client_config(spec, bootstrap_servers, worker_id),
+                linger_ms=spec.sink.linger_ms, compression=spec.sink.compression)
 
 
-def make_source(spec: PipelineSpec, bootstrap_servers: str, worker_id: str) -> KafkaSource:
-    """The Kafka source of one worker (a member of ``source.group_id``), as the spec says."""
-    return KafkaSource(
+def make_source(spec: PipelineSpec, bootstrap_servers: str, worker_id: str) -> Source:
+    """The Kafka source of one worker (a member of ``source.group_id``), as the spec says
+    (``kafka.client``)."""
+    source = ConfluentSource if spec.kafka.client == "confluent" else KafkaSource
+    return source(
         worker_client_config(spec, bootstrap_servers, worker_id),
         topics=list(spec.source.topics), group_id=spec.source.group_id,
         auto_offset_reset=spec.source.auto_offset_reset,
@@ -99,6 +108,18 @@ def first_offsets(records: list[Record]) -> dict[TopicPartition, int]:
     return {TopicPartition(topic, part): offset for (topic, part), offset in first.items()}
 
 
+@dataclass
+class SentBatch:
+    """A batch whose outputs were sent, their acknowledgements not yet awaited."""
+
+    records: list[Record]
+    batch: PreparedBatch
+    outbox: Outbox = field(default_factory=Outbox)
+    scored: ScoredBatch | None = None  # None: finished (the model called again) when awaited
+    unreachable: ModelUnavailableError | None = None  # the model's answer when it was sent
+    versions: dict[str, str] = field(default_factory=dict)  # of the models that scored it
+
+
 class ScoringLoop(Loop[WorkerStats]):
     """One consumer-group member scoring its partitions until :meth:`request_stop`."""
 
@@ -107,9 +128,9 @@ class ScoringLoop(Loop[WorkerStats]):
         *, source: Source | None = None, sink: Sink | None = None,
         profiles: dict[str, Profile] | None = None,
     ) -> None:
-        """``source``: where events come from, by default a :class:`KafkaSource` made by
-        :func:`make_source` (the loop subscribes it); ``sink``: where predictions and dead
-        letters go, by default a :class:`KafkaSink` made by :func:`make_sink`. The loop
+        """``source``: where events come from, by default made by :func:`make_source` (the
+        loop subscribes it); ``sink``: where predictions and dead letters go, by default made
+        by :func:`make_sink` (both of the spec's ``kafka.client``). The loop
         closes both (the in-memory twins of ``pipelines.kafka.memory`` test its logic).
         ``profiles``: training profiles by model name, whose drift bins it counts."""
         super().__init__(spec.sink.delivery)
@@ -123,6 +144,7 @@ class ScoringLoop(Loop[WorkerStats]):
         self.shadow_topic = spec.rollout.shadow_topic_for(spec.sink.predictions_topic)
         self.max_in_flight = max_in_flight(spec)
         self.in_flight: deque[PreparedBatch] = deque()
+        self.sent: SentBatch | None = None  # its acks awaited after the next batch is scored
         self.batcher: MicroBatcher[Record] = MicroBatcher(
             spec.batching.max_size, spec.batching.max_wait_ms,
             max_bytes=spec.batching.max_bytes, size=record_bytes)
@@ -160,7 +182,9 @@ class ScoringLoop(Loop[WorkerStats]):
         """Submit a due batch, deliver the batches the model has answered, then poll.
 
         With ``max_in_flight`` batches at the model, it waits for the oldest instead of
-        polling: a saturated model slows the reading down rather than filling memory.
+        polling: a saturated model slows the reading down rather than filling memory. The
+        batch sent last is awaited when the next one is delivered, or at once when the poll
+        brought nothing to score meanwhile.
         """
         self.swaps.apply(self.scorer, self.worker_id)  # a batch boundary
         if self.batcher.ready():
@@ -173,9 +197,13 @@ class ScoringLoop(Loop[WorkerStats]):
         timeout_ms = IDLE_POLL_MS if left is None else int(left * 1000)
         if self.in_flight:
             timeout_ms = min(timeout_ms, IN_FLIGHT_POLL_MS)
+        if self.sent is not None and not len(self.batcher):
+            timeout_ms = 0  # acks are due: read only what is fetched already
         if self.batcher.room > 0:
             max_records = min(self.batcher.room, self.spec.source.max_poll_records)
             self.batcher.add(self.source.poll(timeout_ms, max_records))
+        if self.sent is not None and not len(self.batcher):
+            self._await_sent(give_up=False)  # no next batch to overlap its acks with
         now = time.monotonic()
         if now >= self._next_lag_at:
             self._next_lag_at = now + LAG_EVERY_S
@@ -207,10 +235,10 @@ class ScoringLoop(Loop[WorkerStats]):
 
     def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         # Runs inside poll(), while this member may still commit: finish what it holds.
-        if len(self.batcher) or self.in_flight:
-            log.info("%s: partitions revoked; finishing %d buffered events",
-                     self.worker_id, len(self.batcher) + sum(len(b.records)
-                                                              for b in self.in_flight))
+        held = len(self.batcher) + sum(len(b.records) for b in self.in_flight)
+        if held or self.sent is not None:
+            log.info("%s: partitions revoked; finishing %d buffered events", self.worker_id,
+                     held + (len(self.sent.records) if self.sent else 0))
             self._finish_all()
         self.metrics.record_revocation([(tp.topic, tp.partition) for tp in revoked])
 
@@ -223,10 +251,35 @@ class ScoringLoop(Loop[WorkerStats]):
             self.in_flight.append(self.scorer.prepare(self.batcher.drain()))
         while self.in_flight:
             self._deliver_oldest(give_up=True)
+        self._await_sent(give_up=True)
 
     def _deliver_oldest(self, give_up: bool) -> None:
-        """Finish the oldest batch: model results, produce, await every ack, commit
-        (:func:`~streaminfer.pipelines.runtime.delivery.deliver`).
+        """Await the batch sent before (see :meth:`_await_sent`), then send the oldest
+        batch's outputs: its model results, encoded, handed to the sink (their acks are
+        awaited later). A model that cannot be reached is retried when it is awaited."""
+        if not self._await_sent(give_up):
+            return  # given up: what was read after it is dropped too
+        batch = self.in_flight.popleft()
+        sent = SentBatch(batch.records, batch)
+        try:
+            self._finish_batch(sent, eager=True)
+        except ModelUnavailableError as exc:
+            sent.unreachable = exc
+        self.sent = sent
+
+    def _finish_batch(self, sent: SentBatch, *, eager: bool) -> ScoredBatch:
+        """The model results of ``sent``, with its outputs in its outbox (``eager``: sent
+        to the sink at once)."""
+        scored = sent.scored = self.scorer.finish(sent.batch)
+        sent.versions = {model: self.scorer.backends[model].info.version
+                         for model in scored.scored_rows}
+        self._fill(sent.outbox, scored, self.sink if eager else None)
+        return scored
+
+    def _await_sent(self, give_up: bool) -> bool:
+        """Await every ack of the batch sent last and commit its offsets
+        (:func:`~streaminfer.pipelines.runtime.delivery.deliver`); False when it was given
+        up.
 
         A failure retries the batch, by the spec's ``sink.delivery`` policy, sending again
         only the outputs the broker did not acknowledge (:class:`Outbox`): with ``give_up``
@@ -234,32 +287,32 @@ class ScoringLoop(Loop[WorkerStats]):
         requested. A batch given up is not committed, and neither is any later one (they are
         dropped too), so its partitions' next reader scores them again.
         """
-        batch = self.in_flight.popleft()
-        records = batch.records
-        scored: ScoredBatch | None = None
-        outbox = Outbox()
+        sent, self.sent = self.sent, None
+        if sent is None:
+            return True
+        records = sent.records
 
         def produce(attempt: int) -> ScoredBatch:
-            nonlocal scored
-            if scored is None:
-                scored = self.scorer.finish(batch)
-                self._fill(outbox, scored)
-            outbox.produce(self.sink, self.delivery.ack_timeout_s)
+            if sent.unreachable is not None:
+                unreachable, sent.unreachable = sent.unreachable, None
+                raise unreachable
+            scored = sent.scored if sent.scored is not None else \
+                self._finish_batch(sent, eager=False)
+            sent.outbox.produce(self.sink, self.delivery.ack_timeout_s)
             return scored
 
         def retry(attempt: int, exc: Exception, delay: float) -> None:
-            nonlocal batch
             self.metrics.record_retry()
             log.warning("%s: %s; retrying the batch in %.1fs", self.worker_id, exc, delay)
             if isinstance(exc, ModelUnavailableError):
-                batch = self.scorer.prepare(records)  # the model call again
+                sent.batch = self.scorer.prepare(records)  # the model call again
 
         done = self.deliver(produce, lambda _: self._commit(records), give_up=give_up,
                             retryable=(SinkError, ModelUnavailableError), on_retry=retry)
         if done.result is None:
             self.metrics.record_retry()
             self._abandon(records, done.attempts, done.error)
-            return
+            return False
         scored = done.result
         self.metrics.record_batch(
             topics=Tally(record.topic for record in records),
@@ -272,7 +325,8 @@ class ScoringLoop(Loop[WorkerStats]):
         self.shadow.add(scored.shadow_agreement)
         if self.drift.profiles:
             for model, (X, outputs) in scored.scored_rows.items():
-                self.drift.add(model, self.scorer.backends[model].info.version, X, outputs)
+                self.drift.add(model, sent.versions[model], X, outputs)
+        return True
 
     def _commit(self, records: list[Record]) -> None:
         """Commit the offsets after ``records`` (every output of their batch acknowledged)."""
@@ -295,16 +349,17 @@ class ScoringLoop(Loop[WorkerStats]):
         log.warning("%s: abandoning %d events uncommitted after %d attempt(s): %s; they will "
                     "be read again", self.worker_id, len(held), attempt, exc)
 
-    def _fill(self, outbox: Outbox, scored: ScoredBatch) -> None:
-        """A scored batch's outputs: predictions, dead letters, shadow predictions."""
+    def _fill(self, outbox: Outbox, scored: ScoredBatch, sink: Sink | None) -> None:
+        """A scored batch's outputs: predictions, dead letters, shadow predictions (sent
+        at once to ``sink`` when given)."""
         spec = self.spec.sink
         for key, value in scored.predictions:
-            outbox.add(Outgoing(spec.predictions_topic, key, value))
+            outbox.add(Outgoing(spec.predictions_topic, key, value), sink)
         for letter in scored.dead_letters:
             outbox.add(Outgoing(spec.dead_letter_topic, letter.key, letter.value,
-                                headers=tuple(letter.headers)))
+                                headers=tuple(letter.headers)), sink)
         for key, value in scored.shadow_predictions:
-            outbox.add(Outgoing(self.shadow_topic, key, value))
+            outbox.add(Outgoing(self.shadow_topic, key, value), sink)
 
 
 class SourceWorker(LoopActor[ScoringLoop, WorkerStats]):

@@ -99,6 +99,25 @@ def test_offsets_are_committed_only_after_every_prediction_is_acknowledged(
     assert loop.stats().produce_retries == 2
 
 
+def test_a_batch_acks_are_awaited_after_the_next_batch_is_scored_and_at_once_when_idle(
+    memory_spec, dataset_factory
+):
+    source, sink = MemorySource(), MemorySink()
+    loop = memory_loop(memory_spec(), source, sink)
+    feed(source, dataset_factory("breast_cancer"), 60)  # three batches of 20
+    calls: list[str] = []
+    prepare, flush = loop.scorer.prepare, sink.flush
+    loop.scorer.prepare = lambda records: calls.append("score") or prepare(records)
+    sink.flush = lambda timeout_s=None: calls.append("acks") or flush(timeout_s)
+    steps_until(loop, lambda: source.committed.get(source.partition(0)) == 60)
+    # The broker's answer overlaps the next batch's decoding and model; the last batch,
+    # with nothing read after it, is awaited by the step that found nothing to read.
+    assert calls == ["score", "score", "acks", "score", "acks", "acks"]
+    assert [c[source.partition(0)] for c in source.commits] == [20, 40, 60]
+    assert ids(sink) == [f"e{i}" for i in range(60)]
+    assert (loop.stats().predictions, loop.stats().batches) == (60, 3)
+
+
 def test_a_retry_sends_again_only_the_outputs_the_broker_did_not_acknowledge(
     memory_spec, dataset_factory
 ):
@@ -233,7 +252,9 @@ def test_a_swap_applies_at_a_batch_boundary_every_event_once(memory_spec, datase
     steps_until(loop, lambda: source.committed.get(source.partition(0)) == 100)
     assert applied.is_set()
     versions = [orjson.loads(v)["model_version"] for v in sink.values("predictions")]
-    assert versions == ["1"] * 40 + ["2"] * 60  # batches of 20: the change between two
+    # Batches of 20: the change between two. Two were committed, and the next one, sent
+    # before the swap, awaited its acks: 60 scored by version 1.
+    assert versions == ["1"] * 60 + ["2"] * 40
     assert ids(sink) == [f"e{i}" for i in range(100)]
 
 
