@@ -27,6 +27,7 @@ ACTOR_FORMAT = "%(levelname)s %(name)s: %(message)s"
 def library_levels(verbose: bool) -> dict[str, int]:
     """Logger name -> level for the libraries the setting governs."""
     return {"kafka": logging.INFO if verbose else logging.CRITICAL,
+            "librdkafka": logging.INFO if verbose else logging.CRITICAL,  # kafka.client: confluent
             "ray": logging.INFO if verbose else logging.WARNING,
             "filelock": logging.INFO if verbose else logging.WARNING,
             RAY_TOKEN_NOTE: logging.INFO if verbose else logging.ERROR}

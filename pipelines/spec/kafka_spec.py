@@ -74,6 +74,13 @@ class KafkaSpec(FrozenModel):
         "development broker (its data is lost when the pipeline stops).",
     )
     client_id: str = Field("streaminfer", description="Kafka client.id prefix.")
+    client: Literal["kafka-python", "confluent"] = Field(
+        "kafka-python",
+        description="The Kafka client of the source workers: 'kafka-python' (pure Python), or "
+        "'confluent' (confluent-kafka, librdkafka in C: less CPU per event). Same semantics "
+        "(commit after acks, revoke, dead-letter headers); joiners and batch jobs use "
+        "kafka-python.",
+    )
     security: SecuritySpec = Field(default_factory=SecuritySpec, description="Authentication.")
     embedded: EmbeddedBrokerSpec = Field(
         default_factory=EmbeddedBrokerSpec, description="Settings of the embedded broker."

@@ -69,16 +69,18 @@ def _headers(record) -> dict[str, str]:
     return {k: v.decode() for k, v in record.headers}
 
 
+@pytest.mark.parametrize("client", ["kafka-python", "confluent"])
 def test_every_event_is_predicted_once_as_offline_and_each_bad_input_is_dead_lettered(
-    pipeline_factory, dataset_factory, model_factory, produce, read_topic, kafka_config
+    client, pipeline_factory, dataset_factory, model_factory, produce, read_topic, kafka_config
 ):
     """breast_cancer, fed by named features: each kind of bad input is dead-lettered with
     its original bytes while the good events beside it (in its micro-batches) are scored,
     and every good event gets exactly one prediction equal to offline. Among the bad ones,
     records that kafka-python cannot produce back as they are (a keyless tombstone, a null
     header value; CDC producers and librdkafka clients write both): dead letters too, and
-    the workers go on scoring (before, the first crashed a worker, again and again)."""
-    run = pipeline_factory(model="breast_cancer", partitions=3,
+    the workers go on scoring (before, the first crashed a worker, again and again). The
+    same with either Kafka client of the workers (``kafka.client``)."""
+    run = pipeline_factory(model="breast_cancer", partitions=3, kafka={"client": client},
                            source={"max_record_bytes": 4096})
     features = dataset_factory("breast_cancer").features
     good = dict(zip(features, dataset_factory("breast_cancer").X[0].tolist(), strict=True))

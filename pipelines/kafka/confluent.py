@@ -1,0 +1,237 @@
+"""The source and sink on librdkafka (confluent-kafka): ``kafka.client: confluent``.
+
+Same contract as :class:`~streaminfer.pipelines.kafka.source.KafkaSource` and
+:class:`~streaminfer.pipelines.kafka.sink.KafkaSink` (kafka-python), which stay the default:
+nothing committed on its own, commits after the sink's acks, the revoke callback run inside
+:meth:`ConfluentSource.poll` while the member may still commit (librdkafka serves it on the
+polling thread, so its commits block as anywhere else), the sink saying which records of a
+flush were not acknowledged, keys partitioned as Java and kafka-python do (murmur2), record
+headers kept. The client is C: a record costs about a microsecond of Python instead of
+kafka-python's tens (docs/decisions.md, 2026-12-07).
+
+>>> librdkafka_config({"bootstrap_servers": ["a:9092", "b:9092"], "client_id": "w0",
+...                    "sasl_plain_username": "scorer"})
+{'bootstrap.servers': 'a:9092,b:9092', 'client.id': 'w0', 'sasl.username': 'scorer'}
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, NamedTuple
+
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, Producer
+from confluent_kafka import TopicPartition as Partition
+from kafka import TopicPartition
+from kafka.errors import CommitFailedError
+
+from streaminfer.errors import BrokerError
+from streaminfer.operators.records import Record
+from streaminfer.pipelines.kafka.sink import SinkError
+from streaminfer.pipelines.kafka.source import Offsets, Partitions
+
+#: librdkafka's own log lines, as Python log records (not raw lines on stderr), governed as
+#: kafka-python's are (``pipelines/process/log_levels.py``).
+_LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+
+#: kafka-python setting -> librdkafka property (``client_config``'s keys).
+_NAMES = {
+    "client_id": "client.id",
+    "security_protocol": "security.protocol",
+    "request_timeout_ms": "socket.timeout.ms",
+    "sasl_mechanism": "sasl.mechanism",
+    "sasl_plain_username": "sasl.username",
+    "sasl_plain_password": "sasl.password",
+    "ssl_cafile": "ssl.ca.location",
+    "ssl_certfile": "ssl.certificate.location",
+    "ssl_keyfile": "ssl.key.location",
+    "ssl_password": "ssl.key.password",
+}
+
+
+def librdkafka_config(config: dict[str, Any]) -> dict[str, Any]:
+    """librdkafka's properties for kafka-python settings made by ``client_config``."""
+    out: dict[str, Any] = {"bootstrap.servers": ",".join(config["bootstrap_servers"])}
+    for key, value in config.items():
+        if key in _NAMES:
+            out[_NAMES[key]] = value
+    return out
+
+
+class Message(NamedTuple):
+    """A record read by :class:`ConfluentSource` (the shape of ``operators.records.Record``)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
+
+
+class ConfluentSource:
+    """A consumer in ``group_id`` over ``topics`` (librdkafka) that never commits on its
+    own; it joins the group at :meth:`subscribe` (see :class:`KafkaSource`)."""
+
+    def __init__(
+        self, config: dict[str, Any], *, topics: list[str], group_id: str,
+        auto_offset_reset: str, max_poll_records: int, fetch_max_wait_ms: int,
+        session_timeout_ms: int, heartbeat_interval_ms: int,
+    ) -> None:
+        self.topics = list(topics)
+        self._max_records = max_poll_records
+        self._consumer = Consumer({
+            **librdkafka_config(config),
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": auto_offset_reset,
+            "fetch.wait.max.ms": fetch_max_wait_ms,
+            "session.timeout.ms": session_timeout_ms,
+            "heartbeat.interval.ms": heartbeat_interval_ms,
+            "partition.assignment.strategy": "range",
+            "logger": _LIBRDKAFKA_LOG,
+        })
+        self._assigned: set[TopicPartition] = set()
+
+    def subscribe(self, on_revoked: Partitions, on_assigned: Partitions) -> None:
+        """Join the group (at the next :meth:`poll`); the callbacks run inside polls."""
+
+        def assigned(consumer: Consumer, partitions: list[Partition]) -> None:
+            self._assigned = {TopicPartition(p.topic, p.partition) for p in partitions}
+            on_assigned(set(self._assigned))
+
+        def revoked(consumer: Consumer, partitions: list[Partition]) -> None:
+            gone = {TopicPartition(p.topic, p.partition) for p in partitions}
+            on_revoked(gone)
+            self._assigned -= gone
+
+        self._consumer.subscribe(self.topics, on_assign=assigned, on_revoke=revoked,
+                                 on_lost=revoked)
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
+        """Records read; each partition's in offset order."""
+        # consume(n, timeout) waits for n messages: take what is here, else wait for one.
+        most = min(max_records, self._max_records)
+        messages = self._consumer.consume(most, 0)
+        if not messages and timeout_ms > 0:
+            first = self._consumer.poll(timeout_ms / 1000)
+            if first is not None:
+                messages = [first, *self._consumer.consume(most - 1, 0)] if most > 1 \
+                    else [first]
+        records: list[Record] = []
+        for m in messages:
+            error = m.error()
+            if error is not None:
+                if error.fatal():
+                    raise BrokerError(f"Kafka consumer failed: {error}")
+                continue  # informational (a partition's end, a transient broker error)
+            # Without an error a message has its topic, partition and offset, and its headers
+            # are a list of (str, bytes) pairs.
+            records.append(Message(
+                m.topic(), m.partition(), m.offset(),  # type: ignore[arg-type]
+                m.timestamp()[1], m.key(), m.value(), m.headers() or []))  # type: ignore[arg-type]
+        return records
+
+    def commit(self, next_offsets: Offsets) -> None:
+        """Commit, per partition, the offset of the next record to read (raises a
+        ``kafka.errors.CommitFailedError`` as the kafka-python source does)."""
+        if not next_offsets:
+            return
+        try:
+            self._consumer.commit(offsets=[Partition(tp.topic, tp.partition, offset)
+                                           for tp, offset in next_offsets.items()],
+                                  asynchronous=False)
+        except KafkaException as exc:
+            raise CommitFailedError(str(exc)) from None
+
+    def rewind(self, offsets: Offsets) -> None:
+        """Read these partitions again from these offsets (those still assigned)."""
+        for tp, offset in offsets.items():
+            if tp in self._assigned:
+                self._consumer.seek(Partition(tp.topic, tp.partition, offset))
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Records not yet read, per assigned partition, from the last fetch's high
+        watermark."""
+        lags = {}
+        positions = self._consumer.position([Partition(tp.topic, tp.partition)
+                                             for tp in self._assigned])
+        for p in positions:
+            if p.offset == OFFSET_INVALID or p.offset < 0:
+                continue  # position unknown until the first fetch
+            _, high = self._consumer.get_watermark_offsets(p, cached=True)
+            if high >= 0:
+                lags[TopicPartition(p.topic, p.partition)] = max(0, high - p.offset)
+        return lags
+
+    def close(self) -> None:
+        """Leave the group (so partitions move at once) and close."""
+        self._consumer.close()
+
+
+class ConfluentSink:
+    """An idempotent producer (acks=all, librdkafka) that tracks the records sent since
+    the last flush (see :class:`~streaminfer.pipelines.kafka.sink.KafkaSink`)."""
+
+    def __init__(self, config: dict[str, Any], *, linger_ms: int, compression: str) -> None:
+        self._producer = Producer({
+            **librdkafka_config(config),
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": linger_ms,
+            "batch.size": 256 * 1024,
+            "compression.type": compression,
+            "partitioner": "murmur2_random",  # where Java and kafka-python put a key
+            "logger": _LIBRDKAFKA_LOG,
+        })
+        self._results: list[Any] = []  # per record sent: None (pending), True or the error
+
+    def send(
+        self, topic: str, key: bytes | None, value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
+    ) -> None:
+        """Queue one record; a refusal before it is queued is a :class:`SinkError`."""
+        position = len(self._results)
+        self._results.append(None)
+        # The callback writes into this flush's list: a late ack lands where no one reads.
+        options: dict[str, Any] = {
+            "on_delivery": functools.partial(_delivered, self._results, position)}
+        if partition is not None:
+            options["partition"] = partition
+        if headers:
+            options["headers"] = headers
+        while True:
+            try:
+                self._producer.produce(topic, value, key, **options)
+                break
+            except BufferError:  # its queue is full: let it send
+                self._producer.poll(0.05)
+            except KafkaException as exc:
+                self._results.pop()
+                raise SinkError(f"cannot send to {topic}: {exc}") from None
+        self._producer.poll(0)
+
+    def flush(self, timeout_s: float | None = None) -> int:
+        """Wait for every record sent since the last flush; raise :class:`SinkError` (with
+        the positions of those not acknowledged) if any was refused or not acknowledged in
+        time. Returns how many were acknowledged."""
+        self._producer.flush(-1 if timeout_s is None else timeout_s)  # serves the callbacks
+        results, self._results = self._results, []
+        failed = [i for i, result in enumerate(results) if result is not True]
+        if failed:
+            first = results[failed[0]]
+            raise SinkError(f"{len(failed)} of {len(results)} records not acknowledged: "
+                            f"{first if first is not None else 'not acknowledged in time'}",
+                            failed)
+        return len(results)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self._producer.flush(timeout_s)
+        self._producer.close()
+
+
+def _delivered(results: list[Any], position: int, error: Any, _message: Any) -> None:
+    """A delivery report (run by librdkafka inside ``poll``/``flush``, on their thread)."""
+    results[position] = True if error is None else error

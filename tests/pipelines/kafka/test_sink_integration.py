@@ -1,0 +1,96 @@
+"""The sinks against the session's real broker, each client alike (kafka-python and
+confluent-kafka): where keys land, headers, refusals, and what a flush says was not acked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from streaminfer.operators.records import Record
+from streaminfer.pipelines.kafka.confluent import ConfluentSink
+from streaminfer.pipelines.kafka.sink import KafkaSink, Sink, SinkError
+
+pytestmark = pytest.mark.integration
+
+CLIENTS = pytest.mark.parametrize("client", [KafkaSink, ConfluentSink],
+                                  ids=["kafka-python", "confluent"])
+
+
+def sink_of(client: type[Sink], config: dict[str, Any], linger_ms: int = 2) -> Sink:
+    made: Sink = client(config, linger_ms=linger_ms,  # type: ignore[call-arg]
+                        compression="none")
+    return made
+
+
+def test_a_key_lands_on_the_same_partition_with_either_client(
+    kafka_config: dict[str, Any], topic_factory: Callable[..., str],
+    read_all: Callable[[str], list[Record]],
+) -> None:
+    # The joiner meets a prediction and its label on one partition: the predictions' client
+    # must place a key where the users' (Java, kafka-python) producers place its label.
+    keys = [f"e{i}".encode() for i in range(64)]
+    placed = {}
+    for client in (KafkaSink, ConfluentSink):
+        topic = topic_factory(4)
+        sink = sink_of(client, kafka_config)
+        for key in keys:
+            sink.send(topic, key, b"{}")
+        assert sink.flush(10) == len(keys)
+        sink.close()
+        placed[client] = {r.key: r.partition for r in read_all(topic)}
+    assert placed[KafkaSink] == placed[ConfluentSink]
+    assert len(set(placed[KafkaSink].values())) == 4  # spread, not all on one partition
+
+
+@CLIENTS
+def test_headers_and_a_chosen_partition_are_kept(
+    client: type[Sink], kafka_config: dict[str, Any], topic_factory: Callable[..., str],
+    read_all: Callable[[str], list[Record]],
+) -> None:
+    topic = topic_factory(3)
+    sink = sink_of(client, kafka_config)
+    sink.send(topic, b"k", b"v", [("error.type", b"invalid_json"), ("empty", b"")],
+              partition=2)
+    sink.send(topic, None, b"")  # a dead letter's keyless tombstone: no key, empty value
+    assert sink.flush(10) == 2
+    sink.close()
+    records = read_all(topic)
+    headed = next(r for r in records if r.key == b"k")
+    assert (headed.partition, headed.value) == (2, b"v")
+    assert [tuple(h) for h in headed.headers] == [("error.type", b"invalid_json"),
+                                                  ("empty", b"")]
+    assert [(r.key, r.value) for r in records if r.key is None] == [(None, b"")]
+
+
+@CLIENTS
+def test_a_record_too_large_is_refused_at_send_and_the_sink_goes_on(
+    client: type[Sink], kafka_config: dict[str, Any], topic_factory: Callable[..., str],
+    read_all: Callable[[str], list[Record]],
+) -> None:
+    topic = topic_factory(1)
+    sink = sink_of(client, kafka_config)
+    with pytest.raises(SinkError, match=f"cannot send to {topic}"):
+        sink.send(topic, b"big", b"x" * (2 << 20))
+    sink.send(topic, b"small", b"ok")
+    assert sink.flush(10) == 1  # the refused one is not counted as sent
+    sink.close()
+    assert [(r.key, r.value) for r in read_all(topic)] == [(b"small", b"ok")]
+
+
+@CLIENTS
+def test_a_flush_out_of_time_names_every_record_not_yet_acknowledged(
+    client: type[Sink], kafka_config: dict[str, Any], topic_factory: Callable[..., str],
+    read_all: Callable[[str], list[Record]],
+) -> None:
+    topic = topic_factory(1)
+    sink = sink_of(client, kafka_config, linger_ms=500)
+    for i in range(3):
+        sink.send(topic, None, b"%d" % i)
+    with pytest.raises(SinkError, match="3 of 3 records not acknowledged") as refused:
+        sink.flush(0)
+    assert refused.value.failed == (0, 1, 2)
+    assert sink.flush(10) == 0  # those are the caller's to send again; none is pending here
+    sink.close()
+    assert sorted(r.value for r in read_all(topic)) == [b"0", b"1", b"2"]  # they landed late
