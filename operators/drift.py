@@ -199,12 +199,22 @@ class DriftTally:
     def add(self, model: str, version: str, X: Feed,
             outputs: Sequence[Mapping[str, Any]]) -> None:
         """Count one batch a model scored, its feature rows or its feed (a model without a
-        profile is skipped)."""
+        profile is skipped): :meth:`count` then :meth:`merge`."""
+        counts = self.count(model, version, X, outputs)
+        if counts is not None:
+            self.merge(model, version, counts)
+
+    def count(self, model: str, version: str, X: Feed,
+              outputs: Sequence[Mapping[str, Any]]) -> BinCounts | None:
+        """One batch's bin counts against the profile the model is counted against now
+        (None: no profile, no rows, or outputs unlike the profile's); kept apart from the
+        running counts until :meth:`merge` (a worker merges a batch once it is delivered,
+        maybe after a swap has changed the profile)."""
         profile = self.profiles.get(model)
         if profile is None or feed_rows(X) == 0:
-            return
+            return None
         try:
-            counts = count_batch(profile, X, outputs)
+            return count_batch(profile, X, outputs)
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             key = (model, version)
             self.failed[key] = self.failed.get(key, 0) + 1
@@ -212,7 +222,10 @@ class DriftTally:
                 log.warning("drift: model %s version %s: a batch's outputs cannot be counted "
                             "against the training profile (%s: %s); drift skips such batches, "
                             "scoring goes on", model, version, type(exc).__name__, exc)
-            return
+            return None
+
+    def merge(self, model: str, version: str, counts: BinCounts) -> None:
+        """Add a batch's :meth:`count` to the running counts of (model, version)."""
         mine = self._counts.get((model, version))
         if mine is None:
             self._counts[(model, version)] = counts

@@ -23,6 +23,7 @@ class TopicReader:
         self, config: dict[str, Any], topics: list[str], *, from_beginning: bool = True,
         metadata_timeout_s: float = 15.0, fetch_max_wait_ms: int = 100,
     ) -> None:
+        self._config = config
         self._consumer = new_consumer(config, fetch_max_wait_ms=fetch_max_wait_ms)
         try:
             partitions = wait_for_partitions(self._consumer, topics, metadata_timeout_s)
@@ -50,6 +51,24 @@ class TopicReader:
         records: list[Record] = []
         deadline = time.monotonic() + timeout_s
         while len(records) < count and time.monotonic() < deadline:
+            records += self.poll(timeout_ms=100)
+        return records
+
+    def read_to_end(self, timeout_s: float = 30.0) -> list[Record]:
+        """The records not read yet up to each partition's exact end as of this call: all
+        that writers had acknowledged before it. Raises :class:`BrokerError` when that end
+        is not reached within ``timeout_s``."""
+        probe = new_consumer(self._config)
+        try:
+            ends = exact_end_offsets(probe, self.partitions, timeout_s)
+        finally:
+            probe.close(autocommit=False)
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout_s
+        while short := [tp for tp, end in ends.items() if self._consumer.position(tp) < end]:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"could not read {', '.join(map(str, short))} to its end "
+                                  f"within {timeout_s:.0f}s")
             records += self.poll(timeout_ms=100)
         return records
 

@@ -24,7 +24,7 @@ from kafka.errors import KafkaError
 
 from streaminfer.errors import StreamInferError
 from streaminfer.operators.batcher import MicroBatcher, record_bytes
-from streaminfer.operators.drift import DriftTally
+from streaminfer.operators.drift import BinCounts, DriftTally
 from streaminfer.operators.profile import Profile
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.kafka.clients import member_config
@@ -117,7 +117,9 @@ class SentBatch:
     outbox: Outbox = field(default_factory=Outbox)
     scored: ScoredBatch | None = None  # None: finished (the model called again) when awaited
     unreachable: ModelUnavailableError | None = None  # the model's answer when it was sent
-    versions: dict[str, str] = field(default_factory=dict)  # of the models that scored it
+    #: Its drift bin counts (model, version, counts), taken when it was scored, against the
+    #: profiles of then (a swap may change them before it is delivered).
+    drift: list[tuple[str, str, BinCounts]] = field(default_factory=list)
 
 
 class ScoringLoop(Loop[WorkerStats]):
@@ -271,8 +273,12 @@ class ScoringLoop(Loop[WorkerStats]):
         """The model results of ``sent``, with its outputs in its outbox (``eager``: sent
         to the sink at once)."""
         scored = sent.scored = self.scorer.finish(sent.batch)
-        sent.versions = {model: self.scorer.backends[model].info.version
-                         for model in scored.scored_rows}
+        sent.drift.clear()
+        for model, (X, outputs) in scored.scored_rows.items():
+            version = self.scorer.backends[model].info.version
+            counts = self.drift.count(model, version, X, outputs)
+            if counts is not None:
+                sent.drift.append((model, version, counts))
         self._fill(sent.outbox, scored, self.sink if eager else None)
         return scored
 
@@ -323,9 +329,8 @@ class ScoringLoop(Loop[WorkerStats]):
             truncated_texts=scored.truncated_texts,
         )
         self.shadow.add(scored.shadow_agreement)
-        if self.drift.profiles:
-            for model, (X, outputs) in scored.scored_rows.items():
-                self.drift.add(model, sent.versions[model], X, outputs)
+        for model, version, counts in sent.drift:
+            self.drift.merge(model, version, counts)
         return True
 
     def _commit(self, records: list[Record]) -> None:

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from streaminfer.operators.model_runner import read_model_file
+from streaminfer.operators.profile import build_profile
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.kafka.memory import MemorySink, MemorySource
 from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
@@ -256,6 +257,36 @@ def test_a_swap_applies_at_a_batch_boundary_every_event_once(memory_spec, datase
     # before the swap, awaited its acks: 60 scored by version 1.
     assert versions == ["1"] * 60 + ["2"] * 40
     assert ids(sink) == [f"e{i}" for i in range(100)]
+
+
+def test_a_batch_awaiting_its_acks_across_a_swap_counts_its_drift_against_its_own_profile(
+    memory_spec, dataset_factory
+):
+    # Its acks are awaited after the swap has changed the profile: counted then against the
+    # new one, its bins (of another shape) crashed the worker at the loop demo's promote.
+    source, sink = MemorySource(), MemorySink()
+    spec = memory_spec()
+    model = spec.model_specs[0]
+    data = dataset_factory("breast_cancer")
+    scored = load_model(model, read_model_file(model.path)).predict_rows(
+        data.X.astype("float32"))
+    first = build_profile(data.features, data.X, scored, bins=10)
+    second = build_profile(data.features, data.X, scored, bins=4)
+    local = LocalModel(load_model(model, read_model_file(model.path)))
+    loop = ScoringLoop(spec, NOWHERE, build_scorer(spec, {model.model_name: local}), "w0",
+                       source=source, sink=sink, profiles={model.model_name: first})
+    feed(source, data, 60)  # three batches of 20
+    steps_until(loop, lambda: len(source.commits) == 1 and loop.sent is not None)
+    v2 = model.model_copy(update={"version": "2"})
+    loop.swaps.replace(model.model_name, LocalModel(load_model(v2, read_model_file(v2.path))),
+                       lambda: loop.drift.use(model.model_name, second))
+    steps_until(loop, lambda: source.committed.get(source.partition(0)) == 60)
+    counts = loop.stats().drift
+    assert {key: c.rows for key, c in counts.items()} == {
+        (model.model_name, "1"): 40, (model.model_name, "2"): 20}
+    assert len(counts[(model.model_name, "1")].features[0]) != \
+        len(counts[(model.model_name, "2")].features[0])  # each against its own bins
+    assert loop.drift.failed == {}
 
 
 def test_a_failed_commit_is_counted_and_the_loop_goes_on(memory_spec, dataset_factory):
