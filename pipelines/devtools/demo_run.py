@@ -288,12 +288,14 @@ class DemoStream:
         if self.labels is not None:
             self.labels.stop_event.set()
             self.labels.join()
+        self.pipeline.drain()
+        if collector is not None:  # it reads the outputs to their end: the broker is up
+            collector.stop_event.set()
+            collector.join()
         self.pipeline.stop()
-        if collector is None:
+        if collector is None or generator is None:
             return None
-        collector.stop_event.set()
-        collector.join()
-        return None if generator is None else summarize(generator, collector.outcomes)
+        return summarize(generator, collector.outcomes)
 
 
 def books_table(run: DemoStream, meter: RateMeter, title: str, unit: str = "events"

@@ -74,6 +74,7 @@ class PipelineRuntime:
         self.stores: dict[str, ActorHandle[ModelStore]] = {}  # by model name
         self._served = False
         self._owns_ray = False
+        self._drained: PipelineStats | None = None  # the final counters, once drained
 
     def start(self) -> None:
         try:
@@ -281,11 +282,12 @@ class PipelineRuntime:
         """Wait until the workers own every source partition (see :meth:`WorkerPool.assigned`)."""
         return self._running().wait_assigned(timeout_s, balanced=balanced)
 
-    def stop(self, timeout_s: float = 30.0) -> PipelineStats:
-        """Drain and stop the workers, then Serve's deployments, Ray (if started here) and
-        the embedded broker."""
-        import ray
-
+    def drain(self, timeout_s: float = 30.0) -> PipelineStats:
+        """Stop the driver's threads, drain and stop the workers and joiners; Serve, Ray and
+        the embedded broker stay up until :meth:`stop`. The final counters (again on a
+        second call)."""
+        if self._drained is not None:
+            return self._drained
         if self.retrainer is not None:
             thread, ends = self.retrainer
             thread.stop()
@@ -304,10 +306,18 @@ class PipelineRuntime:
         if self.drift is not None:
             self.drift.close()
             self.drift = None
-        final = self.pool.retire_all(timeout_s) if self.pool else PipelineStats()
+        self._drained = self.pool.retire_all(timeout_s) if self.pool else PipelineStats()
         if self.feedback is not None:
             self.feedback.stop(timeout_s)
             self.feedback = None
+        return self._drained
+
+    def stop(self, timeout_s: float = 30.0) -> PipelineStats:
+        """:meth:`drain`, then stop Serve's deployments, Ray (if started here) and the
+        embedded broker."""
+        import ray
+
+        final = self.drain(timeout_s)
         if self._served:
             from streaminfer.pipelines.runtime import serving
 

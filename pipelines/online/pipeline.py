@@ -142,6 +142,12 @@ class Pipeline:
             raise PipelineError(f"pipeline {self.spec.name} runs no feedback joiners")
         service.pool.scale_to(count, timeout_s)
 
+    def drain(self, timeout_s: float = 30.0) -> PipelineStats:
+        """Stop reading and finish what the workers hold (every output acknowledged, its
+        offsets committed), leaving the embedded broker, Ray and Serve up until
+        :meth:`stop` (to read the output topics to their end, say); the final counters."""
+        return self._runtime.drain(timeout_s) if self._runtime else PipelineStats()
+
     def stop(self, timeout_s: float = 30.0) -> PipelineStats:
         """Drain and stop; returns the final counters. Safe to call twice."""
         runtime, self._runtime = self._runtime, None
