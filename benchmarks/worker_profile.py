@@ -45,11 +45,16 @@ STEPS: list[tuple[str, str, str]] = [
 ]
 
 
+def _function(frame: str) -> str:
+    """``Class.method`` of a py-spy frame ``Class.method (path/file.py:12)``, as ``method``."""
+    return frame.split(" (", 1)[0].rsplit(".", 1)[-1]
+
+
 def step_of(frames: list[str]) -> str:
     """The step of one sample's stack (outermost frame first)."""
     for frame in reversed(frames):
         for name, suffix, function in STEPS:
-            if f"{suffix}:" in frame and (not function or frame.startswith(f"{function} (")):
+            if f"{suffix}:" in frame and (not function or _function(frame) == function):
                 return name
     return "rest of the loop"
 
@@ -60,7 +65,7 @@ def shares(raw: str) -> dict[str, Any]:
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
-        if not any(f.startswith("run (") and "runtime/loop.py:" in f for f in frames):
+        if not any(_function(f) == "run" and "runtime/loop.py:" in f for f in frames):
             continue  # not the loop's thread
         steps[step_of(frames)] += int(count)
     total = sum(steps.values())
