@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, NamedTuple
+from typing import Any
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, Producer
 from confluent_kafka import TopicPartition as Partition
@@ -26,7 +26,7 @@ from kafka import TopicPartition
 from kafka.errors import CommitFailedError
 
 from streaminfer.errors import BrokerError
-from streaminfer.operators.records import Record
+from streaminfer.operators.records import Record, SourceRecord
 from streaminfer.pipelines.kafka.sink import SinkError
 from streaminfer.pipelines.kafka.source import Offsets, Partitions
 
@@ -56,18 +56,6 @@ def librdkafka_config(config: dict[str, Any]) -> dict[str, Any]:
         if key in _NAMES:
             out[_NAMES[key]] = value
     return out
-
-
-class Message(NamedTuple):
-    """A record read by :class:`ConfluentSource` (the shape of ``operators.records.Record``)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes | None]]
 
 
 class ConfluentSource:
@@ -129,7 +117,7 @@ class ConfluentSource:
                 continue  # informational (a partition's end, a transient broker error)
             # Without an error a message has its topic, partition and offset, and its headers
             # are a list of (str, bytes) pairs.
-            records.append(Message(
+            records.append(SourceRecord(
                 m.topic(), m.partition(), m.offset(),  # type: ignore[arg-type]
                 m.timestamp()[1], m.key(), m.value(), m.headers() or []))  # type: ignore[arg-type]
         return records

@@ -112,8 +112,7 @@ def first_offsets(records: list[Record]) -> dict[TopicPartition, int]:
 class SentBatch:
     """A batch whose outputs were sent, their acknowledgements not yet awaited."""
 
-    records: list[Record]
-    batch: PreparedBatch
+    batch: PreparedBatch  # its records: ``batch.records`` (the same after a retry's prepare)
     outbox: Outbox = field(default_factory=Outbox)
     scored: ScoredBatch | None = None  # None: finished (the model called again) when awaited
     unreachable: ModelUnavailableError | None = None  # the model's answer when it was sent
@@ -240,7 +239,7 @@ class ScoringLoop(Loop[WorkerStats]):
         held = len(self.batcher) + sum(len(b.records) for b in self.in_flight)
         if held or self.sent is not None:
             log.info("%s: partitions revoked; finishing %d buffered events", self.worker_id,
-                     held + (len(self.sent.records) if self.sent else 0))
+                     held + (len(self.sent.batch.records) if self.sent else 0))
             self._finish_all()
         self.metrics.record_revocation([(tp.topic, tp.partition) for tp in revoked])
 
@@ -262,7 +261,7 @@ class ScoringLoop(Loop[WorkerStats]):
         if not self._await_sent(give_up):
             return  # given up: what was read after it is dropped too
         batch = self.in_flight.popleft()
-        sent = SentBatch(batch.records, batch)
+        sent = SentBatch(batch)
         try:
             self._finish_batch(sent, eager=True)
         except ModelUnavailableError as exc:
@@ -296,7 +295,7 @@ class ScoringLoop(Loop[WorkerStats]):
         sent, self.sent = self.sent, None
         if sent is None:
             return True
-        records = sent.records
+        records = sent.batch.records
 
         def produce(attempt: int) -> ScoredBatch:
             if sent.unreachable is not None:
