@@ -29,7 +29,7 @@ demo-pictures: $(STAMP)         ## apples and oranges named by a small CNN, live
 demo-typed: $(STAMP)            ## a typed example model live: EXAMPLE=fraud-mixed|text|tokens (Ctrl-C stops)
 	$(BIN)/streaminfer demo --example $(EXAMPLE) $(ARGS)
 
-test: $(STAMP)                  ## the whole suite: unit and integration (real broker, Ray, ORT), in 2 processes (PYTEST_ARGS="-n 0": one)
+test: $(STAMP)                  ## the whole suite: unit and integration (real broker, Ray, ORT), in 3 processes (PYTEST_ARGS="-n 0": one)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

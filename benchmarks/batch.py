@@ -10,11 +10,16 @@ with an actor per core, all in the same run, ``--rounds`` times (each round: the
 jobs, the loop again; a job's ratio is to the mean of its round's two loops; the report
 gives every round and the median). Round 1 holds the process's first Ray Data job (cold:
 ``ray.data`` imported, workers started), as a ``streaminfer batch`` command always is; later
-rounds reuse the warm driver. ``ray.init`` is not counted. Prints JSON; ``--plot`` draws
-rows/s against actors with the loop as a line.
+rounds reuse the warm driver. ``ray.init`` is not counted.
+
+Before those, ``--whole-rounds`` rounds time both as a user does, as whole processes (imports,
+Ray's start and stop included): the loop as a script (``batch_hand_loop.py``), then
+``streaminfer batch --actors 1`` with its default runner (one actor and no Ray: the units are
+scored in its own process), the loop, the same command on Ray Data (``batch.runner: ray``),
+the loop. Prints JSON; ``--plot`` draws rows/s against actors with the loop as a line.
 
     python benchmarks/batch.py [--rows 20000000] [--actors 1,2] [--rounds 3] \
-        [--plot docs/benchmarks/batch.png]
+        [--whole-rounds 3] [--plot docs/benchmarks/batch.png]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import logging
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +40,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
+from batch_hand_loop import hand_loop  # benchmarks/ is on sys.path when run as a script
 
 from streaminfer.pipelines.batch.job import BatchJob
 from streaminfer.pipelines.devtools.example_models import EXAMPLES, build
@@ -57,29 +65,6 @@ def make_file(path: Path, rows: int) -> list[str]:
     assert writer is not None
     writer.close()
     return dataset.features
-
-
-def hand_loop(model: Path, source: Path, out: Path, features: list[str]) -> float:
-    """The baseline; returns its seconds."""
-    import onnxruntime as ort
-
-    started = time.perf_counter()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    writer = None
-    for chunk in pq.ParquetFile(source).iter_batches(batch_size=4096, columns=["id", *features]):
-        matrix = np.column_stack([chunk.column(f).to_numpy() for f in features]).astype(
-            np.float32)
-        labels, probabilities = session.run(None, {name: matrix})
-        table = pa.table({"id": chunk.column("id"), "label": labels,
-                          "probabilities": pa.array(list(probabilities))})
-        writer = writer or pq.ParquetWriter(out, table.schema)
-        writer.write_table(table)
-    assert writer is not None
-    writer.close()
-    return time.perf_counter() - started
 
 
 class Clock:
@@ -119,6 +104,8 @@ def main() -> None:
     parser.add_argument("--actors", default=f"1,{os.cpu_count() or 1}",
                         help="Actor counts to run, comma-separated.")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--whole-rounds", type=int, default=3,
+                        help="Rounds of whole processes (0: none).")
     parser.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args()
     import ray
@@ -135,6 +122,8 @@ def main() -> None:
             "model": {"path": str(model)},
             "sink": {"predictions_topic": "p", "dead_letter_topic": "d"},
             "batch": {"num_cpus": 1, "unit_rows": GROUP}})
+        whole = [whole_process_round(spec, work, source, features)
+                 for _ in range(args.whole_rounds)]  # before this process starts its Ray
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False,
                  logging_level=logging.WARNING)
         for _ in range(args.rounds):
@@ -147,10 +136,61 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     report = {"rows": args.rows, "cpus": os.cpu_count(), "model": "fraud",
               "median": medians(rounds), "rounds": rounds,
-              "goal": "one actor >= 0.8 of the loop; an actor per core above it"}
+              "whole_process": {"median": whole_medians(whole), "rounds": whole},
+              "goal": "one actor >= 0.8 of the loop, in the job and as whole processes; an "
+                      "actor per core above it"}
     print(json.dumps(report, indent=2))
     if args.plot:
         plot(report, args.plot)
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    """Seconds a command takes as a whole process (a user's shell: no RAY_ADDRESS)."""
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def whole_process_round(spec: PipelineSpec, work: Path, source: Path,
+                        features: list[str]) -> dict[str, Any]:
+    """The loop as a process, `streaminfer batch --actors 1` (its default runner: in its
+    own process, no Ray), the loop, the same command on Ray Data (`batch.runner: ray`), the
+    loop; each command's ratio is to the mean of the two loops around it."""
+    streaminfer = str(Path(sys.executable).with_name("streaminfer"))
+    configs = {}
+    for runner in ("auto", "ray"):
+        configs[runner] = work / f"{runner}.yaml"
+        data = spec.model_dump(mode="json", exclude_defaults=True)
+        data["batch"] = {**data.get("batch", {}), "runner": runner}
+        configs[runner].write_text(yaml.safe_dump(data))
+    assert spec.model_specs[0].path is not None
+    loop = [sys.executable, str(Path(__file__).with_name("batch_hand_loop.py")),
+            spec.model_specs[0].path, str(source), str(work / "loop.parquet"), *features]
+
+    def job(runner: str) -> float:
+        shutil.rmtree(work / "whole", ignore_errors=True)
+        return timed([streaminfer, "batch", str(configs[runner]), "--input", str(source),
+                      "--out", str(work / "whole"), "--actors", "1", "--no-progress"], work)
+
+    loops = [timed(loop, work)]
+    jobs = {}
+    for runner in ("auto", "ray"):
+        jobs[runner] = job(runner)
+        loops.append(timed(loop, work))
+    return {"loop_s": [round(s, 2) for s in loops],
+            **{f"batch_{runner}_s": round(s, 2) for runner, s in jobs.items()},
+            **{f"ratio_{runner}": round((loops[i] + loops[i + 1]) / 2 / s, 3)
+               for i, (runner, s) in enumerate(jobs.items())}}
+
+
+def whole_medians(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of every number of the whole-process rounds."""
+    if not rounds:
+        return {}
+    keys = [key for key in rounds[0] if key != "loop_s"]
+    return {"loop_s": round(statistics.median(s for r in rounds for s in r["loop_s"]), 2),
+            **{key: round(statistics.median(r[key] for r in rounds), 3) for key in keys}}
 
 
 def score_round(rows: int, loop_s: list[float], runs: list[dict[str, Any]]) -> dict[str, Any]:

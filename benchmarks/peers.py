@@ -43,7 +43,7 @@ machine keep it short; the full measurement:
 
     python benchmarks/peers.py [--events 40000] [--rounds 5] \\
         [--clients kafka-python,confluent] [--paced-rate 2000] [--paced-seconds 10] \\
-        [--out peers.json] [--plot peers.png]
+        [--paced-rounds 1] [--max-wait-ms 10] [--out peers.json] [--plot peers.png]
 """
 
 from __future__ import annotations
@@ -212,10 +212,12 @@ class Quix:
 class ClientStreaming(Streaming):
     """``throughput.Streaming`` with ``kafka.client`` set (``default``: not set)."""
 
-    def __init__(self, bootstrap: str, model: Path, workers: int, client: str) -> None:
+    def __init__(self, bootstrap: str, model: Path, workers: int, client: str,
+                 max_wait_ms: int = 10) -> None:
         super().__init__(bootstrap, model, FEATURES, workers,
                          name=f"streaminfer_{workers}w_{client}")
         self.client = client
+        self.max_wait_ms = max_wait_ms
 
     def spec(self, topic: str, out_topic: str) -> PipelineSpec:
         kafka: dict[str, Any] = {"bootstrap_servers": self.bootstrap, "session_timeout_ms": 6000,
@@ -228,7 +230,7 @@ class ClientStreaming(Streaming):
             "source": {"topics": [topic], "group_id": uid("g"), "features": self.features,
                        "id_field": "id", "partitions": PARTITIONS},
             "model": {"path": str(self.model), **self.model_options},
-            "batching": {"max_size": 256, "max_wait_ms": 10},
+            "batching": {"max_size": 256, "max_wait_ms": self.max_wait_ms},
             "sink": {"predictions_topic": out_topic, "dead_letter_topic": uid("dlq")},
             "workers": {"count": self.workers, "num_cpus": 0.5},
             "metrics": {"enabled": False},
@@ -345,6 +347,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--paced-rate", type=float, default=2_000.0, help="events/s")
     parser.add_argument("--paced-seconds", type=float, default=10.0)
     parser.add_argument("--paced-rounds", type=int, default=1)
+    parser.add_argument("--max-wait-ms", type=int, default=10,
+                        help="streaminfer's batching.max_wait_ms (throughput and paced runs)")
     parser.add_argument("--quix-fetch-wait-ms", type=int, default=10,
                         help="the Quix consumer's fetch.wait.max.ms (0: librdkafka's 500)")
     parser.add_argument("--quix-venv", type=Path, default=BUILD / "peers-quix-venv")
@@ -363,8 +367,9 @@ def main() -> None:
     settings = {
         "events": args.events, "rounds": args.rounds, "partitions": PARTITIONS,
         "features": len(FEATURES), "model": "LogisticRegression, skl2onnx zipmap off",
-        "clients": clients, "streaminfer": {"batching_max_size": 256, "max_wait_ms": 10,
-                                            "model": "in-process"},
+        "clients": clients,
+        "streaminfer": {"batching_max_size": 256, "max_wait_ms": args.max_wait_ms,
+                        "model": "in-process"},
         "quix": {"processing_guarantee": "at-least-once", "per_message": True,
                  "intra_op_num_threads": 1,
                  "fetch_wait_max_ms": args.quix_fetch_wait_ms or "librdkafka default (500)"},
@@ -389,7 +394,8 @@ def main() -> None:
                 print(f"skipping kafka client {client!r}: this streaminfer's spec refuses "
                       f"kafka.client={client!r} ({refused})", file=sys.stderr)
                 continue
-            streaming += [ClientStreaming(bootstrap, model, w, client) for w in (1, 2)]
+            streaming += [ClientStreaming(bootstrap, model, w, client, args.max_wait_ms)
+                          for w in (1, 2)]
         if not streaming:
             print("no streaminfer contestant left (--clients default runs the pipeline "
                   "without kafka.client)", file=sys.stderr)

@@ -35,6 +35,10 @@ STEPS: list[tuple[str, str, str]] = [
     ("Kafka: produce (sink send)", "kafka/sink.py", "send"),
     ("Kafka: commit", "kafka/source.py", "commit"),
     ("Kafka: poll", "kafka/source.py", "poll"),
+    ("Kafka: await acks (sink flush)", "kafka/confluent.py", "flush"),  # kafka.client: confluent
+    ("Kafka: produce (sink send)", "kafka/confluent.py", "send"),
+    ("Kafka: commit", "kafka/confluent.py", "commit"),
+    ("Kafka: poll", "kafka/confluent.py", "poll"),
     ("lag and metrics", "runtime/worker_metrics.py", ""),
     ("lag and metrics", "kafka/source.py", "lag"),
     ("decode (JSON)", "runtime/scoring.py", "_decode"),
@@ -79,6 +83,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=40_000)
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples a second")
     parser.add_argument("--raw", type=Path, help="keep py-spy's raw stacks here")
+    parser.add_argument("--client", default="kafka-python", help="kafka.client")
     parser.add_argument("--model-dir", type=Path,
                         default=Path(sys.prefix).parent / "build" / "bench-models")
     args = parser.parse_args()
@@ -109,7 +114,10 @@ def main() -> None:
         ensure_topics(config, {topic: PARTITIONS}, create_missing=True)
         produce(config, topic, events, rate=None)
         contestant = Streaming(broker.bootstrap_servers, model, features, 1)
-        pipeline = Pipeline(contestant.spec(topic, uid("profile-out"))).start()
+        spec = contestant.spec(topic, uid("profile-out"))
+        spec = spec.model_copy(update={"kafka": spec.kafka.model_copy(
+            update={"client": args.client})})
+        pipeline = Pipeline(spec).start()
         try:
             pid = pipeline.wait_ready().stats().workers[0].pid
             spy = subprocess.Popen(
@@ -133,7 +141,7 @@ def main() -> None:
                 f"of a breast_cancer pipeline draining {args.events} events, its loop "
                 "thread's samples by step",
         "streaminfer": str(Path(streaminfer.__file__).resolve().parent.parent),
-        "events": args.events,
+        "events": args.events, "client": args.client,
         "events_per_s_while_profiled": round(args.events / seconds, 1) if seconds else None,
         **shares(raw_path.read_text()),
     }

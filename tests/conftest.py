@@ -1,6 +1,6 @@
 """Shared fixtures. Integration tests run against one real embedded broker and one real local
 Ray per test session; each test gets fresh topics, so tests never see each other's data.
-pytest-xdist runs two sessions by default (pyproject's addopts), one per worker process: each
+pytest-xdist runs three sessions by default (pyproject's addopts), one per worker process: each
 builds its own broker, Ray, models and registry template under its own ``tmp_path_factory``
 folder, so nothing a session makes may go to a fixed port or into the repository.
 

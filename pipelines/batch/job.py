@@ -1,5 +1,6 @@
 """A batch job: plan the units (or take them from the manifest), score the pending ones on a
-Ray Data actor pool, and record each finished unit in the manifest as its result arrives.
+Ray Data actor pool (or, for one actor and no Ray, in this process: ``batch.runner``), and
+record each finished unit in the manifest as its result arrives.
 
 >>> summary = batch("pipeline.yaml", "data/*.parquet", "scored/")   # doctest: +SKIP
 >>> summary.rows == summary.predictions + summary.dead_letters       # doctest: +SKIP
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -99,6 +101,10 @@ class BatchJob:
         spec = resolve_registry_models(spec)
         base = spec.batch or BatchSpec()
         self.settings = base.model_copy(update={"actors": actors}) if actors else base
+        ray = sys.modules.get("ray")  # not imported: not running here (nor imported for it)
+        self.in_process = scores_in_process(
+            self.settings, cluster_named=bool(spec.ray.address or os.environ.get("RAY_ADDRESS")),
+            ray_running=ray is not None and ray.is_initialized())
         self.spec, self.source, self.output = spec, source, output
         self.input_format, self.output_format = input_format, output_format
         self._servers = bootstrap_servers
@@ -173,7 +179,8 @@ class BatchJob:
         from streaminfer.pipelines.runtime.ray_setup import start_ray
 
         started = time.monotonic()
-        import_ray_data_soon()
+        if not self.in_process:
+            import_ray_data_soon()
         manifest = self.manifest()
         pending = manifest.pending()
         skipped = len(manifest.units) - len(pending)
@@ -181,7 +188,8 @@ class BatchJob:
             progress.start(_total_rows(manifest.units), manifest.totals()["rows"])
         done_rows = 0
         if pending:
-            start_ray(self.spec)
+            if not self.in_process:
+                start_ray(self.spec)
             done_rows = self._execute(manifest, pending, progress, stop)
         totals = manifest.totals()
         return BatchSummary(
@@ -195,13 +203,13 @@ class BatchJob:
     def _execute(self, manifest: Manifest, pending: list[Unit], progress: Progress | None,
                  stop: threading.Event | None) -> int:
         source_kafka = self.kafka() if is_topic_source(self.source) else None
-        dataset = scoring_dataset(pending, self.settings, {
-            "spec": self.spec, "models": self.models, "target": self.target(),
-            "source_kafka": source_kafka, "batch_size": self.settings.batch_size})
+        scorer_args = {"spec": self.spec, "models": self.models, "target": self.target(),
+                       "source_kafka": source_kafka, "batch_size": self.settings.batch_size}
         rows = 0
-        rows_iter = dataset.iter_rows()
         try:
-            with contextlib.closing(iter(rows_iter)) as results:
+            found: Any = scored_here(pending, scorer_args) if self.in_process \
+                else scoring_dataset(pending, self.settings, scorer_args).iter_rows()
+            with contextlib.closing(iter(found)) as results:
                 for result in results:
                     raise_failed(result)
                     manifest.mark_done(result["key"], rows=int(result["rows"]),
@@ -215,11 +223,36 @@ class BatchJob:
                         break
         except StreamInferError:
             raise
-        except Exception as exc:  # Ray failed (an actor died): say which error, in one line
+        except Exception as exc:  # Ray failed (an actor died), or a unit here: in one line
             lines = str(exc).strip().splitlines()
             raise PipelineError(f"batch job failed: {type(exc).__name__}: "
                                 f"{lines[-1] if lines else ''}") from None
         return rows
+
+
+def scores_in_process(settings: BatchSpec, *, cluster_named: bool, ray_running: bool) -> bool:
+    """Whether a job scores its units in this process (``batch.runner``; see its
+    description): ``auto`` does for one actor without GPUs, no cluster named and no Ray
+    running here. Ray Data would add only its start-up to such a job (3-5 s here)."""
+    if settings.runner == "process":
+        if settings.actors > 1:
+            raise ConfigError(f"batch.runner: process scores with one actor, not "
+                              f"{settings.actors}; set batch.actors: 1 (or --actors 1), or "
+                              f"batch.runner: ray")
+        return True
+    if settings.runner == "ray":
+        return False
+    return settings.actors == 1 and settings.num_gpus == 0 and not cluster_named \
+        and not ray_running
+
+
+def scored_here(pending: list[Unit], scorer_args: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The pool's results, scored in this process by one :class:`ReportingScorer`: one
+    result row per unit, in the plan's order."""
+    scorer = ReportingScorer(**scorer_args)
+    for unit in pending:
+        result = scorer({"unit": [orjson.dumps(unit.to_dict()).decode()]})
+        yield {name: values[0] for name, values in result.items()}
 
 
 def import_ray_data_soon() -> None:

@@ -4,7 +4,9 @@ Same contract as :class:`~streaminfer.pipelines.kafka.source.KafkaSource` and
 :class:`~streaminfer.pipelines.kafka.sink.KafkaSink` (kafka-python), which stay the default:
 nothing committed on its own, commits after the sink's acks, the revoke callback run inside
 :meth:`ConfluentSource.poll` while the member may still commit (librdkafka serves it on the
-polling thread, so its commits block as anywhere else), the sink saying which records of a
+polling thread, and its commits are awaited there; elsewhere a commit is sent without
+waiting for its answer, and awaited before the partitions move or the source closes), the
+sink saying which records of a
 flush were not acknowledged, keys partitioned as Java and kafka-python do (murmur2), record
 headers kept. The client is C: a record costs about a microsecond of Python instead of
 kafka-python's tens (docs/decisions.md, 2026-12-07).
@@ -33,6 +35,7 @@ from streaminfer.pipelines.kafka.source import Offsets, Partitions
 #: librdkafka's own log lines, as Python log records (not raw lines on stderr), governed as
 #: kafka-python's are (``pipelines/process/log_levels.py``).
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+_LOG = logging.getLogger(__name__)
 
 #: kafka-python setting -> librdkafka property (``client_config``'s keys).
 _NAMES = {
@@ -80,8 +83,11 @@ class ConfluentSource:
             "heartbeat.interval.ms": heartbeat_interval_ms,
             "partition.assignment.strategy": "range",
             "logger": _LIBRDKAFKA_LOG,
+            "on_commit": _committed,
         })
         self._assigned: set[TopicPartition] = set()
+        self._revoking = False  # inside the revoke callback: commits wait for the broker
+        self._sent: Offsets = {}  # per assigned partition, the last offset sent to commit
 
     def subscribe(self, on_revoked: Partitions, on_assigned: Partitions) -> None:
         """Join the group (at the next :meth:`poll`); the callbacks run inside polls."""
@@ -92,8 +98,15 @@ class ConfluentSource:
 
         def revoked(consumer: Consumer, partitions: list[Partition]) -> None:
             gone = {TopicPartition(p.topic, p.partition) for p in partitions}
-            on_revoked(gone)
+            self._revoking = True
+            try:
+                on_revoked(gone)
+                # what was sent before without waiting lands before the partitions move
+                self._commit_now({tp: o for tp, o in self._sent.items() if tp in gone})
+            finally:
+                self._revoking = False
             self._assigned -= gone
+            self._sent = {tp: o for tp, o in self._sent.items() if tp not in gone}
 
         self._consumer.subscribe(self.topics, on_assign=assigned, on_revoke=revoked,
                                  on_lost=revoked)
@@ -123,14 +136,29 @@ class ConfluentSource:
         return records
 
     def commit(self, next_offsets: Offsets) -> None:
-        """Commit, per partition, the offset of the next record to read (raises a
-        ``kafka.errors.CommitFailedError`` as the kafka-python source does)."""
+        """Commit, per partition, the offset of the next record to read: sent without
+        waiting for the broker's answer (a failure is logged when it comes, inside a later
+        poll), except inside the revoke callback, where it is awaited; every commit sent
+        lands before the partitions move or the source closes. Raises a
+        ``kafka.errors.CommitFailedError`` (as the kafka-python source does) when it cannot
+        be sent."""
         if not next_offsets:
             return
+        self._sent.update(next_offsets)
+        if self._revoking:
+            self._commit_now(next_offsets)
+            return
         try:
-            self._consumer.commit(offsets=[Partition(tp.topic, tp.partition, offset)
-                                           for tp, offset in next_offsets.items()],
-                                  asynchronous=False)
+            self._consumer.commit(offsets=_partitions(next_offsets), asynchronous=True)
+        except KafkaException as exc:
+            raise CommitFailedError(str(exc)) from None
+
+    def _commit_now(self, offsets: Offsets) -> None:
+        """Commit and wait for the broker: after the commits sent before, in order."""
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(offsets=_partitions(offsets), asynchronous=False)
         except KafkaException as exc:
             raise CommitFailedError(str(exc)) from None
 
@@ -155,7 +183,8 @@ class ConfluentSource:
         return lags
 
     def close(self) -> None:
-        """Leave the group (so partitions move at once) and close."""
+        """Leave the group (so partitions move at once) and close: librdkafka awaits the
+        commits sent before it leaves (test_source_integration.py shows it)."""
         self._consumer.close()
 
 
@@ -218,6 +247,18 @@ class ConfluentSink:
     def close(self, timeout_s: float = 10.0) -> None:
         self._producer.flush(timeout_s)
         self._producer.close()
+
+
+def _partitions(offsets: Offsets) -> list[Partition]:
+    return [Partition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()]
+
+
+def _committed(error: Any, partitions: list[Partition]) -> None:
+    """A commit's answer (run by librdkafka inside a poll): a failure is said."""
+    failed = [p for p in partitions if p.error is not None]
+    if error is not None or failed:
+        _LOG.warning("commit failed: %s; the partitions' next reader scores those events "
+                     "again", error or failed[0].error)
 
 
 def _delivered(results: list[Any], position: int, error: Any, _message: Any) -> None:

@@ -50,7 +50,8 @@ def batch(
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
-    """Score a dataset with the pipeline's model on Ray Data; run it again to resume."""
+    """Score a dataset with the pipeline's model on Ray Data (one actor and no Ray: in this
+    process, see batch.runner); run it again to resume."""
     from streaminfer.errors import ConfigError
     from streaminfer.pipelines.batch.job import BatchJob
     from streaminfer.pipelines.spec.loader import load_spec
@@ -85,9 +86,10 @@ def _run(job: BatchJob, progress: bool) -> BatchSummary:
     from streaminfer.pipelines.runtime.ray_setup import start_ray
 
     bar = RowsProgress(err) if progress and err.is_terminal else None
-    import_ray_data_soon()  # while the plan is made and Ray starts
+    if not job.in_process:
+        import_ray_data_soon()  # while the plan is made and Ray starts
     with StopSignals("stopping: finishing the units under way (again to abort)") as signals:
-        if job.manifest().pending():
+        if job.manifest().pending() and not job.in_process:
             start_ray(job.spec)
             signals.install()  # ray.init took SIGTERM over
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -124,8 +125,12 @@ def build_models(
     force: Annotated[bool, typer.Option(help="Retrain even if a model file exists.")] = False,
 ) -> None:
     """Train the example models (scikit-learn's bundled data) and export them to ONNX."""
+    from streaminfer.errors import ConfigError
     from streaminfer.pipelines.devtools.example_models import build_all
 
+    if out_dir.is_symlink() and not out_dir.exists():
+        raise ConfigError(f"--out {out_dir}: a link to {os.readlink(out_dir)}, which does not "
+                          "exist; create that folder, or remove the link")
     for path in build_all(out_dir, force=force):
         out.print(f"{path}  (sha256 in {path.name}.sha256)")
         held_out = path.with_suffix(".validation.parquet")

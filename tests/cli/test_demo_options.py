@@ -1,5 +1,6 @@
 """``streaminfer demo --example``: an unknown example, or one beside --loop or --pictures,
-is refused before anything starts, naming the choices."""
+is refused before anything starts, naming the choices; `build-models` into a dangling link
+says where it points."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from streaminfer.cli.commands import app
+from tests.fixtures.cli import streaminfer_here
 
 
 @pytest.mark.parametrize(("args", "says"), [
@@ -18,3 +20,11 @@ def test_a_wrong_example_is_refused_with_the_choices(args: list[str], says: str)
     result = CliRunner().invoke(app, ["demo", *args], env={"COLUMNS": "200"})
     assert result.exit_code == 2, result.output
     assert says in " ".join(result.output.split()), result.output
+
+
+def test_build_models_into_a_dangling_link_says_where_it_points(tmp_path) -> None:
+    (tmp_path / "models").symlink_to(tmp_path / "gone")
+    result = streaminfer_here("build-models", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (f"error: --out models: a link to {tmp_path / 'gone'}, which "
+                                      "does not exist; create that folder, or remove the link")

@@ -23,10 +23,12 @@ from tests.pipelines.batch.conftest import (
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize("runner", ["ray", "process"])
 def test_parquet_csv_and_jsonl_through_a_glob_with_dead_letters(
-    ray_session, batch_spec, dataset_factory, tmp_path: Path
+    ray_session, batch_spec, dataset_factory, tmp_path: Path, runner: str
 ) -> None:
-    spec = batch_spec(unit_rows=250)
+    # On a pool of 2 Ray Data actors, and in this process (batch.runner: process)
+    spec = batch_spec(unit_rows=250, runner=runner, actors=2 if runner == "ray" else 1)
     dataset = dataset_factory("breast_cancer")
     write_parquet(tmp_path / "in" / "a.parquet", dataset_rows(dataset, 300))  # 2 units
     csv_rows = dataset_rows(dataset, 300, start=300)

@@ -49,13 +49,16 @@ def _done(manifest: Path) -> int:
         return 0
 
 
+@pytest.mark.parametrize("runner", ["ray", "process"])
 def test_stopped_by_sigterm_then_resumed_scores_every_row_once(
-    pipeline_spec_factory, dataset_factory, tmp_path: Path, ray_address: str
+    pipeline_spec_factory, dataset_factory, tmp_path: Path, ray_address: str, runner: str
 ) -> None:
-    # Both runs are real processes that join the session's Ray (ray.address), rather than
-    # start one each: what is proven is the stop and the resume, not a local Ray's start.
-    spec = with_batch(pipeline_spec_factory(ray={"address": ray_address}), actors=1,
-                      num_cpus=1, unit_rows=UNIT)
+    # On Ray Data, both runs join the session's Ray (ray.address), rather than start one
+    # each: what is proven is the stop and the resume, not a local Ray's start. In process,
+    # no Ray at all: the signal lands in the thread that scores.
+    ray = {"address": ray_address} if runner == "ray" else {}
+    spec = with_batch(pipeline_spec_factory(ray=ray), actors=1, num_cpus=1, unit_rows=UNIT,
+                      runner=runner)
     config = tmp_path / "pipeline.yaml"
     config.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True)))
     source, out = tmp_path / "rows.parquet", tmp_path / "out"

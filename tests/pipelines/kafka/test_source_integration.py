@@ -1,5 +1,6 @@
 """The sources against the session's real broker, each client alike (kafka-python and
-confluent-kafka): what a revoke callback commits, records with their headers, rewind, lag."""
+confluent-kafka): what a revoke callback commits, commits made between polls once the source
+closes, records with their headers, rewind, lag."""
 
 from __future__ import annotations
 
@@ -86,6 +87,32 @@ def test_what_the_revoke_callback_commits_is_committed_before_the_partitions_mov
     finally:
         reader.close(autocommit=False)
     assert committed == {0: 10, 1: 10}
+
+
+@CLIENTS
+def test_commits_made_between_polls_are_on_the_broker_once_the_source_closes(
+    client: type[Source], kafka_config: dict[str, Any], topic_factory: Callable[..., str],
+    produce: Callable[..., None], committed_offsets: Callable[[str, str], dict[int, int]],
+) -> None:
+    # The confluent source sends such commits without waiting for the broker's answer: the
+    # close awaits them. (A worker's last batch is committed just before its source closes.)
+    topic, group = topic_factory(2), unique("g")
+    produce(topic, [b"%d" % i for i in range(10)], partition=0)
+    produce(topic, [b"%d" % i for i in range(10)], partition=1)
+    source = member(client, kafka_config, topic, group)
+    source.subscribe(lambda partitions: None, lambda partitions: None)
+    try:
+        read = 0
+        deadline = time.monotonic() + 30
+        while read < 20 and time.monotonic() < deadline:
+            read += len(source.poll(100, 100))
+        for offset in range(1, 11):  # a commit per batch, the last one the highest
+            source.commit({TopicPartition(topic, 0): offset,
+                           TopicPartition(topic, 1): min(offset, 7)})
+    finally:
+        source.close()
+    assert read == 20
+    assert committed_offsets(group, topic) == {0: 10, 1: 7}
 
 
 @CLIENTS
