@@ -6,10 +6,9 @@ nothing committed on its own, commits after the sink's acks, the revoke callback
 :meth:`ConfluentSource.poll` while the member may still commit (librdkafka serves it on the
 polling thread, and its commits are awaited there; elsewhere a commit is sent without
 waiting for its answer, and awaited before the partitions move or the source closes), the
-sink saying which records of a
-flush were not acknowledged, keys partitioned as Java and kafka-python do (murmur2), record
-headers kept. The client is C: a record costs about a microsecond of Python instead of
-kafka-python's tens (docs/decisions.md, 2026-12-07).
+sink saying which records of a flush were not acknowledged, keys partitioned as Java and
+kafka-python do (murmur2), record headers kept. The client is C: a record costs about a
+microsecond of Python instead of kafka-python's tens (docs/decisions.md, 2026-12-07).
 
 >>> librdkafka_config({"bootstrap_servers": ["a:9092", "b:9092"], "client_id": "w0",
 ...                    "sasl_plain_username": "scorer"})
