@@ -33,7 +33,9 @@ def hosts(tmp_path: Path) -> Iterator[MultiHost]:
     if WHY_NOT is not None:
         pytest.skip(f"multi-host tests: {WHY_NOT}")
     root = tmp_path / "hosts"
-    with MultiHost(root, workers=2, worker_cpus=2, hide=(root / "models",)) as built:
+    # Its own prefix and networks: a chaos soak running beside it keeps its hosts.
+    with MultiHost(root, workers=2, worker_cpus=2, prefix="sit", net=232,
+                   hide=(root / "models",)) as built:
         yield built
 
 
