@@ -179,17 +179,24 @@ class PipelineRuntime:
         """One store actor per model (workers and replicas fetch the bytes from it), then
         the Serve deployments of the served models. How workers reach each model."""
         import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         spec = self.spec
         store_names: dict[str, str] = {}
         sources: dict[str, ModelLocator] = {}
+        # The stores live on the driver's node: a store is not restarted (a restart would
+        # hold the version the pipeline started with, not the one promoted since), so on a
+        # worker node that died it would be gone, and every worker Ray restarts after it
+        # would die loading its model. Where the driver's node goes, the pipeline goes too.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(),
+                                              soft=False)
         for model in spec.model_specs:
             name = model.model_name
             data, info = models[name]
             store_names[name] = f"{spec.name}-model-{name}"
             self.stores[name] = cast("ActorHandle[ModelStore]", ray.remote(ModelStore).options(
                 name=store_names[name], namespace=spec.ray.namespace, num_cpus=0,
-                max_restarts=0,
+                max_restarts=0, scheduling_strategy=here,
             ).remote(Version(info.version, info.sha256, data)))
             if model.serving == "serve":
                 from streaminfer.pipelines.runtime.serving import DEPLOYMENT, app_name

@@ -1,0 +1,210 @@
+"""Chaos soak on several hosts: a real multi-node Ray cluster in network namespaces, a steady
+stream, and a random fault every two minutes; nothing may be lost.
+
+The hosts (tests/fixtures/multihost.py): a broker host (``streaminfer broker``), a Ray head
+host (``ray start --head``, 0 CPUs, the driver: ``streaminfer run --address``) and two Ray
+worker hosts (``ray start --address``) that cannot see the model file. Needs root.
+
+Faults (tests/fixtures/chaos.py), one at random every ``--fault-every`` seconds:
+
+- ``raylet_kill``: a worker host's raylet SIGKILLed (the node and its actors are lost), the
+  host's Ray started again once everything sent before the kill came back;
+- ``broker_cut``: a worker host's link to the broker down for ``--hold`` seconds (Ray still
+  reaches it), then up;
+- ``broker_pause``: the broker SIGSTOPped for ``--hold`` seconds, then SIGCONTed;
+- ``driver_sigterm``: the driver SIGTERMed (it must drain and exit 0), then started again.
+
+One JSON row a minute on stdout: events sent, accounted for (predictions + dead letters, by
+event), lag (sent - accounted), duplicates, and the faults of that minute with their recovery
+times (from the fault's end until every event sent by then came back). At the end the stream
+stops, the books are read to the end, and the last row says whether they close exactly
+(every event back, as a prediction or a dead letter; duplicates counted). Exit 0 only then.
+
+    sudo .venv/bin/python benchmarks/chaos.py --minutes 20 [--rate 300] [--fault-every 120]
+        [--hold 30] [--faults raylet_kill,broker_cut,broker_pause,driver_sigterm] [--seed 1]
+        [--out docs/benchmarks/chaos.json] [--plot docs/benchmarks/chaos.png]
+
+It waits while /tmp/quiet.lock exists (someone is timing things on this machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))  # the harness lives with the tests that share it
+
+from tests.fixtures import chaos  # noqa: E402
+from tests.fixtures.multihost import MultiHost, available, wait_quiet  # noqa: E402
+
+FAULTS = ("raylet_kill", "broker_cut", "broker_pause", "driver_sigterm")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=300.0, help="events/s")
+    parser.add_argument("--fault-every", type=float, default=120.0, help="seconds")
+    parser.add_argument("--hold", type=float, default=30.0,
+                        help="seconds a cut or a pause lasts")
+    parser.add_argument("--faults", default=",".join(FAULTS))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--row-every", type=float, default=60.0, help="seconds between rows")
+    parser.add_argument("--out", type=Path, default=None, help="the whole run as JSON")
+    parser.add_argument("--plot", type=Path, default=None, help="draw the run (PNG)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="where the hosts keep their logs (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    unknown = set(args.faults.split(",")) - set(FAULTS)
+    if unknown:
+        parser.error(f"unknown faults {sorted(unknown)}; known: {', '.join(FAULTS)}")
+    return args
+
+
+class Soak:
+    def __init__(self, args: argparse.Namespace, hosts: MultiHost) -> None:
+        self.args, self.hosts = args, hosts
+        self.stop = threading.Event()
+        self.config = chaos.write_pipeline(hosts, workers=2)
+        self.books = chaos.Books(hosts)
+        self.books.keep_values = False
+        self.stream = chaos.Stream(hosts, rate=args.rate)
+        self.faults = chaos.Faults(hosts, self.books, self.stream, self.start_driver,
+                                   hold_s=args.hold, stop=self.stop)
+        self.done: list[chaos.FaultResult] = []
+        self.errors: list[str] = []
+        self.samples: list[dict[str, Any]] = []  # every 5 s, for the plot
+        self.t0 = time.monotonic()
+
+    def start_driver(self) -> None:
+        self.hosts.driver(self.config)
+
+    def at(self) -> float:
+        return round(time.monotonic() - self.t0, 1)
+
+    def sample(self) -> dict[str, Any]:
+        sent, unique = self.stream.sent, self.books.unique
+        return {"t": self.at(), "sent": sent, "accounted": unique, "lag": sent - unique,
+                "duplicates": self.books.duplicates}
+
+    def fault_loop(self) -> None:
+        rng = random.Random(self.args.seed)
+        names = self.args.faults.split(",")
+        while not self.stop.wait(self.args.fault_every):
+            if time.monotonic() - self.t0 > self.args.minutes * 60 - 30:
+                return  # no fault in the last half minute: the books close after the stream
+            name = rng.choice(names)
+            try:
+                result = getattr(self.faults, name)()
+                result.notes["at_s"] = round(result.started - self.t0, 1)
+                self.done.append(result)
+            except Exception as exc:  # the run goes on; the row says so
+                self.errors.append(f"{self.at()}s {name}: {type(exc).__name__}: {exc}")
+
+    def run(self) -> dict[str, Any]:
+        args = self.args
+        self.books.start()
+        self.start_driver()
+        self.stream.start()
+        faults = threading.Thread(target=self.fault_loop, daemon=True, name="faults")
+        faults.start()
+        end = self.t0 + args.minutes * 60
+        next_row = self.t0 + args.row_every
+        reported = 0
+        last = self.sample()
+        while time.monotonic() < end:
+            self.stop.wait(min(5.0, max(0.0, end - time.monotonic())))
+            self.samples.append(self.sample())
+            if time.monotonic() >= next_row or time.monotonic() >= end:
+                now = self.sample()
+                row = {**now, "minute": round(now["t"] / 60, 1),
+                       "events_s": round((now["accounted"] - last["accounted"])
+                                         / max(now["t"] - last["t"], 1e-9), 1),
+                       "faults": [f.row() for f in self.done[reported:]],
+                       "errors": self.errors[:]}
+                reported = len(self.done)
+                print(json.dumps(row), flush=True)
+                last = now
+                next_row += args.row_every
+        self.stop.set()
+        faults.join(300)
+        sent = self.stream.halt()
+        driver = self.hosts.processes["driver"]
+        if driver.poll() is not None:  # a fault left it stopped: the books need it running
+            self.start_driver()
+        books = self.books.finish(sent, timeout_s=180)
+        recoveries = [f.recovered_s for f in self.done if f.recovered_s is not None]
+        summary = {"final": True, "t": self.at(), **books,
+                   "faults": len(self.done),
+                   "unrecovered": [f.row() for f in self.done if f.recovered_s is None],
+                   "recovered_s_max": round(max(recoveries), 1) if recoveries else None,
+                   "errors": self.errors,
+                   "books_close": books["missing"] == 0 and books["unknown"] == 0
+                   and books["predictions"] + books["dead_letters"] - books["duplicates"]
+                   == books["events"]}
+        print(json.dumps(summary), flush=True)
+        return {"args": {k: str(v) for k, v in vars(args).items()},
+                "machine": {"cpus": __import__("os").cpu_count(),
+                            "python": platform.python_version()},
+                "samples": self.samples, "faults": [f.row() for f in self.done],
+                "summary": summary}
+
+
+def draw(run: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = run["samples"]
+    t = [s["t"] / 60 for s in samples]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    top.plot(t, [s["lag"] for s in samples], label="lag (sent - accounted)")
+    top.set_ylabel("events")
+    top.set_yscale("symlog")
+    bottom.plot(t, [s["duplicates"] for s in samples], label="duplicates", color="tab:red")
+    bottom.set_ylabel("duplicates")
+    bottom.set_xlabel("minutes")
+    for fault in run["faults"]:
+        at = fault.get("at_s", 0) / 60
+        for axis in (top, bottom):
+            axis.axvspan(at, at + fault["fault_s"] / 60, color="tab:orange", alpha=0.2)
+        top.annotate(f"{fault['fault']}\n{fault['recovered_s']}s", (at, 1), fontsize=7)
+    summary = run["summary"]
+    fig.suptitle(f"chaos soak: {summary['events']:,} events, {summary['missing']} missing, "
+                 f"{summary['duplicates']} duplicates, {summary['faults']} faults")
+    top.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    why = available()
+    if why is not None:
+        print(f"chaos: cannot build hosts here: {why}", file=sys.stderr)
+        return 2
+    wait_quiet()
+    root = args.root or Path(tempfile.mkdtemp(prefix="sih-chaos-"))
+    with MultiHost(root, workers=2, worker_cpus=2, hide=(root / "models",)) as hosts:
+        run = Soak(args, hosts).run()
+    if args.out:
+        args.out.write_text(json.dumps(run, indent=1))
+    if args.plot:
+        draw(run, args.plot)
+    print(f"logs of the hosts: {root}", file=sys.stderr)
+    return 0 if run["summary"]["books_close"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
