@@ -23,8 +23,6 @@ stops, the books are read to the end, and the last row says whether they close e
     sudo .venv/bin/python benchmarks/chaos.py --minutes 20 [--rate 300] [--fault-every 120]
         [--hold 30] [--faults raylet_kill,broker_cut,broker_pause,driver_sigterm] [--seed 1]
         [--out docs/benchmarks/chaos.json] [--plot docs/benchmarks/chaos.png]
-
-It waits while /tmp/quiet.lock exists (someone is timing things on this machine).
 """
 
 from __future__ import annotations
@@ -45,7 +43,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))  # the harness lives with the tests that share it
 
 from tests.fixtures import chaos  # noqa: E402
-from tests.fixtures.multihost import MultiHost, available, wait_quiet  # noqa: E402
+from tests.fixtures.multihost import MultiHost, available  # noqa: E402
 
 FAULTS = ("raylet_kill", "broker_cut", "broker_pause", "driver_sigterm")
 
@@ -194,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
     if why is not None:
         print(f"chaos: cannot build hosts here: {why}", file=sys.stderr)
         return 2
-    wait_quiet()
     root = args.root or Path(tempfile.mkdtemp(prefix="sih-chaos-"))
     with MultiHost(root, workers=2, worker_cpus=2, hide=(root / "models",)) as hosts:
         run = Soak(args, hosts).run()
