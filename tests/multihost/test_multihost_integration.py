@@ -69,7 +69,9 @@ def test_a_worker_hosts_raylet_killed_mid_stream_loses_nothing(hosts: MultiHost)
     assert outcome["missing"] == 0, outcome
     assert outcome["unknown"] == 0, outcome
     assert outcome["predictions"] + outcome["dead_letters"] - outcome["duplicates"] == EVENTS
-    assert outcome["dead_letters"] == EVENTS // 100
+    # One in a hundred is malformed: that many events are dead-lettered (a dead letter may
+    # come back twice too: seen in the suite, under load, 131 for 120 events).
+    assert outcome["dead_lettered"] == EVENTS // 100, outcome
     # At least once: the batches in flight on the lost host (at most what it had read and
     # not committed when it went) may come back twice, nothing more.
     assert outcome["duplicates"] <= 2 * RATE * 10, outcome
