@@ -101,7 +101,7 @@ class ConfluentSource:
             try:
                 on_revoked(gone)
                 # what was sent before without waiting lands before the partitions move
-                self._commit_now({tp: o for tp, o in self._sent.items() if tp in gone})
+                self._commit({tp: o for tp, o in self._sent.items() if tp in gone}, wait=True)
             finally:
                 self._revoking = False
             self._assigned -= gone
@@ -141,23 +141,20 @@ class ConfluentSource:
         lands before the partitions move or the source closes. Raises a
         ``kafka.errors.CommitFailedError`` (as the kafka-python source does) when it cannot
         be sent."""
-        if not next_offsets:
-            return
         self._sent.update(next_offsets)
-        if self._revoking:
-            self._commit_now(next_offsets)
-            return
-        try:
-            self._consumer.commit(offsets=_partitions(next_offsets), asynchronous=True)
-        except KafkaException as exc:
-            raise CommitFailedError(str(exc)) from None
+        self._commit(next_offsets, wait=self._revoking)
 
-    def _commit_now(self, offsets: Offsets) -> None:
-        """Commit and wait for the broker: after the commits sent before, in order."""
+    def _commit(self, offsets: Offsets, *, wait: bool) -> None:
+        """Send a commit; with ``wait``, until the broker answers (after the commits sent
+        before, in order)."""
         if not offsets:
             return
+        partitions = _partitions(offsets)
         try:
-            self._consumer.commit(offsets=_partitions(offsets), asynchronous=False)
+            if wait:
+                self._consumer.commit(offsets=partitions, asynchronous=False)
+            else:
+                self._consumer.commit(offsets=partitions, asynchronous=True)
         except KafkaException as exc:
             raise CommitFailedError(str(exc)) from None
 
