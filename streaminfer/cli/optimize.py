@@ -70,6 +70,10 @@ def optimize(
         "output channels) to remove, e.g. 0.25,0.5.")] = None,
     rounds: Annotated[int, typer.Option(
         min=1, help="Timing rounds; each variant's best round is kept.")] = 5,
+    block_s: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--block-s", min=0.001, help="Seconds each variant is timed at each batch size in a "
+        "round (default 0.2); shorter is quicker and noisier: --rounds 1 --block-s 0.02 "
+        "for a quick look.")] = None,
     log_to_registry: Annotated[bool, typer.Option(
         "--log-to-registry", help="Also log report.json, report.png and every variant's "
                                   "numbers as an MLflow run of the registry.")] = False,
@@ -95,7 +99,8 @@ def optimize(
     levels = (spec.optimize if spec else None) or OptimizeSpec()
     settings = Settings(
         max_loss=levels.max_loss if max_loss is None else max_loss, batches=batch_sizes(spec),
-        rounds=rounds, calibration_rows=levels.calibration_rows,
+        rounds=rounds, block_s=Settings.block_s if block_s is None else block_s,
+        calibration_rows=levels.calibration_rows,
         sparsities=levels.sparsities if sparsities is None else _floats(sparsities,
                                                                          "--sparsities"),
         fractions=levels.prune if prune is None else _floats(prune, "--prune"))

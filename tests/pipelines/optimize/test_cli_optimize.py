@@ -44,7 +44,8 @@ def test_optimize_a_linear_model_with_features_from_a_pipeline_yaml(
                      "cache_dir": str(tmp_path / "cache")}}))
     out = tmp_path / "out"
     result = streaminfer("optimize", model_factory("breast_cancer"), "--data", data,
-                         "--out", out, "--config", config, "--rounds", "1", "--register")
+                         "--out", out, "--config", config, "--rounds", "1", "--block-s", "0.02",
+                         "--register")
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["rows"] == len(dataset.y)

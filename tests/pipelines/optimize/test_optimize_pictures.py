@@ -61,7 +61,7 @@ def test_the_cnn_is_quantized_from_real_pictures_and_every_number_is_recomputed(
     out = tmp_path / "out"
 
     result = CliRunner().invoke(app, ["optimize", str(config), "--data", str(data), "--out",
-                                      str(out), "--rounds", "1", "--register"])
+                                      str(out), "--rounds", "1", "--block-s", "0.02", "--register"])
     assert result.exit_code == 0, result.output
     report = orjson.loads((out / "report.json").read_bytes())
     variants = {v["name"]: v for v in report["variants"]}

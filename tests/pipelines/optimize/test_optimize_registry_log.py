@@ -34,7 +34,8 @@ def test_the_report_is_logged_as_a_run(
         "registry": registry_section(registry)}))
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["optimize", str(config), "--data", str(data), "--out",
-                                      str(out), "--rounds", "1", "--log-to-registry"])
+                                      str(out), "--rounds", "1", "--block-s", "0.02",
+                                      "--log-to-registry"])
     assert result.exit_code == 0, result.output
     assert "logged to the registry as run" in result.output
     report = orjson.loads((out / "report.json").read_bytes())

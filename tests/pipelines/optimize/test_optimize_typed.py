@@ -37,7 +37,7 @@ def test_the_text_classifier_gets_what_applies_and_the_rest_says_why(
                      + b'{"message": 42, "label": "billing"}\n')  # refused: not a string
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["optimize", str(config), "--data", str(data), "--out",
-                                      str(out), "--rounds", "1"])
+                                      str(out), "--rounds", "1", "--block-s", "0.02"])
     assert result.exit_code == 0, result.output
     report = orjson.loads((out / "report.json").read_bytes())
     variants = {v["name"]: v for v in report["variants"]}

@@ -50,7 +50,8 @@ def optimize_champion(registry: Registry, model: Path, features: list[str], data
         "registry": registry_section(registry)}))
     out = tmp_path / "out"
     result = streaminfer_here("optimize", "models:/digits@champion", "--data", data, "--out",
-                              out, "--config", config, "--rounds", "2", "--register",
+                              out, "--config", config, "--rounds", "2", "--block-s", "0.02",
+                              "--register",
                               "--prune", "0.25", "--sparsities", "0.5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     return json.loads((out / "report.json").read_text()), result.stdout
