@@ -31,11 +31,11 @@ HERE = Path(__file__).resolve().parent
 #: Steps of the loop, each a (name, file suffix, function) that marks a frame of it; a
 #: sample counts for the innermost frame that matches one.
 STEPS: list[tuple[str, str, str]] = [
-    ("Kafka: await acks (sink flush)", "kafka/sink.py", "flush"),
+    ("Kafka: await acks (sink wait)", "kafka/sink.py", "wait"),
     ("Kafka: produce (sink send)", "kafka/sink.py", "send"),
     ("Kafka: commit", "kafka/source.py", "commit"),
     ("Kafka: poll", "kafka/source.py", "poll"),
-    ("Kafka: await acks (sink flush)", "kafka/confluent.py", "flush"),  # kafka.client: confluent
+    ("Kafka: await acks (sink wait)", "kafka/confluent.py", "wait"),  # kafka.client: confluent
     ("Kafka: produce (sink send)", "kafka/confluent.py", "send"),
     ("Kafka: commit", "kafka/confluent.py", "commit"),
     ("Kafka: poll", "kafka/confluent.py", "poll"),

@@ -23,8 +23,8 @@ class AlertPublisher:
 
     def publish(self, payload: dict[str, Any]) -> None:
         try:
-            self._sink.send(self.topic, str(payload["model"]).encode(), orjson.dumps(payload))
-            self._sink.flush(FLUSH_S)
+            self._sink.wait([self._sink.send(self.topic, str(payload["model"]).encode(),
+                                             orjson.dumps(payload))], FLUSH_S)
         except SinkError as exc:
             log.warning("alert not published to %s: %s", self.topic, exc)
 

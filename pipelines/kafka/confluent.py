@@ -6,7 +6,7 @@ nothing committed on its own, commits after the sink's acks, the revoke callback
 :meth:`ConfluentSource.poll` while the member may still commit (librdkafka serves it on the
 polling thread, and its commits are awaited there; elsewhere a commit is sent without
 waiting for its answer, and awaited before the partitions move or the source closes), the
-sink saying which records of a flush were not acknowledged, keys partitioned as Java and
+sink saying which of the records awaited were not acknowledged, keys partitioned as Java and
 kafka-python do (murmur2), record headers kept. The client is C: a record costs about a
 microsecond of Python instead of kafka-python's tens (docs/decisions.md, 2026-12-07).
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, Producer
@@ -28,13 +30,16 @@ from kafka.errors import CommitFailedError
 
 from streaminfer.errors import BrokerError
 from streaminfer.operators.records import Record, SourceRecord
-from streaminfer.pipelines.kafka.sink import SinkError
+from streaminfer.pipelines.kafka.sink import SinkError, acknowledged
 from streaminfer.pipelines.kafka.source import Offsets, Partitions
 
 #: librdkafka's own log lines, as Python log records (not raw lines on stderr), governed as
 #: kafka-python's are (``pipelines/process/log_levels.py``).
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 _LOG = logging.getLogger(__name__)
+
+#: Longest single wait for delivery reports (a poll returns as soon as one is served).
+WAIT_POLL_S = 0.1
 
 #: kafka-python setting -> librdkafka property (``client_config``'s keys).
 _NAMES = {
@@ -185,8 +190,8 @@ class ConfluentSource:
 
 
 class ConfluentSink:
-    """An idempotent producer (acks=all, librdkafka) that tracks the records sent since
-    the last flush (see :class:`~streaminfer.pipelines.kafka.sink.KafkaSink`)."""
+    """An idempotent producer (acks=all, librdkafka); :meth:`send` gives a one-item list that
+    the record's delivery report fills (see :class:`~streaminfer.pipelines.kafka.sink.Sink`)."""
 
     def __init__(self, config: dict[str, Any], *, linger_ms: int, compression: str) -> None:
         self._producer = Producer({
@@ -199,18 +204,14 @@ class ConfluentSink:
             "partitioner": "murmur2_random",  # where Java and kafka-python put a key
             "logger": _LIBRDKAFKA_LOG,
         })
-        self._results: list[Any] = []  # per record sent: None (pending), True or the error
 
     def send(
         self, topic: str, key: bytes | None, value: bytes | None,
         headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
-    ) -> None:
+    ) -> list[Any]:
         """Queue one record; a refusal before it is queued is a :class:`SinkError`."""
-        position = len(self._results)
-        self._results.append(None)
-        # The callback writes into this flush's list: a late ack lands where no one reads.
-        options: dict[str, Any] = {
-            "on_delivery": functools.partial(_delivered, self._results, position)}
+        ack: list[Any] = [None]  # None (pending), then True or the error
+        options: dict[str, Any] = {"on_delivery": functools.partial(_delivered, ack)}
         if partition is not None:
             options["partition"] = partition
         if headers:
@@ -222,23 +223,24 @@ class ConfluentSink:
             except BufferError:  # its queue is full: let it send
                 self._producer.poll(0.05)
             except KafkaException as exc:
-                self._results.pop()
                 raise SinkError(f"cannot send to {topic}: {exc}") from None
         self._producer.poll(0)
+        return ack
 
-    def flush(self, timeout_s: float | None = None) -> int:
-        """Wait for every record sent since the last flush; raise :class:`SinkError` (with
-        the positions of those not acknowledged) if any was refused or not acknowledged in
-        time. Returns how many were acknowledged."""
-        self._producer.flush(-1 if timeout_s is None else timeout_s)  # serves the callbacks
-        results, self._results = self._results, []
-        failed = [i for i, result in enumerate(results) if result is not True]
-        if failed:
-            first = results[failed[0]]
-            raise SinkError(f"{len(failed)} of {len(results)} records not acknowledged: "
-                            f"{first if first is not None else 'not acknowledged in time'}",
-                            failed)
-        return len(results)
+    def wait(self, acks: Sequence[list[Any]], timeout_s: float | None = None) -> int:
+        """Await these records' delivery reports only (records sent after them go on), up to
+        ``timeout_s`` (see :class:`~streaminfer.pipelines.kafka.sink.Sink`)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        pending = 0  # acks before it are answered
+        while True:
+            while pending < len(acks) and acks[pending][0] is not None:
+                pending += 1
+            left = None if deadline is None else deadline - time.monotonic()
+            if pending == len(acks) or (left is not None and left <= 0):
+                break
+            self._producer.poll(WAIT_POLL_S if left is None else min(left, WAIT_POLL_S))
+        return acknowledged(acks, [i for i, ack in enumerate(acks) if ack[0] is not True],
+                            lambda ack: ack[0])
 
     def close(self, timeout_s: float = 10.0) -> None:
         self._producer.flush(timeout_s)
@@ -257,6 +259,6 @@ def _committed(error: Any, partitions: list[Partition]) -> None:
                      "again", error or failed[0].error)
 
 
-def _delivered(results: list[Any], position: int, error: Any, _message: Any) -> None:
+def _delivered(ack: list[Any], error: Any, _message: Any) -> None:
     """A delivery report (run by librdkafka inside ``poll``/``flush``, on their thread)."""
-    results[position] = True if error is None else error
+    ack[0] = True if error is None else error

@@ -4,9 +4,10 @@
 (poll with partitions and offsets, commit, rewind, lag, revoke and assign callbacks that run
 inside :meth:`MemorySource.poll` as Kafka's do) over partitions that a test appends records
 to and rebalances at will. :class:`MemorySink` has
-:class:`~streaminfer.pipelines.kafka.sink.KafkaSink`'s: records sent are acknowledged at
-:meth:`MemorySink.flush`, unless the test made the next flushes refuse them or hold them
-pending (a flush then times out, and held records may still land later, as with a broker).
+:class:`~streaminfer.pipelines.kafka.sink.KafkaSink`'s: records sent are acknowledged when
+they are awaited (:meth:`MemorySink.wait`), unless the test made the next waits refuse them
+or hold them pending (a wait then times out, and held records may still land later, as with
+a broker).
 :class:`MemoryTopics` holds topics and committed offsets for consumers with manually assigned
 partitions (:class:`MemoryConsumer`, the joiner's). No thread, no wait: a poll answers at once.
 
@@ -15,7 +16,7 @@ partitions (:class:`MemoryConsumer`, the joiner's). No thread, no wait: a poll a
 >>> _ = source.append(1, b'{"id": 1}')
 >>> [(r.partition, r.offset) for r in source.poll(100, 10)]
 [(1, 0)]
->>> sink.send("out", None, b"x"); sink.flush()
+>>> sink.wait([sink.send("out", None, b"x")])
 1
 >>> sink.values("out")
 [b'x']
@@ -24,7 +25,7 @@ partitions (:class:`MemoryConsumer`, the joiner's). No thread, no wait: a poll a
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,33 +149,33 @@ class Sent:
 class MemorySink:
     """Topics in memory that hold what was acknowledged, in order.
 
-    ``refuse(n)``: the next ``n`` flushes (``None``: all) report a refusal and their records
+    :meth:`send` gives the record itself (a :class:`Sent`) as its acknowledgement to await.
+    ``refuse(n)``: the next ``n`` waits (``None``: all) report a refusal and their records
     are lost (``refuse(n, where)``: only those ``where`` matches, the others are stored);
-    ``hold(n)``: the next ``n`` flushes time out with the records pending, which land (late:
+    ``hold(n)``: the next ``n`` waits time out with the records pending, which land (late:
     duplicates of a retry) at :meth:`release`; ``refuse_sends``: :meth:`send` itself raises
-    (no metadata, record too large). A refused flush says which records it refused
-    (:attr:`SinkError.failed`).
+    (no metadata, record too large). A refused wait says which records it refused
+    (:attr:`SinkError.failed`). ``waits`` counts the waits.
     """
 
     def __init__(self) -> None:
         self.topics: dict[str, list[Sent]] = {}
-        self.flushes = 0
+        self.waits = 0
         self.refused = 0  # records refused so far
         self.refuse_sends = False
         self.closed = False
-        self._pending: list[Sent] = []
         self._held: list[Sent] = []
         self._refusals: int | None = 0
         self._refused_where: Callable[[Sent], bool] | None = None
         self._holds = 0
 
-    def refuse(self, flushes: int | None, where: Callable[[Sent], bool] | None = None) -> None:
-        """The next ``flushes`` flushes (``None``: all) refuse the records ``where`` matches
-        (default: all of them); the others of those flushes are stored."""
-        self._refusals, self._refused_where = flushes, where
+    def refuse(self, waits: int | None, where: Callable[[Sent], bool] | None = None) -> None:
+        """The next ``waits`` waits (``None``: all) refuse the records ``where`` matches
+        (default: all of them); the others of those waits are stored."""
+        self._refusals, self._refused_where = waits, where
 
-    def hold(self, flushes: int) -> None:
-        self._holds = flushes
+    def hold(self, waits: int) -> None:
+        self._holds = waits
 
     def release(self) -> None:
         """The held records are acknowledged after all (the broker was only slow)."""
@@ -186,16 +187,16 @@ class MemorySink:
 
     def send(self, topic: str, key: bytes | None, value: bytes | None,
              headers: list[tuple[str, bytes]] | None = None,
-             partition: int | None = None) -> None:
+             partition: int | None = None) -> Sent:
         if self.refuse_sends:
             raise SinkError(f"cannot send to {topic}: refused before queueing")
-        self._pending.append(Sent(topic, key, value, tuple(headers or ()), partition))
+        return Sent(topic, key, value, tuple(headers or ()), partition)
 
-    def flush(self, timeout_s: float | None = None) -> int:
-        """Acknowledge every record sent since the last flush, or raise :class:`SinkError`
-        with the positions of those not acknowledged (the others are stored)."""
-        self.flushes += 1
-        pending, self._pending = self._pending, []
+    def wait(self, acks: Sequence[Sent], timeout_s: float | None = None) -> int:
+        """Acknowledge these records (store them), or raise :class:`SinkError` with the
+        positions of those not acknowledged (the others are stored)."""
+        self.waits += 1
+        pending = list(acks)
         if self._refusals is None or self._refusals > 0:
             if self._refusals is not None:
                 self._refusals -= 1
@@ -206,7 +207,7 @@ class MemorySink:
             self._write([sent for i, sent in enumerate(pending) if i not in refused])
             if failed:
                 raise SinkError(f"{len(failed)} of {len(pending)} records not acknowledged: "
-                                f"refused (flush {self.flushes})", failed)
+                                f"refused (wait {self.waits})", failed)
             return len(pending)
         if self._holds > 0:
             self._holds -= 1

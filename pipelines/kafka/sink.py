@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any, Protocol
 
@@ -15,8 +15,8 @@ from streaminfer.pipelines.kafka.factory import new_producer
 class SinkError(BrokerError):
     """Some records were not acknowledged; nothing of their batch may be committed.
 
-    ``failed``: the positions (in send order since the last flush) of the records not
-    acknowledged, when the sink knows them (a flush); the others were stored, so a caller may
+    ``failed``: the positions (in the acknowledgements awaited, :meth:`Sink.wait`) of the
+    records not acknowledged, when the sink knows them; the others were stored, so a caller may
     send only these again. ``None``: which ones is not known."""
 
     def __init__(self, message: str, failed: Sequence[int] | None = None) -> None:
@@ -25,21 +25,27 @@ class SinkError(BrokerError):
 
 
 class Sink(Protocol):
-    """What the scoring loop needs of a sink (:class:`KafkaSink`, or the in-memory twin
-    ``pipelines.kafka.memory.MemorySink``)."""
+    """What the scoring loop needs of a sink (:class:`KafkaSink`, the librdkafka one, or the
+    in-memory twin ``pipelines.kafka.memory.MemorySink``): :meth:`send` queues a record and
+    gives its acknowledgement to await, :meth:`wait` awaits some of them (those of one batch,
+    while the records of later batches are on their way)."""
 
     def send(
         self, topic: str, key: bytes | None, value: bytes | None,
         headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
-    ) -> None: ...
+    ) -> Any: ...
 
-    def flush(self, timeout_s: float | None = None) -> int: ...
+    def wait(self, acks: Sequence[Any], timeout_s: float | None = None) -> int:
+        """Await ``acks`` (what :meth:`send` returned); how many (all) were acknowledged.
+        Raises :class:`SinkError` with the positions in ``acks`` of those refused or not
+        acknowledged within ``timeout_s``."""
+        ...
 
     def close(self, timeout_s: float = 10.0) -> None: ...
 
 
 class KafkaSink:
-    """An idempotent producer (acks=all) that tracks the records sent since the last flush."""
+    """An idempotent producer (acks=all); :meth:`send` gives the record's future."""
 
     def __init__(self, config: dict[str, Any], *, linger_ms: int, compression: str) -> None:
         self._producer = new_producer(
@@ -50,37 +56,40 @@ class KafkaSink:
             batch_size=256 * 1024,
             compression_type=None if compression == "none" else compression,
         )
-        self._pending: list[Any] = []
 
     def send(
         self, topic: str, key: bytes | None, value: bytes | None,
         headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
-    ) -> None:
+    ) -> Any:
         """Queue one record (to ``partition``; default: by its key); a refusal before it is
         even queued (no metadata for the topic within ``max_block_ms``, a record over
         ``max_request_size``) is a :class:`SinkError` too, so the caller retries the batch
         instead of crashing."""
         try:
-            future = self._producer.send(topic, key=key, value=value, headers=headers,
-                                         partition=partition)
+            return self._producer.send(topic, key=key, value=value, headers=headers,
+                                       partition=partition)
         except KafkaError as exc:
             raise SinkError(f"cannot send to {topic}: {type(exc).__name__}: {exc}") from None
-        self._pending.append(future)
 
-    def flush(self, timeout_s: float | None = None) -> int:
-        """Wait for every record sent since the last flush; raise :class:`SinkError` (with
-        the positions of those not acknowledged) if any was refused or not acknowledged in
-        time. Returns how many were acknowledged."""
-        pending, self._pending = self._pending, []
+    def wait(self, acks: Sequence[Any], timeout_s: float | None = None) -> int:
+        """Await these records' futures (see :class:`Sink`). kafka-python holds a record for
+        ``linger_ms`` unless flushed: this flushes the producer, so it also awaits what was
+        sent after them."""
         with suppress(KafkaError):  # KafkaTimeoutError past timeout_s: the futures say which
             self._producer.flush(timeout=timeout_s)
-        failed = [i for i, f in enumerate(pending) if not f.succeeded()]
-        if failed:
-            future = pending[failed[0]]
-            first = future.exception if future.is_done else "not acknowledged in time"
-            raise SinkError(f"{len(failed)} of {len(pending)} records not acknowledged: {first}",
-                            failed)
-        return len(pending)
+        return acknowledged(acks, [i for i, f in enumerate(acks) if not f.succeeded()],
+                            lambda f: f.exception if f.is_done else None)
 
     def close(self, timeout_s: float = 10.0) -> None:
         self._producer.close(timeout=timeout_s)
+
+
+def acknowledged(acks: Sequence[Any], failed: list[int],
+                 error_of: Callable[[Any], object]) -> int:
+    """``len(acks)`` when none ``failed``, else the :class:`SinkError` naming the first
+    failure (``error_of(ack)``, None: not acknowledged in time)."""
+    if failed:
+        first = error_of(acks[failed[0]])
+        raise SinkError(f"{len(failed)} of {len(acks)} records not acknowledged: "
+                        f"{first if first is not None else 'not acknowledged in time'}", failed)
+    return len(acks)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from streaminfer.pipelines.kafka.sink import Sink, SinkError
 from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
@@ -94,6 +94,7 @@ class Outbox:
 
     A record added with ``sink`` is sent at once (its ack is awaited at :meth:`produce`), so
     a long batch overlaps its sends with its work; the others are sent at :meth:`produce`.
+    Each outbox awaits only its own records' acks: several may be on their way at once.
 
     >>> from streaminfer.pipelines.kafka.memory import MemorySink
     >>> sink, box = MemorySink(), Outbox()
@@ -102,24 +103,24 @@ class Outbox:
     >>> box.produce(sink, None)
     Traceback (most recent call last):
     ...
-    streaminfer.pipelines.kafka.sink.SinkError: 1 of 2 records not acknowledged: refused (flush 1)
+    streaminfer.pipelines.kafka.sink.SinkError: 1 of 2 records not acknowledged: refused (wait 1)
     >>> [r.topic for r in box.records], box.produce(sink, None), sink.values("a")
     (['b'], 1, [b'1'])
     """
 
     def __init__(self) -> None:
         self.records: list[Outgoing] = []
-        self._sent = 0  # the first records, sent since the last flush
+        self._acks: list[Any] = []  # of the first records, sent since the last produce
         self._refused: SinkError | None = None  # an eager send refused before queueing
 
     def add(self, record: Outgoing, sink: Sink | None = None) -> None:
         """Keep ``record`` until it is acknowledged; with ``sink``, send it now (when every
         record before it was sent, so the sink's positions stay the outbox's)."""
         self.records.append(record)
-        if sink is not None and self._sent == len(self.records) - 1 and self._refused is None:
+        if sink is not None and len(self._acks) == len(self.records) - 1 \
+                and self._refused is None:
             try:
-                _send(sink, record)
-                self._sent += 1
+                self._acks.append(_send(sink, record))
             except SinkError as refused:  # sent again at produce
                 self._refused = refused
 
@@ -128,23 +129,22 @@ class Outbox:
 
     def produce(self, sink: Sink, timeout_s: float | None) -> int:
         """Send what remains, await every ack (up to ``timeout_s``) and empty the outbox;
-        how many were acknowledged (an empty outbox does not flush). Raises
+        how many were acknowledged (an empty outbox does not wait). Raises
         :class:`SinkError` when any was not, keeping only those (a record not acknowledged
-        *in time* may still land: sent again, it is then there twice). The sink carries
-        only this outbox's records between flushes (the positions it reports are theirs)."""
+        *in time* may still land: sent again, it is then there twice)."""
         if not self.records:
             return 0
-        sent, error = self._sent, self._refused
-        self._sent, self._refused = 0, None
+        acks, error = self._acks, self._refused
+        self._acks, self._refused = [], None
         if error is None:
             try:
-                for record in self.records[sent:]:
-                    _send(sink, record)
-                    sent += 1
+                for record in self.records[len(acks):]:
+                    acks.append(_send(sink, record))
             except SinkError as refused:  # not even queued: learn what became of those before
                 error = refused
+        sent = len(acks)
         try:
-            sink.flush(timeout_s)
+            sink.wait(acks, timeout_s)
             unacked: set[int] = set()
         except SinkError as exc:
             if exc.failed is None:
@@ -157,6 +157,6 @@ class Outbox:
         return acked
 
 
-def _send(sink: Sink, record: Outgoing) -> None:
-    sink.send(record.topic, record.key, record.value, list(record.headers) or None,
-              partition=record.partition)
+def _send(sink: Sink, record: Outgoing) -> Any:
+    return sink.send(record.topic, record.key, record.value, list(record.headers) or None,
+                     partition=record.partition)

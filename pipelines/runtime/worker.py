@@ -1,8 +1,9 @@
 """A source worker: poll -> micro-batch -> score -> produce -> wait for acks -> commit.
 
-The acks of a batch's outputs are awaited after the next batch is scored (when one is ready),
-so the broker's answer overlaps the decoding and the model; its offsets are committed then,
-as always only once every output is acknowledged.
+The acks of a batch's outputs are awaited when the batch after the next one is sent (or when
+nothing more is ready), so the broker's answer overlaps the work of the next batch and the
+producer's linger; its offsets are committed then, in batch order, as always only once every
+output is acknowledged.
 
 :class:`ScoringLoop` is the loop itself (a :class:`~streaminfer.pipelines.runtime.loop.Loop`:
 plain Python, one thread); :class:`SourceWorker` is the Ray actor that runs one loop in a
@@ -55,6 +56,9 @@ IDLE_POLL_MS = 100
 UNASSIGNED_WARNING_S = 30.0
 IN_FLIGHT_POLL_MS = 2  # poll briefly while batches are at the model, to see them finish
 LAG_EVERY_S = 1.0
+#: Batches whose outputs may await their acks at once (a batch is awaited before the one
+#: after next is sent); measured against 1 in docs/decisions.md (2026-12-07, issue 22).
+UNACKED_BATCHES = 2
 
 
 def worker_client_config(
@@ -145,7 +149,7 @@ class ScoringLoop(Loop[WorkerStats]):
         self.shadow_topic = spec.rollout.shadow_topic_for(spec.sink.predictions_topic)
         self.max_in_flight = max_in_flight(spec)
         self.in_flight: deque[PreparedBatch] = deque()
-        self.sent: SentBatch | None = None  # its acks awaited after the next batch is scored
+        self.sent: deque[SentBatch] = deque()  # oldest first; see UNACKED_BATCHES
         self.batcher: MicroBatcher[Record] = MicroBatcher(
             spec.batching.max_size, spec.batching.max_wait_ms,
             max_bytes=spec.batching.max_bytes, size=record_bytes)
@@ -198,13 +202,13 @@ class ScoringLoop(Loop[WorkerStats]):
         timeout_ms = IDLE_POLL_MS if left is None else int(left * 1000)
         if self.in_flight:
             timeout_ms = min(timeout_ms, IN_FLIGHT_POLL_MS)
-        if self.sent is not None and not len(self.batcher):
+        if self.sent and not len(self.batcher):
             timeout_ms = 0  # acks are due: read only what is fetched already
         if self.batcher.room > 0:
             max_records = min(self.batcher.room, self.spec.source.max_poll_records)
             self.batcher.add(self.source.poll(timeout_ms, max_records))
-        if self.sent is not None and not len(self.batcher):
-            self._await_sent(give_up=False)  # no next batch to overlap its acks with
+        if self.sent and not len(self.batcher):
+            self._await_all_sent(give_up=False)  # no next batch to overlap their acks with
         now = time.monotonic()
         if now >= self._next_lag_at:
             self._next_lag_at = now + LAG_EVERY_S
@@ -237,9 +241,9 @@ class ScoringLoop(Loop[WorkerStats]):
     def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         # Runs inside poll(), while this member may still commit: finish what it holds.
         held = len(self.batcher) + sum(len(b.records) for b in self.in_flight)
-        if held or self.sent is not None:
+        if held or self.sent:
             log.info("%s: partitions revoked; finishing %d buffered events", self.worker_id,
-                     held + (len(self.sent.batch.records) if self.sent else 0))
+                     held + sum(len(sent.batch.records) for sent in self.sent))
             self._finish_all()
         self.metrics.record_revocation([(tp.topic, tp.partition) for tp in revoked])
 
@@ -252,21 +256,25 @@ class ScoringLoop(Loop[WorkerStats]):
             self.in_flight.append(self.scorer.prepare(self.batcher.drain()))
         while self.in_flight:
             self._deliver_oldest(give_up=True)
-        self._await_sent(give_up=True)
+        self._await_all_sent(give_up=True)
 
     def _deliver_oldest(self, give_up: bool) -> None:
-        """Await the batch sent before (see :meth:`_await_sent`), then send the oldest
-        batch's outputs: its model results, encoded, handed to the sink (their acks are
-        awaited later). A model that cannot be reached is retried when it is awaited."""
-        if not self._await_sent(give_up):
-            return  # given up: what was read after it is dropped too
+        """Send the oldest batch's outputs (its model results, encoded, handed to the sink;
+        their acks are awaited later), after awaiting the batches sent before it down to
+        ``UNACKED_BATCHES - 1`` (see :meth:`_await_oldest_sent`), and all of them when one
+        could not be sent whole: no batch is sent while an earlier one is not. A model that
+        cannot be reached is retried when its batch is awaited."""
+        while self.sent and (len(self.sent) >= UNACKED_BATCHES
+                             or self.sent[-1].unreachable is not None):
+            if not self._await_oldest_sent(give_up):
+                return  # given up: what was read after it is dropped too
         batch = self.in_flight.popleft()
         sent = SentBatch(batch)
         try:
             self._finish_batch(sent, eager=True)
         except ModelUnavailableError as exc:
             sent.unreachable = exc
-        self.sent = sent
+        self.sent.append(sent)
 
     def _finish_batch(self, sent: SentBatch, *, eager: bool) -> ScoredBatch:
         """The model results of ``sent``, with its outputs in its outbox (``eager``: sent
@@ -281,8 +289,16 @@ class ScoringLoop(Loop[WorkerStats]):
         self._fill(sent.outbox, scored, self.sink if eager else None)
         return scored
 
-    def _await_sent(self, give_up: bool) -> bool:
-        """Await every ack of the batch sent last and commit its offsets
+    def _await_all_sent(self, give_up: bool) -> bool:
+        """Await every batch sent (:meth:`_await_oldest_sent`), oldest first; False when one
+        was given up (the later ones are dropped with it)."""
+        while self.sent:
+            if not self._await_oldest_sent(give_up):
+                return False
+        return True
+
+    def _await_oldest_sent(self, give_up: bool) -> bool:
+        """Await every ack of the oldest batch sent and commit its offsets
         (:func:`~streaminfer.pipelines.runtime.delivery.deliver`); False when it was given
         up.
 
@@ -292,9 +308,7 @@ class ScoringLoop(Loop[WorkerStats]):
         requested. A batch given up is not committed, and neither is any later one (they are
         dropped too), so its partitions' next reader scores them again.
         """
-        sent, self.sent = self.sent, None
-        if sent is None:
-            return True
+        sent = self.sent.popleft()
         records = sent.batch.records
 
         def produce(attempt: int) -> ScoredBatch:
@@ -343,11 +357,12 @@ class ScoringLoop(Loop[WorkerStats]):
                         self.worker_id, exc, len(records))
 
     def _abandon(self, records: list[Record], attempt: int, exc: Exception | None) -> None:
-        """Give a batch up: drop it and everything read after it, uncommitted, and read its
-        partitions again from its first record. Nothing read after it may be committed
-        before it is delivered, or it would be skipped for good."""
-        held = records + [r for b in self.in_flight for r in b.records] + \
-            self.batcher.drain_all()
+        """Give a batch up: drop it and everything read after it (sent or not), uncommitted,
+        and read its partitions again from its first record. Nothing read after it may be
+        committed before it is delivered, or it would be skipped for good."""
+        held = records + [r for b in self.sent for r in b.batch.records] + \
+            [r for b in self.in_flight for r in b.records] + self.batcher.drain_all()
+        self.sent.clear()
         self.in_flight.clear()
         self.source.rewind(first_offsets(held))
         log.warning("%s: abandoning %d events uncommitted after %d attempt(s): %s; they will "

@@ -90,7 +90,7 @@ def test_a_topic_unit_is_sent_again_in_full_after_a_refusal_then_acknowledged() 
     sink.refuse(2)
     unit.commit()
     assert sink.values("preds") == [v for _, v in PREDICTIONS]  # each once: refused = lost
-    assert sink.values("rejects") == [b"nope"] and sink.flushes == 3
+    assert sink.values("rejects") == [b"nope"] and sink.waits == 3
 
 
 def test_a_topic_unit_sends_again_only_what_was_not_acknowledged() -> None:
@@ -102,7 +102,7 @@ def test_a_topic_unit_sends_again_only_what_was_not_acknowledged() -> None:
     unit.add(PREDICTIONS[3:], [])
     unit.commit()
     assert sorted(sink.values("preds")) == sorted(v for _, v in PREDICTIONS)  # each once
-    assert sink.values("rejects") == [b"nope"] and sink.flushes == 2 and sink.refused == 1
+    assert sink.values("rejects") == [b"nope"] and sink.waits == 2 and sink.refused == 1
     assert dict(sink.topics["rejects"][0].headers)["error.type"] == b"invalid_json"
 
 
@@ -114,4 +114,4 @@ def test_a_topic_unit_still_refused_after_the_policys_attempts_fails() -> None:
     sink.refuse(None)
     with pytest.raises(SinkError):
         unit.commit()
-    assert sink.flushes == 2 and sink.values("preds") == []
+    assert sink.waits == 2 and sink.values("preds") == []

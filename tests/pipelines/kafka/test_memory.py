@@ -63,25 +63,25 @@ def test_a_partition_assigned_again_is_read_from_its_committed_offset_and_rewind
     assert source.commits == [{source.partition(0): 2}, {source.partition(0): 5}]
 
 
-def test_the_sink_acknowledges_at_flush_or_refuses_or_holds_records_pending():
+def test_the_sink_acknowledges_what_is_awaited_or_refuses_or_holds_records_pending():
     sink = MemorySink()
-    sink.send("t", b"k", b"1", [("h", b"v")])
-    assert sink.values("t") == []  # not acknowledged before the flush
-    assert sink.flush() == 1
+    first = sink.send("t", b"k", b"1", [("h", b"v")])
+    later = sink.send("t", b"k", b"later")
+    assert sink.values("t") == []  # not acknowledged before it is awaited
+    assert sink.wait([first]) == 1
     assert sink.topics["t"][0].headers == (("h", b"v"),)
+    assert sink.values("t") == [b"1"]  # only what was awaited
+    assert sink.wait([later]) == 1
     sink.refuse(1)
-    sink.send("t", None, b"2")
     with pytest.raises(SinkError, match="1 of 1 records not acknowledged"):
-        sink.flush()
-    assert sink.values("t") == [b"1"] and sink.refused == 1  # lost
+        sink.wait([sink.send("t", None, b"2")])
+    assert sink.values("t") == [b"1", b"later"] and sink.refused == 1  # lost
     sink.hold(1)
-    sink.send("t", None, b"3")
     with pytest.raises(SinkError, match="not acknowledged in time"):
-        sink.flush()
-    sink.send("t", None, b"3")
-    assert sink.flush() == 1
+        sink.wait([sink.send("t", None, b"3")])
+    assert sink.wait([sink.send("t", None, b"3")]) == 1
     sink.release()  # the held one lands late: a duplicate, as with a slow broker
-    assert sink.values("t") == [b"1", b"3", b"3"]
+    assert sink.values("t") == [b"1", b"later", b"3", b"3"]
     sink.refuse_sends = True
     with pytest.raises(SinkError, match="before queueing"):
         sink.send("t", None, b"4")

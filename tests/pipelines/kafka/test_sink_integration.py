@@ -1,5 +1,5 @@
 """The sinks against the session's real broker, each client alike (kafka-python and
-confluent-kafka): where keys land, headers, refusals, and what a flush says was not acked."""
+confluent-kafka): where keys land, headers, refusals, and what a wait says was not acked."""
 
 from __future__ import annotations
 
@@ -35,9 +35,7 @@ def test_a_key_lands_on_the_same_partition_with_either_client(
     for client in (KafkaSink, ConfluentSink):
         topic = topic_factory(4)
         sink = sink_of(client, kafka_config)
-        for key in keys:
-            sink.send(topic, key, b"{}")
-        assert sink.flush(10) == len(keys)
+        assert sink.wait([sink.send(topic, key, b"{}") for key in keys], 10) == len(keys)
         sink.close()
         placed[client] = {r.key: r.partition for r in read_all(topic)}
     assert placed[KafkaSink] == placed[ConfluentSink]
@@ -51,10 +49,10 @@ def test_headers_and_a_chosen_partition_are_kept(
 ) -> None:
     topic = topic_factory(3)
     sink = sink_of(client, kafka_config)
-    sink.send(topic, b"k", b"v", [("error.type", b"invalid_json"), ("empty", b"")],
-              partition=2)
-    sink.send(topic, None, b"")  # a dead letter's keyless tombstone: no key, empty value
-    assert sink.flush(10) == 2
+    acks = [sink.send(topic, b"k", b"v", [("error.type", b"invalid_json"), ("empty", b"")],
+                      partition=2),
+            sink.send(topic, None, b"")]  # a dead letter's keyless tombstone: no key, no value
+    assert sink.wait(acks, 10) == 2
     sink.close()
     records = read_all(topic)
     headed = next(r for r in records if r.key == b"k")
@@ -73,24 +71,37 @@ def test_a_record_too_large_is_refused_at_send_and_the_sink_goes_on(
     sink = sink_of(client, kafka_config)
     with pytest.raises(SinkError, match=f"cannot send to {topic}"):
         sink.send(topic, b"big", b"x" * (2 << 20))
-    sink.send(topic, b"small", b"ok")
-    assert sink.flush(10) == 1  # the refused one is not counted as sent
+    assert sink.wait([sink.send(topic, b"small", b"ok")], 10) == 1
     sink.close()
     assert [(r.key, r.value) for r in read_all(topic)] == [(b"small", b"ok")]
 
 
 @CLIENTS
-def test_a_flush_out_of_time_names_every_record_not_yet_acknowledged(
+def test_a_wait_out_of_time_names_every_record_not_yet_acknowledged(
     client: type[Sink], kafka_config: dict[str, Any], topic_factory: Callable[..., str],
     read_all: Callable[[str], list[Record]],
 ) -> None:
     topic = topic_factory(1)
     sink = sink_of(client, kafka_config, linger_ms=500)
-    for i in range(3):
-        sink.send(topic, None, b"%d" % i)
+    acks = [sink.send(topic, None, b"%d" % i) for i in range(3)]
     with pytest.raises(SinkError, match="3 of 3 records not acknowledged") as refused:
-        sink.flush(0)
+        sink.wait(acks, 0)
     assert refused.value.failed == (0, 1, 2)
-    assert sink.flush(10) == 0  # those are the caller's to send again; none is pending here
+    sink.close()  # they are the caller's to send again; here they land late
+    assert sorted(r.value for r in read_all(topic)) == [b"0", b"1", b"2"]
+
+
+@CLIENTS
+def test_batches_on_their_way_together_are_awaited_one_at_a_time_in_any_order(
+    client: type[Sink], kafka_config: dict[str, Any], topic_factory: Callable[..., str],
+    read_all: Callable[[str], list[Record]],
+) -> None:
+    # The scoring loop sends a batch before awaiting the one before it.
+    topic = topic_factory(2)
+    sink = sink_of(client, kafka_config)
+    first = [sink.send(topic, b"k%d" % i, b"first") for i in range(50)]
+    second = [sink.send(topic, b"k%d" % i, b"second") for i in range(30)]
+    assert sink.wait(second, 10) == 30
+    assert sink.wait(first, 10) == 50
     sink.close()
-    assert sorted(r.value for r in read_all(topic)) == [b"0", b"1", b"2"]  # they landed late
+    assert sorted(r.value for r in read_all(topic)) == [b"first"] * 50 + [b"second"] * 30

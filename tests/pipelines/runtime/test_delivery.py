@@ -4,10 +4,11 @@ outbox sends again only what was not acknowledged."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import pytest
 
-from streaminfer.pipelines.kafka.memory import MemorySink
+from streaminfer.pipelines.kafka.memory import MemorySink, Sent
 from streaminfer.pipelines.kafka.sink import SinkError
 from streaminfer.pipelines.runtime.delivery import Outbox, Outgoing, deliver
 from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
@@ -95,8 +96,8 @@ def test_an_outbox_delivered_with_partial_refusals_stores_each_record_once():
 
 def test_an_outbox_whose_sink_cannot_say_which_failed_keeps_every_record():
     class Vague(MemorySink):
-        def flush(self, timeout_s: float | None = None) -> int:
-            super().flush(timeout_s)
+        def wait(self, acks: Sequence[Sent], timeout_s: float | None = None) -> int:
+            super().wait(acks, timeout_s)
             raise SinkError("something was not acknowledged")
 
     box = outbox_of(4)
@@ -113,4 +114,4 @@ def test_an_outbox_refused_before_queueing_keeps_what_was_not_sent():
     assert len(box) == 3 and sink.values("t") == []
     sink.refuse_sends = False
     assert box.produce(sink, 1.0) == 3 and len(box) == 0
-    assert box.produce(sink, 1.0) == 0 and sink.flushes == 2  # nothing left: no flush
+    assert box.produce(sink, 1.0) == 0 and sink.waits == 2  # nothing left: no wait

@@ -6,7 +6,7 @@ twice. Milliseconds each; the wiring to a real broker is proved by test_joiner_*
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import orjson
 
@@ -105,7 +105,7 @@ def test_offsets_are_committed_only_after_every_example_is_acknowledged() -> Non
                               ("predictions", 1): 4, ("labels", 1): 4}
     assert committed(log, f"{GROUP}-read") == committed(log)  # marked before producing
     assert committed(log, topics=("examples",)) == {("examples", 0): 0, ("examples", 1): 0}
-    assert sink.flushes == 7 and loop.stats().produce_retries == 6
+    assert sink.waits == 7 and loop.stats().produce_retries == 6
     assert [s.partition for s in sink.topics["examples"]] == [0] * 6 + [1] * 4
 
 
@@ -118,7 +118,7 @@ def test_a_partly_refused_flush_sends_again_only_what_was_not_acknowledged() -> 
     sink.refuse(2, where=on_1)
     flush_due(loop)
     assert examples(sink) == [f"e{i}" for i in range(10)]  # each once: none stored twice
-    assert sink.refused == 2 * 4 and sink.flushes == 3
+    assert sink.refused == 2 * 4 and sink.waits == 3
     assert committed(log)[("predictions", 1)] == 4
 
 
@@ -131,7 +131,7 @@ def test_a_stopping_joiner_gives_up_after_the_spec_attempts_uncommitted() -> Non
     sink.refuse(None)
     loop.request_stop()
     loop.run()  # stopping: deliver what it holds, give up after the attempts
-    assert sink.flushes == 4 and sink.refused == 4 * 6 and examples(sink) == []
+    assert sink.waits == 4 and sink.refused == 4 * 6 and examples(sink) == []
     assert log.committed.get(GROUP) is None and loop.stats().produce_retries == 4
     assert committed(log, f"{GROUP}-read")[("predictions", 0)] == 6
     loop.close()
@@ -169,16 +169,16 @@ def test_a_running_joiner_retries_past_the_attempts_until_asked_to_stop() -> Non
     loop = joiner(log, sink)
     feed(log, range(0, 3), partition=0)
     sink.refuse(None)
-    flush = sink.flush
+    wait = sink.wait
 
-    def stopped_at_the_sixth(timeout_s: float | None = None) -> int:
-        if sink.flushes == 5:
+    def stopped_at_the_sixth(acks: Sequence[Sent], timeout_s: float | None = None) -> int:
+        if sink.waits == 5:
             loop.request_stop()  # as the actor's drain does, from another thread
-        return flush(timeout_s)
+        return wait(acks, timeout_s)
 
-    sink.flush = stopped_at_the_sixth  # type: ignore[method-assign]
+    sink.wait = stopped_at_the_sixth  # type: ignore[method-assign]
     flush_due(loop)  # running: retries beyond delivery.attempts (4) until the stop
-    assert sink.flushes == 6 and examples(sink) == []
+    assert sink.waits == 6 and examples(sink) == []
     loop.run()  # finish: attempts more, then gives up
-    assert sink.flushes == 6 + 4 and log.committed.get(GROUP) is None
+    assert sink.waits == 6 + 4 and log.committed.get(GROUP) is None
     assert loop.stats().produce_retries == 10

@@ -19,7 +19,7 @@ from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.kafka.memory import MemorySink, MemorySource
 from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
 from streaminfer.pipelines.runtime.model_backends import LocalModel
-from streaminfer.pipelines.runtime.worker import ScoringLoop
+from streaminfer.pipelines.runtime.worker import UNACKED_BATCHES, ScoringLoop
 from streaminfer.pipelines.spec.config_io import deep_merge
 from streaminfer.pipelines.spec.schema import PipelineSpec
 from tests.fixtures.streams import events_of
@@ -96,24 +96,26 @@ def test_offsets_are_committed_only_after_every_prediction_is_acknowledged(
     steps_until(loop, lambda: sum(source.committed.values()) == 80)
     assert sorted(ids(sink)) == sorted(f"e{i}" for i in range(80))  # each once: none lost
     assert source.committed == {source.partition(0): 50, source.partition(1): 30}
-    assert sink.flushes == len(source.commits) + 2
+    assert sink.waits == len(source.commits) + 2
     assert loop.stats().produce_retries == 2
 
 
-def test_a_batch_acks_are_awaited_after_the_next_batch_is_scored_and_at_once_when_idle(
+def test_a_batchs_acks_are_awaited_when_the_one_after_next_is_sent_and_at_once_when_idle(
     memory_spec, dataset_factory
 ):
     source, sink = MemorySource(), MemorySink()
     loop = memory_loop(memory_spec(), source, sink)
     feed(source, dataset_factory("breast_cancer"), 60)  # three batches of 20
     calls: list[str] = []
-    prepare, flush = loop.scorer.prepare, sink.flush
+    prepare, wait = loop.scorer.prepare, sink.wait
     loop.scorer.prepare = lambda records: calls.append("score") or prepare(records)
-    sink.flush = lambda timeout_s=None: calls.append("acks") or flush(timeout_s)
+    sink.wait = lambda acks, timeout_s=None: calls.append("acks") or wait(acks, timeout_s)
+    steps_until(loop, lambda: len(loop.sent) == UNACKED_BATCHES == 2)
+    assert source.commits == [] and sink.values("predictions") == []  # none awaited yet
     steps_until(loop, lambda: source.committed.get(source.partition(0)) == 60)
-    # The broker's answer overlaps the next batch's decoding and model; the last batch,
-    # with nothing read after it, is awaited by the step that found nothing to read.
-    assert calls == ["score", "score", "acks", "score", "acks", "acks"]
+    # The broker's answer overlaps the next batch's work and the producer's linger; the
+    # last two, with nothing read after them, are awaited by the step that found nothing.
+    assert calls == ["score", "score", "score", "acks", "acks", "acks"]
     assert [c[source.partition(0)] for c in source.commits] == [20, 40, 60]
     assert ids(sink) == [f"e{i}" for i in range(60)]
     assert (loop.stats().predictions, loop.stats().batches) == (60, 3)
@@ -131,7 +133,7 @@ def test_a_retry_sends_again_only_the_outputs_the_broker_did_not_acknowledge(
     steps_until(loop, lambda: source.committed.get(source.partition(0)) == 16)
     assert sorted(ids(sink)) == sorted(f"e{i}" for i in range(15))  # each once
     assert sink.values("dead") == [b"not json"]
-    assert sink.flushes == 2 and sink.refused == 1
+    assert sink.waits == 2 and sink.refused == 1
     assert loop.stats().produce_retries == 1
 
 
@@ -145,7 +147,7 @@ def test_a_batch_refused_while_leaving_is_given_up_after_the_spec_attempts_uncom
     sink.refuse(None)
     loop.request_stop()
     loop.run()  # stopping: finish what it holds, give up after the attempts
-    assert sink.flushes == 4 and sink.refused == 4 * 15
+    assert sink.waits == 4 and sink.refused == 4 * 15
     assert source.commits == [] and loop.stats().batches == 0
     assert loop.stats().produce_retries == 4
     assert source.positions == {source.partition(0): 0}  # read again from its first record
@@ -161,21 +163,21 @@ def test_a_running_loop_retries_until_acked_then_a_stop_gives_up_and_a_successor
     steps_until(loop, lambda: len(source.commits) == 1)
     feed(source, data, 40, start=20)
     sink.refuse(None)
-    flushes = sink.flushes
+    waits = sink.waits
     # A running loop retries without end: stop it from the sink's tenth refusal.
-    flush = sink.flush
+    wait = sink.wait
 
-    def counted(timeout_s=None):
-        if sink.flushes - flushes >= 10:
+    def counted(acks, timeout_s=None):
+        if sink.waits - waits >= 10:
             loop.request_stop()
-        return flush(timeout_s)
+        return wait(acks, timeout_s)
 
-    sink.flush = counted
+    sink.wait = counted
     loop.run()
     assert source.committed == {source.partition(0): 20}  # nothing past the batch given up
     assert sorted(ids(sink)) == sorted(f"e{i}" for i in range(20))
     loop.close()
-    sink.flush, sink._refusals = flush, 0  # the broker is back
+    sink.wait, sink._refusals = wait, 0  # the broker is back
     successor = memory_loop(memory_spec(), source, sink)
     steps_until(successor, lambda: source.committed.get(source.partition(0)) == 60)
     assert sorted(ids(sink)) == sorted(f"e{i}" for i in range(60))
@@ -213,7 +215,7 @@ def test_a_revoke_while_the_broker_refuses_leaves_the_batch_uncommitted_for_the_
     sink.refuse(None)
     source.rebalance(revoke={1})
     loop.step()
-    assert sink.flushes == 4 and source.commits == []  # given up after the spec's attempts
+    assert sink.waits == 4 and source.commits == []  # given up after the spec's attempts
     assert source.committed.get(source.partition(1)) is None  # the next owner reads it all
 
 
@@ -253,9 +255,9 @@ def test_a_swap_applies_at_a_batch_boundary_every_event_once(memory_spec, datase
     steps_until(loop, lambda: source.committed.get(source.partition(0)) == 100)
     assert applied.is_set()
     versions = [orjson.loads(v)["model_version"] for v in sink.values("predictions")]
-    # Batches of 20: the change between two. Two were committed, and the next one, sent
-    # before the swap, awaited its acks: 60 scored by version 1.
-    assert versions == ["1"] * 60 + ["2"] * 40
+    # Batches of 20: the change between two. Two were committed, and the next two, sent
+    # before the swap (UNACKED_BATCHES), awaited their acks: 80 scored by version 1.
+    assert versions == ["1"] * 80 + ["2"] * 20
     assert ids(sink) == [f"e{i}" for i in range(100)]
 
 
@@ -275,18 +277,32 @@ def test_a_batch_awaiting_its_acks_across_a_swap_counts_its_drift_against_its_ow
     local = LocalModel(load_model(model, read_model_file(model.path)))
     loop = ScoringLoop(spec, NOWHERE, build_scorer(spec, {model.model_name: local}), "w0",
                        source=source, sink=sink, profiles={model.model_name: first})
-    feed(source, data, 60)  # three batches of 20
-    steps_until(loop, lambda: len(source.commits) == 1 and loop.sent is not None)
+    feed(source, data, 80)  # four batches of 20
+    steps_until(loop, lambda: len(source.commits) == 1 and bool(loop.sent))
     v2 = model.model_copy(update={"version": "2"})
     loop.swaps.replace(model.model_name, LocalModel(load_model(v2, read_model_file(v2.path))),
                        lambda: loop.drift.use(model.model_name, second))
-    steps_until(loop, lambda: source.committed.get(source.partition(0)) == 60)
+    steps_until(loop, lambda: source.committed.get(source.partition(0)) == 80)
     counts = loop.stats().drift
     assert {key: c.rows for key, c in counts.items()} == {
-        (model.model_name, "1"): 40, (model.model_name, "2"): 20}
+        (model.model_name, "1"): 60, (model.model_name, "2"): 20}
     assert len(counts[(model.model_name, "1")].features[0]) != \
         len(counts[(model.model_name, "2")].features[0])  # each against its own bins
     assert loop.drift.failed == {}
+
+
+def test_a_batch_given_up_drops_the_one_sent_after_it_and_reads_both_again(
+    memory_spec, dataset_factory
+):
+    source, sink = MemorySource(), MemorySink()
+    loop = memory_loop(memory_spec(), source, sink)
+    feed(source, dataset_factory("breast_cancer"), 60)
+    steps_until(loop, lambda: len(loop.sent) == 2)
+    sink.refuse(None)
+    loop.request_stop()
+    loop.finish()  # the first is given up after the spec's attempts, and with it the rest
+    assert sink.waits == 4 and source.commits == [] and not loop.sent
+    assert [r.offset for r in source.poll(0, 100)] == list(range(60))  # from the first one
 
 
 def test_a_failed_commit_is_counted_and_the_loop_goes_on(memory_spec, dataset_factory):

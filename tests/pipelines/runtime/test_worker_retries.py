@@ -8,6 +8,8 @@ test_worker_loop.py."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 import pytest
@@ -30,18 +32,18 @@ class DownSink:
         self.down, self.lost = True, 0
         self.refused = threading.Event()
 
-    def send(self, *args, **kwargs) -> None:
+    def send(self, *args, **kwargs) -> Any:
         if self.down:
             self.lost += 1
-        else:
-            self.sink.send(*args, **kwargs)
+            return None
+        return self.sink.send(*args, **kwargs)
 
-    def flush(self, timeout_s: float | None = None) -> int:
+    def wait(self, acks: Sequence[Any], timeout_s: float | None = None) -> int:
         if self.lost:
             self.lost, self.down = 0, not self.up.is_set()
             self.refused.set()
             raise SinkError("broker down")
-        return self.sink.flush(timeout_s)
+        return self.sink.wait(acks, timeout_s)
 
     def close(self, timeout_s: float = 10.0) -> None:
         self.sink.close(timeout_s)
