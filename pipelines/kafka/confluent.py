@@ -204,6 +204,7 @@ class ConfluentSink:
             "partitioner": "murmur2_random",  # where Java and kafka-python put a key
             "logger": _LIBRDKAFKA_LOG,
         })
+        self._newest: list[Any] | None = None  # the ack of the record sent last
 
     def send(
         self, topic: str, key: bytes | None, value: bytes | None,
@@ -225,12 +226,17 @@ class ConfluentSink:
             except KafkaException as exc:
                 raise SinkError(f"cannot send to {topic}: {exc}") from None
         self._producer.poll(0)
+        self._newest = ack
         return ack
 
     def wait(self, acks: Sequence[list[Any]], timeout_s: float | None = None) -> int:
         """Await these records' delivery reports only (records sent after them go on), up to
-        ``timeout_s`` (see :class:`~streaminfer.pipelines.kafka.sink.Sink`)."""
+        ``timeout_s`` (see :class:`~streaminfer.pipelines.kafka.sink.Sink`). When they end
+        with the record sent last, nothing was sent after them: a flush (which awaits
+        everything) sends them at once, without the linger (a batch no other follows)."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        if acks and acks[-1] is self._newest:
+            self._producer.flush(-1 if timeout_s is None else timeout_s)
         pending = 0  # acks before it are answered
         while True:
             while pending < len(acks) and acks[pending][0] is not None:
