@@ -12,7 +12,15 @@ Faults (tests/fixtures/chaos.py), one at random every ``--fault-every`` seconds:
 - ``broker_cut``: a worker host's link to the broker down for ``--hold`` seconds (Ray still
   reaches it), then up;
 - ``broker_pause``: the broker SIGSTOPped for ``--hold`` seconds, then SIGCONTed;
-- ``driver_sigterm``: the driver SIGTERMed (it must drain and exit 0), then started again.
+- ``driver_sigterm``: the driver SIGTERMed (it must drain and exit 0), then started again;
+- ``rebalance_storm``: the workers scaled 1, 4, 1, 4 within 60 s, as an operator does it
+  (``Pipeline.scale_workers``: the driver is then tests/fixtures/operator_driver.py, the
+  pipeline run through the Python API, since the CLI has no command that scales a running
+  pipeline);
+- ``joiner_node_lost``: the raylet of a worker host running a feedback joiner killed while
+  labels flow (each good event gets its true label, then the other class 2 s later: the
+  first must win); the labelled-examples topic is checked at the end: one example per
+  event, with its first label, any copy byte-identical.
 
 One JSON row a minute on stdout: events sent, accounted for (predictions + dead letters, by
 event), lag (sent - accounted), duplicates, and the faults of that minute with their recovery
@@ -21,7 +29,7 @@ stops, the books are read to the end, and the last row says whether they close e
 (every event back, as a prediction or a dead letter; duplicates counted). Exit 0 only then.
 
     sudo .venv/bin/python benchmarks/chaos.py --minutes 20 [--rate 300] [--fault-every 120]
-        [--hold 30] [--faults raylet_kill,broker_cut,broker_pause,driver_sigterm] [--seed 1]
+        [--hold 30] [--faults raylet_kill,broker_cut,broker_pause,driver_sigterm,...] [--seed 1]
         [--out docs/benchmarks/chaos.json] [--plot docs/benchmarks/chaos.png]
 """
 
@@ -45,7 +53,8 @@ sys.path.insert(0, str(REPO))  # the harness lives with the tests that share it
 from tests.fixtures import chaos  # noqa: E402
 from tests.fixtures.multihost import MultiHost, available  # noqa: E402
 
-FAULTS = ("raylet_kill", "broker_cut", "broker_pause", "driver_sigterm")
+FAULTS = ("raylet_kill", "broker_cut", "broker_pause", "driver_sigterm", "rebalance_storm",
+          "joiner_node_lost")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -73,27 +82,40 @@ class Soak:
     def __init__(self, args: argparse.Namespace, hosts: MultiHost) -> None:
         self.args, self.hosts = args, hosts
         self.stop = threading.Event()
-        self.config = chaos.write_pipeline(hosts, workers=2)
+        names = args.faults.split(",")
+        # Labels and joiners when a joiner's node may be lost; the operator driver when the
+        # workers are scaled by hand.
+        labels = "joiner_node_lost" in names
+        self.control = hosts.ray_root / "driver.sock" if "rebalance_storm" in names else None
+        self.config = chaos.write_pipeline(hosts, workers=2, joiners=2 if labels else 0)
         self.books = chaos.Books(hosts)
         self.books.keep_values = False
-        self.stream = chaos.Stream(hosts, rate=args.rate)
+        self.examples = chaos.Examples(hosts) if labels else None
+        self.stream = chaos.Stream(hosts, rate=args.rate, labels=labels)
         self.faults = chaos.Faults(hosts, self.books, self.stream, self.start_driver,
-                                   hold_s=args.hold, stop=self.stop)
+                                   hold_s=args.hold, stop=self.stop, control=self.control,
+                                   examples=self.examples)
         self.done: list[chaos.FaultResult] = []
         self.errors: list[str] = []
         self.samples: list[dict[str, Any]] = []  # every 5 s, for the plot
         self.t0 = time.monotonic()
 
     def start_driver(self) -> None:
-        self.hosts.driver(self.config)
+        if self.control is not None:
+            self.hosts.operator_driver(self.config, self.control)
+        else:
+            self.hosts.driver(self.config)
 
     def at(self) -> float:
         return round(time.monotonic() - self.t0, 1)
 
     def sample(self) -> dict[str, Any]:
         sent, unique = self.stream.sent, self.books.unique
-        return {"t": self.at(), "sent": sent, "accounted": unique, "lag": sent - unique,
-                "duplicates": self.books.duplicates}
+        sample = {"t": self.at(), "sent": sent, "accounted": unique, "lag": sent - unique,
+                  "duplicates": self.books.duplicates}
+        if self.examples is not None:
+            sample["examples"] = len(self.examples.first)
+        return sample
 
     def fault_loop(self) -> None:
         rng = random.Random(self.args.seed)
@@ -112,6 +134,8 @@ class Soak:
     def run(self) -> dict[str, Any]:
         args = self.args
         self.books.start()
+        if self.examples is not None:
+            self.examples.start()
         self.start_driver()
         self.stream.start()
         faults = threading.Thread(target=self.fault_loop, daemon=True, name="faults")
@@ -141,15 +165,18 @@ class Soak:
         if driver.poll() is not None:  # a fault left it stopped: the books need it running
             self.start_driver()
         books = self.books.finish(sent, timeout_s=180)
+        examples = (self.examples.finish(self.stream.labelled, self.stream.bad_every,
+                                         timeout_s=180)
+                    if self.examples is not None else None)
         recoveries = [f.recovered_s for f in self.done if f.recovered_s is not None]
         summary = {"final": True, "t": self.at(), **books,
                    "faults": len(self.done),
                    "unrecovered": [f.row() for f in self.done if f.recovered_s is None],
                    "recovered_s_max": round(max(recoveries), 1) if recoveries else None,
-                   "errors": self.errors,
+                   "errors": self.errors, "examples": examples,
                    "books_close": books["missing"] == 0 and books["unknown"] == 0
                    and books["predictions"] + books["dead_letters"] - books["duplicates"]
-                   == books["events"]}
+                   == books["events"] and (examples is None or examples["exact"])}
         print(json.dumps(summary), flush=True)
         return {"args": {k: str(v) for k, v in vars(args).items()},
                 "machine": {"cpus": __import__("os").cpu_count(),
@@ -193,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chaos: cannot build hosts here: {why}", file=sys.stderr)
         return 2
     root = args.root or Path(tempfile.mkdtemp(prefix="sih-chaos-"))
-    with MultiHost(root, workers=2, worker_cpus=2, hide=(root / "models",)) as hosts:
+    # 3 CPUs a worker host: 4 workers (the storm's top) and 2 joiners fit on the two.
+    with MultiHost(root, workers=2, worker_cpus=3, hide=(root / "models",)) as hosts:
         run = Soak(args, hosts).run()
     if args.out:
         args.out.write_text(json.dumps(run, indent=1))
