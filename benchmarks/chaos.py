@@ -213,18 +213,19 @@ class Spread:
         self.args, self.hosts = args, hosts
         models = hosts.root / "models"  # hidden from the worker hosts, like the registry
         self.uri = f"sqlite:///{models / 'mlflow.db'}"
-        # Joiners of 2 CPUs on worker hosts of 3: Ray cannot put both on one host. Workers
-        # and replicas take what is left (4 x 0.25 + 2 x 0.5 = 2 CPUs).
+        # Joiners of 1.6 CPUs on worker hosts of 3: Ray cannot put both on one host. Workers
+        # and replicas take what is left (2.8 CPUs): 4 workers and, while a promote swaps
+        # applications, 4 replicas, of 0.25 each.
         self.config = chaos.write_pipeline(hosts, workers=1, joiners=2, extra={
             "model": {"path": "models:/bc@champion", "serving": "serve",
-                      "serve": {"min_replicas": 2, "max_replicas": 2, "num_cpus": 0.5}},
+                      "serve": {"min_replicas": 2, "max_replicas": 2, "num_cpus": 0.25}},
             "registry": {"tracking_uri": self.uri, "cache_dir": str(models / "cache")},
             "rollout": {"poll_interval_s": 1.0},
             "workers": {"num_cpus": 0.25, "autoscale": {
                 "enabled": True, "min_workers": 1, "max_workers": 4,
                 "target_lag_per_worker": 1000, "scale_down_below": 0, "interval_s": 1.0,
                 "scale_up_cooldown_s": 5.0}},
-            "feedback": {"joiners": {"num_cpus": 2}},
+            "feedback": {"joiners": {"num_cpus": 1.6}},
         })
         registry = Registry(self.uri)
         onnx = models / f"{chaos.MODEL}.onnx"
@@ -332,25 +333,36 @@ def draw(run: dict[str, Any], path: Path) -> None:
 
     samples = run["samples"]
     t = [s["t"] / 60 for s in samples]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    top.plot(t, [s["lag"] for s in samples], label="lag (sent - accounted)")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
+                                      gridspec_kw={"height_ratios": [2, 1]})
+    top.plot(t, [s["lag"] for s in samples], lw=1.2,
+             label="events not yet back (sent - predicted or dead-lettered)")
     if any("examples_lag" in s for s in samples):
-        top.plot(t, [s.get("examples_lag", 0) for s in samples], color="tab:green",
-                 label="labelled examples behind (labels sent - ids joined)")
-    top.set_ylabel("events")
+        top.plot(t, [s.get("examples_lag", 0) for s in samples], color="tab:green", lw=0.8,
+                 alpha=0.8, label="labelled examples not yet published (labelled - joined)")
+    top.set_ylabel("events (symlog)")
     top.set_yscale("symlog")
-    bottom.plot(t, [s["duplicates"] for s in samples], label="duplicates", color="tab:red")
+    top.set_ylim(0, 1e5)
+    bottom.plot(t, [s["duplicates"] for s in samples], color="tab:red",
+                label="predictions or dead letters of an event already back")
     bottom.set_ylabel("duplicates")
-    bottom.set_xlabel("minutes")
+    bottom.set_xlabel("minutes (shaded: a fault; label: recovered in, from its end)")
     for fault in run["faults"]:
         at = fault.get("at_s", 0) / 60
         for axis in (top, bottom):
-            axis.axvspan(at, at + fault["fault_s"] / 60, color="tab:orange", alpha=0.2)
-        top.annotate(f"{fault['fault']}\n{fault['recovered_s']}s", (at, 1), fontsize=7)
+            axis.axvspan(at, at + max(fault["fault_s"], 3) / 60, color="tab:orange",
+                         alpha=0.25)
+        top.annotate(f"{fault['fault']}\n{fault['recovered_s']} s", (at, 2e4), fontsize=7,
+                     va="bottom")
     summary = run["summary"]
-    fig.suptitle(f"chaos soak: {summary['events']:,} events, {summary['missing']} missing, "
-                 f"{summary['duplicates']} duplicates, {summary['faults']} faults")
-    top.legend(loc="upper right")
+    examples = summary.get("examples")
+    joined = (f"; {examples['ids']:,} labelled examples, one per event, "
+              f"{examples['wrong_label']} with a later label" if examples else "")
+    fig.suptitle(f"chaos soak on 4 hosts: {summary['events']:,} events, "
+                 f"{summary['missing']} lost, {summary['duplicates']} duplicates, "
+                 f"{summary['faults']} faults{joined}", fontsize=10)
+    top.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    bottom.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
