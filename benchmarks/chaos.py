@@ -189,6 +189,10 @@ class Soak:
                    "faults": len(self.done),
                    "unrecovered": [f.row() for f in self.done if f.recovered_s is None],
                    "recovered_s_max": round(max(recoveries), 1) if recoveries else None,
+                   # At least once: duplicates come from faults (each fault's row counts
+                   # those that came back by its recovery); here, any that came later.
+                   "duplicates_outside_faults": books["duplicates"] - sum(
+                       f.notes.get("duplicates", 0) for f in self.done),
                    "errors": self.errors, "examples": examples,
                    "books_close": books["missing"] == 0 and books["unknown"] == 0
                    and books["predictions"] + books["dead_letters"] - books["duplicates"]
