@@ -134,6 +134,16 @@ class Pipeline:
         (``candidate``), shadow started, promotion, rollback and swap (docs/contracts.md)."""
         return self._runtime.actions.recent() if self._runtime is not None else []
 
+    def scale_workers(self, count: int, timeout_s: float = 30.0) -> None:
+        """Run ``count`` source workers now: new ones join the consumer group, the newest
+        leave first, draining (finish, commit, leave the group). The autoscaler, when on,
+        may change the count again at its next look."""
+        if self._runtime is None:
+            raise PipelineError(f"pipeline {self.spec.name} is not running")
+        if count < 1:
+            raise PipelineError(f"scale_workers({count}): a pipeline needs at least 1 worker")
+        self._runtime.scale_to(count, timeout_s)
+
     def scale_joiners(self, count: int, timeout_s: float = 30.0) -> None:
         """Run ``count`` feedback joiners: all drain (produce, commit) and the new number
         starts with a new share of the partitions each."""

@@ -69,6 +69,8 @@ class Actors(Protocol):
 
     def kill(self, actor: Any) -> None: ...
 
+    def dead_nodes(self) -> set[str]: ...
+
     def tell(self, actor: Any, method: str) -> None: ...
 
     def ask(self, actors: dict[str, Any], method: str, args: tuple[Any, ...],
@@ -132,6 +134,13 @@ class RayActors:
         import ray
 
         ray.kill(actor, no_restart=True)
+
+    def dead_nodes(self) -> set[str]:
+        """The ids of the cluster's nodes Ray has marked dead."""
+        import ray
+
+        nodes = ray.nodes()  # type: ignore[no-untyped-call]
+        return {node["NodeID"] for node in nodes if not node["Alive"]}
 
     def tell(self, actor: Any, method: str) -> None:
         """Call ``method()`` on it without waiting for an answer."""
@@ -258,7 +267,8 @@ class ActorPool(Generic[S]):
         the pool. Returns the crashes not seen before; an actor that said why it crashed is
         told it was heard (its process ends then)."""
         with self._lock:
-            found = new_crashes(self._last, reading.answered, self._crashed, time.time())
+            found = new_crashes(self._last, reading.answered, self._crashed, time.time(),
+                                self._ray.dead_nodes)
             self._crashed.update(run for run, _ in found)
             self._last.update(reading.answered)
             self._dead |= reading.died

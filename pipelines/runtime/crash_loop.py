@@ -4,7 +4,10 @@ logic, no threads: the pools find the crashes, a :class:`CrashWatch` weighs them
 
 A crashed loop tells its reason (:func:`crash_text`, the counters' ``crashed``) before its
 process ends and Ray restarts it; a restart the driver sees without a reason (the process was
-killed, ran out of memory, or died in native code) counts under :data:`DIED_UNSAID`.
+killed, ran out of memory, or died in native code) counts under :data:`DIED_UNSAID`, unless
+the node the run was on is dead: then the run was lost with its node (:data:`NODE_LOST`, a
+host gone or its raylet killed), which says nothing about the code and never counts towards
+a crash loop (one host lost with three workers on it would otherwise stop the pipeline).
 
 >>> crashes = [Crash("w-0", "KeyError: 'label'", at) for at in (0.0, 20.0, 40.0)]
 >>> crash_loop(crashes, now=41.0, max_crashes=3, window_s=60.0)
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from traceback import extract_tb
@@ -30,6 +33,9 @@ log = logging.getLogger(__name__)
 
 #: The reason of a restart whose process said nothing before it ended.
 DIED_UNSAID = "the process ended without a reason (killed, out of memory, or native code)"
+
+#: The reason of a restart whose run was on a node that is dead now.
+NODE_LOST = "its node was lost (the host or its raylet went down)"
 
 #: An actor's run: its name, process id and start time (a restarted actor has a new one).
 Incarnation = tuple[str, int, float]
@@ -46,6 +52,9 @@ class Run(Protocol):
 
     @property
     def crashed(self) -> str | None: ...
+
+    @property
+    def node_id(self) -> str: ...
 
 
 R = TypeVar("R", bound=Run)
@@ -122,19 +131,27 @@ def ended_incarnations(last: Mapping[str, R], answered: Mapping[str, R]) -> list
 
 
 def new_crashes(last: Mapping[str, Run], answered: Mapping[str, Run],
-                counted: Iterable[Incarnation], at: float) -> list[tuple[Incarnation, Crash]]:
+                counted: Iterable[Incarnation], at: float,
+                dead_nodes: Callable[[], Collection[str]] = frozenset,
+                ) -> list[tuple[Incarnation, Crash]]:
     """The crashes a reading shows that ``counted`` does not hold yet, each with the run it
     ended: a run that says it crashed (its reason), and a run that ended (its actor answered
-    from a new one) without saying so (:data:`DIED_UNSAID`)."""
+    from a new one) without saying so: :data:`NODE_LOST` when its node is among
+    ``dead_nodes()`` (asked only then), else :data:`DIED_UNSAID`."""
     seen = set(counted)
     found: list[tuple[Incarnation, Crash]] = []
+    dead: Collection[str] | None = None
     for name, now in answered.items():
         before = last.get(name)
         if before is not None and incarnation(name, before) != incarnation(name, now):
             ended = incarnation(name, before)
             if ended not in seen:
                 seen.add(ended)
-                found.append((ended, Crash(name, before.crashed or DIED_UNSAID, at)))
+                reason = before.crashed
+                if reason is None and before.node_id:
+                    dead = dead_nodes() if dead is None else dead
+                    reason = NODE_LOST if before.node_id in dead else None
+                found.append((ended, Crash(name, reason or DIED_UNSAID, at)))
         if now.crashed is not None and incarnation(name, now) not in seen:
             seen.add(incarnation(name, now))
             found.append((incarnation(name, now), Crash(name, now.crashed, at)))
@@ -144,10 +161,12 @@ def new_crashes(last: Mapping[str, Run], answered: Mapping[str, Run],
 def crash_loop(crashes: Iterable[Crash], *, now: float, max_crashes: int,
                window_s: float) -> tuple[str, int] | None:
     """The reason crashes repeat with, and how often, once ``max_crashes`` of them (0: never)
-    fell within the last ``window_s``; else ``None``."""
+    fell within the last ``window_s``; else ``None``. Runs lost with their node
+    (:data:`NODE_LOST`) are no crash of the code: never a loop."""
     if max_crashes <= 0:
         return None
-    counts = Counter(c.reason for c in crashes if now - c.at <= window_s)
+    counts = Counter(c.reason for c in crashes
+                     if now - c.at <= window_s and c.reason != NODE_LOST)
     if not counts:
         return None
     reason, count = counts.most_common(1)[0]
@@ -188,8 +207,12 @@ class CrashWatch:
     def weigh(self, crashes: list[Crash], now: float) -> PipelineError | None:
         """Log each crash; the failure, the first time the crashes form a loop (else None)."""
         for crash in crashes:
-            log.warning("%s crashed: %s; Ray restarts it (max_restarts)", crash.actor,
-                        crash.reason)
+            if crash.reason == NODE_LOST:
+                log.warning("%s: %s; Ray restarts it on a node with room (max_restarts; "
+                            "not counted by %s)", crash.actor, crash.reason, self.rule)
+            else:
+                log.warning("%s crashed: %s; Ray restarts it (max_restarts)", crash.actor,
+                            crash.reason)
         if not crashes:
             return None
         self.last = crashes[-1]

@@ -46,6 +46,7 @@ class JoinerStats:
     families: list[Any] = field(default_factory=list)
     pid: int = 0
     started_at: float = 0.0  # with pid: this run of the joiner (a restart is a new one)
+    node_id: str = ""  # the Ray node this run is on (set by the actor shell)
     #: Why the loop crashed, told before its process ends (``None``: it did not).
     crashed: str | None = None
 

@@ -36,6 +36,20 @@ CRASH_TELL_S = 10.0
 
 
 @runtime_checkable
+class Placed(Protocol):
+    """Counters that say which Ray node their run is on (``WorkerStats``, ``JoinerStats``)."""
+
+    node_id: str
+
+
+def this_node() -> str:
+    """The Ray node id of this process ("" outside Ray)."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+
+
+@runtime_checkable
 class Crashable(Protocol):
     """Counters that can carry the loop's crash (``WorkerStats``)."""
 
@@ -65,6 +79,7 @@ class LoopActor(Generic[L, S]):
             self.error = f"cannot connect to Kafka: {exc}"
             return
         self._name = name
+        self._node = this_node()
         self._crash_read = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -99,6 +114,8 @@ class LoopActor(Generic[L, S]):
         stats = self.loop.stats(families) if self.loop else None
         if self.crash is not None and isinstance(stats, Crashable):
             stats.crashed = self.crash
+        if isinstance(stats, Placed):
+            stats.node_id = self._node
         return stats
 
     def crash_read(self) -> None:

@@ -42,6 +42,7 @@ class WorkerStats:
     assigned: list[str] = field(default_factory=list)
     recent_latency_ms: list[int] = field(default_factory=list)
     started_at: float = 0.0
+    node_id: str = ""  # the Ray node this run is on (set by the actor shell)
     first_batch_at: float | None = None
     last_batch_at: float | None = None
     running: bool = True

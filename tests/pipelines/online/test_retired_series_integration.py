@@ -13,9 +13,8 @@ from collections.abc import Callable
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streaminfer import PipelineSpec
+from streaminfer import Pipeline, PipelineError, PipelineSpec
 from streaminfer.operators.metric_names import CONSUMER_LAG
-from streaminfer.pipelines.online.driver import PipelineRuntime
 from streaminfer.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -32,18 +31,20 @@ def series_by_worker(url: str, name: str) -> set[str]:
 def test_a_worker_retired_by_a_scale_in_leaves_the_endpoint(
     ray_session: None, pipeline_spec_factory: Callable[..., PipelineSpec],
 ) -> None:
-    runtime = PipelineRuntime(pipeline_spec_factory(partitions=2, workers={"count": 2}))
+    pipeline = Pipeline(pipeline_spec_factory(partitions=2, workers={"count": 2}))
     try:
-        runtime.start()
-        assert runtime.metrics is not None
-        url = runtime.metrics.url
-        first, newest = runtime.worker_names
+        pipeline.start()
+        url = pipeline.metrics_url
+        assert url is not None
+        first, newest = pipeline.worker_names
         # Both workers own a partition and report their lag before the scale-in.
-        assert runtime.wait_assigned(60, balanced=True)
+        pipeline.wait_ready(60, balanced=True)
         assert wait_until(lambda: series_by_worker(url, CONSUMER_LAG) == {first, newest},
                           30), series_by_worker(url, CONSUMER_LAG)
-        runtime.scale_to(1)  # the newest worker leaves
-        assert runtime.worker_names == [first]
+        with pytest.raises(PipelineError, match="at least 1 worker"):
+            pipeline.scale_workers(0)
+        pipeline.scale_workers(1)  # as an operator does it: the newest worker leaves
+        assert pipeline.worker_names == [first]
         assert wait_until(lambda: newest not in series_by_worker(url, CONSUMER_LAG), 10), (
             f"{newest} retired, but its {CONSUMER_LAG} is still served")
         # Every family of the retired worker is gone, not only the lag; the survivor's
@@ -55,4 +56,6 @@ def test_a_worker_retired_by_a_scale_in_leaves_the_endpoint(
                    for s in family.samples}
         assert newest not in workers and first in workers
     finally:
-        runtime.stop()
+        pipeline.stop()
+    with pytest.raises(PipelineError, match="is not running"):
+        pipeline.scale_workers(2)

@@ -10,7 +10,7 @@ import pytest
 
 from streaminfer.errors import PipelineError
 from streaminfer.pipelines.runtime.actor_pool import ActorPool, Reading
-from streaminfer.pipelines.runtime.crash_loop import DIED_UNSAID
+from streaminfer.pipelines.runtime.crash_loop import DIED_UNSAID, NODE_LOST
 from streaminfer.pipelines.runtime.metrics_server import WorkerFamilies
 
 
@@ -22,6 +22,7 @@ class Stats:
     pid: int = 1
     started_at: float = 0.0
     crashed: str | None = None
+    node_id: str = ""
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Plain:
     killed: bool = False
     pid: int = 1
     crashed: str | None = None
+    node_id: str = "n1"
     told: list[str] = field(default_factory=list)
 
 
@@ -44,6 +46,7 @@ class PlainActors:
         self.retired: list[str] = []
         self.died: set[str] = set()
         self.before_answer: Any = None  # called inside stats(), to race a retirement
+        self.lost_nodes: set[str] = set()
 
     def ready(self, actors: dict[str, Any]) -> dict[str, str]:
         return {n: a.fails_to_start for n, a in actors.items() if a.fails_to_start}
@@ -52,7 +55,7 @@ class PlainActors:
         if self.before_answer is not None:
             self.before_answer()
         answered = {n: Stats(n, a.events, [f"family of {n}"] if families else [], pid=a.pid,
-                             crashed=a.crashed)
+                             crashed=a.crashed, node_id=a.node_id)
                     for n, a in actors.items() if n not in self.died}
         return answered, set(actors) & self.died
 
@@ -62,6 +65,9 @@ class PlainActors:
 
     def kill(self, actor: Any) -> None:
         actor.killed = True
+
+    def dead_nodes(self) -> set[str]:
+        return set(self.lost_nodes)
 
     def tell(self, actor: Any, method: str) -> None:
         actor.told.append(method)
@@ -180,3 +186,16 @@ def test_a_reading_finds_each_crash_once_said_or_unsaid_and_tells_the_crashed_it
     (unsaid,) = p.note(p.read())
     assert (unsaid.actor, unsaid.reason) == ("w1", DIED_UNSAID)
     assert p.note(p.read()) == []
+
+
+def test_a_run_lost_with_its_node_is_told_apart_from_a_crash() -> None:
+    p, actors, _, made = pool()
+    assert p.note(p.read()) == []
+    actors.lost_nodes = {"n1"}  # the host of all three went down; Ray restarted them
+    for actor in made.values():
+        actor.pid, actor.node_id = 2, "n2"
+    assert {(c.actor, c.reason) for c in p.note(p.read())} == {
+        ("w0", NODE_LOST), ("w1", NODE_LOST), ("w2", NODE_LOST)}
+    made["w0"].pid = 3  # killed on a node that lives: a death without a word
+    (unsaid,) = p.note(p.read())
+    assert (unsaid.actor, unsaid.reason) == ("w0", DIED_UNSAID)

@@ -7,7 +7,9 @@ import pytest
 from streaminfer.operators.profile import Bins
 from streaminfer.pipelines.runtime.crash_loop import (
     DIED_UNSAID,
+    NODE_LOST,
     Crash,
+    CrashWatch,
     crash_loop,
     crash_loop_line,
     crash_text,
@@ -56,8 +58,9 @@ def test_short_paths(path: str, short: str) -> None:
     assert short_path(path) == short
 
 
-def run(pid: int, events: int = 0, crashed: str | None = None) -> WorkerStats:
-    return WorkerStats("w", pid, events_in=events, started_at=float(pid), crashed=crashed)
+def run(pid: int, events: int = 0, crashed: str | None = None, node: str = "") -> WorkerStats:
+    return WorkerStats("w", pid, events_in=events, started_at=float(pid), crashed=crashed,
+                       node_id=node)
 
 
 def test_a_restart_ends_a_run_and_the_same_run_does_not() -> None:
@@ -79,6 +82,26 @@ def test_a_crash_is_counted_once_when_it_is_said_and_again_not_at_the_restart() 
 def test_a_restart_without_a_reason_counts_as_an_unsaid_death() -> None:
     found = new_crashes({"w": run(1)}, {"w": run(2)}, [], at=3.0)
     assert [c.reason for _, c in found] == [DIED_UNSAID]
+
+
+def test_a_restart_whose_node_died_was_lost_with_it_and_never_loops() -> None:
+    asked: list[int] = []
+
+    def dead() -> set[str]:
+        asked.append(1)
+        return {"n1"}
+
+    found = new_crashes({"w": run(1, node="n1"), "v": run(1, node="n2")},
+                        {"w": run(2, node="n3"), "v": run(2, node="n3")}, [], 3.0, dead)
+    assert {c.actor: c.reason for _, c in found} == {"w": NODE_LOST, "v": DIED_UNSAID}
+    assert asked == [1]  # Ray's nodes asked once a reading, and only for unsaid restarts
+    said = new_crashes({"w": run(1, crashed="E: x", node="n1")}, {"w": run(2)}, [], 3.0, dead)
+    assert [c.reason for _, c in said] == ["E: x"]  # a crash that said why stays one
+    # Six workers lost with two hosts within a minute: no crash loop, the pipeline goes on.
+    lost = [Crash(f"w{i}", NODE_LOST, float(i)) for i in range(6)]
+    assert crash_loop(lost, now=6.0, max_crashes=3, window_s=60) is None
+    watch = CrashWatch("workers", "workers.crash_loop", max_crashes=3, window_s=60)
+    assert watch.weigh(lost, now=6.0) is None and watch.failure is None
 
 
 def test_crashes_loop_once_enough_of_one_reason_fall_in_the_window() -> None:
