@@ -71,6 +71,9 @@ class TellingActors:
     def tell(self, actor: Any, method: str) -> None:
         self.told.append((actor, method))
 
+    def dead_nodes(self) -> set[str]:
+        return set()  # no node lost: a crash counts
+
 
 def run(name: str, pid: int, events: int, crashed: str | None = None) -> WorkerStats:
     return WorkerStats(name, pid, events_in=events, predictions=events,
