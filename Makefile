@@ -9,12 +9,18 @@ EXAMPLE ?= fraud-mixed
 
 .PHONY: demo demo-loop demo-pictures demo-typed test lint typecheck bench models clean
 
-# PYTHONWARNINGS: setuptools' note on every editable install ("Editable installation. Please
-# be careful with folders ... with the same name as your package"), nothing to act on here.
+# uv installs what pip would in ~15 s instead of ~75 s (docs/decisions.md, 2026-12-07); where
+# uv cannot be had or fails, pip does the install. PYTHONWARNINGS: setuptools' note on every
+# editable pip install ("Editable installation. Please be careful with folders ... with the
+# same name as your package"), nothing to act on here.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -e '.[dev]'
+	@{ $(BIN)/python -m pip install --quiet 'uv>=0.5' 2>/dev/null && \
+	  echo "installing into $(VENV) with uv" && \
+	  $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[dev]'; } || { \
+	  echo "installing into $(VENV) with pip (uv not available or it failed)"; \
+	  $(BIN)/python -m pip install --quiet --upgrade pip && \
+	  PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -e '.[dev]'; }
 	@touch $(STAMP)
 
 demo: $(STAMP)                  ## run the demo pipeline live (ARGS="--max-events 5000" to stop by itself)
