@@ -80,17 +80,12 @@ def batch(
 def _run(job: BatchJob, progress: bool) -> BatchSummary:
     """Plan (before Ray starts, so bad input fails fast), then run with a progress bar; the
     first SIGINT/SIGTERM stops after the next unit, with the manifest in order."""
-    from streaminfer.pipelines.batch.job import import_ray_data_soon
     from streaminfer.pipelines.batch.progress import RowsProgress
     from streaminfer.pipelines.process.stop_signals import StopSignals
-    from streaminfer.pipelines.runtime.ray_setup import start_ray
 
     bar = RowsProgress(err) if progress and err.is_terminal else None
-    if not job.in_process:
-        import_ray_data_soon()  # while the plan is made and Ray starts
     with StopSignals("stopping: finishing the units under way (again to abort)") as signals:
-        if job.manifest().pending() and not job.in_process:
-            start_ray(job.spec)
+        if job.start_runner():
             signals.install()  # ray.init took SIGTERM over
         try:
             return job.run(progress=bar, stop=signals.event)
