@@ -31,6 +31,8 @@ are loaded here as plugins, so every test folder sees them.
 
 import logging
 
+import pytest
+
 logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 pytest_plugins = [
@@ -42,3 +44,10 @@ pytest_plugins = [
     "tests.fixtures.hygiene",
     "tests.fixtures.feedback_pipelines",
 ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Integration tests first, otherwise in collection order: pytest-xdist hands out whole
+    files in this order, so the long files start early and the short unit files fill the
+    end, where the other processes would wait on the last long one (docs/decisions.md)."""
+    items.sort(key=lambda item: item.get_closest_marker("integration") is None)
