@@ -152,7 +152,6 @@ def main() -> int:
     with StopSignals() as signals:
         try:
             run.start(console)
-            signals.install()  # ray.init took SIGTERM over
             sampler = Sampler(run)
             started = stop_at = time.monotonic()
             deadline = started + args.minutes * 60

@@ -20,6 +20,7 @@ from streaminfer.errors import (
     DeviceError,
     ModelError,
     PipelineError,
+    Stopped,
     StreamInferError,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "PipelineError",
     "PipelineSpec",
     "PipelineStats",
+    "Stopped",
     "StreamInferError",
     "__version__",
     "batch",

@@ -27,6 +27,11 @@ class DeviceError(StreamInferError):
     """An accelerator was asked for explicitly but is not usable here."""
 
 
+class Stopped(StreamInferError):
+    """A stop (SIGTERM) came before the work began: nothing ran, so nothing is lost; the CLI
+    says so in one line and exits 0, as a stop mid-work does."""
+
+
 class PipelineError(StreamInferError):
     """The running pipeline failed (a worker could not start, or died beyond its restarts)."""
 

@@ -173,17 +173,15 @@ class BatchJob:
                       create_missing=self.spec.kafka.create_missing_topics)
         return Target(predictions_topic=topic, dead_letter_topic=dead, kafka=config)
 
-    def start_runner(self) -> bool:
+    def start_runner(self) -> None:
         """Start (or join) the Ray that scores the units, importing Ray Data meanwhile, unless
-        this job scores in this process or has no unit left. True when this call started Ray:
-        ``ray.init`` then holds SIGTERM, so a caller with handlers of its own installs them
-        again. :meth:`run` calls it too (a second call does nothing)."""
+        this job scores in this process or has no unit left (:meth:`run` calls it first)."""
         from streaminfer.pipelines.runtime.ray_setup import start_ray
 
-        if self.in_process:
-            return False
-        import_ray_data_soon()  # while the plan is made and Ray starts
-        return bool(self.manifest().pending()) and start_ray(self.spec)
+        if not self.in_process:
+            import_ray_data_soon()  # while the plan is made and Ray starts
+            if self.manifest().pending():
+                start_ray(self.spec)
 
     def run(self, *, progress: Progress | None = None,
             stop: threading.Event | None = None) -> BatchSummary:

@@ -354,7 +354,6 @@ def watch_live(run: DemoStream, console: Console, view: Callable[[], RenderableT
     with StopSignals() as signals:
         try:
             run.start(console)
-            signals.install()  # ray.init took SIGTERM over
             console.print(f"kafka {run.pipeline.bootstrap_servers}; metrics "
                           f"{run.pipeline.metrics_url}; Ctrl-C stops")
             with live_display(console) as live:

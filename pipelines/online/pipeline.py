@@ -173,7 +173,6 @@ class Pipeline:
         with StopSignals() as signals:
             try:
                 self.start()
-                signals.install()  # ray.init took SIGTERM over
                 log.info("pipeline %s running: kafka %s%s", self.spec.name,
                          self.bootstrap_servers,
                          f", metrics {self.metrics_url}" if self.metrics_url else "")

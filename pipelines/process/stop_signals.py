@@ -2,12 +2,11 @@
 
 The first signal sets an event that the foreground loop watches (it then finishes open
 batches, commits and leaves the group); a second one raises :class:`KeyboardInterrupt` at
-once. ``ray.init`` replaces the SIGTERM handler with one that exits with status 15, so
-whoever starts Ray calls :meth:`StopSignals.install` again afterwards.
+once. ``ray.init`` takes SIGTERM over while it runs: ``runtime/ray_setup.start_ray`` puts
+this handler back after it, and makes a SIGTERM meanwhile :class:`~streaminfer.errors.Stopped`.
 
 >>> with StopSignals() as signals:          # doctest: +SKIP
 ...     start_ray_and_workers()
-...     signals.install()                    # Ray took SIGTERM over: take it back
 ...     signals.event.wait()
 """
 

@@ -12,22 +12,30 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 from typing import Any
 
-from streaminfer.errors import PipelineError
+from streaminfer.errors import PipelineError, Stopped
 from streaminfer.pipelines.process.log_levels import is_verbose, quiet_ray_token_note
 from streaminfer.pipelines.spec.schema import PipelineSpec
 
 
 def start_ray(spec: PipelineSpec) -> bool:
-    """Start (or join) Ray unless it runs in this process; True when this call started it."""
+    """Start (or join) Ray unless it runs in this process; True when this call started it.
+
+    ``ray.init`` takes SIGTERM over with a handler that exits with status 15: the handler
+    that was there before comes back as soon as it returns, and a SIGTERM while it runs is
+    :class:`Stopped` (Ray's half-started processes shut down), not a silent exit."""
     import ray
 
     if ray.is_initialized():
         return False
     kwargs = init_options(spec, verbose=is_verbose(), joins=bool(os.environ.get("RAY_ADDRESS")),
                           cpus=os.cpu_count() or 1, terminal=sys.stderr.isatty())
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
     try:
         with quiet_ray_token_note():
             ray.init(**kwargs)
@@ -35,6 +43,14 @@ def start_ray(spec: PipelineSpec) -> bool:
         raise PipelineError(
             f"cannot connect to Ray at {spec.ray.address} (ray.address): {exc}"
         ) from None
+    except SystemExit as exc:
+        if exc.code != signal.SIGTERM:
+            raise
+        ray.shutdown()
+        raise Stopped("SIGTERM while Ray was starting: stopped before anything ran") from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return True
 
 

@@ -85,8 +85,6 @@ def _run(job: BatchJob, progress: bool) -> BatchSummary:
 
     bar = RowsProgress(err) if progress and err.is_terminal else None
     with StopSignals("stopping: finishing the units under way (again to abort)") as signals:
-        if job.start_runner():
-            signals.install()  # ray.init took SIGTERM over
         try:
             return job.run(progress=bar, stop=signals.event)
         finally:

@@ -24,7 +24,7 @@ from streaminfer.cli import (
 from streaminfer.cli.cluster import app as cluster_app
 from streaminfer.cli.common import err, setup_logging
 from streaminfer.cli.models import app as models_app
-from streaminfer.errors import StreamInferError
+from streaminfer.errors import Stopped, StreamInferError
 
 app = typer.Typer(
     name="streaminfer", no_args_is_help=True, pretty_exceptions_enable=False,
@@ -75,9 +75,12 @@ def _fail(message: str) -> NoReturn:
 
 def main() -> None:
     """Console entry point: a :class:`StreamInferError` (or a Kafka error no command
-    expected) is one line on stderr, exit code 2."""
+    expected) is one line on stderr, exit code 2; :class:`Stopped` one line, exit code 0."""
     try:
         app()
+    except Stopped as exc:  # a SIGTERM before the work began: a stop, not an error
+        err.print(escape(str(exc)), highlight=False, soft_wrap=True)
+        sys.exit(0)
     except StreamInferError as exc:
         _fail(str(exc))
     except KafkaError as exc:  # one the command did not expect: still one line

@@ -67,7 +67,6 @@ def _run_joiners(spec: PipelineSpec, bootstrap: str, *, live: bool) -> FeedbackS
 
     with StopSignals() as signals:
         owns_ray = start_ray(spec)
-        signals.install()  # ray.init took SIGTERM over
         metrics = (MetricsServer(spec.metrics.host, spec.metrics.port)
                    if spec.metrics.enabled else None)
         service: FeedbackService | None = None

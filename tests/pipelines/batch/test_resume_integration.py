@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -88,3 +89,43 @@ def test_stopped_by_sigterm_then_resumed_scores_every_row_once(
     ids = pq.read_table(sorted(out.glob("part-*.parquet")), columns=["id"]).column("id")
     assert len(ids) == ROWS
     assert set(ids.to_pylist()) == {f"e{i}" for i in range(ROWS)}
+
+
+def test_a_sigterm_while_its_ray_starts_stops_the_job_in_one_line_with_nothing_lost(
+    pipeline_spec_factory, dataset_factory, tmp_path: Path
+) -> None:
+    """``ray.init`` answers a SIGTERM with ``sys.exit(15)`` while it starts: the job says it
+    stopped and exits 0 (or, had Ray just finished starting, stops as mid-run), and leaves
+    no Ray process behind. Its own Ray: the signal comes when its GCS server is up."""
+    spec = with_batch(pipeline_spec_factory(), actors=1, num_cpus=1, unit_rows=UNIT,
+                      runner="ray")
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True)))
+    source, out = tmp_path / "rows.parquet", tmp_path / "out"
+    _big_parquet(source, dataset_factory("breast_cancer"))
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    env["PYTHONPATH"] = str(REPO)
+    job = subprocess.Popen([sys.executable, "-m", "streaminfer.cli",
+                            *_arguments(config, source, out)], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    process = psutil.Process(job.pid)
+
+    def ray_processes() -> list[psutil.Process]:
+        try:
+            return [p for p in process.children(recursive=True)
+                    if p.name() in ("gcs_server", "raylet")]
+        except psutil.Error:
+            return []
+
+    assert wait_until(lambda: bool(ray_processes()) or job.poll() is not None, 120)
+    started = ray_processes()
+    job.send_signal(signal.SIGTERM)
+    stdout, stderr = job.communicate(timeout=120)
+    assert job.returncode == 0, stderr.decode()[-2000:]
+    assert b"Traceback" not in stderr, stderr.decode()
+    assert (b"SIGTERM while Ray was starting: stopped before anything ran" in stderr
+            or b"run the same command again" in stdout), (stdout + stderr).decode()[-2000:]
+    assert started and wait_until(lambda: not any(p.is_running() and p.status() != "zombie"
+                                                  for p in started), 30), "Ray left running"
+    manifest = orjson.loads((out / "_manifest.json").read_bytes())
+    assert len(manifest["done"]) < ROWS // UNIT
