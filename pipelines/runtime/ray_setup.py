@@ -25,8 +25,9 @@ from streaminfer.pipelines.spec.schema import PipelineSpec
 def start_ray(spec: PipelineSpec) -> bool:
     """Start (or join) Ray unless it runs in this process; True when this call started it.
 
-    ``ray.init`` takes SIGTERM over with a handler that exits with status 15: the handler
-    that was there before comes back as soon as it returns, and a SIGTERM while it runs is
+    ``ray.init`` takes SIGTERM over with a handler that exits with status 15: a handler of
+    the caller's (a :class:`StopSignals`) comes back as soon as it returns (without one,
+    Ray's stays: its exit runs Ray's shutdown), and a SIGTERM while it runs is
     :class:`Stopped` (Ray's half-started processes shut down), not a silent exit."""
     import ray
 
@@ -36,6 +37,7 @@ def start_ray(spec: PipelineSpec) -> bool:
                           cpus=os.cpu_count() or 1, terminal=sys.stderr.isatty())
     main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if main else None
+    ours = previous if callable(previous) else None
     try:
         with quiet_ray_token_note():
             ray.init(**kwargs)
@@ -49,8 +51,8 @@ def start_ray(spec: PipelineSpec) -> bool:
         ray.shutdown()
         raise Stopped("SIGTERM while Ray was starting: stopped before anything ran") from None
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if ours is not None:
+            signal.signal(signal.SIGTERM, ours)
     return True
 
 
