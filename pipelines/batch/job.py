@@ -187,16 +187,14 @@ class BatchJob:
             stop: threading.Event | None = None) -> BatchSummary:
         """Score every pending unit; returns early (manifest consistent) when ``stop`` is set."""
         started = time.monotonic()
-        stopped = stop.is_set if stop is not None else lambda: False
-        if not stopped():  # a signal while the CLI was getting ready: start nothing
-            self.start_runner()
+        self.start_runner()
         manifest = self.manifest()
         pending = manifest.pending()
         skipped = len(manifest.units) - len(pending)
         if progress is not None:
             progress.start(_total_rows(manifest.units), manifest.totals()["rows"])
         done_rows = 0
-        if pending and not stopped():
+        if pending:
             done_rows = self._execute(manifest, pending, progress, stop)
         totals = manifest.totals()
         return BatchSummary(
