@@ -50,4 +50,7 @@ def test_the_demos_traffic_for_an_hour_leaves_a_partition_readable(
         live_s=live_s)
     assert sent >= live_s * rate * 0.8
     assert read == sent, f"read {read} of {sent} after an hour's worth of batches"
-    assert slowest < 1000, f"a batch took {slowest:.0f} ms to be read"
+    # A frozen partition's batches never come back (read < sent). Here the slowest takes
+    # ~70 ms alone; under the whole suite's load one took 1,132 ms, so the bound is 50 times
+    # the demo's fetch wait, far from both.
+    assert slowest < 50 * spec.fetch_max_wait_ms, f"a batch took {slowest:.0f} ms to be read"
