@@ -128,9 +128,9 @@ class Soak:
         sample = {"t": self.at(), "sent": sent, "accounted": unique, "lag": sent - unique,
                   "duplicates": self.books.duplicates}
         if self.examples is not None:
-            labelled, every = self.stream.labelled, self.stream.bad_every
             sample["examples"] = len(self.examples.first)
-            sample["examples_lag"] = labelled - labelled // every - sample["examples"]
+            sample["examples_lag"] = chaos.good_below(
+                self.stream.labelled, self.stream.bad_every) - sample["examples"]
         return sample
 
     def fault_loop(self) -> None:
@@ -299,7 +299,7 @@ class Spread:
             self.check("promote_reached_every_partition", reached,
                        {"after_s": round(time.monotonic() - promoted, 1),
                         "promote": (done.stdout + done.stderr).strip()[-300:]})
-            self.stop_after(10)
+            self.stream.halted.wait(10)  # the stream goes on: predictions after the promote
         finally:
             self.stream.halted.set()
         sent = self.stream.halt()
@@ -326,10 +326,6 @@ class Spread:
         self.check("sigterm_exit_0", code == 0, hosts.log_tail("driver", 2))
         return {"args": {k: str(v) for k, v in vars(self.args).items()},
                 "checks": self.checks, "seen": self.seen, "ok": all(self.checks.values())}
-
-    def stop_after(self, seconds: float) -> None:
-        """The stream goes on ``seconds`` more (predictions after the promote)."""
-        self.stream.halted.wait(seconds)
 
 
 def draw(run: dict[str, Any], path: Path) -> None:

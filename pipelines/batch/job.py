@@ -173,21 +173,14 @@ class BatchJob:
                       create_missing=self.spec.kafka.create_missing_topics)
         return Target(predictions_topic=topic, dead_letter_topic=dead, kafka=config)
 
-    def start_runner(self) -> None:
-        """Start (or join) the Ray that scores the units, importing Ray Data meanwhile, unless
-        this job scores in this process or has no unit left (:meth:`run` calls it first)."""
-        from streaminfer.pipelines.runtime.ray_setup import start_ray
-
-        if not self.in_process:
-            import_ray_data_soon()  # while the plan is made and Ray starts
-            if self.manifest().pending():
-                start_ray(self.spec)
-
     def run(self, *, progress: Progress | None = None,
             stop: threading.Event | None = None) -> BatchSummary:
         """Score every pending unit; returns early (manifest consistent) when ``stop`` is set."""
+        from streaminfer.pipelines.runtime.ray_setup import start_ray
+
         started = time.monotonic()
-        self.start_runner()
+        if not self.in_process:
+            import_ray_data_soon()  # while the plan is made and Ray starts
         manifest = self.manifest()
         pending = manifest.pending()
         skipped = len(manifest.units) - len(pending)
@@ -195,6 +188,8 @@ class BatchJob:
             progress.start(_total_rows(manifest.units), manifest.totals()["rows"])
         done_rows = 0
         if pending:
+            if not self.in_process:
+                start_ray(self.spec)
             done_rows = self._execute(manifest, pending, progress, stop)
         totals = manifest.totals()
         return BatchSummary(

@@ -35,9 +35,8 @@ def start_ray(spec: PipelineSpec) -> bool:
         return False
     kwargs = init_options(spec, verbose=is_verbose(), joins=bool(os.environ.get("RAY_ADDRESS")),
                           cpus=os.cpu_count() or 1, terminal=sys.stderr.isatty())
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.getsignal(signal.SIGTERM) if main else None
-    ours = previous if callable(previous) else None
+    ours = signal.getsignal(signal.SIGTERM) \
+        if threading.current_thread() is threading.main_thread() else None
     try:
         with quiet_ray_token_note():
             ray.init(**kwargs)
@@ -51,7 +50,7 @@ def start_ray(spec: PipelineSpec) -> bool:
         ray.shutdown()
         raise Stopped("SIGTERM while Ray was starting: stopped before anything ran") from None
     finally:
-        if ours is not None:
+        if callable(ours):
             signal.signal(signal.SIGTERM, ours)
     return True
 

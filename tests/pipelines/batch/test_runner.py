@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
 
 from streaminfer.errors import ConfigError
-from streaminfer.pipelines.batch.job import BatchJob, scores_in_process
+from streaminfer.pipelines.batch.job import scores_in_process
 from streaminfer.pipelines.spec.batch_spec import BatchSpec
-from streaminfer.pipelines.spec.schema import PipelineSpec
 
 
 def test_auto_scores_in_process_only_for_one_cpu_actor_and_no_ray_named_or_running() -> None:
@@ -30,18 +26,3 @@ def test_an_explicit_runner_wins_and_process_refuses_more_than_one_actor() -> No
     with pytest.raises(ConfigError, match=r"batch.runner: process .* not 3; set batch.actors"):
         scores_in_process(BatchSpec(runner="process", actors=3), cluster_named=False,
                           ray_running=False)
-
-
-def test_a_job_that_scores_in_process_starts_no_ray(
-    model_factory: Callable[[str], Path], tmp_path: Path
-) -> None:
-    spec = PipelineSpec.model_validate({
-        "name": "runner", "kafka": {"bootstrap_servers": "localhost:1"},
-        "source": {"topics": ["t"], "group_id": "g", "features_field": "x"},
-        "model": {"path": str(model_factory("diabetes"))},
-        "sink": {"predictions_topic": "p", "dead_letter_topic": "d"},
-        "batch": {"runner": "process"}})
-    job = BatchJob(spec, str(tmp_path / "in" / "*.parquet"), str(tmp_path / "out"))
-    assert job.in_process
-    job.start_runner()
-    assert not (tmp_path / "out").exists()  # nothing planned (no input there): nothing started
