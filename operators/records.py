@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from collections.abc import Sequence
+from typing import Literal, NamedTuple, Protocol
 
 Stage = Literal["decode", "validate", "model", "encode"]
 
@@ -24,12 +24,13 @@ class Record(Protocol):
     @property
     def value(self) -> bytes | None: ...
     @property
-    def headers(self) -> list[tuple[str, bytes | None]]: ...  # a header's value may be null
+    def headers(self) -> Sequence[tuple[str, bytes | None]]: ...  # a header's value may be null
 
 
-@dataclass(frozen=True)
-class SourceRecord:
-    """A plain :class:`Record`, for code and tests that make records themselves."""
+class SourceRecord(NamedTuple):
+    """A plain :class:`Record`, for code and tests that make records themselves, and what the
+    librdkafka source makes of each message (a named tuple: built in a third of a frozen
+    dataclass's time, once per event on the hot path; docs/decisions.md)."""
 
     topic: str
     partition: int
@@ -37,7 +38,7 @@ class SourceRecord:
     timestamp: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes | None]] = field(default_factory=list)
+    headers: Sequence[tuple[str, bytes | None]] = ()
 
 
 class RecordError(Exception):

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from streaminfer.errors import ConfigError
-from streaminfer.operators.codecs import Codec
+from streaminfer.operators.codecs import Codec, JsonCodec
 from streaminfer.operators.dead_letter import DeadLetter, dead_letter
+from streaminfer.operators.feature_decode import FeatureDecoder
 from streaminfer.operators.features import FeatureExtractor
 from streaminfer.operators.inputs import Feed, FeedBuilder, take_rows
 from streaminfer.operators.model_runner import ModelInfo
@@ -119,6 +120,7 @@ class BatchScorer:
         self.feature_fields = list(source.features) if source.features is not None else None
         self.features_field = source.features_field
         self.with_features = with_features
+        self.fast = _fast_decoder(self, source)
         self.candidates: dict[str, LoadedCandidate] = {}  # by model name (shadow or canary)
         self._post: dict[tuple[str, str], Postprocessor | None] = {}
 
@@ -130,14 +132,25 @@ class BatchScorer:
         refusals: dict[int, RecordError] = {}  # by record index
         by_model: dict[str, tuple[list[tuple[Record, dict[str, Any], Any]],
                                   list[Sequence[Any]], list[int]]] = {}
+        fast, only, limit = self.fast, self.only, self.max_record_bytes
+        model: str
+        row: Sequence[Any] | None
         for index, record in enumerate(records):
+            value = record.value
+            decoded = fast.decode(value) if fast is not None and type(value) is bytes \
+                and len(value) <= limit else None
             try:
-                event = self._decode(record)
-                the_id = event_id(event, record, self.id_field)
-                model = self.only or self._route(event, the_id)
-                extractor = self.extractors[model]
-                row = extractor.values(event) if isinstance(extractor, FeatureExtractor) \
-                    else None  # model.inputs: each input for the whole batch, below
+                if decoded is not None:
+                    row, event = decoded
+                    the_id = event_id(event, record, self.id_field)
+                    model = only  # type: ignore[assignment]  # a fast decoder: one model
+                else:
+                    event = self._decode(record)
+                    the_id = event_id(event, record, self.id_field)
+                    model = only or self._route(event, the_id)
+                    extractor = self.extractors[model]
+                    row = extractor.values(event) if isinstance(extractor, FeatureExtractor) \
+                        else None  # model.inputs: each input for the whole batch, below
             except RecordError as error:
                 refusals[index] = error
                 continue
@@ -355,6 +368,18 @@ def _features(source: SourceSpec, width: int | None, info: ModelInfo,
                           "source.features or map its inputs with model.inputs")
     return FeatureExtractor(fields=source.features, array_field=source.features_field,
                             width=width, dtype=info.input_dtype)
+
+
+def _fast_decoder(scorer: BatchScorer, source: SourceSpec) -> FeatureDecoder | None:
+    """The decoder of the scorer's fast path (:mod:`~streaminfer.operators.feature_decode`):
+    one model fed by ``source.features`` from JSON events; None otherwise."""
+    extractor = scorer.extractors[scorer.only] if scorer.only is not None else None
+    if not isinstance(scorer.codec, JsonCodec) or not isinstance(extractor, FeatureExtractor) \
+            or extractor.fields is None or len(set(extractor.fields)) != len(extractor.fields):
+        return None
+    return FeatureDecoder(extractor.fields, id_field=source.id_field,
+                          event_time_field=source.event_time_field,
+                          keep_features=scorer.with_features)
 
 
 def _kept_rows(

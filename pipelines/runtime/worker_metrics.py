@@ -14,9 +14,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streaminfer.operators import metric_names as names
+from streaminfer.pipelines.runtime.batch_histogram import BatchHistogram
 
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -97,10 +99,10 @@ class WorkerMetrics:
             names.INFERENCE_SECONDS, "Model run time per micro-batch.",
             buckets=_LATENCY_BUCKETS, registry=self.registry,
         )
-        self._latency = Histogram(
+        self._latency = BatchHistogram(
             names.END_TO_END_LATENCY,
             "From the source record's timestamp to its prediction being produced.",
-            buckets=_LATENCY_BUCKETS, registry=self.registry,
+            _LATENCY_BUCKETS, self.registry,
         )
         self._lag = Gauge(
             names.CONSUMER_LAG, "Records not yet read, per assigned partition.",
@@ -138,8 +140,8 @@ class WorkerMetrics:
             self._dead.labels(reason).inc(count)
         self._batch.observe(size)
         self._inference.observe(inference_s)
-        for value in latencies_ms:
-            self._latency.observe(value / 1000.0)
+        if latencies_ms:
+            self._latency.observe_many(np.asarray(latencies_ms, dtype=np.float64) / 1000.0)
         self._recent.extend(latencies_ms)
         stats = self.stats
         if model_batch_failed:

@@ -19,7 +19,7 @@ from streaminfer.operators.model_runner import OnnxModel
 from streaminfer.operators.records import SourceRecord
 from streaminfer.pipelines.devtools.example_models import Dataset
 from streaminfer.pipelines.runtime.model_backends import LocalModel, ModelBackend
-from streaminfer.pipelines.runtime.scoring import BatchScorer
+from streaminfer.pipelines.runtime.scoring import BatchScorer, ScoredBatch
 from streaminfer.pipelines.spec.schema import SourceSpec
 
 TOPIC = "events"
@@ -164,6 +164,35 @@ def test_each_bad_record_becomes_a_dead_letter_and_good_ones_are_still_scored(
         assert headers["source.partition"] == "1"
         assert headers["source.offset"] == str(sent[kind].offset)
     assert scored.latencies_ms and len(scored.latencies_ms) == len(ids)
+
+
+def test_the_fast_path_scores_and_refuses_as_the_general_path(
+    model: OnnxModel, cancer: Dataset
+) -> None:
+    """One model fed by source.features decodes JSON straight to feature rows
+    (operators/feature_decode.py); every prediction and dead letter is the general path's."""
+    source = _source(cancer.features, event_time_field="at", max_record_bytes=4096)
+    fast = BatchScorer(_local(model), source, JsonCodec(), with_features=True)
+    general = BatchScorer(_local(model), source, JsonCodec(), with_features=True)
+    general.fast = None
+    assert fast.fast is not None
+    records = []
+    for i, (kind, (value, _)) in enumerate(_bad_values(cancer).items()):
+        whole = _event(cancer, i, at=f"2026-12-07T0{i % 10}:00:00Z", mean_area=1000 + i)
+        records += [_record(2 * i, orjson.dumps(whole), f"good-{i}".encode()),
+                    _record(2 * i + 1, value, kind.encode())]
+    records.append(_record(99, orjson.dumps({**_event(cancer, 3), "note": "café"})))
+
+    def seen(scored: ScoredBatch) -> tuple[list[Any], list[Any]]:
+        kept = [{k: v for k, v in orjson.loads(value).items() if k not in ("ts", "latency_ms")}
+                for _, value in scored.predictions]
+        return kept, [(d.key, d.value, d.headers) for d in scored.dead_letters]
+
+    predictions, letters = seen(fast.score(records))
+    assert (predictions, letters) == seen(general.score(records))
+    assert len(predictions) == len(_bad_values(cancer)) + 1
+    assert predictions[0]["features"]["mean_area"] == 1000  # an int stays an int
+    assert len(letters) == len(_bad_values(cancer))
 
 
 def test_the_dead_letter_message_names_the_bad_feature(model: OnnxModel, cancer: Dataset) -> None:
