@@ -55,6 +55,7 @@ class FeatureDecoder:
         kept = [id_field, event_time_field] + (self.fields if keep_features else [])
         self._event = [(name, names.index(name)) for name in dict.fromkeys(kept)
                        if name is not None]
+        self._one = self._event[0] if len(self._event) == 1 else None  # the id, most often
 
     def decode(self, value: bytes) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
         """The feature row and the event of ``value``; None when declined."""
@@ -64,5 +65,7 @@ class FeatureDecoder:
             values = msgspec.structs.astuple(self._decoder.decode(value))
         except msgspec.MsgspecError:
             return None
-        event = {name: values[at] for name, at in self._event}
-        return values[:self._width], event
+        if self._one is not None:
+            name, at = self._one
+            return values[:self._width], {name: values[at]}
+        return values[:self._width], {name: values[at] for name, at in self._event}

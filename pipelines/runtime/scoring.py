@@ -154,7 +154,10 @@ class BatchScorer:
             except RecordError as error:
                 refusals[index] = error
                 continue
-            entries, features, indices = by_model.setdefault(model, ([], [], []))
+            scored_by = by_model.get(model)
+            if scored_by is None:
+                scored_by = by_model[model] = ([], [], [])
+            entries, features, indices = scored_by
             entries.append((record, event, the_id))
             indices.append(index)
             if row is not None:
