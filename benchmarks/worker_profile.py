@@ -40,8 +40,10 @@ STEPS: list[tuple[str, str, str]] = [
     ("Kafka: commit", "kafka/confluent.py", "commit"),
     ("Kafka: poll", "kafka/confluent.py", "poll"),
     ("lag and metrics", "runtime/worker_metrics.py", ""),
+    ("lag and metrics", "runtime/batch_histogram.py", ""),
     ("lag and metrics", "kafka/source.py", "lag"),
     ("decode (JSON)", "runtime/scoring.py", "_decode"),
+    ("decode (JSON)", "operators/feature_decode.py", "decode"),  # the fast path
     ("model run (ONNX Runtime)", "runtime/model_backends.py", ""),
     ("model run (ONNX Runtime)", "operators/model_runner.py", ""),
     ("predictions: post-process and encode", "runtime/scoring.py", "finish"),

@@ -139,7 +139,7 @@ class ConfluentSource:
             # are a list of (str, bytes) pairs.
             records.append(SourceRecord(
                 m.topic(), m.partition(), m.offset(),  # type: ignore[arg-type]
-                m.timestamp()[1], m.key(), m.value(), m.headers() or []))  # type: ignore[arg-type]
+                m.timestamp()[1], m.key(), m.value(), m.headers() or ()))  # type: ignore[arg-type]
         return records
 
     def commit(self, next_offsets: Offsets) -> None:

@@ -158,5 +158,6 @@ class Outbox:
 
 
 def _send(sink: Sink, record: Outgoing) -> Any:
-    return sink.send(record.topic, record.key, record.value, list(record.headers) or None,
+    return sink.send(record.topic, record.key, record.value,
+                     list(record.headers) if record.headers else None,
                      partition=record.partition)
