@@ -1,7 +1,8 @@
 """Where one source worker's loop spends its time on a backlog: py-spy, grouped by step.
 
-One embedded broker, a topic of ``--events`` breast_cancer events (30 JSON features each, 4
-partitions) filled before the pipeline starts, then one worker (the model in-process,
+One embedded broker, a topic of ``--events`` breast_cancer events (30 JSON features each; with
+``--events-of peers``, benchmarks/peers.py's 64 and its model; 4 partitions) filled before
+the pipeline starts, then one worker (the model in-process,
 batches of up to 256) drains it while ``py-spy record --idle --threads`` samples its
 process. The samples of the loop's thread (``Loop.run``) are grouped by the step they were
 in (the innermost one that matches, see :data:`STEPS`), waits included (``--idle``): the
@@ -86,6 +87,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples a second")
     parser.add_argument("--raw", type=Path, help="keep py-spy's raw stacks here")
     parser.add_argument("--client", default="kafka-python", help="kafka.client")
+    parser.add_argument("--events-of", choices=["breast_cancer", "peers"],
+                        default="breast_cancer",
+                        help="peers: benchmarks/peers.py's 64-feature events and model")
     parser.add_argument("--model-dir", type=Path,
                         default=Path(sys.prefix).parent / "build" / "bench-models")
     args = parser.parse_args()
@@ -105,8 +109,14 @@ def main() -> None:
     from streaminfer.waiting import wait_until
 
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    model = build("breast_cancer", args.model_dir)
-    features, events = make_events(args.events)
+    if args.events_of == "peers":
+        import peers
+
+        model = peers.train_model(args.model_dir)
+        features, events = peers.FEATURES, peers.make_events(args.events)
+    else:
+        model = build("breast_cancer", args.model_dir)
+        features, events = make_events(args.events)
     ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
              num_cpus=8)
     raw_path = args.raw or Path(tempfile.mkdtemp()) / "worker.txt"
@@ -140,7 +150,7 @@ def main() -> None:
     seconds = (worker.last_batch_at or 0) - (worker.first_batch_at or 0)
     report = {
         "what": "py-spy record --idle (wall time, waits included) of the one source worker "
-                f"of a breast_cancer pipeline draining {args.events} events, its loop "
+                f"of a {args.events_of} pipeline draining {args.events} events, its loop "
                 "thread's samples by step",
         "streaminfer": str(Path(streaminfer.__file__).resolve().parent.parent),
         "events": args.events, "client": args.client,

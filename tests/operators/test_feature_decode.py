@@ -68,11 +68,7 @@ def _check(value: bytes, id_field: str | None = "id", time_field: str | None = "
 def test_any_event_is_declined_or_read_as_the_general_path_reads_it(
         fields: dict[str, Any], ascii_only: bool) -> None:
     event = {name: value for name, value in fields.items() if value is not ABSENT}
-    try:
-        value = json.dumps(event, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
-    except (ValueError, OverflowError):
-        return
-    _check(value)
+    _check(json.dumps(event, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass"))
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
