@@ -128,7 +128,9 @@ class BatchScorer:
         return self.finish(self.prepare(records))
 
     def prepare(self, records: list[Record]) -> PreparedBatch:
-        """Decode, validate and route each record; submit each model's rows."""
+        """Decode, validate and route each record; submit each model's rows. With one model
+        fed by ``source.features`` from JSON, ``fast`` decodes a record straight to its feature
+        row (``operators/feature_decode.py``); what it declines is decoded the general way."""
         refusals: dict[int, RecordError] = {}  # by record index
         by_model: dict[str, tuple[list[tuple[Record, dict[str, Any], Any]],
                                   list[Sequence[Any]], list[int]]] = {}
