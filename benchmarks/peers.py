@@ -38,7 +38,8 @@ events/s for ``--paced-seconds``; p50/p95/p99 of ``latency_ms`` in the predictio
 timestamp, set when handed to the producer, to the prediction being produced).
 
 Prints JSON (machine, settings, runs, medians, ratios, latencies); ``--out FILE.json`` writes
-it, ``--plot FILE.png`` draws events/s (ratios to quix marked) and the latencies. On a shared
+it, ``--plot FILE.png`` draws events/s (ratios to quix marked) and the latencies (``--replot
+FILE.json`` draws them again from an earlier run's JSON, nothing run). On a shared
 machine keep it short; the full measurement:
 
     python benchmarks/peers.py [--events 40000] [--rounds 5] \\
@@ -354,11 +355,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quix-venv", type=Path, default=BUILD / "peers-quix-venv")
     parser.add_argument("--out", type=Path, help="write the JSON here too")
     parser.add_argument("--plot", type=Path, help="draw the figures into this png")
+    parser.add_argument("--replot", type=Path, default=None,
+                        help="only draw the figures of this JSON (into --plot, or beside it)")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
+    if args.replot:
+        plot(json.loads(args.replot.read_text()), args.plot or args.replot.with_suffix(".png"))
+        return
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
     python = quix_python(args.quix_venv)
     model = train_model(BUILD / "bench-models")
@@ -449,10 +455,12 @@ def plot(report: dict[str, Any], path: Path) -> None:
     for bar, name in zip(bars, names, strict=True):
         ratio = report["ratio_to_quix"].get(name)
         if ratio is not None:
+            top = bar.get_height() + high[names.index(name)]  # above the bar's range
             left.annotate(f"{ratio['median']:.2f}x quix", (bar.get_x() + bar.get_width() / 2,
-                                                           bar.get_height()),
+                                                           top),
                           ha="center", va="bottom", fontsize=8,
                           xytext=(0, 3), textcoords="offset points")
+    left.set_ylim(top=max(r + h for r, h in zip(rates, high, strict=True)) * 1.1)
     settings = report["settings"]
     left.set_ylabel("events/s")
     left.set_title(f"throughput: {settings['events']} events, median of "
@@ -473,7 +481,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
     right.set_ylabel("end-to-end latency (ms)")
     right.set_title(f"latency at {settings['paced']['rate']:g} events/s for "
                     f"{settings['paced']['seconds']:g} s", fontsize=10)
-    right.legend()
+    right.set_ylim(top=max(latency[n]["p99_ms"] for n in paced_names) * 1.3)
+    right.legend(loc="upper left", ncols=2)  # in the headroom above the bars
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
