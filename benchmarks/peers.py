@@ -452,12 +452,11 @@ def plot(report: dict[str, Any], path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5),
                                       gridspec_kw={"width_ratios": [3, 2]})
     bars = left.bar(names, rates, color=colours, yerr=[low, high], capsize=3)
-    for bar, name in zip(bars, names, strict=True):
+    for bar, name, above in zip(bars, names, high, strict=True):
         ratio = report["ratio_to_quix"].get(name)
-        if ratio is not None:
-            top = bar.get_height() + high[names.index(name)]  # above the bar's range
+        if ratio is not None:  # above the bar's range
             left.annotate(f"{ratio['median']:.2f}x quix", (bar.get_x() + bar.get_width() / 2,
-                                                           top),
+                                                           bar.get_height() + above),
                           ha="center", va="bottom", fontsize=8,
                           xytext=(0, 3), textcoords="offset points")
     left.set_ylim(top=max(r + h for r, h in zip(rates, high, strict=True)) * 1.1)

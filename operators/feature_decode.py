@@ -55,7 +55,8 @@ class FeatureDecoder:
         kept = [id_field, event_time_field] + (self.fields if keep_features else [])
         self._event = [(name, names.index(name)) for name in dict.fromkeys(kept)
                        if name is not None]
-        self._one = self._event[0] if len(self._event) == 1 else None  # the id, most often
+        # the id alone, most often: a dict display, 0.2 us an event less than the comprehension
+        self._one = self._event[0] if len(self._event) == 1 else None
 
     def decode(self, value: bytes) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
         """The feature row and the event of ``value``; None when declined."""

@@ -380,7 +380,7 @@ def _fast_decoder(scorer: BatchScorer, source: SourceSpec) -> FeatureDecoder | N
     one model fed by ``source.features`` from JSON events; None otherwise."""
     extractor = scorer.extractors[scorer.only] if scorer.only is not None else None
     if not isinstance(scorer.codec, JsonCodec) or not isinstance(extractor, FeatureExtractor) \
-            or extractor.fields is None or len(set(extractor.fields)) != len(extractor.fields):
+            or extractor.fields is None:
         return None
     return FeatureDecoder(extractor.fields, id_field=source.id_field,
                           event_time_field=source.event_time_field,
