@@ -171,8 +171,7 @@ class TopicUnit:
         from streaminfer.pipelines.runtime.delivery import Outgoing
 
         assert table is None, "topic outputs take encoded predictions"
-        for key, value in predictions:
-            self.outbox.add(Outgoing(self.predictions_topic, key, value), self.sink)
+        self.outbox.add_many(self.predictions_topic, predictions, self.sink)
         for d in dead_letters:
             self.outbox.add(Outgoing(self.dead_letter_topic, d.key, d.value,
                                      headers=tuple(d.headers)), self.sink)

@@ -1,7 +1,8 @@
-"""The source and sink on librdkafka (confluent-kafka): ``kafka.client: confluent``.
+"""The source on librdkafka (confluent-kafka), ``kafka.client: confluent``, and the settings
+it shares with the sink (``pipelines/kafka/confluent_sink.py``).
 
-Same contract as :class:`~streaminfer.pipelines.kafka.source.KafkaSource` and
-:class:`~streaminfer.pipelines.kafka.sink.KafkaSink` (kafka-python), which stay the default:
+With the sink, the same contract as :class:`~streaminfer.pipelines.kafka.source.KafkaSource`
+and :class:`~streaminfer.pipelines.kafka.sink.KafkaSink` (kafka-python), which stay the default:
 nothing committed on its own, commits after the sink's acks, the revoke callback run inside
 :meth:`ConfluentSource.poll` while the member may still commit (librdkafka serves it on the
 polling thread, and its commits are awaited there; elsewhere a commit is sent without
@@ -17,32 +18,22 @@ microsecond of Python instead of kafka-python's tens (docs/decisions.md, 2026-12
 
 from __future__ import annotations
 
-import functools
 import logging
-import time
-from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, Producer
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException
 from confluent_kafka import TopicPartition as Partition
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError
 
 from streaminfer.errors import BrokerError
 from streaminfer.operators.records import Record, SourceRecord
-from streaminfer.pipelines.kafka.sink import SinkError, acknowledged
 from streaminfer.pipelines.kafka.source import Offsets, Partitions
 
 #: librdkafka's own log lines, as Python log records (not raw lines on stderr), governed as
 #: kafka-python's are (``pipelines/process/log_levels.py``).
-_LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 _LOG = logging.getLogger(__name__)
-
-#: Longest single wait for delivery reports (a poll returns as soon as one is served).
-WAIT_POLL_S = 0.1
-#: The producer serves delivery reports every this many sends (and in every wait): a
-#: ``poll(0)`` per record cost ~0.4 us of the ~4 us a send took (docs/decisions.md).
-POLL_EVERY_SENDS = 64
 
 #: kafka-python setting -> librdkafka property (``client_config``'s keys).
 _NAMES = {
@@ -89,7 +80,7 @@ class ConfluentSource:
             "session.timeout.ms": session_timeout_ms,
             "heartbeat.interval.ms": heartbeat_interval_ms,
             "partition.assignment.strategy": "range",
-            "logger": _LIBRDKAFKA_LOG,
+            "logger": LIBRDKAFKA_LOG,
             "on_commit": _committed,
         })
         self._assigned: set[TopicPartition] = set()
@@ -192,74 +183,6 @@ class ConfluentSource:
         self._consumer.close()
 
 
-class ConfluentSink:
-    """An idempotent producer (acks=all, librdkafka); :meth:`send` gives a one-item list that
-    the record's delivery report fills (see :class:`~streaminfer.pipelines.kafka.sink.Sink`)."""
-
-    def __init__(self, config: dict[str, Any], *, linger_ms: int, compression: str) -> None:
-        self._producer = Producer({
-            **librdkafka_config(config),
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": linger_ms,
-            "batch.size": 256 * 1024,
-            "compression.type": compression,
-            "partitioner": "murmur2_random",  # where Java and kafka-python put a key
-            "logger": _LIBRDKAFKA_LOG,
-        })
-        self._newest: list[Any] | None = None  # the ack of the record sent last
-        self._unpolled = 0  # sends since the producer last served its delivery reports
-
-    def send(
-        self, topic: str, key: bytes | None, value: bytes | None,
-        headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
-    ) -> list[Any]:
-        """Queue one record; a refusal before it is queued is a :class:`SinkError`."""
-        ack: list[Any] = [None]  # None (pending), then True or the error
-        options: dict[str, Any] = {"on_delivery": functools.partial(_delivered, ack)}
-        if partition is not None:
-            options["partition"] = partition
-        if headers:
-            options["headers"] = headers
-        while True:
-            try:
-                self._producer.produce(topic, value, key, **options)
-                break
-            except BufferError:  # its queue is full: let it send
-                self._producer.poll(0.05)
-            except KafkaException as exc:
-                raise SinkError(f"cannot send to {topic}: {exc}") from None
-        self._unpolled += 1
-        if self._unpolled >= POLL_EVERY_SENDS:
-            self._unpolled = 0
-            self._producer.poll(0)
-        self._newest = ack
-        return ack
-
-    def wait(self, acks: Sequence[list[Any]], timeout_s: float | None = None) -> int:
-        """Await these records' delivery reports only (records sent after them go on), up to
-        ``timeout_s`` (see :class:`~streaminfer.pipelines.kafka.sink.Sink`). When they end
-        with the record sent last, nothing was sent after them: a flush (which awaits
-        everything) sends them at once, without the linger (a batch no other follows)."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        if acks and acks[-1] is self._newest:
-            self._producer.flush(-1 if timeout_s is None else timeout_s)
-        pending = 0  # acks before it are answered
-        while True:
-            while pending < len(acks) and acks[pending][0] is not None:
-                pending += 1
-            left = None if deadline is None else deadline - time.monotonic()
-            if pending == len(acks) or (left is not None and left <= 0):
-                break
-            self._producer.poll(WAIT_POLL_S if left is None else min(left, WAIT_POLL_S))
-        return acknowledged(acks, [i for i, ack in enumerate(acks) if ack[0] is not True],
-                            lambda ack: ack[0])
-
-    def close(self, timeout_s: float = 10.0) -> None:
-        self._producer.flush(timeout_s)
-        self._producer.close()
-
-
 def _partitions(offsets: Offsets) -> list[Partition]:
     return [Partition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()]
 
@@ -270,8 +193,3 @@ def _committed(error: Any, partitions: list[Partition]) -> None:
     if error is not None or failed:
         _LOG.warning("commit failed: %s; the partitions' next reader scores those events "
                      "again", error or failed[0].error)
-
-
-def _delivered(ack: list[Any], error: Any, _message: Any) -> None:
-    """A delivery report (run by librdkafka inside ``poll``/``flush``, on their thread)."""
-    ack[0] = True if error is None else error

@@ -34,7 +34,7 @@ from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 
 from streaminfer.operators.records import Record, SourceRecord
-from streaminfer.pipelines.kafka.sink import SinkError
+from streaminfer.pipelines.kafka.sink import KeyedRecords, SinkError, acknowledged
 from streaminfer.pipelines.kafka.source import Offsets, Partitions
 
 
@@ -146,6 +146,13 @@ class Sent:
     partition: int | None = None  # None: by its key
 
 
+@dataclass(frozen=True)
+class Unsent:
+    """The ack of a record :meth:`MemorySink.send_many` refused before queueing it."""
+
+    record: Sent
+
+
 class MemorySink:
     """Topics in memory that hold what was acknowledged, in order.
 
@@ -154,7 +161,8 @@ class MemorySink:
     are lost (``refuse(n, where)``: only those ``where`` matches, the others are stored);
     ``hold(n)``: the next ``n`` waits time out with the records pending, which land (late:
     duplicates of a retry) at :meth:`release`; ``refuse_sends``: :meth:`send` itself raises
-    (no metadata, record too large). A refused wait says which records it refused
+    (no metadata, record too large), and :meth:`send_many` gives acks that its wait reports
+    as refused. A refused wait says which records it refused
     (:attr:`SinkError.failed`). ``waits`` counts the waits.
     """
 
@@ -192,30 +200,32 @@ class MemorySink:
             raise SinkError(f"cannot send to {topic}: refused before queueing")
         return Sent(topic, key, value, tuple(headers or ()), partition)
 
-    def wait(self, acks: Sequence[Sent], timeout_s: float | None = None) -> int:
+    def send_many(self, topic: str, records: KeyedRecords) -> list[Sent | Unsent]:
+        """The records themselves; with ``refuse_sends``, each an :class:`Unsent`."""
+        if self.refuse_sends:
+            return [Unsent(Sent(topic, key, value)) for key, value in records]
+        return [Sent(topic, key, value) for key, value in records]
+
+    def wait(self, acks: Sequence[Sent | Unsent], timeout_s: float | None = None) -> int:
         """Acknowledge these records (store them), or raise :class:`SinkError` with the
         positions of those not acknowledged (the others are stored)."""
         self.waits += 1
-        pending = list(acks)
+        failed: dict[int, object] = {i: "refused before queueing"
+                                     for i, ack in enumerate(acks) if isinstance(ack, Unsent)}
+        queued = [(i, ack) for i, ack in enumerate(acks) if isinstance(ack, Sent)]
         if self._refusals is None or self._refusals > 0:
             if self._refusals is not None:
                 self._refusals -= 1
             where = self._refused_where
-            failed = [i for i, sent in enumerate(pending) if where is None or where(sent)]
-            self.refused += len(failed)
-            refused = set(failed)
-            self._write([sent for i, sent in enumerate(pending) if i not in refused])
-            if failed:
-                raise SinkError(f"{len(failed)} of {len(pending)} records not acknowledged: "
-                                f"refused (wait {self.waits})", failed)
-            return len(pending)
-        if self._holds > 0:
+            refused = [i for i, sent in queued if where is None or where(sent)]
+            self.refused += len(refused)
+            failed.update((i, f"refused (wait {self.waits})") for i in refused)
+        elif self._holds > 0:
             self._holds -= 1
-            self._held += pending
-            raise SinkError(f"{len(pending)} of {len(pending)} records not acknowledged: "
-                            "not acknowledged in time", range(len(pending)))
-        self._write(pending)
-        return len(pending)
+            self._held += [sent for _, sent in queued]
+            failed.update((i, None) for i, _ in queued)  # None: not acknowledged in time
+        self._write([sent for i, sent in queued if i not in failed])
+        return acknowledged(len(acks), failed)
 
     def _write(self, records: list[Sent]) -> None:
         for record in records:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import Any, Protocol
 
 from kafka.errors import KafkaError
+from kafka.future import Future
 
 from streaminfer.errors import BrokerError
 from streaminfer.pipelines.kafka.factory import new_producer
@@ -24,16 +25,28 @@ class SinkError(BrokerError):
         self.failed = None if failed is None else tuple(failed)
 
 
+#: Records to one topic, each as (key, value), placed by its key.
+KeyedRecords = Sequence[tuple[bytes | None, bytes | None]]
+
+
 class Sink(Protocol):
     """What the scoring loop needs of a sink (:class:`KafkaSink`, the librdkafka one, or the
     in-memory twin ``pipelines.kafka.memory.MemorySink``): :meth:`send` queues a record and
-    gives its acknowledgement to await, :meth:`wait` awaits some of them (those of one batch,
-    while the records of later batches are on their way)."""
+    gives its acknowledgement to await, :meth:`send_many` queues many to one topic at once,
+    :meth:`wait` awaits some of them (those of one batch, while the records of later batches
+    are on their way)."""
 
     def send(
         self, topic: str, key: bytes | None, value: bytes | None,
         headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
     ) -> Any: ...
+
+    def send_many(self, topic: str, records: KeyedRecords) -> list[Any]:
+        """Queue ``records`` (each to a partition by its key, without headers); one ack per
+        record, in order. It does not raise for a record refused before it was queued: its
+        ack is one that :meth:`wait` reports as not acknowledged (and so are those after it,
+        not tried)."""
+        ...
 
     def wait(self, acks: Sequence[Any], timeout_s: float | None = None) -> int:
         """Await ``acks`` (what :meth:`send` returned); how many (all) were acknowledged.
@@ -71,25 +84,37 @@ class KafkaSink:
         except KafkaError as exc:
             raise SinkError(f"cannot send to {topic}: {type(exc).__name__}: {exc}") from None
 
+    def send_many(self, topic: str, records: KeyedRecords) -> list[Any]:
+        """:meth:`send` each record (see :class:`Sink`): kafka-python queues one at a time."""
+        acks: list[Any] = []
+        for key, value in records:
+            try:
+                acks.append(self.send(topic, key, value))
+            except SinkError as refused:  # the rest would wait as long: refused alike
+                acks += [Future().failure(refused)] * (len(records) - len(acks))
+                break
+        return acks
+
     def wait(self, acks: Sequence[Any], timeout_s: float | None = None) -> int:
         """Await these records' futures (see :class:`Sink`). kafka-python holds a record for
         ``linger_ms`` unless flushed: this flushes the producer, so it also awaits what was
         sent after them."""
         with suppress(KafkaError):  # KafkaTimeoutError past timeout_s: the futures say which
             self._producer.flush(timeout=timeout_s)
-        return acknowledged(acks, [i for i, f in enumerate(acks) if not f.succeeded()],
-                            lambda f: f.exception if f.is_done else None)
+        return acknowledged(len(acks), {i: f.exception if f.is_done else None
+                                        for i, f in enumerate(acks) if not f.succeeded()})
 
     def close(self, timeout_s: float = 10.0) -> None:
         self._producer.close(timeout=timeout_s)
 
 
-def acknowledged(acks: Sequence[Any], failed: list[int],
-                 error_of: Callable[[Any], object]) -> int:
-    """``len(acks)`` when none ``failed``, else the :class:`SinkError` naming the first
-    failure (``error_of(ack)``, None: not acknowledged in time)."""
+def acknowledged(count: int, failed: Mapping[int, object]) -> int:
+    """``count`` (records awaited) when none ``failed``, else the :class:`SinkError` naming
+    the first failure (``failed``: position -> error, None: not acknowledged in time)."""
     if failed:
-        first = error_of(acks[failed[0]])
-        raise SinkError(f"{len(failed)} of {len(acks)} records not acknowledged: "
-                        f"{first if first is not None else 'not acknowledged in time'}", failed)
-    return len(acks)
+        positions = sorted(failed)
+        first = failed[positions[0]]
+        raise SinkError(f"{len(failed)} of {count} records not acknowledged: "
+                        f"{first if first is not None else 'not acknowledged in time'}",
+                        positions)
+    return count

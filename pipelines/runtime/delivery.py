@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from streaminfer.pipelines.kafka.sink import Sink, SinkError
+from streaminfer.pipelines.kafka.sink import KeyedRecords, Sink, SinkError
 from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 
 T = TypeVar("T")
@@ -93,7 +93,8 @@ class Outbox:
     does not publish again what the broker stored.
 
     A record added with ``sink`` is sent at once (its ack is awaited at :meth:`produce`), so
-    a long batch overlaps its sends with its work; the others are sent at :meth:`produce`.
+    a long batch overlaps its sends with its work (:meth:`add_many`: many to one topic in one
+    send); the others are sent at :meth:`produce`.
     Each outbox awaits only its own records' acks: several may be on their way at once.
 
     >>> from streaminfer.pipelines.kafka.memory import MemorySink
@@ -123,6 +124,14 @@ class Outbox:
                 self._acks.append(_send(sink, record))
             except SinkError as refused:  # sent again at produce
                 self._refused = refused
+
+    def add_many(self, topic: str, records: KeyedRecords, sink: Sink | None = None) -> None:
+        """:meth:`add` each of ``records`` to ``topic`` (placed by their keys, no headers);
+        with ``sink``, sent now together (:meth:`Sink.send_many`)."""
+        eager = len(self._acks) == len(self.records) and self._refused is None
+        self.records += [Outgoing(topic, key, value) for key, value in records]
+        if sink is not None and eager:
+            self._acks += sink.send_many(topic, records)
 
     def __len__(self) -> int:
         return len(self.records)

@@ -29,7 +29,8 @@ from streaminfer.operators.drift import BinCounts, DriftTally
 from streaminfer.operators.profile import Profile
 from streaminfer.operators.records import Record
 from streaminfer.pipelines.kafka.clients import member_config
-from streaminfer.pipelines.kafka.confluent import ConfluentSink, ConfluentSource
+from streaminfer.pipelines.kafka.confluent import ConfluentSource
+from streaminfer.pipelines.kafka.confluent_sink import ConfluentSink
 from streaminfer.pipelines.kafka.sink import KafkaSink, Sink, SinkError
 from streaminfer.pipelines.kafka.source import KafkaSource, Source
 from streaminfer.pipelines.process.log_levels import setup_actor_logging
@@ -372,13 +373,12 @@ class ScoringLoop(Loop[WorkerStats]):
         """A scored batch's outputs: predictions, dead letters, shadow predictions (sent
         at once to ``sink`` when given)."""
         spec = self.spec.sink
-        for key, value in scored.predictions:
-            outbox.add(Outgoing(spec.predictions_topic, key, value), sink)
+        outbox.add_many(spec.predictions_topic, scored.predictions, sink)
         for letter in scored.dead_letters:
             outbox.add(Outgoing(spec.dead_letter_topic, letter.key, letter.value,
                                 headers=tuple(letter.headers)), sink)
-        for key, value in scored.shadow_predictions:
-            outbox.add(Outgoing(self.shadow_topic, key, value), sink)
+        if scored.shadow_predictions:
+            outbox.add_many(self.shadow_topic, scored.shadow_predictions, sink)
 
 
 class SourceWorker(LoopActor[ScoringLoop, WorkerStats]):

@@ -1,5 +1,6 @@
 """The sinks against the session's real broker, each client alike (kafka-python and
-confluent-kafka): where keys land, headers, refusals, and what a wait says was not acked."""
+confluent-kafka), records sent one or many at a time: where keys land, headers, refusals, and
+what a wait says was not acked."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from streaminfer.operators.records import Record
-from streaminfer.pipelines.kafka.confluent import ConfluentSink
+from streaminfer.pipelines.kafka.confluent_sink import ConfluentSink
 from streaminfer.pipelines.kafka.sink import KafkaSink, Sink, SinkError
 
 pytestmark = pytest.mark.integration
@@ -32,14 +33,17 @@ def test_a_key_lands_on_the_same_partition_with_either_client(
     # must place a key where the users' (Java, kafka-python) producers place its label.
     keys = [f"e{i}".encode() for i in range(64)]
     placed = {}
-    for client in (KafkaSink, ConfluentSink):
+    for client, many in [(KafkaSink, False), (ConfluentSink, False), (ConfluentSink, True)]:
         topic = topic_factory(4)
         sink = sink_of(client, kafka_config)
-        assert sink.wait([sink.send(topic, key, b"{}") for key in keys], 10) == len(keys)
+        acks = sink.send_many(topic, [(key, b"{}") for key in keys]) if many else \
+            [sink.send(topic, key, b"{}") for key in keys]
+        assert sink.wait(acks, 10) == len(keys)
         sink.close()
-        placed[client] = {r.key: r.partition for r in read_all(topic)}
-    assert placed[KafkaSink] == placed[ConfluentSink]
-    assert len(set(placed[KafkaSink].values())) == 4  # spread, not all on one partition
+        placed[client, many] = {r.key: r.partition for r in read_all(topic)}
+    assert placed[KafkaSink, False] == placed[ConfluentSink, False] \
+        == placed[ConfluentSink, True]
+    assert len(set(placed[KafkaSink, False].values())) == 4  # spread, not all on one
 
 
 @CLIENTS
@@ -77,13 +81,47 @@ def test_a_record_too_large_is_refused_at_send_and_the_sink_goes_on(
 
 
 @CLIENTS
-def test_a_wait_out_of_time_names_every_record_not_yet_acknowledged(
+def test_a_record_too_large_sent_with_many_fails_alone_or_with_those_after_it(
     client: type[Sink], kafka_config: dict[str, Any], topic_factory: Callable[..., str],
     read_all: Callable[[str], list[Record]],
 ) -> None:
+    topic = topic_factory(2)
+    sink = sink_of(client, kafka_config)
+    records = [(b"a", b"1"), (b"big", b"x" * (2 << 20)), (b"c", b"3")]
+    with pytest.raises(SinkError, match=f"records not acknowledged: cannot send to {topic}"
+                       ) as refused:
+        sink.wait(sink.send_many(topic, records), 10)
+    failed = refused.value.failed
+    assert failed is not None and failed[0] == 1  # librdkafka: (1,); kafka-python: (1, 2)
+    assert sink.wait(sink.send_many(topic, [(b"d", b"4")]), 10) == 1  # the sink goes on
+    sink.close()
+    assert sorted(r.value for r in read_all(topic)) == sorted(
+        [value for i, (_, value) in enumerate(records) if i not in failed] + [b"4"])
+
+
+def test_records_sent_with_many_past_librdkafkas_queue_wait_for_room_and_all_land(
+    kafka_config: dict[str, Any], topic_factory: Callable[..., str],
+    read_all: Callable[[str], list[Record]],
+) -> None:
+    topic = topic_factory(2)
+    sink = sink_of(ConfluentSink, kafka_config)
+    count = 100_000 + 500  # librdkafka's queue.buffering.max.messages is 100,000
+    assert sink.wait(sink.send_many(topic, [(None, b"%d" % i) for i in range(count)]),
+                     60) == count
+    sink.close()
+    assert sorted(int(r.value or b"") for r in read_all(topic)) == list(range(count))
+
+
+@CLIENTS
+@pytest.mark.parametrize("many", [False, True], ids=["send", "send_many"])
+def test_a_wait_out_of_time_names_every_record_not_yet_acknowledged(
+    client: type[Sink], many: bool, kafka_config: dict[str, Any],
+    topic_factory: Callable[..., str], read_all: Callable[[str], list[Record]],
+) -> None:
     topic = topic_factory(1)
     sink = sink_of(client, kafka_config, linger_ms=500)
-    acks = [sink.send(topic, None, b"%d" % i) for i in range(3)]
+    acks = sink.send_many(topic, [(None, b"%d" % i) for i in range(3)]) if many else \
+        [sink.send(topic, None, b"%d" % i) for i in range(3)]
     with pytest.raises(SinkError, match="3 of 3 records not acknowledged") as refused:
         sink.wait(acks, 0)
     assert refused.value.failed == (0, 1, 2)
@@ -100,7 +138,7 @@ def test_batches_on_their_way_together_are_awaited_one_at_a_time_in_any_order(
     topic = topic_factory(2)
     sink = sink_of(client, kafka_config)
     first = [sink.send(topic, b"k%d" % i, b"first") for i in range(50)]
-    second = [sink.send(topic, b"k%d" % i, b"second") for i in range(30)]
+    second = sink.send_many(topic, [(b"k%d" % i, b"second") for i in range(30)])
     assert sink.wait(second, 10) == 30
     assert sink.wait(first, 10) == 50
     sink.close()

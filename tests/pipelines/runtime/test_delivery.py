@@ -115,3 +115,45 @@ def test_an_outbox_refused_before_queueing_keeps_what_was_not_sent():
     sink.refuse_sends = False
     assert box.produce(sink, 1.0) == 3 and len(box) == 0
     assert box.produce(sink, 1.0) == 0 and sink.waits == 2  # nothing left: no wait
+
+
+def test_records_added_many_at_once_are_sent_in_order_with_the_others():
+    sink, box = MemorySink(), Outbox()
+    box.add(Outgoing("t", None, b"0"), sink)
+    box.add_many("t", [(b"k1", b"1"), (None, b"2")], sink)
+    box.add(Outgoing("dead", None, b"x", headers=(("h", b"v"),)), sink)
+    box.add_many("t", [(b"k3", b"3")], sink)
+    assert sink.values("t") == []  # sent, not acknowledged before the wait
+    assert box.produce(sink, 1.0) == 5 and len(box) == 0 and sink.waits == 1
+    assert [(s.key, s.value) for s in sink.topics["t"]] == [
+        (None, b"0"), (b"k1", b"1"), (None, b"2"), (b"k3", b"3")]
+    assert sink.topics["dead"][0].headers == (("h", b"v"),)
+
+
+def test_records_added_many_at_once_and_refused_are_sent_again_alone():
+    sink, box = MemorySink(), Outbox()
+    box.add_many("t", [(b"k0", b"0"), (b"k1", b"1"), (b"k2", b"2")], sink)
+    sink.refuse(1, where=lambda sent: sent.key == b"k1")
+    with pytest.raises(SinkError, match="1 of 3 records not acknowledged: refused"):
+        box.produce(sink, 1.0)
+    assert box.records == [Outgoing("t", b"k1", b"1")]
+    assert box.produce(sink, 1.0) == 1
+    assert sorted(sink.values("t")) == [b"0", b"1", b"2"] and sink.refused == 1
+
+
+def test_records_added_many_and_refused_before_queueing_are_kept_the_others_stored():
+    sink, box = MemorySink(), Outbox()
+    box.add_many("t", [(None, b"0")], sink)
+    sink.refuse_sends = True
+    box.add_many("t", [(None, b"1"), (None, b"2")], sink)
+    with pytest.raises(SinkError, match="2 of 3 records not acknowledged: refused before"):
+        box.produce(sink, 1.0)
+    assert [r.value for r in box.records] == [b"1", b"2"] and sink.values("t") == [b"0"]
+    sink.refuse_sends = False
+    assert box.produce(sink, 1.0) == 2 and sink.values("t") == [b"0", b"1", b"2"]
+
+
+def test_records_added_many_without_a_sink_are_sent_at_produce():
+    sink, box = MemorySink(), Outbox()
+    box.add_many("t", [(None, b"0"), (None, b"1")])
+    assert box.produce(sink, 1.0) == 2 and sink.values("t") == [b"0", b"1"]

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from streaminfer.operators.model_runner import read_model_file
-from streaminfer.pipelines.kafka.sink import KafkaSink, SinkError
+from streaminfer.pipelines.kafka.sink import KafkaSink, KeyedRecords, SinkError
 from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
 from streaminfer.pipelines.runtime.model_backends import LocalModel
 from streaminfer.pipelines.runtime.worker import ScoringLoop, make_sink
@@ -37,6 +37,12 @@ class DownSink:
             self.lost += 1
             return None
         return self.sink.send(*args, **kwargs)
+
+    def send_many(self, topic: str, records: KeyedRecords) -> list[Any]:
+        if self.down:
+            self.lost += len(records)
+            return [None] * len(records)
+        return self.sink.send_many(topic, records)
 
     def wait(self, acks: Sequence[Any], timeout_s: float | None = None) -> int:
         if self.lost:
