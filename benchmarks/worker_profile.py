@@ -34,9 +34,14 @@ HERE = Path(__file__).resolve().parent
 STEPS: list[tuple[str, str, str]] = [
     ("Kafka: await acks (sink wait)", "kafka/sink.py", "wait"),
     ("Kafka: produce (sink send)", "kafka/sink.py", "send"),
+    ("Kafka: produce (sink send)", "kafka/sink.py", "send_many"),
     ("Kafka: commit", "kafka/source.py", "commit"),
     ("Kafka: poll", "kafka/source.py", "poll"),
-    ("Kafka: await acks (sink wait)", "kafka/confluent.py", "wait"),  # kafka.client: confluent
+    # kafka.client: confluent (confluent.py held the sink before confluent_sink.py)
+    ("Kafka: await acks (sink wait)", "kafka/confluent_sink.py", "wait"),
+    ("Kafka: produce (sink send)", "kafka/confluent_sink.py", "send"),
+    ("Kafka: produce (sink send)", "kafka/confluent_sink.py", "send_many"),
+    ("Kafka: await acks (sink wait)", "kafka/confluent.py", "wait"),
     ("Kafka: produce (sink send)", "kafka/confluent.py", "send"),
     ("Kafka: commit", "kafka/confluent.py", "commit"),
     ("Kafka: poll", "kafka/confluent.py", "poll"),

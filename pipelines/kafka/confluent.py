@@ -35,6 +35,12 @@ from streaminfer.pipelines.kafka.source import Offsets, Partitions
 LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 _LOG = logging.getLogger(__name__)
 
+#: How long librdkafka pauses fetching a partition once its local queue is full
+#: (``queued.max.messages.kbytes``, 64 MiB: ~78,000 events of 860 bytes). Its default, 1,000
+#: ms, emptied the queue of a worker reading a backlog at 70,000+ events/s before fetching
+#: again: a third of its polls found nothing (docs/decisions.md, 2026-12-07, produce_batch).
+FETCH_QUEUE_BACKOFF_MS = 20
+
 #: kafka-python setting -> librdkafka property (``client_config``'s keys).
 _NAMES = {
     "client_id": "client.id",
@@ -80,6 +86,7 @@ class ConfluentSource:
             "session.timeout.ms": session_timeout_ms,
             "heartbeat.interval.ms": heartbeat_interval_ms,
             "partition.assignment.strategy": "range",
+            "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS,
             "logger": LIBRDKAFKA_LOG,
             "on_commit": _committed,
         })

@@ -44,14 +44,14 @@ class Sink(Protocol):
     def send_many(self, topic: str, records: KeyedRecords) -> list[Any]:
         """Queue ``records`` (each to a partition by its key, without headers); one ack per
         record, in order. It does not raise for a record refused before it was queued: its
-        ack is one that :meth:`wait` reports as not acknowledged (and so are those after it,
-        not tried)."""
+        ack is one that :meth:`wait` reports as not acknowledged (kafka-python's are those
+        after it too, not tried: each would wait as long)."""
         ...
 
     def wait(self, acks: Sequence[Any], timeout_s: float | None = None) -> int:
-        """Await ``acks`` (what :meth:`send` returned); how many (all) were acknowledged.
-        Raises :class:`SinkError` with the positions in ``acks`` of those refused or not
-        acknowledged within ``timeout_s``."""
+        """Await ``acks`` (what :meth:`send` and :meth:`send_many` returned); how many (all)
+        were acknowledged. Raises :class:`SinkError` with the positions in ``acks`` of those
+        refused or not acknowledged within ``timeout_s``."""
         ...
 
     def close(self, timeout_s: float = 10.0) -> None: ...
