@@ -64,11 +64,19 @@ class Reports:
         are missing, which of the unnamed records they are is not known: all are named."""
         failed = dict(self._refused)
         for error, key, value in self._reported:
-            failed[next(i for i, record in enumerate(self.records)
-                        if i not in failed and record == (key, value))] = error
+            failed[self._named(failed, key, value)] = error
         if self.left:
             failed.update((i, None) for i in range(len(self.records)) if i not in failed)
         return failed
+
+    def _named(self, failed: dict[int, object], key: bytes | None, value: bytes | None) -> int:
+        """The first record not in ``failed`` with this key and value (librdkafka reports an
+        empty key or value as None); the first not in ``failed`` if none has them."""
+        free = [i for i in range(len(self.records)) if i not in failed]
+        named = (key or None, value or None)
+        return next((i for i in free
+                     if (self.records[i][0] or None, self.records[i][1] or None) == named),
+                    free[0])
 
 
 class ConfluentSink:
@@ -115,6 +123,8 @@ class ConfluentSink:
         """Queue ``records`` with one ``produce_batch`` (see
         :class:`~streaminfer.pipelines.kafka.sink.Sink`): those refused for a full queue are
         queued again once it has room; any other refusal is the record's failure."""
+        if not records:
+            return []
         reports = Reports(records)
         todo: list[tuple[int, dict[str, Any]]] = list(enumerate(
             {"key": key, "value": value} for key, value in records))

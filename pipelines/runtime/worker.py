@@ -377,8 +377,7 @@ class ScoringLoop(Loop[WorkerStats]):
         for letter in scored.dead_letters:
             outbox.add(Outgoing(spec.dead_letter_topic, letter.key, letter.value,
                                 headers=tuple(letter.headers)), sink)
-        if scored.shadow_predictions:
-            outbox.add_many(self.shadow_topic, scored.shadow_predictions, sink)
+        outbox.add_many(self.shadow_topic, scored.shadow_predictions, sink)
 
 
 class SourceWorker(LoopActor[ScoringLoop, WorkerStats]):

@@ -58,3 +58,11 @@ def test_while_reports_are_missing_every_record_not_named_is_failed_unknown():
     # Which of the three other records was acknowledged is not known: all sent again.
     assert group.left == 1
     assert group.failed() == {3: "too large", 1: "refused", 0: None, 2: None}
+
+
+def test_an_empty_key_or_value_reported_as_none_still_names_its_record():
+    group = Reports([(b"k", b"1"), (None, b""), (b"", b"2")])
+    group.report("refused", Report(None, None))  # librdkafka: no key, no value
+    group.report("refused", Report(None, b"2"))
+    group.report(None, Report(b"k", b"1"))
+    assert group.failed() == {1: "refused", 2: "refused"}

@@ -139,6 +139,7 @@ def test_batches_on_their_way_together_are_awaited_one_at_a_time_in_any_order(
     sink = sink_of(client, kafka_config)
     first = [sink.send(topic, b"k%d" % i, b"first") for i in range(50)]
     second = sink.send_many(topic, [(b"k%d" % i, b"second") for i in range(30)])
+    assert sink.send_many(topic, []) == []  # nothing to send: no ack, nothing to await
     assert sink.wait(second, 10) == 30
     assert sink.wait(first, 10) == 50
     sink.close()
