@@ -37,8 +37,8 @@ _LOG = logging.getLogger(__name__)
 
 #: How long librdkafka pauses fetching a partition once its local queue is full
 #: (``queued.max.messages.kbytes``, 64 MiB: ~78,000 events of 860 bytes). Its default, 1,000
-#: ms, emptied the queue of a worker reading a backlog at 70,000+ events/s before fetching
-#: again: a third of its polls found nothing (docs/decisions.md, 2026-12-07, produce_batch).
+#: ms, let a worker reading a backlog at 70,000+ events/s empty the queue and wait up to 100 ms
+#: a poll for the next fetch (docs/decisions.md, "librdkafka's fetch backoff").
 FETCH_QUEUE_BACKOFF_MS = 20
 
 #: kafka-python setting -> librdkafka property (``client_config``'s keys).
