@@ -115,7 +115,7 @@ class ConfluentSink:
             except BufferError:  # its queue is full: let it send
                 self._producer.poll(QUEUE_FULL_POLL_S)
             except KafkaException as exc:
-                raise SinkError(f"cannot send to {topic}: {exc}") from None
+                raise _cannot_send(topic, exc) from None
         self._sent(reports, 1)
         return reports
 
@@ -134,8 +134,9 @@ class ConfluentSink:
                 queued = self._producer.produce_batch(topic, messages,
                                                       on_delivery=reports.report)
             except KafkaException as exc:  # none queued
+                refused = _cannot_send(topic, exc)
                 for position, _ in todo:
-                    reports.refuse(position, SinkError(f"cannot send to {topic}: {exc}"))
+                    reports.refuse(position, refused)
                 break
             if queued == len(messages):
                 break
@@ -147,7 +148,7 @@ class ConfluentSink:
                 if error.code() == KafkaError._QUEUE_FULL:
                     full.append((position, message))
                 else:
-                    reports.refuse(position, SinkError(f"cannot send to {topic}: {error}"))
+                    reports.refuse(position, _cannot_send(topic, error))
             todo = full
             if todo:
                 self._producer.poll(QUEUE_FULL_POLL_S)
@@ -185,6 +186,11 @@ class ConfluentSink:
     def close(self, timeout_s: float = 10.0) -> None:
         self._producer.flush(timeout_s)
         self._producer.close()
+
+
+def _cannot_send(topic: str, error: object) -> SinkError:
+    """A record refused before it was queued."""
+    return SinkError(f"cannot send to {topic}: {error}")
 
 
 def _failed(acks: Sequence[Reports]) -> dict[int, object]:
