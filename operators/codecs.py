@@ -27,6 +27,11 @@ class Codec(Protocol):
     def encode(self, obj: dict[str, Any]) -> bytes: ...
 
 
+def encode_json(obj: dict[str, Any]) -> bytes:
+    """A prediction as JSON (numpy scalars and arrays allowed)."""
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
 class JsonCodec:
     """JSON with orjson; NaN/Infinity literals (as Python's json.dumps writes them) decode too."""
 
@@ -61,14 +66,7 @@ class JsonCodec:
             # RecursionError: nested deeper than Python's stack (orjson stops at 1,024 levels)
             raise RecordError("invalid_json", f"not valid JSON: {fast_error}", "decode") from None
 
-    def encode(self, obj: dict[str, Any]) -> bytes:
-        """Encode a prediction (numpy scalars and arrays allowed)."""
-        return encode_json(obj)
-
-
-def encode_json(obj: dict[str, Any]) -> bytes:
-    """A prediction as JSON (numpy scalars and arrays allowed)."""
-    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+    encode = staticmethod(encode_json)  # a prediction (numpy scalars and arrays allowed)
 
 
 class RawCodec:
@@ -98,9 +96,7 @@ class RawCodec:
                                   "UTF-8 text", "decode", self.id_field) from None
         return event
 
-    def encode(self, obj: dict[str, Any]) -> bytes:
-        """Encode a prediction, as JSON."""
-        return encode_json(obj)
+    encode = staticmethod(encode_json)
 
 
 def codec_for(name: str, *, field: str = "value", id_field: str | None = None,

@@ -12,6 +12,7 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -314,8 +315,11 @@ class OnnxModel:
 
 def rows_of(results: list[Any], count: int, fields: list[str]) -> list[dict[str, Any]]:
     """Model outputs (one per field, each with ``count`` rows) as one dict per row."""
+    if len(results) != len(fields):
+        raise ValueError(f"{len(results)} outputs for {len(fields)} fields")
     columns = [_column(value, count) for value in results]
-    return [dict(zip(fields, values, strict=True)) for values in zip(*columns, strict=True)]
+    # a row's dict by map and a plain zip: 0.23 us a row against 0.38 (docs/decisions.md)
+    return list(map(dict, map(zip, repeat(fields), zip(*columns, strict=True))))
 
 
 def has_rows(value: Any, count: int) -> bool:

@@ -54,11 +54,10 @@ def prediction_fields(
     ...                        latency_ms=3, source={}, ts=4, event_time=5))
     ['id', 'model', 'model_version', 'y', 'latency_ms', 'source', 'ts', 'event_time']
     """
-    value: dict[str, Any] = {"id": event_id, "model": model, "model_version": model_version}
-    value.update(outputs)
-    value["latency_ms"] = latency_ms
-    value["source"] = source
-    value["ts"] = ts
+    # one display, the outputs' keys where update() would put them (an output named like a
+    # field before it takes its place)
+    value: dict[str, Any] = {"id": event_id, "model": model, "model_version": model_version,
+                             **outputs, "latency_ms": latency_ms, "source": source, "ts": ts}
     if event_time is not None:
         value["event_time"] = event_time
     if features is not None:

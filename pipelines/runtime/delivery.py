@@ -87,6 +87,9 @@ class Outgoing(NamedTuple):
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
+_new: Any = tuple.__new__
+
+
 class Outbox:
     """Records to produce until every one is acknowledged: after a failed attempt only those
     the sink did not acknowledge remain (all of them when it cannot say which), so a retry
@@ -129,7 +132,8 @@ class Outbox:
         """:meth:`add` each of ``records`` to ``topic`` (placed by their keys, no headers);
         with ``sink``, sent now together (:meth:`Sink.send_many`)."""
         eager = len(self._acks) == len(self.records) and self._refused is None
-        self.records += [Outgoing(topic, key, value) for key, value in records]
+        # tuple.__new__: the named tuple's own __new__ is a Python call, 0.1 us a record more
+        self.records += [_new(Outgoing, (topic, key, value, None, ())) for key, value in records]
         if sink is not None and eager:
             self._acks += sink.send_many(topic, records)
 

@@ -1,8 +1,8 @@
 """A source worker: poll -> micro-batch -> score -> produce -> wait for acks -> commit.
 
-The acks of a batch's outputs are awaited when the batch after the next one is sent (or when
-nothing more is ready), so the broker's answer overlaps the work of the next batch and the
-producer's linger; its offsets are committed then, in batch order, as always only once every
+The acks of a batch's outputs are awaited when the fourth batch after it is sent
+(:data:`UNACKED_BATCHES`), or when nothing more is ready, so the broker's answer overlaps the
+work of the next batches and the producer's linger; its offsets are committed then, in batch order, as always only once every
 output is acknowledged.
 
 :class:`ScoringLoop` is the loop itself (a :class:`~streaminfer.pipelines.runtime.loop.Loop`:
@@ -57,9 +57,10 @@ IDLE_POLL_MS = 100
 UNASSIGNED_WARNING_S = 30.0
 IN_FLIGHT_POLL_MS = 2  # poll briefly while batches are at the model, to see them finish
 LAG_EVERY_S = 1.0
-#: Batches whose outputs may await their acks at once (a batch is awaited before the one
-#: after next is sent); measured against 1 in docs/decisions.md (2026-12-07, issue 22).
-UNACKED_BATCHES = 2
+#: Batches whose outputs may await their acks at once (a batch is awaited before the
+#: fourth after it is sent); 2 against 1, then 4 against 2, measured in docs/decisions.md
+#: (issue 22).
+UNACKED_BATCHES = 4
 
 
 def worker_client_config(
@@ -188,9 +189,9 @@ class ScoringLoop(Loop[WorkerStats]):
         """Submit a due batch, deliver the batches the model has answered, then poll.
 
         With ``max_in_flight`` batches at the model, it waits for the oldest instead of
-        polling: a saturated model slows the reading down rather than filling memory. The
-        batch sent last is awaited when the next one is delivered, or at once when the poll
-        brought nothing to score meanwhile.
+        polling: a saturated model slows the reading down rather than filling memory. Batches
+        sent are awaited oldest first once :data:`UNACKED_BATCHES` are on their way, and all
+        at once when the poll brought nothing to score meanwhile.
         """
         self.swaps.apply(self.scorer, self.worker_id)  # a batch boundary
         if self.batcher.ready():

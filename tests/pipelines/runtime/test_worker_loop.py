@@ -100,25 +100,25 @@ def test_offsets_are_committed_only_after_every_prediction_is_acknowledged(
     assert loop.stats().produce_retries == 2
 
 
-def test_a_batchs_acks_are_awaited_when_the_one_after_next_is_sent_and_at_once_when_idle(
+def test_a_batchs_acks_are_awaited_when_the_fourth_after_it_is_sent_and_at_once_when_idle(
     memory_spec, dataset_factory
 ):
     source, sink = MemorySource(), MemorySink()
     loop = memory_loop(memory_spec(), source, sink)
-    feed(source, dataset_factory("breast_cancer"), 60)  # three batches of 20
+    feed(source, dataset_factory("breast_cancer"), 120)  # six batches of 20
     calls: list[str] = []
     prepare, wait = loop.scorer.prepare, sink.wait
     loop.scorer.prepare = lambda records: calls.append("score") or prepare(records)
     sink.wait = lambda acks, timeout_s=None: calls.append("acks") or wait(acks, timeout_s)
-    steps_until(loop, lambda: len(loop.sent) == UNACKED_BATCHES == 2)
+    steps_until(loop, lambda: len(loop.sent) == UNACKED_BATCHES == 4)
     assert source.commits == [] and sink.values("predictions") == []  # none awaited yet
-    steps_until(loop, lambda: source.committed.get(source.partition(0)) == 60)
-    # The broker's answer overlaps the next batch's work and the producer's linger; the
-    # last two, with nothing read after them, are awaited by the step that found nothing.
-    assert calls == ["score", "score", "score", "acks", "acks", "acks"]
-    assert [c[source.partition(0)] for c in source.commits] == [20, 40, 60]
-    assert ids(sink) == [f"e{i}" for i in range(60)]
-    assert (loop.stats().predictions, loop.stats().batches) == (60, 3)
+    steps_until(loop, lambda: source.committed.get(source.partition(0)) == 120)
+    # The broker's answer overlaps the next batches' work and the producer's linger; the
+    # last four, with nothing read after them, are awaited by the step that found nothing.
+    assert calls == ["score"] * 5 + ["acks", "score"] + ["acks"] * 5
+    assert [c[source.partition(0)] for c in source.commits] == [20, 40, 60, 80, 100, 120]
+    assert ids(sink) == [f"e{i}" for i in range(120)]
+    assert (loop.stats().predictions, loop.stats().batches) == (120, 6)
 
 
 def test_a_retry_sends_again_only_the_outputs_the_broker_did_not_acknowledge(
@@ -247,18 +247,18 @@ def test_a_swap_applies_at_a_batch_boundary_every_event_once(memory_spec, datase
     source, sink = MemorySource(), MemorySink()
     spec = memory_spec()
     loop = memory_loop(spec, source, sink)
-    feed(source, dataset_factory("breast_cancer"), 100)
+    feed(source, dataset_factory("breast_cancer"), 140)
     steps_until(loop, lambda: len(source.commits) == 2)
     model = spec.model_specs[0].model_copy(update={"version": "2"})
     applied = loop.swaps.replace(model.model_name,
                                LocalModel(load_model(model, read_model_file(model.path))))
-    steps_until(loop, lambda: source.committed.get(source.partition(0)) == 100)
+    steps_until(loop, lambda: source.committed.get(source.partition(0)) == 140)
     assert applied.is_set()
     versions = [orjson.loads(v)["model_version"] for v in sink.values("predictions")]
-    # Batches of 20: the change between two. Two were committed, and the next two, sent
-    # before the swap (UNACKED_BATCHES), awaited their acks: 80 scored by version 1.
-    assert versions == ["1"] * 80 + ["2"] * 20
-    assert ids(sink) == [f"e{i}" for i in range(100)]
+    # Batches of 20: the change between two. Two were committed, and the next four, sent
+    # before the swap (UNACKED_BATCHES), awaited their acks: 120 scored by version 1.
+    assert versions == ["1"] * 120 + ["2"] * 20
+    assert ids(sink) == [f"e{i}" for i in range(140)]
 
 
 def test_a_batch_awaiting_its_acks_across_a_swap_counts_its_drift_against_its_own_profile(
@@ -277,15 +277,16 @@ def test_a_batch_awaiting_its_acks_across_a_swap_counts_its_drift_against_its_ow
     local = LocalModel(load_model(model, read_model_file(model.path)))
     loop = ScoringLoop(spec, NOWHERE, build_scorer(spec, {model.model_name: local}), "w0",
                        source=source, sink=sink, profiles={model.model_name: first})
-    feed(source, data, 80)  # four batches of 20
+    feed(source, data, 120)  # six batches of 20
     steps_until(loop, lambda: len(source.commits) == 1 and bool(loop.sent))
     v2 = model.model_copy(update={"version": "2"})
     loop.swaps.replace(model.model_name, LocalModel(load_model(v2, read_model_file(v2.path))),
                        lambda: loop.drift.use(model.model_name, second))
-    steps_until(loop, lambda: source.committed.get(source.partition(0)) == 80)
+    steps_until(loop, lambda: source.committed.get(source.partition(0)) == 120)
     counts = loop.stats().drift
+    # one committed and four sent (UNACKED_BATCHES) before the swap
     assert {key: c.rows for key, c in counts.items()} == {
-        (model.model_name, "1"): 60, (model.model_name, "2"): 20}
+        (model.model_name, "1"): 100, (model.model_name, "2"): 20}
     assert len(counts[(model.model_name, "1")].features[0]) != \
         len(counts[(model.model_name, "2")].features[0])  # each against its own bins
     assert loop.drift.failed == {}

@@ -16,6 +16,7 @@ import pytest
 
 from streaminfer.operators.model_runner import read_model_file
 from streaminfer.pipelines.kafka.sink import KafkaSink, KeyedRecords, SinkError
+from streaminfer.pipelines.kafka.topics import ensure_topics
 from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
 from streaminfer.pipelines.runtime.model_backends import LocalModel
 from streaminfer.pipelines.runtime.worker import ScoringLoop, make_sink
@@ -82,7 +83,8 @@ def make_loop(pipeline_spec_factory, broker):
 
 
 def test_events_read_after_a_batch_given_up_are_not_committed_past_it(
-    make_loop, dataset_factory, make_events, produce, read_topic, committed_offsets, caplog
+    make_loop, dataset_factory, make_events, produce, read_topic, committed_offsets, caplog,
+    kafka_config,
 ):
     # The broker is down until the stop: the batch given up then must not be skipped by
     # committing the events read after it, which the broker accepts once it is up.
@@ -95,6 +97,8 @@ def test_events_read_after_a_batch_given_up_are_not_committed_past_it(
         return down
 
     spec, loop, thread = make_loop(wrap)
+    # as a pipeline's start does: the topic is there even when nothing reached it
+    ensure_topics(kafka_config, {spec.sink.predictions_topic: 1}, create_missing=True)
     topic, count = spec.source.topics[0], 60
     produce(topic, make_events(dataset_factory("breast_cancer"), count)[1])
     thread.start()
