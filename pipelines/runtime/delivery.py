@@ -87,7 +87,7 @@ class Outgoing(NamedTuple):
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
-_new: Any = tuple.__new__
+_new_tuple: Any = tuple.__new__  # an Outgoing from its fields, see Outbox.add_many
 
 
 class Outbox:
@@ -133,7 +133,8 @@ class Outbox:
         with ``sink``, sent now together (:meth:`Sink.send_many`)."""
         eager = len(self._acks) == len(self.records) and self._refused is None
         # tuple.__new__: the named tuple's own __new__ is a Python call, 0.1 us a record more
-        self.records += [_new(Outgoing, (topic, key, value, None, ())) for key, value in records]
+        self.records += [_new_tuple(Outgoing, (topic, key, value, None, ()))
+                         for key, value in records]
         if sink is not None and eager:
             self._acks += sink.send_many(topic, records)
 

@@ -326,9 +326,9 @@ class BatchScorer:
         return encode
 
     def _make_encoder(self, info: ModelInfo) -> Encoder:
-        """One prediction of ``info``, post-processed and encoded; why not when it cannot be.
-        A closure over what is fixed per version: 0.2 us a row less than looking it up
-        (docs/decisions.md)."""
+        """One prediction of ``info``, post-processed and encoded; why not when it cannot be:
+        a closure over what is fixed per version, not looked up per row (docs/decisions.md,
+        2026-12-08)."""
         post = info.postprocessor() if info.postprocess is not None else None
         dump, name, version = self.codec.encode, info.name, info.version
         time_field = self.event_time_field

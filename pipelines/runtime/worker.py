@@ -2,8 +2,8 @@
 
 The acks of a batch's outputs are awaited when the fourth batch after it is sent
 (:data:`UNACKED_BATCHES`), or when nothing more is ready, so the broker's answer overlaps the
-work of the next batches and the producer's linger; its offsets are committed then, in batch order, as always only once every
-output is acknowledged.
+work of the next batches and the producer's linger; its offsets are committed then, in batch
+order, as always only once every output is acknowledged.
 
 :class:`ScoringLoop` is the loop itself (a :class:`~streaminfer.pipelines.runtime.loop.Loop`:
 plain Python, one thread); :class:`SourceWorker` is the Ray actor that runs one loop in a
