@@ -52,6 +52,7 @@ def drain(events: int, client: str, model_dir: Path) -> dict[str, Any]:
     from streaminfer.pipelines.runtime.assembly import build_scorer, load_model
     from streaminfer.pipelines.runtime.model_backends import LocalModel
     from streaminfer.pipelines.runtime.worker import ScoringLoop
+    from streaminfer.waiting import wait_until
 
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     model_path = peers.train_model(model_dir)
@@ -111,9 +112,8 @@ def drain(events: int, client: str, model_dir: Path) -> dict[str, Any]:
         gc.callbacks.append(on_gc)
         thread = threading.Thread(target=run, name="loop")
         thread.start()
-        done = threading.Event()
-        while loop.metrics.stats.events_in < events and thread.is_alive():
-            done.wait(0.05)
+        wait_until(lambda: loop.metrics.stats.events_in >= events or not thread.is_alive(),
+                   600, every_s=0.05)
         loop.request_stop()
         thread.join(60)
         loop.close()
