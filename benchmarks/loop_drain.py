@@ -43,7 +43,7 @@ def drain(events: int, client: str, model_dir: Path) -> dict[str, Any]:
 
     sys.path.insert(0, str(HERE))
     import peers
-    from throughput import PARTITIONS, Streaming, produce, uid
+    from throughput import PARTITIONS, produce, uid
 
     from streaminfer.operators.model_runner import read_model_file
     from streaminfer.pipelines.kafka.embedded_broker import EmbeddedBroker
@@ -74,10 +74,8 @@ def drain(events: int, client: str, model_dir: Path) -> dict[str, Any]:
         ensure_topics(config, {topic: PARTITIONS}, create_missing=True)
         produce(config, topic, values, rate=None)
         del values
-        spec = Streaming(broker.bootstrap_servers, model_path, peers.FEATURES, 1).spec(
+        spec = peers.ClientStreaming(broker.bootstrap_servers, model_path, 1, client).spec(
             topic, uid("drain-out"))
-        spec = spec.model_copy(update={"kafka": spec.kafka.model_copy(
-            update={"client": client})})
         ensure_topics(config, {spec.sink.predictions_topic: PARTITIONS,
                                spec.sink.dead_letter_topic: 1}, create_missing=True)
         model = spec.model_specs[0]

@@ -27,14 +27,13 @@ from kafka import TopicPartition
 from kafka.errors import CommitFailedError
 
 from streaminfer.errors import BrokerError
-from streaminfer.operators.records import Record, SourceRecord
+from streaminfer.operators.records import Record, SourceRecord, new_tuple
 from streaminfer.pipelines.kafka.source import Offsets, Partitions
 
 #: librdkafka's own log lines, as Python log records (not raw lines on stderr), governed as
 #: kafka-python's are (``pipelines/process/log_levels.py``).
 LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 _LOG = logging.getLogger(__name__)
-_new_tuple: Any = tuple.__new__  # a SourceRecord from its fields, see ConfluentSource.poll
 
 #: How long librdkafka pauses fetching a partition once its local queue is full
 #: (``queued.max.messages.kbytes``, 64 MiB: ~78,000 events of 860 bytes). Its default, 1,000
@@ -135,9 +134,8 @@ class ConfluentSource:
                     raise BrokerError(f"Kafka consumer failed: {error}")
                 continue  # informational (a partition's end, a transient broker error)
             # Without an error a message has its topic, partition and offset, and its headers
-            # are a list of (str, bytes) pairs. tuple.__new__ skips the named tuple's
-            # Python-level __new__: 0.37 us a message against 0.47 (docs/decisions.md).
-            records.append(_new_tuple(SourceRecord, (
+            # are a list of (str, bytes) pairs.
+            records.append(new_tuple(SourceRecord, (
                 m.topic(), m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(),
                 m.headers() or ())))
         return records

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from streaminfer.operators.records import new_tuple
 from streaminfer.pipelines.kafka.sink import KeyedRecords, Sink, SinkError
 from streaminfer.pipelines.spec.delivery_spec import DeliverySpec
 
@@ -87,9 +88,6 @@ class Outgoing(NamedTuple):
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
-_new_tuple: Any = tuple.__new__  # an Outgoing from its fields, see Outbox.add_many
-
-
 class Outbox:
     """Records to produce until every one is acknowledged: after a failed attempt only those
     the sink did not acknowledge remain (all of them when it cannot say which), so a retry
@@ -132,8 +130,7 @@ class Outbox:
         """:meth:`add` each of ``records`` to ``topic`` (placed by their keys, no headers);
         with ``sink``, sent now together (:meth:`Sink.send_many`)."""
         eager = len(self._acks) == len(self.records) and self._refused is None
-        # tuple.__new__: the named tuple's own __new__ is a Python call, 0.1 us a record more
-        self.records += [_new_tuple(Outgoing, (topic, key, value, None, ()))
+        self.records += [new_tuple(Outgoing, (topic, key, value, None, ()))
                          for key, value in records]
         if sink is not None and eager:
             self._acks += sink.send_many(topic, records)
